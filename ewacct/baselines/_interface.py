@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from ewacct import _validate
+
 Group = tuple[float, float, int]
 Groups = tuple[Group, ...]
 
@@ -33,90 +35,57 @@ __all__ = [
     "Group",
     "Groups",
     "normalize_groups",
+    "check_count",
     "check_delta",
     "check_epsilon",
+    "check_noise_multiplier",
+    "check_sampling_probability",
 ]
 
 
-def _finite_number(value: Any, name: str) -> float:
-    """Convert ``value`` to float, rejecting booleans, non-numbers, NaN and inf."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return out
-
-
-def check_noise_multiplier(value: Any) -> float:
-    """Validate a noise multiplier: a finite number > 0.
+def check_noise_multiplier(value: Any, name: str = "noise_multiplier") -> float:
+    """Validate a noise multiplier: a finite number > 0 (the core's validator).
 
     Raises:
         ValueError: naming the argument and the allowed range.
     """
-    sigma = _finite_number(value, "noise_multiplier")
-    if sigma <= 0:
-        raise ValueError(f"noise_multiplier must be a finite number > 0, got {value!r}")
-    return sigma
+    return _validate.check_positive(name, value)
 
 
-def check_sampling_probability(value: Any) -> float:
-    """Validate a sampling probability: a finite number in (0, 1].
+def check_sampling_probability(value: Any, name: str = "sampling_probability") -> float:
+    """Validate a sampling probability: a number in (0, 1] (the core's validator).
 
     Raises:
         ValueError: naming the argument and the allowed range.
     """
-    q = _finite_number(value, "sampling_probability")
-    if not 0.0 < q <= 1.0:
-        raise ValueError(f"sampling_probability must be in (0, 1], got {value!r}")
-    return q
+    return _validate.check_probability(name, value)
 
 
 def check_count(value: Any, name: str = "count") -> int:
-    """Validate a step count: a non-negative integer (floats with integral value accepted).
+    """Validate a step count: a non-negative integer (the core's validator).
 
     Raises:
         ValueError: naming the argument and the allowed range.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if isinstance(value, int):
-        count = value
-    else:
-        f = _finite_number(value, name) if not isinstance(value, str) else math.nan
-        if not math.isfinite(f) or f != math.floor(f):
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        count = int(f)
-    if count < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return count
+    return _validate.check_count(name, value)
 
 
 def check_delta(value: Any, name: str = "target_delta") -> float:
-    """Validate a delta: a finite number in (0, 1).
+    """Validate a delta: a number in (0, 1) (the core's validator).
 
     Raises:
         ValueError: naming the argument and the allowed range.
     """
-    d = _finite_number(value, name)
-    if not 0.0 < d < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    return d
+    return _validate.check_open_unit(name, value)
 
 
 def check_epsilon(value: Any, name: str = "target_epsilon") -> float:
-    """Validate an epsilon: a finite number >= 0.
+    """Validate an epsilon: a finite number >= 0 (the core's validator).
 
     Raises:
         ValueError: naming the argument and the allowed range.
     """
-    e = _finite_number(value, name)
-    if e < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return e
+    return _validate.check_nonnegative(name, value)
 
 
 def normalize_groups(groups: Sequence[Sequence[Any]]) -> Groups:

@@ -9,7 +9,9 @@ translate ``groups`` into each library's events.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import logging
+from typing import Any, Iterator
 
 from ewacct.baselines._interface import Baseline, Groups
 
@@ -23,6 +25,18 @@ def _dp_accounting_version() -> str:
         return version("dp-accounting")
     except Exception:
         return "?"
+
+
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    """Silence dp_accounting's absl convergence chatter (orders it excludes) for one call."""
+    logger = logging.getLogger("absl")
+    old = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
 
 
 class DpAccountingRdpBaseline(Baseline):
@@ -52,13 +66,15 @@ class DpAccountingRdpBaseline(Baseline):
         return acc
 
     def _epsilon(self, groups: Groups, target_delta: float) -> dict[str, Any]:
-        acc = self._accountant(groups)
-        eps, order = acc.get_epsilon_and_optimal_order(target_delta)
+        with _quiet_absl():
+            acc = self._accountant(groups)
+            eps, order = acc.get_epsilon_and_optimal_order(target_delta)
         return {"value": float(eps), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, default orders"}
 
     def _delta(self, groups: Groups, target_epsilon: float) -> dict[str, Any]:
-        acc = self._accountant(groups)
-        d, order = acc.get_delta_and_optimal_order(target_epsilon)
+        with _quiet_absl():
+            acc = self._accountant(groups)
+            d, order = acc.get_delta_and_optimal_order(target_epsilon)
         return {"value": float(d), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, default orders"}
 
 
