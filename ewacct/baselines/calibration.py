@@ -174,3 +174,159 @@ def calibrate_noise_multiplier(
                               note=f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
     return CalibrationRow(baseline.name, baseline.label, sigma, eps, baseline.is_bound, evaluations=n,
                           seconds=time.perf_counter() - t0, note="Brent on log(sigma), safe side")
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """A calibrated sigma and the certified true epsilon at it.
+
+    Attributes:
+        calibration: what the method chose.
+        true_lower: certified lower bound on the true epsilon at that sigma.
+        true_upper: certified upper bound on the true epsilon at that sigma.
+        truth_source: which accountant certified the bracket.
+        truth_seconds: time spent certifying.
+        meets_target: "yes" (upper <= target), "no" (lower > target) or "uncertain".
+    """
+
+    calibration: CalibrationRow
+    true_lower: float | None
+    true_upper: float | None
+    truth_source: str
+    truth_seconds: float
+    meets_target: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        c = self.calibration
+        return {
+            "name": c.name, "label": c.label, "noise_multiplier": c.noise_multiplier,
+            "method_epsilon": c.epsilon, "is_bound": c.is_bound, "evaluations": c.evaluations,
+            "seconds": c.seconds, "note": c.note,
+            "true_epsilon_lower": self.true_lower, "true_epsilon_upper": self.true_upper,
+            "truth_source": self.truth_source, "truth_seconds": self.truth_seconds,
+            "meets_target": self.meets_target,
+        }
+
+
+def _native_calibration(name: str, label: str, *, target_epsilon: float, target_delta: float,
+                        sampling_probability: float, steps: int) -> CalibrationRow | None:
+    """Use ``ewacct.calibrate_noise`` for the ewacct rows when the core provides it."""
+    try:
+        import ewacct
+    except Exception:
+        return None
+    fn = getattr(ewacct, "calibrate_noise", None)
+    if fn is None or name not in ("ewacct", "ewacct-certified"):
+        return None
+    t0 = time.perf_counter()
+    guarantee = "certified" if name == "ewacct-certified" else "estimate"
+    try:
+        res = fn(target_epsilon=target_epsilon, target_delta=target_delta,
+                 sampling_probability=sampling_probability, steps=steps, guarantee=guarantee)
+    except ValueError as exc:
+        return CalibrationRow(name, label, None, None, guarantee == "certified",
+                              seconds=time.perf_counter() - t0, note=f"infeasible: {exc}".splitlines()[0])
+    eps_res = getattr(res, "epsilon", None)
+    eps_val = None
+    if eps_res is not None:
+        try:
+            eps_val = float(eps_res)
+        except (TypeError, ValueError):
+            eps_val = None
+    return CalibrationRow(name, label, float(res.noise_multiplier), eps_val, guarantee == "certified",
+                          seconds=time.perf_counter() - t0, note=f"ewacct.calibrate_noise(guarantee={guarantee!r})")
+
+
+def certified_bracket(
+    groups: list[tuple[float, float, int]],
+    *,
+    target_delta: float,
+    pld_discretization: float,
+    prefer: tuple[str, ...] = ("ewacct-certified", "pld"),
+) -> tuple[float | None, float | None, str, float]:
+    """A certified (lower, upper) bracket on the true epsilon, its source and its cost.
+
+    Tries ewacct's certified bracket first, then dp_accounting's PLD bracket.
+    """
+    from ewacct.baselines import get_baseline
+
+    reasons = []
+    for source in prefer:
+        if source == "ewacct-certified":
+            b = get_baseline("ewacct-certified")
+            r = b.epsilon(groups, target_delta=target_delta)
+            if r.ok and r.lower is not None and r.upper is not None:
+                by = r.extra.get("certified_by")
+                return r.lower, r.upper, f"ewacct certified ({by})" if by else "ewacct certified", r.seconds
+            reasons.append(r.note)
+        else:
+            b = get_baseline("pld-pessimistic", pld_discretization=pld_discretization)
+            r = b.epsilon(groups, target_delta=target_delta)
+            if r.ok:
+                return r.lower, r.upper, f"PLD bracket (dp_accounting, discretisation {pld_discretization:g})", r.seconds
+            reasons.append(r.note)
+    return None, None, "no certified bracket (" + "; ".join(x for x in reasons if x) + ")", 0.0
+
+
+def calibrate_methods(
+    methods: tuple[str, ...] | list[str],
+    *,
+    target_epsilon: float,
+    target_delta: float,
+    sampling_probability: float,
+    steps: int,
+    pld_discretization: float,
+    search_pld_discretization: float | None = None,
+    truth: tuple[str, ...] = ("ewacct-certified", "pld"),
+    on_method: Callable[[str], None] | None = None,
+) -> list[AuditRow]:
+    """Calibrate sigma with each method, then certify the true epsilon at each sigma.
+
+    Args:
+        methods: registry names.
+        target_epsilon: target epsilon (> 0).
+        target_delta: delta in (0, 1).
+        sampling_probability: q in (0, 1].
+        steps: T >= 1.
+        pld_discretization: discretisation of the PLD used to certify the truth.
+        search_pld_discretization: discretisation used when PLD itself is the method
+            being calibrated (default: ``pld_discretization``).
+        truth: which certifier to try first ("ewacct-certified", "pld").
+        on_method: progress callback, called with each method name.
+
+    Returns:
+        One :class:`AuditRow` per method.
+    """
+    from ewacct.baselines import get_baseline
+
+    search_vdi = search_pld_discretization or pld_discretization
+    rows = []
+    truth_cache: dict[float, tuple[float | None, float | None, str, float]] = {}
+    for name in methods:
+        if on_method is not None:
+            on_method(name)
+        b = get_baseline(name, pld_discretization=search_vdi)
+        cal = _native_calibration(name, b.label, target_epsilon=target_epsilon, target_delta=target_delta,
+                                  sampling_probability=sampling_probability, steps=steps)
+        if cal is None:
+            cal = calibrate_noise_multiplier(b, target_epsilon=target_epsilon, target_delta=target_delta,
+                                             sampling_probability=sampling_probability, steps=steps)
+        if cal.noise_multiplier is None:
+            rows.append(AuditRow(cal, None, None, "-", 0.0, "-"))
+            continue
+        sigma = cal.noise_multiplier
+        if sigma not in truth_cache:
+            truth_cache[sigma] = certified_bracket([(sigma, sampling_probability, steps)], target_delta=target_delta,
+                                                   pld_discretization=pld_discretization, prefer=truth)
+        lo, hi, src, secs = truth_cache[sigma]
+        if hi is not None and hi <= target_epsilon * (1 + 1e-9):
+            meets = "yes"
+        elif lo is not None and lo > target_epsilon * (1 + 1e-9):
+            meets = "no"
+        elif lo is None:
+            meets = "-"
+        else:
+            meets = "uncertain"
+        rows.append(AuditRow(cal, lo, hi, src, secs, meets))
+    return rows
