@@ -1,0 +1,499 @@
+"""An Opacus accountant backed by ewacct (Edgeworth / saddlepoint accounting).
+
+`EWAccountant` implements Opacus' ``IAccountant`` interface. It keeps Opacus'
+``history`` list of ``(noise_multiplier, sample_rate, num_steps)`` entries and
+computes epsilon from that list *at query time*, because Opacus' own
+calibration (``opacus.accountants.utils.get_noise_multiplier``) assigns
+``history`` directly and never calls :meth:`EWAccountant.step`.
+
+With Opacus >= 1.6 the class is registered under the name ``"ew"`` when this
+module is imported, so ``PrivacyEngine(accountant="ew")``,
+``make_private_with_epsilon`` and ``get_noise_multiplier(accountant="ew")``
+work unchanged. For older Opacus (no registry) use :func:`attach_accountant`
+and :func:`calibrate_noise_multiplier` (see ``docs/finetune.md``).
+
+What the returned float means is explicit: ``get_epsilon(delta)`` returns the
+*certified* upper bound when the core can certify one, and otherwise the
+Edgeworth *estimate*, with a warning saying so. ``bound="estimate"`` asks for
+the estimate directly.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from copy import deepcopy
+from typing import Any, Literal
+
+import ewacct
+from opacus.accountants import IAccountant
+
+__all__ = [
+    "CertificationUnavailableWarning",
+    "EWAccountant",
+    "STATE_VERSION",
+    "attach_accountant",
+    "calibrate_noise_multiplier",
+    "make_accountant_class",
+    "merge_history",
+    "register",
+    "opacus_has_registry",
+]
+
+#: Version of the layout written by :meth:`EWAccountant.state_dict`.
+STATE_VERSION = 1
+
+Bound = Literal["certified", "estimate"]
+_BOUNDS = ("certified", "estimate")
+
+
+class CertificationUnavailableWarning(UserWarning):
+    """The certified bound could not be computed; the estimate was returned."""
+
+
+def _check_entry(entry: Sequence[Any]) -> tuple[float, float, int]:
+    """Validate one Opacus history entry and return it as a typed tuple."""
+    if len(entry) != 3:
+        raise ValueError(
+            "history entries must be (noise_multiplier, sample_rate, num_steps), "
+            f"got {entry!r}"
+        )
+    sigma, q, n = float(entry[0]), float(entry[1]), entry[2]
+    if not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"noise_multiplier must be a finite number >= 0, got {sigma}")
+    if not (0.0 <= q <= 1.0):
+        raise ValueError(f"sample_rate must be in [0, 1], got {q}")
+    if int(n) != n or n < 0:
+        raise ValueError(f"num_steps must be an integer >= 0, got {n!r}")
+    return sigma, q, int(n)
+
+
+def merge_history(
+    history: Iterable[Sequence[Any]],
+) -> list[tuple[float, float, int]]:
+    """Merge consecutive entries with the same noise and sample rate.
+
+    Entries with zero steps or a zero sample rate are dropped (they spend no
+    privacy). Order is otherwise kept.
+
+    Args:
+        history: Opacus-style ``(noise_multiplier, sample_rate, num_steps)``.
+
+    Returns:
+        The merged list of ``(noise_multiplier, sample_rate, num_steps)``.
+    """
+    merged: list[tuple[float, float, int]] = []
+    for entry in history:
+        sigma, q, n = _check_entry(entry)
+        if n == 0 or q == 0.0:
+            continue
+        if merged and merged[-1][0] == sigma and merged[-1][1] == q:
+            merged[-1] = (sigma, q, merged[-1][2] + n)
+        else:
+            merged.append((sigma, q, n))
+    return merged
+
+
+def _check_delta(delta: float) -> float:
+    d = float(delta)
+    if not (0.0 < d < 1.0) or not math.isfinite(d):
+        raise ValueError(f"delta must be a finite number in (0, 1), got {delta!r}")
+    return d
+
+
+def _check_bound(bound: str) -> Bound:
+    if bound not in _BOUNDS:
+        raise ValueError(f"bound must be one of {_BOUNDS}, got {bound!r}")
+    return bound  # type: ignore[return-value]
+
+
+class EWAccountant(IAccountant):
+    """Opacus accountant that composes Poisson-subsampled Gaussians with ewacct.
+
+    The constructor works with no arguments (Opacus' registry calls it that
+    way). Settings are keyword-only and are saved in :meth:`state_dict`.
+
+    Args:
+        method: ewacct method (``None`` selects the core default; also
+            ``"edgeworth"``, ``"ew-tune"``, ``"auto"``, ``"tilted"``).
+        bound: What :meth:`get_epsilon` returns by default: ``"certified"``
+            (the certified upper bound, falling back to the estimate with a
+            warning when the core cannot certify) or ``"estimate"``.
+    """
+
+    def __init__(self, *, method: str | None = None, bound: Bound = "certified") -> None:
+        super().__init__()
+        self.method = method
+        self.bound: Bound = _check_bound(bound)
+
+    # ----------------------------------------------------------------- Opacus API
+    @classmethod
+    def mechanism(cls) -> str:
+        """Registry name of this accountant (``"ew"``)."""
+        return "ew"
+
+    def step(self, *, noise_multiplier: float, sample_rate: float) -> None:
+        """Record one optimizer step, merging it into the last identical entry.
+
+        Args:
+            noise_multiplier: Noise multiplier of this step.
+            sample_rate: Poisson sampling rate of this step.
+        """
+        sigma, q, _ = _check_entry((noise_multiplier, sample_rate, 1))
+        if self.history:
+            last = self.history[-1]
+            if float(last[0]) == sigma and float(last[1]) == q:
+                self.history[-1] = (last[0], last[1], int(last[2]) + 1)
+                return
+        self.history.append((sigma, q, 1))
+
+    def __len__(self) -> int:
+        """Number of optimizer steps recorded (not the number of segments)."""
+        return sum(int(entry[2]) for entry in self.history)
+
+    def get_epsilon(
+        self, delta: float, *args: Any, bound: Bound | None = None, **kwargs: Any
+    ) -> float:
+        """Epsilon spent so far at ``delta``, computed from ``self.history``.
+
+        Has no side effects. Unknown positional and keyword arguments are
+        accepted and ignored (Opacus forwards ``make_private_with_epsilon``'s
+        extra kwargs here).
+
+        Args:
+            delta: Target delta, in (0, 1).
+            *args: Ignored.
+            bound: ``"certified"`` or ``"estimate"``; defaults to the
+                accountant's ``bound`` setting.
+            **kwargs: Ignored.
+
+        Returns:
+            Epsilon as a float (``0.0`` for an empty history, ``inf`` when a
+            step had no noise).
+        """
+        del args, kwargs
+        chosen = self.bound if bound is None else _check_bound(bound)
+        result = self.get_epsilon_result(delta, certify=chosen == "certified")
+        if result is None:
+            return 0.0
+        if isinstance(result, float):
+            return result
+        if chosen == "certified" and not _is_certified(result):
+            warnings.warn(
+                "ewacct could not certify an upper bound for this history; "
+                "get_epsilon returns the Edgeworth estimate instead "
+                f"(method={result.method!r}). Pass bound='estimate' to silence this.",
+                CertificationUnavailableWarning,
+                stacklevel=2,
+            )
+            return float(result.estimate if result.estimate is not None else result.value)
+        if chosen == "certified":
+            return float(result.upper if result.upper is not None else result.value)
+        return float(result.estimate if result.estimate is not None else result.value)
+
+    def get_epsilon_result(self, delta: float, *, certify: bool = False) -> Any:
+        """Full ewacct result for the recorded history.
+
+        Args:
+            delta: Target delta, in (0, 1).
+            certify: Ask the core for the certified upper bound.
+
+        Returns:
+            An ``ewacct.EpsilonResult``; ``None`` for an empty history and
+            ``math.inf`` when some step had zero noise. When ``certify`` is
+            true and the core cannot certify, the estimate's result is returned
+            (check ``certified_by``).
+        """
+        d = _check_delta(delta)
+        acc = self.to_ewacct()
+        if acc is None:
+            return None
+        if isinstance(acc, float):
+            return acc
+        if certify:
+            try:
+                return acc.get_epsilon(d, certify=True)
+            except (NotImplementedError, ArithmeticError):
+                pass
+        return acc.get_epsilon(d)
+
+    def epsilons(self, delta: float) -> dict[str, float]:
+        """Estimate and certified epsilon for the recorded history.
+
+        Args:
+            delta: Target delta, in (0, 1).
+
+        Returns:
+            ``{"estimate": float, "certified": float}``; ``certified`` is
+            ``nan`` when the core cannot certify.
+        """
+        est = self.get_epsilon_result(delta, certify=False)
+        if est is None:
+            return {"estimate": 0.0, "certified": 0.0}
+        if isinstance(est, float):
+            return {"estimate": est, "certified": est}
+        cert = self.get_epsilon_result(delta, certify=True)
+        certified = (
+            float(cert.upper if cert.upper is not None else cert.value)
+            if _is_certified(cert)
+            else math.nan
+        )
+        return {"estimate": float(est.value), "certified": certified}
+
+    def to_ewacct(self) -> Any:
+        """Build a fresh ``ewacct.Accountant`` holding the recorded history.
+
+        Returns:
+            The core accountant, ``None`` for an empty history, or ``math.inf``
+            when a step with zero noise was recorded.
+        """
+        merged = merge_history(self.history)
+        if not merged:
+            return None
+        if any(sigma == 0.0 for sigma, _, _ in merged):
+            return math.inf
+        acc = ewacct.Accountant(method=self.method)
+        for sigma, q, n in merged:
+            acc.compose(
+                ewacct.PoissonSubsampledGaussian(
+                    noise_multiplier=sigma, sampling_probability=q
+                ),
+                count=n,
+            )
+        return acc
+
+    # ------------------------------------------------------------- persistence
+    def settings(self) -> dict[str, Any]:
+        """The settings that change what epsilon means (saved in checkpoints)."""
+        return {"method": self.method, "bound": self.bound}
+
+    def state_dict(self, destination: Any = None) -> Any:
+        """Opacus' ``history`` and ``mechanism`` keys plus ``version`` and ``settings``."""
+        if destination is None:
+            destination = OrderedDict()
+        destination["history"] = deepcopy(self.history)
+        destination["mechanism"] = self.mechanism()
+        destination["version"] = STATE_VERSION
+        destination["settings"] = self.settings()
+        return destination
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Load a state written by :meth:`state_dict` of the same configuration.
+
+        Raises:
+            ValueError: the dict is empty or lacks a key, was written by another
+                mechanism or a newer layout, or its settings differ from this
+                accountant's.
+        """
+        if not state_dict:
+            raise ValueError(
+                "state dict is either None or empty and hence cannot be loaded"
+                " into Privacy Accountant."
+            )
+        for key in ("history", "mechanism", "version", "settings"):
+            if key not in state_dict:
+                raise ValueError(
+                    f"state_dict does not have the key `{key}`; it was not written by "
+                    "ewacct_torch.EWAccountant and cannot be loaded."
+                )
+        if state_dict["mechanism"] != self.mechanism():
+            raise ValueError(
+                f"state_dict of {state_dict['mechanism']} cannot be loaded into "
+                f"Privacy Accountant with mechanism {self.mechanism()}"
+            )
+        version = state_dict["version"]
+        if not isinstance(version, int) or version > STATE_VERSION or version < 1:
+            raise ValueError(
+                f"state_dict version {version!r} is not supported by this ewacct_torch "
+                f"(supports 1..{STATE_VERSION})"
+            )
+        theirs = dict(state_dict["settings"])
+        mine = self.settings()
+        if theirs != mine:
+            diff = {
+                k: (theirs.get(k), mine.get(k))
+                for k in sorted(set(theirs) | set(mine))
+                if theirs.get(k) != mine.get(k)
+            }
+            raise ValueError(
+                "cannot load an ewacct accountant state with different settings "
+                f"(saved, current): {diff}. Build the accountant with the saved "
+                "settings to continue this budget."
+            )
+        history = [tuple(_check_entry(e)) for e in state_dict["history"]]
+        self.history = history
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(method={self.method!r}, bound={self.bound!r}, "
+            f"steps={len(self)}, segments={len(self.history)})"
+        )
+
+
+def _is_certified(result: Any) -> bool:
+    """Whether an ewacct result carries a certified upper bound."""
+    if result is None or isinstance(result, float):
+        return True
+    return (
+        getattr(result, "certified_by", None) is not None
+        and getattr(result, "upper", None) is not None
+        and bool(getattr(result, "valid", True))
+    )
+
+
+# ------------------------------------------------------------------ registry
+def opacus_has_registry() -> bool:
+    """Whether the installed Opacus has ``register_accountant`` (Opacus >= 1.6)."""
+    import opacus.accountants as oa
+
+    return hasattr(oa, "register_accountant")
+
+
+def make_accountant_class(
+    name: str, *, method: str | None = None, bound: Bound = "certified"
+) -> type[EWAccountant]:
+    """A zero-argument :class:`EWAccountant` subclass with fixed settings.
+
+    Opacus' registry instantiates accountants with no arguments and
+    ``make_private_with_epsilon`` looks the class up by ``mechanism()``, so a
+    differently configured accountant needs its own class and name.
+
+    Args:
+        name: The registry name returned by ``mechanism()``.
+        method: ewacct method for this class.
+        bound: Default bound for this class.
+
+    Returns:
+        The new class.
+    """
+    _check_bound(bound)
+
+    def __init__(self: EWAccountant) -> None:
+        EWAccountant.__init__(self, method=method, bound=bound)
+
+    return type(
+        f"EWAccountant_{name.replace('-', '_')}",
+        (EWAccountant,),
+        {"__init__": __init__, "mechanism": classmethod(lambda cls: name)},
+    )
+
+
+def register(
+    name: str = "ew",
+    accountant: type[IAccountant] = EWAccountant,
+    *,
+    force: bool = False,
+) -> bool:
+    """Register an accountant class with Opacus' registry, idempotently.
+
+    Args:
+        name: Registry name.
+        accountant: The class to register.
+        force: Replace a different class already registered under ``name``.
+
+    Returns:
+        True when the class is (now) registered, False when Opacus has no
+        registry (Opacus < 1.6; use :func:`attach_accountant`).
+
+    Raises:
+        ValueError: ``name`` is taken by a different class and ``force`` is false.
+    """
+    if not opacus_has_registry():
+        return False
+    from opacus.accountants import registry
+
+    existing = registry._ACCOUNTANTS.get(name)  # noqa: SLF001 - read-only peek
+    if existing is accountant:
+        return True
+    if existing is not None and not force and _same_class(existing, accountant):
+        # Same class re-imported (e.g. module reloaded): replace silently.
+        force = True
+    registry.register_accountant(name, accountant, force=force)
+    return True
+
+
+def _same_class(a: type, b: type) -> bool:
+    return a.__module__ == b.__module__ and a.__qualname__ == b.__qualname__
+
+
+# -------------------------------------------------- fallback for older Opacus
+def attach_accountant(engine: Any, accountant: IAccountant | None = None) -> IAccountant:
+    """Put an ewacct accountant into an existing ``PrivacyEngine``.
+
+    Call this *before* ``engine.make_private(...)``, so that the optimizer
+    hook binds to the new accountant. Works with every Opacus version (this is
+    the path for Opacus < 1.6, which has no registry). Do not use
+    ``make_private_with_epsilon`` on old Opacus; calibrate with
+    :func:`calibrate_noise_multiplier` and call ``make_private``.
+
+    Args:
+        engine: An ``opacus.PrivacyEngine``.
+        accountant: The accountant to attach (a new :class:`EWAccountant` if None).
+
+    Returns:
+        The attached accountant.
+
+    Raises:
+        ValueError: the engine's accountant has already recorded steps.
+    """
+    if len(engine.accountant) > 0:
+        raise ValueError(
+            "attach_accountant must be called before training: the engine's "
+            f"accountant already holds {len(engine.accountant)} steps"
+        )
+    acc = accountant if accountant is not None else EWAccountant()
+    engine.accountant = acc
+    return acc
+
+
+def calibrate_noise_multiplier(
+    *,
+    target_epsilon: float,
+    target_delta: float,
+    sample_rate: float,
+    epochs: float | None = None,
+    steps: int | None = None,
+    method: str | None = None,
+    guarantee: Bound = "certified",
+) -> float:
+    """Noise multiplier reaching ``(target_epsilon, target_delta)`` with ewacct.
+
+    Uses Opacus' step convention: ``steps = int(epochs / sample_rate)`` when
+    ``epochs`` is given.
+
+    Args:
+        target_epsilon: Target epsilon (> 0).
+        target_delta: Target delta, in (0, 1).
+        sample_rate: Poisson sampling rate (Opacus: ``1 / len(data_loader)``).
+        epochs: Number of epochs (give exactly one of ``epochs`` and ``steps``).
+        steps: Number of steps.
+        method: ewacct method (``None``: the core default).
+        guarantee: ``"certified"`` or ``"estimate"``.
+
+    Returns:
+        The noise multiplier.
+    """
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of epochs and steps")
+    if steps is None:
+        steps = int(float(epochs) / float(sample_rate))  # type: ignore[arg-type]
+    result = ewacct.calibrate_noise(
+        target_epsilon=target_epsilon,
+        target_delta=target_delta,
+        sampling_probability=sample_rate,
+        steps=int(steps),
+        method=method,
+        guarantee=_check_bound(guarantee),
+    )
+    return float(result.noise_multiplier)
+
+
+try:
+    register()
+except ValueError as _exc:  # another class already holds the name "ew"
+    warnings.warn(
+        f"ewacct_torch: not registering EWAccountant as 'ew' with Opacus: {_exc}",
+        stacklevel=2,
+    )
