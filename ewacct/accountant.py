@@ -1,0 +1,550 @@
+"""The accountant: compose mechanisms, then ask for delta(eps), eps(delta) or beta(alpha).
+
+Methods (``method=``):
+
+* ``"tilted"`` (default) -- exponentially tilted (saddlepoint) Edgeworth expansion of order
+  ``order`` (default 3), both neighbouring directions, the worse reported.  Each answer carries a
+  validity diagnostic (size of the last included correction); past ``TILTED_TOLERANCE`` the query is
+  handed to the exact PLD accountant of dp_accounting (``fallback=True``), and the result says so.
+* ``"edgeworth"`` -- plain Edgeworth of order ``order`` (default 2), plug-in at ``c = eps``, both
+  directions, eps(delta) on the monotone envelope.  Diagnostic: first-correction / Gaussian-tail
+  ratio at the evaluation point (theory.md Sec. 6.4); past ``EDGEWORTH_VALIDITY_THRESHOLD`` the
+  result is marked invalid and ``EdgeworthValidityWarning`` is raised.
+* ``"ew-tune"`` -- EW-Tune's accountant reproduced: order 1, REMOVE direction only, plug-in at
+  ``c = eps``.  For comparison only; it under-reports epsilon in EW-Tune's own settings.
+
+Whatever the method, compositions that have an exact closed form are answered exactly: only
+Gaussian mechanisms (``exact-gaussian``), one single subsampled-Gaussian step
+(``exact-single-step``), or randomized response of one parameter (``exact-binomial``).
+
+Neighbouring relation: add-or-remove-one.  REMOVE compares P1 (record present) against P0, ADD
+the reverse; the guarantee is the maximum of the two (theory.md Sec. 1.4).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import log_ndtr
+
+from . import _validate as V
+from .expansions.edgeworth import EdgeworthLaw
+from .expansions.tilted import TiltedPoint, delta_at_tilt, saddlepoint
+from .mechanisms import (
+    Gaussian,
+    Laplace,
+    Mechanism,
+    PoissonSubsampledGaussian,
+    RandomizedResponse,
+    from_dict,
+)
+from .results import DeltaResult, EdgeworthValidityWarning, EpsilonResult, TradeoffResult
+
+METHODS = ("tilted", "edgeworth", "ew-tune")
+DEFAULT_METHOD = "tilted"
+DEFAULT_ORDER = {"tilted": 3, "edgeworth": 2, "ew-tune": 1}
+#: tilted expansion: largest accepted |delta_r - delta_{r-1}| / delta_r at the answer
+TILTED_TOLERANCE = 5e-3
+#: plain Edgeworth: largest accepted first-correction / Gaussian-tail ratio (theory.md Sec. 6.4)
+EDGEWORTH_VALIDITY_THRESHOLD = 1.0
+#: Laplace: largest accepted probability that the tilted composed loss is purely atomic
+LATTICE_MASS_THRESHOLD = 1e-3
+STATE_VERSION = 1
+DIRECTIONS = ("remove", "add")
+
+
+def _check_method(method: str | None) -> str:
+    m = DEFAULT_METHOD if method is None else method
+    if m not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    return m
+
+
+class Accountant:
+    """Privacy accountant for heterogeneous compositions (Edgeworth / saddlepoint).
+
+    Example:
+        >>> import ewacct
+        >>> acc = ewacct.Accountant()
+        >>> _ = acc.compose(ewacct.PoissonSubsampledGaussian(noise_multiplier=1.0, sampling_probability=0.01), count=1000)
+        >>> round(float(acc.get_epsilon(1e-5)), 2)
+        1.83
+
+    Args:
+        method: "tilted" (default), "edgeworth" or "ew-tune".
+        order: expansion order (default 3 for tilted, 2 for edgeworth; ew-tune is always 1).
+        fallback: hand queries outside the tilted expansion's validity to dp_accounting's PLD.
+    """
+
+    def __init__(self, *, method: str | None = None, order: int | None = None, fallback: bool = True) -> None:
+        self.method = _check_method(method)
+        if self.method == "ew-tune":
+            if order not in (None, 1):
+                raise ValueError(f"order must be 1 for method 'ew-tune', got {order!r}")
+            order = 1
+        if order is None:
+            order = DEFAULT_ORDER[self.method]
+        lo = 0 if self.method == "tilted" else 1
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not lo <= int(order) <= 6:
+            raise ValueError(f"order must be an integer in [{lo}, 6], got {order!r}")
+        self.order = int(order)
+        self.fallback = bool(fallback)
+        self._ledger: list[tuple[Mechanism, int]] = []
+
+    # ------------------------------------------------------------------ composition
+    def compose(self, mechanism: Mechanism, count: int = 1) -> "Accountant":
+        """Add ``count`` independent runs of ``mechanism``; returns ``self`` for chaining."""
+        if not isinstance(mechanism, Mechanism):
+            from .interop import event_to_groups
+
+            for mech, n in event_to_groups(mechanism):
+                self.compose(mech, n * V.check_count("count", count))
+            return self
+        n = V.check_count("count", count)
+        if n == 0:
+            return self
+        if self._ledger and self._ledger[-1][0] == mechanism:
+            self._ledger[-1] = (mechanism, self._ledger[-1][1] + n)
+        else:
+            self._ledger.append((mechanism, n))
+        return self
+
+    @property
+    def ledger(self) -> tuple[tuple[Mechanism, int], ...]:
+        """What was composed, consecutive identical mechanisms merged."""
+        return tuple(self._ledger)
+
+    def groups(self) -> list[tuple[Mechanism, int]]:
+        """Distinct mechanisms with their total counts (order does not matter for accounting)."""
+        acc: dict[Mechanism, int] = {}
+        for m, n in self._ledger:
+            acc[m] = acc.get(m, 0) + n
+        return list(acc.items())
+
+    @property
+    def steps(self) -> int:
+        return sum(n for _, n in self._ledger)
+
+    # ------------------------------------------------------------------ structure
+    def _structure(self) -> str:
+        g = self.groups()
+        if not g:
+            return "empty"
+        kinds = {m.kind if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability == 1.0) else "gaussian" for m, _ in g}
+        if "lattice" in kinds:
+            if kinds != {"lattice"} or len(g) != 1:
+                raise ValueError(
+                    "randomized response can be composed only with randomized response of the same epsilon0 "
+                    "(mixing a lattice PLRV with others is not supported in this version)"
+                )
+            return "lattice"
+        if kinds == {"gaussian"}:
+            return "gaussian"
+        if len(g) == 1 and g[0][1] == 1 and isinstance(g[0][0], PoissonSubsampledGaussian):
+            return "single-step"
+        return "continuous"
+
+    def _gaussian_mu(self) -> float:
+        return math.sqrt(sum(n * (1.0 / m.noise_multiplier) ** 2 for m, n in self.groups()))
+
+    def _cgf(self, direction: str) -> Callable[[float, int], np.ndarray]:
+        groups = self.groups()
+
+        def cgf(t: float, nmax: int) -> np.ndarray:
+            out = np.zeros(nmax + 1)
+            for m, n in groups:
+                out += n * m.cgf(t, nmax, direction=direction)
+            return out
+
+        return cgf
+
+    def _loss_sup(self, direction: str) -> float:
+        """Essential supremum of the composed loss under the upper measure (inf if unbounded)."""
+        s = 0.0
+        for m, n in self.groups():
+            if isinstance(m, PoissonSubsampledGaussian):
+                q = m.sampling_probability
+                s += math.inf if (direction == "remove" or q >= 1.0) else -n * math.log1p(-q)
+            elif isinstance(m, Laplace):
+                s += n * m.theta
+            elif isinstance(m, RandomizedResponse):
+                s += n * m.epsilon0
+            else:
+                s += math.inf
+        return s
+
+    # ------------------------------------------------------------------ per-direction scalar kernels
+    def _delta_one(self, eps: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
+        """delta(eps) in one direction: (value, valid, diagnostics, method-used)."""
+        st = self._structure()
+        if st == "gaussian":
+            return _gaussian_delta(eps, self._gaussian_mu()), True, {}, "exact-gaussian"
+        if st == "single-step":
+            m = self.groups()[0][0]
+            return m.exact_single_step_delta(eps, direction), True, {}, "exact-single-step"
+        if st == "lattice":
+            m, n = self.groups()[0]
+            return _rr_delta(eps, m.epsilon0, n), True, {}, "exact-binomial"
+        if eps >= self._loss_sup(direction):
+            return 0.0, True, {"note": "eps exceeds the largest possible privacy loss"}, self.method
+        if self.method == "tilted":
+            cgf = self._cgf(direction)
+            t = saddlepoint(cgf, eps)
+            p = delta_at_tilt(cgf, t, self.order, eps)
+            return self._tilted_report(p, direction)
+        law_p, law_q = self._edgeworth_laws(direction)
+        if self.method == "ew-tune":
+            # faithful to EW-Tune: tails formed as 1 - F (with its cancellation), reproduces its logs
+            d = float((1.0 - law_p.cdf(eps)[0]) - math.exp(eps) * (1.0 - law_q.cdf(eps)[0]))
+        else:
+            d = float(law_p.scaled_sf(eps)[0] - law_q.scaled_sf(eps, eps)[0])
+        ratio = float(max(law_p.first_correction_ratio(eps)[0], law_q.first_correction_ratio(eps)[0]))
+        valid = ratio <= EDGEWORTH_VALIDITY_THRESHOLD and d >= 0.0
+        return max(d, 0.0), valid, {"first_correction_ratio": ratio, "raw_delta": d}, self.method
+
+    def _tilted_report(self, p: TiltedPoint, direction: str) -> tuple[float, bool, dict[str, Any], str]:
+        diag = {
+            "tilt": p.t,
+            "last_term_ratio": p.last_term_ratio,
+            "correction_ratio": p.correction_ratio,
+            "lambda3": p.lam3,
+            "lambda4": p.lam4,
+        }
+        valid = p.last_term_ratio <= TILTED_TOLERANCE and p.delta >= 0.0
+        lat = self._lattice_mass(p.t, direction)
+        if lat is not None:
+            diag["lattice_mass"] = lat
+            valid = valid and lat <= LATTICE_MASS_THRESHOLD
+        return max(p.delta, 0.0), valid, diag, "tilted"
+
+    def _lattice_mass(self, t: float, direction: str) -> float | None:
+        lap = [(m, n) for m, n in self.groups() if isinstance(m, Laplace)]
+        if not lap:
+            return None
+        return float(math.exp(sum(n * math.log(m.atom_mass(t, direction=direction)) for m, n in lap)))
+
+    def _edgeworth_laws(self, direction: str) -> tuple[EdgeworthLaw, EdgeworthLaw]:
+        cgf = self._cgf(direction)
+        nmax = self.order + 2
+        cum_p = cgf(0.0, nmax)[1:]
+        cum_q = cgf(-1.0, nmax)[1:]
+        return EdgeworthLaw(cum_p, self.order), EdgeworthLaw(cum_q, self.order)
+
+    def _eps_one(self, delta: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
+        st = self._structure()
+        if st in ("gaussian", "single-step", "lattice") or self.method in ("edgeworth", "ew-tune"):
+            f = lambda e: self._delta_one(e, direction)  # noqa: E731
+            eps = _invert_monotone(lambda e: f(e)[0], delta)
+            _, valid, diag, used = f(eps)
+            return eps, valid, diag, used
+        # tilted: parametrise by the tilt t, eps(t) = K'(t)
+        cgf = self._cgf(direction)
+        t0 = saddlepoint(cgf, 0.0)
+        p0 = delta_at_tilt(cgf, t0, self.order, 0.0)
+        if p0.delta <= delta:
+            d, valid, diag, used = self._tilted_report(p0, direction)
+            return 0.0, valid, diag, used
+
+        def logdelta(t: float) -> float:
+            return math.log(max(delta_at_tilt(cgf, t, self.order).delta, 1e-320)) - math.log(delta)
+
+        lo, hi = t0, max(t0, 0.0) + 1.0
+        while logdelta(hi) > 0.0:
+            lo, hi = hi, 2.0 * hi + 1.0
+            if hi > 1e6:
+                raise FloatingPointError("could not bracket the tilt for this delta")
+        t = brentq(logdelta, lo, hi, xtol=1e-13, rtol=1e-13, maxiter=200)
+        p = delta_at_tilt(cgf, t, self.order)
+        d, valid, diag, used = self._tilted_report(p, direction)
+        return max(p.eps, 0.0), valid, diag, used
+
+    # ------------------------------------------------------------------ public queries
+    def _require_nonempty(self) -> None:
+        if not self._ledger:
+            raise ValueError("the composition is empty: call compose(mechanism, count) first")
+
+    def get_delta(self, target_epsilon: Any, *, certify: bool = False) -> DeltaResult:
+        """delta(eps) for a scalar or an array of eps >= 0.
+
+        Args:
+            target_epsilon: eps >= 0 (finite), scalar or array.
+            certify: also return certified lower/upper bounds (dp_accounting PLD bracket).
+
+        Returns:
+            DeltaResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
+
+        Raises:
+            ValueError: on bad input or an empty composition.
+        """
+        eps_arr, scalar = V.as_float_array("target_epsilon", target_epsilon, lo=0.0, hi=math.inf, lo_open=False, hi_open=True)
+        self._require_nonempty()
+        rows = [self._delta_both(float(e)) for e in eps_arr]
+        est = np.array([r[0] for r in rows])
+        direction = np.array([r[1] for r in rows], dtype=object)
+        valid = np.array([r[2] for r in rows])
+        methods = [r[4] for r in rows]
+        diags = [r[3] for r in rows]
+        if self.fallback and self.method == "tilted" and not valid.all():
+            for i in np.nonzero(~valid)[0]:
+                pld = _pld_or_none(self, lambda b: b.delta_bracket(float(eps_arr[i]), 1e-4))
+                if pld is not None:
+                    est[i] = pld[1]
+                    valid[i] = True
+                    methods[i] = "pld"
+                    diags[i] = {**diags[i], "fallback": "tilted expansion outside tolerance; answered by dp_accounting PLD (pessimistic, vdi 1e-4)"}
+        lower = upper = None
+        cert = None
+        if certify:
+            lower, upper, cert = self._certify_delta(eps_arr)
+        _warn_invalid(valid, methods)
+        return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr)
+
+    def _delta_both(self, eps: float) -> tuple[float, str, bool, dict[str, Any], str]:
+        dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
+        best = None
+        for d in dirs:
+            val, valid, diag, used = self._delta_one(eps, d)
+            _check_finite("delta", val)
+            if best is None or val > best[0]:
+                best = (val, d, valid, diag, used)
+        assert best is not None
+        return best
+
+    def get_epsilon(self, target_delta: Any, *, certify: bool = False) -> EpsilonResult:
+        """eps(delta) = inf{eps >= 0: delta(eps) <= target_delta}, scalar or array of delta in (0, 1).
+
+        Args:
+            target_delta: delta in (0, 1), scalar or array.
+            certify: also return a certified bracket [lower, upper] (dp_accounting PLD).
+
+        Returns:
+            EpsilonResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
+
+        Raises:
+            ValueError: on bad input or an empty composition.
+        """
+        d_arr, scalar = V.as_float_array("target_delta", target_delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        self._require_nonempty()
+        dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
+        est = np.empty(d_arr.shape)
+        direction = np.empty(d_arr.shape, dtype=object)
+        valid = np.empty(d_arr.shape, dtype=bool)
+        methods: list[str] = []
+        diags: list[dict[str, Any]] = []
+        for i, dl in enumerate(d_arr):
+            best = None
+            for d in dirs:
+                e, ok, diag, used = self._eps_one(float(dl), d)
+                _check_finite("epsilon", e)
+                if best is None or e > best[0]:
+                    best = (e, d, ok, diag, used)
+            assert best is not None
+            est[i], direction[i], valid[i] = best[0], best[1], best[2]
+            diags.append(best[3])
+            methods.append(best[4])
+        if self.fallback and self.method == "tilted" and not valid.all():
+            for i in np.nonzero(~valid)[0]:
+                pld = _pld_or_none(self, lambda b: b.epsilon_bracket(float(d_arr[i]), 1e-4))
+                if pld is not None:
+                    diags[i] = {**diags[i], "tilted_estimate": float(est[i]),
+                                "fallback": "tilted expansion outside tolerance; answered by dp_accounting PLD (pessimistic, vdi 1e-4)"}
+                    est[i] = pld[1]
+                    valid[i] = True
+                    methods[i] = "pld"
+        lower = upper = None
+        cert = None
+        if certify:
+            lower, upper, cert = self._certify_eps(d_arr, est, diags)
+        _warn_invalid(valid, methods)
+        return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr)
+
+    # ------------------------------------------------------------------ certification
+    def _certify_eps(self, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]]):
+        from .bounds.certify import certified_epsilon
+
+        lo = np.empty_like(est)
+        hi = np.empty_like(est)
+        sources = []
+        for i, dl in enumerate(d_arr):
+            c = certified_epsilon(self, float(dl))
+            lo[i], hi[i] = c.lower, c.upper
+            sources.append(c.source)
+            diags[i] = {**diags[i], "certificate": c.as_dict()}
+            if not (c.lower - 1e-9 <= est[i] <= c.upper + 1e-9):
+                diags[i]["estimate_outside_bracket"] = True
+                warnings.warn(
+                    f"the estimate {est[i]:.6g} lies outside its certified bracket [{c.lower:.6g}, {c.upper:.6g}]; "
+                    "use the certified upper bound", EdgeworthValidityWarning, stacklevel=3)
+        return lo, hi, sources[0] if len(set(sources)) == 1 else ",".join(sources)
+
+    def _certify_delta(self, e_arr: np.ndarray):
+        from .bounds.certify import certified_delta
+
+        lo = np.empty_like(e_arr)
+        hi = np.empty_like(e_arr)
+        sources = []
+        for i, e in enumerate(e_arr):
+            c = certified_delta(self, float(e))
+            lo[i], hi[i] = c.lower, c.upper
+            sources.append(c.source)
+        return lo, hi, sources[0] if len(set(sources)) == 1 else ",".join(sources)
+
+    # ------------------------------------------------------------------ trade-off curve
+    def tradeoff(self, alpha: Any, *, n_grid: int = 400) -> TradeoffResult:
+        """Symmetrised f-DP trade-off curve beta(alpha) implied by the (eps, delta(eps)) profile.
+
+        ``beta(alpha) = sup_{eps >= 0} max(0, 1 - delta(eps) - e^eps alpha, e^-eps (1 - delta(eps) - alpha))``
+        over a grid of eps; a supremum of affine functions, so the curve is convex, non-increasing,
+        symmetric and <= 1 - alpha by construction (Dong, Roth & Su 2022, Prop. 2.12).
+
+        Args:
+            alpha: type I error(s) in [0, 1].
+            n_grid: number of eps grid points of the profile.
+
+        Returns:
+            TradeoffResult with arrays ``alpha`` and ``beta``.
+        """
+        a_arr, _ = V.as_float_array("alpha", alpha, lo=0.0, hi=1.0, lo_open=False, hi_open=False)
+        self._require_nonempty()
+        n_grid = V.check_count("n_grid", n_grid, allow_zero=False)
+        eps_max = float(self.get_epsilon(1e-12).estimate) if self._structure() != "lattice" else self._loss_sup("remove")
+        eps_grid = np.linspace(0.0, max(eps_max, 1e-6) * 1.05, n_grid)
+        prof = self.get_delta(eps_grid)
+        dl = np.clip(np.asarray(prof.estimate, float), 0.0, 1.0)
+        e = eps_grid[None, :]
+        a = a_arr[:, None]
+        cand = np.maximum(1.0 - dl[None, :] - np.exp(e) * a, np.exp(-e) * (1.0 - dl[None, :] - a))
+        beta = np.clip(np.max(cand, axis=1), 0.0, None)
+        valid = bool(np.all(prof.valid))
+        return TradeoffResult(alpha=a_arr, beta=beta, method=self.method, valid=valid,
+                              diagnostics={"eps_grid_max": float(eps_grid[-1]), "n_grid": n_grid})
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Versioned, JSON-able state: settings and the replayable ledger."""
+        return {
+            "version": STATE_VERSION,
+            "kind": "ewacct.Accountant",
+            "settings": {"method": self.method, "order": self.order, "fallback": self.fallback},
+            "ledger": [{"mechanism": m.to_dict(), "count": n} for m, n in self._ledger],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> "Accountant":
+        """Restore from :meth:`state_dict`; rejects foreign, corrupted or newer states."""
+        if not isinstance(state, dict) or state.get("kind") != "ewacct.Accountant":
+            raise ValueError("not an ewacct accountant state (missing or wrong 'kind')")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state version {state.get('version')!r}; this ewacct reads version {STATE_VERSION}")
+        try:
+            settings = state["settings"]
+            ledger = [(from_dict(e["mechanism"]), V.check_count("count", e["count"])) for e in state["ledger"]]
+            fresh = Accountant(method=settings["method"], order=settings["order"], fallback=settings["fallback"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"corrupted accountant state: {exc!r}") from None
+        self.method, self.order, self.fallback = fresh.method, fresh.order, fresh.fallback
+        self._ledger = []
+        for m, n in ledger:
+            self.compose(m, n)
+        return self
+
+    def copy(self) -> "Accountant":
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        return f"Accountant(method={self.method!r}, order={self.order}, groups={len(self.groups())}, steps={self.steps})"
+
+
+# ---------------------------------------------------------------------- helpers
+def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags, **extra):
+    method = methods[0] if len(set(methods)) == 1 else "mixed:" + ",".join(sorted(set(methods)))
+    if scalar:
+        conv = lambda x: None if x is None else float(np.asarray(x).reshape(-1)[0])  # noqa: E731
+        e, lo, hi = conv(est), conv(lower), conv(upper)
+        value = hi if upper is not None else e
+        kw = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in extra.items()}
+        return cls(value=value, estimate=e, lower=lo, upper=hi, method=method, direction=str(direction[0]),
+                   valid=bool(valid[0]), certified_by=cert, diagnostics={**diags[0], "methods": methods}, **kw)
+    value = upper if upper is not None else est
+    return cls(value=value, estimate=est, lower=lower, upper=upper, method=method, direction=direction,
+               valid=valid, certified_by=cert, diagnostics={"per_query": diags, "methods": methods}, **extra)
+
+
+def _check_finite(name: str, x: float) -> None:
+    if not math.isfinite(x):
+        raise FloatingPointError(f"internal error: {name} evaluated to {x}; please report this configuration")
+
+
+def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
+    if not np.all(valid):
+        n = int(np.sum(~np.asarray(valid)))
+        warnings.warn(
+            f"{n} estimate(s) are outside the validity domain of the expansion "
+            f"({sorted(set(methods))}); treat them as unreliable or request certify=True",
+            EdgeworthValidityWarning,
+            stacklevel=3,
+        )
+
+
+def _pld_or_none(acc: Accountant, fn):
+    try:
+        from .baselines.pld import PldBracket
+    except ImportError:  # dp_accounting not installed
+        return None
+    b = PldBracket.from_accountant(acc)
+    if b is None:
+        return None
+    return fn(b)
+
+
+def _gaussian_delta(eps: float, mu: float) -> float:
+    """Exact delta(eps) of a mu-GDP pair, in log space (theory.md Sec. 1.3)."""
+    a = log_ndtr(-eps / mu + mu / 2.0)
+    b = eps + log_ndtr(-eps / mu - mu / 2.0)
+    if b >= a:
+        return 0.0
+    return float(math.exp(a) * -math.expm1(b - a))
+
+
+def _rr_delta(eps: float, eps0: float, n: int) -> float:
+    """Exact delta(eps) of n-fold binary randomized response (both directions coincide)."""
+    from scipy.stats import binom
+
+    r_p = 1.0 / (1.0 + math.exp(-eps0))  # probability of +eps0 under the upper measure
+    k = np.arange(n + 1)
+    loss = eps0 * (2 * k - n)
+    sel = loss > eps
+    if not sel.any():
+        return 0.0
+    lp = binom.logpmf(k[sel], n, r_p)
+    lq = binom.logpmf(k[sel], n, 1.0 - r_p)
+    # pmf_P(k) - e^eps pmf_Q(k) = pmf_P(k) (1 - e^{eps - loss_k}) >= 0 on sel
+    terms = np.exp(lp) * -np.expm1(eps - loss[sel])
+    return float(np.sum(terms))
+
+
+def _invert_monotone(delta_fn: Callable[[float], float], delta: float) -> float:
+    """inf{eps >= 0: sup_{e >= eps} delta_fn(e) <= delta} on a grid, refined by Brent."""
+    if delta_fn(0.0) <= delta:
+        hi = 0.0
+        grid = np.linspace(0.0, 1.0, 65)
+        vals = np.array([delta_fn(e) for e in grid])
+        if np.all(vals <= delta):
+            return 0.0
+    hi = 1.0
+    while not (delta_fn(hi) <= delta and delta_fn(2.0 * hi) <= delta):
+        hi *= 2.0
+        if hi > 1e5:
+            raise FloatingPointError("could not bracket epsilon (delta does not fall below the target)")
+    grid = np.linspace(0.0, 2.0 * hi, 257)
+    vals = np.array([delta_fn(e) for e in grid])
+    above = np.nonzero(vals > delta)[0]
+    if above.size == 0:
+        return 0.0
+    i = int(above[-1])
+    return float(brentq(lambda e: delta_fn(e) - delta, grid[i], grid[i + 1], xtol=1e-13, rtol=1e-13, maxiter=200))

@@ -1,0 +1,1 @@
+"""Approximations of the composed privacy-loss distribution: plain Edgeworth and tilted (saddlepoint)."""

@@ -1,0 +1,88 @@
+"""Poisson-subsampled Gaussian mechanism (one DP-SGD step)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._kernels.subsampled_gaussian import sg_tilted_cumulants
+from .._validate import check_positive, check_probability
+from .base import Mechanism
+
+
+@dataclass(frozen=True)
+class PoissonSubsampledGaussian(Mechanism):
+    """Sum of clipped gradients of a Poisson sample (rate q) plus N(0, sigma^2 C^2) noise.
+
+    The dominating pair in the REMOVE direction is ``P0 = N(0, 1)`` (record absent) against
+    ``P1 = (1 - q) N(0, 1) + q N(1/sigma, 1)`` (record present), with add-or-remove-one adjacency.
+
+    Args:
+        noise_multiplier: sigma > 0 (noise std divided by the clipping norm).
+        sampling_probability: q in (0, 1]; q = 1 is the plain Gaussian mechanism.
+    """
+
+    noise_multiplier: float
+    sampling_probability: float
+    kind: ClassVar[str] = "continuous"
+    name: ClassVar[str] = "poisson_subsampled_gaussian"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "noise_multiplier", check_positive("noise_multiplier", self.noise_multiplier))
+        object.__setattr__(
+            self, "sampling_probability", check_probability("sampling_probability", self.sampling_probability)
+        )
+
+    @property
+    def mu(self) -> float:
+        return 1.0 / self.noise_multiplier
+
+    def _cgf_x(self, t: float, nmax: int) -> np.ndarray:
+        out = np.zeros(nmax + 1)
+        sg_tilted_cumulants(self.sampling_probability, self.mu, t, nmax, out)
+        return out
+
+    def exact_single_step_delta(self, eps: float, direction: str = "remove") -> float:
+        """Exact delta(eps) of ONE step (theory.md Sec. 1.2), both directions.
+
+        remove: ``(1-q) Phi_bar(x_e) + q Phi_bar(x_e - mu) - e^eps Phi_bar(x_e)``;
+        add:    ``Phi(x_-e) - e^eps [(1-q) Phi(x_-e) + q Phi(x_-e - mu)]``, where ``l(x_c) = c``.
+        """
+        from scipy.special import log_ndtr
+
+        q, mu = self.sampling_probability, self.mu
+
+        def x_of(c: float) -> float:
+            # l(x) = c  <=>  z = log((e^c - 1 + q) / q)
+            return (math.log(math.expm1(c) + q) - math.log(q) + 0.5 * mu * mu) / mu
+
+        if direction == "remove":
+            if eps <= math.log1p(-q) if q < 1 else False:
+                return 1.0 - math.exp(eps)
+            x = x_of(eps)
+            a = math.log1p(-q) + log_ndtr(-x) if q < 1 else -math.inf
+            b = math.log(q) + log_ndtr(mu - x)
+            upper = np.logaddexp(a, b)
+            lower = eps + log_ndtr(-x)
+            return float(max(0.0, math.exp(upper) - math.exp(lower)))
+        if direction == "add":
+            c = -eps
+            if q < 1 and c <= math.log1p(-q):
+                return 0.0
+            x = x_of(c)
+            upper = log_ndtr(x)
+            a = math.log1p(-q) + log_ndtr(x) if q < 1 else -math.inf
+            b = math.log(q) + log_ndtr(x - mu)
+            lower = eps + np.logaddexp(a, b)
+            return float(max(0.0, math.exp(upper) - math.exp(lower)))
+        raise ValueError(f"direction must be 'remove' or 'add', got {direction!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.name,
+            "noise_multiplier": self.noise_multiplier,
+            "sampling_probability": self.sampling_probability,
+        }
