@@ -1,0 +1,214 @@
+"""Noise (and step) calibration for a target (epsilon, delta).
+
+``calibrate_noise`` finds the smallest noise multiplier whose epsilon meets the target, by Brent's
+method on ``log sigma`` inside a bracket found by doubling, finished on the safe side (the returned
+sigma always satisfies eps(sigma) <= target for the chosen method), in the spirit of
+dp_accounting's ``calibrate_dp_mechanism``.  With ``guarantee="certified"`` the search starts from
+the estimate's answer and spends a few PLD evaluations to return the smallest sigma (to a relative
+tolerance) whose *certified upper* epsilon meets the target.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy.optimize import brentq
+
+from . import _validate as V
+from .accountant import Accountant
+from .mechanisms import PoissonSubsampledGaussian
+from .results import EpsilonResult
+
+SIGMA_MIN = 0.05
+SIGMA_MAX = 1e4
+GUARANTEES = ("estimate", "certified")
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Outcome of a calibration: the sigma chosen and what it achieves by every method asked."""
+
+    noise_multiplier: float
+    epsilon: EpsilonResult
+    method: str
+    guarantee: str
+    target_epsilon: float
+    target_delta: float
+    sampling_probability: float
+    steps: int
+    evaluations: int
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return self.noise_multiplier
+
+
+def _eps(sigma: float, q: float, steps: int, delta: float, method: str, *, fallback: bool,
+         certify: bool = False) -> EpsilonResult:
+    acc = Accountant(method=method, fallback=fallback).compose(PoissonSubsampledGaussian(sigma, q), steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return acc.get_epsilon(delta, certify=certify)
+
+
+def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_probability: float, steps: int,
+                    method: str | None = None, guarantee: str = "estimate", rtol: float = 1e-6) -> CalibrationResult:
+    """Smallest noise multiplier with eps(target_delta) <= target_epsilon for DP-SGD.
+
+    Args:
+        target_epsilon: eps > 0.
+        target_delta: delta in (0, 1).
+        sampling_probability: Poisson rate q in (0, 1].
+        steps: number of steps T >= 1.
+        method: accountant method for the estimate ("tilted" default, "edgeworth", "ew-tune").
+        guarantee: "estimate" (meet the target by the estimate) or "certified" (by the certified upper bound).
+        rtol: relative tolerance on sigma for the estimate search.
+
+    Returns:
+        CalibrationResult with the sigma and the EpsilonResult at that sigma.
+
+    Raises:
+        ValueError: on bad input, or when no sigma in [0.05, 1e4] meets the target (the message says
+            what epsilon is achievable).
+    """
+    target_epsilon = V.check_positive("target_epsilon", target_epsilon)
+    target_delta = V.check_open_unit("target_delta", target_delta)
+    q = V.check_probability("sampling_probability", sampling_probability)
+    steps = V.check_count("steps", steps, allow_zero=False)
+    if guarantee not in GUARANTEES:
+        raise ValueError(f"guarantee must be one of {list(GUARANTEES)}, got {guarantee!r}")
+    m = Accountant(method=method).method
+    t0 = time.perf_counter()
+    n_eval = 0
+    fallback = False  # the estimate search stays in the fast expansion; the final answer is re-checked
+
+    def f(logs: float) -> float:
+        nonlocal n_eval
+        n_eval += 1
+        return float(_eps(math.exp(logs), q, steps, target_delta, m, fallback=fallback).estimate) - target_epsilon
+
+    lo, hi = math.log(1.0), math.log(1.0)
+    flo = f(lo)
+    if flo > 0:  # need more noise
+        while True:
+            hi = lo + math.log(2.0)
+            if hi > math.log(SIGMA_MAX):
+                best = target_epsilon + f(math.log(SIGMA_MAX))
+                raise ValueError(
+                    f"target_epsilon={target_epsilon:g} cannot be met with noise_multiplier <= {SIGMA_MAX:g} at "
+                    f"sampling_probability={q:g}, steps={steps}, target_delta={target_delta:g}; "
+                    f"the smallest achievable epsilon there is {best:.4g}")
+            fhi = f(hi)
+            if fhi <= 0:
+                break
+            lo = hi
+    else:
+        hi = lo
+        while True:
+            lo = hi - math.log(2.0)
+            if lo < math.log(SIGMA_MIN):
+                lo = math.log(SIGMA_MIN)
+                if f(lo) <= 0:
+                    hi = lo
+                break
+            if f(lo) > 0:
+                break
+            hi = lo
+    if hi > lo:
+        root = brentq(f, lo, hi, xtol=rtol, rtol=1e-12, maxiter=100)
+        s = math.exp(root)
+        # safe side: nudge up until the estimate meets the target
+        while f(math.log(s)) > 0:
+            s *= 1.0 + rtol
+    else:
+        s = math.exp(hi)
+    fallback = True
+    res = _eps(s, q, steps, target_delta, m, fallback=True)
+    n_eval += 1
+    while float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
+        s *= 1.0 + max(1e-3, (float(res.estimate) - target_epsilon) / target_epsilon)
+        res = _eps(s, q, steps, target_delta, m, fallback=True)
+        n_eval += 1
+    details: dict[str, Any] = {"estimate_sigma": s}
+    if guarantee == "certified":
+        s, res, k = _certified_search(s, q, steps, target_delta, target_epsilon, m)
+        n_eval += k
+        details["certified_sigma"] = s
+    return CalibrationResult(noise_multiplier=s, epsilon=res, method=res.method, guarantee=guarantee,
+                             target_epsilon=target_epsilon, target_delta=target_delta, sampling_probability=q,
+                             steps=steps, evaluations=n_eval, seconds=time.perf_counter() - t0, details=details)
+
+
+def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
+                      rtol: float = 2e-3) -> tuple[float, EpsilonResult, int]:
+    """Smallest sigma (to rtol) whose certified upper epsilon <= target, starting at s0."""
+    k = 0
+
+    def up(s: float) -> EpsilonResult:
+        nonlocal k
+        k += 1
+        return _eps(s, q, steps, delta, method, fallback=True, certify=True)
+
+    r = up(s0)
+    if float(r.upper) <= target:
+        hi, rhi = s0, r
+        lo = s0 * (1.0 - 4 * rtol)
+        r_lo = up(lo)
+        if float(r_lo.upper) <= target:
+            return lo, r_lo, k
+        # s0 is within a few rtol of optimal already
+        return hi, rhi, k
+    lo = s0
+    hi = s0 * (1.0 + max(2 * rtol, 2.0 * (float(r.upper) - target) / target))
+    rhi = up(hi)
+    while float(rhi.upper) > target:
+        lo, hi = hi, hi * 1.05
+        rhi = up(hi)
+    while hi / lo - 1.0 > rtol:
+        mid = math.sqrt(lo * hi)
+        rm = up(mid)
+        if float(rm.upper) <= target:
+            hi, rhi = mid, rm
+        else:
+            lo = mid
+    return hi, rhi, k
+
+
+def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_probability: float,
+                    noise_multiplier: float, method: str | None = None, max_steps: int = 10**9) -> int:
+    """Largest number of DP-SGD steps whose epsilon estimate stays <= target_epsilon (0 if none).
+
+    Raises:
+        ValueError: on bad input.
+    """
+    target_epsilon = V.check_positive("target_epsilon", target_epsilon)
+    target_delta = V.check_open_unit("target_delta", target_delta)
+    q = V.check_probability("sampling_probability", sampling_probability)
+    sigma = V.check_positive("noise_multiplier", noise_multiplier)
+    max_steps = V.check_count("max_steps", max_steps, allow_zero=False)
+    m = Accountant(method=method).method
+
+    def ok(T: int) -> bool:
+        return float(_eps(sigma, q, T, target_delta, m, fallback=True).estimate) <= target_epsilon
+
+    if not ok(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= max_steps and ok(hi):
+        lo, hi = hi, hi * 2
+    if hi > max_steps:
+        if ok(max_steps):
+            return max_steps
+        hi = max_steps
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
