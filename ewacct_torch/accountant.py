@@ -214,8 +214,12 @@ class EWAccountant(IAccountant):
             return acc
         if certify:
             try:
-                return acc.get_epsilon(d, certify=True)
-            except (NotImplementedError, ArithmeticError):
+                with warnings.catch_warnings():
+                    # The certified upper bound is what is used; the core's remarks
+                    # about the estimate (validity, bracket) do not apply to it.
+                    warnings.simplefilter("ignore", ewacct.EdgeworthValidityWarning)
+                    return acc.get_epsilon(d, certify=True)
+            except (NotImplementedError, ArithmeticError, ImportError):
                 pass
         return acc.get_epsilon(d)
 
@@ -229,18 +233,13 @@ class EWAccountant(IAccountant):
             ``{"estimate": float, "certified": float}``; ``certified`` is
             ``nan`` when the core cannot certify.
         """
-        est = self.get_epsilon_result(delta, certify=False)
-        if est is None:
+        res = self.get_epsilon_result(delta, certify=True)
+        if res is None:
             return {"estimate": 0.0, "certified": 0.0}
-        if isinstance(est, float):
-            return {"estimate": est, "certified": est}
-        cert = self.get_epsilon_result(delta, certify=True)
-        certified = (
-            float(cert.upper if cert.upper is not None else cert.value)
-            if _is_certified(cert)
-            else math.nan
-        )
-        return {"estimate": float(est.value), "certified": certified}
+        if isinstance(res, float):
+            return {"estimate": res, "certified": res}
+        certified = float(res.upper) if _is_certified(res) else math.nan
+        return {"estimate": float(res.estimate), "certified": certified}
 
     def to_ewacct(self) -> Any:
         """Build a fresh ``ewacct.Accountant`` holding the recorded history.
@@ -336,10 +335,10 @@ def _is_certified(result: Any) -> bool:
     """Whether an ewacct result carries a certified upper bound."""
     if result is None or isinstance(result, float):
         return True
+    # ``valid`` describes the estimate; a certified bracket stands on its own.
     return (
         getattr(result, "certified_by", None) is not None
         and getattr(result, "upper", None) is not None
-        and bool(getattr(result, "valid", True))
     )
 
 

@@ -549,7 +549,7 @@ def _trim(batch: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         ids, mask, y = batch
         if ids.shape[0] > 0:
             length = max(1, int(mask.sum(1).max()))
-            ids, mask = ids[:, :length], mask[:, :length]
+            ids, mask = ids[:, :length].contiguous(), mask[:, :length].contiguous()
         return [ids, mask, y]
     return list(batch)
 
@@ -632,7 +632,7 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
         return contextlib.nullcontext()
 
     stop = plan.steps if args.max_steps is None else min(plan.steps, step + args.max_steps)
-    log_every = args.log_every or max(1, plan.steps // 20)
+    log_every = args.log_every or max(1, plan.steps // 10)
     bar = None
     if not (args.no_progress or quiet or not prep.dist.main):
         from tqdm.auto import tqdm
@@ -701,8 +701,13 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
     acc = _evaluate(model, prep.eval_tensors, device, autocast)
     history = list(engine.accountant.history) if engine is not None else []
     steady = step_times[1:] if len(step_times) > 1 else step_times
+    digest = hashlib.sha256()
+    for _, p in sorted(_unwrap(model).named_parameters()):
+        if p.requires_grad:
+            digest.update(p.detach().float().cpu().numpy().tobytes())
     record: dict[str, Any] = {
         "steps_done": step,
+        "params_digest": digest.hexdigest()[:16],
         "finished": step >= plan.steps,
         "held_out_accuracy": acc,
         "majority_accuracy": _majority(prep.eval_tensors[-1]),

@@ -1,0 +1,271 @@
+"""EWAccountant against the ewacct core, the Opacus registry and the fallback path."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("opacus")
+ewacct = pytest.importorskip("ewacct")
+if not hasattr(ewacct, "Accountant"):
+    pytest.skip("ewacct core Accountant not available yet", allow_module_level=True)
+
+from opacus import PrivacyEngine  # noqa: E402
+from opacus.accountants import create_accountant  # noqa: E402
+from opacus.accountants.utils import get_noise_multiplier  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import ewacct_torch  # noqa: E402
+from ewacct_torch import EWAccountant, attach_accountant, calibrate_noise_multiplier  # noqa: E402
+from ewacct_torch.accountant import CertificationUnavailableWarning  # noqa: E402
+
+DELTA = 1e-5
+
+
+def core_epsilon(segments, delta=DELTA, *, certify=False, method=None):
+    acc = ewacct.Accountant(method=method)
+    for sigma, q, n in segments:
+        acc.compose(ewacct.PoissonSubsampledGaussian(noise_multiplier=sigma,
+                                                     sampling_probability=q), count=n)
+    return acc.get_epsilon(delta, certify=certify)
+
+
+def test_step_merges_and_counts() -> None:
+    acc = EWAccountant()
+    for _ in range(3):
+        acc.step(noise_multiplier=1.0, sample_rate=0.01)
+    acc.step(noise_multiplier=1.2, sample_rate=0.01)
+    acc.step(noise_multiplier=1.2, sample_rate=0.01)
+    assert acc.history == [(1.0, 0.01, 3), (1.2, 0.01, 2)]
+    assert len(acc) == 5
+    assert acc.mechanism() == "ew"
+
+
+def test_empty_history_spends_nothing() -> None:
+    assert EWAccountant().get_epsilon(DELTA) == 0.0
+
+
+def test_estimate_equals_core_and_query_has_no_side_effects() -> None:
+    acc = EWAccountant(bound="estimate")
+    acc.history = [(1.1, 0.02, 400)]
+    before = list(acc.history)
+    e1 = acc.get_epsilon(DELTA, some_unknown_kwarg=3)
+    e2 = acc.get_epsilon(delta=DELTA)
+    assert acc.history == before
+    assert e1 == e2
+    assert e1 == pytest.approx(float(core_epsilon([(1.1, 0.02, 400)]).value), rel=1e-12)
+
+
+def test_history_assigned_directly_is_used() -> None:
+    """Opacus' get_noise_multiplier assigns history and never calls step()."""
+    acc = EWAccountant(bound="estimate")
+    acc.history = [(1.0, 0.02, 100)]
+    small = acc.get_epsilon(DELTA)
+    acc.history = [(1.0, 0.02, 1000)]
+    assert acc.get_epsilon(DELTA) > small
+
+
+def test_split_identical_segments_merge() -> None:
+    a = EWAccountant(bound="estimate")
+    a.history = [(1.0, 0.02, 150), (1.0, 0.02, 250)]
+    b = EWAccountant(bound="estimate")
+    b.history = [(1.0, 0.02, 400)]
+    assert a.get_epsilon(DELTA) == b.get_epsilon(DELTA)
+
+
+def test_changing_noise_matches_core_composition() -> None:
+    segments = [(1.5, 0.02, 200), (1.0, 0.02, 100), (0.9, 0.04, 50)]
+    acc = EWAccountant(bound="estimate")
+    for sigma, q, n in segments:
+        for _ in range(n):
+            acc.step(noise_multiplier=sigma, sample_rate=q)
+    assert acc.history == segments
+    assert acc.get_epsilon(DELTA) == pytest.approx(float(core_epsilon(segments).value), rel=1e-12)
+
+
+def test_certified_default_is_an_upper_bound_or_warns() -> None:
+    acc = EWAccountant()
+    acc.history = [(1.1, 0.02, 400)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cert = acc.get_epsilon(DELTA)
+    est = acc.get_epsilon(DELTA, bound="estimate")
+    core = core_epsilon([(1.1, 0.02, 400)], certify=True)
+    if core.certified_by is not None and core.upper is not None:
+        assert cert == pytest.approx(float(core.upper), rel=1e-12)
+        assert cert >= est * (1 - 1e-9)
+        assert not [w for w in caught if issubclass(w.category, CertificationUnavailableWarning)]
+    else:
+        assert cert == est
+        assert [w for w in caught if issubclass(w.category, CertificationUnavailableWarning)]
+
+
+def test_uncertifiable_history_falls_back_with_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    acc = EWAccountant()
+    acc.history = [(1.1, 0.02, 400)]
+    est = acc.get_epsilon(DELTA, bound="estimate")
+    real = EWAccountant.get_epsilon_result
+
+    def no_cert(self, delta, *, certify=False):
+        return real(self, delta, certify=False)
+
+    monkeypatch.setattr(EWAccountant, "get_epsilon_result", no_cert)
+    if core_epsilon([(1.1, 0.02, 400)]).certified_by is not None:
+        pytest.skip("core marks estimates as certified")
+    with pytest.warns(CertificationUnavailableWarning, match="estimate"):
+        assert acc.get_epsilon(DELTA) == est
+
+
+def test_zero_noise_is_infinite() -> None:
+    acc = EWAccountant(bound="estimate")
+    acc.step(noise_multiplier=0.0, sample_rate=0.1)
+    assert math.isinf(acc.get_epsilon(DELTA))
+
+
+def test_state_dict_round_trip_and_refusals() -> None:
+    acc = EWAccountant(bound="estimate")
+    acc.history = [(1.0, 0.01, 7)]
+    sd = acc.state_dict()
+    assert {"history", "mechanism", "version", "settings"} <= set(sd)
+    assert sd["mechanism"] == "ew"
+    other = EWAccountant(bound="estimate")
+    other.load_state_dict(sd)
+    assert other.history == acc.history
+    assert other.get_epsilon(DELTA) == acc.get_epsilon(DELTA)
+    with pytest.raises(ValueError, match="different settings"):
+        EWAccountant(bound="certified").load_state_dict(sd)
+    with pytest.raises(ValueError, match="different settings"):
+        EWAccountant(method="ew-tune", bound="estimate").load_state_dict(sd)
+    with pytest.raises(ValueError, match="version"):
+        EWAccountant(bound="estimate").load_state_dict({k: v for k, v in sd.items() if k != "version"})
+    with pytest.raises(ValueError, match="cannot be loaded"):
+        EWAccountant(bound="estimate").load_state_dict({**sd, "mechanism": "rdp"})
+    with pytest.raises(ValueError):
+        EWAccountant().load_state_dict({})
+
+
+def test_bad_inputs() -> None:
+    acc = EWAccountant()
+    acc.history = [(1.0, 0.01, 7)]
+    for bad in (0.0, 1.0, -1e-5, float("nan")):
+        with pytest.raises(ValueError, match="delta"):
+            acc.get_epsilon(bad)
+    with pytest.raises(ValueError, match="bound"):
+        acc.get_epsilon(DELTA, bound="upper")
+    with pytest.raises(ValueError, match="sample_rate"):
+        acc.step(noise_multiplier=1.0, sample_rate=1.5)
+
+
+def test_registry_and_idempotent_reimport() -> None:
+    assert ewacct_torch.opacus_has_registry()
+    assert isinstance(create_accountant("ew"), EWAccountant)
+    assert ewacct_torch.register() is True  # already registered: no error
+    import ewacct_torch.accountant as mod
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reloaded = importlib.reload(mod)  # a re-import must not raise or warn
+    assert type(create_accountant("ew")).__name__ == "EWAccountant"
+    # re-register the class the rest of the suite uses
+    ewacct_torch.register("ew", EWAccountant, force=True)
+    assert reloaded.EWAccountant.mechanism() == "ew"
+
+
+def test_configured_class_registers_under_its_own_name() -> None:
+    cls = ewacct_torch.make_accountant_class("ew-estimate-test", bound="estimate")
+    ewacct_torch.register("ew-estimate-test", cls)
+    acc = create_accountant("ew-estimate-test")
+    assert acc.bound == "estimate" and acc.mechanism() == "ew-estimate-test"
+
+
+def test_get_noise_multiplier_calibrates_with_ew() -> None:
+    q, steps, target = 0.02, 500, 3.0
+    sigma = get_noise_multiplier(target_epsilon=target, target_delta=DELTA, sample_rate=q,
+                                 steps=steps, accountant="ew", bound="estimate",
+                                 epsilon_tolerance=0.01)
+    eps = float(core_epsilon([(sigma, q, steps)]).value)
+    assert target - 0.01 <= eps <= target + 1e-9
+
+
+def _toy(n: int = 256, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    return model, opt, DataLoader(TensorDataset(x, y), batch_size=32)
+
+
+def _train(model, opt, loader, steps):
+    crit = nn.CrossEntropyLoss()
+    done = 0
+    while done < steps:
+        for x, y in loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                return
+
+
+def test_privacy_engine_registry_path_and_checkpoint(tmp_path) -> None:
+    model, opt, loader = _toy()
+    engine = PrivacyEngine(accountant="ew")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, opt, loader = engine.make_private_with_epsilon(
+            module=model, optimizer=opt, data_loader=loader, target_epsilon=5.0,
+            target_delta=DELTA, epochs=2, max_grad_norm=1.0)
+    assert isinstance(engine.accountant, EWAccountant)
+    _train(model, opt, loader, 12)
+    q = 1 / len(loader)
+    assert engine.accountant.history == [(opt.noise_multiplier, q, 12)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CertificationUnavailableWarning)
+        eps = engine.get_epsilon(DELTA)
+    ref = core_epsilon([(opt.noise_multiplier, q, 12)], certify=True)
+    if ref.certified_by is not None:
+        expected = float(ref.upper)
+    else:
+        expected = float(core_epsilon([(opt.noise_multiplier, q, 12)]).value)
+    assert eps == pytest.approx(expected, rel=1e-12)
+    assert 0 < eps < 5.0
+    path = tmp_path / "ck.pt"
+    engine.save_checkpoint(path=path, module=model, optimizer=opt)
+    model2, opt2, loader2 = _toy()
+    engine2 = PrivacyEngine(accountant="ew")
+    model2, opt2, loader2 = engine2.make_private(module=model2, optimizer=opt2,
+                                                 data_loader=loader2, noise_multiplier=1.0,
+                                                 max_grad_norm=1.0)
+    engine2.load_checkpoint(path=path, module=model2, optimizer=opt2)
+    assert engine2.accountant.history == engine.accountant.history
+    engine3 = PrivacyEngine(accountant="rdp")
+    engine3.accountant = EWAccountant(bound="estimate")
+    with pytest.raises(ValueError, match="different settings"):
+        engine3.load_checkpoint(path=path, module=model2)
+
+
+def test_fallback_path_without_registry() -> None:
+    """Older Opacus: swap engine.accountant before make_private, calibrate with ewacct."""
+    model, opt, loader = _toy(seed=3)
+    engine = PrivacyEngine(accountant="rdp")
+    acc = attach_accountant(engine, EWAccountant(bound="estimate"))
+    q = 1 / len(loader)
+    sigma = calibrate_noise_multiplier(target_epsilon=4.0, target_delta=DELTA, sample_rate=q,
+                                       epochs=2, guarantee="estimate")
+    model, opt, loader = engine.make_private(module=model, optimizer=opt, data_loader=loader,
+                                             noise_multiplier=sigma, max_grad_norm=1.0)
+    _train(model, opt, loader, int(2 / q))
+    assert acc.history == [(sigma, q, int(2 / q))]
+    eps = engine.get_epsilon(DELTA)
+    assert eps == pytest.approx(float(core_epsilon([(sigma, q, int(2 / q))]).value), rel=1e-12)
+    assert eps == pytest.approx(4.0, abs=0.05)
+    with pytest.raises(ValueError, match="before training"):
+        attach_accountant(engine)
