@@ -217,6 +217,11 @@ def _native_calibration(name: str, label: str, *, target_epsilon: float, target_
     except Exception:
         return None
     fn = getattr(ewacct, "calibrate_noise", None)
+    if fn is None:
+        try:
+            from ewacct.calibrate import calibrate_noise as fn
+        except Exception:
+            fn = None
     if fn is None or name not in ("ewacct", "ewacct-certified"):
         return None
     t0 = time.perf_counter()

@@ -123,6 +123,11 @@ class EwacctBaseline(Baseline):
         if isinstance(diag, dict):
             extra["diagnostics"] = {k: v for k, v in diag.items() if isinstance(v, (str, int, float, bool))}
         note = "; ".join(dict.fromkeys(msgs)) if msgs else ""
+        used = extra.get("method")
+        if isinstance(diag, dict) and diag.get("fallback"):
+            te = diag.get("tilted_estimate")
+            prefix = f"answered by {used}" + (f" (tilted estimate {te:.6g} outside tolerance)" if isinstance(te, float) else "")
+            note = prefix + (f"; {note}" if note else "")
         if self.certify and getattr(res, "certified_by", None):
             note = (f"certified by {res.certified_by}" + (f"; {note}" if note else ""))
         return {"value": value, "lower": lower, "upper": upper, "estimate": estimate, "valid": valid, "note": note, "extra": extra}

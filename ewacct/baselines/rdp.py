@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+import warnings
+from typing import Any, Iterator, Sequence
 
 from ewacct.baselines._interface import Baseline, Groups
 
@@ -40,12 +41,20 @@ def _quiet_absl() -> Iterator[None]:
 
 
 class DpAccountingRdpBaseline(Baseline):
-    """dp_accounting ``RdpAccountant`` (default orders, add-or-remove-one)."""
+    """dp_accounting ``RdpAccountant`` (add-or-remove-one).
+
+    Args:
+        orders: RDP orders; ``None`` for dp_accounting's defaults.
+    """
 
     name = "rdp"
     label = "RDP (dp_accounting)"
     is_bound = True
     source = "dp_accounting.rdp.RdpAccountant"
+
+    def __init__(self, *, orders: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.orders = None if orders is None else [float(o) for o in orders]
 
     def _availability(self) -> tuple[bool, str]:
         try:
@@ -55,12 +64,11 @@ class DpAccountingRdpBaseline(Baseline):
             return False, f"dp_accounting not importable ({type(exc).__name__}: {exc}); pip install 'ewacct[baselines]'".splitlines()[0]
         return True, ""
 
-    @staticmethod
-    def _accountant(groups: Groups) -> Any:
+    def _accountant(self, groups: Groups) -> Any:
         from dp_accounting import dp_event
         from dp_accounting.rdp import rdp_privacy_accountant
 
-        acc = rdp_privacy_accountant.RdpAccountant()
+        acc = rdp_privacy_accountant.RdpAccountant(orders=self.orders) if self.orders else rdp_privacy_accountant.RdpAccountant()
         for sigma, q, count in groups:
             acc.compose(dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), count)
         return acc
@@ -69,13 +77,13 @@ class DpAccountingRdpBaseline(Baseline):
         with _quiet_absl():
             acc = self._accountant(groups)
             eps, order = acc.get_epsilon_and_optimal_order(target_delta)
-        return {"value": float(eps), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, default orders"}
+        return {"value": float(eps), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, {'default' if self.orders is None else len(self.orders)} orders"}
 
     def _delta(self, groups: Groups, target_epsilon: float) -> dict[str, Any]:
         with _quiet_absl():
             acc = self._accountant(groups)
             d, order = acc.get_delta_and_optimal_order(target_epsilon)
-        return {"value": float(d), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, default orders"}
+        return {"value": float(d), "extra": {"optimal_order": float(order)}, "note": f"dp_accounting {_dp_accounting_version()}, {'default' if self.orders is None else len(self.orders)} orders"}
 
 
 class OpacusRdpBaseline(Baseline):
@@ -90,6 +98,10 @@ class OpacusRdpBaseline(Baseline):
     source = "opacus.accountants.analysis.rdp"
     supports_delta = False
 
+    def __init__(self, *, orders: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.orders = None if orders is None else [float(o) for o in orders]
+
     def _availability(self) -> tuple[bool, str]:
         try:
             from opacus.accountants import rdp as _rdp  # noqa: F401
@@ -102,10 +114,13 @@ class OpacusRdpBaseline(Baseline):
         from opacus.accountants.analysis import rdp as analysis
         from opacus.accountants.rdp import RDPAccountant
 
-        orders = RDPAccountant.DEFAULT_ALPHAS
-        total = sum(
-            analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=count, orders=orders)
-            for sigma, q, count in groups
-        )
-        eps, alpha = analysis.get_privacy_spent(orders=orders, rdp=total, delta=target_delta)
-        return {"value": float(eps), "extra": {"optimal_order": float(alpha)}, "note": "Opacus default orders"}
+        orders = self.orders or RDPAccountant.DEFAULT_ALPHAS
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            total = sum(
+                analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=count, orders=orders)
+                for sigma, q, count in groups
+            )
+            eps, alpha = analysis.get_privacy_spent(orders=orders, rdp=total, delta=target_delta)
+        note = "; ".join([f"Opacus {'default' if self.orders is None else len(self.orders)} orders"] + [str(w.message).splitlines()[0] for w in caught])
+        return {"value": float(eps), "extra": {"optimal_order": float(alpha)}, "note": note}

@@ -88,8 +88,13 @@ def resolve_q_T(args: argparse.Namespace, prog: str) -> tuple[float, int, str]:
 
 
 def _table(rows: list[Any], *, q: float, T: int, eps: float, delta: float, how: str) -> str:
-    lines = [f"target: epsilon={eps:g} at delta={delta:g}; q={q:.6g}, T={T} ({how})", ""]
-    header = ("method", "sigma", "its epsilon", "true epsilon (certified)", "meets target", "time [s]", "certified by / notes")
+    lines = [f"target: epsilon={eps:g} at delta={delta:g}; q={q:.6g}, T={T} ({how})"]
+    sources = {r.truth_source for r in rows if r.true_upper is not None}
+    common = sources.pop() if len(sources) == 1 else None
+    if common:
+        lines.append(f"true epsilon certified by: {common}")
+    lines.append("")
+    header = ("method", "sigma", "its epsilon", "true epsilon (certified)", "meets target", "time [s]", "notes")
     body = []
     for r in rows:
         c = r.calibration
@@ -98,7 +103,7 @@ def _table(rows: list[Any], *, q: float, T: int, eps: float, delta: float, how: 
             continue
         true = f"[{fmt(r.true_lower)}, {fmt(r.true_upper)}]" if r.true_upper is not None else "-"
         body.append((c.name, f"{c.noise_multiplier:.5f}", fmt(c.epsilon), true, r.meets_target,
-                     f"{c.seconds:.3f}", r.truth_source))
+                     f"{c.seconds:.3f}", "" if common else r.truth_source))
     widths = [max(len(str(x[i])) for x in [header] + body) for i in range(len(header) - 1)]
     out = []
     for row in [header] + body:

@@ -58,13 +58,14 @@ class ReportConfig:
     grid_T: tuple[int, ...] = (100, 1000, 10000)
     grid_methods: tuple[str, ...] = ("ewacct", "edgeworth-2", "rdp", "gdp")
     tradeoff_T: int = 1000
-    tradeoff_eps_points: int = 60
+    tradeoff_eps_points: int = 400
     audit_settings: tuple[str, ...] = ()
     audit_methods: tuple[str, ...] = ("ew-tune", "ewacct", "ewacct-certified", "rdp", "gdp", "prv", "pld-pessimistic")
     timing_methods: tuple[str, ...] = ("ewacct", "ewacct-certified", "edgeworth-2", "rdp", "rdp-opacus", "gdp", "pld-pessimistic", "prv")
     timing_repeats: int = 5
     pld_discretization: float = 1e-4
     search_pld_discretization: float = 1e-3
+    band: str = "ewacct-certified"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,16 +85,16 @@ QUICK = ReportConfig(
     steps_grid=(10, 100, 1000, 10000),
     steps_methods=("ewacct", "edgeworth-1", "rdp", "gdp", "pld-pessimistic"),
     grid_q=(0.01, 0.1),
-    grid_sigma=(0.8, 1.0, 2.0),
+    grid_sigma=(0.8, 2.0),
     grid_T=(100, 1000),
     grid_methods=("ewacct", "rdp", "gdp"),
-    tradeoff_eps_points=25,
     audit_settings=("SST-2, delta=1e-05",),
     audit_methods=("ew-tune", "ewacct", "rdp", "gdp", "pld-pessimistic"),
-    timing_methods=("ewacct", "ewacct-certified", "rdp", "gdp", "pld-pessimistic"),
+    timing_methods=("ewacct", "rdp", "gdp", "pld-pessimistic"),
     timing_repeats=3,
     pld_discretization=1e-3,
     search_pld_discretization=2e-3,
+    band="pld",
 )
 
 DEFAULT = ReportConfig(name="default", audit_settings=tuple(EWTUNE_SETTINGS))
@@ -112,10 +113,12 @@ def work_units(cfg: ReportConfig) -> int:
 
 # --------------------------------------------------------------------------------------
 def _band(groups: list[tuple[float, float, int]], delta: float, cfg: ReportConfig) -> tuple[float | None, float | None, str]:
-    """Certified bracket: ewacct's when available, else the PLD bracket."""
-    r = get_baseline("ewacct-certified").epsilon(groups, target_delta=delta)
-    if r.ok and r.lower is not None and r.upper is not None:
-        return r.lower, r.upper, "ewacct certified"
+    """Certified bracket: ewacct's (default grid) when available, else the PLD bracket."""
+    if cfg.band == "ewacct-certified":
+        r = get_baseline("ewacct-certified").epsilon(groups, target_delta=delta)
+        if r.ok and r.lower is not None and r.upper is not None:
+            by = r.extra.get("certified_by")
+            return r.lower, r.upper, "ewacct certified" + (f", by {by}" if by else "")
     p = get_baseline("pld-pessimistic", pld_discretization=cfg.pld_discretization).epsilon(groups, target_delta=delta)
     if p.ok:
         return p.lower, p.upper, f"PLD bracket (discretisation {cfg.pld_discretization:g})"
@@ -228,19 +231,21 @@ def tradeoff_curves(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
     except Exception as exc:
         notes["ewacct"] = f"unavailable: {type(exc).__name__}: {exc}".splitlines()[0]
     tick("tradeoff ewacct")
-    # PLD-derived: delta(eps) upper bounds on an eps grid -> a lower bound on f
+    # PLD-derived: pessimistic delta(eps) on an eps grid -> a lower bound on f
     pld = get_baseline("pld-pessimistic", pld_discretization=cfg.pld_discretization)
-    eps_hi = get_baseline("gdp").epsilon(groups, target_delta=1e-9).value or 10.0
-    eps_grid = np.concatenate([[0.0], np.linspace(0.02, 1.5 * eps_hi, cfg.tradeoff_eps_points - 1)])
-    deltas = []
-    for e in eps_grid:
-        r = pld.delta(groups, target_epsilon=float(e))
-        if not r.ok:
-            notes["PLD-derived"] = r.note
-            break
-        deltas.append(r.upper if r.upper is not None else r.value)
-    if len(deltas) == len(eps_grid):
-        curves["PLD-derived (lower bound on f)"] = _tradeoff_from_delta(alpha, eps_grid, np.asarray(deltas)).tolist()
+    eps_hi = get_baseline("rdp").epsilon(groups, target_delta=1e-10).value or 10.0
+    eps_grid = np.concatenate([[0.0], np.linspace(0.01, 1.2 * eps_hi, cfg.tradeoff_eps_points - 1)])
+    if pld.available:
+        try:
+            from ewacct.baselines.pld import PldBracket, groups_to_mechanisms
+
+            dist = PldBracket(groups_to_mechanisms(groups)).pld(True, cfg.pld_discretization)
+            deltas = np.clip(np.asarray(dist.get_delta_for_epsilon(eps_grid), dtype=float), 0.0, 1.0)
+            curves["PLD-derived (lower bound on f)"] = _tradeoff_from_delta(alpha, eps_grid, deltas).tolist()
+        except Exception as exc:
+            notes["PLD-derived"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    else:
+        notes["PLD-derived"] = f"unavailable: {pld.reason}"
     tick("tradeoff pld")
     return {"q": cfg.q, "sigma": cfg.sigma, "steps": T, "alpha": alpha.tolist(), "curves": curves,
             "notes": notes, "gdp_mu": mu}
