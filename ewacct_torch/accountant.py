@@ -342,6 +342,14 @@ def _is_certified(result: Any) -> bool:
     )
 
 
+def core_calibrate_noise() -> Any:
+    """``ewacct.calibrate_noise`` (from the package root, or its module)."""
+    fn = getattr(ewacct, "calibrate_noise", None)
+    if fn is None:
+        from ewacct.calibrate import calibrate_noise as fn
+    return fn
+
+
 # ------------------------------------------------------------------ registry
 def opacus_has_registry() -> bool:
     """Whether the installed Opacus has ``register_accountant`` (Opacus >= 1.6)."""
@@ -478,7 +486,7 @@ def calibrate_noise_multiplier(
         raise ValueError("give exactly one of epochs and steps")
     if steps is None:
         steps = int(float(epochs) / float(sample_rate))  # type: ignore[arg-type]
-    result = ewacct.calibrate_noise(
+    result = core_calibrate_noise()(
         target_epsilon=target_epsilon,
         target_delta=target_delta,
         sampling_probability=sample_rate,

@@ -211,9 +211,9 @@ def calibrate_sigma(
         calibration = "ew-certified"
     family, method, guarantee = CALIBRATIONS[calibration]
     if family == "ew":
-        import ewacct
+        from ewacct_torch.accountant import core_calibrate_noise
 
-        res = ewacct.calibrate_noise(
+        res = core_calibrate_noise()(
             target_epsilon=target_epsilon,
             target_delta=target_delta,
             sampling_probability=sample_rate,
