@@ -62,6 +62,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"PLD discretisation for the certified truth (default {PLD_DISCRETIZATION:g})")
     p.add_argument("--search-pld-discretization", type=discretization_arg, default=1e-3,
                    help="PLD discretisation while calibrating with PLD itself (default 1e-3; still an upper bound)")
+    p.add_argument("--certify-with", choices=("ewacct", "pld"), default="ewacct",
+                   help="who certifies the true epsilon: ewacct's certified bracket (falling back to PLD), or PLD only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
     one_line_errors(p)
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         rows = calibrate_methods(
             methods, target_epsilon=args.target_eps, target_delta=args.delta, sampling_probability=q, steps=T,
             pld_discretization=args.pld_discretization, search_pld_discretization=args.search_pld_discretization,
+            truth=("ewacct-certified", "pld") if args.certify_with == "ewacct" else ("pld",),
         )
     except ValueError as exc:
         fail(prog, str(exc))
