@@ -120,6 +120,20 @@ class Accountant:
         """What was composed, consecutive identical mechanisms merged."""
         return tuple(self._ledger)
 
+    def pld_bracket(self):
+        """dp_accounting PLD bracket of the current composition, cached until the next compose."""
+        key = tuple(self.groups())
+        cached = getattr(self, "_pld", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            from .baselines.pld import PldBracket
+        except ImportError:  # dp_accounting not installed
+            return None
+        b = PldBracket.from_accountant(self)
+        self._pld = (key, b)
+        return b
+
     def groups(self) -> list[tuple[Mechanism, int]]:
         """Distinct mechanisms with their total counts (order does not matter for accounting)."""
         acc: dict[Mechanism, int] = {}
@@ -307,14 +321,18 @@ class Accountant:
 
     def _delta_both(self, eps: float) -> tuple[float, str, bool, dict[str, Any], str]:
         dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
+        # the answer is the max over directions, so it is valid only if every direction's value is:
+        # an invalid (possibly too small) estimate in one direction may hide the true maximum.
         best = None
+        all_valid = True
         for d in dirs:
             val, valid, diag, used = self._delta_one(eps, d)
             _check_finite("delta", val)
+            all_valid = all_valid and valid
             if best is None or val > best[0]:
                 best = (val, d, valid, diag, used)
         assert best is not None
-        return best
+        return best[0], best[1], all_valid, best[3], best[4]
 
     def get_epsilon(self, target_delta: Any, *, certify: bool = False) -> EpsilonResult:
         """eps(delta) = inf{eps >= 0: delta(eps) <= target_delta}, scalar or array of delta in (0, 1).
@@ -339,13 +357,15 @@ class Accountant:
         diags: list[dict[str, Any]] = []
         for i, dl in enumerate(d_arr):
             best = None
+            all_valid = True
             for d in dirs:
                 e, ok, diag, used = self._eps_one(float(dl), d)
                 _check_finite("epsilon", e)
+                all_valid = all_valid and ok
                 if best is None or e > best[0]:
                     best = (e, d, ok, diag, used)
             assert best is not None
-            est[i], direction[i], valid[i] = best[0], best[1], best[2]
+            est[i], direction[i], valid[i] = best[0], best[1], all_valid
             diags.append(best[3])
             methods.append(best[4])
         if self.fallback and self.method == "tilted" and not valid.all():
@@ -492,14 +512,9 @@ def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
 
 
 def _pld_or_none(acc: Accountant, fn):
-    try:
-        from .baselines.pld import PldBracket
-    except ImportError:  # dp_accounting not installed
-        return None
-    b = PldBracket.from_accountant(acc)
-    if b is None:
-        return None
-    return fn(b)
+    """Apply ``fn`` to the accountant's (cached) PLD bracket; None without dp_accounting or support."""
+    b = acc.pld_bracket()
+    return None if b is None else fn(b)
 
 
 def _gaussian_delta(eps: float, mu: float) -> float:

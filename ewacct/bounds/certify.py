@@ -65,7 +65,7 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None) -> 
         e = max(exact._eps_one(delta, d)[0] for d in ("remove", "add"))
         tol = 1e-9 * max(1.0, e)
         return Certificate(max(0.0, e - tol), e + tol, "exact closed form", None, time.perf_counter() - t0)
-    b = PldBracket.from_accountant(acc)
+    b = acc.pld_bracket()
     if b is None:
         raise ValueError("no certificate is available for this composition (dp_accounting PLD does not support it)")
     lo, hi, vdi = _refine(lambda v: b.epsilon_bracket(delta, v),
@@ -86,7 +86,7 @@ def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Cert
         d = max(exact._delta_one(eps, dr)[0] for dr in ("remove", "add"))
         tol = 1e-12 + 1e-9 * d
         return Certificate(max(0.0, d - tol), min(1.0, d + tol), "exact closed form", None, time.perf_counter() - t0)
-    b = PldBracket.from_accountant(acc)
+    b = acc.pld_bracket()
     if b is None:
         raise ValueError("no certificate is available for this composition (dp_accounting PLD does not support it)")
     lo, hi, vdi = _refine(lambda v: b.delta_bracket(eps, v),

@@ -1,0 +1,228 @@
+"""The ``ewacct`` command line.
+
+Core subcommands (here): ``epsilon``, ``delta``, ``tradeoff``, ``demo``.  Contributed subcommands:
+``compare``, ``calibrate``, ``report`` (``ewacct.commands``) and ``finetune`` (``ewacct_torch``,
+imported only when that subcommand runs, so the core never imports torch).
+
+Bad input exits with status 2 and one line on stderr naming the argument and its allowed range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _validate as V
+from .accountant import METHODS, Accountant
+from .commands import register_all
+from .commands._common import delta_arg, noise_multiplier_arg, one_line_errors, sampling_rate_arg, steps_arg
+from .mechanisms import PoissonSubsampledGaussian
+from .results import EdgeworthValidityWarning
+
+
+def _eps_arg(text: str) -> float:
+    try:
+        x = float(text)
+        return V.check_nonnegative("epsilon", x)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc) if "epsilon" in str(exc) else f"epsilon must be a real number, got {text!r}") from None
+
+
+def _alpha_arg(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a real number, got {text!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must be in [0, 1], got {text!r}")
+    return x
+
+
+def _order_arg(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"order must be an integer in [0, 6], got {text!r}") from None
+    if not 0 <= k <= 6:
+        raise argparse.ArgumentTypeError(f"order must be an integer in [0, 6], got {text!r}")
+    return k
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help="Poisson sampling rate q in (0, 1]")
+    p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help="noise multiplier sigma > 0")
+    p.add_argument("-T", "--steps", type=steps_arg, required=True, help="number of steps >= 1")
+    p.add_argument("--method", choices=METHODS, default=None, help="accounting method (default: tilted)")
+    p.add_argument("--order", type=_order_arg, default=None, help="expansion order (tilted default 3, edgeworth 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _accountant(args: argparse.Namespace) -> Accountant:
+    if args.method == "ew-tune" and args.order not in (None, 1):
+        raise ValueError(f"order must be 1 for method 'ew-tune', got {args.order}")
+    acc = Accountant(method=args.method, order=args.order)
+    return acc.compose(PoissonSubsampledGaussian(args.noise_multiplier, args.sampling_rate), args.steps)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.6g}"
+
+
+def _validity_words(valid: bool, method: str) -> str:
+    if valid:
+        return "ok"
+    return f"OUTSIDE VALIDITY ({method}): an unreliable estimate, not a bound"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
+    def at(x: Any, i: int) -> Any:
+        if x is None:
+            return None
+        a = np.asarray(x, dtype=object if isinstance(x, np.ndarray) and x.dtype == object else None)
+        return a.reshape(-1)[i].item() if hasattr(a.reshape(-1)[i], "item") else a.reshape(-1)[i]
+
+    methods = res.diagnostics.get("methods", [res.method] * n)
+    rows = []
+    for i in range(n):
+        rows.append({
+            key: at(getattr(res, key), i),
+            "estimate": at(res.estimate, i),
+            "lower": at(res.lower, i),
+            "upper": at(res.upper, i),
+            "method": methods[i],
+            "direction": at(res.direction, i),
+            "valid": bool(at(res.valid, i)),
+        })
+    return rows
+
+
+def cmd_epsilon(args: argparse.Namespace) -> int:
+    acc = _accountant(args)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", EdgeworthValidityWarning)
+        res = acc.get_epsilon(np.array(args.delta), certify=args.certify)
+    rows = _rows(res, "delta", len(args.delta))
+    if args.json:
+        print(json.dumps({"query": "epsilon", "config": _config(args), "results": rows}, indent=2))
+        return 0
+    print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
+    print(_table(["delta", "epsilon (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
+                 [[_fmt(r["delta"]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
+                   str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
+    if not args.certify:
+        print("The estimate is not a guarantee; pass --certify for a certified upper bound.")
+    return 0
+
+
+def cmd_delta(args: argparse.Namespace) -> int:
+    acc = _accountant(args)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", EdgeworthValidityWarning)
+        res = acc.get_delta(np.array(args.eps), certify=args.certify)
+    rows = _rows(res, "epsilon", len(args.eps))
+    if args.json:
+        print(json.dumps({"query": "delta", "config": _config(args), "results": rows}, indent=2))
+        return 0
+    print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
+    print(_table(["epsilon", "delta (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
+                 [[_fmt(r["epsilon"]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
+                   str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
+    return 0
+
+
+def cmd_tradeoff(args: argparse.Namespace) -> int:
+    acc = _accountant(args)
+    alpha = np.array(args.alpha) if args.alpha else np.linspace(0.0, 1.0, args.points)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", EdgeworthValidityWarning)
+        res = acc.tradeoff(alpha)
+    if args.json:
+        print(json.dumps({"query": "tradeoff", "config": _config(args), "alpha": res.alpha.tolist(),
+                          "beta": res.beta.tolist(), "method": res.method, "valid": res.valid}, indent=2))
+        return 0
+    print(f"f-DP trade-off curve (symmetrised), method {res.method}: beta = type II error at type I error alpha")
+    print(_table(["alpha", "beta", "1 - alpha"], [[_fmt(a), _fmt(b), _fmt(1 - a)] for a, b in zip(res.alpha, res.beta)]))
+    if not res.valid:
+        print("warning: part of the curve comes from estimates outside their validity domain")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    return {"sampling_probability": args.sampling_rate, "noise_multiplier": args.noise_multiplier,
+            "steps": args.steps, "method": args.method or "tilted", "order": args.order}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(quick_finetune=not args.no_finetune)
+
+
+def cmd_finetune(args: argparse.Namespace, rest: list[str]) -> int:
+    try:
+        from ewacct_torch.finetune import main as ft_main
+    except ImportError as exc:
+        sys.stderr.write(f"ewacct finetune: error: needs the torch extra (pip install 'ewacct[torch]'): {exc}\n")
+        return 2
+    return int(ft_main(rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ewacct", description="Edgeworth / saddlepoint privacy accountant for DP-SGD")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("epsilon", help="epsilon(delta) of DP-SGD")
+    _common(p)
+    p.add_argument("--delta", type=delta_arg, nargs="+", required=True, help="target delta(s) in (0, 1)")
+    p.add_argument("--certify", action="store_true", help="also compute a certified [lower, upper] bracket")
+    p.set_defaults(func=cmd_epsilon)
+    p = sub.add_parser("delta", help="delta(epsilon) of DP-SGD")
+    _common(p)
+    p.add_argument("--eps", type=_eps_arg, nargs="+", required=True, help="epsilon value(s) >= 0")
+    p.add_argument("--certify", action="store_true", help="also compute a certified [lower, upper] bracket")
+    p.set_defaults(func=cmd_delta)
+    p = sub.add_parser("tradeoff", help="f-DP trade-off curve beta(alpha)")
+    _common(p)
+    p.add_argument("--alpha", type=_alpha_arg, nargs="+", default=None, help="type I errors in [0, 1]")
+    p.add_argument("--points", type=int, default=11, help="number of alphas on [0, 1] when --alpha is absent")
+    p.set_defaults(func=cmd_tradeoff)
+    p = sub.add_parser("demo", help="the main job: epsilon of a typical fine-tuning run, baselines, a quick DP fine-tune")
+    p.add_argument("--no-finetune", action="store_true", help="skip the quick DP fine-tuning part")
+    p.set_defaults(func=cmd_demo)
+    sub.add_parser("finetune", help="DP fine-tuning with the ewacct accountant (needs the torch extra; see --help there)",
+                   add_help=False).set_defaults(func=None, passthrough=True)
+    register_all(sub)
+    for sp in sub.choices.values():
+        one_line_errors(sp)
+    return one_line_errors(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "finetune":
+        return cmd_finetune(argparse.Namespace(), argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:
+        sys.stderr.write(f"ewacct {args.command}: error: {str(exc).splitlines()[0]}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
