@@ -37,7 +37,7 @@ from ewacct.baselines._interface import Baseline, BaselineResult, Groups, normal
 from ewacct.baselines.gdp import GdpBaseline, OpacusGdpBaseline, gdp_delta, gdp_epsilon, gdp_mu
 from ewacct.baselines.native import EwacctBaseline
 from ewacct.baselines.pld_adapter import PLD_DISCRETIZATION, PldBaseline
-from ewacct.baselines.prv import OpacusPrvBaseline, PrvBaseline
+from ewacct.baselines.prv import PRV_EPS_ERROR, OpacusPrvBaseline, PrvBaseline
 from ewacct.baselines.rdp import DpAccountingRdpBaseline, OpacusRdpBaseline
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 
-def _factories(pld_vdi: float) -> dict[str, Callable[[], Baseline]]:
+def _factories(pld_vdi: float, prv_eps_error: float = PRV_EPS_ERROR) -> dict[str, Callable[[], Baseline]]:
     return {
         "ewacct": lambda: EwacctBaseline(name="ewacct", label="ewacct estimate (default)"),
         "ewacct-certified": lambda: EwacctBaseline(certify=True, name="ewacct-certified", label="ewacct certified bracket"),
@@ -71,8 +71,8 @@ def _factories(pld_vdi: float) -> dict[str, Callable[[], Baseline]]:
         "gdp-opacus": OpacusGdpBaseline,
         "pld-pessimistic": lambda: PldBaseline(side="pessimistic", value_discretization_interval=pld_vdi),
         "pld-optimistic": lambda: PldBaseline(side="optimistic", value_discretization_interval=pld_vdi),
-        "prv": PrvBaseline,
-        "prv-opacus": OpacusPrvBaseline,
+        "prv": lambda: PrvBaseline(eps_error=prv_eps_error),
+        "prv-opacus": lambda: OpacusPrvBaseline(eps_error=prv_eps_error),
     }
 
 
@@ -86,12 +86,14 @@ DEFAULT_COMPARE_METHODS: tuple[str, ...] = (
 )
 
 
-def get_baseline(name: str, *, pld_discretization: float = PLD_DISCRETIZATION) -> Baseline:
+def get_baseline(name: str, *, pld_discretization: float = PLD_DISCRETIZATION,
+                 prv_eps_error: float = PRV_EPS_ERROR) -> Baseline:
     """Build the accountant registered under ``name``.
 
     Args:
         name: a registry name (see :data:`BASELINE_NAMES`).
         pld_discretization: value discretisation interval for the PLD rows.
+        prv_eps_error: ``eps_error`` of the PRV rows.
 
     Returns:
         A fresh :class:`Baseline` (possibly unavailable; check ``.available``).
@@ -99,7 +101,7 @@ def get_baseline(name: str, *, pld_discretization: float = PLD_DISCRETIZATION) -
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    factories = _factories(pld_discretization)
+    factories = _factories(pld_discretization, prv_eps_error)
     if name not in factories:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(factories)}")
     return factories[name]()

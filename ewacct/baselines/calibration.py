@@ -285,6 +285,7 @@ def calibrate_methods(
     search_pld_discretization: float | None = None,
     truth: tuple[str, ...] = ("ewacct-certified", "pld"),
     on_method: Callable[[str], None] | None = None,
+    prv_eps_error: float | None = None,
 ) -> list[AuditRow]:
     """Calibrate sigma with each method, then certify the true epsilon at each sigma.
 
@@ -299,6 +300,7 @@ def calibrate_methods(
             being calibrated (default: ``pld_discretization``).
         truth: which certifier to try first ("ewacct-certified", "pld").
         on_method: progress callback, called with each method name.
+        prv_eps_error: ``eps_error`` of the PRV rows (default: the adapter's).
 
     Returns:
         One :class:`AuditRow` per method.
@@ -311,7 +313,8 @@ def calibrate_methods(
     for name in methods:
         if on_method is not None:
             on_method(name)
-        b = get_baseline(name, pld_discretization=search_vdi)
+        kw = {"prv_eps_error": prv_eps_error} if prv_eps_error is not None else {}
+        b = get_baseline(name, pld_discretization=search_vdi, **kw)
         cal = _native_calibration(name, b.label, target_epsilon=target_epsilon, target_delta=target_delta,
                                   sampling_probability=sampling_probability, steps=steps)
         if cal is None:

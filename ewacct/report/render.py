@@ -136,7 +136,7 @@ def _sections(ctx: dict[str, Any]) -> list[tuple[str, str, list[str], list[tuple
         "EW-Tune audit (target epsilon = 8)",
         "EW-Tune's GLUE settings (batch 2000, 20 epochs; q = B/N, T = E*floor(N/B); theory.md §6.2/6.3). For each method: "
         "the smallest sigma whose epsilon, by that method, is at most 8, and the certified true epsilon at that sigma "
-        "(dp_accounting PLD bracket, both directions). 'EW-Tune logged sigma' is the noise the EW-Tune runs used.",
+        "(dp_accounting PLD bracket, both directions). PRV uses eps_error = 0.1 as in EW-Tune. 'EW-Tune logged sigma' is the noise the EW-Tune runs used.",
         [], [audit_summary_rows(audit)] if audit else [], "audit" if audit else None,
     ))
     secs.append((
