@@ -7,7 +7,7 @@ derivatives ``K^{(j)}(t)``, which are the cumulants of ``l`` under the exponenti
 ``t = 0`` gives the null cumulants and ``t = 1`` the alternative's (tilting identity).
 
 Numerics (see docs/math.md):
-  * composite 16-point Gauss-Legendre panels of width ``min(2, 1/mu)`` over the region where the
+  * composite 16-point Gauss-Legendre panels of width ``min(1, 1/mu)`` over the region where the
     tilted log-weight is within e^-60 of its maximum (found by a coarse scan);
   * ``l`` itself via ``log1p(q expm1(z))`` for z <= 0 and ``z + log(q + (1-q) e^-z)`` above;
   * the tilted mean uses the exact identity ``E_null[W] = 0`` (``W = e^z - 1``) to cancel the
@@ -166,9 +166,9 @@ def sg_tilted_cumulants(q: float, mu: float, t: float, nmax: int, out: np.ndarra
         _gaussian_tilted(mu, t, nmax, out)
         return
     lo, hi, gmax = _domain(q, mu, t)
-    # panel width: the Gaussian factor is resolved to machine precision by GL16 on width 2; the
+    # panel width: the Gaussian factor is resolved to machine precision by GL16 on width 1; the
     # PLRV's complex singularity sits pi/mu off the real axis, so width 1/mu keeps the same margin.
-    h = min(2.0, 1.0 / mu)
+    h = min(1.0, 1.0 / mu)
     npan = int(math.ceil((hi - lo) / h))
     h = (hi - lo) / npan
     half = 0.5 * h
