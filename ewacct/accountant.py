@@ -554,8 +554,8 @@ def _invert_monotone(delta_fn: Callable[[float], float], delta: float) -> float:
     hi = 1.0
     while not (delta_fn(hi) <= delta and delta_fn(2.0 * hi) <= delta):
         hi *= 2.0
-        if hi > 1e5:
-            raise FloatingPointError("could not bracket epsilon (delta does not fall below the target)")
+        if hi > 1e15:
+            raise ValueError("epsilon exceeds 1e15 for this composition and target_delta (no meaningful privacy)")
     grid = np.linspace(0.0, 2.0 * hi, 257)
     vals = np.array([delta_fn(e) for e in grid])
     above = np.nonzero(vals > delta)[0]

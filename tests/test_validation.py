@@ -1,0 +1,88 @@
+"""Bad input: a ValueError naming the argument and its range, from the API and the CLI."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ewacct
+from ewacct import Accountant, Gaussian, Laplace, PoissonSubsampledGaussian, RandomizedResponse
+from ewacct.cli import main
+
+BASE = dict(noise_multiplier=1.0, sampling_probability=0.1, steps=10, target_delta=1e-5)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("noise_multiplier", 0.0, "noise_multiplier must be a finite number > 0"),
+    ("noise_multiplier", -1.0, "noise_multiplier"),
+    ("noise_multiplier", math.nan, "noise_multiplier must not be NaN"),
+    ("noise_multiplier", math.inf, "noise_multiplier"),
+    ("sampling_probability", 1.5, r"sampling_probability must be in \(0, 1\]"),
+    ("sampling_probability", 0.0, "sampling_probability"),
+    ("steps", -3, "steps"),
+    ("steps", 2.5, "steps must be a non-negative integer"),
+    ("steps", 0, "steps must be an integer >= 1"),
+    ("target_delta", 1.0, r"target_delta must be in \(0, 1\)"),
+    ("target_delta", 0.0, "target_delta"),
+    ("target_delta", math.nan, "target_delta must not contain NaN"),
+    ("method", "rdp", "method must be one of"),
+])
+def test_api_errors(key, value, match):
+    kw = dict(BASE)
+    kw[key] = value
+    with pytest.raises(ValueError, match=match):
+        ewacct.epsilon(**kw)
+
+
+def test_delta_and_alpha_errors():
+    acc = Accountant().compose(Gaussian(1.0), 3)
+    with pytest.raises(ValueError, match="target_epsilon"):
+        acc.get_delta(-0.1)
+    with pytest.raises(ValueError, match="target_epsilon"):
+        acc.get_delta(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="alpha"):
+        acc.tradeoff([0.5, 1.2])
+    with pytest.raises(ValueError, match="empty"):
+        Accountant().get_epsilon(1e-5)
+    with pytest.raises(ValueError, match="count"):
+        acc.compose(Gaussian(1.0), -1)
+    with pytest.raises(ValueError, match="scale"):
+        Laplace(scale=0)
+    with pytest.raises(ValueError, match="epsilon0"):
+        RandomizedResponse(-1)
+    with pytest.raises(ValueError, match="unsupported event|expected an ewacct Mechanism"):
+        acc.compose(object(), 1)
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["epsilon", "-q", "1.5", "-s", "1", "-T", "10", "--delta", "1e-5"], "sampling_probability"),
+    (["epsilon", "-q", "0.1", "-s", "0", "-T", "10", "--delta", "1e-5"], "noise_multiplier"),
+    (["epsilon", "-q", "0.1", "-s", "1", "-T", "-2", "--delta", "1e-5"], "steps"),
+    (["epsilon", "-q", "0.1", "-s", "1", "-T", "10", "--delta", "2"], "delta"),
+    (["delta", "-q", "0.1", "-s", "1", "-T", "10", "--eps", "nan"], "epsilon"),
+    (["epsilon", "-q", "0.1", "-s", "1", "-T", "10", "--delta", "1e-5", "--method", "magic"], "method"),
+])
+def test_cli_errors_exit_2_one_line(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0]
+
+
+@pytest.mark.parametrize("q", [1e-7, 1e-3, 1.0])
+@pytest.mark.parametrize("s", [0.2, 1.0, 1e3])
+@pytest.mark.parametrize("T", [1, 1000, 10**9])
+def test_no_nan_or_inf_over_the_box(q, s, T):
+    acc = Accountant(fallback=False).compose(PoissonSubsampledGaussian(s, q), T)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                e = float(acc.get_epsilon(1e-5))
+            except ValueError as exc:  # a clear error is allowed, never a NaN
+                assert str(exc)
+                return
+    assert math.isfinite(e) and e >= 0.0
