@@ -92,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "the whole batch with --quick)")
     g.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate (default 2e-3; 5e-2 with --quick)")
+    g.add_argument("--head-lr", type=float, default=None,
+                   help="learning rate of the linear head (default 2e-2; --lr with --quick)")
     g.add_argument("--train", choices=("head", "last", "lora", "full"), default="lora",
                    help="what trains besides the mean-pooled linear head (default lora)")
     g.add_argument("--last-layers", type=int, default=2, help="layers for --train last")
@@ -149,6 +151,8 @@ def _fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
         a.batch_size = 512 if a.quick else 1024
     if a.lr is None:
         a.lr = 5e-2 if a.quick else 2e-3
+    if a.head_lr is None:
+        a.head_lr = a.lr if a.quick else 2e-2
     if a.physical_batch_size is None:
         a.physical_batch_size = 0 if a.quick else 64
     if a.grad_sample_mode == "auto":
@@ -595,7 +599,12 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
     model = _build_model(args, prep).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in trainable)
-    optimizer = torch.optim.Adam(trainable, lr=args.lr)
+    head = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("head.")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    groups = [{"params": head, "lr": args.head_lr or args.lr}]
+    if body:
+        groups.append({"params": body, "lr": args.lr})
+    optimizer = torch.optim.Adam(groups, lr=args.lr)
     criterion = nn.CrossEntropyLoss()
     dataset = TensorDataset(*prep.train_tensors)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=args.no_dp, drop_last=False)
@@ -664,18 +673,27 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
         warnings.filterwarnings("ignore", message=".*Full backward hook.*")
         it = batches()
         while step < stop:
-            batch = _trim(next(it))
-            *x, y = (t.to(device) for t in batch)
-            with autocast():
-                logits = model(*x)
-            loss = criterion(logits.float(), y)
-            loss.backward()
+            batch = next(it)
+            if plan.dp or not physical:
+                chunks = [batch]
+            else:  # non-DP: accumulate over physical chunks of the same logical batch
+                chunks = list(zip(*(t.split(physical) for t in batch)))
+            total = max(1, int(batch[-1].shape[0]))
+            for chunk in chunks:
+                *x, y = (t.to(device) for t in _trim(chunk))
+                with autocast():
+                    logits = model(*x)
+                loss = criterion(logits.float(), y)
+                if plan.dp:
+                    loss.backward()
+                else:
+                    (loss * (y.shape[0] / total)).backward()
+                if y.numel():
+                    loss_sum += float(loss.detach()) * y.numel()
+                    loss_n += y.numel()
             optimizer.step()
             skipped = bool(getattr(optimizer, "_is_last_step_skipped", False))
             optimizer.zero_grad(set_to_none=True)
-            if y.numel():
-                loss_sum += float(loss.detach()) * y.numel()
-                loss_n += y.numel()
             if skipped:
                 continue
             step += 1

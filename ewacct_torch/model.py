@@ -99,6 +99,7 @@ def load_encoder(path: str | Path) -> tuple[nn.Module, Any]:
         encoder = AutoModel.from_pretrained(str(folder), local_files_only=True)
     finally:
         hf_logging.set_verbosity(verbosity)
+    encoder.float()  # weights may be stored in half precision; train in float32
     encoder.train()
     return encoder, tokenizer
 
