@@ -5,6 +5,7 @@ Core package; never imports torch.  See docs/guide.md for what each number means
 
 from .accountant import DEFAULT_METHOD, METHODS, Accountant
 from .api import delta, epsilon
+from .calibrate import CalibrationResult, calibrate_noise, calibrate_steps
 from .mechanisms import Gaussian, Laplace, Mechanism, PoissonSubsampledGaussian, RandomizedResponse
 from .results import DeltaResult, EdgeworthValidityWarning, EpsilonResult, EstimateOnlyWarning, TradeoffResult
 
@@ -16,6 +17,9 @@ __all__ = [
     "METHODS",
     "epsilon",
     "delta",
+    "calibrate_noise",
+    "calibrate_steps",
+    "CalibrationResult",
     "Mechanism",
     "PoissonSubsampledGaussian",
     "Gaussian",

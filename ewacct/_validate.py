@@ -106,5 +106,5 @@ def as_float_array(name: str, value: Any, *, lo: float, hi: float, lo_open: bool
         bad = flat[bad_lo | bad_hi][0]
         left = "(" if lo_open else "["
         right = ")" if hi_open else "]"
-        raise ValueError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, got {bad!r}")
+        raise ValueError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, got {float(bad)!r}")
     return flat.astype(np.float64), scalar

@@ -120,7 +120,7 @@ class Accountant:
         """What was composed, consecutive identical mechanisms merged."""
         return tuple(self._ledger)
 
-    def pld_bracket(self):
+    def pld_bracket(self) -> Any:
         """dp_accounting PLD bracket of the current composition, cached until the next compose."""
         key = tuple(self.groups())
         cached = getattr(self, "_pld", None)
@@ -143,6 +143,7 @@ class Accountant:
 
     @property
     def steps(self) -> int:
+        """Total number of composed mechanism runs."""
         return sum(n for _, n in self._ledger)
 
     # ------------------------------------------------------------------ structure
@@ -209,8 +210,11 @@ class Accountant:
             return 0.0, True, {"note": "eps exceeds the largest possible privacy loss"}, self.method
         if self.method == "tilted":
             cgf = self._cgf(direction)
-            t = saddlepoint(cgf, eps)
-            p = delta_at_tilt(cgf, t, self.order, eps)
+            try:
+                t = saddlepoint(cgf, eps)
+                p = delta_at_tilt(cgf, t, self.order, eps)
+            except FloatingPointError as exc:
+                return 0.0, False, {"error": str(exc)}, "tilted"
             return self._tilted_report(p, direction)
         law_p, law_q = self._edgeworth_laws(direction)
         if self.method == "ew-tune":
@@ -257,6 +261,12 @@ class Accountant:
             eps = _invert_monotone(lambda e: f(e)[0], delta)
             _, valid, diag, used = f(eps)
             return eps, valid, diag, used
+        try:
+            return self._tilted_eps(delta, direction)
+        except FloatingPointError as exc:
+            return 0.0, False, {"error": str(exc)}, "tilted"
+
+    def _tilted_eps(self, delta: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
         # tilted: parametrise by the tilt t, eps(t) = K'(t)
         cgf = self._cgf(direction)
         t0 = saddlepoint(cgf, 0.0)
@@ -312,6 +322,7 @@ class Accountant:
                     valid[i] = True
                     methods[i] = "pld"
                     diags[i] = {**diags[i], "fallback": "tilted expansion outside tolerance; answered by dp_accounting PLD (pessimistic, vdi 1e-4)"}
+        _raise_failed(diags, methods)
         lower = upper = None
         cert = None
         if certify:
@@ -377,6 +388,7 @@ class Accountant:
                     est[i] = pld[1]
                     valid[i] = True
                     methods[i] = "pld"
+        _raise_failed(diags, methods)
         lower = upper = None
         cert = None
         if certify:
@@ -474,6 +486,7 @@ class Accountant:
         return self
 
     def copy(self) -> "Accountant":
+        """An independent deep copy (ledger and settings)."""
         return copy.deepcopy(self)
 
     def __repr__(self) -> str:
@@ -493,6 +506,15 @@ def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags
     value = upper if upper is not None else est
     return cls(value=value, estimate=est, lower=lower, upper=upper, method=method, direction=direction,
                valid=valid, certified_by=cert, diagnostics={"per_query": diags, "methods": methods}, **extra)
+
+
+def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
+    """A query whose expansion failed numerically and was not answered by a fallback is an error."""
+    for d, m in zip(diags, methods):
+        if "error" in d and m != "pld":
+            raise ValueError(
+                f"the tilted expansion failed numerically here ({d['error']}); install dp_accounting and keep "
+                "fallback=True, or use certify=True")
 
 
 def _check_finite(name: str, x: float) -> None:

@@ -37,5 +37,20 @@ def epsilon(*, noise_multiplier: float, sampling_probability: float, steps: int,
 
 def delta(*, noise_multiplier: float, sampling_probability: float, steps: int, target_epsilon,
           method: str | None = None, certify: bool = False) -> DeltaResult:
-    """delta of ``steps`` DP-SGD steps at ``target_epsilon`` (see :func:`epsilon`)."""
+    """delta of ``steps`` DP-SGD steps at ``target_epsilon``.
+
+    Args:
+        noise_multiplier: sigma > 0.
+        sampling_probability: q in (0, 1].
+        steps: number of steps T >= 1.
+        target_epsilon: eps >= 0, scalar or array.
+        method: "tilted" (default), "edgeworth" or "ew-tune".
+        certify: also compute a certified [lower, upper] bracket; ``float(result)`` is then the upper bound.
+
+    Returns:
+        DeltaResult.
+
+    Raises:
+        ValueError: when an argument is outside its range.
+    """
     return _dpsgd(noise_multiplier, sampling_probability, steps, method).get_delta(target_epsilon, certify=certify)

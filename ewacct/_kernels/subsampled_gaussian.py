@@ -208,7 +208,7 @@ def sg_tilted_cumulants(q: float, mu: float, t: float, nmax: int, out: np.ndarra
                 smean += wt * ell - math.exp(lb - gmax) * u
                 mm1 += math.exp(lb) * _pow1p_m1_lin(u, t)
     K = gmax + math.log(Z)
-    if abs(K) < 0.1:
+    if abs(K) < 0.1 and math.isfinite(mm1) and mm1 > -1.0:
         K = math.log1p(mm1)
     mean = smean / Z
     # pass 2: central moments under the tilted law

@@ -107,6 +107,8 @@ def delta_at_tilt(cgf: CgfFn, t: float, order: int, eps: float | None = None) ->
     """delta by the tilted expansion with tilt ``t``; ``eps`` defaults to the saddle value K'(t)."""
     k = cgf(t, order + 2)
     K, k1, v = float(k[0]), float(k[1]), float(k[2])
+    if not np.all(np.isfinite(k)):
+        raise FloatingPointError(f"non-finite tilted cumulants at t={t}")
     if not v > 0.0:
         raise FloatingPointError("non-positive tilted variance")
     sd = math.sqrt(v)
@@ -134,6 +136,8 @@ def delta_at_tilt(cgf: CgfFn, t: float, order: int, eps: float | None = None) ->
         _edge_laplace(a + b, 0.0, w0, 1.0, a_full, a_prev, out)
         _edge_laplace(-a, 0.0, w0, -1.0, a_full, a_prev, out2)
         vals = 1.0 - np.exp(logpre) * (out + out2)
+    if not np.all(np.isfinite(vals)):
+        raise FloatingPointError(f"non-finite tilted delta at t={t}")
     return TiltedPoint(t=t, eps=float(eps), delta=float(vals[0]), delta_prev_order=float(vals[1]),
                        delta_gaussian=float(vals[2]), lam3=float(lam[3]) if order >= 1 else 0.0,
                        lam4=float(lam[4]) if order >= 2 else 0.0)
