@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -204,8 +205,11 @@ def _sub(args: list[str], cap: float, env: dict[str, str] | None = None) -> dict
     except subprocess.TimeoutExpired:
         return {"error": f"> {cap:.0f} s (time cap)"}
     if p.returncode != 0:
-        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
-        return {"error": f"failed: {tail[:160]}"}
+        lines = p.stderr.strip().splitlines() or ["?"]
+        exc = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+        tail = (exc or lines)[-1]
+        tail = re.sub(r"^[\w]+\.(?:[\w]+\.)*(?=\w+Error)", "", tail)  # drop module path of the exception
+        return {"error": f"failed: {tail[:90]}"}
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -388,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     res = run_all(args)
+    raw = ROOT / ".benchmarks" / "run_benchmarks.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(res, indent=1), encoding="utf-8")
     md = render(res, args, time.perf_counter() - t0)
     sys.stdout.write(md)
     if args.write:
