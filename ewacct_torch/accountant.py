@@ -230,16 +230,21 @@ class EWAccountant(IAccountant):
             delta: Target delta, in (0, 1).
 
         Returns:
-            ``{"estimate": float, "certified": float}``; ``certified`` is
-            ``nan`` when the core cannot certify.
+            ``{"estimate", "certified", "certified_lower"}``: the estimate and
+            the certified bracket ``[certified_lower, certified]`` (``nan``
+            when the core cannot certify).
         """
         res = self.get_epsilon_result(delta, certify=True)
         if res is None:
-            return {"estimate": 0.0, "certified": 0.0}
+            return {"estimate": 0.0, "certified": 0.0, "certified_lower": 0.0}
         if isinstance(res, float):
-            return {"estimate": res, "certified": res}
-        certified = float(res.upper) if _is_certified(res) else math.nan
-        return {"estimate": float(res.estimate), "certified": certified}
+            return {"estimate": res, "certified": res, "certified_lower": res}
+        ok = _is_certified(res)
+        return {
+            "estimate": float(res.estimate),
+            "certified": float(res.upper) if ok else math.nan,
+            "certified_lower": float(res.lower) if ok and res.lower is not None else math.nan,
+        }
 
     def to_ewacct(self) -> Any:
         """Build a fresh ``ewacct.Accountant`` holding the recorded history.
