@@ -406,6 +406,9 @@ class Accountant:
         for i, dl in enumerate(d_arr):
             c = certified_epsilon(self, float(dl))
             lo[i], hi[i] = c.lower, c.upper
+            if diags[i].get("fallback") and est[i] > c.upper:
+                # the fallback's answer is itself a (coarser) pessimistic PLD bound: keep the tighter one
+                est[i] = c.upper
             sources.append(c.source)
             diags[i] = {**diags[i], "certificate": c.as_dict()}
             if not (c.lower - 1e-9 <= est[i] <= c.upper + 1e-9):

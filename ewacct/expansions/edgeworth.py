@@ -42,6 +42,48 @@ def _partitions(r: int) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=None)
+def _partition_table(order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened Blinnikov-Moessner terms up to ``order``: (r, R, k-matrix, 1/prod k_m!)."""
+    rs, Rs, ks, inv = [], [], [], []
+    for r in range(1, order + 1):
+        for kk in _partitions(r):
+            row = np.zeros(MAX_ORDER, dtype=np.int64)
+            row[: len(kk)] = kk
+            rs.append(r)
+            Rs.append(sum(kk))
+            ks.append(row)
+            inv.append(1.0 / math.prod(math.factorial(k) for k in kk))
+    if not rs:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, MAX_ORDER), np.int64), np.zeros(0))
+    return np.array(rs, np.int64), np.array(Rs, np.int64), np.array(ks, np.int64), np.array(inv)
+
+
+_INV_FACT = np.array([1.0 / math.factorial(j) for j in range(MAX_ORDER + 4)])
+
+
+@njit(cache=True)
+def _bm_coefficients(lam: np.ndarray, rs: np.ndarray, Rs: np.ndarray, ks: np.ndarray, inv: np.ndarray,
+                     inv_fact: np.ndarray, kmax: int, nord: int):
+    a_cdf = np.zeros(kmax)
+    a_pdf = np.zeros(kmax)
+    by_order = np.zeros((max(nord, 1), kmax))
+    for i in range(rs.shape[0]):
+        coef = inv[i]
+        for m in range(ks.shape[1]):
+            k = ks[i, m]
+            if k:
+                base = lam[m + 3] * inv_fact[m + 3]
+                for _ in range(k):
+                    coef *= base
+        r = rs[i]
+        R = Rs[i]
+        a_cdf[r + 2 * R - 1] += coef
+        a_pdf[r + 2 * R] += coef
+        by_order[r - 1, r + 2 * R] += coef
+    return a_cdf, a_pdf, by_order
+
+
 def hermite_coefficients(lam: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients of the correction polynomials in the Hermite basis.
 
@@ -57,21 +99,10 @@ def hermite_coefficients(lam: np.ndarray, order: int) -> tuple[np.ndarray, np.nd
     if not 0 <= order <= MAX_ORDER:
         raise ValueError(f"order must be in [0, {MAX_ORDER}], got {order}")
     kmax = 3 * max(order, 1) + 1
-    a_cdf = np.zeros(kmax)
-    a_pdf = np.zeros(kmax)
-    by_order = np.zeros((max(order, 1), kmax))
-    for r in range(1, order + 1):
-        for ks in _partitions(r):
-            coef = 1.0
-            R = 0
-            for m, k in enumerate(ks, start=1):
-                if k:
-                    coef *= (lam[m + 2] / math.factorial(m + 2)) ** k / math.factorial(k)
-                    R += k
-            a_cdf[r + 2 * R - 1] += coef
-            a_pdf[r + 2 * R] += coef
-            by_order[r - 1, r + 2 * R] += coef
-    return a_cdf, a_pdf, by_order
+    rs, Rs, ks, inv = _partition_table(order)
+    lam_full = np.zeros(MAX_ORDER + 3)
+    lam_full[: min(len(lam), MAX_ORDER + 3)] = np.asarray(lam, float)[: MAX_ORDER + 3]
+    return _bm_coefficients(lam_full, rs, Rs, ks, inv, _INV_FACT, kmax, order)
 
 
 def standardised(cum: np.ndarray, order: int) -> tuple[float, float, np.ndarray]:
