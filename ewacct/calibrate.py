@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 
 from . import _validate as V
 from .accountant import Accountant
+from .expansions.tilted import delta_at_tilt, saddlepoint
 from .mechanisms import PoissonSubsampledGaussian
 from .results import EpsilonResult
 
@@ -85,51 +86,35 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     m = Accountant(method=method).method
     t0 = time.perf_counter()
     n_eval = 0
-    fallback = False  # the estimate search stays in the fast expansion; the final answer is re-checked
+    # the search stays in the fast expansion (no fallback); the final answer is re-checked with it
+    directions = ("remove",)  # REMOVE dominates DP-SGD; verified at the end, redone with both if not
+
+    last_t: dict[str, float] = {}
 
     def f(logs: float) -> float:
-        nonlocal n_eval
-        n_eval += 1
-        return float(_eps(math.exp(logs), q, steps, target_delta, m, fallback=fallback).estimate) - target_epsilon
+        acc = Accountant(method=m, fallback=False).compose(PoissonSubsampledGaussian(math.exp(logs), q), steps)
+        if m != "tilted":
+            return max(acc._eps_one(target_delta, d)[0] for d in directions) - target_epsilon
+        # tilted: eps(delta) <= target  <=>  delta(target) <= delta (delta(eps) is decreasing), and
+        # delta(target) needs one warm-started saddle solve instead of a full inversion
+        worst = -math.inf
+        for d in directions:
+            cgf = acc._cgf(d)
+            t = saddlepoint(cgf, target_epsilon, t_init=last_t.get(d))
+            last_t[d] = t
+            p = delta_at_tilt(cgf, t, acc.order, target_epsilon)
+            worst = max(worst, math.log(max(p.delta, 1e-300)) - math.log(target_delta))
+        return worst
 
-    lo, hi = math.log(1.0), math.log(1.0)
-    flo = f(lo)
-    if flo > 0:  # need more noise
-        while True:
-            hi = lo + math.log(2.0)
-            if hi > math.log(SIGMA_MAX):
-                best = target_epsilon + f(math.log(SIGMA_MAX))
-                raise ValueError(
-                    f"target_epsilon={target_epsilon:g} cannot be met with noise_multiplier <= {SIGMA_MAX:g} at "
-                    f"sampling_probability={q:g}, steps={steps}, target_delta={target_delta:g}; "
-                    f"the smallest achievable epsilon there is {best:.4g}")
-            fhi = f(hi)
-            if fhi <= 0:
-                break
-            lo = hi
-    else:
-        hi = lo
-        while True:
-            lo = hi - math.log(2.0)
-            if lo < math.log(SIGMA_MIN):
-                lo = math.log(SIGMA_MIN)
-                if f(lo) <= 0:
-                    hi = lo
-                break
-            if f(lo) > 0:
-                break
-            hi = lo
-    if hi > lo:
-        root = brentq(f, lo, hi, xtol=rtol, rtol=1e-12, maxiter=100)
-        s = math.exp(root)
-        # safe side: nudge up until the estimate meets the target
-        while f(math.log(s)) > 0:
-            s *= 1.0 + rtol
-    else:
-        s = math.exp(hi)
-    fallback = True
+    s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol)
+    n_eval += n_search
     res = _eps(s, q, steps, target_delta, m, fallback=True)
     n_eval += 1
+    if m != "ew-tune" and res.direction != "remove":
+        directions = ("remove", "add")
+        s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol)
+        n_eval += n_search
+        res = _eps(s, q, steps, target_delta, m, fallback=True)
     while float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
         s *= 1.0 + max(1e-3, (float(res.estimate) - target_epsilon) / target_epsilon)
         res = _eps(s, q, steps, target_delta, m, fallback=True)
@@ -142,6 +127,51 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     return CalibrationResult(noise_multiplier=s, epsilon=res, method=res.method, guarantee=guarantee,
                              target_epsilon=target_epsilon, target_delta=target_delta, sampling_probability=q,
                              steps=steps, evaluations=n_eval, seconds=time.perf_counter() - t0, details=details)
+
+
+def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float, rtol: float) -> tuple[float, int]:
+    """Bracket by doubling, Brent on log sigma, then nudge to the safe side; returns (sigma, evaluations)."""
+    calls = 0
+
+    def g(x: float) -> float:
+        nonlocal calls
+        calls += 1
+        return f(x)
+
+    lo, hi = math.log(1.0), math.log(1.0)
+    flo = g(lo)
+    if flo > 0:  # need more noise
+        while True:
+            hi = lo + math.log(2.0)
+            if hi > math.log(SIGMA_MAX):
+                best = target_epsilon + g(math.log(SIGMA_MAX))
+                raise ValueError(
+                    f"target_epsilon={target_epsilon:g} cannot be met with noise_multiplier <= {SIGMA_MAX:g} at "
+                    f"sampling_probability={q:g}, steps={steps}, target_delta={target_delta:g}; "
+                    f"the smallest achievable epsilon there is {best:.4g}")
+            if g(hi) <= 0:
+                break
+            lo = hi
+    else:
+        hi = lo
+        while True:
+            lo = hi - math.log(2.0)
+            if lo < math.log(SIGMA_MIN):
+                lo = math.log(SIGMA_MIN)
+                if g(lo) <= 0:
+                    hi = lo
+                break
+            if g(lo) > 0:
+                break
+            hi = lo
+    if hi > lo:
+        root = brentq(g, lo, hi, xtol=rtol, rtol=1e-12, maxiter=100)
+        sigma = math.exp(root)
+        while g(math.log(sigma)) > 0:  # safe side
+            sigma *= 1.0 + rtol
+    else:
+        sigma = math.exp(hi)
+    return sigma, calls
 
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
