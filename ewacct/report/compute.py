@@ -59,6 +59,7 @@ class ReportConfig:
     grid_methods: tuple[str, ...] = ("ewacct", "edgeworth-2", "rdp", "gdp")
     tradeoff_T: int = 1000
     tradeoff_eps_points: int = 400
+    tradeoff_n_grid: int = 400
     audit_settings: tuple[str, ...] = ()
     audit_methods: tuple[str, ...] = ("ew-tune", "ewacct", "rdp", "gdp", "prv", "pld-pessimistic")
     audit_prv_eps_error: float = 0.1  # EW-Tune's PRV setting (theory.md §6.1)
@@ -89,6 +90,7 @@ QUICK = ReportConfig(
     grid_sigma=(0.8, 2.0),
     grid_T=(100, 1000),
     grid_methods=("ewacct", "rdp", "gdp"),
+    tradeoff_n_grid=40,
     audit_settings=("SST-2, delta=1e-05",),
     audit_methods=("ew-tune", "ewacct", "rdp", "gdp", "pld-pessimistic"),
     timing_methods=("ewacct", "rdp", "gdp", "pld-pessimistic"),
@@ -163,6 +165,7 @@ def error_grid(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
     shape = (len(rows), len(cfg.grid_sigma))
     out: dict[str, np.ndarray] = {m: np.full(shape, np.nan) for m in cfg.grid_methods}
     invalid: dict[str, np.ndarray] = {m: np.zeros(shape, dtype=bool) for m in cfg.grid_methods}
+    exact: dict[str, np.ndarray] = {m: np.zeros(shape, dtype=bool) for m in cfg.grid_methods}
     ref_width = np.full(shape, np.nan)
     labels: dict[str, str] = {}
     notes: dict[str, str] = {}
@@ -181,12 +184,14 @@ def error_grid(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
                 if r.ok and ref.ok and ref.upper and ref.upper > 0 and r.value is not None and math.isfinite(r.value):
                     out[m][i, j] = (r.value - ref.upper) / ref.upper
                     invalid[m][i, j] = not r.valid
+                    exact[m][i, j] = r.extra.get("method") == "pld"
                 elif not r.ok:
                     notes[m] = r.note
                 tick(f"{m} q={q} s={s} T={T}")
     return {
         "rows": [f"q={q:g}, T={T}" for q, T in rows], "sigmas": list(cfg.grid_sigma), "delta": cfg.delta,
         "rel": {m: v.tolist() for m, v in out.items()}, "invalid": {m: v.tolist() for m, v in invalid.items()},
+        "answered_by_pld": {m: v.tolist() for m, v in exact.items()},
         "ref_width": ref_width.tolist(), "labels": labels, "notes": notes,
         "pld_discretization": cfg.pld_discretization,
     }
@@ -226,8 +231,11 @@ def tradeoff_curves(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
 
         acc = ewacct.Accountant()
         acc.compose(PoissonSubsampledGaussian(noise_multiplier=cfg.sigma, sampling_probability=cfg.q), T)
-        res = acc.tradeoff(alpha)
-        beta = np.asarray(getattr(res, "value", res), dtype=float)
+        try:
+            res = acc.tradeoff(alpha, n_grid=cfg.tradeoff_n_grid)
+        except TypeError:  # a core without the n_grid knob
+            res = acc.tradeoff(alpha)
+        beta = np.asarray(getattr(res, "beta", getattr(res, "value", res)), dtype=float)
         curves["ewacct"] = beta.tolist()
     except Exception as exc:
         notes["ewacct"] = f"unavailable: {type(exc).__name__}: {exc}".splitlines()[0]

@@ -64,12 +64,13 @@ def plot_error_heatmap(data: dict[str, Any], path: Path) -> Path:
     for ax, m in zip(axes[0], methods):
         rel = 100.0 * np.asarray(data["rel"][m], dtype=float)
         inv = np.asarray(data["invalid"][m], dtype=bool)
+        by_pld = np.asarray(data.get("answered_by_pld", {}).get(m, np.zeros_like(inv)), dtype=bool)
         im = ax.imshow(np.clip(rel, -vmax, vmax), cmap="RdBu_r", norm=norm, aspect="auto")
         for i in range(rel.shape[0]):
             for j in range(rel.shape[1]):
                 v = rel[i, j]
                 txt = "n/a" if not math.isfinite(v) else (f"{v:+.2f}" if abs(v) < 10 else f"{v:+.0f}")
-                ax.text(j, i, txt + ("*" if inv[i, j] else ""), ha="center", va="center", fontsize=6.5,
+                ax.text(j, i, txt + ("*" if inv[i, j] else "") + (" p" if by_pld[i, j] else ""), ha="center", va="center", fontsize=6.5,
                         color="k" if (not math.isfinite(v) or abs(v) < 20) else "w")
         ax.set_title(data["labels"].get(m, m), fontsize=9)
         ax.set_xticks(range(len(data["sigmas"])), [f"{s:g}" for s in data["sigmas"]], fontsize=7)
@@ -78,22 +79,23 @@ def plot_error_heatmap(data: dict[str, Any], path: Path) -> Path:
     if im is not None:
         cb = fig.colorbar(im, ax=axes[0].tolist(), shrink=0.9)
         cb.set_label("(eps - eps_PLD) / eps_PLD  [%]", fontsize=8)
-    fig.suptitle(f"relative difference to exact PLD (pessimistic), delta = {data['delta']:g}  (* = outside validity)", fontsize=9)
+    fig.suptitle(f"relative difference to exact PLD (pessimistic), delta = {data['delta']:g}  (* = outside validity; p = answered by ewacct's exact PLD fallback)", fontsize=9)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
 def plot_tradeoff(data: dict[str, Any], path: Path) -> Path:
-    """f-DP trade-off curves, linear and log-alpha panels."""
+    """f-DP trade-off curves (linear and log-alpha panels) and their difference to the PLD-derived curve."""
     plt = _plt()
     alpha = np.asarray(data["alpha"], dtype=float)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
-    for ax, logx in zip(axes, (False, True)):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), dpi=110)
+    colors = {name: f"C{i}" for i, name in enumerate(data["curves"])}
+    for ax, logx in zip(axes[:2], (False, True)):
         ax.plot(alpha, 1 - alpha, color="0.7", ls=":", label="perfect privacy (1 - alpha)")
-        for i, (name, beta) in enumerate(data["curves"].items()):
+        for name, beta in data["curves"].items():
             ls = "-" if "PLD" in name else ("--" if "GDP" in name else "-.")
-            ax.plot(alpha, np.asarray(beta, dtype=float), ls=ls, lw=1.6, color=f"C{i}", label=name)
+            ax.plot(alpha, np.asarray(beta, dtype=float), ls=ls, lw=1.6, color=colors[name], label=name)
         ax.set_xlabel("type I error alpha")
         ax.set_ylabel("type II error beta")
         if logx:
@@ -104,6 +106,24 @@ def plot_tradeoff(data: dict[str, Any], path: Path) -> Path:
             ax.set_ylim(0, 1)
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
+    ref_name = next((n for n in data["curves"] if "PLD" in n), None)
+    ax = axes[2]
+    if ref_name is not None:
+        ref = np.asarray(data["curves"][ref_name], dtype=float)
+        for name, beta in data["curves"].items():
+            if name == ref_name:
+                continue
+            ax.plot(alpha, np.asarray(beta, dtype=float) - ref, lw=1.6, color=colors[name], label=name)
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlim(alpha.min(), 1)
+        ax.set_ylabel("beta - beta(PLD-derived)")
+        ax.set_xlabel("type I error alpha")
+        ax.set_title("above 0: claims more privacy than certified", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    else:
+        ax.set_axis_off()
     fig.suptitle(f"trade-off curves, q = {data['q']:g}, sigma = {data['sigma']:g}, T = {data['steps']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

@@ -68,7 +68,7 @@ def timing_rows(timing: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in timing["rows"]:
         rows.append([
-            r["name"], _f(r["median_s"], 4), (f"{r['ratio_to_ewacct']:.1f}x" if r["ratio_to_ewacct"] else "-"),
+            r["name"], _f(r["median_s"], 4), (f"{r['ratio_to_ewacct']:.3g}x" if r["ratio_to_ewacct"] else "-"),
             str(r["repeats"]), _f(r["epsilon"]), r["note"],
         ])
     return header, rows
@@ -120,7 +120,7 @@ def _sections(ctx: dict[str, Any]) -> list[tuple[str, str, list[str], list[tuple
         "Relative difference to exact PLD",
         f"(eps_method - eps_PLD) / eps_PLD in percent at delta = {grid['delta']:g}, where eps_PLD is dp_accounting's "
         f"pessimistic PLD at discretisation {grid['pld_discretization']:g}. Negative = below the exact value. "
-        "Cells marked * are outside the method's validity domain.",
+        "Cells marked * are outside the method's validity domain; p marks ewacct answers handed to its exact PLD fallback.",
         [f"{k}: {v}" for k, v in grid["notes"].items()]
         + [f"PLD bracket relative width: median {_f(ctx['grid_ref_width_median'], 2)}, max {_f(ctx['grid_ref_width_max'], 2)}"],
         [], "error_heatmap",
