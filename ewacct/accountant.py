@@ -56,6 +56,8 @@ EDGEWORTH_VALIDITY_THRESHOLD = 1.0
 #: Laplace: largest accepted probability that the tilted composed loss is purely atomic
 LATTICE_MASS_THRESHOLD = 1e-3
 STATE_VERSION = 1
+#: array queries of at least this size use one interpolated tilted profile per direction
+BATCH_MIN = 16
 DIRECTIONS = ("remove", "add")
 
 
@@ -366,7 +368,8 @@ class Accountant:
         valid = np.empty(d_arr.shape, dtype=bool)
         methods: list[str] = []
         diags: list[dict[str, Any]] = []
-        for i, dl in enumerate(d_arr):
+        batched = self._batched_eps(d_arr) if d_arr.size >= BATCH_MIN else None
+        for i, dl in enumerate(d_arr if batched is None else []):
             best = None
             all_valid = True
             for d in dirs:
@@ -379,6 +382,10 @@ class Accountant:
             est[i], direction[i], valid[i] = best[0], best[1], all_valid
             diags.append(best[3])
             methods.append(best[4])
+        if batched is not None:
+            est[:], direction[:], valid[:] = batched[0], batched[1], batched[2]
+            diags = [{"last_term_ratio": float(r), "batched": True} for r in batched[3]]
+            methods = ["tilted"] * d_arr.size
         if self.fallback and self.method == "tilted" and not valid.all():
             for i in np.nonzero(~valid)[0]:
                 pld = _pld_or_none(self, lambda b: b.epsilon_bracket(float(d_arr[i]), 1e-4))
@@ -395,6 +402,37 @@ class Accountant:
             lower, upper, cert = self._certify_eps(d_arr, est, diags)
         _warn_invalid(valid, methods)
         return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr)
+
+    def _batched_eps(self, d_arr: np.ndarray):
+        """eps for many deltas from one interpolated tilted profile per direction (None if not applicable)."""
+        if self.method != "tilted" or self._structure() != "continuous" or any(
+                isinstance(m, Laplace) for m, _ in self.groups()):
+            return None
+        from .expansions.profile import batched_tilts
+
+        log_d = np.log(d_arr)
+        per_dir = []
+        for d in DIRECTIONS:
+            cgf = self._cgf(d)
+            try:
+                lo = self._tilted_eps(float(d_arr.max()), d)
+                hi = self._tilted_eps(float(d_arr.min()), d)
+            except FloatingPointError:
+                return None
+            t_lo, t_hi = lo[2].get("tilt"), hi[2].get("tilt")
+            if t_lo is None or t_hi is None or t_lo < 0.0 or lo[0] <= 0.0:
+                return None
+            if t_hi - t_lo < 1e-9:
+                n = d_arr.size
+                per_dir.append((np.full(n, hi[0]), np.full(n, hi[2]["last_term_ratio"])))
+                continue
+            _, eps, ltr = batched_tilts(cgf, self.order, log_d, t_lo, t_hi)
+            per_dir.append((eps, ltr))
+        (e_r, l_r), (e_a, l_a) = per_dir
+        est = np.maximum(np.maximum(e_r, e_a), 0.0)
+        direction = np.where(e_r >= e_a, "remove", "add").astype(object)
+        valid = (l_r <= TILTED_TOLERANCE) & (l_a <= TILTED_TOLERANCE)
+        return est, direction, valid, np.maximum(l_r, l_a)
 
     # ------------------------------------------------------------------ certification
     def _certify_eps(self, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]]):

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,3 +85,16 @@ def test_vectorised_equals_scalar():
     assert v.estimate.shape == (3,)
     for d, e in zip(ds, v.estimate):
         assert e == float(acc.get_epsilon(float(d)))
+
+
+def test_batched_profile_matches_per_query_solves():
+    acc = Accountant().compose(PoissonSubsampledGaussian(0.7865, 0.029696), 660)
+    ds = np.logspace(-3, -10, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batch = acc.get_epsilon(ds)
+        for i in (0, 57, 133, 199):
+            single = acc.get_epsilon(float(ds[i]))
+            assert batch.estimate[i] == pytest.approx(single.estimate, rel=1e-9)
+            assert bool(batch.valid[i]) == single.valid
+    assert np.all(np.diff(batch.estimate) > 0)  # eps grows as delta falls
