@@ -30,10 +30,9 @@ import warnings
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import log_ndtr
 
 from . import _validate as V
+from ._kernels.special import norm_logcdf
 from .expansions.edgeworth import EdgeworthLaw
 from .expansions.tilted import TiltedPoint, delta_at_tilt, saddlepoint
 from .mechanisms import (
@@ -59,6 +58,13 @@ STATE_VERSION = 1
 #: array queries of at least this size use one interpolated tilted profile per direction
 BATCH_MIN = 16
 DIRECTIONS = ("remove", "add")
+
+
+def brentq(*args, **kwargs):
+    """scipy.optimize.brentq, imported on first use (it costs a noticeable share of CLI start-up)."""
+    from scipy.optimize import brentq as _brentq
+
+    return _brentq(*args, **kwargs)
 
 
 def _check_method(method: str | None) -> str:
@@ -582,8 +588,8 @@ def _pld_or_none(acc: Accountant, fn):
 
 def _gaussian_delta(eps: float, mu: float) -> float:
     """Exact delta(eps) of a mu-GDP pair, in log space (theory.md Sec. 1.3)."""
-    a = log_ndtr(-eps / mu + mu / 2.0)
-    b = eps + log_ndtr(-eps / mu - mu / 2.0)
+    a = norm_logcdf(-eps / mu + mu / 2.0)
+    b = eps + norm_logcdf(-eps / mu - mu / 2.0)
     if b >= a:
         return 0.0
     return float(math.exp(a) * -math.expm1(b - a))

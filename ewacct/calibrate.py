@@ -16,10 +16,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy.optimize import brentq
 
 from . import _validate as V
-from .accountant import Accountant
+from .accountant import Accountant, brentq
 from .expansions.tilted import delta_at_tilt, saddlepoint
 from .mechanisms import PoissonSubsampledGaussian
 from .results import EpsilonResult
