@@ -204,6 +204,8 @@ def _sub(args: list[str], cap: float, env: dict[str, str] | None = None) -> dict
                            text=True, timeout=cap, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"error": f"> {cap:.0f} s (time cap)"}
+    if p.returncode < 0:
+        return {"error": f"killed by signal {-p.returncode} (likely out of memory)"}
     if p.returncode != 0:
         lines = p.stderr.strip().splitlines() or ["?"]
         exc = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
