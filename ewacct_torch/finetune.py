@@ -618,13 +618,13 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
             from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
 
             model = DPDDP(model)
-        engine = PrivacyEngine(accountant="rdp" if plan.accountant == "ew" else plan.accountant)
-        if plan.accountant == "ew":
-            engine.accountant = EWAccountant(method=plan.ew_method,
-                                             bound=plan.guarantee or "certified")  # type: ignore[arg-type]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Secure RNG turned off.*")
             warnings.filterwarnings("ignore", message=".*Full backward hook.*")
+            engine = PrivacyEngine(accountant="rdp" if plan.accountant == "ew" else plan.accountant)
+            if plan.accountant == "ew":
+                engine.accountant = EWAccountant(method=plan.ew_method,
+                                                 bound=plan.guarantee or "certified")  # type: ignore[arg-type]
             res = engine.make_private(
                 module=model, optimizer=optimizer, data_loader=loader, criterion=criterion,
                 noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
@@ -857,11 +857,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         calibration = args.accountant if args.accountant != "ew" else (
             "ew-certified" if args.guarantee == "certified" else "ew-estimate")
+        if args.resume and not (out / CHECKPOINT_NAME).is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {out / CHECKPOINT_NAME}")
         plan = _plan(args, prep, calibration)
-        if args.resume:
-            ck = out / CHECKPOINT_NAME
-            if not ck.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {ck}")
         run_rec = _train_once(prep, plan, seed=args.seed, out=out, resume=args.resume)
         record = {"privacy_plan": plan.as_dict(), **run_rec}
     record.update({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -181,7 +182,9 @@ def build_classifier(
             r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0,
             target_modules=["query", "value"], bias="none",
         )
-        encoder = get_peft_model(encoder, cfg)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            encoder = get_peft_model(encoder, cfg)
     model = MeanPoolClassifier(encoder, hidden_size=hidden, num_labels=num_labels, dropout=dropout)
     model.train()
     return model

@@ -52,12 +52,21 @@ def test_batch_larger_than_dataset(tmp_path, small_csv, capsys) -> None:
 
 
 @needs_model
-def test_unreachable_epsilon_and_large_delta(tmp_path, small_csv, capsys) -> None:
-    with pytest.warns(UserWarning, match="delta should be well below 1/N"):
-        rc, err = _run(["--data", str(small_csv), "--batch-size", "8", "--epsilon", "1e-9",
-                        "--delta", "0.5", "--accountant", "rdp", "--out", str(tmp_path)], capsys)
+def test_unreachable_epsilon(tmp_path, small_csv, capsys) -> None:
+    # eps ~ 0 at delta 1e-12 needs more noise than any calibration will try.
+    rc, err = _run(["--data", str(small_csv), "--batch-size", "8", "--epsilon", "1e-9",
+                    "--delta", "1e-12", "--out", str(tmp_path)], capsys)
     assert rc == 2 and "cannot be reached" in err
     assert not (tmp_path / ft.CHECKPOINT_NAME).exists()
+
+
+@needs_model
+def test_delta_above_one_over_n_warns(tmp_path, small_csv, capsys) -> None:
+    # --resume without a checkpoint stops the run right after the input checks.
+    with pytest.warns(UserWarning, match="delta should be well below 1/N"):
+        rc, err = _run(["--data", str(small_csv), "--batch-size", "8", "--delta", "0.5",
+                        "--resume", "--out", str(tmp_path / "fresh")], capsys)
+    assert rc == 2 and "no checkpoint" in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
