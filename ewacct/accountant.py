@@ -147,7 +147,9 @@ class Accountant:
         acc: dict[Mechanism, int] = {}
         for m, n in self._ledger:
             acc[m] = acc.get(m, 0) + n
-        return list(acc.items())
+        # a canonical order, so that sums over groups (and hence results) are bit-identical
+        # whatever order the mechanisms were composed in
+        return sorted(acc.items(), key=lambda mn: (type(mn[0]).__name__, sorted(mn[0].to_dict().items())))
 
     @property
     def steps(self) -> int:
@@ -219,7 +221,7 @@ class Accountant:
         if self.method == "tilted":
             cgf = self._cgf(direction)
             try:
-                t = saddlepoint(cgf, eps)
+                t = saddlepoint(cgf, eps, nmax=self.order + 2)
                 p = delta_at_tilt(cgf, t, self.order, eps)
             except FloatingPointError as exc:
                 return 0.0, False, {"error": str(exc)}, "tilted"
@@ -277,7 +279,13 @@ class Accountant:
     def _tilted_eps(self, delta: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
         # tilted: parametrise by the tilt t, eps(t) = K'(t)
         cgf = self._cgf(direction)
-        t0 = saddlepoint(cgf, 0.0)
+        # common case (DP-SGD, small delta): the answer lies above the mean, t > 0; Newton from t = 0
+        t_newton = _newton_tilt(cgf, self.order, delta, 0.0)
+        if t_newton is not None:
+            p = delta_at_tilt(cgf, t_newton, self.order)
+            d, valid, diag, used = self._tilted_report(p, direction)
+            return max(p.eps, 0.0), valid, diag, used
+        t0 = saddlepoint(cgf, 0.0, nmax=self.order + 2)
         p0 = delta_at_tilt(cgf, t0, self.order, 0.0)
         if p0.delta <= delta:
             d, valid, diag, used = self._tilted_report(p0, direction)
@@ -316,12 +324,18 @@ class Accountant:
         """
         eps_arr, scalar = V.as_float_array("target_epsilon", target_epsilon, lo=0.0, hi=math.inf, lo_open=False, hi_open=True)
         self._require_nonempty()
-        rows = [self._delta_both(float(e)) for e in eps_arr]
-        est = np.array([r[0] for r in rows])
-        direction = np.array([r[1] for r in rows], dtype=object)
-        valid = np.array([r[2] for r in rows])
-        methods = [r[4] for r in rows]
-        diags = [r[3] for r in rows]
+        batched = self._batched_delta(eps_arr) if eps_arr.size >= BATCH_MIN else None
+        if batched is not None:
+            est, direction, valid, ltr = batched
+            methods = ["tilted"] * eps_arr.size
+            diags = [{"last_term_ratio": float(r), "batched": True} for r in ltr]
+        else:
+            rows = [self._delta_both(float(e)) for e in eps_arr]
+            est = np.array([r[0] for r in rows])
+            direction = np.array([r[1] for r in rows], dtype=object)
+            valid = np.array([r[2] for r in rows])
+            methods = [r[4] for r in rows]
+            diags = [r[3] for r in rows]
         if self.fallback and self.method == "tilted" and not valid.all():
             for i in np.nonzero(~valid)[0]:
                 pld = _pld_or_none(self, lambda b: b.delta_bracket(float(eps_arr[i]), 1e-4))
@@ -353,12 +367,16 @@ class Accountant:
         assert best is not None
         return best[0], best[1], all_valid, best[3], best[4]
 
-    def get_epsilon(self, target_delta: Any, *, certify: bool = False) -> EpsilonResult:
+    def get_epsilon(self, target_delta: Any, *, certify: bool = False,
+                    certify_options: dict[str, Any] | None = None) -> EpsilonResult:
         """eps(delta) = inf{eps >= 0: delta(eps) <= target_delta}, scalar or array of delta in (0, 1).
 
         Args:
             target_delta: delta in (0, 1), scalar or array.
-            certify: also return a certified bracket [lower, upper] (dp_accounting PLD).
+            certify: also return a certified bracket [lower, upper] (exact forms, the analytic
+                Edgeworth bound, dp_accounting PLD; see :mod:`ewacct.bounds.certify`).
+            certify_options: passed to :func:`ewacct.bounds.certify.certified_epsilon`
+                (``width``, ``value_discretization_interval``).
 
         Returns:
             EpsilonResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
@@ -405,7 +423,7 @@ class Accountant:
         lower = upper = None
         cert = None
         if certify:
-            lower, upper, cert = self._certify_eps(d_arr, est, diags)
+            lower, upper, cert = self._certify_eps(d_arr, est, diags, certify_options or {})
         _warn_invalid(valid, methods)
         return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr)
 
@@ -440,15 +458,41 @@ class Accountant:
         valid = (l_r <= TILTED_TOLERANCE) & (l_a <= TILTED_TOLERANCE)
         return est, direction, valid, np.maximum(l_r, l_a)
 
+    def _batched_delta(self, eps_arr: np.ndarray):
+        """delta for many eps from one interpolated tilted profile per direction (None if not applicable)."""
+        if self.method != "tilted" or self._structure() != "continuous" or any(
+                isinstance(m, Laplace) for m, _ in self.groups()):
+            return None
+        from .expansions.profile import batched_deltas
+
+        per_dir = []
+        for d in DIRECTIONS:
+            if float(eps_arr.max()) >= self._loss_sup(d):
+                return None
+            cgf = self._cgf(d)
+            try:
+                t_lo = saddlepoint(cgf, float(eps_arr.min()), nmax=self.order + 2)
+                t_hi = saddlepoint(cgf, float(eps_arr.max()), nmax=self.order + 2)
+            except FloatingPointError:
+                return None
+            if t_lo < 0.0 or t_hi - t_lo < 1e-9:
+                return None
+            per_dir.append(batched_deltas(cgf, self.order, eps_arr, t_lo, t_hi))
+        (d_r, l_r), (d_a, l_a) = per_dir
+        est = np.maximum(np.maximum(d_r, d_a), 0.0)
+        direction = np.where(d_r >= d_a, "remove", "add").astype(object)
+        valid = (l_r <= TILTED_TOLERANCE) & (l_a <= TILTED_TOLERANCE)
+        return est, direction, valid, np.maximum(l_r, l_a)
+
     # ------------------------------------------------------------------ certification
-    def _certify_eps(self, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]]):
+    def _certify_eps(self, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]], opts: dict[str, Any]):
         from .bounds.certify import certified_epsilon
 
         lo = np.empty_like(est)
         hi = np.empty_like(est)
         sources = []
         for i, dl in enumerate(d_arr):
-            c = certified_epsilon(self, float(dl))
+            c = certified_epsilon(self, float(dl), **opts)
             lo[i], hi[i] = c.lower, c.upper
             if diags[i].get("fallback") and est[i] > c.upper:
                 # the fallback's answer is itself a (coarser) pessimistic PLD bound: keep the tighter one
@@ -562,6 +606,46 @@ def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
             raise ValueError(
                 f"the tilted expansion failed numerically here ({d['error']}); install dp_accounting and keep "
                 "fallback=True, or use certify=True")
+
+
+def _newton_tilt(cgf: Callable[[float, int], np.ndarray], order: int, delta: float, t0: float) -> float | None:
+    """Tilt t > max(t0, 0) with log delta(t) = log delta, by safeguarded Newton; None if not converged.
+
+    The slope uses the leading-order saddlepoint form ``log delta ~ K - tK' - log(t(t+1) sqrt(2 pi K''))``:
+    ``d/dt ~ -t K'' - K'''/(2K'') - 1/t - 1/(t+1)``; the bracket [lo, hi] keeps every step safe.
+    """
+    target = math.log(delta)
+    nmax = order + 2
+    lo = max(t0, 0.0)
+    p_lo = delta_at_tilt(cgf, lo, order)
+    if p_lo.eps < 0.0 or math.log(max(p_lo.delta, 1e-320)) - target <= 0.0:
+        return None
+    hi = math.inf
+    k = cgf(lo, nmax)
+    t = max(lo + 1e-3, math.sqrt(max(2.0 * -target / max(float(k[2]), 1e-300), 1e-6)))
+    prev: tuple[float, float] | None = None
+    for _ in range(40):
+        p = delta_at_tilt(cgf, t, order)
+        g = math.log(max(p.delta, 1e-320)) - target
+        if abs(g) <= 1e-11:
+            return t
+        if g > 0.0:
+            lo = t
+        else:
+            hi = t
+        if prev is not None and prev[0] != t and (g - prev[1]) != 0.0:
+            slope = (g - prev[1]) / (t - prev[0])  # secant: superlinear near the root
+        else:
+            k = cgf(t, nmax)
+            slope = -t * float(k[2]) - float(k[3]) / (2.0 * float(k[2])) - 1.0 / t - 1.0 / (t + 1.0)
+        prev = (t, g)
+        tn = t - g / slope if slope < 0 else math.inf
+        if not (lo < tn < hi) or not math.isfinite(tn):
+            tn = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * t + 1.0
+        if abs(tn - t) <= 1e-14 * max(1.0, t):
+            return tn
+        t = tn
+    return None
 
 
 def _check_finite(name: str, x: float) -> None:

@@ -49,11 +49,11 @@ class CalibrationResult:
 
 
 def _eps(sigma: float, q: float, steps: int, delta: float, method: str, *, fallback: bool,
-         certify: bool = False) -> EpsilonResult:
+         certify: bool = False, certify_options: dict[str, Any] | None = None) -> EpsilonResult:
     acc = Accountant(method=method, fallback=fallback).compose(PoissonSubsampledGaussian(sigma, q), steps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return acc.get_epsilon(delta, certify=certify)
+        return acc.get_epsilon(delta, certify=certify, certify_options=certify_options)
 
 
 def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_probability: float, steps: int,
@@ -174,24 +174,41 @@ def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float,
 
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
-                      rtol: float = 2e-3) -> tuple[float, EpsilonResult, int]:
+                      rtol: float = 5e-4) -> tuple[float, EpsilonResult, int]:
     """Smallest sigma (to rtol) whose certified upper epsilon <= target, starting at s0."""
-    k = 0
+    from .bounds.certify import certified_epsilon
 
-    def up(s: float) -> EpsilonResult:
+    k = 0
+    vdi: list[float | None] = [None]
+
+    def up(s: float):
+        """Certified upper eps at sigma s; after the first call the PLD discretisation is fixed so
+        that the search sees one monotone function of sigma."""
         nonlocal k
         k += 1
-        return _eps(s, q, steps, delta, method, fallback=True, certify=True)
+        acc = Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps)
+        c = certified_epsilon(acc, delta, value_discretization_interval=vdi[0])
+        if vdi[0] is None:
+            vdi[0] = c.value_discretization_interval
+        return _Upper(c.upper, s)
+
+    def _final(s: float) -> EpsilonResult:
+        return _eps(s, q, steps, delta, method, fallback=True, certify=True,
+                    certify_options={"value_discretization_interval": vdi[0]})
 
     r = up(s0)
     if float(r.upper) <= target:
-        hi, rhi = s0, r
-        lo = s0 * (1.0 - 4 * rtol)
-        r_lo = up(lo)
-        if float(r_lo.upper) <= target:
-            return lo, r_lo, k
-        # s0 is within a few rtol of optimal already
-        return hi, rhi, k
+        # the estimate's sigma already meets the target by the certified bound: search downwards
+        hi, lo = s0, s0 * 0.98
+        while float(up(lo).upper) <= target:
+            hi, lo = lo, lo * 0.98
+        while hi / lo - 1.0 > rtol:
+            mid = math.sqrt(lo * hi)
+            if float(up(mid).upper) <= target:
+                hi = mid
+            else:
+                lo = mid
+        return hi, _final(hi), k + 1
     lo = s0
     hi = s0 * (1.0 + max(2 * rtol, 2.0 * (float(r.upper) - target) / target))
     rhi = up(hi)
@@ -205,7 +222,13 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
             hi, rhi = mid, rm
         else:
             lo = mid
-    return hi, rhi, k
+    return hi, _final(hi), k + 1
+
+
+@dataclass(frozen=True)
+class _Upper:
+    upper: float
+    sigma: float
 
 
 def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_probability: float,

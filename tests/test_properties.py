@@ -98,3 +98,15 @@ def test_batched_profile_matches_per_query_solves():
             assert batch.estimate[i] == pytest.approx(single.estimate, rel=1e-9)
             assert bool(batch.valid[i]) == single.valid
     assert np.all(np.diff(batch.estimate) > 0)  # eps grows as delta falls
+
+
+def test_batched_delta_matches_per_query():
+    acc = Accountant().compose(PoissonSubsampledGaussian(0.7865, 0.029696), 660)
+    es = np.linspace(2.0, 12.0, 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batch = acc.get_delta(es)
+        for i in (0, 41, 99):
+            single = acc.get_delta(float(es[i]))
+            assert batch.estimate[i] == pytest.approx(single.estimate, rel=1e-9)
+    assert np.all(np.diff(batch.estimate) < 0)

@@ -79,14 +79,24 @@ class PldBracket:
         return self._cache[key]
 
     def epsilon_bracket(self, delta: float, vdi: float = 1e-4) -> tuple[float, float]:
-        """(lower, upper) on eps(delta) from the optimistic and pessimistic PLD."""
-        lo = max(0.0, float(self.pld(False, vdi).get_epsilon_for_delta(delta)))
+        """(lower, upper) on eps(delta) from the optimistic and pessimistic PLD.
+
+        dp_accounting 0.6.0 can overflow (``math.exp(-loss)``) on the optimistic PLD of very long
+        compositions; the lower end then falls back to the trivial, still valid, bound 0.
+        """
+        try:
+            lo = max(0.0, float(self.pld(False, vdi).get_epsilon_for_delta(delta)))
+        except (OverflowError, FloatingPointError):
+            lo = 0.0
         hi = float(self.pld(True, vdi).get_epsilon_for_delta(delta))
         return lo, hi
 
     def delta_bracket(self, eps: float, vdi: float = 1e-4) -> tuple[float, float]:
         """(lower, upper) on delta(eps)."""
-        lo = max(0.0, float(self.pld(False, vdi).get_delta_for_epsilon(eps)))
+        try:
+            lo = max(0.0, float(self.pld(False, vdi).get_delta_for_epsilon(eps)))
+        except (OverflowError, FloatingPointError):
+            lo = 0.0
         hi = min(1.0, float(self.pld(True, vdi).get_delta_for_epsilon(eps)))
         return lo, hi
 

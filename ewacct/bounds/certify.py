@@ -57,8 +57,17 @@ def _refine(bracket_fn, width_fn) -> tuple[float, float, float]:
     return lo, hi, vdi
 
 
-def certified_epsilon(acc: Any, delta: float, *, width: float | None = None) -> Certificate:
-    """Certified [lower, upper] on eps(delta) for the accountant's composition."""
+def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
+                      value_discretization_interval: float | None = None) -> Certificate:
+    """Certified [lower, upper] on eps(delta) for the accountant's composition.
+
+    Args:
+        acc: the accountant.
+        delta: target delta.
+        width: wanted bracket width (default 1% of the upper bound).
+        value_discretization_interval: force one PLD discretisation (no refinement); calibration
+            uses it so that the certified epsilon it compares is one monotone function of sigma.
+    """
     from ..accountant import Accountant
     from ..baselines.pld import PldBracket
 
@@ -87,8 +96,12 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None) -> 
             return Certificate(a_lo, a_hi, "analytic Edgeworth bound (DGG, rigorous moments)", None,
                                time.perf_counter() - t0, analytic)
         raise ValueError("no certificate is available for this composition (install dp_accounting for the PLD bracket)")
-    lo, hi, vdi = _refine(lambda v: b.epsilon_bracket(delta, v),
-                          lambda lo_, hi_: width if width is not None else _default_width(hi_))
+    if value_discretization_interval is not None:
+        vdi = float(value_discretization_interval)
+        lo, hi = b.epsilon_bracket(delta, vdi)
+    else:
+        lo, hi, vdi = _refine(lambda v: b.epsilon_bracket(delta, v),
+                              lambda lo_, hi_: width if width is not None else _default_width(hi_))
     src_lo = "analytic" if a_lo > lo else "PLD"
     src_hi = "analytic" if a_hi < hi else "PLD"
     source = ("dp_accounting PLD (optimistic/pessimistic)" if src_lo == src_hi == "PLD"

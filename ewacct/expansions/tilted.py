@@ -143,12 +143,16 @@ def delta_at_tilt(cgf: CgfFn, t: float, order: int, eps: float | None = None) ->
                        lam4=float(lam[4]) if order >= 2 else 0.0)
 
 
-def saddlepoint(cgf: CgfFn, eps: float, *, tol: float = 1e-12, t_init: float | None = None) -> float:
-    """Solve K'(t) = eps for t in (-1, inf) by safeguarded Newton on a bracket."""
+def saddlepoint(cgf: CgfFn, eps: float, *, tol: float = 1e-12, t_init: float | None = None, nmax: int = 2) -> float:
+    """Solve K'(t) = eps for t in (-1, inf) by safeguarded Newton on a bracket.
+
+    ``nmax`` only chooses how many derivatives each CGF call computes (match the caller's later
+    calls so that cached values are reused).
+    """
     lo, hi = -1.0, None
     t = 0.0 if t_init is None else float(t_init)
     for _ in range(200):
-        k = cgf(t, 2)
+        k = cgf(t, max(2, nmax))
         g = float(k[1]) - eps
         if g > 0:
             hi = t
