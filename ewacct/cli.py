@@ -111,38 +111,34 @@ def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def cmd_epsilon(args: argparse.Namespace) -> int:
+def _query(args: argparse.Namespace, *, kind: str) -> int:
+    """``ewacct epsilon`` (kind "epsilon": inputs are deltas) and ``ewacct delta`` (inputs are eps)."""
     acc = _accountant(args)
+    inputs = args.delta if kind == "epsilon" else args.eps
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always", EdgeworthValidityWarning)
-        res = acc.get_epsilon(np.array(args.delta), certify=args.certify)
-    rows = _rows(res, "delta", len(args.delta))
+        query = acc.get_epsilon if kind == "epsilon" else acc.get_delta
+        res = query(np.array(inputs), certify=args.certify)
+    key = "delta" if kind == "epsilon" else "epsilon"
+    rows = _rows(res, key, len(inputs))
     if args.json:
-        print(json.dumps({"query": "epsilon", "config": _config(args), "results": rows}, indent=2))
+        print(json.dumps({"query": kind, "config": _config(args), "results": rows}, indent=2))
         return 0
     print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
-    print(_table(["delta", "epsilon (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
-                 [[_fmt(r["delta"]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
+    print(_table([key, f"{kind} (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
+                 [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
     if not args.certify:
         print("The estimate is not a guarantee; pass --certify for a certified upper bound.")
     return 0
 
 
+def cmd_epsilon(args: argparse.Namespace) -> int:
+    return _query(args, kind="epsilon")
+
+
 def cmd_delta(args: argparse.Namespace) -> int:
-    acc = _accountant(args)
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always", EdgeworthValidityWarning)
-        res = acc.get_delta(np.array(args.eps), certify=args.certify)
-    rows = _rows(res, "epsilon", len(args.eps))
-    if args.json:
-        print(json.dumps({"query": "delta", "config": _config(args), "results": rows}, indent=2))
-        return 0
-    print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
-    print(_table(["epsilon", "delta (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
-                 [[_fmt(r["epsilon"]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
-                   str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
-    return 0
+    return _query(args, kind="delta")
 
 
 def cmd_tradeoff(args: argparse.Namespace) -> int:

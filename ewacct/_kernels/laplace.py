@@ -25,14 +25,20 @@ def _panels(theta: float, t: float):
 
 
 @njit(cache=True)
-def laplace_tilted_cumulants(theta: float, t: float, nmax: int, out: np.ndarray) -> None:
-    """Fill out[0] = K(t), out[1] = K'(t), out[j] = K^{(j)}(t), j = 2..nmax, for the Laplace PLRV."""
-    # log-weights of the pieces: atoms and the continuous density e^{t(2u - theta)} e^{-u} / 2
+def _log_weights(theta: float, t: float):
+    """Log-weights of the two atoms under tilt t and a common offset (the largest piece's log-weight)."""
     la = math.log(0.5) - t * theta
     lb = math.log(0.5) - theta + t * theta
     # continuous log-density max over u in [0, theta]: exponent (2t - 1) u - t theta
     lc_max = max(-t * theta, (2.0 * t - 1.0) * theta - t * theta) + math.log(0.5)
-    off = max(la, lb, lc_max)
+    return la, lb, max(la, lb, lc_max)
+
+
+@njit(cache=True)
+def laplace_tilted_cumulants(theta: float, t: float, nmax: int, out: np.ndarray) -> None:
+    """Fill out[0] = K(t), out[1] = K'(t), out[j] = K^{(j)}(t), j = 2..nmax, for the Laplace PLRV."""
+    # log-weights of the pieces: atoms and the continuous density e^{t(2u - theta)} e^{-u} / 2
+    la, lb, off = _log_weights(theta, t)
     npan, h = _panels(theta, t)
     half = 0.5 * h
     Z = math.exp(la - off) + math.exp(lb - off)
@@ -76,10 +82,7 @@ def laplace_tilted_cumulants(theta: float, t: float, nmax: int, out: np.ndarray)
 @njit(cache=True)
 def laplace_atom_mass(theta: float, t: float) -> float:
     """Probability of the two atoms under the tilted law (the lattice part of the PLRV)."""
-    la = math.log(0.5) - t * theta
-    lb = math.log(0.5) - theta + t * theta
-    lc_max = max(-t * theta, (2.0 * t - 1.0) * theta - t * theta) + math.log(0.5)
-    off = max(la, lb, lc_max)
+    la, lb, off = _log_weights(theta, t)
     npan, h = _panels(theta, t)
     half = 0.5 * h
     atoms = math.exp(la - off) + math.exp(lb - off)

@@ -29,6 +29,19 @@ MAX_ORDER = 8
 
 
 @njit(cache=True)
+def _log1p_minus_u(u: float, ell: float) -> float:
+    """r = log1p(u) - u; by its alternating series for |u| < 1e-2 (16 digits), else from ell = log1p(u)."""
+    if abs(u) >= 1e-2:
+        return ell - u
+    s = 0.0
+    p = u * u
+    for k in range(2, 11):
+        s += (-p / k) if (k % 2 == 0) else (p / k)
+        p *= u
+    return s
+
+
+@njit(cache=True)
 def _ell_u_r(x: float, q: float, mu: float):
     """Return (l, u, r, log|u|, big) at x: l = PLRV, u = q (e^z - 1), r = l - u."""
     z = mu * x - 0.5 * mu * mu
@@ -36,31 +49,14 @@ def _ell_u_r(x: float, q: float, mu: float):
         w = math.expm1(z)
         u = q * w
         ell = math.log1p(u)
-        if abs(u) < 1e-2:
-            # r = log1p(u) - u by its alternating series (16 digits for |u| < 1e-2)
-            s = 0.0
-            p = u * u
-            for k in range(2, 11):
-                s += (-p / k) if (k % 2 == 0) else (p / k)
-                p *= u
-            r = s
-        else:
-            r = ell - u
+        r = _log1p_minus_u(u, ell)
         logabs_u = math.log(abs(u)) if u != 0.0 else -math.inf
         return ell, u, r, logabs_u, False
     ell = z + math.log(q + (1.0 - q) * math.exp(-z))
     logu = math.log(q) + z + math.log1p(-math.exp(-z))
     if logu < 30.0:
         u = math.exp(logu)
-        if u < 1e-2:
-            s = 0.0
-            p = u * u
-            for k in range(2, 11):
-                s += (-p / k) if (k % 2 == 0) else (p / k)
-                p *= u
-            r = s
-        else:
-            r = ell - u
+        r = _log1p_minus_u(u, ell)
         return ell, u, r, logu, False
     # u is huge: keep it in log space (r ~ -u)
     return ell, math.inf, -math.inf, logu, True

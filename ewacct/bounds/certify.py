@@ -57,6 +57,17 @@ def _refine(bracket_fn, width_fn) -> tuple[float, float, float]:
     return lo, hi, vdi
 
 
+def _exact_accountant(acc: Any):
+    """A copy of ``acc`` answering by its closed form, or None when the composition has none."""
+    from ..accountant import Accountant
+
+    if acc._structure() not in ("gaussian", "single-step", "lattice"):
+        return None
+    exact = Accountant(method="tilted")
+    exact._ledger = list(acc._ledger)
+    return exact
+
+
 def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
                       value_discretization_interval: float | None = None) -> Certificate:
     """Certified [lower, upper] on eps(delta) for the accountant's composition.
@@ -68,14 +79,10 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
         value_discretization_interval: force one PLD discretisation (no refinement); calibration
             uses it so that the certified epsilon it compares is one monotone function of sigma.
     """
-    from ..accountant import Accountant
-    from ..baselines.pld import PldBracket
 
     t0 = time.perf_counter()
-    st = acc._structure()
-    if st in ("gaussian", "single-step", "lattice"):
-        exact = Accountant(method="tilted")
-        exact._ledger = list(acc._ledger)
+    exact = _exact_accountant(acc)
+    if exact is not None:
         e = max(exact._eps_one(delta, d)[0] for d in ("remove", "add"))
         tol = 1e-9 * max(1.0, e)
         return Certificate(max(0.0, e - tol), e + tol, "exact closed form", None, time.perf_counter() - t0)
@@ -111,14 +118,10 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
 
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
     """Certified [lower, upper] on delta(eps)."""
-    from ..accountant import Accountant
-    from ..baselines.pld import PldBracket
 
     t0 = time.perf_counter()
-    st = acc._structure()
-    if st in ("gaussian", "single-step", "lattice"):
-        exact = Accountant(method="tilted")
-        exact._ledger = list(acc._ledger)
+    exact = _exact_accountant(acc)
+    if exact is not None:
         d = max(exact._delta_one(eps, dr)[0] for dr in ("remove", "add"))
         tol = 1e-12 + 1e-9 * d
         return Certificate(max(0.0, d - tol), min(1.0, d + tol), "exact closed form", None, time.perf_counter() - t0)
