@@ -40,9 +40,17 @@ class PoissonSubsampledGaussian(Mechanism):
     def mu(self) -> float:
         return 1.0 / self.noise_multiplier
 
+    #: above this noise multiplier the null/alternative cumulants come from extended precision
+    PRECISE_SIGMA = 10.0
+
     def _cgf_x(self, t: float, nmax: int) -> np.ndarray:
+        q = self.sampling_probability
+        if self.noise_multiplier > self.PRECISE_SIGMA and q < 1.0 and t in (0.0, 1.0):
+            from .._kernels.precise import sg_cumulants_precise
+
+            return sg_cumulants_precise(q, self.noise_multiplier, t, nmax).copy()
         out = np.zeros(nmax + 1)
-        sg_tilted_cumulants(self.sampling_probability, self.mu, t, nmax, out)
+        sg_tilted_cumulants(q, self.mu, t, nmax, out)
         return out
 
     def exact_single_step_delta(self, eps: float, direction: str = "remove") -> float:
