@@ -609,41 +609,50 @@ def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
 
 
 def _newton_tilt(cgf: Callable[[float, int], np.ndarray], order: int, delta: float, t0: float) -> float | None:
-    """Tilt t > max(t0, 0) with log delta(t) = log delta, by safeguarded Newton; None if not converged.
+    """Tilt t > max(t0, 0) with log delta(t) = log delta; None when not found (caller falls back to Brent).
 
-    The slope uses the leading-order saddlepoint form ``log delta ~ K - tK' - log(t(t+1) sqrt(2 pi K''))``:
-    ``d/dt ~ -t K'' - K'''/(2K'') - 1/t - 1/(t+1)``; the bracket [lo, hi] keeps every step safe.
+    Until the root is bracketed, Newton steps use the leading-order slope of
+    ``log delta ~ K - t K1 - log(t (t+1) sqrt(2 pi K2))``, i.e. ``-t K2 - K3 / (2 K2) - 1/t - 1/(t+1)``
+    with ``Kj`` the j-th derivative of K (each step at most doubles t); once bracketed, regula falsi
+    with the Illinois modification keeps the root inside the bracket and converges superlinearly,
+    with bisection when a step falls outside.
     """
     target = math.log(delta)
     nmax = order + 2
     lo = max(t0, 0.0)
     p_lo = delta_at_tilt(cgf, lo, order)
-    if p_lo.eps < 0.0 or math.log(max(p_lo.delta, 1e-320)) - target <= 0.0:
+    g_lo = math.log(max(p_lo.delta, 1e-320)) - target
+    if p_lo.eps < 0.0 or g_lo <= 0.0:
         return None
-    hi = math.inf
     k = cgf(lo, nmax)
-    t = max(lo + 1e-3, math.sqrt(max(2.0 * -target / max(float(k[2]), 1e-300), 1e-6)))
-    prev: tuple[float, float] | None = None
-    for _ in range(40):
-        p = delta_at_tilt(cgf, t, order)
-        g = math.log(max(p.delta, 1e-320)) - target
+    t = min(max(lo + 1e-3, math.sqrt(max(2.0 * -target / max(float(k[2]), 1e-300), 1e-6))), lo + 4.0)
+    hi, g_hi = math.inf, -math.inf
+    side = 0
+    for _ in range(60):
+        g = math.log(max(delta_at_tilt(cgf, t, order).delta, 1e-320)) - target
         if abs(g) <= 1e-11:
             return t
         if g > 0.0:
-            lo = t
+            lo, g_lo = t, g
+            if side == 1:
+                g_hi *= 0.5  # Illinois: the same end kept twice, halve the other end's weight
+            side = 1
         else:
-            hi = t
-        if prev is not None and prev[0] != t and (g - prev[1]) != 0.0:
-            slope = (g - prev[1]) / (t - prev[0])  # secant: superlinear near the root
+            hi, g_hi = t, g
+            if side == -1:
+                g_lo *= 0.5
+            side = -1
+        if math.isfinite(hi):
+            if hi - lo <= 1e-14 * max(1.0, hi):
+                return 0.5 * (lo + hi)
+            tn = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
+            if not (lo < tn < hi):
+                tn = 0.5 * (lo + hi)
         else:
             k = cgf(t, nmax)
             slope = -t * float(k[2]) - float(k[3]) / (2.0 * float(k[2])) - 1.0 / t - 1.0 / (t + 1.0)
-        prev = (t, g)
-        tn = t - g / slope if slope < 0 else math.inf
-        if not (lo < tn < hi) or not math.isfinite(tn):
-            tn = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * t + 1.0
-        if abs(tn - t) <= 1e-14 * max(1.0, t):
-            return tn
+            tn = t - g / slope if slope < 0.0 else 2.0 * t
+            tn = min(max(tn, t * 1.01), 2.0 * t + 1.0)  # expand, at most doubling
         t = tn
     return None
 
