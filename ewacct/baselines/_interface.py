@@ -26,6 +26,19 @@ from typing import Any, Callable, Sequence
 
 from ewacct import _validate
 
+
+def importable(package: str, *modules: str, hint: str = "") -> tuple[bool, str]:
+    """(True, "") when every module imports, else (False, one line naming the package and the error)."""
+    import importlib
+
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except Exception as exc:
+        msg = f"{package} not importable ({type(exc).__name__}: {exc})"
+        return False, (msg.splitlines()[0] + (f"; {hint}" if hint else ""))
+    return True, ""
+
 Group = tuple[float, float, int]
 Groups = tuple[Group, ...]
 

@@ -32,6 +32,7 @@ from ewacct.baselines._interface import (
     Groups,
     check_delta,
     check_epsilon,
+    importable,
     normalize_groups,
 )
 
@@ -162,12 +163,7 @@ class OpacusGdpBaseline(Baseline):
     source = "opacus.accountants.analysis.gdp"
 
     def _availability(self) -> tuple[bool, str]:
-        try:
-            import opacus  # noqa: F401
-            from opacus.accountants.analysis import gdp  # noqa: F401
-        except Exception as exc:
-            return False, f"opacus not importable ({type(exc).__name__}: {exc})".splitlines()[0]
-        return True, ""
+        return importable("opacus", "opacus", "opacus.accountants.analysis.gdp")
 
     @staticmethod
     def _single(groups: Groups) -> tuple[float, float, int]:

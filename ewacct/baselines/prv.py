@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ewacct.baselines._interface import Baseline, Groups
+from ewacct.baselines._interface import Baseline, Groups, importable
 
 __all__ = ["PrvBaseline", "OpacusPrvBaseline", "PRV_EPS_ERROR"]
 
@@ -102,11 +102,7 @@ class OpacusPrvBaseline(Baseline):
         self.eps_error = float(eps_error)
 
     def _availability(self) -> tuple[bool, str]:
-        try:
-            from opacus.accountants import PRVAccountant  # noqa: F401
-        except Exception as exc:
-            return False, f"opacus not importable ({type(exc).__name__}: {exc})".splitlines()[0]
-        return True, ""
+        return importable("opacus", "opacus.accountants.prv")
 
     def _epsilon(self, groups: Groups, target_delta: float) -> dict[str, Any]:
         from opacus.accountants import PRVAccountant

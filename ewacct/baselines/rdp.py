@@ -14,7 +14,7 @@ import logging
 import warnings
 from typing import Any, Iterator, Sequence
 
-from ewacct.baselines._interface import Baseline, Groups
+from ewacct.baselines._interface import Baseline, Groups, importable
 
 __all__ = ["DpAccountingRdpBaseline", "OpacusRdpBaseline"]
 
@@ -57,12 +57,8 @@ class DpAccountingRdpBaseline(Baseline):
         self.orders = None if orders is None else [float(o) for o in orders]
 
     def _availability(self) -> tuple[bool, str]:
-        try:
-            from dp_accounting import dp_event  # noqa: F401
-            from dp_accounting.rdp import rdp_privacy_accountant  # noqa: F401
-        except Exception as exc:
-            return False, f"dp_accounting not importable ({type(exc).__name__}: {exc}); pip install 'ewacct[baselines]'".splitlines()[0]
-        return True, ""
+        return importable("dp_accounting", "dp_accounting.dp_event", "dp_accounting.rdp.rdp_privacy_accountant",
+                          hint="pip install 'ewacct[baselines]'")
 
     def _accountant(self, groups: Groups) -> Any:
         from dp_accounting import dp_event
@@ -103,12 +99,7 @@ class OpacusRdpBaseline(Baseline):
         self.orders = None if orders is None else [float(o) for o in orders]
 
     def _availability(self) -> tuple[bool, str]:
-        try:
-            from opacus.accountants import rdp as _rdp  # noqa: F401
-            from opacus.accountants.analysis import rdp  # noqa: F401
-        except Exception as exc:
-            return False, f"opacus not importable ({type(exc).__name__}: {exc})".splitlines()[0]
-        return True, ""
+        return importable("opacus", "opacus.accountants.rdp", "opacus.accountants.analysis.rdp")
 
     def _epsilon(self, groups: Groups, target_delta: float) -> dict[str, Any]:
         from opacus.accountants.analysis import rdp as analysis
