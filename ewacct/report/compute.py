@@ -2,12 +2,18 @@
 
 Sections (each a function returning plain data, no plotting):
 
-* :func:`eps_vs_steps` -- epsilon against T per method, with a certified band;
+* :func:`eps_vs_steps` -- epsilon against T per method, with ewacct's certified bracket as a band
+  and every point below that band (a method that under-reports) flagged;
 * :func:`error_grid` -- relative difference to exact PLD over a (q, sigma, T) grid;
-* :func:`tradeoff_curves` -- f-DP trade-off curves (ewacct, PLD-derived, GDP);
-* :func:`ewtune_audit` -- the EW-Tune GLUE settings: sigma each method chooses and
-  the certified true epsilon there;
+* :func:`tradeoff_curves` -- f-DP trade-off curves (ewacct, PLD-derived, GDP) on one shared
+  epsilon grid;
+* :func:`ewtune_audit` -- the EW-Tune GLUE settings: the sigma each method chooses for
+  epsilon = 8, the certified true epsilon there, the verdict and the sigma to use;
 * :func:`timing_table` -- median seconds per query and the ratio to ewacct.
+
+ewacct's own numbers (the band, the audit's true epsilon, the trade-off curve) come from the public
+API only: ``Accountant().compose(...).get_epsilon(delta, certify=True)`` and ``get_delta``, so the
+report follows whatever method the accountant uses.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -29,6 +36,9 @@ __all__ = [
     "QUICK",
     "DEFAULT",
     "EWTUNE_SETTINGS",
+    "VERDICTS",
+    "verdict",
+    "certified_epsilon",
     "eps_vs_steps",
     "error_grid",
     "tradeoff_curves",
@@ -37,6 +47,23 @@ __all__ = [
 ]
 
 Tick = Callable[[str], None]
+
+#: the three verdicts on "does this sigma meet the target epsilon?"
+VERDICTS = ("meets target", "overspends", "unknown")
+
+
+def verdict(lower: float | None, upper: float | None, target: float) -> str:
+    """The verdict on a certified bracket [lower, upper] of the true epsilon against a target.
+
+    ``meets target`` when the certified upper bound is at most the target; ``overspends`` when the
+    certified lower bound exceeds it; ``unknown`` when the bracket straddles the target or is missing.
+    """
+    tol = 1e-9 * max(abs(target), 1.0)
+    if upper is not None and math.isfinite(upper) and upper <= target + tol:
+        return "meets target"
+    if lower is not None and math.isfinite(lower) and lower > target + tol:
+        return "overspends"
+    return "unknown"
 
 
 def _noop(_: str) -> None:
@@ -59,20 +86,20 @@ class ReportConfig:
     grid_methods: tuple[str, ...] = ("ewacct", "edgeworth-2", "rdp", "gdp")
     tradeoff_T: int = 1000
     tradeoff_eps_points: int = 400
-    tradeoff_n_grid: int = 400
     audit_settings: tuple[str, ...] = ()
-    audit_methods: tuple[str, ...] = ("ew-tune", "ewacct", "rdp", "gdp", "prv", "pld-pessimistic")
-    audit_prv_eps_error: float = 0.1  # EW-Tune's PRV setting (theory.md §6.1)
+    audit_methods: tuple[str, ...] = ("ew-tune", "ewacct", "ewacct-certified", "rdp", "gdp", "prv", "pld-pessimistic")
+    audit_prv_eps_error: float = 0.1  # the eps_error of EW-Tune's PRV baseline (arXiv 2210.15042, its code)
     timing_methods: tuple[str, ...] = ("ewacct", "ewacct-certified", "edgeworth-2", "rdp", "rdp-opacus", "gdp", "pld-pessimistic", "prv")
     timing_repeats: int = 5
     pld_discretization: float = 1e-4
     search_pld_discretization: float = 1e-3
-    band: str = "ewacct-certified"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: EW-Tune's GLUE settings (theory.md §6.2/6.3): B = 2000, E = 20, q = B/N, T = E*floor(N/B).
-#: ``ewtune_sigma`` is the noise multiplier EW-Tune logged for target eps = 8 (None: not run).
+#: EW-Tune's GLUE settings (Behnia et al., arXiv 2210.15042; batch B = 2000, E = 20 epochs,
+#: q = B/N, T = E*floor(N/B), as in its ``run_exp.py``). ``ewtune_sigma`` is the noise multiplier of
+#: EW-Tune's published training logs for target eps = 8 (None: no such run). The true epsilon at each
+#: is tabulated in docs/reference_values.md.
 EWTUNE_SETTINGS: dict[str, dict[str, Any]] = {
     f"{task}, delta={d:g}": {"task": task, "N": n, "B": 2000, "E": 20, "delta": d, "ewtune_sigma": s}
     for task, n, d, s in [
@@ -84,20 +111,19 @@ EWTUNE_SETTINGS: dict[str, dict[str, Any]] = {
 
 QUICK = ReportConfig(
     name="quick",
-    steps_grid=(10, 100, 1000, 10000),
+    steps_grid=(10, 100, 1000),
     steps_methods=("ewacct", "edgeworth-1", "rdp", "gdp", "pld-pessimistic"),
     grid_q=(0.01, 0.1),
     grid_sigma=(0.8, 2.0),
     grid_T=(100, 1000),
     grid_methods=("ewacct", "rdp", "gdp"),
-    tradeoff_n_grid=40,
+    tradeoff_eps_points=200,
     audit_settings=("SST-2, delta=1e-05",),
     audit_methods=("ew-tune", "ewacct", "rdp", "gdp", "pld-pessimistic"),
     timing_methods=("ewacct", "rdp", "gdp", "pld-pessimistic"),
-    timing_repeats=3,
+    timing_repeats=2,
     pld_discretization=1e-3,
     search_pld_discretization=2e-3,
-    band="pld",
 )
 
 DEFAULT = ReportConfig(name="default", audit_settings=tuple(EWTUNE_SETTINGS))
@@ -115,32 +141,66 @@ def work_units(cfg: ReportConfig) -> int:
 
 
 # --------------------------------------------------------------------------------------
-def _band(groups: list[tuple[float, float, int]], delta: float, cfg: ReportConfig) -> tuple[float | None, float | None, str]:
-    """Certified bracket: ewacct's (default grid) when available, else the PLD bracket."""
-    if cfg.band == "ewacct-certified":
-        r = get_baseline("ewacct-certified").epsilon(groups, target_delta=delta)
-        if r.ok and r.lower is not None and r.upper is not None:
-            by = r.extra.get("certified_by")
-            return r.lower, r.upper, "ewacct certified" + (f", by {by}" if by else "")
-    p = get_baseline("pld-pessimistic", pld_discretization=cfg.pld_discretization).epsilon(groups, target_delta=delta)
-    if p.ok:
-        return p.lower, p.upper, f"PLD bracket (discretisation {cfg.pld_discretization:g})"
-    return None, None, "none"
+_CERT_CACHE: dict[tuple[tuple[tuple[float, float, int], ...], float], dict[str, Any]] = {}
+
+
+def certified_epsilon(groups: list[tuple[float, float, int]], delta: float) -> dict[str, Any]:
+    """ewacct's certified bracket on the true epsilon of a DP-SGD composition (public API only).
+
+    ``groups`` are ``(noise_multiplier, sampling_probability, steps)``. Returns a dict with
+    ``lower``, ``upper``, ``estimate``, ``method`` (the accountant's method for the estimate),
+    ``certified_by``, ``seconds`` and ``source`` (one line for the page); ``lower``/``upper`` are None
+    with the reason in ``source`` when certification failed. Cached per process.
+    """
+    key = (tuple((float(s), float(q), int(t)) for s, q, t in groups), float(delta))
+    if key in _CERT_CACHE:
+        return _CERT_CACHE[key]
+    import ewacct
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+
+    t0 = time.perf_counter()
+    out: dict[str, Any]
+    try:
+        acc = ewacct.Accountant()
+        for s, q, t in key[0]:
+            acc.compose(PoissonSubsampledGaussian(noise_multiplier=s, sampling_probability=q), t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = acc.get_epsilon(delta, certify=True)
+        lo = None if r.lower is None else float(r.lower)
+        hi = None if r.upper is None else float(r.upper)
+        by = r.certified_by or "certify=True"
+        out = {"lower": lo, "upper": hi, "estimate": float(r.estimate), "method": str(r.method),
+               "certified_by": r.certified_by, "source": f"ewacct certified bracket ({by})"}
+    except Exception as exc:  # one failure must not sink the page: say so where the number would be
+        out = {"lower": None, "upper": None, "estimate": None, "method": None, "certified_by": None,
+               "source": f"ewacct certification failed: {type(exc).__name__}: {exc}".splitlines()[0]}
+    out["seconds"] = time.perf_counter() - t0
+    _CERT_CACHE[key] = out
+    return out
 
 
 def eps_vs_steps(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
-    """Epsilon against the number of steps, per method, with a certified band."""
+    """Epsilon against the number of steps, per method, with ewacct's certified band.
+
+    ``below_band[m]`` lists the T at which method m's epsilon is below the certified lower bound:
+    there it under-reports the privacy loss.
+    """
     series: dict[str, list[float | None]] = {m: [] for m in cfg.steps_methods}
     notes: dict[str, str] = {}
     labels: dict[str, str] = {}
     band_lo: list[float | None] = []
     band_hi: list[float | None] = []
-    band_src = "none"
+    band_method: list[str | None] = []
+    sources: list[str] = []
     for T in cfg.steps_grid:
         groups = [(cfg.sigma, cfg.q, T)]
-        lo, hi, band_src = _band(groups, cfg.delta, cfg)
-        band_lo.append(lo)
-        band_hi.append(hi)
+        c = certified_epsilon(groups, cfg.delta)
+        band_lo.append(c["lower"])
+        band_hi.append(c["upper"])
+        band_method.append(c["method"])
+        if c["source"] not in sources:
+            sources.append(c["source"])
         tick(f"band T={T}")
         for m in cfg.steps_methods:
             b = get_baseline(m, pld_discretization=cfg.pld_discretization)
@@ -150,12 +210,22 @@ def eps_vs_steps(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
             if not r.ok:
                 notes[m] = r.note
             elif not r.valid:
-                notes[m] = "outside validity at some T"
+                notes[m] = "outside its validity at some T"
             tick(f"{m} T={T}")
+    below: dict[str, list[int]] = {}
+    for m, ys in series.items():
+        hits = [T for T, y, lo in zip(cfg.steps_grid, ys, band_lo)
+                if y is not None and lo is not None and math.isfinite(y) and y < lo * (1 - 1e-9)]
+        if hits:
+            below[m] = hits
+    widths = [(h - lo) / h for lo, h in zip(band_lo, band_hi) if lo is not None and h is not None and h > 0]
     return {
         "q": cfg.q, "sigma": cfg.sigma, "delta": cfg.delta, "steps": list(cfg.steps_grid),
         "series": series, "labels": labels, "notes": notes,
-        "band_lower": band_lo, "band_upper": band_hi, "band_source": band_src,
+        "band_lower": band_lo, "band_upper": band_hi, "band_method": band_method,
+        "band_source": "; ".join(sources) if sources else "none",
+        "band_max_rel_width": max(widths) if widths else None,
+        "below_band": below,
     }
 
 
@@ -212,7 +282,14 @@ def _tradeoff_from_delta(alpha: np.ndarray, eps: np.ndarray, delta: np.ndarray) 
 
 
 def tradeoff_curves(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
-    """Trade-off curves beta(alpha): ewacct, PLD-derived, GDP (same q, sigma, T)."""
+    """Trade-off curves beta(alpha): ewacct, PLD-derived, GDP (same q, sigma, T).
+
+    ewacct's and the PLD-derived curve are built the same way (the supremum above, the construction
+    of ``Accountant.tradeoff``) on ONE shared epsilon grid, from ewacct's ``get_delta`` and from the
+    pessimistic PLD's delta(eps) respectively. Their difference then reflects only the two delta(eps)
+    profiles; two different grids would add a sawtooth at the grid spacing (each curve is piecewise
+    linear between its supporting lines).
+    """
     from ewacct.baselines import gdp_mu
 
     T = cfg.tradeoff_T
@@ -224,26 +301,27 @@ def tradeoff_curves(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
     mu = gdp_mu(groups)
     curves["GDP / CLT"] = ndtr(ndtri(1.0 - alpha) - mu).tolist()
     tick("tradeoff gdp")
-    # ewacct
+    eps_grid = None
     try:
         import ewacct
         from ewacct.mechanisms import PoissonSubsampledGaussian
 
         acc = ewacct.Accountant()
         acc.compose(PoissonSubsampledGaussian(noise_multiplier=cfg.sigma, sampling_probability=cfg.q), T)
-        try:
-            res = acc.tradeoff(alpha, n_grid=cfg.tradeoff_n_grid)
-        except TypeError:  # a core without the n_grid knob
-            res = acc.tradeoff(alpha)
-        beta = np.asarray(getattr(res, "beta", getattr(res, "value", res)), dtype=float)
-        curves["ewacct"] = beta.tolist()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            eps_max = float(acc.get_epsilon(1e-12).estimate)
+            eps_grid = np.linspace(0.0, max(eps_max, 1e-6) * 1.05, cfg.tradeoff_eps_points)
+            res = acc.get_delta(eps_grid)
+        dl = np.clip(np.asarray(res.estimate, dtype=float), 0.0, 1.0)
+        curves["ewacct"] = _tradeoff_from_delta(alpha, eps_grid, dl).tolist()
     except Exception as exc:
         notes["ewacct"] = f"unavailable: {type(exc).__name__}: {exc}".splitlines()[0]
     tick("tradeoff ewacct")
-    # PLD-derived: pessimistic delta(eps) on an eps grid -> a lower bound on f
+    if eps_grid is None:
+        eps_hi = get_baseline("rdp").epsilon(groups, target_delta=1e-10).value or 10.0
+        eps_grid = np.linspace(0.0, 1.05 * eps_hi, cfg.tradeoff_eps_points)
     pld = get_baseline("pld-pessimistic", pld_discretization=cfg.pld_discretization)
-    eps_hi = get_baseline("rdp").epsilon(groups, target_delta=1e-10).value or 10.0
-    eps_grid = np.concatenate([[0.0], np.linspace(0.01, 1.2 * eps_hi, cfg.tradeoff_eps_points - 1)])
     if pld.available:
         try:
             from ewacct.baselines.pld import PldBracket, groups_to_mechanisms
@@ -256,35 +334,55 @@ def tradeoff_curves(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
     else:
         notes["PLD-derived"] = f"unavailable: {pld.reason}"
     tick("tradeoff pld")
-    return {"q": cfg.q, "sigma": cfg.sigma, "steps": T, "alpha": alpha.tolist(), "curves": curves,
-            "notes": notes, "gdp_mu": mu}
+    diff_max = None
+    ref = curves.get("PLD-derived (lower bound on f)")
+    if ref is not None and "ewacct" in curves:
+        diff_max = float(np.max(np.asarray(curves["ewacct"]) - np.asarray(ref)))
+    return {"ewacct_minus_pld_max": diff_max, "q": cfg.q, "sigma": cfg.sigma, "steps": T, "alpha": alpha.tolist(), "curves": curves,
+            "notes": notes, "gdp_mu": mu, "eps_grid_points": int(eps_grid.size),
+            "eps_grid_max": float(eps_grid[-1]), "pld_discretization": cfg.pld_discretization}
 
 
-def ewtune_audit(cfg: ReportConfig, tick: Tick = _noop) -> list[dict[str, Any]]:
-    """For each EW-Tune setting: the sigma each method chooses (target eps 8) and the true eps there."""
-    from ewacct.baselines.calibration import certified_bracket
-
+def ewtune_audit(cfg: ReportConfig, tick: Tick = _noop, target: float = 8.0) -> list[dict[str, Any]]:
+    """For each EW-Tune setting: the sigma each method chooses for epsilon = ``target``, the certified
+    true epsilon there (ewacct's certified bracket), the :func:`verdict`, and the sigma to use (the
+    smallest audited sigma whose certified epsilon meets the target)."""
     out = []
     for key in cfg.audit_settings:
         s = EWTUNE_SETTINGS[key]
         q = s["B"] / s["N"]
         T = s["E"] * (s["N"] // s["B"])
         tick(f"audit {key}")
-        rows: list[AuditRow] = []
+        rows: list[dict[str, Any]] = []
         for m in cfg.audit_methods:
-            rows.extend(calibrate_methods(
-                (m,), target_epsilon=8.0, target_delta=s["delta"], sampling_probability=q, steps=T,
+            calibrated: list[AuditRow] = calibrate_methods(
+                (m,), target_epsilon=target, target_delta=s["delta"], sampling_probability=q, steps=T,
                 pld_discretization=cfg.pld_discretization, search_pld_discretization=cfg.search_pld_discretization,
-                truth=("pld",), prv_eps_error=cfg.audit_prv_eps_error,
-            ))
+                truth=(), prv_eps_error=cfg.audit_prv_eps_error,
+            )
+            for r in calibrated:
+                d = r.to_dict()
+                sigma = d["noise_multiplier"]
+                if sigma is not None:
+                    c = certified_epsilon([(sigma, q, T)], s["delta"])
+                    d.update(true_epsilon_lower=c["lower"], true_epsilon_upper=c["upper"], truth_source=c["source"],
+                             truth_seconds=c["seconds"])
+                else:
+                    d.update(true_epsilon_lower=None, true_epsilon_upper=None, truth_source="-", truth_seconds=0.0)
+                d["meets_target"] = verdict(d["true_epsilon_lower"], d["true_epsilon_upper"], target)
+                rows.append(d)
             tick(f"audit {key} {m}")
         logged = None
         if s["ewtune_sigma"] is not None:
-            lo, hi, src, _ = certified_bracket([(s["ewtune_sigma"], q, T)], target_delta=s["delta"],
-                                               pld_discretization=cfg.pld_discretization, prefer=("pld",))
-            logged = {"noise_multiplier": s["ewtune_sigma"], "true_lower": lo, "true_upper": hi, "source": src}
-        out.append({"setting": key, "task": s["task"], "q": q, "steps": T, "delta": s["delta"],
-                    "ewtune_logged": logged, "rows": [r.to_dict() for r in rows]})
+            c = certified_epsilon([(s["ewtune_sigma"], q, T)], s["delta"])
+            logged = {"noise_multiplier": s["ewtune_sigma"], "true_lower": c["lower"], "true_upper": c["upper"],
+                      "source": c["source"], "verdict": verdict(c["lower"], c["upper"], target)}
+        meeting = [r for r in rows if r["meets_target"] == "meets target" and r["noise_multiplier"] is not None]
+        best = min(meeting, key=lambda r: r["noise_multiplier"]) if meeting else None
+        recommended = None if best is None else {
+            "noise_multiplier": best["noise_multiplier"], "true_upper": best["true_epsilon_upper"], "by": best["name"]}
+        out.append({"setting": key, "task": s["task"], "q": q, "steps": T, "delta": s["delta"], "target": target,
+                    "ewtune_logged": logged, "rows": rows, "recommended": recommended})
     return out
 
 
