@@ -173,3 +173,40 @@ def test_api_doc_up_to_date() -> None:
     expected = mod.render()
     current = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     assert current == expected, "docs/api.md is out of date: run `python docs/gen_api.py`"
+
+
+# ----------------------------------------------------------------------------------------------
+# The docs and everything ewacct prints stand on their own: no citation of files a user of ewacct
+# does not have (the development notes theory.md, ../shared/...), and no "as the issue asks".
+OUTSIDE_CITATION = re.compile(r"theory\.md|theory notes|\.\./shared|shared/docs|as the issue asks", re.IGNORECASE)
+
+
+def _string_constants(path: Path) -> list[tuple[int, str]]:
+    """Every string literal of a module (docstrings, messages, f-string parts) with its line."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def _printed_sources() -> list[Path]:
+    return sorted(p for pkg in ("ewacct", "ewacct_torch") for p in (ROOT / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md")),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_doc_cites_nothing_outside_the_project(path: Path) -> None:
+    bad = [f"{path.relative_to(ROOT).as_posix()}:{i}: {line.strip()}"
+           for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if OUTSIDE_CITATION.search(line)]
+    assert not bad, "cite the paper or docs/reference_values.md instead:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", _printed_sources(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_printed_strings_cite_nothing_outside_the_project(path: Path) -> None:
+    """Docstrings (help(), docs/api.md) and messages of ewacct and ewacct_torch; comments may cite
+    development notes, strings may not."""
+    bad = [f"{path.relative_to(ROOT).as_posix()}:{line}: {text.strip().splitlines()[0][:100] if text.strip() else ''}"
+           f" ... {OUTSIDE_CITATION.search(text).group(0)}"
+           for line, text in _string_constants(path) if OUTSIDE_CITATION.search(text)]
+    assert not bad, "cite the paper or docs/reference_values.md instead:\n" + "\n".join(bad)
