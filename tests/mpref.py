@@ -1,10 +1,19 @@
-"""Independent high-precision references (mpmath, 40 digits) for the PLRV cumulants.
+"""Independent high-precision references (mpmath, >= 40 digits) for the PLRV cumulants.
 
-These do NOT share code with the Numba kernels: direct tanh-sinh quadrature of the moment integrals,
-the alternative side by the two-component mixture (not by tilting), raw -> central -> cumulants.
+These do NOT share code with the Numba kernels or with the Arb path (ewacct/_kernels/precise.py):
+direct tanh-sinh quadrature of the moment integrals, the alternative side by the two-component
+mixture (not by tilting), raw -> central -> cumulants.
+
+``mp.quad`` stops on an *absolute* error estimate, so integrands of size 1e-60 (the sixth central
+moment at q = 1e-9) would be "converged" at once; the loss is therefore rescaled to O(1) first
+(``y = l / S`` with ``S`` the rough standard deviation of ``l``; ``kappa_n(l) = S^n kappa_n(y)``), and every
+result is recomputed at ``dps + 20`` digits: the reference refuses to answer (AssertionError) unless the
+two agree to 1e-14 relative in every cumulant.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import mpmath as mp
 
@@ -21,28 +30,46 @@ def _cum_from_central(c: list) -> list:
     return kap
 
 
-def sg_cumulants(q: float, sigma: float, side: str, n: int = 6, dps: int = 40) -> list[float]:
-    """kappa_1..kappa_n of the subsampled-Gaussian PLRV under 'null' (P0) or 'alt' (P1)."""
+def _sg_cumulants_at(q: float, sigma: float, side: str, n: int, dps: int) -> list:
     with mp.workdps(dps):
         q = mp.mpf(q)
         mu = 1 / mp.mpf(sigma)
+        # scale of the loss: its standard deviation is about q sqrt(e^{mu^2} - 1) for small q
+        S = q * mp.sqrt(mp.expm1(mu * mu))
 
-        def ell(x):
-            return mp.log(1 - q + q * mp.exp(mu * x - mu * mu / 2))
+        def y(x):  # l(x) / S, with l = log(1 - q + q e^z) = log1p(q expm1(z))
+            return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2)) / S
 
         pts = sorted({-mp.inf, mp.mpf(-12), mp.mpf(0), mu / 2, mu, 2 * mu, 6 * mu, mp.mpf(12) + mu, mp.inf})
 
         def E(g):
-            base = mp.quad(lambda x: g(ell(x)) * mp.npdf(x), pts)
+            base = mp.quad(lambda x: g(y(x)) * mp.npdf(x), pts)
             if side == "null":
                 return base
-            shifted = mp.quad(lambda x: g(ell(x + mu)) * mp.npdf(x), pts)
+            shifted = mp.quad(lambda x: g(y(x + mu)) * mp.npdf(x), pts)
             return (1 - q) * base + q * shifted
 
-        m1 = E(lambda l: l)
-        c = [mp.mpf(1), mp.mpf(0)] + [E(lambda l, k=k: (l - m1) ** k) for k in range(2, n + 1)]
+        m1 = E(lambda v: v)
+        c = [mp.mpf(1), mp.mpf(0)] + [E(lambda v, k=k: (v - m1) ** k) for k in range(2, n + 1)]
         kap = _cum_from_central(c)
-        return [float(m1)] + [float(kap[k]) for k in range(2, n + 1)]
+        return [m1 * S] + [kap[k] * S**k for k in range(2, n + 1)]
+
+
+@lru_cache(maxsize=None)
+def sg_cumulants(q: float, sigma: float, side: str, n: int = 6, dps: int = 40) -> tuple[float, ...]:
+    """kappa_1..kappa_n of the subsampled-Gaussian PLRV under 'null' (P0) or 'alt' (P1).
+
+    Computed at ``dps`` and at ``dps + 20`` digits; raises AssertionError if they differ by more
+    than 1e-14 relative in any cumulant (the reference is then not trustworthy at that point).
+    """
+    if dps < 40:
+        raise ValueError("the reference runs at >= 40 digits")
+    a = _sg_cumulants_at(q, sigma, side, n, dps)
+    b = _sg_cumulants_at(q, sigma, side, n, dps + 20)
+    with mp.workdps(dps + 20):
+        for j, (x, z) in enumerate(zip(a, b)):
+            assert abs(x - z) <= mp.mpf("1e-14") * abs(z), (q, sigma, side, j + 1, x, z)
+    return tuple(float(v) for v in b)
 
 
 def sg_mgf_integer(q: float, sigma: float, m: int, dps: int = 40) -> float:

@@ -1,4 +1,4 @@
-"""Kernels against independent mpmath references (40 digits) and exact identities."""
+"""Kernels against independent mpmath references (>= 40 digits, self-checked at +20) and exact identities."""
 
 import math
 
@@ -9,7 +9,7 @@ from ewacct.mechanisms import Laplace, PoissonSubsampledGaussian, RandomizedResp
 
 from mpref import laplace_cumulants, sg_cumulants, sg_mgf_integer
 
-# (q, sigma) inside the accuracy box q in [1e-7, 1], sigma in [0.3, 100]
+# (q, sigma) inside the accuracy box q in [1e-9, 1], sigma in [0.3, 100]
 GRID = [
     (2000 / 67349, 0.7865),
     (2000 / 392702, 0.557),
@@ -64,6 +64,70 @@ def test_cumulants_match_mpmath(q, s, side):
     # every cumulant to 1e-10 over the whole box (sigma > 10 uses the extended-precision path)
     tol = np.array([1e-10] * 6)
     assert np.all(rel <= tol), (rel, tol)
+
+
+# issue 10 item 6: tiny q (the double kernel's loss cancelled when q e^z is small) and large sigma
+# (the Arb path kept the midpoint of a ball wider than its value: kappa_6 51x off at q=1e-7, sigma=100)
+SMALL_Q_GRID = [
+    (1e-7, 100.0),
+    (1e-5, 100.0),
+    (1e-6, 50.0),
+    (1e-7, 20.0),
+    (1e-9, 1.0),
+    (1e-9, 0.3),
+    (1e-9, 10.0),  # the double kernel's largest sigma
+    pytest.param(1e-7, 1.0, marks=pytest.mark.slow),
+    pytest.param(1e-9, 3.0, marks=pytest.mark.slow),
+    pytest.param(1e-9, 100.0, marks=pytest.mark.slow),
+    pytest.param(0.999, 10.01, marks=pytest.mark.slow),  # the Arb path near q = 1
+]
+
+
+@pytest.mark.parametrize("q,s", SMALL_Q_GRID)
+@pytest.mark.parametrize("side", ["null", "alt"])
+def test_cumulants_match_mpmath_small_q(q, s, side):
+    ref = np.array(sg_cumulants(q, s, side, n=6))
+    m = PoissonSubsampledGaussian(s, q)
+    got = m.cumulants(side="lower" if side == "null" else "upper", nmax=6)
+    rel = np.abs(got - ref) / np.abs(ref)
+    assert np.all(rel <= 1e-10), rel
+
+
+def test_precise_path_refuses_a_loose_ball(monkeypatch):
+    # a ball that cannot be made tight must raise, never return its midpoint
+    from ewacct._kernels import precise
+
+    monkeypatch.setattr(precise, "PRECISIONS", (128,))
+    monkeypatch.setattr(precise, "REL_RADIUS", 1e-60)
+    precise.sg_cumulants_precise.cache_clear()
+    try:
+        with pytest.raises(precise.PrecisionError, match="did not reach relative radius"):
+            precise.sg_cumulants_precise(1e-7, 100.0, 0.0, 6)
+    finally:
+        precise.sg_cumulants_precise.cache_clear()
+
+
+def test_precise_path_raises_precision_until_tight(monkeypatch):
+    # with a target only 256 bits can meet, the loop must move on from 128 bits and succeed
+    from ewacct._kernels import precise
+
+    seen = []
+    orig = precise._arb_cumulants
+
+    def spy(q, s, t, n, bits):
+        seen.append(bits)
+        return orig(q, s, t, n, bits)
+
+    monkeypatch.setattr(precise, "_arb_cumulants", spy)
+    monkeypatch.setattr(precise, "REL_RADIUS", 1e-30)
+    precise.sg_cumulants_precise.cache_clear()
+    try:
+        got = precise.sg_cumulants_precise(1e-6, 50.0, 1.0, 6)
+    finally:
+        precise.sg_cumulants_precise.cache_clear()
+    assert seen[0] == 128 and len(seen) >= 2
+    ref = np.array(sg_cumulants(1e-6, 50.0, "alt", n=6))
+    np.testing.assert_allclose(got[1:], ref, rtol=1e-14)
 
 
 @pytest.mark.parametrize("q,s", GRID)

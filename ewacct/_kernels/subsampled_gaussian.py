@@ -9,7 +9,8 @@ derivatives ``K^{(j)}(t)``, which are the cumulants of ``l`` under the exponenti
 Numerics (see docs/math.md):
   * composite 16-point Gauss-Legendre panels of width ``min(1, 1/mu)`` over the region where the
     tilted log-weight is within e^-60 of its maximum (found by a coarse scan);
-  * ``l`` itself via ``log1p(q expm1(z))`` for z <= 0 and ``z + log(q + (1-q) e^-z)`` above;
+  * ``l`` itself via ``log1p(u)``, ``u = q expm1(z)``, whenever ``log u < 30`` (both signs of z), and
+    ``log u + log1p(1/u)`` above: no cancellation even when ``q e^z`` is small;
   * the tilted mean uses the exact identity ``E_null[W] = 0`` (``W = e^z - 1``) to cancel the
     O(q) part analytically, so ``K'(t)`` keeps its relative accuracy when it is O(q^2);
   * ``K(t)`` is recomputed as ``log1p(E[(1+u)^t - 1 - t u])`` when it is small, for the same reason;
@@ -52,13 +53,16 @@ def _ell_u_r(x: float, q: float, mu: float):
         r = _log1p_minus_u(u, ell)
         logabs_u = math.log(abs(u)) if u != 0.0 else -math.inf
         return ell, u, r, logabs_u, False
-    ell = z + math.log(q + (1.0 - q) * math.exp(-z))
+    # z > 0: u = q (e^z - 1) > 0. l = log1p(u) has no cancellation for any u (the form
+    # z + log(q + (1-q) e^-z) cancels when q e^z is small: at q = 1e-9 it lost 7 digits).
     logu = math.log(q) + z + math.log1p(-math.exp(-z))
     if logu < 30.0:
-        u = math.exp(logu)
+        u = q * math.expm1(z) if z < 700.0 else math.exp(logu)
+        ell = math.log1p(u)
         r = _log1p_minus_u(u, ell)
         return ell, u, r, logu, False
-    # u is huge: keep it in log space (r ~ -u)
+    # u is huge (l >= 30): l = log u + log1p(1/u), no cancellation; keep u in log space (r ~ -u)
+    ell = logu + math.log1p(math.exp(-logu))
     return ell, math.inf, -math.inf, logu, True
 
 
@@ -156,12 +160,48 @@ def _domain(q: float, mu: float, t: float):
 
 
 @njit(cache=True)
+def _h(x: float, q: float, mu: float, t: float, nmax: int) -> float:
+    """Log of the integrand of the nmax-th moment, ``t l - x^2/2 + nmax log|l|`` (up to constants)."""
+    ell = _ell_u_r(x, q, mu)[0]
+    return t * ell - 0.5 * x * x + nmax * math.log(abs(ell) + 1e-300)
+
+
+@njit(cache=True)
+def _extend_for_moments(q: float, mu: float, t: float, nmax: int, lo: float, hi: float):
+    """Widen [lo, hi] until the nmax-th moment's integrand, not only the weight, is e^-60 of its peak.
+
+    The weight alone is the wrong criterion for the high moments when l grows like q e^{mu x} (tiny q):
+    |l|^6 moves the sixth moment's mass about 6 mu to the right, and truncating at the weight's
+    e^-60 point cost 1e-9 relative in kappa_6 at q = 1e-7, sigma = 1.
+    """
+    step = 0.5
+    n = int((hi - lo) / step) + 1
+    hmax = -math.inf
+    for i in range(n):
+        hmax = max(hmax, _h(lo + i * step, q, mu, t, nmax))
+    x = hi
+    for _ in range(100000):
+        if _h(x, q, mu, t, nmax) < hmax - 60.0 and x - hi > 1.0:
+            break
+        x += step
+    new_hi = x
+    x = lo
+    for _ in range(100000):
+        if _h(x, q, mu, t, nmax) < hmax - 60.0 and lo - x > 1.0:
+            break
+        x -= step
+    return x, new_hi
+
+
+@njit(cache=True)
 def sg_tilted_cumulants(q: float, mu: float, t: float, nmax: int, out: np.ndarray) -> None:
     """Fill out[0] = K(t), out[1] = K'(t), out[j] = K^{(j)}(t) for j = 2..nmax (nmax <= 8)."""
     if q >= 1.0:
         _gaussian_tilted(mu, t, nmax, out)
         return
     lo, hi, gmax = _domain(q, mu, t)
+    if nmax >= 2:
+        lo, hi = _extend_for_moments(q, mu, t, nmax, lo, hi)
     # panel width: the Gaussian factor is resolved to machine precision by GL16 on width 1; the
     # PLRV's complex singularity sits pi/mu off the real axis, so width 1/mu keeps the same margin.
     h = min(1.0, 1.0 / mu)
