@@ -17,7 +17,7 @@ import warnings
 from .accountant import Accountant
 from .calibrate import calibrate_noise
 from .mechanisms import PoissonSubsampledGaussian
-from .report.compute import verdict
+from .report.verdict import verdict
 
 Q, SIGMA, T, DELTA = 2000 / 67349, 0.7865, 660, 1e-5
 

@@ -20,7 +20,7 @@ import pytest
 import numpy as np
 
 from ewacct.report import build_report
-from ewacct.report.compute import VERDICTS, verdict
+from ewacct.report.verdict import VERDICTS, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

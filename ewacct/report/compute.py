@@ -30,6 +30,7 @@ from scipy.special import ndtr, ndtri
 
 from ewacct.baselines import get_baseline
 from ewacct.baselines.calibration import AuditRow, calibrate_methods
+from ewacct.report.verdict import VERDICTS, verdict
 
 __all__ = [
     "ReportConfig",
@@ -47,24 +48,6 @@ __all__ = [
 ]
 
 Tick = Callable[[str], None]
-
-#: the three verdicts on "does this sigma meet the target epsilon?"
-VERDICTS = ("meets target", "overspends", "unknown")
-
-
-def verdict(lower: float | None, upper: float | None, target: float) -> str:
-    """The verdict on a certified bracket [lower, upper] of the true epsilon against a target.
-
-    ``meets target`` when the certified upper bound is at most the target; ``overspends`` when the
-    certified lower bound exceeds it; ``unknown`` when the bracket straddles the target or is missing.
-    """
-    tol = 1e-9 * max(abs(target), 1.0)
-    if upper is not None and math.isfinite(upper) and upper <= target + tol:
-        return "meets target"
-    if lower is not None and math.isfinite(lower) and lower > target + tol:
-        return "overspends"
-    return "unknown"
-
 
 def _noop(_: str) -> None:
     return None
