@@ -20,7 +20,7 @@ BASE = dict(noise_multiplier=1.0, sampling_probability=0.1, steps=10, target_del
     ("sampling_probability", 1.5, r"sampling_probability must be in \(0, 1\]"),
     ("sampling_probability", 0.0, "sampling_probability"),
     ("steps", -3, "steps"),
-    ("steps", 2.5, "steps must be a non-negative integer"),
+    ("steps", 2.5, "steps must be an integer >= 1"),
     ("steps", 0, "steps must be an integer >= 1"),
     ("target_delta", 1.0, r"target_delta must be in \(0, 1\)"),
     ("target_delta", 0.0, "target_delta"),
