@@ -4,13 +4,15 @@ Core subcommands (here): ``epsilon``, ``delta``, ``tradeoff``, ``demo``.  Contri
 ``compare``, ``calibrate``, ``report`` (``ewacct.commands``) and ``finetune`` (``ewacct_torch``,
 imported only when that subcommand runs, so the core never imports torch).
 
-Bad input exits with status 2 and one line on stderr naming the argument and its allowed range.
+Bad input exits with status 2 and one line on stderr naming the argument and its allowed range;
+an internal failure exits with status 3 and one line starting "internal error:" (never presented as
+bad input); Ctrl-C exits with 130.  Abbreviated long options are refused (``allow_abbrev=False``).
+The accepted DP-SGD domain (``ewacct._validate``): sigma in [0.05, 1e4], q in [1e-12, 1], T in [1, 1e12].
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from typing import Any, Sequence
@@ -20,7 +22,18 @@ import numpy as np
 from . import _validate as V
 from .accountant import METHODS, Accountant
 from .commands import register_all
-from .commands._common import delta_arg, noise_multiplier_arg, one_line_errors, sampling_rate_arg, steps_arg
+from .commands._common import (
+    Q_HELP,
+    SIGMA_HELP,
+    STEPS_HELP,
+    delta_arg,
+    dump_json,
+    noise_multiplier_arg,
+    one_line_errors,
+    run_guarded,
+    sampling_rate_arg,
+    steps_arg,
+)
 from .mechanisms import PoissonSubsampledGaussian
 from .results import EdgeworthValidityWarning
 
@@ -28,9 +41,12 @@ from .results import EdgeworthValidityWarning
 def _eps_arg(text: str) -> float:
     try:
         x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"epsilon must be a real number, got {text!r}") from None
+    try:
         return V.check_nonnegative("epsilon", x)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc) if "epsilon" in str(exc) else f"epsilon must be a real number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _alpha_arg(text: str) -> float:
@@ -38,9 +54,22 @@ def _alpha_arg(text: str) -> float:
         x = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"alpha must be a real number, got {text!r}") from None
-    if not 0.0 <= x <= 1.0:
+    if not 0.0 <= x <= 1.0:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"alpha must be in [0, 1], got {text!r}")
     return x
+
+
+MAX_POINTS = 100000
+
+
+def _points_arg(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"points must be an integer in [2, {MAX_POINTS}], got {text!r}") from None
+    if not 2 <= k <= MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"points must be an integer in [2, {MAX_POINTS}], got {text!r}")
+    return k
 
 
 def _order_arg(text: str) -> int:
@@ -54,9 +83,9 @@ def _order_arg(text: str) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help="Poisson sampling rate q in (0, 1]")
-    p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help="noise multiplier sigma > 0")
-    p.add_argument("-T", "--steps", type=steps_arg, required=True, help="number of steps >= 1")
+    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help=Q_HELP)
+    p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help=SIGMA_HELP)
+    p.add_argument("-T", "--steps", type=steps_arg, required=True, help=STEPS_HELP)
     p.add_argument("--method", choices=METHODS, default=None, help="accounting method (default: tilted)")
     p.add_argument("--order", type=_order_arg, default=None, help="expansion order (tilted default 3, edgeworth 2)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -122,7 +151,7 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     key = "delta" if kind == "epsilon" else "epsilon"
     rows = _rows(res, key, len(inputs))
     if args.json:
-        print(json.dumps({"query": kind, "config": _config(args), "results": rows}, indent=2))
+        print(dump_json({"query": kind, "config": _config(args), "results": rows}))
         return 0
     print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
     print(_table([key, f"{kind} (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
@@ -148,8 +177,8 @@ def cmd_tradeoff(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", EdgeworthValidityWarning)
         res = acc.tradeoff(alpha)
     if args.json:
-        print(json.dumps({"query": "tradeoff", "config": _config(args), "alpha": res.alpha.tolist(),
-                          "beta": res.beta.tolist(), "method": res.method, "valid": res.valid}, indent=2))
+        print(dump_json({"query": "tradeoff", "config": _config(args), "alpha": res.alpha.tolist(),
+                         "beta": res.beta.tolist(), "method": res.method, "valid": res.valid}))
         return 0
     print(f"f-DP trade-off curve (symmetrised), method {res.method}: beta = type II error at type I error alpha")
     print(_table(["alpha", "beta", "1 - alpha"], [[_fmt(a), _fmt(b), _fmt(1 - a)] for a, b in zip(res.alpha, res.beta)]))
@@ -179,28 +208,33 @@ def cmd_finetune(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ewacct", description="Edgeworth / saddlepoint privacy accountant for DP-SGD")
+    parser = argparse.ArgumentParser(
+        prog="ewacct", description="Edgeworth / saddlepoint privacy accountant for DP-SGD", allow_abbrev=False,
+        epilog=f"accepted DP-SGD domain: {SIGMA_HELP}; {Q_HELP}; {STEPS_HELP}. Exit codes: 0 ok, 2 bad input, "
+               "3 internal error, 130 interrupted.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("epsilon", help="epsilon(delta) of DP-SGD")
+    p = sub.add_parser("epsilon", help="epsilon(delta) of DP-SGD", allow_abbrev=False)
     _common(p)
     p.add_argument("--delta", type=delta_arg, nargs="+", required=True, help="target delta(s) in (0, 1)")
     p.add_argument("--certify", action="store_true", help="also compute a certified [lower, upper] bracket")
     p.set_defaults(func=cmd_epsilon)
-    p = sub.add_parser("delta", help="delta(epsilon) of DP-SGD")
+    p = sub.add_parser("delta", help="delta(epsilon) of DP-SGD", allow_abbrev=False)
     _common(p)
     p.add_argument("--eps", type=_eps_arg, nargs="+", required=True, help="epsilon value(s) >= 0")
     p.add_argument("--certify", action="store_true", help="also compute a certified [lower, upper] bracket")
     p.set_defaults(func=cmd_delta)
-    p = sub.add_parser("tradeoff", help="f-DP trade-off curve beta(alpha)")
+    p = sub.add_parser("tradeoff", help="f-DP trade-off curve beta(alpha)", allow_abbrev=False)
     _common(p)
     p.add_argument("--alpha", type=_alpha_arg, nargs="+", default=None, help="type I errors in [0, 1]")
-    p.add_argument("--points", type=int, default=11, help="number of alphas on [0, 1] when --alpha is absent")
+    p.add_argument("--points", type=_points_arg, default=11,
+                   help=f"number of alphas on [0, 1] when --alpha is absent, an integer in [2, {MAX_POINTS}]")
     p.set_defaults(func=cmd_tradeoff)
-    p = sub.add_parser("demo", help="the main job: epsilon of a typical fine-tuning run, baselines, a quick DP fine-tune")
+    p = sub.add_parser("demo", help="the main job: epsilon of a typical fine-tuning run, baselines, a quick DP fine-tune",
+                       allow_abbrev=False)
     p.add_argument("--no-finetune", action="store_true", help="skip the quick DP fine-tuning part")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("finetune", help="DP fine-tuning with the ewacct accountant (needs the torch extra; see --help there)",
-                   add_help=False).set_defaults(func=None, passthrough=True)
+                   add_help=False, allow_abbrev=False).set_defaults(func=None, passthrough=True)
     register_all(sub)
     for sp in sub.choices.values():
         one_line_errors(sp)
@@ -210,14 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "finetune":
-        return cmd_finetune(argparse.Namespace(), argv[1:])
+        return run_guarded(lambda a: cmd_finetune(a, argv[1:]), argparse.Namespace(), "ewacct finetune")
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ValueError as exc:
-        sys.stderr.write(f"ewacct {args.command}: error: {str(exc).splitlines()[0]}\n")
-        return 2
+    return run_guarded(args.func, args, f"ewacct {args.command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

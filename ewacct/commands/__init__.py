@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     """A parser with only ``compare``, ``calibrate`` and ``report``."""
     from ewacct.commands._common import one_line_errors
 
-    parser = argparse.ArgumentParser(prog="ewacct")
+    parser = argparse.ArgumentParser(prog="ewacct", allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
     register_all(sub)
     return one_line_errors(parser)
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m ewacct.commands``; returns the exit code."""
+    from ewacct.commands._common import run_guarded
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_guarded(args.func, args, f"ewacct {args.command}")

@@ -19,13 +19,17 @@ import argparse
 import sys
 from typing import Any
 
+from ewacct import _validate
 from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
     dump_json,
     epsilon_arg,
+    Q_HELP,
+    STEPS_HELP,
     fail,
     fmt,
+    methods_arg,
     one_line_errors,
     positive_int_arg,
     sampling_rate_arg,
@@ -49,15 +53,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "calibrate", help=HELP, description=HELP + ".",
         epilog="methods: " + ", ".join(BASELINE_NAMES) + " (or 'all'); default: " + ",".join(DEFAULT_CALIBRATE_METHODS),
+        allow_abbrev=False,
     )
     p.add_argument("--target-eps", type=epsilon_arg, required=True, help="target epsilon > 0")
     p.add_argument("--delta", type=delta_arg, default=1e-5, help="target delta in (0, 1) (default 1e-5)")
-    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, default=None, help="Poisson sampling probability q in (0, 1]")
-    p.add_argument("-T", "--steps", type=steps_arg, default=None, help="number of steps T >= 1")
+    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, default=None, help=Q_HELP)
+    p.add_argument("-T", "--steps", type=steps_arg, default=None, help=STEPS_HELP)
     p.add_argument("--dataset-size", type=positive_int_arg("dataset_size"), default=None, help="N (with --batch-size, --epochs)")
     p.add_argument("--batch-size", type=positive_int_arg("batch_size"), default=None, help="expected batch size B")
     p.add_argument("--epochs", type=positive_int_arg("epochs"), default=None, help="number of epochs E")
-    p.add_argument("--methods", default=None, help="comma-separated methods")
+    p.add_argument("--methods", type=methods_arg, default=None, help="comma-separated methods")
     p.add_argument("--pld-discretization", type=discretization_arg, default=PLD_DISCRETIZATION,
                    help=f"PLD discretisation for the certified truth (default {PLD_DISCRETIZATION:g})")
     p.add_argument("--search-pld-discretization", type=discretization_arg, default=1e-3,
@@ -83,6 +88,11 @@ def resolve_q_T(args: argparse.Namespace, prog: str) -> tuple[float, int, str]:
             fail(prog, f"batch_size must be <= dataset_size, got {args.batch_size} > {args.dataset_size}")
         q = args.batch_size / args.dataset_size
         T = args.epochs * (args.dataset_size // args.batch_size)
+        try:
+            _validate.check_dpsgd_sampling_probability(q, "sampling_probability (B/N)")
+            _validate.check_dpsgd_steps(T, "steps (E*floor(N/B))")
+        except ValueError as exc:
+            fail(prog, str(exc))
         return q, T, f"q = B/N = {args.batch_size}/{args.dataset_size}, T = E*floor(N/B) = {T}"
     if args.sampling_rate is None or args.steps is None:
         fail(prog, "give -q and -T (or --dataset-size, --batch-size and --epochs)")
@@ -125,19 +135,15 @@ def run(args: argparse.Namespace) -> int:
     from ewacct.baselines.calibration import calibrate_methods
 
     prog = "ewacct calibrate"
-    try:
-        methods = parse_methods(args.methods, default=DEFAULT_CALIBRATE_METHODS)
-    except ValueError as exc:
-        fail(prog, str(exc))
+    methods = parse_methods(args.methods, default=DEFAULT_CALIBRATE_METHODS)
     q, T, how = resolve_q_T(args, prog)
-    try:
-        rows = calibrate_methods(
-            methods, target_epsilon=args.target_eps, target_delta=args.delta, sampling_probability=q, steps=T,
-            pld_discretization=args.pld_discretization, search_pld_discretization=args.search_pld_discretization,
-            truth=("ewacct-certified", "pld") if args.certify_with == "ewacct" else ("pld",),
-        )
-    except ValueError as exc:
-        fail(prog, str(exc))
+    # a ValueError from here on propagates to the caller's guard (ewacct.commands._common.run_guarded),
+    # which tells a refusal of the input (exit 2) from an internal failure (exit 3)
+    rows = calibrate_methods(
+        methods, target_epsilon=args.target_eps, target_delta=args.delta, sampling_probability=q, steps=T,
+        pld_discretization=args.pld_discretization, search_pld_discretization=args.search_pld_discretization,
+        truth=("ewacct-certified", "pld") if args.certify_with == "ewacct" else ("pld",),
+    )
     if args.json:
         payload = {
             "config": {"target_epsilon": args.target_eps, "target_delta": args.delta, "sampling_probability": q,

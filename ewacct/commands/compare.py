@@ -21,8 +21,11 @@ from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
     dump_json,
-    fail,
+    Q_HELP,
+    SIGMA_HELP,
+    STEPS_HELP,
     fmt,
+    methods_arg,
     noise_multiplier_arg,
     one_line_errors,
     sampling_rate_arg,
@@ -41,13 +44,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "compare", help=HELP, description=HELP + ".",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="methods: " + ", ".join(BASELINE_NAMES) + " (or 'all')",
+        epilog="methods: " + ", ".join(BASELINE_NAMES) + " (or 'all')", allow_abbrev=False,
     )
-    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help="Poisson sampling probability q in (0, 1]")
-    p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help="noise multiplier sigma > 0")
-    p.add_argument("-T", "--steps", type=steps_arg, required=True, help="number of steps T >= 1")
+    p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help=Q_HELP)
+    p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help=SIGMA_HELP)
+    p.add_argument("-T", "--steps", type=steps_arg, required=True, help=STEPS_HELP)
     p.add_argument("--delta", type=delta_arg, default=1e-5, help="target delta in (0, 1) (default 1e-5)")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: all standard rows)")
+    p.add_argument("--methods", type=methods_arg, default=None, help="comma-separated methods (default: all standard rows)")
     p.add_argument("--pld-discretization", type=discretization_arg, default=PLD_DISCRETIZATION,
                    help=f"PLD value discretisation interval (default {PLD_DISCRETIZATION:g})")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -107,18 +110,13 @@ def run(args: argparse.Namespace) -> int:
     from ewacct.baselines import parse_methods
     from ewacct.baselines.compare import compare_epsilon
 
-    prog = "ewacct compare"
-    try:
-        methods = parse_methods(args.methods)
-    except ValueError as exc:
-        fail(prog, str(exc))
-    try:
-        cmp = compare_epsilon(
-            [(args.noise_multiplier, args.sampling_rate, args.steps)],
-            target_delta=args.delta, methods=methods, pld_discretization=args.pld_discretization,
-        )
-    except ValueError as exc:
-        fail(prog, str(exc))
+    # a ValueError here propagates to the caller's guard (ewacct.commands._common.run_guarded), which
+    # tells a refusal of the input (exit 2) from an internal failure (exit 3)
+    methods = parse_methods(args.methods)
+    cmp = compare_epsilon(
+        [(args.noise_multiplier, args.sampling_rate, args.steps)],
+        target_delta=args.delta, methods=methods, pld_discretization=args.pld_discretization,
+    )
     if args.json:
         sys.stdout.write(dump_json(cmp.to_dict()) + "\n")
     else:

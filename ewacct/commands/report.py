@@ -19,7 +19,7 @@ HELP = "write an HTML + Markdown report comparing accountants (figures, EW-Tune 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand to an argparse subparsers object."""
-    p = subparsers.add_parser("report", help=HELP, description=HELP + ".")
+    p = subparsers.add_parser("report", help=HELP, description=HELP + ".", allow_abbrev=False)
     p.add_argument("--out", required=True, help="output directory (created if missing)")
     p.add_argument("--quick", action="store_true", help="small grid and coarse PLD (under 30 s; used in CI)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
