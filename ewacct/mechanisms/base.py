@@ -58,6 +58,18 @@ class Mechanism(abc.ABC):
         t = 0.0 if side == "upper" else -1.0
         return self.cgf(t, nmax, direction=direction)[1:]
 
+    def supports_log_mgf(self) -> bool:
+        """True when :meth:`log_mgf` is available (no atoms or lattice in the loss)."""
+        return False
+
+    def log_mgf(self, z: np.ndarray, *, direction: str = "remove") -> np.ndarray:
+        """``log E_P[exp(z L)]`` at complex ``z`` (Re z >= 0) under the upper measure of ``direction``."""
+        raise NotImplementedError(f"{type(self).__name__} has no complex log-MGF")
+
+    def loss_sup(self, direction: str = "remove") -> float:
+        """Essential supremum of one run's privacy loss under the upper measure (inf if unbounded)."""
+        return float("inf")
+
     @abc.abstractmethod
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, inverse of :func:`ewacct.mechanisms.from_dict`."""

@@ -39,5 +39,13 @@ class Gaussian(Mechanism):
             out[2] = m2
         return out
 
+    def supports_log_mgf(self) -> bool:
+        return True
+
+    def log_mgf(self, z: np.ndarray, *, direction: str = "remove") -> np.ndarray:
+        """Both directions: L ~ N(mu^2/2, mu^2) under the upper measure, so log E e^{zL} = mu^2 z (z+1) / 2."""
+        z = np.asarray(z, dtype=np.complex128)
+        return 0.5 * self.mu**2 * z * (z + 1.0)
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name, "noise_multiplier": self.noise_multiplier}

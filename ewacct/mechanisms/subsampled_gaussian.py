@@ -53,6 +53,32 @@ class PoissonSubsampledGaussian(Mechanism):
         sg_tilted_cumulants(q, self.mu, t, nmax, out)
         return out
 
+    def supports_log_mgf(self) -> bool:
+        return True
+
+    def log_mgf(self, z: np.ndarray, *, direction: str = "remove") -> np.ndarray:
+        """``log E_P[exp(z L)]`` at complex z: ``log G(z + 1)`` (REMOVE) or ``log G(-z)`` (ADD), where
+        ``G(w) = E_{N(0,1)}[(1 + q (e^{mu X - mu^2/2} - 1))^w]`` (``ewacct._kernels.mgf``)."""
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        q, mu = self.sampling_probability, self.mu
+        if direction == "remove":
+            w = z + 1.0
+        elif direction == "add":
+            w = -z
+        else:
+            raise ValueError(f"direction must be 'remove' or 'add', got {direction!r}")
+        if q >= 1.0:
+            return 0.5 * mu * mu * w * (w - 1.0)
+        from .._kernels.mgf import sg_log_g_many
+
+        return sg_log_g_many(q, mu, np.ascontiguousarray(w))
+
+    def loss_sup(self, direction: str = "remove") -> float:
+        q = self.sampling_probability
+        if direction == "add" and q < 1.0:
+            return -math.log1p(-q)
+        return math.inf
+
     def exact_single_step_delta(self, eps: float, direction: str = "remove") -> float:
         """Exact delta(eps) of ONE step (theory.md Sec. 1.2), both directions.
 

@@ -1,0 +1,327 @@
+"""The exact method: delta(eps) and eps(delta) from the saddle-point contour integral.
+
+Both neighbouring directions (REMOVE and ADD, add-or-remove-one adjacency) are evaluated and the
+worse is reported; the ADD direction is skipped, exactly, when its Chernoff bound already lies below
+the REMOVE value.  Every answer carries an error estimate: the rigorous aliasing bound of the
+trapezoidal rule (given K), the truncation estimate of the u-range, and the floating-point budget of
+the node sum.  A contour that cannot reach its tolerance raises :class:`ContourError`; the caller
+turns that into an invalid result, never a silent number.
+
+Cost: one log-MGF evaluation per node per distinct group; the number of steps only multiplies K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .contour import (Contour, ContourError, LogMgf, build_contour, choose_abscissa, log_delta_on, psi_grid, saddle,
+                      saddle_estimate)
+
+DIRECTIONS = ("remove", "add")
+#: relative accuracy the quadrature aims at (on delta)
+DEFAULT_RTOL = 1e-9
+EPS_MACH = 2.2e-16
+
+
+@dataclass
+class DirectionAnswer:
+    value: float            # delta or eps
+    log_delta: float        # log delta at the answer
+    rel_err: float          # estimated relative error of value (0 if exact by structure)
+    diag: dict[str, Any] = field(default_factory=dict)
+
+
+def supports(groups: Sequence[tuple[Any, int]]) -> bool:
+    """True when every group has a complex log-MGF (no atoms or lattices)."""
+    return bool(groups) and all(hasattr(m, "log_mgf") and m.supports_log_mgf() for m, _ in groups)
+
+
+def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> LogMgf:
+    """K(z) = sum_g n_g log E_P[exp(z L_g)] of a composition in ``direction``."""
+    groups = list(groups)
+
+    def complex_fn(z: np.ndarray) -> np.ndarray:
+        out = np.zeros(z.shape, dtype=np.complex128)
+        for m, n in groups:
+            out += n * m.log_mgf(z, direction=direction)
+        return out
+
+    def real_fn(t: float, nmax: int) -> np.ndarray:
+        out = np.zeros(max(nmax, 0) + 1)
+        for m, n in groups:
+            out += n * m.cgf(t, max(nmax, 2), direction=direction)[: nmax + 1]
+        return out
+
+    sup = 0.0
+    for m, n in groups:
+        s = m.loss_sup(direction)
+        sup = math.inf if not math.isfinite(s) else sup + n * s
+    return LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup)
+
+
+class ExactDirection:
+    """delta(eps) / eps(delta) in one direction, with a cache of contours."""
+
+    #: wall-clock budget of one query in one direction (seconds); past it the query fails loudly
+    TIME_BUDGET = 2.0
+
+    def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
+        self.K = K
+        self.log_tol = math.log(rtol)
+        self._contours: list[Contour] = []
+
+    # -- contours
+    def _contour_for(self, eps: float, log_delta: float, deadline: float) -> Contour:
+        """A cached contour that meets the tolerance at (eps, log_delta), else a new one."""
+        for ct in reversed(self._contours):
+            ok, _ = self._check(ct, eps, log_delta)
+            if ok:
+                return ct
+        K = self.K
+        c_star = saddle(K, eps)
+        grid = psi_grid(K, c_star)
+        lt = self.log_tol - 2.3  # build with a margin below the acceptance tolerance
+        c, P, used = choose_abscissa(K, eps, c_star, lt, log_delta, grid)
+        ct = build_contour(K, eps, c, P, lt, log_delta, used, deadline)
+        self._contours.append(ct)
+        if len(self._contours) > 24:
+            self._contours.pop(0)
+        return ct
+
+    def _check(self, ct: Contour, eps: float, log_delta: float) -> tuple[bool, float]:
+        """(within tolerance, log absolute error estimate) of delta_h at eps."""
+        ld, _, labs, ltail = log_delta_on(ct, eps)
+        if not math.isfinite(ld):
+            return False, math.inf
+        lalias = ct.alias_bound(eps)
+        # floating point: the node sum (~sqrt(n) roundings of size eps_mach |term|) and the relative
+        # error of each exp(K_n), about eps_mach |K_n| (K is a sum of n_g log-MGFs)
+        lround = labs + math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) + 8.0 * ct.kmax))
+        lerr = float(np.logaddexp.reduce([lalias, ltail, lround]))
+        return lerr <= self.log_tol + min(ld, log_delta), lerr
+
+    # -- delta(eps)
+    def log_delta(self, eps: float) -> DirectionAnswer:
+        import time
+
+        K = self.K
+        if eps >= K.loss_sup:
+            return DirectionAnswer(0.0, -math.inf, 0.0, {"note": "eps beyond the largest privacy loss"})
+        deadline = time.perf_counter() + self.TIME_BUDGET
+        c = saddle(K, eps)
+        _, guess = saddle_estimate_at(K, c, eps)
+        for _ in range(4):
+            ct = self._contour_for(eps, guess, deadline)
+            ld, _, _, _ = log_delta_on(ct, eps)
+            ok, lerr = self._check(ct, eps, ld)
+            if ok:
+                return DirectionAnswer(math.exp(ld), ld, math.exp(lerr - ld),
+                                       {"c": ct.c, "h": ct.h, "nodes": ct.n})
+            # the scale guess was off: rebuild with the measured delta (or a smaller guess)
+            guess = ld if math.isfinite(ld) and ld < guess else guess - 5.0
+        raise ContourError(f"contour quadrature missed its tolerance at eps={eps:.6g}")
+
+    # -- eps(delta)
+    def epsilon(self, log_target: float) -> DirectionAnswer:
+        import time
+
+        K = self.K
+        deadline = time.perf_counter() + self.TIME_BUDGET
+        _, eps = self._initial(log_target)
+        # the Chernoff bound is a rigorous upper bound on eps: never start above it
+        eps_ch = self._chernoff_eps(log_target)
+        if not (eps > 0.0) or not math.isfinite(eps) or eps > eps_ch:
+            eps = eps_ch
+        for _round in range(8):
+            if eps <= 0.0 or not math.isfinite(eps):
+                d0 = self.log_delta(0.0)
+                if d0.log_delta <= log_target:
+                    return DirectionAnswer(0.0, d0.log_delta, 0.0, {"note": "delta(0) <= target: eps = 0", **d0.diag})
+                eps = 1e-6 if not math.isfinite(eps) else max(eps, 1e-6)
+            ct = self._contour_for(eps, log_target, deadline)
+            eps_new, ld, dld = _newton_eps(ct, eps, log_target)
+            if eps_new <= 0.0:
+                d0 = self.log_delta(0.0)
+                if d0.log_delta <= log_target:
+                    return DirectionAnswer(0.0, d0.log_delta, 0.0, {"note": "delta(0) <= target: eps = 0", **d0.diag})
+                eps = 0.5 * eps
+                continue
+            ok, lerr = self._check(ct, eps_new, log_target)
+            eps = eps_new
+            if ok and abs(ld - log_target) <= 1e-11:
+                # relative error of eps from that of delta: d eps = d delta / |delta'|
+                rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
+                return DirectionAnswer(eps, ld, rel, {"c": ct.c, "h": ct.h, "nodes": ct.n})
+            if time.perf_counter() > deadline:
+                break
+        raise ContourError(f"eps(delta) did not converge (last eps={eps:.6g})")
+
+    def _chernoff_eps(self, log_target: float) -> float:
+        """A rigorous upper bound on eps: min over s of (psi(s) - log delta) / s."""
+        return chernoff_eps(self.K, log_target)
+
+    def _initial(self, log_target: float) -> tuple[float, float]:
+        """(c, eps) where the leading saddle-point approximation of log delta equals log_target."""
+        K = self.K
+
+        def g(lc: float) -> tuple[float, float]:
+            e, ld = saddle_estimate(K, math.exp(lc))
+            return ld - log_target, e
+
+        lo, hi = None, None
+        lc = 0.0
+        v, e = g(lc)
+        step = 1.0
+        for _ in range(60):
+            if v > 0.0:
+                lo = (lc, v)
+                if hi is not None:
+                    break
+                lc += step
+            else:
+                hi = (lc, v)
+                if lo is not None:
+                    break
+                lc -= step
+            step *= 1.6
+            if not -40.0 < lc < 25.0:
+                return math.exp(lc), math.nan
+            v, e = g(lc)
+        if lo is None or hi is None:
+            return math.exp(lc), math.nan
+        a, fa = lo
+        b, fb = hi
+        m = a
+        for _ in range(40):
+            m = (a * fb - b * fa) / (fb - fa)
+            if not (min(a, b) < m < max(a, b)):
+                m = 0.5 * (a + b)
+            fm, e = g(m)
+            if abs(fm) < 1e-3 or abs(b - a) < 1e-9:
+                return math.exp(m), e
+            if (fm > 0.0) == (fa > 0.0):
+                a, fa = m, fm
+                fb *= 0.5
+            else:
+                b, fb = m, fm
+                fa *= 0.5
+        return math.exp(m), e
+
+
+def chernoff_eps(K: LogMgf, log_target: float) -> float:
+    """min over s > 0 of (psi(s) - log delta) / s: a rigorous upper bound on eps(delta) given K."""
+    def f(ls: float) -> float:
+        s = math.exp(ls)
+        try:
+            v = (K.psi(s) - log_target) / s
+        except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+            return math.inf
+        return v if math.isfinite(v) else math.inf
+
+    grid = np.linspace(math.log(1e-3), math.log(1e3), 15)
+    vals = [f(float(x)) for x in grid]
+    i = int(np.argmin(vals))
+    best = vals[i]
+    # golden-section refinement between the neighbours of the best grid point (f is unimodal)
+    a, b = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)])
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = b - g * (b - a), a + g * (b - a)
+    f1, f2 = f(x1), f(x2)
+    for _ in range(12):
+        if f1 <= f2:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - g * (b - a)
+            f1 = f(x1)
+        else:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + g * (b - a)
+            f2 = f(x2)
+    return min(best, f1, f2)
+
+
+def saddle_estimate_at(K: LogMgf, c: float, eps: float) -> tuple[float, float]:
+    """(Phi''(c), leading saddle-point log delta at eps with abscissa c)."""
+    k = K.real_fn(c, 2)
+    phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
+    phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+    return phi2, phi - 0.5 * math.log(2.0 * math.pi * phi2)
+
+
+def _newton_eps(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
+    """Solve log delta_h(eps) = log_target on fixed nodes (safeguarded Newton on a decreasing function)."""
+    lo, hi = 0.0, math.inf
+    ld, dld, _, _ = log_delta_on(ct, eps)
+    for _ in range(100):
+        if not math.isfinite(ld):
+            hi = eps
+            eps = 0.5 * (lo + eps)
+            ld, dld, _, _ = log_delta_on(ct, eps)
+            continue
+        f = ld - log_target
+        if f > 0.0:
+            lo = eps
+        else:
+            hi = eps
+        if abs(f) <= 1e-13:
+            return eps, ld, dld
+        step = -f / dld if dld < 0.0 else math.inf
+        en = eps + step
+        if not (lo < en < hi):
+            en = 0.5 * (lo + hi) if math.isfinite(hi) else max(2.0 * eps, eps + 1.0)
+        if hi - lo <= 1e-15 * max(hi, 1e-300):
+            return en, ld, dld
+        eps = en
+        ld, dld, _, _ = log_delta_on(ct, eps)
+        if eps <= 1e-300 and ld > log_target:
+            return 0.0, ld, dld
+    return eps, ld, dld
+
+
+class ExactMethod:
+    """Both directions of a composition; the accountant's entry point to the exact engine."""
+
+    name = "exact"
+
+    def __init__(self, groups: Sequence[tuple[Any, int]], rtol: float = DEFAULT_RTOL) -> None:
+        self.groups = list(groups)
+        self.dirs = {d: ExactDirection(composition_log_mgf(self.groups, d), rtol) for d in DIRECTIONS}
+
+    def _add_bound_eps(self, log_target: float) -> float:
+        """A rigorous upper bound on eps_add(delta): min over s of (psi(s) - log delta) / s."""
+        return chernoff_eps(self.dirs["add"].K, log_target)
+
+    def _add_bound_logdelta(self, eps: float) -> float:
+        K = self.dirs["add"].K
+        if eps >= K.loss_sup:
+            return -math.inf
+        best = math.inf
+        for s in np.geomspace(1e-2, 1e3, 26):
+            try:
+                best = min(best, K.psi(float(s)) - float(s) * eps)
+            except (ValueError, OverflowError, FloatingPointError):
+                continue
+        return best
+
+    def epsilon(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
+        """(eps, dominating direction, relative error estimate, diagnostics)."""
+        lt = math.log(delta)
+        r = self.dirs["remove"].epsilon(lt)
+        if self._add_bound_eps(lt) <= r.value:
+            return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
+        a = self.dirs["add"].epsilon(lt)
+        if a.value > r.value:
+            return a.value, "add", a.rel_err, {**a.diag, "remove_eps": r.value}
+        return r.value, "remove", r.rel_err, {**r.diag, "add_eps": a.value}
+
+    def delta(self, eps: float) -> tuple[float, str, float, dict[str, Any]]:
+        r = self.dirs["remove"].log_delta(eps)
+        if self._add_bound_logdelta(eps) <= r.log_delta:
+            return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
+        a = self.dirs["add"].log_delta(eps)
+        if a.log_delta > r.log_delta:
+            return a.value, "add", a.rel_err, {**a.diag, "remove_delta": r.value}
+        return r.value, "remove", r.rel_err, {**r.diag, "add_delta": a.value}
