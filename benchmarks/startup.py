@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -75,21 +76,22 @@ def _loadavg() -> str:
         return "n/a"
 
 
-def measure(repeats: int = 5) -> dict:
+def measure(repeats: int = 5, query: list[str] | None = None) -> dict:
     cli = _cli()
+    query = list(QUERY if query is None else query)
     rows: list[dict] = []
     root = Path(tempfile.mkdtemp(prefix="ewacct-startup-"))
     try:
         # (a) empty cache
         cold = root / "cold"
         cold.mkdir()
-        t, rc, last = _run(cli + QUERY, cold)
+        t, rc, last = _run(cli + query, cold)
         rows.append({"case": "first call, empty Numba cache", "seconds": t, "rc": rc,
                      "target_s": TARGET_FIRST_S, "detail": "kernels compiled in this process"})
         # (b) later calls on the cache (a) filled
         later = []
         for _ in range(repeats):
-            t, rc, last = _run(cli + QUERY, cold)
+            t, rc, last = _run(cli + query, cold)
             later.append(t)
         rows.append({"case": f"later calls (median of {repeats})", "seconds": statistics.median(later), "rc": rc,
                      "target_s": TARGET_LATER_S, "detail": f"min {min(later):.2f} s, max {max(later):.2f} s"})
@@ -103,7 +105,7 @@ def measure(repeats: int = 5) -> dict:
             tw += dt
             if wrc != 0:
                 failed.append(" ".join(w[:1]))
-        t, rc, last = _run(cli + QUERY, warm)
+        t, rc, last = _run(cli + query, warm)
         rows.append({"case": "first call after install warm-up", "seconds": t, "rc": rc,
                      "target_s": TARGET_FIRST_S, "detail": f"warm-up took {tw:.1f} s at install"
                      + (f" (FAILED: {', '.join(failed)})" if failed else "")})
@@ -116,7 +118,7 @@ def measure(repeats: int = 5) -> dict:
                      "rc": irc, "target_s": None, "detail": "for scale"})
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return {"command": "ewacct " + " ".join(QUERY), "rows": rows, "loadavg": _loadavg(),
+    return {"command": "ewacct " + " ".join(query), "rows": rows, "loadavg": _loadavg(),
             "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "python": sys.version.split()[0], "last_output_line": last}
 
@@ -138,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5, help="processes per 'later' measurement (default 5)")
     p.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
+    p.add_argument("--query", default=None,
+                   help="time this ewacct command instead (quoted, without 'ewacct'), e.g. "
+                        "\"epsilon -q 0.029696 -s 0.7865 -T 660 --delta 1e-5\"")
     args = p.parse_args(argv)
-    res = measure(max(1, args.repeats))
+    res = measure(max(1, args.repeats), None if args.query is None else shlex.split(args.query))
     sys.stdout.write(render(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=1), encoding="utf-8")
