@@ -295,16 +295,7 @@ class ExactMethod:
         return chernoff_eps(self.dirs["add"].K, log_target)
 
     def _add_bound_logdelta(self, eps: float) -> float:
-        K = self.dirs["add"].K
-        if eps >= K.loss_sup:
-            return -math.inf
-        best = math.inf
-        for s in np.geomspace(1e-2, 1e3, 26):
-            try:
-                best = min(best, K.psi(float(s)) - float(s) * eps)
-            except (ValueError, OverflowError, FloatingPointError):
-                continue
-        return best
+        return chernoff_log_delta(self.dirs["add"].K, eps)
 
     def epsilon(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
         """(eps, dominating direction, relative error estimate, diagnostics)."""
@@ -325,3 +316,18 @@ class ExactMethod:
         if a.log_delta > r.log_delta:
             return a.value, "add", a.rel_err, {**a.diag, "remove_delta": r.value}
         return r.value, "remove", r.rel_err, {**r.diag, "add_delta": a.value}
+
+
+def chernoff_log_delta(K: LogMgf, eps: float) -> float:
+    """min over s > 0 of psi(s) - s eps: log of a rigorous upper bound on delta(eps) given K."""
+    if eps >= K.loss_sup:
+        return -math.inf
+    best = math.inf
+    for s in np.geomspace(1e-3, 1e3, 31):
+        try:
+            v = K.psi(float(s)) - float(s) * eps
+        except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+            continue
+        if math.isfinite(v):
+            best = min(best, v)
+    return best
