@@ -30,7 +30,7 @@ def _cum_from_central(c: list) -> list:
     return kap
 
 
-def _sg_cumulants_at(q: float, sigma: float, side: str, n: int, dps: int) -> list:
+def _sg_cumulants_at(q: float, sigma: float, side: str, n: int, dps: int, fine: bool = False) -> list:
     with mp.workdps(dps):
         q = mp.mpf(q)
         mu = 1 / mp.mpf(sigma)
@@ -40,7 +40,16 @@ def _sg_cumulants_at(q: float, sigma: float, side: str, n: int, dps: int) -> lis
         def y(x):  # l(x) / S, with l = log(1 - q + q e^z) = log1p(q expm1(z))
             return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2)) / S
 
-        pts = sorted({-mp.inf, mp.mpf(-12), mp.mpf(0), mu / 2, mu, 2 * mu, 6 * mu, mp.mpf(12) + mu, mp.inf})
+        # break points: the Gaussian bulk, the mean shifts, and the knee of l where q e^z = 1
+        # (x_c = (mu^2/2 - log q)/mu; l ~ -q below it and ~ z + log q above it), for both integrands
+        xc = (mu * mu / 2 - mp.log(q)) / mu
+        knees = [xc + d for d in (-2 / mu, -1 / mu, 0, 1 / mu, 2 / mu)]
+        knees = [k for k in knees + [k - mu for k in knees] if -14 < k < 14 + mu]  # where there is mass
+        pts = {-mp.inf, mp.mpf(-12), mp.mpf(0), mu / 2, mu, 2 * mu, 6 * mu, mp.mpf(12) + mu, mp.inf, *knees}
+        if fine:  # unit panels over the whole bulk (small sigma: the loss is steep, tanh-sinh needs help)
+            step = min(mp.mpf(1), 1 / mu)
+            pts |= {-12 + k * step for k in range(int(52 / step) + 1)}
+        pts = sorted(pts)
 
         def E(g):
             base = mp.quad(lambda x: g(y(x)) * mp.npdf(x), pts)
@@ -56,7 +65,7 @@ def _sg_cumulants_at(q: float, sigma: float, side: str, n: int, dps: int) -> lis
 
 
 @lru_cache(maxsize=None)
-def sg_cumulants(q: float, sigma: float, side: str, n: int = 6, dps: int = 40) -> tuple[float, ...]:
+def sg_cumulants(q: float, sigma: float, side: str, n: int = 6, dps: int = 40, fine: bool = False) -> tuple[float, ...]:
     """kappa_1..kappa_n of the subsampled-Gaussian PLRV under 'null' (P0) or 'alt' (P1).
 
     Computed at ``dps`` and at ``dps + 20`` digits; raises AssertionError if they differ by more
@@ -64,8 +73,8 @@ def sg_cumulants(q: float, sigma: float, side: str, n: int = 6, dps: int = 40) -
     """
     if dps < 40:
         raise ValueError("the reference runs at >= 40 digits")
-    a = _sg_cumulants_at(q, sigma, side, n, dps)
-    b = _sg_cumulants_at(q, sigma, side, n, dps + 20)
+    a = _sg_cumulants_at(q, sigma, side, n, dps, fine)
+    b = _sg_cumulants_at(q, sigma, side, n, dps + 20, fine)
     with mp.workdps(dps + 20):
         for j, (x, z) in enumerate(zip(a, b)):
             assert abs(x - z) <= mp.mpf("1e-14") * abs(z), (q, sigma, side, j + 1, x, z)

@@ -93,6 +93,19 @@ def test_cumulants_match_mpmath_small_q(q, s, side):
     assert np.all(rel <= 1e-10), rel
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("q,s", [(1e-9, 0.05), (0.01, 0.05)])
+def test_null_mean_at_the_smallest_sigma(q, s):
+    # sigma < 0.1: the mean subtracted E_null[u] = 0 node by node on a range that missed x ~ mu, and
+    # kappa_1 under the null came out ~100 % wrong; the reference needs unit / (1/mu) panels here
+    ref = np.array(sg_cumulants(q, s, "null", n=6, fine=True))
+    got = PoissonSubsampledGaussian(s, q).cumulants(side="lower", nmax=6)
+    rel = np.abs(got - ref) / np.abs(ref)
+    assert rel[0] <= 1e-12 and np.all(rel[2:] <= 1e-10), rel
+    # kappa_2 is 1.7e-8 off at q = 0.01 (outside the 1e-10 box, sigma >= 0.3)
+    assert rel[1] <= 1e-7, rel
+
+
 def test_precise_path_refuses_a_loose_ball(monkeypatch):
     # a ball that cannot be made tight must raise, never return its midpoint
     from ewacct._kernels import precise

@@ -202,6 +202,15 @@ def sg_tilted_cumulants(q: float, mu: float, t: float, nmax: int, out: np.ndarra
     lo, hi, gmax = _domain(q, mu, t)
     if nmax >= 2:
         lo, hi = _extend_for_moments(q, mu, t, nmax, lo, hi)
+    # the mean and the small-K correction subtract E_null[u] = 0 node by node; that identity holds on
+    # the integration range only if the range also holds the mass of u phi = q (phi(x - mu) - phi(x))
+    # (peaks at 0 and mu) down to e^-60 of the tilted peak. For mu > ~10 (sigma < 0.1) the weight's own
+    # range misses x ~ mu and the null mean came out O(q) wrong.
+    room = math.log(q) - gmax + 60.0
+    if room > 0.0:
+        d = math.sqrt(2.0 * room) + 1.0
+        lo = min(lo, -d)
+        hi = max(hi, mu + d)
     # panel width: the Gaussian factor is resolved to machine precision by GL16 on width 1; the
     # PLRV's complex singularity sits pi/mu off the real axis, so width 1/mu keeps the same margin.
     h = min(1.0, 1.0 / mu)
