@@ -20,6 +20,7 @@ __all__ = [
     "check_open_unit",
     "check_nonnegative",
     "check_count",
+    "check_bool",
     "as_float_array",
     "check_dpsgd_domain",
     "check_dpsgd_noise_multiplier",
@@ -133,6 +134,13 @@ def check_count(name: str, value: Any, *, allow_zero: bool = True) -> int:
     if n > MAX_COUNT:  # not exactly representable as a float: no kernel can use it
         raise InputError(f"{name} must be an integer in [{lo}, 2^53], got {_show(value)}")
     return n
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (``certify=``, ``fallback=``); ``'no'`` or ``1`` are refused, not truthy."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InputError(f"{name} must be True or False, got {_show(value)}")
 
 
 def _leaves(value: Any):

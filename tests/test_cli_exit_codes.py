@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ewacct import _validate as V
 from ewacct import cli
@@ -244,3 +246,37 @@ def test_compare_internal_failure_is_not_bad_input(monkeypatch, capsys):
 def test_unknown_method_in_compare_is_bad_input(capsys):
     code, err = _exit(["compare", "-q", "0.01", "-s", "1", "-T", "10", "--methods", "rdp,renyi"], capsys)
     assert code == 2 and len(err) == 1 and "unknown method 'renyi'" in err[0]
+
+
+# ------------------------------------------------------------------------------------ fuzz
+_NUMBERISH = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-10**30, max_value=10**30).map(str),
+    st.sampled_from(["", " ", "1e-5", "1e400", "-0", "0x10", "1_000", "nan", "-inf", "true", "1e12", "1e-12",
+                     "0.05", "1e4", "\u0661", "1,5", "--", "-1"]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(q=_NUMBERISH, s=_NUMBERISH, T=_NUMBERISH, d=_NUMBERISH)
+def test_fuzz_flags_parse_inside_the_domain_or_exit_2_with_one_line(q, s, T, d):
+    """Any text for -q / -s / -T / --delta either parses to a value inside the accepted domain or is
+    refused with exit 2 and one line (never a traceback, never a value outside the domain)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    argv = ["epsilon", f"-q={q}", f"-s={s}", f"-T={T}", f"--delta={d}"]
+    with contextlib.redirect_stderr(err):
+        try:
+            ns = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            assert exc.code == 2
+            lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+            assert len(lines) == 1 and lines[0].startswith("ewacct"), lines
+            return
+    assert V.Q_MIN <= ns.sampling_rate <= V.Q_MAX
+    assert V.SIGMA_MIN <= ns.noise_multiplier <= V.SIGMA_MAX
+    assert isinstance(ns.steps, int) and V.STEPS_MIN <= ns.steps <= V.STEPS_MAX
+    assert all(0.0 < x < 1.0 for x in ns.delta)

@@ -188,3 +188,13 @@ def test_domain_accepts_its_corners(sigma, q, T):
 def test_domain_refusals_name_the_limit(sigma, q, T, needle):
     with pytest.raises(V.InputError, match=needle):
         V.check_dpsgd_domain(sigma, q, T)
+
+
+@pytest.mark.parametrize("bad", ["no", "False", 1, 0, None, 1.0, np.int64(1)], ids=_id)
+def test_check_bool_refuses_truthy_non_bools(bad):
+    with pytest.raises(V.InputError, match=r"^certify must be True or False"):
+        V.check_bool("certify", bad)
+
+
+def test_check_bool_accepts_bools():
+    assert V.check_bool("certify", True) is True and V.check_bool("certify", np.bool_(False)) is False
