@@ -58,7 +58,7 @@ DEFAULT_ORDER = {"exact": 0, "tilted": 3, "edgeworth": 2, "ew-tune": 1}
 EXPANSION_TOLERANCE = 1e-3
 #: tilted expansion: largest accepted |delta_r - delta_{r-1}| / delta_r at the answer
 TILTED_TOLERANCE = 5e-3
-#: plain Edgeworth: largest accepted first-correction / Gaussian-tail ratio (theory.md Sec. 6.4)
+#: plain Edgeworth: largest accepted first-correction / Gaussian-tail ratio (docs/math.md, validity of the plain expansion)
 EDGEWORTH_VALIDITY_THRESHOLD = 1.0
 #: Laplace: largest accepted probability that the tilted composed loss is purely atomic
 LATTICE_MASS_THRESHOLD = 1e-3
@@ -517,7 +517,8 @@ class Accountant:
             return [self._closed_form_row(kind, float(x)) for x in arr]
         eng = self._exact_engine()
         if eng is None:
-            saved, self.method = self.method, "tilted"
+            saved = (self.method, self.order)
+            self.method, self.order = "tilted", DEFAULT_ORDER["tilted"]
             try:
                 if kind == "delta":
                     rows = [self._delta_both(float(x)) for x in arr]
@@ -533,7 +534,7 @@ class Accountant:
                                 best = (e, d, ok, diag, used)
                         rows.append((best[0], best[1], ok_all, best[3], best[4]))
             finally:
-                self.method = saved
+                self.method, self.order = saved
             note = "Laplace atoms are outside the exact engine in this version: tilted expansion used"
             return [(r[0], r[1], r[2], {**r[3], "note": note}, r[4]) for r in rows]
         from .methods import direct
@@ -544,6 +545,7 @@ class Accountant:
             # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature
             return [self._short_or_bound(eng, kind, float(x), "few participations (q T < 0.5)") for x in arr]
         out: list[tuple[float, str, bool, dict[str, Any], str]] = []
+        eng.clear()  # contours are shared within one call only: answers do not depend on history
         order = np.argsort(arr)[::-1] if kind == "epsilon" else np.argsort(arr)
         res: dict[int, tuple] = {}
         for i in order:
@@ -818,7 +820,7 @@ def _pld_or_none(acc: Accountant, fn):
 
 
 def _gaussian_delta(eps: float, mu: float) -> float:
-    """Exact delta(eps) of a mu-GDP pair, in log space (theory.md Sec. 1.3)."""
+    """Exact delta(eps) of a mu-GDP pair, in log space (Dong, Roth & Su 2022, Cor. 2.13)."""
     a = norm_logcdf(-eps / mu + mu / 2.0)
     b = eps + norm_logcdf(-eps / mu - mu / 2.0)
     if b >= a:

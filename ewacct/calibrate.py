@@ -65,7 +65,7 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         target_delta: delta in (0, 1).
         sampling_probability: Poisson rate q in (0, 1].
         steps: number of steps T >= 1.
-        method: accountant method for the estimate ("tilted" default, "edgeworth", "ew-tune").
+        method: accountant method for the estimate ("exact" default, "tilted", "edgeworth", "ew-tune").
         guarantee: "estimate" (meet the target by the estimate) or "certified" (by the certified upper bound).
         rtol: relative tolerance on sigma for the estimate search.
 
@@ -92,6 +92,16 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
 
     def f(logs: float) -> float:
         acc = Accountant(method=m, fallback=False).compose(PoissonSubsampledGaussian(math.exp(logs), q), steps)
+        if m == "exact":
+            # eps(delta) <= target  <=>  delta(target) <= delta: one exact delta per sigma (both directions)
+            eng = acc._exact_engine() if acc._structure() == "continuous" else None
+            if eng is not None:
+                try:
+                    d, _, _, _ = eng.delta(target_epsilon)
+                    return math.log(max(d, 1e-300)) - math.log(target_delta)
+                except ArithmeticError:
+                    pass
+            return float(acc.get_epsilon(target_delta).value) - target_epsilon
         if m != "tilted":
             return max(acc._eps_one(target_delta, d)[0] for d in directions) - target_epsilon
         # tilted: eps(delta) <= target  <=>  delta(target) <= delta (delta(eps) is decreasing), and

@@ -78,13 +78,18 @@ def test_composition_order_and_grouping_do_not_matter(groups, rnd):
         assert float(a.get_epsilon(1e-5)) == float(b.get_epsilon(1e-5))
 
 
-def test_vectorised_equals_scalar():
-    acc = Accountant(fallback=False).compose(PoissonSubsampledGaussian(1.0, 0.05), 500)
+@pytest.mark.parametrize("method", ["exact", "tilted"])
+def test_vectorised_equals_scalar(method):
+    acc = Accountant(method=method, fallback=False).compose(PoissonSubsampledGaussian(1.0, 0.05), 500)
     ds = np.array([1e-3, 1e-5, 1e-7])
-    v = acc.get_epsilon(ds)
-    assert v.estimate.shape == (3,)
-    for d, e in zip(ds, v.estimate):
-        assert e == float(acc.get_epsilon(float(d)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = acc.get_epsilon(ds)
+        assert v.estimate.shape == (3,)
+        for d, e in zip(ds, v.estimate):
+            # the expansions are bit-identical; the exact engine shares its contours within an
+            # array query, so it agrees to well inside its tolerance (1e-9 on delta)
+            assert e == pytest.approx(float(acc.get_epsilon(float(d))), rel=0 if method == "tilted" else 1e-10)
 
 
 def test_batched_profile_matches_per_query_solves():

@@ -1,6 +1,6 @@
 """Tilted cumulants of the Laplace mechanism's privacy-loss random variable.
 
-With ``theta = sensitivity / scale`` the PLRV under the null Lap(0, b) is (theory.md Sec. 1.3):
+With ``theta = sensitivity / scale`` the PLRV under the null Lap(0, b) is (see docs/math.md, Laplace mechanism):
 an atom at ``-theta`` of mass 1/2, an atom at ``+theta`` of mass ``e^-theta / 2`` and a continuous
 part ``2u - theta`` with ``u`` of density ``e^-u / 2`` on (0, theta).  Tilted expectations are the
 two atoms plus a smooth integral over (0, theta), done with composite Gauss-Legendre.

@@ -15,7 +15,7 @@ duality (Dong, Roth, Su 2022, Cor 2.13)
 
 This is an *approximation*, not a bound: it can under-report epsilon (Opacus
 demoted its GDP accountant with a warning for that reason), so the adapter
-reports ``is_bound = False``. See theory.md §4.3.
+reports ``is_bound = False``. See docs/math.md (the GDP/CLT baseline).
 """
 
 from __future__ import annotations

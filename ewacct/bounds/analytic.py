@@ -1,4 +1,4 @@
-"""Analytic (eps, delta) bounds from the uniform Edgeworth bound (theory.md Sec. 5.1).
+"""Analytic (eps, delta) bounds from the uniform Edgeworth bound (Wang et al., arXiv 2206.04236, Sec. 4).
 
 With ``e_X >= sup |F_{S^X} - F_hat_X|`` and ``e_Y >= sup |F_{S^Y} - F_hat_Y|`` (order-1 Edgeworth
 ``F_hat``, :mod:`ewacct.bounds.dgg`), for every eps and in each direction

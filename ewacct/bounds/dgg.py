@@ -1,5 +1,5 @@
 """Finite-sample bound on the distance to the first-order Edgeworth expansion, and the (eps, delta)
-bounds it implies (Derumigny, Girard & Guyonvarch, arXiv 2101.05780; theory.md Sec. 5).
+bounds it implies (Derumigny, Girard & Guyonvarch, arXiv 2101.05780).
 
 For ``n`` independent centred variables with averaged moments (``Bbar^2 = mean E xi^2``,
 ``K4 = mean E xi^4 / Bbar^4``, ``K3 = mean E|xi|^3 / Bbar^3``, ``lambda3 = mean E xi^3 / Bbar^3``,
@@ -139,7 +139,7 @@ def closed_form_inid(n: float, e: float, K4: float, K3: float, K3t: float, l3: f
 
 
 def integral_form_iid(n: float, K4: float, K3: float, K3t: float, l3: float, e: float = 0.1) -> float:
-    """Omega_1 + Omega_2 + Omega_3 (theory.md Sec. 5.2, centred inputs, |lambda3|); inf if a precondition fails."""
+    """Omega_1 + Omega_2 + Omega_3 (DGG Theorem 2.1 as ported, centred inputs, |lambda3|); inf if a precondition fails."""
     Th = 2 * math.pi * math.sqrt(n) / K3t
     t0 = 1 / math.pi
     sq = math.sqrt(n)

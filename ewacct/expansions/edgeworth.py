@@ -8,7 +8,7 @@ For a sum ``S`` with cumulants ``K_1, K_2, ...`` write ``s = sqrt(K_2)``, ``z = 
     ...                                           *  He_{r + 2R}(z)         (density)
 
 and ``F(x) ~ Phi(z) - phi(z) sum_r CDF_r(z)``, ``f(x) ~ phi(z)/s (1 + sum_r PDF_r(z))``
-(theory.md Sec. 3).  Orders 1-3 are EW-Tune's.  The survival function is formed directly as
+(Wang et al., arXiv 2206.04236; Blinnikov & Moessner 1998).  Orders 1-3 are EW-Tune's.  The survival function is formed directly as
 ``Phi_bar(z) + phi(z) sum_r CDF_r(z)``, never as ``1 - F``.
 """
 
@@ -186,6 +186,6 @@ class EdgeworthLaw:
         return np.exp(-0.5 * z * z - LOG_SQRT_2PI) / self.sd * (1.0 + he)
 
     def first_correction_ratio(self, x: np.ndarray) -> np.ndarray:
-        """|order-1 correction| / Gaussian tail at x (theory.md Sec. 6.4 validity diagnostic)."""
+        """|order-1 correction| / Gaussian tail at x (the plain expansion's validity diagnostic, docs/math.md)."""
         lsf, lpdf, poly1 = self._parts(x, self.a_cdf1)
         return np.abs(poly1) * np.exp(lpdf - lsf)

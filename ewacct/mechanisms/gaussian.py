@@ -16,7 +16,7 @@ class Gaussian(Mechanism):
     """The Gaussian mechanism: PLRV ``l = mu x - mu^2/2`` with ``mu = 1/noise_multiplier``.
 
     The PLRV is itself Gaussian, ``N(-mu^2/2, mu^2)`` under the null, so compositions are exact in
-    closed form (theory.md Sec. 1.3): ``mu_T = sqrt(sum mu_i^2)``.
+    closed form (Dong, Roth & Su 2022): ``mu_T = sqrt(sum mu_i^2)``.
     """
 
     noise_multiplier: float

@@ -17,7 +17,7 @@ class Laplace(Mechanism):
     """Laplace mechanism with noise ``Lap(0, scale)`` on a query of the given L1 sensitivity.
 
     The PLRV lives on ``[-theta, theta]`` with ``theta = sensitivity / scale`` and has atoms at the
-    end points (theory.md Sec. 1.3), so it is only partly continuous: Cramér's condition holds but
+    end points (docs/math.md), so it is only partly continuous: Cramér's condition holds but
     expansions converge more slowly; the accountant reports the tilted atom mass as a diagnostic.
     """
 

@@ -17,7 +17,7 @@ class RandomizedResponse(Mechanism):
     """Report the true bit with probability ``e^eps0 / (1 + e^eps0)``.
 
     The PLRV takes the two values ``+-eps0``: ``l = eps0 (2B - 1)`` with ``B ~ Bern(r)``,
-    ``r = 1/(1 + e^eps0)`` under the null (theory.md Sec. 1.3).  It is a *lattice* law: Edgeworth
+    ``r = 1/(1 + e^eps0)`` under the null (docs/math.md).  It is a *lattice* law: Edgeworth
     expansions are wrong by O(T^-1/2) at lattice points, so the accountant composes it exactly.
     """
 

@@ -80,7 +80,7 @@ class PoissonSubsampledGaussian(Mechanism):
         return math.inf
 
     def exact_single_step_delta(self, eps: float, direction: str = "remove") -> float:
-        """Exact delta(eps) of ONE step (theory.md Sec. 1.2), both directions.
+        """Exact delta(eps) of ONE step (docs/math.md, the single-step closed form), both directions.
 
         remove: ``(1-q) Phi_bar(x_e) + q Phi_bar(x_e - mu) - e^eps Phi_bar(x_e)``;
         add:    ``Phi(x_-e) - e^eps [(1-q) Phi(x_-e) + q Phi(x_-e - mu)]``, where ``l(x_c) = c``.

@@ -290,6 +290,11 @@ class ExactMethod:
         self.groups = list(groups)
         self.dirs = {d: ExactDirection(composition_log_mgf(self.groups, d), rtol) for d in DIRECTIONS}
 
+    def clear(self) -> None:
+        """Forget cached contours, so that an answer does not depend on the queries before it."""
+        for d in self.dirs.values():
+            d._contours.clear()
+
     def _add_bound_eps(self, log_target: float) -> float:
         """A rigorous upper bound on eps_add(delta): min over s of (psi(s) - log delta) / s."""
         return chernoff_eps(self.dirs["add"].K, log_target)
