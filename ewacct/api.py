@@ -9,7 +9,7 @@ from . import _validate as V
 
 
 def _dpsgd(noise_multiplier: float, sampling_probability: float, steps: int, method: str | None) -> Accountant:
-    steps = V.check_count("steps", steps, allow_zero=False)
+    noise_multiplier, sampling_probability, steps = V.check_dpsgd_domain(noise_multiplier, sampling_probability, steps)
     mech = PoissonSubsampledGaussian(noise_multiplier, sampling_probability)
     return Accountant(method=method).compose(mech, steps)
 
@@ -19,11 +19,11 @@ def epsilon(*, noise_multiplier: float, sampling_probability: float, steps: int,
     """epsilon of ``steps`` DP-SGD steps (Poisson rate ``sampling_probability``) at ``target_delta``.
 
     Args:
-        noise_multiplier: sigma > 0.
-        sampling_probability: q in (0, 1].
-        steps: number of steps T >= 1.
+        noise_multiplier: sigma in [0.05, 1e4] (the checked domain; ``ewacct._validate.SIGMA_MIN/MAX``).
+        sampling_probability: q in [1e-12, 1].
+        steps: number of steps T in [1, 1e12].
         target_delta: delta in (0, 1), scalar or array.
-        method: "tilted" (default), "edgeworth" or "ew-tune".
+        method: "exact" (default), "tilted", "edgeworth" or "ew-tune".
         certify: also compute a certified [lower, upper] bracket; ``float(result)`` is then the upper bound.
 
     Returns:
@@ -40,11 +40,11 @@ def delta(*, noise_multiplier: float, sampling_probability: float, steps: int, t
     """delta of ``steps`` DP-SGD steps at ``target_epsilon``.
 
     Args:
-        noise_multiplier: sigma > 0.
-        sampling_probability: q in (0, 1].
-        steps: number of steps T >= 1.
+        noise_multiplier: sigma in [0.05, 1e4] (the checked domain; ``ewacct._validate.SIGMA_MIN/MAX``).
+        sampling_probability: q in [1e-12, 1].
+        steps: number of steps T in [1, 1e12].
         target_epsilon: eps >= 0, scalar or array.
-        method: "tilted" (default), "edgeworth" or "ew-tune".
+        method: "exact" (default), "tilted", "edgeworth" or "ew-tune".
         certify: also compute a certified [lower, upper] bracket; ``float(result)`` is then the upper bound.
 
     Returns:

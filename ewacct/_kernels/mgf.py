@@ -141,9 +141,10 @@ def sg_log_g(q: float, mu: float, w: complex) -> complex:
             y = -y
     a_re = w.real
     x_lo = -13.0
-    x_hi = 13.0
+    # the mass of e^z phi sits at x = mu: the f-form's E[u] = 0 needs it inside the range
+    x_hi = max(13.0, mu + 13.0)
     if a_re > 0.0:
-        x_hi = max(13.0, a_re * mu + 13.0)
+        x_hi = max(x_hi, a_re * mu + 13.0)
     # panels well inside the analyticity strip (branch points at Im x = +-pi/mu)
     pw = min(1.0, 0.55 * (math.pi / mu - abs(y)))
     npan = int((x_hi - x_lo) / pw) + 1

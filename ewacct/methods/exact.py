@@ -25,6 +25,10 @@ DIRECTIONS = ("remove", "add")
 #: relative accuracy the quadrature aims at (on delta)
 DEFAULT_RTOL = 1e-9
 EPS_MACH = 2.2e-16
+#: below this noise multiplier the real cumulant kernel is not trusted for derivatives
+CUMULANT_SIGMA_MIN = 0.3
+#: log of the smallest positive double: a delta below it is reported as 0
+LOG_TINY = math.log(5e-324)
 
 
 @dataclass
@@ -50,10 +54,28 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
             out += n * m.log_mgf(z, direction=direction)
         return out
 
+    # K itself (which the rigorous alias and Chernoff bounds use) always comes from the complex
+    # kernel, checked against mpmath over the whole domain; the real cumulant kernel gives the
+    # derivatives (used only to place the contour) where it is accurate, finite differences elsewhere
+    cumulant_ok = all(getattr(m, "noise_multiplier", 1.0) >= CUMULANT_SIGMA_MIN for m, _ in groups)
+
+    def k_value(t: float) -> float:
+        return float(complex_fn(np.array([complex(t, 0.0)]))[0].real)
+
     def real_fn(t: float, nmax: int) -> np.ndarray:
         out = np.zeros(max(nmax, 0) + 1)
-        for m, n in groups:
-            out += n * m.cgf(t, max(nmax, 2), direction=direction)[: nmax + 1]
+        out[0] = k_value(t)
+        if nmax == 0:
+            return out
+        if cumulant_ok:
+            for m, n in groups:
+                out[1:] += n * m.cgf(t, max(nmax, 2), direction=direction)[1: nmax + 1]
+            return out
+        h = 1e-4 * max(abs(t), 1e-2)
+        kp, km = k_value(t + h), k_value(t - h)
+        out[1] = (kp - km) / (2.0 * h)
+        if nmax >= 2:
+            out[2] = max((kp - 2.0 * out[0] + km) / (h * h), 1e-300)
         return out
 
     sup = 0.0
@@ -314,6 +336,11 @@ class ExactMethod:
         return r.value, "remove", r.rel_err, {**r.diag, "add_eps": a.value}
 
     def delta(self, eps: float) -> tuple[float, str, float, dict[str, Any]]:
+        # far tail: when the Chernoff bound of both directions is below the smallest double, delta is 0
+        # to double precision (and the contour's saddle would run off to infinity)
+        bounds = {d: chernoff_log_delta(self.dirs[d].K, eps) for d in DIRECTIONS}
+        if max(bounds.values()) < LOG_TINY:
+            return 0.0, "remove", 0.0, {"note": f"delta < exp({max(bounds.values()):.4g}) (Chernoff bound): 0 in double precision"}
         r = self.dirs["remove"].log_delta(eps)
         if self._add_bound_logdelta(eps) <= r.log_delta:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
