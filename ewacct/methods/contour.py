@@ -174,10 +174,10 @@ def alias_period(K: LogMgf, eps: float, c: float, target: float,
 def psi_grid(K: LogMgf, c_ref: float) -> list[tuple[float, float]]:
     """psi(s) on a grid of abscissae around ``c_ref`` (for the alias bounds of nearby contours)."""
     out = []
-    for f in (0.3, 0.4, 0.5, 0.62, 0.75, 0.87, 1.0, 1.15, 1.3, 1.6, 2.0, 3.0):
+    for f in (0.4, 0.62, 0.87, 1.0, 1.3, 2.0):
         s = f * c_ref
         out.append(s)
-    out += [c_ref + 1.0, c_ref + 4.0]
+    out += [c_ref + 1.0]
     grid = []
     for s in sorted(out):
         try:
@@ -198,7 +198,7 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
     """
     target = log_tol + log_delta
     best = None
-    for f in (1.0, 0.87, 0.75, 0.62, 0.5, 0.4, 0.3):
+    for f in (1.0, 0.62, 0.4):
         c = f * c_star
         k = K.real_fn(c, 2)
         phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
@@ -210,6 +210,8 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
         cost = P * math.sqrt(2.0 * (-target + max(pen, 0.0)) / phi2)
         if best is None or cost < best[0]:
             best = (cost, c, P, used)
+        if f == 1.0 and P <= 1.5 * (LOG2 - target) / c:
+            break  # the k < 0 aliases set P: a smaller c cannot help
     return best[1], best[2], best[3]
 
 
