@@ -725,7 +725,31 @@ class Accountant:
 
 
 # ---------------------------------------------------------------------- helpers
+def _check_consistency(cls, est, lower, upper, valid, diags) -> None:
+    """Checked before any result leaves the accountant: finite, in range, lower <= upper, and the
+    estimate inside its certified bracket (else flagged invalid, with the reason)."""
+    est = np.asarray(est, dtype=float).reshape(-1)
+    hi_ok = 1.0 if cls is DeltaResult else math.inf
+    for i, e in enumerate(est):
+        if not (math.isfinite(e) and 0.0 <= e <= hi_ok):
+            raise FloatingPointError(f"internal error: a result evaluated to {e!r}; please report this configuration")
+    if lower is None or upper is None:
+        return
+    lo = np.asarray(lower, dtype=float).reshape(-1)
+    hi = np.asarray(upper, dtype=float).reshape(-1)
+    for i in range(est.size):
+        if not (math.isfinite(lo[i]) and lo[i] >= 0.0) or not hi[i] >= 0.0:
+            raise FloatingPointError(f"internal error: certified bracket [{lo[i]!r}, {hi[i]!r}]; please report")
+        if lo[i] > hi[i] * (1.0 + 1e-12) + 1e-300:
+            raise FloatingPointError(
+                f"internal error: certified lower bound {lo[i]:.9g} above upper bound {hi[i]:.9g}; please report")
+        if not (lo[i] * (1 - 1e-9) - 1e-15 <= est[i] <= hi[i] * (1 + 1e-9) + 1e-15):
+            diags[i] = {**diags[i], "estimate_outside_bracket": True}
+            valid[i] = False
+
+
 def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags, **extra):
+    _check_consistency(cls, est, lower, upper, valid, diags)
     method = methods[0] if len(set(methods)) == 1 else "mixed:" + ",".join(sorted(set(methods)))
     if scalar:
         conv = lambda x: None if x is None else float(np.asarray(x).reshape(-1)[0])  # noqa: E731

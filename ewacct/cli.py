@@ -86,7 +86,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help=Q_HELP)
     p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help=SIGMA_HELP)
     p.add_argument("-T", "--steps", type=steps_arg, required=True, help=STEPS_HELP)
-    p.add_argument("--method", choices=METHODS, default=None, help="accounting method (default: tilted)")
+    p.add_argument("--method", choices=METHODS, default=None, help="accounting method (default: exact)")
     p.add_argument("--order", type=_order_arg, default=None, help="expansion order (tilted default 3, edgeworth 2)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -107,6 +107,8 @@ def _fmt(x: Any) -> str:
 def _validity_words(valid: bool, method: str) -> str:
     if valid:
         return "ok"
+    if method == "chernoff-bound":
+        return "UNSETTLED: exact value unknown; this is a rigorous upper bound"
     return f"OUTSIDE VALIDITY ({method}): an unreliable estimate, not a bound"
 
 
@@ -154,10 +156,18 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
         print(dump_json({"query": kind, "config": _config(args), "results": rows}))
         return 0
     print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
-    print(_table([key, f"{kind} (estimate)", "certified lower", "certified upper", "method", "direction", "validity"],
+    exact = all(str(r["method"]).startswith("exact") for r in rows)
+    label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
+    print(_table([key, label, "certified lower", "certified upper", "method", "direction", "validity"],
                  [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
-    if not args.certify:
+    if args.certify:
+        ups = [r["upper"] for r in rows if r["upper"] is not None]
+        if kind == "epsilon" and ups:
+            print(f"The number to state: epsilon <= {max(ups):.6g} (certified upper bound).")
+    elif exact:
+        print("Exact to the stated tolerance (relative 1e-9 on delta); pass --certify for a certified bracket.")
+    else:
         print("The estimate is not a guarantee; pass --certify for a certified upper bound.")
     return 0
 

@@ -230,7 +230,7 @@ class ExactDirection:
 
 
 def chernoff_eps(K: LogMgf, log_target: float) -> float:
-    """min over s > 0 of (psi(s) - log delta) / s: a rigorous upper bound on eps(delta) given K."""
+    """max(0, min over s > 0 of (psi(s) - log delta) / s): a rigorous upper bound on eps(delta) given K."""
     def f(ls: float) -> float:
         s = math.exp(ls)
         try:
@@ -257,7 +257,8 @@ def chernoff_eps(K: LogMgf, log_target: float) -> float:
             a, x1, f1 = x1, x2, f2
             x2 = a + g * (b - a)
             f2 = f(x2)
-    return min(best, f1, f2)
+    # a negative value means delta(0) <= target already: eps = 0
+    return max(min(best, f1, f2), 0.0)
 
 
 def saddle_estimate_at(K: LogMgf, c: float, eps: float) -> tuple[float, float]:
