@@ -129,6 +129,10 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         res = _eps(s, q, steps, target_delta, m, fallback=True)
         n_eval += 1
     details: dict[str, Any] = {"estimate_sigma": s}
+    if s <= SIGMA_MIN * (1.0 + 1e-9):
+        details["note"] = (f"the target is met already at the smallest noise multiplier searched ({SIGMA_MIN:g}); "
+                           "any sigma >= that meets it, smaller ones are outside the accepted domain")
+        warnings.warn(details["note"], UserWarning, stacklevel=2)
     if guarantee == "certified":
         s, res, k = _certified_search(s, q, steps, target_delta, target_epsilon, m)
         n_eval += k
@@ -136,6 +140,11 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     return CalibrationResult(noise_multiplier=s, epsilon=res, method=res.method, guarantee=guarantee,
                              target_epsilon=target_epsilon, target_delta=target_delta, sampling_probability=q,
                              steps=steps, evaluations=n_eval, seconds=time.perf_counter() - t0, details=details)
+
+
+def _achievable(sigma: float, q: float, steps: int, delta: float) -> float:
+    """The exact epsilon at ``sigma`` (for the infeasibility message)."""
+    return float(_eps(sigma, q, steps, delta, "exact", fallback=True).value)
 
 
 def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float, rtol: float) -> tuple[float, int]:
@@ -153,7 +162,7 @@ def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float,
         while True:
             hi = lo + math.log(2.0)
             if hi > math.log(SIGMA_MAX):
-                best = target_epsilon + g(math.log(SIGMA_MAX))
+                best = _achievable(SIGMA_MAX, q, steps, target_delta)
                 raise ValueError(
                     f"target_epsilon={target_epsilon:g} cannot be met with noise_multiplier <= {SIGMA_MAX:g} at "
                     f"sampling_probability={q:g}, steps={steps}, target_delta={target_delta:g}; "
@@ -243,7 +252,8 @@ class _Upper:
 
 def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_probability: float,
                     noise_multiplier: float, method: str | None = None, max_steps: int = 10**9) -> int:
-    """Largest number of DP-SGD steps whose epsilon estimate stays <= target_epsilon (0 if none).
+    """Largest number of DP-SGD steps whose epsilon stays <= target_epsilon (0, with a warning, if none;
+    ``max_steps``, with a warning, if the target is still met there).
 
     Raises:
         ValueError: on bad input.
@@ -259,12 +269,16 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
         return float(_eps(sigma, q, T, target_delta, m, fallback=True).estimate) <= target_epsilon
 
     if not ok(1):
+        warnings.warn(f"even one step exceeds target_epsilon={target_epsilon:g} at noise_multiplier={sigma:g}, "
+                      f"sampling_probability={q:g}: returning 0 steps", UserWarning, stacklevel=2)
         return 0
     lo, hi = 1, 2
     while hi <= max_steps and ok(hi):
         lo, hi = hi, hi * 2
     if hi > max_steps:
         if ok(max_steps):
+            warnings.warn(f"the target is still met at max_steps={max_steps}; the largest number of steps may be "
+                          "larger (raise max_steps)", UserWarning, stacklevel=2)
             return max_steps
         hi = max_steps
     while hi - lo > 1:

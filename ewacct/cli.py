@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _validate as V
-from .accountant import METHODS, Accountant
+from .accountant import DEFAULT_METHOD, METHODS, Accountant
 from .commands import register_all
 from .commands._common import (
     Q_HELP,
@@ -199,7 +199,7 @@ def cmd_tradeoff(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     return {"sampling_probability": args.sampling_rate, "noise_multiplier": args.noise_multiplier,
-            "steps": args.steps, "method": args.method or "tilted", "order": args.order}
+            "steps": args.steps, "method": args.method or DEFAULT_METHOD, "order": args.order}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
