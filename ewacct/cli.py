@@ -217,8 +217,24 @@ def cmd_finetune(args: argparse.Namespace, rest: list[str]) -> int:
     return int(ft_main(rest) or 0)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse lets "--" (end of options) stand in for an option's value (``-q=--``) and then stores an
+    empty list without calling the type function: refuse that like any other bad value."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns = super().parse_args(args, namespace)
+        for name in ("sampling_rate", "noise_multiplier", "steps"):
+            if isinstance(getattr(ns, name, None), list):
+                self.error(f"--{name.replace('_', '-')} needs a number, got '--'")
+        for name in ("delta", "eps", "alpha"):
+            v = getattr(ns, name, None)
+            if isinstance(v, list) and not v:
+                self.error(f"--{name} needs at least one number")
+        return ns
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ewacct", description="Edgeworth / saddlepoint privacy accountant for DP-SGD", allow_abbrev=False,
         epilog=f"accepted DP-SGD domain: {SIGMA_HELP}; {Q_HELP}; {STEPS_HELP}. Exit codes: 0 ok, 2 bad input, "
                "3 internal error, 130 interrupted.")
