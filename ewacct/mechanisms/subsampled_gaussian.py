@@ -90,8 +90,12 @@ class PoissonSubsampledGaussian(Mechanism):
         q, mu = self.sampling_probability, self.mu
 
         def x_of(c: float) -> float:
-            # l(x) = c  <=>  z = log((e^c - 1 + q) / q)
-            return (math.log(math.expm1(c) + q) - math.log(q) + 0.5 * mu * mu) / mu
+            # l(x) = c  <=>  z = log((e^c - 1 + q) / q); log(e^c - (1 - q)) = c + log1p(-(1-q) e^-c) for large c
+            if c > 30.0 or q >= 1.0:
+                return (c + math.log1p(-(1.0 - q) * math.exp(-c)) - math.log(q) + 0.5 * mu * mu) / mu
+            # e^c - (1 - q) = (1 - q) expm1(c - log(1 - q)): no cancellation when c is near log(1 - q)
+            l1q = math.log1p(-q)
+            return (l1q + math.log(math.expm1(c - l1q)) - math.log(q) + 0.5 * mu * mu) / mu
 
         if direction == "remove":
             if eps <= math.log1p(-q) if q < 1 else False:

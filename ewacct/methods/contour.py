@@ -33,7 +33,7 @@ from numba import njit
 
 #: nodes evaluated per batch while marching along the contour
 CHUNK = 48
-#: a contour is abandoned (result flagged) past this many nodes
+#: node budget of one contour for one group; divided among the groups of a heterogeneous history
 MAX_NODES = 12_000
 LOG2 = math.log(2.0)
 
@@ -55,6 +55,8 @@ class LogMgf:
     complex_fn: Callable[[np.ndarray], np.ndarray]
     real_fn: Callable[[float, int], np.ndarray]
     loss_sup: float = math.inf
+    #: node budget of one contour (deterministic: a query that cannot settle within it fails loudly)
+    max_nodes: int = 12_000
 
     def psi(self, s: float) -> float:
         """Chernoff exponent: delta(x) <= exp(psi(s) - s x) for every s > 0."""
@@ -238,9 +240,9 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
         tail = np.max(mag[-8:] + np.log(z.imag[-8:] / math.pi))
         if tail <= target - 2.3 and np.all(np.diff(mag[-8:]) < 1.0):
             break
-        if total >= MAX_NODES:
+        if total >= K.max_nodes:
             raise ContourError(
-                f"contour quadrature did not converge within {MAX_NODES} nodes (c={c:.4g}, h={h:.4g})")
+                f"contour quadrature did not converge within {K.max_nodes} nodes (c={c:.4g}, h={h:.4g})")
         if time.perf_counter() > deadline:
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
         size = min(int(size * 1.5), 512)

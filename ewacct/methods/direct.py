@@ -113,12 +113,18 @@ def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, 
     return np.sum(w * inner, axis=1)
 
 
+#: three steps make a 2-D rule whose graded panels narrow with 1/sigma: above this sigma it is too slow
+SIGMA_MAX_3 = 5.0
+
+
 def supports(groups: Sequence[tuple[Any, int]]) -> bool:
     from ..mechanisms import PoissonSubsampledGaussian
 
     steps = sum(n for _, n in groups)
-    return 2 <= steps <= 3 and all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0
-                                   for m, _ in groups)
+    if not (2 <= steps <= 3 and all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0
+                                    for m, _ in groups)):
+        return False
+    return steps == 2 or all(m.noise_multiplier <= SIGMA_MAX_3 for m, _ in groups)
 
 
 class DirectShort:

@@ -94,14 +94,18 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     for m, n in groups:
         s = m.loss_sup(direction)
         sup = math.inf if not math.isfinite(s) else sup + n * s
-    return LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup)
+    from .contour import MAX_NODES
+
+    budget = max(600, MAX_NODES // max(1, sum(1 for m, _ in groups if getattr(m, "sampling_probability", 1.0) < 1.0)))
+    return LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget)
 
 
 class ExactDirection:
     """delta(eps) / eps(delta) in one direction, with a cache of contours."""
 
-    #: wall-clock budget of one query in one direction (seconds); past it the query fails loudly
-    TIME_BUDGET = 2.0
+    #: wall-clock safety net of one query in one direction (seconds); the node budget (deterministic,
+    #: independent of machine load) normally ends a query that cannot settle long before it
+    TIME_BUDGET = 8.0
 
     def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
         self.K = K
@@ -332,8 +336,33 @@ class ExactMethod:
                 continue
         return best
 
+    def delta_at_zero_bound(self) -> float:
+        """A rigorous upper bound on delta(0) (both directions) by joint convexity of the hockey stick.
+
+        Poisson subsampling makes each neighbour a mixture over the set S of steps that used the
+        record, each component a Gaussian shift of norm mu_S; delta(0) of a mu-Gaussian pair is
+        f(mu) = 2 Phi(mu/2) - 1, concave, so delta(0) <= E f(mu_S) <= f(E mu_S), and
+        E mu_S <= sum_g n_g q_g mu_g + sqrt(sum over Gaussian groups n mu^2) (triangle inequality).
+        """
+        from scipy.special import ndtr
+
+        m = 0.0
+        g2 = 0.0
+        for mech, n in self.groups:
+            q = getattr(mech, "sampling_probability", 1.0)
+            mu = 1.0 / mech.noise_multiplier
+            if q < 1.0:
+                m += n * q * mu
+            else:
+                g2 += n * mu * mu
+        m += math.sqrt(g2)
+        return float(min(1.0, 2.0 * ndtr(0.5 * m) - 1.0))
+
     def epsilon(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
         """(eps, dominating direction, relative error estimate, diagnostics)."""
+        b0 = self.delta_at_zero_bound()
+        if b0 <= delta:
+            return 0.0, "remove", 0.0, {"note": f"delta(0) <= {b0:.3g} <= target (joint-convexity bound): eps = 0"}
         lt = math.log(delta)
         r = self.dirs["remove"].epsilon(lt)
         c_ref = float(r.diag.get("c", 1.0))
@@ -353,9 +382,13 @@ class ExactMethod:
         if max(bounds.values()) < LOG_TINY:
             return 0.0, "remove", 0.0, {"note": f"delta < exp({max(bounds.values()):.4g}) (Chernoff bound): 0 in double precision"}
         r = self.dirs["remove"].log_delta(eps)
+        if r.value > 1.0:  # delta <= 1: an overshoot inside the quadrature's tolerance
+            r = DirectionAnswer(1.0, 0.0, r.rel_err, {**r.diag, "clamped": r.value})
         if self._add_bound_logdelta(eps) <= r.log_delta:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
         a = self.dirs["add"].log_delta(eps)
+        if a.value > 1.0:
+            a = DirectionAnswer(1.0, 0.0, a.rel_err, {**a.diag, "clamped": a.value})
         if a.log_delta > r.log_delta:
             return a.value, "add", a.rel_err, {**a.diag, "remove_delta": r.value}
         return r.value, "remove", r.rel_err, {**r.diag, "add_delta": a.value}
