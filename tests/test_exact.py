@@ -233,3 +233,14 @@ def test_unsettled_query_is_a_flagged_upper_bound():
 def test_far_tail_delta_is_zero_not_a_hang():
     d = ewacct.delta(noise_multiplier=1.0, sampling_probability=0.01, steps=1000, target_epsilon=1e15)
     assert float(d) == 0.0 and d.valid
+
+
+def test_long_low_rate_history_inside_the_analytic_bracket():
+    # q = 1e-7 over 1e9 steps: too long for PLD; the rigorous DGG Edgeworth bracket is tight here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ewacct.epsilon(noise_multiplier=1.0, sampling_probability=1e-7, steps=10**9, target_delta=1e-5,
+                           certify=True)
+    assert r.method == "exact" and r.valid
+    assert r.lower <= r.estimate <= r.upper
+    assert r.estimate == pytest.approx(0.0101207, rel=1e-5)

@@ -22,8 +22,10 @@ from .contour import (Contour, ContourError, LogMgf, build_contour, choose_absci
                       saddle_estimate)
 
 DIRECTIONS = ("remove", "add")
-#: relative accuracy the quadrature aims at (on delta)
+#: relative accuracy the quadrature aims at (on delta) ...
 DEFAULT_RTOL = 1e-9
+#: ... and the largest estimated relative error (on delta) an answer may carry
+ACCEPT_RTOL = 1e-8
 EPS_MACH = 2.2e-16
 #: below this noise multiplier the real cumulant kernel is not trusted for derivatives
 CUMULANT_SIGMA_MIN = 0.3
@@ -105,11 +107,12 @@ class ExactDirection:
 
     #: wall-clock safety net of one query in one direction (seconds); the node budget (deterministic,
     #: independent of machine load) normally ends a query that cannot settle long before it
-    TIME_BUDGET = 8.0
+    TIME_BUDGET = 60.0
 
     def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
         self.K = K
-        self.log_tol = math.log(rtol)
+        self.log_tol = math.log(rtol)                          # what contours are built for
+        self.log_accept = math.log(max(rtol, ACCEPT_RTOL))     # what an answer must meet
         self._contours: list[Contour] = []
 
     # -- contours
@@ -140,7 +143,7 @@ class ExactDirection:
         # error of each exp(K_n), about eps_mach |K_n| (K is a sum of n_g log-MGFs)
         lround = labs + math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) + 8.0 * ct.kmax))
         lerr = float(np.logaddexp.reduce([lalias, ltail, lround]))
-        return lerr <= self.log_tol + min(ld, log_delta), lerr
+        return lerr <= self.log_accept + min(ld, log_delta), lerr
 
     # -- delta(eps)
     def log_delta(self, eps: float) -> DirectionAnswer:
@@ -195,7 +198,7 @@ class ExactDirection:
                 continue
             ok, lerr = self._check(ct, eps_new, log_target)
             eps = eps_new
-            if ok and abs(ld - log_target) <= 1e-11:
+            if ok and abs(ld - log_target) <= 1e-10:
                 # relative error of eps from that of delta: d eps = d delta / |delta'|
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
                 return DirectionAnswer(eps, ld, rel, {"c": ct.c, "h": ct.h, "nodes": ct.n})
@@ -295,6 +298,7 @@ def _newton_eps(ct: Contour, eps: float, log_target: float) -> tuple[float, floa
         if not (lo < en < hi):
             en = 0.5 * (lo + hi) if math.isfinite(hi) else max(2.0 * eps, eps + 1.0)
         if hi - lo <= 1e-15 * max(hi, 1e-300):
+            ld, dld, _, _ = log_delta_on(ct, en)
             return en, ld, dld
         eps = en
         ld, dld, _, _ = log_delta_on(ct, eps)
