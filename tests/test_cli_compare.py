@@ -52,7 +52,7 @@ def test_compare_json_shape_and_sanity(capsys: pytest.CaptureFixture[str]) -> No
     rows = {r["name"]: r for r in data["rows"]}
     for r in data["rows"]:
         assert set(r) == keys
-        assert r["kind"] in ("estimate", "upper bound", "lower bound", "bracket")
+        assert r["kind"] in ("exact", "estimate", "upper bound", "lower bound", "bracket")
         if r["available"]:
             assert isinstance(r["epsilon"], float) and r["epsilon"] > 0, r
             assert r["seconds"] >= 0
@@ -126,11 +126,11 @@ def test_calibrate_json_shape_and_round_trip(capsys: pytest.CaptureFixture[str])
         assert r["method_epsilon"] <= 4.0 * (1 + 1e-9), r  # safe side by the method's own reckoning
         if r["true_epsilon_upper"] is not None:
             assert r["true_epsilon_lower"] <= r["true_epsilon_upper"]
-            assert r["meets_target"] in ("yes", "no", "uncertain")
+            assert r["meets_target"] in ("meets target", "overspends", "unknown")
     # RDP is looser than the truth: it needs more noise than the exact PLD
     if rows["pld-pessimistic"]["noise_multiplier"] is not None:
         assert rows["rdp"]["noise_multiplier"] > rows["pld-pessimistic"]["noise_multiplier"]
-        assert rows["rdp"]["meets_target"] == "yes"
+        assert rows["rdp"]["meets_target"] == "meets target"
     # each sigma round-trips through the method that chose it
     sigma = rows["rdp"]["noise_multiplier"]
     eps = get_baseline("rdp").epsilon([(sigma, 0.02, 2000)], target_delta=1e-5).value

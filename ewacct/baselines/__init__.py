@@ -59,7 +59,7 @@ __all__ = [
 
 def _factories(pld_vdi: float, prv_eps_error: float = PRV_EPS_ERROR) -> dict[str, Callable[[], Baseline]]:
     return {
-        "ewacct": lambda: EwacctBaseline(name="ewacct", label="ewacct estimate (default)"),
+        "ewacct": lambda: EwacctBaseline(name="ewacct", label="ewacct exact (default)"),
         "ewacct-certified": lambda: EwacctBaseline(certify=True, name="ewacct-certified", label="ewacct certified bracket"),
         "edgeworth-1": lambda: EwacctBaseline(method="edgeworth", order=1, name="edgeworth-1", label="Edgeworth order 1"),
         "edgeworth-2": lambda: EwacctBaseline(method="edgeworth", order=2, name="edgeworth-2", label="Edgeworth order 2"),

@@ -14,6 +14,8 @@ there" comes from a certified bracket evaluated at that sigma.
 
 from __future__ import annotations
 
+from ..report.verdict import verdict
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -186,7 +188,8 @@ class AuditRow:
         true_upper: certified upper bound on the true epsilon at that sigma.
         truth_source: which accountant certified the bracket.
         truth_seconds: time spent certifying.
-        meets_target: "yes" (upper <= target), "no" (lower > target) or "uncertain".
+        meets_target: the shared verdict (``ewacct.report.verdict``): "meets target" (certified upper
+            <= target), "overspends" (certified lower > target) or "unknown".
     """
 
     calibration: CalibrationRow
@@ -328,13 +331,5 @@ def calibrate_methods(
             truth_cache[sigma] = certified_bracket([(sigma, sampling_probability, steps)], target_delta=target_delta,
                                                    pld_discretization=pld_discretization, prefer=truth)
         lo, hi, src, secs = truth_cache[sigma]
-        if hi is not None and hi <= target_epsilon * (1 + 1e-9):
-            meets = "yes"
-        elif lo is not None and lo > target_epsilon * (1 + 1e-9):
-            meets = "no"
-        elif lo is None:
-            meets = "-"
-        else:
-            meets = "uncertain"
-        rows.append(AuditRow(cal, lo, hi, src, secs, meets))
+        rows.append(AuditRow(cal, lo, hi, src, secs, verdict(lo, hi, target_epsilon)))
     return rows

@@ -29,7 +29,9 @@ __all__ = ["ComparisonRow", "Comparison", "compare_epsilon", "kind_of"]
 
 
 def kind_of(b: Baseline) -> str:
-    """"upper bound", "lower bound", "bracket" or "estimate"."""
+    """"upper bound", "lower bound", "bracket", "exact" (ewacct's default) or "estimate"."""
+    if b.name == "ewacct":
+        return "exact"
     if b.name == "pld-optimistic":
         return "lower bound"
     if b.name in ("ewacct-certified", "prv"):

@@ -3,7 +3,7 @@
 So that ``compare``, ``calibrate``, the report and the benchmarks treat every
 accountant alike, ewacct's methods get the same adapter shape:
 
-* ``ewacct`` -- the default estimate (tilted / saddlepoint), ``is_bound = False``;
+* ``ewacct`` -- the default: the exact engine (contour integral), ``is_bound = False``;
 * ``ewacct-certified`` -- the certified bracket (``certify=True``); ``value`` is
   the certified upper bound, ``lower`` the certified lower bound;
 * ``edgeworth-1``, ``edgeworth-2``, ``edgeworth-3`` -- plain Edgeworth of that order;

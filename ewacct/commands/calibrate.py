@@ -122,10 +122,18 @@ def _table(rows: list[Any], *, q: float, T: int, eps: float, delta: float, how: 
         out.append("  ".join(str(v).ljust(w) for v, w in zip(row[:-1], widths)) + "  " + str(row[-1]))
         if row is header:
             out.append("  ".join("-" * w for w in widths) + "  " + "-" * 20)
-    bad = [r.calibration.name for r in rows if r.meets_target == "no"]
-    tail = []
+    bad = [r.calibration.name for r in rows if r.meets_target == "overspends"]
+    tail = [""]
     if bad:
-        tail = ["", "At the sigma chosen by " + ", ".join(bad) + " the certified true epsilon EXCEEDS the target."]
+        tail.append("At the sigma chosen by " + ", ".join(bad) + " the certified true epsilon EXCEEDS the target.")
+    ok = [r for r in rows if r.meets_target == "meets target" and r.calibration.noise_multiplier is not None]
+    if ok:
+        best = min(ok, key=lambda r: r.calibration.noise_multiplier)
+        tail.append(f"The number to state: sigma = {best.calibration.noise_multiplier:.5f} "
+                    f"({best.calibration.name}; certified epsilon <= {best.true_upper:.6g} meets the target).")
+    else:
+        tail.append("The number to state: unknown -- no sigma here has a certified epsilon within the target "
+                    "(try --certify-with ewacct or a finer --pld-discretization).")
     return "\n".join(lines + out + tail)
 
 

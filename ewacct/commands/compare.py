@@ -102,6 +102,13 @@ def _table(cmp: Any) -> str:
     invalid = [r.name for r in cmp.rows if r.invalid]
     if invalid:
         tail.append("Outside validity: " + ", ".join(invalid) + " (the method's own diagnostic says its expansion is unreliable here).")
+    uppers = [u for u in [cmp.pld_upper] + [r.upper for r in cmp.rows if r.name.startswith("ewacct") and r.upper is not None]
+              if u is not None]
+    if uppers:
+        tail.append(f"The number to state: epsilon <= {min(uppers):.6g} (the smallest certified upper bound above).")
+    else:
+        tail.append("The number to state: unknown here (no certified upper bound among these rows; use --methods "
+                    "with pld-pessimistic or ewacct-certified).")
     return "\n".join(lines + [""] + out + ([""] + tail if tail else []))
 
 
