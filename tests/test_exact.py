@@ -244,3 +244,31 @@ def test_long_low_rate_history_inside_the_analytic_bracket():
     assert r.method == "exact" and r.valid
     assert r.lower <= r.estimate <= r.upper
     assert r.estimate == pytest.approx(0.0101207, rel=1e-5)
+
+
+def test_tiny_noise_against_the_participation_mixture():
+    # sigma = 0.05 (mu = 20): given k participations the loss is Gaussian N(k(mu^2/2 + log q) + (T-k) log(1-q),
+    # k mu^2) up to ~1e-20, so delta = sum_k Bin(k; T, q) * (Gaussian closed form): an independent reference.
+    # (dp_accounting's optimistic PLD reports 5090.43 here, above the true 5090.3745: not a lower bound.)
+    q, T, mu = mp.mpf("0.01"), 1000, mp.mpf(20)
+    l0, m1 = mp.log1p(-q), mu * mu / 2 + mp.log(q)
+
+    def ref_delta(eps):
+        eps = mp.mpf(eps)
+        tot = mp.mpf(0)
+        for k in range(0, 120):
+            w = mp.binomial(T, k) * q**k * (1 - q) ** (T - k)
+            m, s2 = k * m1 + (T - k) * l0, k * mu * mu
+            if k == 0:
+                tot += w * max(0, 1 - mp.exp(eps - m))
+                continue
+            s = mp.sqrt(s2)
+            tot += w * (mp.ncdf((m - eps) / s) - mp.exp(eps - m + s2 / 2) * mp.ncdf((m - eps - s2) / s))
+        return float(tot)
+
+    acc = Accountant().compose(PoissonSubsampledGaussian(0.05, 0.01), T)
+    for eps in (5000.0, 5090.4, 5300.0):
+        assert float(acc.get_delta(eps)) == pytest.approx(ref_delta(eps), rel=1e-8)
+    e = acc.get_epsilon(1e-5)
+    assert e.method == "exact" and e.valid
+    assert ref_delta(float(e)) == pytest.approx(1e-5, rel=1e-8)

@@ -61,11 +61,9 @@ def _refine(bracket_fn, width_fn) -> tuple[float, float, float]:
 
 def _exact_accountant(acc: Any):
     """A copy of ``acc`` answering by its closed form, or None when the composition has none."""
-    from ..accountant import Accountant
-
     if acc._structure() not in ("gaussian", "single-step", "lattice"):
         return None
-    exact = Accountant(method="tilted")
+    exact = type(acc)(method="tilted")  # no import of the accountant module: no import circle
     exact._ledger = list(acc._ledger)
     return exact
 
@@ -93,26 +91,38 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
     analytic: dict[str, Any] | str = "not applicable (mechanism not supported by the analytic bound)"
     a_lo, a_hi = 0.0, float("inf")
     if supported(acc):
-        ab = analytic_epsilon_bracket(acc, delta)
-        analytic = ab.as_dict()
-        a_lo, a_hi = ab.lower, ab.upper
+        try:
+            ab = analytic_epsilon_bracket(acc, delta)
+            analytic = ab.as_dict()
+            a_lo, a_hi = ab.lower, ab.upper
+        except (ArithmeticError, ValueError) as exc:  # a failed bound is no bound, never an answer
+            analytic = f"failed numerically ({type(exc).__name__}: {exc}); not used"
         if math.isfinite(a_hi) and a_hi - a_lo <= (width if width is not None else _default_width(a_hi)):
             return Certificate(a_lo, a_hi, "analytic Edgeworth bound (DGG, rigorous moments)", None,
                                time.perf_counter() - t0, analytic)
     b = acc.pld_bracket() if acc.steps <= PLD_MAX_STEPS else None
     if b is None and acc.steps > PLD_MAX_STEPS:
-        return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0)
+        return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0,
+                                     why=f"PLD skipped: more than {PLD_MAX_STEPS} steps")
     if b is None:
         if a_hi < float("inf"):
             return Certificate(a_lo, a_hi, "analytic Edgeworth bound (DGG, rigorous moments)", None,
                                time.perf_counter() - t0, analytic)
         raise ValueError("no certificate is available for this composition (install dp_accounting for the PLD bracket)")
-    if value_discretization_interval is not None:
-        vdi = float(value_discretization_interval)
-        lo, hi = b.epsilon_bracket(delta, vdi)
-    else:
-        lo, hi, vdi = _refine(lambda v: b.epsilon_bracket(delta, v),
-                              lambda lo_, hi_: width if width is not None else _default_width(hi_))
+    try:
+        if value_discretization_interval is not None:
+            vdi = float(value_discretization_interval)
+            lo, hi = b.epsilon_bracket(delta, vdi)
+        else:
+            lo, hi, vdi = _refine(lambda v: b.epsilon_bracket(delta, v),
+                                  lambda lo_, hi_: width if width is not None else _default_width(hi_))
+    except (ArithmeticError, ValueError) as exc:
+        return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0,
+                                     why=f"PLD failed: {type(exc).__name__}: {exc}")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        # dp_accounting's optimistic/pessimistic pair contradicts itself (seen at delta = 1e-12): drop it
+        return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0,
+                                     why=f"PLD bracket inconsistent ([{lo:.6g}, {hi:.6g}]), not used")
     src_lo = "analytic" if a_lo > lo else "PLD"
     src_hi = "analytic" if a_hi < hi else "PLD"
     source = ("dp_accounting PLD (optimistic/pessimistic)" if src_lo == src_hi == "PLD"
@@ -126,19 +136,24 @@ PLD_MAX_STEPS = 2_000_000
 
 
 def _chernoff_certificate(acc: Any, delta: float, a_lo: float, a_hi: float, analytic: Any,
-                          t0: float) -> Certificate:
+                          t0: float, why: str) -> Certificate:
     """[analytic lower or 0, min(analytic upper, Chernoff upper)]: rigorous, possibly wide."""
     from ..methods.exact import ExactMethod, chernoff_eps, supports
 
     hi = a_hi
+    src_hi = "analytic"
     if supports(acc.groups()):
         eng = ExactMethod(acc.groups())
-        hi = min(hi, max(chernoff_eps(eng.dirs[d].K, math.log(delta)) for d in ("remove", "add")))
+        if eng.delta_at_zero_bound() <= delta:
+            return Certificate(0.0, 0.0, f"joint-convexity bound on delta(0) ({why})", None,
+                               time.perf_counter() - t0, analytic)
+        ch = max(chernoff_eps(eng.dirs[d].K, math.log(delta)) for d in ("remove", "add"))
+        if ch < hi:
+            hi, src_hi = ch, "Chernoff"
     if not math.isfinite(hi):
-        raise ValueError("no certificate is available for this composition within bounded time "
-                         f"(more than {PLD_MAX_STEPS} steps for the PLD bracket)")
-    return Certificate(max(0.0, a_lo), hi, f"Chernoff upper bound (PLD skipped: more than {PLD_MAX_STEPS} steps)",
-                       None, time.perf_counter() - t0, analytic)
+        raise ValueError(f"no certificate is available for this composition ({why})")
+    return Certificate(min(max(0.0, a_lo), hi), hi, f"lower from {'analytic' if a_lo > 0 else 'trivial 0'}, "
+                       f"upper from {src_hi} ({why})", None, time.perf_counter() - t0, analytic)
 
 
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
