@@ -334,12 +334,7 @@ class Accountant:
         eps_arr, scalar = V.as_float_array("target_epsilon", target_epsilon, lo=0.0, hi=math.inf, lo_open=False, hi_open=True)
         self._require_nonempty()
         if self.method == "exact":
-            rows = self._exact_rows("delta", eps_arr)
-            est = np.array([r[0] for r in rows])
-            direction = np.array([r[1] for r in rows], dtype=object)
-            valid = np.array([r[2] for r in rows])
-            diags = [r[3] for r in rows]
-            methods = [r[4] for r in rows]
+            est, direction, valid, diags, methods = _columns(self._exact_rows("delta", eps_arr))
         else:
             batched = self._batched_delta(eps_arr) if eps_arr.size >= BATCH_MIN else None
             if batched is not None:
@@ -397,12 +392,7 @@ class Accountant:
         d_arr, scalar = V.as_float_array("target_delta", target_delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         self._require_nonempty()
         if self.method == "exact":
-            rows = self._exact_rows("epsilon", d_arr)
-            est = np.array([r[0] for r in rows])
-            direction = np.array([r[1] for r in rows], dtype=object)
-            valid = np.array([r[2] for r in rows])
-            diags = [r[3] for r in rows]
-            methods = [r[4] for r in rows]
+            est, direction, valid, diags, methods = _columns(self._exact_rows("epsilon", d_arr))
         else:
             dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
             est = np.empty(d_arr.shape)
@@ -725,6 +715,12 @@ class Accountant:
 
 
 # ---------------------------------------------------------------------- helpers
+def _columns(rows: list[tuple[float, str, bool, dict[str, Any], str]]):
+    """(values, directions, valid flags, diagnostics, methods) from per-query rows."""
+    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=object),
+            np.array([r[2] for r in rows]), [r[3] for r in rows], [r[4] for r in rows])
+
+
 def _check_consistency(cls, est, lower, upper, valid, diags) -> None:
     """Checked before any result leaves the accountant: finite, in range, lower <= upper, and the
     estimate inside its certified bracket (else flagged invalid, with the reason)."""
