@@ -113,8 +113,12 @@ def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, 
     return np.sum(w * inner, axis=1)
 
 
-#: three steps make a 2-D rule whose graded panels narrow with 1/sigma: above this sigma it is too slow
+#: three steps make a 2-D rule whose graded panels narrow with 1/sigma (and whose range grows with
+#: 1/sigma): outside this sigma range it is too slow
 SIGMA_MAX_3 = 5.0
+SIGMA_MIN_3 = 0.2
+#: wall-clock safety net of one eps(delta) solve (seconds); past it the query falls back to a bound
+TIME_BUDGET = 3.0
 
 
 def supports(groups: Sequence[tuple[Any, int]]) -> bool:
@@ -124,7 +128,7 @@ def supports(groups: Sequence[tuple[Any, int]]) -> bool:
     if not (2 <= steps <= 3 and all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0
                                     for m, _ in groups)):
         return False
-    return steps == 2 or all(m.noise_multiplier <= SIGMA_MAX_3 for m, _ in groups)
+    return steps == 2 or all(SIGMA_MIN_3 <= m.noise_multiplier <= SIGMA_MAX_3 for m, _ in groups)
 
 
 class DirectShort:
@@ -180,7 +184,13 @@ class DirectShort:
         return e, d, rel, {"steps": len(self.steps), "delta_rel_error": rel_d}
 
     def _solve(self, d: str, lt: float, scale: float, start: float | None = None, tol: float = 1e-12) -> float:
+        import time
+
+        deadline = time.perf_counter() + TIME_BUDGET
+
         def f(e: float) -> float:
+            if time.perf_counter() > deadline:
+                raise ArithmeticError(f"direct quadrature ran past its {TIME_BUDGET:g} s budget")
             return math.log(max(self._delta_dir(e, d, scale), 1e-320)) - lt
 
         if start is None:
