@@ -3,8 +3,8 @@
 Methods (``method=``):
 
 * ``"exact"`` (default) -- the saddle-point contour integral of the composition's log-MGF
-  (:mod:`ewacct.methods.exact`): the true delta(eps) / eps(delta) to a stated tolerance (relative
-  1e-9 on delta), both neighbouring directions, the worse reported, with its error estimate in
+  (:mod:`ewacct.methods.exact`): the true delta(eps) / eps(delta) to a stated tolerance (built for
+  1e-9 relative on delta, accepted below 1e-8), both neighbouring directions, the worse reported, with its error estimate in
   ``diagnostics["rel_error"]``.  A query the quadrature cannot settle within its budget is answered by
   a rigorous Chernoff upper bound and flagged ``valid=False`` (``method="chernoff-bound"``).
 * ``"tilted"`` -- exponentially tilted (saddlepoint) Edgeworth expansion of order ``order``
@@ -831,12 +831,6 @@ def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
             EdgeworthValidityWarning,
             stacklevel=3,
         )
-
-
-def _pld_or_none(acc: Accountant, fn):
-    """Apply ``fn`` to the accountant's (cached) PLD bracket; None without dp_accounting or support."""
-    b = acc.pld_bracket()
-    return None if b is None else fn(b)
 
 
 def _gaussian_delta(eps: float, mu: float) -> float:
