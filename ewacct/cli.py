@@ -108,8 +108,8 @@ def _validity_words(valid: bool, method: str) -> str:
     if valid:
         return "ok"
     if method == "chernoff-bound":
-        return "UNSETTLED: exact value unknown; this is a rigorous upper bound"
-    return f"OUTSIDE VALIDITY ({method}): an unreliable estimate, not a bound"
+        return "UPPER BOUND only"
+    return "UNRELIABLE"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -117,7 +117,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
 
 
 def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
@@ -158,17 +158,26 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
     exact = all(str(r["method"]).startswith("exact") for r in rows)
     label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
-    print(_table([key, label, "certified lower", "certified upper", "method", "direction", "validity"],
+    print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
                  [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
-    if args.certify:
-        ups = [r["upper"] for r in rows if r["upper"] is not None]
-        if kind == "epsilon" and ups:
-            print(f"The number to state: epsilon <= {max(ups):.6g} (certified upper bound).")
-    elif exact:
-        print("Exact to the stated tolerance (relative 1e-9 on delta); pass --certify for a certified bracket.")
-    else:
-        print("The estimate is not a guarantee; pass --certify for a certified upper bound.")
+    if any(r["method"] == "chernoff-bound" for r in rows):
+        print("UPPER BOUND only: the exact value could not be settled here; the number is a rigorous\n"
+              "upper bound (Chernoff), not the exact value.")
+    if any(not r["valid"] and r["method"] != "chernoff-bound" for r in rows):
+        print("UNRELIABLE: the estimate is outside its method's validity (more than 1e-3 from the exact\n"
+              "value) or outside its certified bracket; do not state it.")
+    sym = "epsilon" if kind == "epsilon" else "delta"
+    for r in rows:
+        at = f" at {key} = {_fmt(r[key])}" if len(rows) > 1 else ""
+        if args.certify and r["upper"] is not None:
+            print(f"The number to state{at}: {sym} <= {_fmt(r['upper'])} (certified upper bound).")
+        elif r["valid"] and str(r["method"]).startswith("exact"):
+            print(f"The number to state{at}: {sym} = {_fmt(r['estimate'])} (exact; --certify adds a bracket).")
+        elif r["method"] == "chernoff-bound":
+            print(f"The number to state{at}: {sym} <= {_fmt(r['estimate'])} (rigorous upper bound).")
+        else:
+            print(f"The number to state{at}: unknown from this method; rerun without --method or with --certify.")
     return 0
 
 
