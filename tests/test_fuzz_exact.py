@@ -96,3 +96,17 @@ def test_api_refuses_outside_the_domain():
         args = {"noise_multiplier": 1.0, "sampling_probability": 0.01, "steps": 100, "target_delta": 1e-5, **kw}
         with pytest.raises(ValueError):
             ewacct.epsilon(**args)
+
+
+@settings(max_examples=6, deadline=60_000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.floats(math.log(1e-3), math.log(0.5)), st.floats(math.log(0.5), math.log(5.0)),
+       st.integers(2, 2000), log_delta)
+def test_certified_sample_is_a_consistent_bracket(lq, ls, T, ld):
+    q, s, d = math.exp(lq), math.exp(ls), math.exp(ld)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_epsilon(d, certify=True)
+    assert 0.0 <= r.lower <= r.upper and math.isfinite(r.upper)
+    assert float(r) == r.upper
+    inside = r.lower * (1 - 1e-9) - 1e-15 <= r.estimate <= r.upper * (1 + 1e-9) + 1e-15
+    assert inside or (not r.valid and r.diagnostics.get("estimate_outside_bracket"))
