@@ -272,3 +272,14 @@ def test_tiny_noise_against_the_participation_mixture():
     e = acc.get_epsilon(1e-5)
     assert e.method == "exact" and e.valid
     assert ref_delta(float(e)) == pytest.approx(1e-5, rel=1e-8)
+
+
+@pytest.mark.slow
+def test_where_pld_pessimistic_is_below_the_truth():
+    # q = e^-1.5, sigma = 1, T = 596, delta = e^-18: dp_accounting's pessimistic PLD gives 59.3722328 (vdi
+    # 1e-4) and 59.3722317 (vdi 3e-5), below our 59.3722333; the mpmath contour integral with its own MGF
+    # puts delta at our eps within 1e-10 of the target, so ours is the exact value
+    q, T, d = math.exp(-1.5), 596, math.exp(-18)
+    r = Accountant().compose(PoissonSubsampledGaussian(1.0, q), T).get_epsilon(d)
+    ref = _mp_delta_contour(q, 1.0, T, float(r), c=r.diagnostics["c"], U=8.0)
+    assert ref == pytest.approx(d, rel=1e-9)
