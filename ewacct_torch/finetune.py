@@ -967,6 +967,12 @@ def format_record(record: dict[str, Any]) -> str:
                          f"q={plan['sample_rate']:.4g}, delta={plan['target_delta']:.3g}")
             eps = record["epsilon_spent"]
             lines.append("epsilon spent: " + ", ".join(f"{k} {v:.3f}" for k, v in eps.items()))
+            cert = eps.get("ew-certified")
+            if cert is not None and math.isfinite(cert):
+                lines.append(f"The number to state: epsilon <= {cert:.4f} at delta = {plan['target_delta']:.3g} "
+                             "(ewacct's certified upper bound).")
+            else:
+                lines.append("The number to state: unknown (no certified upper bound for this run).")
     lines.append(f"wall time {record['wall_seconds']:.1f} s; record in "
                  f"{Path(record['config']['out']) / RECORD_NAME}")
     return "\n".join(lines)
