@@ -764,8 +764,8 @@ def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
     for d, m in zip(diags, methods):
         if "error" in d and m not in ("pld", "chernoff-bound", "exact"):
             raise ValueError(
-                f"the tilted expansion failed numerically here ({d['error']}); install dp_accounting and keep "
-                "fallback=True, or use certify=True")
+                f"the {m} expansion failed numerically here ({d['error']}); use the exact method "
+                "(the default) or a certified bracket (certify=True; CLI: --certify)")
 
 
 def _newton_tilt(cgf: Callable[[float, int], np.ndarray], order: int, delta: float, t0: float) -> float | None:
@@ -827,7 +827,8 @@ def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
         n = int(np.sum(~np.asarray(valid)))
         warnings.warn(
             f"{n} estimate(s) are outside the validity domain of the expansion "
-            f"({sorted(set(methods))}); treat them as unreliable or request certify=True",
+            f"({sorted(set(methods))}); do not state them: the exact method (the default) or a certified "
+            "bracket (certify=True; CLI: --certify) gives the number to state",
             EdgeworthValidityWarning,
             stacklevel=3,
         )
