@@ -372,6 +372,20 @@ class Accountant:
         assert best is not None
         return best[0], best[1], all_valid, best[3], best[4]
 
+    def _eps_both(self, delta: float) -> tuple[float, str, bool, dict[str, Any], str]:
+        """eps in every direction of the method, the worst reported; valid only if every direction is."""
+        dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
+        best = None
+        all_valid = True
+        for d in dirs:
+            e, ok, diag, used = self._eps_one(delta, d)
+            _check_finite("epsilon", e)
+            all_valid = all_valid and ok
+            if best is None or e > best[0]:
+                best = (e, d, ok, diag, used)
+        assert best is not None
+        return best[0], best[1], all_valid, best[3], best[4]
+
     def get_epsilon(self, target_delta: Any, *, certify: bool = False,
                     certify_options: dict[str, Any] | None = None) -> EpsilonResult:
         """eps(delta) = inf{eps >= 0: delta(eps) <= target_delta}, scalar or array of delta in (0, 1).
@@ -402,18 +416,9 @@ class Accountant:
             diags = []
             batched = self._batched_eps(d_arr) if d_arr.size >= BATCH_MIN else None
             for i, dl in enumerate(d_arr if batched is None else []):
-                best = None
-                all_valid = True
-                for d in dirs:
-                    e, ok, diag, used = self._eps_one(float(dl), d)
-                    _check_finite("epsilon", e)
-                    all_valid = all_valid and ok
-                    if best is None or e > best[0]:
-                        best = (e, d, ok, diag, used)
-                assert best is not None
-                est[i], direction[i], valid[i] = best[0], best[1], all_valid
-                diags.append(best[3])
-                methods.append(best[4])
+                est[i], direction[i], valid[i], diag, used = self._eps_both(float(dl))
+                diags.append(diag)
+                methods.append(used)
             if batched is not None:
                 est[:], direction[:], valid[:] = batched[0], batched[1], batched[2]
                 diags = [{"last_term_ratio": float(r), "batched": True} for r in batched[3]]
@@ -510,19 +515,8 @@ class Accountant:
             saved = (self.method, self.order)
             self.method, self.order = "tilted", DEFAULT_ORDER["tilted"]
             try:
-                if kind == "delta":
-                    rows = [self._delta_both(float(x)) for x in arr]
-                else:
-                    rows = []
-                    for x in arr:
-                        best = None
-                        ok_all = True
-                        for d in DIRECTIONS:
-                            e, ok, diag, used = self._eps_one(float(x), d)
-                            ok_all = ok_all and ok
-                            if best is None or e > best[0]:
-                                best = (e, d, ok, diag, used)
-                        rows.append((best[0], best[1], ok_all, best[3], best[4]))
+                both = self._delta_both if kind == "delta" else self._eps_both
+                rows = [both(float(x)) for x in arr]
             finally:
                 self.method, self.order = saved
             note = "Laplace atoms are outside the exact engine in this version: tilted expansion used"
@@ -534,7 +528,6 @@ class Accountant:
                 m.sampling_probability * n for m, n in self.groups()) < 0.5:
             # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature
             return [self._short_or_bound(eng, kind, float(x), "few participations (q T < 0.5)") for x in arr]
-        out: list[tuple[float, str, bool, dict[str, Any], str]] = []
         eng.clear()  # contours are shared within one call only: answers do not depend on history
         order = np.argsort(arr)[::-1] if kind == "epsilon" else np.argsort(arr)
         res: dict[int, tuple] = {}

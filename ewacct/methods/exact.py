@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -154,19 +155,25 @@ class ExactDirection:
         lerr = float(np.logaddexp.reduce([lalias, ltail, lround]))
         return lerr <= self.log_accept + min(ld, log_delta), lerr
 
-    # -- delta(eps)
-    def log_delta(self, eps: float) -> DirectionAnswer:
+    @contextmanager
+    def _deadline(self):
+        """The running query's deadline, checked inside every log-MGF evaluation."""
         self.K.state["deadline"] = time.perf_counter() + self.TIME_BUDGET
         try:
-            return self._log_delta(eps)
+            yield self.K.state["deadline"]
         finally:
             self.K.state["deadline"] = math.inf
+
+    # -- delta(eps)
+    def log_delta(self, eps: float) -> DirectionAnswer:
+        with self._deadline():
+            return self._log_delta(eps)
 
     def _log_delta(self, eps: float) -> DirectionAnswer:
         K = self.K
         if eps >= K.loss_sup:
             return DirectionAnswer(0.0, -math.inf, 0.0, {"note": "eps beyond the largest privacy loss"})
-        deadline = time.perf_counter() + self.TIME_BUDGET
+        deadline = K.state["deadline"]
         c = saddle(K, eps)
         _, guess = saddle_estimate_at(K, c, eps)
         for _ in range(4):
@@ -182,15 +189,12 @@ class ExactDirection:
 
     # -- eps(delta)
     def epsilon(self, log_target: float) -> DirectionAnswer:
-        self.K.state["deadline"] = time.perf_counter() + self.TIME_BUDGET
-        try:
+        with self._deadline():
             return self._epsilon(log_target)
-        finally:
-            self.K.state["deadline"] = math.inf
 
     def _epsilon(self, log_target: float) -> DirectionAnswer:
         K = self.K
-        deadline = time.perf_counter() + self.TIME_BUDGET
+        deadline = K.state["deadline"]
         c0, eps = self._initial(log_target)
         # the Chernoff bound is a rigorous upper bound on eps: never start above it (checked cheaply at
         # the initial abscissa; the full minimisation only when the saddle-point start failed)
