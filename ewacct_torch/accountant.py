@@ -16,10 +16,24 @@ What the returned float means is explicit: ``get_epsilon(delta)`` returns the
 *certified* upper bound when the core can certify one, and otherwise the
 Edgeworth *estimate*, with a warning saying so. ``bound="estimate"`` asks for
 the estimate directly.
+
+Cost of a query: the history is merged into distinct ``(noise_multiplier,
+sample_rate)`` segments; the accountant keeps one core ``ewacct.Accountant``
+for the merged history (extended in place when steps were only added) and the
+answers already given for it, so a repeated query costs a dictionary look-up
+and a fresh one costs one core query, whose price depends on the number of
+distinct segments, not on the number of steps.
+
+Importing this module also routes Opacus' ``get_noise_multiplier`` (and so
+``PrivacyEngine.make_private_with_epsilon``) for the ``"ew"`` accountants to
+:func:`calibrate_noise_multiplier`, a direct search with the core engine that
+ends on the safe side; every other accountant name goes to Opacus' own
+function unchanged (:func:`install_noise_calibration`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import OrderedDict
@@ -36,6 +50,8 @@ __all__ = [
     "STATE_VERSION",
     "attach_accountant",
     "calibrate_noise_multiplier",
+    "get_noise_multiplier",
+    "install_noise_calibration",
     "make_accountant_class",
     "merge_history",
     "register",
@@ -127,6 +143,82 @@ class EWAccountant(IAccountant):
         super().__init__()
         self.method = method
         self.bound: Bound = _check_bound(bound)
+        self._reset_cache()
+
+    # ------------------------------------------------------------------- caching
+    #: most answers kept for one history (different deltas / bounds)
+    _MAX_CACHED = 64
+    #: marks ewacct accountant classes across module reloads (see ``get_noise_multiplier``)
+    _EWACCT_ACCOUNTANT = True
+
+    def _reset_cache(self) -> None:
+        # the core accountant holding ``_core_key``'s segments, and the answers given for it
+        self._core: Any = None
+        self._core_key: tuple[Any, ...] | None = None
+        self._answers: dict[tuple[float, bool], Any] = {}
+        self._mechs: dict[tuple[float, float], Any] = {}
+        self.cache_stats = {"hits": 0, "queries": 0, "extended": 0, "rebuilt": 0}
+
+    def _key(self) -> tuple[Any, ...]:
+        """What the answer depends on: the method and the merged history."""
+        return (self.method, tuple(merge_history(self.history)))
+
+    def _mechanism(self, sigma: float, q: float) -> Any:
+        mech = self._mechs.get((sigma, q))
+        if mech is None:
+            mech = ewacct.PoissonSubsampledGaussian(noise_multiplier=sigma, sampling_probability=q)
+            if len(self._mechs) > 1024:
+                self._mechs.clear()
+            self._mechs[(sigma, q)] = mech
+        return mech
+
+    def _core_for(self, key: tuple[Any, ...]) -> Any:
+        """The core accountant of ``key``: the cached one, extended in place, or a new one.
+
+        When the new history only adds steps to the last segment and/or appends
+        segments (what :meth:`step` does), the cached core accountant is
+        extended with ``compose``; any other change rebuilds it.
+        """
+        if getattr(self, "_core_key", None) is None:
+            self._reset_cache()
+        if key == self._core_key:
+            return self._core
+        self._answers = {}
+        method, segs = key
+        old = self._core_key
+        core = self._core
+        added: list[tuple[float, float, int]] | None = None
+        if (core is not None and not isinstance(core, float) and old is not None and old[0] == method
+                and old[1] and len(segs) >= len(old[1]) and segs[: len(old[1]) - 1] == old[1][:-1]):
+            (s0, q0, n0), (s1, q1, n1) = old[1][-1], segs[len(old[1]) - 1]
+            if s0 == s1 and q0 == q1 and n1 >= n0:
+                added = ([(s1, q1, n1 - n0)] if n1 > n0 else []) + list(segs[len(old[1]):])
+        if added is not None and all(sigma > 0.0 for sigma, _, _ in added):
+            for sigma, q, n in added:
+                core.compose(self._mechanism(sigma, q), count=n)
+            self.cache_stats["extended"] += 1
+        elif not segs:
+            core = None
+        elif any(sigma == 0.0 for sigma, _, _ in segs):
+            core = math.inf
+        else:
+            core = ewacct.Accountant(method=method)
+            for sigma, q, n in segs:
+                core.compose(self._mechanism(sigma, q), count=n)
+            self.cache_stats["rebuilt"] += 1
+        self._core, self._core_key = core, key
+        return core
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the core accountant holds closures (not picklable) and is rebuilt on demand
+        state = dict(self.__dict__)
+        for name in ("_core", "_core_key", "_answers", "_mechs"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_cache()
 
     # ----------------------------------------------------------------- Opacus API
     @classmethod
@@ -175,6 +267,11 @@ class EWAccountant(IAccountant):
         """
         del args, kwargs
         chosen = self.bound if bound is None else _check_bound(bound)
+        if chosen == "estimate":
+            # a certified answer for the same history carries the same estimate
+            cert = self._cached(delta, True)
+            if cert is not None and not isinstance(cert, float):
+                return float(cert.estimate if cert.estimate is not None else cert.value)
         result = self.get_epsilon_result(delta, certify=chosen == "certified")
         if result is None:
             return 0.0
@@ -193,8 +290,19 @@ class EWAccountant(IAccountant):
             return float(result.upper if result.upper is not None else result.value)
         return float(result.estimate if result.estimate is not None else result.value)
 
+    def _cached(self, delta: float, certify: bool) -> Any:
+        """The answer already given for the current history, or None."""
+        key = self._key()
+        if key != getattr(self, "_core_key", None):
+            return None
+        return self._answers.get((float(delta), bool(certify)))
+
     def get_epsilon_result(self, delta: float, *, certify: bool = False) -> Any:
         """Full ewacct result for the recorded history.
+
+        Answers are cached per history: asking again for the same history and
+        ``delta`` costs a look-up; after steps were added the core accountant
+        is extended, not rebuilt (see the module docstring).
 
         Args:
             delta: Target delta, in (0, 1).
@@ -204,24 +312,40 @@ class EWAccountant(IAccountant):
             An ``ewacct.EpsilonResult``; ``None`` for an empty history and
             ``math.inf`` when some step had zero noise. When ``certify`` is
             true and the core cannot certify, the estimate's result is returned
-            (check ``certified_by``).
+            (check ``certified_by``). The object is shared with the cache:
+            do not modify it.
         """
         d = _check_delta(delta)
-        acc = self.to_ewacct()
-        if acc is None:
-            return None
-        if isinstance(acc, float):
+        acc = self._core_for(self._key())
+        self.cache_stats["queries"] += 1
+        if acc is None or isinstance(acc, float):
             return acc
+        slot = (d, bool(certify))
+        if slot in self._answers:
+            self.cache_stats["hits"] += 1
+            return self._answers[slot]
+        result = None
         if certify:
             try:
                 with warnings.catch_warnings():
                     # The certified upper bound is what is used; the core's remarks
                     # about the estimate (validity, bracket) do not apply to it.
                     warnings.simplefilter("ignore", ewacct.EdgeworthValidityWarning)
-                    return acc.get_epsilon(d, certify=True)
+                    result = acc.get_epsilon(d, certify=True)
             except (NotImplementedError, ArithmeticError, ImportError):
-                pass
-        return acc.get_epsilon(d)
+                result = None
+        if result is None:
+            result = self._answers.get((d, False))
+            if result is None:
+                result = acc.get_epsilon(d)
+                self._remember((d, False), result)
+        self._remember(slot, result)
+        return result
+
+    def _remember(self, slot: tuple[float, bool], result: Any) -> None:
+        if len(self._answers) >= self._MAX_CACHED:
+            self._answers.pop(next(iter(self._answers)))
+        self._answers[slot] = result
 
     def epsilons(self, delta: float) -> dict[str, float]:
         """Estimate and certified epsilon for the recorded history.
@@ -248,6 +372,9 @@ class EWAccountant(IAccountant):
 
     def to_ewacct(self) -> Any:
         """Build a fresh ``ewacct.Accountant`` holding the recorded history.
+
+        The accountant's own cached core object is not handed out (it is
+        extended in place as steps are added); this is an independent copy.
 
         Returns:
             The core accountant, ``None`` for an empty history, or ``math.inf``
@@ -469,11 +596,17 @@ def calibrate_noise_multiplier(
     steps: int | None = None,
     method: str | None = None,
     guarantee: Bound = "certified",
+    checker: EWAccountant | None = None,
 ) -> float:
     """Noise multiplier reaching ``(target_epsilon, target_delta)`` with ewacct.
 
     Uses Opacus' step convention: ``steps = int(epochs / sample_rate)`` when
-    ``epochs`` is given.
+    ``epochs`` is given. The search is the core's ``calibrate_noise`` (the
+    exact engine, then the certified bound when ``guarantee="certified"``); its
+    answer is then checked the way :class:`EWAccountant` will report it
+    (``EWAccountant(method, bound=guarantee).get_epsilon``) and raised a little
+    until that number is <= ``target_epsilon``: the returned sigma is on the
+    safe side of the number the accountant states after training.
 
     Args:
         target_epsilon: Target epsilon (> 0).
@@ -482,25 +615,155 @@ def calibrate_noise_multiplier(
         epochs: Number of epochs (give exactly one of ``epochs`` and ``steps``).
         steps: Number of steps.
         method: ewacct method (``None``: the core default).
-        guarantee: ``"certified"`` or ``"estimate"``.
+        guarantee: ``"certified"`` (default) or ``"estimate"``.
+        checker: The accountant whose ``get_epsilon`` the answer must satisfy
+            (default ``EWAccountant(method=method, bound=guarantee)``; its
+            history is overwritten).
 
     Returns:
         The noise multiplier.
+
+    Raises:
+        ValueError: bad input, or no noise multiplier the core searches meets the
+            target (the message says what epsilon is achievable).
     """
     if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of epochs and steps")
+        raise ValueError(
+            "get_noise_multiplier takes as input EITHER a number of steps or a number of epochs"
+        )
     if steps is None:
         steps = int(float(epochs) / float(sample_rate))  # type: ignore[arg-type]
-    result = core_calibrate_noise()(
-        target_epsilon=target_epsilon,
-        target_delta=target_delta,
-        sampling_probability=sample_rate,
-        steps=int(steps),
-        method=method,
-        guarantee=_check_bound(guarantee),
-    )
-    return float(result.noise_multiplier)
+    guarantee = _check_bound(guarantee)
+    with warnings.catch_warnings():
+        # the core's remarks on estimates met along the search are not about the answer
+        warnings.simplefilter("ignore", ewacct.EdgeworthValidityWarning)
+        result = core_calibrate_noise()(
+            target_epsilon=target_epsilon,
+            target_delta=target_delta,
+            sampling_probability=sample_rate,
+            steps=int(steps),
+            method=method,
+            guarantee=guarantee,
+        )
+    sigma = float(result.noise_multiplier)
+    return _safe_side(sigma, float(target_epsilon), float(target_delta), float(sample_rate),
+                      int(steps), checker or EWAccountant(method=method, bound=guarantee))
 
+
+#: relative increments tried by :func:`_safe_side` (the core's answer is normally already safe)
+_SAFE_STEPS = (1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
+def _safe_side(sigma: float, target: float, delta: float, q: float, steps: int,
+               check: EWAccountant) -> float:
+    """Smallest of a few sigma >= ``sigma`` whose epsilon, as ``check`` reports it, is <= target."""
+    for bump in (0.0, *_SAFE_STEPS):
+        s = sigma * (1.0 + bump)
+        check.history = [(s, q, steps)]
+        if check.get_epsilon(delta) <= target:
+            return s
+    raise ValueError(
+        f"ewacct's calibration returned noise_multiplier={sigma:.6g}, but the accountant "
+        f"reports epsilon > {target:g} there even at {s:.6g}; please report this configuration"
+    )
+
+
+# ---------------------------------------------- Opacus' get_noise_multiplier for "ew"
+def _ew_class(name: str) -> type[EWAccountant] | None:
+    """The registered class for ``name`` when it is an :class:`EWAccountant`, else None."""
+    if not opacus_has_registry():
+        return None
+    from opacus.accountants import registry
+
+    cls = registry._ACCOUNTANTS.get(name)  # noqa: SLF001 - read-only peek
+    # a marker, not issubclass: a reloaded module has a new EWAccountant class object
+    if isinstance(cls, type) and getattr(cls, "_EWACCT_ACCOUNTANT", False):
+        return cls
+    return None
+
+
+def _opacus_get_noise_multiplier() -> Any:
+    """Opacus' own ``get_noise_multiplier`` (never this module's wrapper)."""
+    import opacus.accountants.utils as ou
+
+    fn = ou.get_noise_multiplier
+    return getattr(fn, "__wrapped_opacus__", fn)
+
+
+def get_noise_multiplier(
+    *,
+    target_epsilon: float,
+    target_delta: float,
+    sample_rate: float,
+    epochs: float | None = None,
+    steps: int | None = None,
+    accountant: str = "rdp",
+    epsilon_tolerance: float = 0.01,
+    **kwargs: Any,
+) -> float:
+    """Opacus' ``get_noise_multiplier``, answered by ewacct for the ``"ew"`` accountants.
+
+    For an accountant name registered to an :class:`EWAccountant` class, the
+    noise multiplier comes from :func:`calibrate_noise_multiplier` with that
+    class's ``method`` and ``bound`` (``bound=`` in ``kwargs`` overrides the
+    bound): a direct search with the core engine, certified by default, whose
+    answer's epsilon as the accountant reports it is <= ``target_epsilon``
+    (``epsilon_tolerance`` is not needed: the search is finer). Every other
+    name goes to Opacus' function with the arguments unchanged.
+    """
+    cls = _ew_class(accountant)
+    if cls is None:
+        return _opacus_get_noise_multiplier()(
+            target_epsilon=target_epsilon, target_delta=target_delta, sample_rate=sample_rate,
+            epochs=epochs, steps=steps, accountant=accountant,
+            epsilon_tolerance=epsilon_tolerance, **kwargs,
+        )
+    checker = cls()
+    bound = kwargs.get("bound")
+    guarantee = checker.bound if bound is None else _check_bound(bound)
+    checker.bound = guarantee
+    return calibrate_noise_multiplier(
+        target_epsilon=target_epsilon, target_delta=target_delta, sample_rate=sample_rate,
+        epochs=epochs, steps=steps, method=checker.method, guarantee=guarantee,
+        checker=checker,
+    )
+
+
+def install_noise_calibration(enable: bool = True) -> None:
+    """Route Opacus' ``get_noise_multiplier`` for the "ew" accountants to ewacct (idempotent).
+
+    Replaces ``opacus.accountants.utils.get_noise_multiplier`` and the name
+    ``opacus.privacy_engine.get_noise_multiplier`` (what
+    ``make_private_with_epsilon`` calls) by :func:`get_noise_multiplier`,
+    which hands every non-"ew" accountant to Opacus' own function unchanged.
+    Done when this module is imported; ``enable=False`` puts Opacus' function
+    back. Code that imported the function by name before ``ewacct_torch`` was
+    imported keeps Opacus' original (which still works with "ew": a bisection
+    over :meth:`EWAccountant.get_epsilon`).
+    """
+    import opacus.accountants.utils as ou
+
+    original = _opacus_get_noise_multiplier()
+    target = original
+    if enable:
+
+        @functools.wraps(original)
+        def wrapper(**kwargs: Any) -> float:
+            return get_noise_multiplier(**kwargs)
+
+        wrapper.__wrapped_opacus__ = original  # type: ignore[attr-defined]
+        wrapper.__doc__ = get_noise_multiplier.__doc__
+        target = wrapper
+    ou.get_noise_multiplier = target
+    try:
+        import opacus.privacy_engine as pe
+    except ImportError:  # pragma: no cover - depends on the Opacus build
+        return
+    if hasattr(pe, "get_noise_multiplier"):
+        pe.get_noise_multiplier = target
+
+
+install_noise_calibration()
 
 try:
     register()
