@@ -770,12 +770,24 @@ def _spent(engine: Any, plan: PrivacyPlan) -> dict[str, float]:
 
 
 def _spent_unchecked(engine: Any, plan: PrivacyPlan) -> dict[str, float]:
+    """Epsilon spent so far for the progress line: one cached certified query per log line.
+
+    ``EWAccountant.epsilons`` asks the core once for the certified result, which
+    carries the estimate too; the accountant reuses its core object between
+    calls (see ``ewacct_torch.accountant``), so a log line costs one query of
+    the exact engine and the certified bound, whatever the number of steps.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if isinstance(engine.accountant, EWAccountant):
             e = engine.accountant.epsilons(plan.target_delta)
             return {"eps_est": e["estimate"], "eps_cert": e["certified"]}
-        ew = EWAccountant(method=plan.ew_method)
+        # one shadow accountant per engine: its core accountant is extended as steps are added
+        # and its answers are cached (a new one per log line would rebuild everything)
+        ew = getattr(engine, "_ewacct_shadow", None)
+        if ew is None or ew.method != plan.ew_method:
+            ew = EWAccountant(method=plan.ew_method)
+            engine._ewacct_shadow = ew
         ew.history = list(engine.accountant.history)
         e = ew.epsilons(plan.target_delta)
         return {f"eps_{plan.accountant}": float(engine.get_epsilon(plan.target_delta)),
