@@ -502,6 +502,20 @@ class Accountant:
         self._exact_cache = (key, eng)
         return eng
 
+    def _contour_certifier(self):
+        """The contour-integral certifier for the current composition (cached), or None."""
+        eng = self._exact_engine()
+        if eng is None:
+            return None
+        cached = getattr(self, "_cert_cache", None)
+        if cached is not None and cached[0] is eng:
+            return cached[1]
+        from .methods.certified import ContourCertifier
+
+        cf = ContourCertifier(eng.groups, eng)
+        self._cert_cache = (eng, cf)
+        return cf
+
     def _exact_rows(self, kind: str, arr: np.ndarray) -> list[tuple[float, str, bool, dict[str, Any], str]]:
         """(value, direction, valid, diagnostics, method) per query from the exact engine.
 

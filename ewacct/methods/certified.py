@@ -1,0 +1,631 @@
+"""Certified delta(eps) and eps(delta) from the contour integral (docs/certified.md).
+
+For one direction with upper measure P, the trapezoidal sum on z = c + i k h (k in Z) of the contour
+integral equals, by Poisson summation, ``delta(eps) + A`` with an alias sum ``A >= 0`` (contour.py).
+The sum is evaluated on the nodes k = 0..N-1 with the rigorous kernel enclosures of
+:mod:`ewacct._kernels.mgf_cert`; so
+
+    S - E - T - A_bound <= delta(eps) <= S + E + T,
+
+where S is the computed sum, E bounds the node errors (kernel enclosures, the rounding of the node
+values and of the sum), T bounds the nodes beyond N - 1 (from the decay bound of
+:func:`sg_decay_bound`, an integration by parts), and A_bound is the alias bound of contour.py
+evaluated with rigorous upper bounds on K(s).  eps(delta) is bracketed by the monotonicity of delta:
+an upper end where the upper bound on delta is <= the target, a lower end where the lower bound is
+above it.
+
+Supported: compositions of Poisson-subsampled Gaussian and Gaussian steps (the kernels with
+enclosures).  Everything else raises :class:`NotCertifiable` and the caller uses another source.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from numba import njit
+from scipy.special import log_ndtr, ndtr
+
+from .._kernels.mgf import sg_log_g
+from .._kernels.mgf_cert import sg_g_enclose_many
+from .contour import LOG2
+
+U_MACH = 2.0 ** -53
+#: relative error the node enclosures aim at (on delta)
+NODE_RTOL = 1e-10
+#: relative width the eps bracket is built for; the truncation is marched to a fraction of it
+TARGET_RTOL = 1e-7
+#: node budget of one certified contour (per direction)
+MAX_NODES = 6_000
+#: cut points of the decay bound's split (docs/certified.md, section 4)
+_X0 = (-math.inf, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0)
+
+
+class NotCertifiable(ValueError):
+    """The composition has no rigorous contour certificate (another source must be used)."""
+
+
+class CertError(ArithmeticError):
+    """The certificate could not be completed within its budget."""
+
+
+# ----------------------------------------------------------------------------- decay bound
+def _e_abs_tail(m: float, s: float, x0: float) -> float:
+    """E[|Y + s| ; Y >= x0] for Y ~ N(m, 1)."""
+
+    def part(a: float, b: float) -> float:  # E[(Y + s) 1{a <= Y < b}]
+        pa = ndtr(a - m) if a > -math.inf else 0.0
+        pb = ndtr(b - m) if b < math.inf else 1.0
+        da = math.exp(-0.5 * (a - m) ** 2) / math.sqrt(2 * math.pi) if a > -math.inf else 0.0
+        db = math.exp(-0.5 * (b - m) ** 2) / math.sqrt(2 * math.pi) if b < math.inf else 0.0
+        return (m + s) * (pb - pa) + da - db
+
+    if x0 >= -s:
+        return max(part(x0, math.inf), 0.0)
+    return max(-part(x0, -s), 0.0) + max(part(-s, math.inf), 0.0)
+
+
+def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, float]:
+    """(log A0, log V) with |G(w)| <= A0 + V / |w| for every complex w with Re w = a (docs/certified.md §4).
+
+    G(w) = E[(1 - q + q e^{mu X - mu^2/2})^w]; the integral is split at x0: the part below x0 is
+    bounded by its mass, the part above by one integration by parts in x.  With t = q e^v / (1 - q),
+    v = mu x - mu^2/2, e^{a l} = (1-q)^a (1+t)^a <= (1-q)^a sum_j b_j t^j: b = (1) for a <= 0,
+    (1, a) for 0 < a <= 1 (concavity), the binomial coefficients of ceil(a) for a > 1 (1 + t >= 1);
+    every term is then a Gaussian integral in closed form.
+    """
+    m2 = mu * mu
+    l1q = math.log1p(-q)
+    lr = math.log(q) - l1q  # log(q / (1-q))
+    if a <= 0.0:
+        coef = [(0, 0.0)]
+    elif a <= 1.0:
+        coef = [(0, 0.0), (1, math.log(a))]
+    else:
+        n = int(math.ceil(a))
+        coef = [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
+
+    def lJ(k: float, s: float) -> float:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
+        e = _e_abs_tail(k * mu, s, x0)
+        return 0.5 * k * (k - 1.0) * m2 + (math.log(e) if e > 0.0 else -math.inf)
+
+    terms = []
+    mass = []
+    for j, lb in coef:
+        base = a * l1q + lb + j * lr
+        terms.append(base + l1q - math.log(q * mu) + lJ(j - 1.0, mu))
+        terms.append(base - math.log(mu) + lJ(float(j), 0.0))
+        if x0 > -math.inf:
+            mass.append(base + 0.5 * j * (j - 1.0) * m2 + float(log_ndtr(x0 - j * mu)))
+    lV = float(np.logaddexp.reduce(terms))
+    if x0 == -math.inf:
+        return -math.inf, lV + 1e-9
+    lA0 = float(np.logaddexp.reduce(mass))
+    v0 = mu * x0 - 0.5 * m2
+    l_one_u = math.log1p(q * math.expm1(v0))
+    # boundary term phi(x0) e^{a l(x0)} / l'(x0), l' = q mu e^v / (1 + u)
+    lbd = -0.5 * x0 * x0 - 0.5 * math.log(2 * math.pi) + a * l_one_u - (math.log(q * mu) + v0 - l_one_u)
+    return lA0 + 1e-9, float(np.logaddexp(lV, lbd)) + 1e-9
+
+
+def sg_tv_bound(q: float, mu: float, a: float) -> float:
+    """log V with |G(a + ib)| <= V / |b| (docs/certified.md §4), or inf where the proof does not apply.
+
+    With h(x) = phi(x) e^{a l(x)} / l'(x), one integration by parts gives |G(a + ib)| <= TV(h) / |b|.
+    log h = -x^2/2 + (a+1) l(x) - mu x + const has second derivative -1 + (a+1) l''(x) <= -kappa,
+    kappa = 1 - max(a+1, 0) mu^2 / 4 (0 <= l'' <= mu^2/4); where kappa > 0, h is log-concave, so
+    TV(h) = 2 max h, and max log h <= f(x) + f'(x)^2 / (2 kappa) at any x (strong concavity).
+    """
+    kappa = 1.0 - max(a + 1.0, 0.0) * mu * mu / 4.0
+    if kappa <= 1e-3:
+        return math.inf
+    lq = math.log(q) - math.log1p(-q)
+    half = 0.5 * mu * mu
+
+    def f_and_d(x: float) -> tuple[float, float]:
+        v = mu * x - half
+        t = v + lq
+        ell = math.log1p(-q) + (t + math.log1p(math.exp(-t)) if t > 0 else math.log1p(math.exp(t)))
+        s = 1.0 / (1.0 + math.exp(-t)) if t > -700 else 0.0
+        f = -0.5 * x * x - 0.5 * math.log(2 * math.pi) + (a + 1.0) * ell - math.log(q * mu) - v
+        d = -x + (a + 1.0) * mu * s - mu
+        return f, d
+
+    lo, hi = -60.0, 60.0 + max(a + 1.0, 0.0) * mu
+    for _ in range(200):  # f' is decreasing: bisection for its zero
+        mid = 0.5 * (lo + hi)
+        if f_and_d(mid)[1] > 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * (1.0 + abs(mid)):
+            break
+    x = 0.5 * (lo + hi)
+    f, d = f_and_d(x)
+    return math.log(2.0) + f + d * d / (2.0 * kappa) + 1e-9 * (abs(f) + 1.0)
+
+
+def sg_moment_bound(q: float, mu: float, a: float) -> tuple[float, float]:
+    """(m2, M3) with |G(w) - 1 - w (w-1) m2 / 2| <= |w (w-1) (w-2)| M3 / 6 for Re w = a (§4).
+
+    Taylor's formula for (1+u)^w around u = 0 along the real segment (E[u] = 0):
+    m2 = E[u^2] = q^2 (e^{mu^2} - 1) and M3 >= E[|u|^3 sup_theta (1 + theta u)^{a-3}].  For a <= 3
+    the sup is <= (1-q)^{a-3}; for a > 3 it is <= (1 + q e^v)^{a-3} <= sum_j C(n, j) q^j e^{j v},
+    n = ceil(a - 3).  E[|e^v - 1|^3 e^{j v}] <= sqrt(E[(e^v-1)^2 e^{jv}] E[(e^v-1)^4 e^{jv}]) (Cauchy-
+    Schwarz), each an alternating sum of E[e^{k v}] = e^{k (k-1) mu^2 / 2}, evaluated with mpmath.
+    Returns M3 = inf where n > 60 (the bound is then not used).
+    """
+    m2 = q * q * math.expm1(mu * mu)
+    if a <= 3.0:
+        coef = [(0, 1.0)]
+        pre = (1.0 - q) ** (a - 3.0)
+    else:
+        n = int(math.ceil(a - 3.0))
+        if n > 60:
+            return m2 * (1.0 + 1e-15), math.inf
+        coef = [(j, math.comb(n, j) * q ** j) for j in range(n + 1)]
+        pre = 1.0
+    m = mu * mu
+
+    def mom(k: int, j: int) -> float:
+        """An upper bound on |E[(e^v - 1)^k e^{j v}]| (k = 2, 4): the alternating sum in floats
+        (differences of expm1 for k = 2) plus a rounding margin of 64 u times the sum of |terms|."""
+        lj = 0.5 * j * (j - 1) * m
+        if k == 2:
+            val = math.exp(lj) * (math.expm1((2 * j + 1) * m) - 2.0 * math.expm1(j * m))
+            mag = math.exp(lj) * (math.expm1((2 * j + 1) * m) + 2.0 * math.expm1(j * m) + 1e-300)
+        else:
+            terms = [math.comb(k, i) * (-1) ** (k - i) * math.exp(0.5 * (i + j) * (i + j - 1) * m) for i in range(k + 1)]
+            val = math.fsum(terms)
+            mag = sum(abs(t) for t in terms)
+        return abs(val) + 64.0 * U_MACH * mag
+
+    tot = 0.0
+    for j, cj in coef:
+        tot += cj * math.sqrt(mom(2, j) * mom(4, j))
+    M3 = tot * pre * q ** 3
+    return m2 * (1.0 + 1e-15), M3 * (1.0 + 1e-9)
+
+
+# ----------------------------------------------------------------------------- groups
+@dataclass(frozen=True)
+class _SG:
+    q: float
+    mu: float
+    n: int
+
+
+def _split(groups: Sequence[tuple[Any, int]]) -> tuple[list[_SG], float]:
+    """Subsampled-Gaussian groups and the total mu^2 of the Gaussian ones; NotCertifiable otherwise."""
+    sg: list[_SG] = []
+    mu2 = 0.0
+    for m, n in groups:
+        name = getattr(m, "name", type(m).__name__)
+        if name not in ("poisson_subsampled_gaussian", "gaussian"):
+            raise NotCertifiable(f"no rigorous contour certificate for the mechanism {name!r}")
+        q = float(getattr(m, "sampling_probability", 1.0))
+        mu = 1.0 / float(m.noise_multiplier)
+        if q >= 1.0:
+            mu2 += int(n) * mu * mu
+        else:
+            sg.append(_SG(q, mu, int(n)))
+    return sg, mu2
+
+
+@njit(cache=True)
+def _cert_sums(logk: np.ndarray, loge: np.ndarray, c: float, h: float, eps: float):
+    """(log S, log E, d log S / d eps): the trapezoidal sum and the bound on its error at eps.
+
+    logk: K~ at the nodes (complex); loge: log of the bound on |e^K - e^K~| at each node.
+    """
+    m = logk[0].real - c * eps
+    s = 0.0
+    d = 0.0
+    e = 0.0
+    a = 0.0
+    n = logk.shape[0]
+    for k in range(n):
+        z = complex(c, k * h)
+        zz = z * (z + 1.0)
+        v = np.exp(logk[k] - z * eps - m) / zz
+        wt = 0.5 if k == 0 else 1.0
+        s += wt * v.real
+        d -= wt * (v * z).real
+        av = abs(v)
+        a += wt * av
+        # the node's enclosure, and the rounding of exp(K - z eps - m) / (z (z+1)): the exponent's
+        # absolute error is <= 4 u (|K| + |z| eps + |m|), the rest a few u
+        rnd = 4.0 * U_MACH_NB * (abs(logk[k]) + abs(z) * eps + abs(m) + 16.0)
+        e += wt * (math.exp(loge[k] - c * eps - m) / abs(zz) + av * rnd * 1.01)
+    e += (n + 4) * U_MACH_NB * a
+    scale = h / math.pi
+    ls = math.log(s * scale) + m if s > 0.0 else -math.inf
+    return ls, math.log(e * scale) + m, (d / s if s > 0.0 else 0.0)
+
+
+U_MACH_NB = U_MACH
+
+
+@dataclass
+class CertContour:
+    c: float
+    h: float
+    logk: np.ndarray
+    loge: np.ndarray
+    log_trunc_base: float   # log bound of the nodes beyond the last, without the e^{-c eps} factor
+    seconds: float
+
+
+class CertDirection:
+    """Rigorous enclosures for one direction of a composition."""
+
+    def __init__(self, groups: Sequence[tuple[Any, int]], direction: str) -> None:
+        self.sg, self.mu2 = _split(groups)
+        self.direction = direction
+        self._real: dict[tuple[int, float], tuple[float, float]] = {}
+        self._decay: dict[tuple[int, float], list[tuple[float, float, bool]]] = {}
+        self._moments: dict[tuple[int, float], tuple[float, float]] = {}
+
+    # -- the argument of G for a group
+    def _w(self, z: np.ndarray) -> np.ndarray:
+        return z + 1.0 if self.direction == "remove" else -z
+
+    def _a(self, c: float) -> float:
+        return c + 1.0 if self.direction == "remove" else -c
+
+    # -- real values
+    def _real_G(self, i: int, a: float) -> tuple[float, float]:
+        """(log G~, log r) of group i at real a, |G(a) - G~| <= r."""
+        key = (i, a)
+        if key not in self._real:
+            g = self.sg[i]
+            est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
+            lg, lr = sg_g_enclose_many(g.q, g.mu, np.array([complex(a, 0.0)]),
+                                       est + math.log(1e-13 / max(g.n, 1)), abs(est) < 1.0)
+            self._real[key] = (float(lg[0].real), float(lr[0]))
+        return self._real[key]
+
+    def log_G_hi(self, i: int, a: float) -> float:
+        lg, lr = self._real_G(i, a)
+        return float(np.logaddexp(lg, lr))
+
+    def K_hi(self, s: float) -> float:
+        """A rigorous upper bound on K(s), s > 0 real."""
+        a = self._a(s)
+        k = 0.5 * self.mu2 * s * (s + 1.0) * (1.0 + 1e-14)
+        for i, g in enumerate(self.sg):
+            lg = self.log_G_hi(i, a)
+            k += g.n * lg + 1e-14 * abs(g.n * lg)
+        return k
+
+    def psi_hi(self, s: float) -> float:
+        v = self.K_hi(s) + s * math.log(s) - (s + 1.0) * math.log1p(s)
+        return v + 1e-13 * (abs(v) + 1.0)
+
+    def chernoff_log_delta_hi(self, eps: float, s_grid: Sequence[float]) -> float:
+        best = math.inf
+        for s in s_grid:
+            try:
+                best = min(best, self.psi_hi(float(s)) - float(s) * eps)
+            except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+                continue
+        return best
+
+    # -- decay of |e^{K(c + iu)}|
+    def _decay_table(self, i: int, a: float) -> list[tuple[float, float, bool]]:
+        key = (i, a)
+        if key not in self._decay:
+            g = self.sg[i]
+            out = []
+            ltv = sg_tv_bound(g.q, g.mu, a)
+            if math.isfinite(ltv):
+                out.append((-math.inf, ltv, True))  # V / |Im w|
+            for x0 in _X0:
+                try:
+                    lA0, lV = sg_decay_bound(g.q, g.mu, a, x0)
+                except (OverflowError, ValueError, ZeroDivisionError):
+                    continue
+                if math.isfinite(lV):
+                    out.append((lA0, lV, False))  # A0 + V / |w|
+            self._decay[key] = out
+        return self._decay[key]
+
+    def _moment(self, i: int, a: float) -> tuple[float, float]:
+        key = (i, a)
+        if key not in self._moments:
+            g = self.sg[i]
+            try:
+                self._moments[key] = sg_moment_bound(g.q, g.mu, a)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                self._moments[key] = (0.0, math.inf)
+        return self._moments[key]
+
+    def _log_group_bound(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray) -> np.ndarray:
+        """log of a bound on |G_i(w(c + iu))| valid for every u in [ul, ur] (elementwise)."""
+        a = self._a(c)
+        best = np.full(ul.shape, self.log_G_hi(i, a))
+        awl = np.abs(self._w(c + 1j * ul))
+        with np.errstate(divide="ignore"):
+            lbl = np.log(np.abs(ul))
+        for lA0, lV, by_b in self._decay_table(i, a):  # decreasing in u: their values at ul
+            best = np.minimum(best, np.logaddexp(lA0, lV - (lbl if by_b else np.log(awl))))
+        m2, M3 = self._moment(i, a)
+        if math.isfinite(M3):
+            # |1 + w(w-1) m2/2|^2 is convex in u^2: its largest value on the cell is at an end;
+            # |w (w-1) (w-2)| grows with u: its value at ur
+            def quad(u: np.ndarray) -> np.ndarray:
+                w = self._w(c + 1j * u)
+                return np.abs(1.0 + 0.5 * m2 * w * (w - 1.0))
+            wr = self._w(c + 1j * ur)
+            mb = np.maximum(quad(ul), quad(ur)) * (1.0 + 1e-14) + np.abs(wr * (wr - 1.0) * (wr - 2.0)) * M3 / 6.0
+            with np.errstate(divide="ignore"):
+                best = np.minimum(best, np.log(mb))
+        return best
+
+    def log_abs_bound(self, c: float, u: np.ndarray) -> np.ndarray:
+        """log of an upper bound on |e^{K(c + iu)}| (at the points u)."""
+        u = np.asarray(u, dtype=float)
+        out = 0.5 * self.mu2 * (c * c + c - u * u)
+        out = out + 1e-14 * np.abs(out)
+        for i, g in enumerate(self.sg):
+            out = out + g.n * self._log_group_bound(i, c, u, u)
+        return out
+
+    def log_trunc(self, c: float, h: float, n_nodes: int) -> float:
+        """log of a bound on sum_{k >= n_nodes} h |e^{K(z_k)}| / |z_k (z_k + 1)| (without e^{-c eps})."""
+        u0 = max(n_nodes - 0.5, 0.5) * h
+        # cells [g_i, g_{i+1}) of a geometric grid: a bound valid on the whole cell, times
+        # h * (number of nodes in the cell) <= width + h, times 1/|z (z+1)| at the cell's left end
+        grid = u0 * np.geomspace(1.0, 1e8, 700)
+        ul, ur = grid[:-1], grid[1:]
+        lb = 0.5 * self.mu2 * (c * c + c - ul * ul)
+        lb = lb + 1e-14 * np.abs(lb)
+        for i, g in enumerate(self.sg):
+            lb = lb + g.n * self._log_group_bound(i, c, ul, ur)
+        lb = lb - np.log(np.abs((c + 1j * ul) * (c + 1.0 + 1j * ul))) + np.log(ur - ul + h)
+        # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
+        # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
+        ue = grid[-1:]
+        le = 0.5 * self.mu2 * (c * c + c - ue * ue)
+        for i, g in enumerate(self.sg):
+            a = self._a(c)
+            best = np.full(ue.shape, self.log_G_hi(i, a))
+            for lA0, lV, by_b in self._decay_table(i, a):
+                den = np.log(ue) if by_b else np.log(np.abs(self._w(c + 1j * ue)))
+                best = np.minimum(best, np.logaddexp(lA0, lV - den))
+            le = le + g.n * best
+        last = float(le[0]) - math.log(ue[0] - h)
+        return float(np.logaddexp(np.logaddexp.reduce(lb), last))
+
+    # -- nodes
+    def nodes(self, c: float, h: float, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """(K~, log |e^K - e^K~| bound) at z_k = c + i k h, k0 <= k < k1."""
+        z = c + 1j * h * np.arange(k0, k1)
+        w = self._w(z)
+        a = self._a(c)
+        K = 0.5 * self.mu2 * z * (z + 1.0)
+        # Gaussian part: exact formula, rounding <= 8 u |mu2 z (z+1)/2| in the exponent
+        lrel = 8.0 * U_MACH * np.abs(K)
+        big = np.zeros(z.shape)      # sum n log(|G~| + r)
+        small = np.zeros(z.shape)    # sum n log |G~|
+        zero = np.zeros(z.shape, dtype=bool)
+        ng = max(len(self.sg), 1)
+        for i, g in enumerate(self.sg):
+            lga = self.log_G_hi(i, a)
+            est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
+            fform = abs(est) < 1.0
+            log_tol = lga + math.log(NODE_RTOL / (g.n * ng))
+            lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), log_tol, fform)
+            zero |= ~np.isfinite(lg.real)
+            lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
+            K = K + g.n * lg
+            lrel = lrel + 4.0 * U_MACH * g.n * np.abs(lg)  # rounding of n log G
+            small = small + g.n * lg.real
+            big = big + g.n * np.logaddexp(lg.real, lr)
+            zero |= ~np.isfinite(lg.real)
+        # |e^K - e^K~| <= prod (|G~| + r)^n - prod |G~|^n, plus the rounding of K~ (relative lrel)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = np.where(zero, 0.0, big - small)
+            loge = np.where(zero, big, small + np.log(np.expm1(d + lrel) + 1e-300))
+            loge = np.maximum(loge, small + np.log(np.expm1(lrel) + 1e-300))
+        return K, loge
+
+    def contour(self, c: float, h: float, n_min: int, eps_ref: float, log_delta_ref: float,
+                deadline: float) -> CertContour:
+        """Nodes from k = 0 until the truncation bound at eps_ref is below TARGET_RTOL * delta / 100."""
+        t0 = time.perf_counter()
+        target = log_delta_ref + math.log(TARGET_RTOL * 1e-2) + c * eps_ref + math.log(math.pi)
+        # the smallest node count whose truncation bound meets the target (bisection on the bound,
+        # which is non-increasing in the count), then the nodes in one pass
+        n = max(int(n_min), 16)
+        if self.log_trunc(c, h, n) > target:
+            lo_n, hi_n = n, n
+            while self.log_trunc(c, h, hi_n) > target:
+                if hi_n >= MAX_NODES:
+                    raise CertError(f"certified contour: truncation bound not met within {MAX_NODES} nodes")
+                lo_n, hi_n = hi_n, min(2 * hi_n, MAX_NODES)
+            while hi_n - lo_n > max(4, lo_n // 50):
+                mid = (lo_n + hi_n) // 2
+                if self.log_trunc(c, h, mid) > target:
+                    lo_n = mid
+                else:
+                    hi_n = mid
+            n = hi_n
+        lt = self.log_trunc(c, h, n)
+        K = np.empty(n, dtype=np.complex128)
+        E = np.empty(n)
+        for k0 in range(0, n, 128):  # chunks: the deadline is checked between them
+            if time.perf_counter() > deadline:
+                raise CertError("certified contour ran out of time")
+            k1 = min(n, k0 + 128)
+            K[k0:k1], E[k0:k1] = self.nodes(c, h, k0, k1)
+        return CertContour(c, h, K, E, lt, time.perf_counter() - t0)
+
+
+def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequence[float]) -> tuple[float, float, float]:
+    """(lower, upper, d log S / d eps) of delta(eps) in one direction from a certified contour."""
+    ls, le, dls = _cert_sums(ct.logk, ct.loge, ct.c, ct.h, float(eps))
+    lt = ct.log_trunc_base - ct.c * eps - math.log(math.pi)
+    lerr = float(np.logaddexp(le, lt))
+    P = 2.0 * math.pi / ct.h
+    # aliases: k < 0 sum to <= 1/(e^{cP} - 1); k > 0 to <= exp(psi(s) - s eps) / (e^{(s-c)P} - 1)
+    la = -math.log(math.expm1(ct.c * P)) if ct.c * P > 1e-300 else math.inf
+    hi_alias = math.inf
+    for s in alias_s:
+        g = (s - ct.c) * P
+        if g > 1e-12:
+            hi_alias = min(hi_alias, cd.psi_hi(s) - s * eps - math.log(math.expm1(g)))
+    la = float(np.logaddexp(la, hi_alias))
+    S = math.exp(ls) if math.isfinite(ls) else 0.0
+    upper = min(1.0, S + math.exp(lerr))
+    lower = max(0.0, S - math.exp(lerr) - math.exp(la))
+    return lower, upper, dls
+
+
+# ----------------------------------------------------------------------------- brackets
+#: wall-clock budget of one certificate (seconds); past it the caller falls back to another source
+TIME_BUDGET = 10.0
+
+
+@dataclass
+class Bracket:
+    lower: float
+    upper: float
+    info: dict[str, Any]
+
+
+class ContourCertifier:
+    """Certified brackets for a composition of subsampled-Gaussian and Gaussian steps.
+
+    Uses the exact engine (``ExactMethod``) for the estimate and the contour's abscissa and step; the
+    enclosures themselves are independent of the engine's error estimates.
+    """
+
+    def __init__(self, groups: Sequence[tuple[Any, int]], exact: Any) -> None:
+        self.groups = list(groups)
+        self.exact = exact
+        self.dirs = {d: CertDirection(self.groups, d) for d in ("remove", "add")}
+        self._cache: dict[tuple[str, float, float], CertContour] = {}
+
+    def _contour(self, d: str, eps: float, log_delta: float, deadline: float) -> tuple[CertContour, list[float]]:
+        ed = self.exact.dirs[d]
+        with ed._deadline():
+            ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
+        key = (d, ct.c, ct.h)
+        if key not in self._cache:
+            self._cache[key] = self.dirs[d].contour(ct.c, ct.h, ct.n, eps, log_delta, deadline)
+            if len(self._cache) > 32:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[key], [s for s, _ in ct.alias_s]
+
+    def _chernoff_hi(self, d: str, eps: float, c_ref: float) -> float:
+        grid = [f * c_ref for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0) if f * c_ref > 1e-6]
+        return self.dirs[d].chernoff_log_delta_hi(eps, grid)
+
+    def delta(self, eps: float) -> Bracket:
+        """Certified [lower, upper] on delta(eps) = max over both directions."""
+        t0 = time.perf_counter()
+        deadline = t0 + TIME_BUDGET
+        est, d_est, _, diag = self.exact.delta(eps)
+        if est <= 0.0:
+            # the engine's far-tail answer: its Chernoff bound is below the smallest double
+            hi = max(math.exp(self._chernoff_hi(d, eps, 1.0)) for d in ("remove", "add"))
+            return Bracket(0.0, min(hi, 5e-324), {"seconds": time.perf_counter() - t0, "note": "far tail"})
+        order = [d_est] + [d for d in ("remove", "add") if d != d_est]
+        lo_all, hi_all = 0.0, 0.0
+        info: dict[str, Any] = {}
+        for i, d in enumerate(order):
+            if eps >= self.exact.dirs[d].K.loss_sup:
+                info[d] = {"skipped": "eps at or beyond the largest privacy loss: delta = 0"}
+                continue
+            ld = math.log(est)
+            if i > 0:
+                c_ref = float(info.get(order[0], {}).get("c", 1.0))
+                ch = self._chernoff_hi(d, eps, c_ref)
+                if ch <= math.log(max(lo_all, 1e-320)):
+                    info[d] = {"skipped": "Chernoff bound below the other direction's lower bound"}
+                    continue
+                ld = min(ld, ch)
+            cc, s_alias = self._contour(d, eps, ld, deadline)
+            lo, hi, _ = delta_bounds(self.dirs[d], cc, eps, s_alias)
+            info[d] = {"c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]), "lower": lo, "upper": hi}
+            lo_all, hi_all = max(lo_all, lo), max(hi_all, hi)
+        info["seconds"] = time.perf_counter() - t0
+        return Bracket(lo_all, hi_all, info)
+
+    def epsilon(self, delta: float) -> Bracket:
+        """Certified [lower, upper] on eps(delta)."""
+        t0 = time.perf_counter()
+        deadline = t0 + TIME_BUDGET
+        b0 = self.exact.delta_at_zero_bound()
+        if b0 <= delta:
+            return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0})
+        est, d_est, _, diag = self.exact.epsilon(delta)
+        lt = math.log(delta)
+        order = [d_est] + [d for d in ("remove", "add") if d != d_est]
+        # the dominating direction's certified contour at the estimate
+        e_ref = est if est > 0.0 else 0.0
+        cc, s_alias = self._contour(d_est, e_ref, lt, deadline)
+        lo0, hi0, dls = delta_bounds(self.dirs[d_est], cc, e_ref, s_alias)
+        rel = (hi0 - lo0) / max(lo0, 1e-300) if lo0 > 0 else 1e-6
+        slope = abs(dls) if dls < 0 else 1.0
+        eta = max(2.0 * rel / slope, 8.0 * U_MACH * e_ref, 1e-15)
+        other = order[1]
+        c_ref = cc.c
+        others: dict[str, Any] = {}
+
+        def upper_ok(e: float) -> bool:
+            _, hi, _ = delta_bounds(self.dirs[d_est], cc, e, s_alias)
+            if hi > delta:
+                return False
+            if e >= self.exact.dirs[other].K.loss_sup:
+                others[other] = "skipped: eps beyond its largest privacy loss"
+                return True
+            if self._chernoff_hi(other, e, c_ref) <= lt:
+                others[other] = "skipped: its Chernoff bound is below the target"
+                return True
+            if other not in others or not isinstance(others[other], tuple):
+                oc, os_ = self._contour(other, e, lt, deadline)
+                others[other] = (oc, os_)
+            oc, os_ = others[other]
+            _, ohi, _ = delta_bounds(self.dirs[other], oc, e, os_)
+            return ohi <= delta
+
+        def lower_ok(e: float) -> bool:
+            if e <= 0.0:
+                return True
+            lo, _, _ = delta_bounds(self.dirs[d_est], cc, e, s_alias)
+            return lo > delta
+
+        # the upper end: eps = 0 first when the estimate is 0
+        if e_ref == 0.0 and upper_ok(0.0):
+            upper = 0.0
+        else:
+            step = eta
+            upper = e_ref + step
+            for _ in range(60):
+                if upper_ok(upper):
+                    break
+                if time.perf_counter() > deadline:
+                    raise CertError("certified eps: the upper end was not reached within the time budget")
+                step *= 4.0
+                upper = e_ref + step
+            else:
+                raise CertError("certified eps: no upper end found")
+        step = eta
+        lower = max(0.0, e_ref - step)
+        for _ in range(60):
+            if lower_ok(lower):
+                break
+            step *= 4.0
+            lower = max(0.0, e_ref - step)
+        else:
+            lower = 0.0
+        info = {"estimate": est, "direction": d_est, "c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]),
+                "other_direction": (others.get(other) if isinstance(others.get(other), str) else
+                                    ("certified" if other in others else "not needed")),
+                "seconds": time.perf_counter() - t0}
+        return Bracket(lower, upper, info)
