@@ -18,6 +18,16 @@ When no eps has ``delta_up(eps) <= delta`` (e.g. e_Y >~ delta, the usual case at
 the upper bound is reported as *vacuous* -- never a made-up number.  For expansion orders above 1 the
 triangle inequality adds ``sup |F_hat_r - F_hat_1|``; ewacct centres its bounds on the order-1
 expansion, so that term is zero here.
+
+Status -- NOT rigorous (``STATUS``): the inequalities above are exact, but their inputs are not
+proven: ``e_X, e_Y`` come from :mod:`ewacct.bounds.dgg`, whose evaluation is not rigorous (an
+unproven maximum over the corners of the moment box, quadrature error *estimates*, double-precision
+evaluation with a guessed inflation; see its module doc), and ``F_hat`` is evaluated in double
+precision from float cumulants with a fixed absolute margin ``CUMULANT_MARGIN`` justified by the
+cumulants' *measured* accuracy (docs/accuracy.md), not by a proof.  The moments fed to the DGG
+formulas are rigorous Arb enclosures (:mod:`ewacct.bounds.moments`).  Treat the bracket as a
+well-founded estimate of a bound, and never as the sole ground of a certificate.  It never raises
+on a numerical failure: the bracket is then ``[0, inf]`` (vacuous).
 """
 
 from __future__ import annotations
@@ -33,8 +43,12 @@ from ..mechanisms import Gaussian, PoissonSubsampledGaussian
 from .dgg import UniformBound, uniform_bound
 from .moments import gaussian_moments, subsampled_gaussian_moments
 
-#: margin for using float cumulants in F_hat (their relative error is < 1e-10, docs/accuracy.md)
+#: margin for using float cumulants in F_hat (their *measured* relative error is < 1e-10, docs/accuracy.md)
 CUMULANT_MARGIN = 1e-9
+
+#: how this bracket may be described in a certificate's ``source`` (never "rigorous")
+STATUS = ("DGG uniform Edgeworth bound -- not rigorous (rigorous moment enclosures, but unproven corner "
+          "maximum, quadrature error estimates and float evaluation)")
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,8 @@ class AnalyticBracket:
 
     def as_dict(self) -> dict[str, Any]:
         return {"lower": self.lower, "upper": self.upper if math.isfinite(self.upper) else "vacuous",
-                "e_X": self.e_x.value, "e_Y": self.e_y.value, "form_X": self.e_x.form, "form_Y": self.e_y.form}
+                "e_X": self.e_x.value, "e_Y": self.e_y.value, "form_X": self.e_x.form, "form_Y": self.e_y.form,
+                "status": STATUS}
 
 
 def supported(acc: Any) -> bool:
@@ -97,9 +112,34 @@ class _Bounds:
         return np.clip(out, 0.0, 1.0)
 
 
+def _vacuous_errors(acc: Any) -> tuple[UniformBound, UniformBound]:
+    v = UniformBound(math.inf, "vacuous", None, int(acc.steps), math.nan, math.nan, math.nan, math.nan)
+    return v, v
+
+
+def _safe_errors(acc: Any) -> tuple[UniformBound, UniformBound]:
+    try:
+        return uniform_errors(acc)
+    except (ArithmeticError, ValueError):  # e.g. the Arb moment integrals at extreme parameters
+        return _vacuous_errors(acc)
+
+
 def analytic_epsilon_bracket(acc: Any, delta: float, *, eps_max: float | None = None) -> AnalyticBracket:
-    """Rigorous [lower, upper] on eps(delta) from the uniform Edgeworth bound (upper may be inf = vacuous)."""
-    ex, ey = uniform_errors(acc)
+    """[lower, upper] on eps(delta) from the uniform Edgeworth bound (upper may be inf = vacuous).
+
+    Not rigorous (module doc, ``STATUS``).  Never raises on a numerical failure: ``[0, inf]``.
+    """
+    ex, ey = _safe_errors(acc)
+    if not (math.isfinite(ex.value) and math.isfinite(ey.value)):
+        return AnalyticBracket(lower=0.0, upper=math.inf, e_x=ex, e_y=ey)
+    try:
+        return _epsilon_bracket(acc, delta, ex, ey, eps_max)
+    except (ArithmeticError, ValueError):
+        return AnalyticBracket(lower=0.0, upper=math.inf, e_x=ex, e_y=ey)
+
+
+def _epsilon_bracket(acc: Any, delta: float, ex: UniformBound, ey: UniformBound,
+                     eps_max: float | None) -> AnalyticBracket:
     b = _Bounds(acc, ex.value, ey.value)
     if eps_max is None:
         eps_max = 200.0
@@ -138,8 +178,16 @@ def analytic_epsilon_bracket(acc: Any, delta: float, *, eps_max: float | None = 
 
 
 def analytic_delta_bracket(acc: Any, eps: float) -> tuple[float, float, UniformBound, UniformBound]:
-    """Rigorous [lower, upper] on delta(eps)."""
-    ex, ey = uniform_errors(acc)
-    b = _Bounds(acc, ex.value, ey.value)
-    e = np.array([float(eps)])
-    return float(b.low(e)[0]), float(b.up(e)[0]), ex, ey
+    """[lower, upper] on delta(eps); not rigorous (module doc); ``[0, 1]`` on a numerical failure."""
+    ex, ey = _safe_errors(acc)
+    if not (math.isfinite(ex.value) and math.isfinite(ey.value)):
+        return 0.0, 1.0, ex, ey
+    try:
+        b = _Bounds(acc, ex.value, ey.value)
+        e = np.array([float(eps)])
+        lo, hi = float(b.low(e)[0]), float(b.up(e)[0])
+    except (ArithmeticError, ValueError):
+        return 0.0, 1.0, ex, ey
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return 0.0, 1.0, ex, ey
+    return lo, hi, ex, ey

@@ -22,6 +22,24 @@ Two forms are implemented, and the smaller is used:
 Inputs are rigorous enclosures (:mod:`ewacct.bounds.moments`); the bound is evaluated at every
 corner of the input box and the largest value is used, then inflated by 1e-12 relative and 1e-15
 absolute for floating-point evaluation.
+
+Status -- NOT a rigorous bound (it is labelled so wherever it is reported, see ``STATUS``):
+
+* the maximum over the corners of the input box is the maximum of the bound only if the bound is
+  monotone in each input on the box, which is not proven (the box is ~1e-16 relative wide, so the
+  effect is expected to be of that order, but it is not bounded);
+* the integral form adds the *estimated* error of ``scipy.integrate.quad``, which is not a bound;
+* the formulas are evaluated in double precision (scipy's incomplete gamma functions included) with
+  a guessed 1e-12 relative inflation, not with a proven error budget;
+* the constants and formulas are a transcription of the paper (and its R package) that has been
+  checked against the Edgeworth-accountant reference table to 3 %, not proof-read line by line.
+
+The non-i.i.d. branch with ``Delta < 0`` needs the paper's extension of the lower incomplete gamma
+function to negative arguments; its transcription could not be verified (the former code integrated
+``|v|^(a-1) e^{+v}`` while this docstring said ``e^{-v}``), so that branch now returns ``inf``
+(vacuous) instead of a number of unknown validity.  Every numerical failure (overflow at tiny
+sampling rates, where ``K4 ~ 1/q``, division by zero, domain errors) makes a candidate vacuous; the
+bound never raises.
 """
 
 from __future__ import annotations
@@ -37,6 +55,10 @@ from scipy.special import gammaincc, gammainc
 
 from .moments import StepMoments
 
+#: how the bound may be described (the certificate's ``source`` and docs must not call it rigorous)
+STATUS = ("not rigorous: DGG formulas in double precision at the corners of a rigorous moment box "
+          "(unproven maximum; quadrature error estimates in the integral form)")
+
 C_PSI = 1.0253  # |Psi(t)| <= C_PSI / (2 pi |t|)  (Prawitz kernel)
 CHI1 = 0.09916191
 EPS_GRID = tuple(0.01 * k for k in range(1, 33))  # eps_b in (0, 1/3)
@@ -48,11 +70,10 @@ def _uinc(a: float, x: float) -> float:
 
 
 def _linc(a: float, x: float) -> float:
-    """Lower incomplete gamma, extended to x < 0 by int_0^x |v|^(a-1) e^-v dv (as the paper)."""
-    if x >= 0:
-        return float(G(a) * gammainc(a, x))
-    val, err = integrate.quad(lambda u: abs(u) ** (a - 1) * math.exp(u), 0.0, x)
-    return float(val) - abs(err)
+    """Lower incomplete gamma gamma(a, x) for x >= 0 (the x < 0 extension is not used, see the module doc)."""
+    if x < 0:
+        raise ValueError("lower incomplete gamma at a negative argument: not supported")
+    return float(G(a) * gammainc(a, x))
 
 
 def _P1n(e: float) -> float:
@@ -122,6 +143,8 @@ def closed_form_inid(n: float, e: float, K4: float, K3: float, K3t: float, l3: f
             + C_PSI / (144 * d * math.pi) * r**1.75 * 2**4.5 * G(5.5)
             + C_PSI * e1 / (6 * math.pi) * abs(l3) * K4 / n**1.5 * (1 / 24 + P1 / (2 * d)) * 2**5 * G(6))
     Delta = (1 - 4 * CHI1 - math.sqrt(r)) / 2
+    if Delta < 0:
+        return math.inf  # needs the unverified negative-argument incomplete gamma: vacuous (module doc)
     if Delta == 0:
         up, lo = 2 * math.sqrt(n) / K3t, math.sqrt(2 * e) * (n / K4) ** 0.25
         brace = 0.0 if up <= lo else (up**3 - lo**3) / 3
@@ -205,32 +228,47 @@ def normalised_inputs(groups: list[tuple[StepMoments, int]]):
     return n, cols
 
 
+def _safe(fn, *args) -> float:
+    """fn(*args), or inf (vacuous) on any numerical failure: a failed bound is no bound, never an error."""
+    try:
+        with np.errstate(all="ignore"):
+            v = float(fn(*args))
+    except (ArithmeticError, ValueError):  # OverflowError, ZeroDivisionError, FloatingPointError, domain errors
+        return math.inf
+    return v if (math.isfinite(v) and v >= 0) else math.inf
+
+
 def uniform_bound(groups: list[tuple[StepMoments, int]], *, iid: bool) -> UniformBound:
-    """Smallest valid bound over the forms and the eps_b grid, maximised over the input box corners.
+    """Smallest bound over the forms and the eps_b grid, maximised over the input box corners.
 
     The candidate (form, eps_b) is chosen at the centre of the input box; that candidate's bound is
-    then evaluated at all corners and the largest value kept (each (form, eps_b) is a valid bound on
-    its own, so choosing it from data is allowed).
+    then evaluated at all corners and the largest value kept (each (form, eps_b) is a bound on its
+    own, so choosing it from data is allowed).  Not rigorous (``STATUS``, module doc); never raises:
+    where no candidate evaluates to a finite number the bound is ``inf`` with form "vacuous".
     """
-    n, corners = normalised_inputs(groups)
+    try:
+        n, corners = normalised_inputs(groups)
+    except (ArithmeticError, ValueError):
+        n = sum(c for _, c in groups)
+        return UniformBound(math.inf, "vacuous", None, n, math.nan, math.nan, math.nan, math.nan)
     mid = tuple(float(np.mean([c[i] for c in corners])) for i in range(4))
     name = "closed form (" + ("i.i.d." if iid else "non-i.i.d.") + ")"
     closed = closed_form_iid if iid else closed_form_inid
     cands: list[tuple[float, str, float]] = []
     for e in EPS_GRID:
-        v = closed(n, e, *mid)
-        if math.isfinite(v) and v >= 0:
+        v = _safe(closed, n, e, *mid)
+        if math.isfinite(v):
             cands.append((v, name, e))
     if iid:
-        v = integral_form_iid(n, *mid)
-        if math.isfinite(v) and v >= 0:
+        v = _safe(integral_form_iid, n, *mid)
+        if math.isfinite(v):
             cands.append((v, "integral form (i.i.d.)", 0.1))
     K4, K3, K3t, l3 = corners[-1]
     if not cands:
         return UniformBound(math.inf, "vacuous", None, n, K3, K3t, K4, l3)
     _, form, e = min(cands)
     fn = (lambda c: integral_form_iid(n, *c)) if form.startswith("integral") else (lambda c: closed(n, e, *c))
-    worst = max(fn(c) for c in corners)
+    worst = max(_safe(fn, c) for c in corners)
     if not (math.isfinite(worst) and worst >= 0):
         return UniformBound(math.inf, "vacuous", None, n, K3, K3t, K4, l3)
     return UniformBound(worst * (1 + 1e-12) + 1e-15, form, e, n, K3, K3t, K4, l3)
