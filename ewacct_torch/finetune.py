@@ -215,17 +215,17 @@ def calibrate_sigma(
         calibration = "ew-certified"
     family, method, guarantee = CALIBRATIONS[calibration]
     if family == "ew":
-        from ewacct_torch.accountant import core_calibrate_noise
+        from ewacct_torch.accountant import calibrate_noise_multiplier
 
-        res = core_calibrate_noise()(
+        # the core's search, then checked on the safe side of what EWAccountant will report
+        return calibrate_noise_multiplier(
             target_epsilon=target_epsilon,
             target_delta=target_delta,
-            sampling_probability=sample_rate,
+            sample_rate=sample_rate,
             steps=steps,
             method=method if method is not None else ew_method,
-            guarantee=guarantee,
+            guarantee=guarantee,  # type: ignore[arg-type]
         )
-        return float(res.noise_multiplier)
     from opacus.accountants.utils import get_noise_multiplier
 
     with warnings.catch_warnings():
