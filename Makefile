@@ -32,7 +32,8 @@ $(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/
 	@echo "compiling and caching the Numba kernels (warm-up) ..."
 	@( $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 \
 	  && $(PY) -m ewacct epsilon -q 0.029696 -s 0.7865 -T 660 --delta 1e-5 \
-	  && $(PY) -m ewacct delta -q 0.01 -s 1 -T 1000 --eps 1 ) >/dev/null \
+	  && $(PY) -m ewacct delta -q 0.01 -s 1 -T 1000 --eps 1 \
+	  && $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 --certify ) >/dev/null \
 	  && touch $(WARM) || echo "warm-up failed; kernels will compile on first use"
 
 demo: $(STAMP) $(WARM)

@@ -72,9 +72,9 @@ def test_vacuous_at_realistic_delta_and_certify_falls_back():
     acc = Accountant().compose(PoissonSubsampledGaussian(0.7865, 0.029696), 660)
     b = analytic_epsilon_bracket(acc, 1e-5)
     assert b.vacuous and b.as_dict()["upper"] == "vacuous"
+    # certify=True answers from the contour enclosure (not the vacuous analytic bound)
     r = acc.get_epsilon(1e-5, certify=True)
-    assert math.isfinite(r.upper) and r.certified_by.startswith("dp_accounting PLD")
-    assert r.diagnostics["certificate"]["analytic"]["upper"] == "vacuous"
+    assert math.isfinite(r.upper) and r.certified_by.startswith("contour integral")
     assert r.lower <= r.estimate <= r.upper
 
 

@@ -44,7 +44,7 @@ MAX_NODES = 6_000
 _X0 = (-math.inf, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0)
 
 
-class NotCertifiable(ValueError):
+class NotCertifiable(TypeError):
     """The composition has no rigorous contour certificate (another source must be used)."""
 
 
@@ -465,6 +465,11 @@ class CertDirection:
         return CertContour(c, h, K, E, lt, time.perf_counter() - t0)
 
 
+def _log_expm1(x: float) -> float:
+    """log(e^x - 1) for x > 0, without overflow."""
+    return x + math.log1p(-math.exp(-x)) if x > 1.0 else math.log(math.expm1(x))
+
+
 def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequence[float]) -> tuple[float, float, float]:
     """(lower, upper, d log S / d eps) of delta(eps) in one direction from a certified contour."""
     ls, le, dls = _cert_sums(ct.logk, ct.loge, ct.c, ct.h, float(eps))
@@ -472,12 +477,12 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
     lerr = float(np.logaddexp(le, lt))
     P = 2.0 * math.pi / ct.h
     # aliases: k < 0 sum to <= 1/(e^{cP} - 1); k > 0 to <= exp(psi(s) - s eps) / (e^{(s-c)P} - 1)
-    la = -math.log(math.expm1(ct.c * P)) if ct.c * P > 1e-300 else math.inf
+    la = -_log_expm1(ct.c * P) if ct.c * P > 1e-300 else math.inf
     hi_alias = math.inf
     for s in alias_s:
         g = (s - ct.c) * P
         if g > 1e-12:
-            hi_alias = min(hi_alias, cd.psi_hi(s) - s * eps - math.log(math.expm1(g)))
+            hi_alias = min(hi_alias, cd.psi_hi(s) - s * eps - _log_expm1(g))
     la = float(np.logaddexp(la, hi_alias))
     S = math.exp(ls) if math.isfinite(ls) else 0.0
     upper = min(1.0, S + math.exp(lerr))
@@ -527,6 +532,19 @@ class ContourCertifier:
 
     def delta(self, eps: float) -> Bracket:
         """Certified [lower, upper] on delta(eps) = max over both directions."""
+        try:
+            return self._delta(eps)
+        except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
+            raise CertError(f"certified delta failed numerically: {type(exc).__name__}: {exc}") from exc
+
+    def epsilon(self, delta: float) -> Bracket:
+        """Certified [lower, upper] on eps(delta)."""
+        try:
+            return self._epsilon(delta)
+        except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
+            raise CertError(f"certified eps failed numerically: {type(exc).__name__}: {exc}") from exc
+
+    def _delta(self, eps: float) -> Bracket:
         t0 = time.perf_counter()
         deadline = t0 + TIME_BUDGET
         est, d_est, _, diag = self.exact.delta(eps)
@@ -556,8 +574,7 @@ class ContourCertifier:
         info["seconds"] = time.perf_counter() - t0
         return Bracket(lo_all, hi_all, info)
 
-    def epsilon(self, delta: float) -> Bracket:
-        """Certified [lower, upper] on eps(delta)."""
+    def _epsilon(self, delta: float) -> Bracket:
         t0 = time.perf_counter()
         deadline = t0 + TIME_BUDGET
         b0 = self.exact.delta_at_zero_bound()
