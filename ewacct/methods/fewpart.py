@@ -1,0 +1,775 @@
+"""Exact delta(eps) and eps(delta) of Poisson-subsampled Gaussian compositions with few participations.
+
+The corner: sampling rate q, T >= 4 steps, q T <~ 0.3.  The per-step privacy loss is then a near-atom
+of width ~ q (a log-normal-like law, l ~ q (e^{mu x - mu^2/2} - 1) for X ~ N(0, 1) or N(mu, 1)) plus
+a tail, and delta(eps) is the upper tail of a sum of T log-normal-like variables.  Two things defeat
+the trapezoidal contour integral of ``contour.py`` there:
+
+1. the far mode.  For real z above ~ 2 log(1/q) / mu^2 the MGF E[e^{z l}] is dominated by x ~ z mu,
+   where l ~ mu x + log q: K(z) there says nothing about the loss near eps, the rigorous Chernoff
+   bounds that fix the trapezoid's alias period become useless, and a saddle-point abscissa in that
+   range turns the node sum into a cancellation of astronomically large terms;
+2. the near-atom.  |E[e^{(c + iu) l}]|^T decays only once u ~ 1/q, while the alias period must
+   cover the O(1) spread of the tail: a uniform rule needs ~ (1/q) / h nodes.
+
+What this module does instead (docs/math.md section 4b, "few participations"):
+
+* Truncation (REMOVE only).  With x0 such that T P(X > x0) is below the error budget, split each
+  step's upper measure P at x0.  The truncated composition (every step's X <= x0) is a positive
+  measure of mass <= 1, and
+
+      delta_A(eps) <= delta(eps) <= delta_A(eps) + P(some X_i > x0) <= delta_A(eps) + sum_g n_g P(X_g > x0),
+
+  because the payoff (1 - e^{eps - L})_+ lies in [0, 1].  delta_A is the same contour integral with
+  K_A(z) = sum_g n_g log E_P[e^{z l}; X <= x0], an entire function without the far mode.  The
+  ADD direction's loss is bounded above (by -log(1 - q)): it needs no truncation.
+* Quadrature along z = c + iu, u in [0, inf), by adaptive Gauss-Kronrod (7-15) panels in u, started
+  on a geometric panel ladder: the integrand is smooth at every scale (at large u only the near-atom
+  survives, and it oscillates slowly), so the rule spends nodes where the integrand varies, not
+  uniformly over the ~1/q range.  The error estimate is the sum of the panels' |K15 - G7| (a
+  conservative estimate, not a bound), plus the truncation bound above, plus a floating-point budget.
+* c: the saddle point of K_A(c) - c eps - log c - log(c + 1), capped where the truncation edge would
+  start to carry weight under the tilt.
+* The log-MGF of the truncated step at complex w is a Numba quadrature on a horizontal line
+  x + iy shifted into the loss's analyticity strip (damping the oscillation of e^{iu l}), closed by a
+  vertical segment at x0 (REMOVE), in the cancellation-free f-form of ``ewacct._kernels.mgf`` with the
+  truncated moments E[1; X <= x0] and E[u; X <= x0] in closed form.
+
+Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from typing import Sequence
+
+import numpy as np
+from numba import njit
+
+from .._kernels.mgf import _GW, _GX, _cexpm1, _clog1p, _e2, _f_form, _log1p_minus, _loss
+
+LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+SQRT2 = math.sqrt(2.0)
+#: integrand magnitudes below exp(-CUT) times the largest are not integrated (x-quadrature)
+CUT = 42.0
+
+
+@njit(cache=True)
+def _phibar(x: float) -> float:
+    """P(N(0,1) > x)."""
+    return 0.5 * math.erfc(x / SQRT2)
+
+
+@njit(cache=True)
+def _seg_sum(w: complex, q: float, mu: float, logq: float, big: bool, amax: float,
+             x_a: complex, dx: complex) -> complex:
+    """8-point Gauss-Legendre sum of the (f-form or scaled direct) integrand over x_a + [0, 1] dx."""
+    acc = 0.0j
+    for k in range(8):
+        xc = x_a + 0.5 * (_GX[k] + 1.0) * dx
+        wt = 0.5 * _GW[k]
+        lphi, wl, f, ok = _f_form(xc, w, q, mu, logq)
+        if big:
+            acc += wt * cmath.exp(lphi + wl - amax)
+        elif ok:
+            acc += wt * cmath.exp(lphi) * f
+    return acc * dx
+
+
+@njit(cache=True)
+def trunc_log_g(q: float, mu: float, x0: float, w: complex, fine: float = 1.0) -> complex:
+    """log G_A(w), G_A(w) = E[(1 + u(X))^w ; X <= x0], X ~ N(0, 1), u = q (e^{mu X - mu^2/2} - 1).
+
+    ``x0 = inf`` means no truncation.  REMOVE: log E_P[e^{z l}; X <= x0] = log G_A(z + 1); ADD:
+    log E_P0[e^{-z l}; X <= x0] = log G_A(-z).
+    """
+    logq = math.log(q)
+    bw = w.imag
+    a_re = w.real
+    y = 0.0
+    if abs(bw) * mu > 1.0:
+        y = min(0.4 * math.pi / mu, 3.0, 0.25 + 0.25 * abs(bw) * mu)
+        if bw < 0.0:
+            y = -y
+    x_lo = -13.0
+    x_hi = max(13.0, mu + 13.0)
+    if a_re > 0.0:
+        x_hi = max(x_hi, a_re * mu + 13.0)
+    trunc = x0 < x_hi
+    if trunc:
+        x_hi = x0
+    pw = min(1.0, 0.55 * (math.pi / mu - abs(y))) / fine
+    npan = int((x_hi - x_lo) / pw) + 1
+    pw = (x_hi - x_lo) / npan
+    amp_b = np.empty(npan + 1)
+    amp_f = np.empty(npan + 1)
+    ells = np.empty(npan + 1, dtype=np.complex128)
+    for i in range(npan + 1):
+        xc = complex(x_lo + i * pw, y)
+        lphi, wl, f, ok = _f_form(xc, w, q, mu, logq)
+        ells[i] = _loss(xc, q, mu, logq)[0]
+        amp_b[i] = lphi.real + wl.real
+        if not ok:
+            amp_f[i] = 1e300
+        else:
+            af = abs(f)
+            amp_f[i] = lphi.real + (math.log(af) if af > 0.0 else -1e300)
+    bmax = amp_b.max()
+    # the vertical closing segment at x0 (from x0 + iy down to x0): magnitudes at its ends
+    if trunc and y != 0.0:
+        for t in (0.0, abs(y)):
+            lphi, wl, f, ok = _f_form(complex(x0, t if y > 0 else -t), w, q, mu, logq)
+            bmax = max(bmax, lphi.real + wl.real)
+    big = bmax - 0.5 * y * y > 25.0
+    amax = bmax
+    if not big:
+        amax = amp_f.max()
+        if amax > 700.0:
+            big = True
+            amax = bmax
+    amp = amp_b if big else amp_f
+    acc = 0.0j
+    for i in range(npan):
+        j0 = max(i - 1, 0)
+        j1 = min(i + 2, npan)
+        m = -1e300
+        mo = -1e300
+        for j in range(j0, j1 + 1):
+            m = max(m, amp[j])
+            mo = max(mo, amp_b[j])
+        m = max(m, mo)
+        if m < amax - CUT:
+            continue
+        dph = abs(y) * pw
+        if mo >= amax - CUT:  # the oscillating part exp(w l) matters here: resolve its phase
+            dph += abs(w * (ells[i + 1] - ells[i]))
+        nsub = int(fine * dph / 2.0) + 1
+        hw = pw / nsub
+        x0p = x_lo + i * pw
+        for s in range(nsub):
+            acc += _seg_sum(w, q, mu, logq, big, amax, complex(x0p + s * hw, y), complex(hw, 0.0))
+    if trunc and y != 0.0:
+        # vertical segment x0 + i t, t from y to 0 (dx = i dt): graded towards t = 0, where the
+        # damping exp(-|Im w| Im l) has not yet set in; along it the phase of w l moves at about
+        # |Re w| l'(x0) and the Gaussian's at x0
+        zz = mu * x0 - 0.5 * mu * mu
+        lp = mu / (1.0 + math.exp(math.log1p(-q) - logq - zz)) if q < 1.0 else mu
+        ay = abs(y)
+        t1 = min(ay, 1.0 / (1.0 + abs(w) * lp))
+        sgn = 1.0 if y > 0.0 else -1.0
+        ta = 0.0
+        tb = t1
+        while ta < ay:
+            lphi, wl, f, ok = _f_form(complex(x0, sgn * ta), w, q, mu, logq)
+            osc = lphi.real + wl.real >= amax - CUT
+            if big and not osc:
+                break  # the rest of the segment is damped below the cut
+            rate = abs(x0) + 1.0
+            if osc:
+                rate += (abs(w.real) + 1.0) * lp
+            ns = int(fine * rate * (tb - ta) / 2.0) + 1
+            ht = (tb - ta) / ns
+            for s in range(ns):
+                # from x0 + i sgn (ta + (s+1) ht) downwards by ht: dx = -i sgn ht
+                acc += _seg_sum(w, q, mu, logq, big, amax, complex(x0, sgn * (ta + (s + 1) * ht)),
+                                complex(0.0, -sgn * ht))
+            ta = tb
+            tb = min(ay, 2.0 * tb)
+    if big:
+        return amax + cmath.log(acc)
+    # G_A - 1 = (P(X <= x0) - 1) + w E[u; X <= x0] + integral of phi f_w(u)
+    if trunc:
+        tail0 = _phibar(x0)
+        eu = q * (tail0 - _phibar(x0 - mu))   # E[u; X <= x0] = -E[u; X > x0]
+        acc += -tail0 + w * eu
+    return _clog1p(acc)
+
+
+@njit(cache=True)
+def trunc_log_g_many(q: float, mu: float, x0: float, w: np.ndarray, fine: float = 1.0) -> np.ndarray:
+    out = np.empty(w.shape[0], dtype=np.complex128)
+    for i in range(w.shape[0]):
+        out[i] = trunc_log_g(q, mu, x0, w[i], fine)
+    return out
+
+
+@njit(cache=True)
+def _path_point(xc: complex, q: float, mu: float, logq: float):
+    """(log phi, l, log1p(u) - u, overflow) at a complex point of the path."""
+    lphi = -0.5 * xc * xc - LOG_SQRT_2PI
+    ell, u, lu = _loss(xc, q, mu, logq)
+    if lu > 700.0:
+        return lphi, ell, 0.0j, True
+    if u == 0.0j and lu > -745.0:
+        u = q * _cexpm1(mu * xc - 0.5 * mu * mu)
+    return lphi, ell, _log1p_minus(u, ell), False
+
+
+@njit(cache=True)
+def batch_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float) -> np.ndarray:
+    """log G_A(w) for every w of a batch, all on the path Im x = y (the same as :func:`trunc_log_g`).
+
+    The path's points (Gauss-Legendre, 8 per panel of width <= 1) and the loss there are computed
+    once for the batch; each w then costs one complex exponential per active point.  Panels whose
+    phase variation exceeds what 8 points resolve fall back to on-the-fly subdivision.
+    """
+    logq = math.log(q)
+    nw = w.shape[0]
+    out = np.empty(nw, dtype=np.complex128)
+    x_lo = -13.0
+    x_hi = max(13.0, mu + 13.0)
+    are_max = 0.0
+    for k in range(nw):
+        are_max = max(are_max, w[k].real)
+    x_hi = max(x_hi, are_max * mu + 13.0)
+    trunc = x0 < x_hi
+    if trunc:
+        x_hi = x0
+    pw = min(1.0, 0.55 * (math.pi / mu - abs(y)))
+    npan = int((x_hi - x_lo) / pw) + 1
+    pw = (x_hi - x_lo) / npan
+    # panel edges and Gauss points
+    e_lphi = np.empty(npan + 1, dtype=np.complex128)
+    e_l = np.empty(npan + 1, dtype=np.complex128)
+    e_lm = np.empty(npan + 1, dtype=np.complex128)
+    e_ov = np.zeros(npan + 1, dtype=np.bool_)
+    for i in range(npan + 1):
+        a, b, c, d = _path_point(complex(x_lo + i * pw, y), q, mu, logq)
+        e_lphi[i], e_l[i], e_lm[i], e_ov[i] = a, b, c, d
+    g_lphi = np.empty((npan, 8), dtype=np.complex128)
+    g_l = np.empty((npan, 8), dtype=np.complex128)
+    g_lm = np.empty((npan, 8), dtype=np.complex128)
+    g_ov = np.zeros((npan, 8), dtype=np.bool_)
+    for i in range(npan):
+        for k in range(8):
+            a, b, c, d = _path_point(complex(x_lo + (i + 0.5 * (_GX[k] + 1.0)) * pw, y), q, mu, logq)
+            g_lphi[i, k], g_l[i, k], g_lm[i, k], g_ov[i, k] = a, b, c, d
+    gw = 0.5 * pw * _GW
+    amp_b = np.empty(npan + 1)
+    amp_f = np.empty(npan + 1)
+    # the vertical closing segment (truncation with a shifted path): a bound on its size
+    v_lbound = -1e300
+    if trunc and y != 0.0:
+        v_lphi, v_l, v_lm, v_ov = _path_point(complex(x0, 0.0), q, mu, logq)
+        v_lbound = v_lphi.real + 0.5 * y * y + math.log(abs(y))
+        l0 = v_l.real
+    tail0 = _phibar(x0) if trunc else 0.0
+    eu = q * (tail0 - _phibar(x0 - mu)) if trunc else 0.0
+    for iw in range(nw):
+        ww = w[iw]
+        if ww == 0.0:
+            out[iw] = _clog1p(complex(-tail0, 0.0))
+            continue
+        for i in range(npan + 1):
+            wl = ww * e_l[i]
+            amp_b[i] = e_lphi[i].real + wl.real
+            if e_ov[i]:
+                amp_f[i] = 1e300
+            else:
+                af = abs(ww * e_lm[i] + _e2(wl))
+                amp_f[i] = e_lphi[i].real + (math.log(af) if af > 0.0 else -1e300)
+        bmax = amp_b.max()
+        vb = -1e300
+        if trunc and y != 0.0:
+            vb = v_lbound + ww.real * l0 if ww.real > 0.0 else v_lbound
+            bmax = max(bmax, vb)
+        big = bmax - 0.5 * y * y > 25.0
+        amax = bmax
+        if not big:
+            amax = amp_f.max()
+            if amax > 700.0:
+                big = True
+                amax = bmax
+        amp = amp_b if big else amp_f
+        acc = 0.0j
+        for i in range(npan):
+            m = -1e300
+            mo = -1e300
+            for j in range(max(i - 1, 0), min(i + 2, npan) + 1):
+                m = max(m, amp[j])
+                mo = max(mo, amp_b[j])
+            m = max(m, mo)
+            if m < amax - CUT:
+                continue
+            nsub = 1
+            if mo >= amax - CUT:
+                nsub = int(abs(ww * (e_l[i + 1] - e_l[i])) / 2.0) + 1
+            if nsub == 1:
+                for k in range(8):
+                    wl = ww * g_l[i, k]
+                    if big:
+                        acc += gw[k] * cmath.exp(g_lphi[i, k] + wl - amax)
+                    elif not g_ov[i, k]:
+                        acc += gw[k] * cmath.exp(g_lphi[i, k]) * (ww * g_lm[i, k] + _e2(wl))
+            else:
+                hw = pw / nsub
+                for s in range(nsub):
+                    acc += _seg_sum(ww, q, mu, logq, big, amax, complex(x_lo + i * pw + s * hw, y), complex(hw, 0.0))
+        # the vertical segment: integrated only where its bound is not negligible
+        need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
+        if need_v:
+            zz = mu * x0 - 0.5 * mu * mu
+            lp = mu / (1.0 + math.exp(math.log1p(-q) - logq - zz)) if q < 1.0 else mu
+            ay = abs(y)
+            t1 = min(ay, 1.0 / (1.0 + abs(ww) * lp))
+            sgn = 1.0 if y > 0.0 else -1.0
+            ta = 0.0
+            tb = t1
+            while ta < ay:
+                lphi, wl, f, ok = _f_form(complex(x0, sgn * ta), ww, q, mu, logq)
+                osc = lphi.real + wl.real >= amax - CUT
+                if big and not osc:
+                    break
+                rate = abs(x0) + 1.0
+                if osc:
+                    rate += (abs(ww.real) + 1.0) * lp
+                ns = int(rate * (tb - ta) / 2.0) + 1
+                ht = (tb - ta) / ns
+                for s in range(ns):
+                    acc += _seg_sum(ww, q, mu, logq, big, amax, complex(x0, sgn * (ta + (s + 1) * ht)),
+                                    complex(0.0, -sgn * ht))
+                ta = tb
+                tb = min(ay, 2.0 * tb)
+        if big:
+            out[iw] = amax + cmath.log(acc)
+        else:
+            out[iw] = _clog1p(acc - tail0 + ww * eu)
+    return out
+
+
+def log_g(q: float, mu: float, x0: float, w: np.ndarray) -> np.ndarray:
+    """log G_A at every w: batches by the sign of the path shift (y = 0 where |Im w| mu <= 1)."""
+    w = np.ascontiguousarray(w, dtype=np.complex128)
+    out = np.empty(w.shape, dtype=np.complex128)
+    ys = min(0.4 * math.pi / mu, 3.0)
+    small = np.abs(w.imag) * mu <= 1.0
+    for mask, y in ((small, 0.0), (~small & (w.imag > 0), ys), (~small & (w.imag < 0), -ys)):
+        if mask.any():
+            out[mask] = batch_log_g(q, mu, x0, np.ascontiguousarray(w[mask]), y)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# compositions: K(z) of the (truncated) composition in one direction
+# ----------------------------------------------------------------------------------------------------
+
+DIRECTIONS = ("remove", "add")
+EPS_MACH = 2.2e-16
+# Gauss-Kronrod 7-15 on [-1, 1]
+_XK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                0.207784955007898467600689403773245, 0.0])
+_WK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+GK_X = np.concatenate([-_XK[:-1], _XK[::-1]])                 # 15 nodes, ascending
+GK_WK = np.concatenate([_WK[:-1], _WK[::-1]])
+GK_WG = np.zeros(15)
+GK_WG[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
+
+
+class Composition:
+    """K(z) = sum_g n_g log E[e^{z L_g}; X_g <= x0_g] in one direction, with the truncation bound."""
+
+    def __init__(self, groups: Sequence[tuple[float, float, int]], direction: str, log_budget: float) -> None:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'remove' or 'add', got {direction!r}")
+        self.direction = direction
+        self.groups = [(float(q), 1.0 / float(s), int(n)) for q, s, n in groups]
+        self.x0 = []
+        trunc = 0.0
+        for q, mu, n in self.groups:
+            if direction == "add":
+                self.x0.append(math.inf)
+                continue
+            # smallest x0 (on a 0.05 grid) with n P(X > x0) <= exp(log_budget) / len(groups), X ~ P
+            target = math.exp(log_budget) / len(self.groups)
+            x0 = 4.0
+            while n * ((1.0 - q) * _phibar(x0) + q * _phibar(x0 - mu)) > target and x0 < 40.0:
+                x0 += 0.05
+            self.x0.append(x0)
+            trunc += n * ((1.0 - q) * _phibar(x0) + q * _phibar(x0 - mu))
+        #: delta_A <= delta <= delta_A + trunc
+        self.trunc = trunc
+        self.loss_sup = sum(-n * math.log1p(-q) for q, mu, n in self.groups) if direction == "add" else math.inf
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        w = z + 1.0 if self.direction == "remove" else -z
+        w = np.ascontiguousarray(w)
+        out = np.zeros(z.shape, dtype=np.complex128)
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            out += n * log_g(q, mu, x0, w)
+        return out
+
+    def real(self, c: float) -> float:
+        return float(self(np.array([complex(c, 0.0)]))[0].real)
+
+    def edge_cap(self, log_weight: float = -28.0) -> float:
+        """Largest c at which every truncation edge keeps a tilted weight below exp(log_weight).
+
+        The edge at x0 puts a slowly decaying (1/u) term of weight phi(x0) e^{(c+1) l(x0)} into the
+        step's transform; it is harmless (and the vertical closing segment of the kernel negligible)
+        while that weight is tiny: c + 1 <= (x0^2/2 + log sqrt(2 pi) + log_weight) / l(x0).
+        """
+        if self.direction == "add":
+            return math.inf
+        cap = math.inf
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            l0 = math.log1p(q * math.expm1(mu * x0 - 0.5 * mu * mu))
+            cap = min(cap, (0.5 * x0 * x0 + LOG_SQRT_2PI + log_weight) / l0 - 1.0)
+        return cap
+
+
+# ----------------------------------------------------------------------------------------------------
+# the contour integral by adaptive Gauss-Kronrod panels in u
+# ----------------------------------------------------------------------------------------------------
+
+class FewPartError(ArithmeticError):
+    """The quadrature could not reach its tolerance."""
+
+
+#: largest number of integrand evaluations of one contour (15 per panel)
+MAX_NODES = 6000
+
+
+def _saddle(K: Composition, eps: float) -> float:
+    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) (convex): golden section on log c."""
+    def phi(lc: float) -> float:
+        c = math.exp(lc)
+        return K.real(c) - c * eps - lc - math.log1p(c)
+
+    # bracket: walk up from c = 1 (or down) while Phi decreases
+    lc, step = 0.0, 1.0
+    f0 = phi(lc)
+    f_up = phi(lc + step)
+    if f_up < f0:
+        a, b, fb = lc, lc + step, f_up
+        while True:
+            nxt = b + step
+            fn = phi(nxt)
+            if not (fn < fb) or nxt > 25.0:
+                hi = nxt
+                break
+            a, b, fb = b, nxt, fn
+            step *= 1.5
+        lo = a
+    else:
+        b, fb = lc, f0
+        while True:
+            nxt = b - step
+            fn = phi(nxt)
+            if not (fn < fb) or nxt < -25.0:
+                lo = nxt
+                break
+            b, fb = nxt, fn
+            step *= 1.5
+        hi = b + step if b == lc else b + step / 1.5
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    f1, f2 = phi(x1), phi(x2)
+    while hi - lo > 1e-3:
+        if f1 <= f2:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1 = phi(x1)
+        else:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2 = phi(x2)
+    return math.exp(0.5 * (lo + hi))
+
+
+class Panels:
+    """Gauss-Kronrod panels on z = c + iu, u >= 0, holding K at their 15 nodes (reusable for every eps)."""
+
+    def __init__(self, K: Composition, c: float) -> None:
+        self.K = K
+        self.c = c
+        self.a: list[float] = []
+        self.b: list[float] = []
+        self.logk: list[np.ndarray] = []
+
+    @property
+    def n(self) -> int:
+        return 15 * len(self.a)
+
+    def add(self, a: float, b: float) -> int:
+        u = 0.5 * (a + b) + 0.5 * (b - a) * GK_X
+        self.logk.append(self.K(self.c + 1j * u))
+        self.a.append(a)
+        self.b.append(b)
+        return len(self.a) - 1
+
+    def split(self, i: int) -> None:
+        a, b = self.a[i], self.b[i]
+        m = 0.5 * (a + b)
+        u = 0.5 * (a + m) + 0.5 * (m - a) * GK_X
+        v = 0.5 * (m + b) + 0.5 * (b - m) * GK_X
+        kk = self.K(self.c + 1j * np.concatenate([u, v]))
+        self.a[i], self.b[i], self.logk[i] = a, m, kk[:15]
+        self.a.append(m)
+        self.b.append(b)
+        self.logk.append(kk[15:])
+
+    def sums(self, eps: float, m: float):
+        """Per panel: (Kronrod, Gauss, integral of |F|, Kronrod of dF/deps) of F scaled by e^{-m}."""
+        a = np.array(self.a)
+        b = np.array(self.b)
+        half = 0.5 * (b - a)
+        u = (0.5 * (a + b))[:, None] + half[:, None] * GK_X[None, :]
+        z = self.c + 1j * u
+        lk = np.array(self.logk)
+        v = np.exp(lk - z * eps - m)
+        f = v / (z * (z + 1.0))
+        fr = f.real
+        kr = half * (fr @ GK_WK)
+        gs = half * (fr @ GK_WG)
+        # floating point: each node's exp(K) carries a relative error ~ eps_mach (8 |K| + 32)
+        ab = half * ((np.abs(f) * (8.0 * np.abs(lk) + 32.0)) @ GK_WK)
+        dk = half * ((-v / (z + 1.0)).real @ GK_WK)
+        return kr, gs, ab, dk
+
+    def kmax(self) -> float:
+        return float(max(np.max(np.abs(k)) for k in self.logk))
+
+
+def _scale(K: Composition, c: float, eps: float) -> float:
+    return K.real(c) - c * eps
+
+
+def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = None, refine: bool = True):
+    """(log delta_A, d log delta_A / d eps, log absolute error estimate) at eps, refining panels as needed.
+
+    The error estimate: sum over panels of |K15 - G7| (conservative), plus the floating-point budget
+    eps_mach * integral of |F| (8 |K| + 32) (each node's exp(K) and the sum's roundings).
+    """
+    c = P.c
+    m = _scale(P.K, c, eps)
+    for _ in range(400):
+        kr, gs, ab, dk = P.sums(eps, m)
+        tot = kr.sum()
+        err = np.abs(kr - gs)
+        fp = EPS_MACH * ab.sum()
+        target = rtol * abs(tot)
+        if log_abs_floor is not None:
+            target = max(target, math.exp(log_abs_floor - m))
+        if err.sum() + fp <= target or not refine:
+            break
+        if fp > target:
+            raise FewPartError(f"floating-point budget {fp:.3g} above the target {target:.3g} (cancellation)")
+        if P.n >= MAX_NODES:
+            raise FewPartError(f"Gauss-Kronrod quadrature did not converge within {MAX_NODES} nodes")
+        # split the worst panels (all within a factor 4 of the worst)
+        worst = err.max()
+        for i in np.nonzero(err >= 0.25 * worst)[0][:8]:
+            P.split(int(i))
+    if not tot > 0.0:
+        raise FewPartError("non-positive quadrature value")
+    scale = math.log(1.0 / math.pi)
+    ld = math.log(tot) + m + scale
+    dld = dk.sum() / tot
+    lerr = math.log(err.sum() + fp + 1e-300) + m + scale
+    return ld, dld, lerr
+
+
+def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
+    """Panels on a geometric ladder in u, extended until the integrand is negligible."""
+    P = Panels(K, c)
+    # width of the central bump: 1 / sqrt(Phi''(c)), by a finite difference of K
+    h = 1e-3 * c
+    k0, kp, km = K.real(c), K.real(c + h), K.real(c - h)
+    phi2 = max((kp - 2.0 * k0 + km) / (h * h), 0.0) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+    s0 = 1.0 / math.sqrt(phi2)
+    m = _scale(K, c, eps)
+    P.add(0.0, s0)
+    a = s0
+    width = s0
+    quiet = 0
+    while True:
+        i = P.add(a, a + width)
+        a += width
+        width *= 2.0
+        kr, gs, ab, dk = P.sums(eps, m)
+        # stop once two consecutive panels carry |F| below rtol * 1e-3 of the running total
+        if ab[i] <= 32e-3 * rtol * max(abs(kr.sum()), 1e-300):
+            quiet += 1
+            if quiet >= 2:
+                break
+        else:
+            quiet = 0
+        if P.n >= MAX_NODES:
+            raise FewPartError("the u-range did not settle")
+    return P
+
+
+# ----------------------------------------------------------------------------------------------------
+# one direction: delta(eps) and eps(delta)
+# ----------------------------------------------------------------------------------------------------
+
+#: relative accuracy the quadrature aims at (on delta), and the largest estimate an answer may carry
+DEFAULT_RTOL = 1e-9
+ACCEPT_RTOL = 1e-7
+#: the truncation's (one-sided) error is kept below this fraction of delta
+TRUNC_FRACTION = 1e-10
+
+
+class _Direction:
+    """delta(eps) of one direction, caching the truncated composition and the last contour."""
+
+    def __init__(self, groups: Sequence[tuple[float, float, int]], direction: str, rtol: float) -> None:
+        self.groups = list(groups)
+        self.direction = direction
+        self.rtol = rtol
+        self.K: Composition | None = None
+        self.P: Panels | None = None
+        self.P_eps = math.nan
+
+    def _composition(self, log_delta_guess: float) -> Composition:
+        lb = math.log(TRUNC_FRACTION) + log_delta_guess
+        if self.K is None or self.K.trunc > math.exp(lb) * 1.0001:
+            self.K = Composition(self.groups, self.direction, lb)
+            self.P = None
+        return self.K
+
+    def _contour(self, eps: float) -> Panels:
+        K = self.K
+        cs = _saddle(K, eps)
+        c = min(cs, K.edge_cap())
+        c = max(c, min(cs, 0.05))
+        P = _build(K, eps, c, self.rtol)
+        self.P, self.P_eps = P, eps
+        return P
+
+    def log_delta(self, eps: float, log_guess: float = math.log(1e-12)) -> tuple[float, float, float]:
+        """(log delta, d log delta / d eps, log absolute error estimate) at eps (-inf: delta = 0 exactly)."""
+        K = self._composition(log_guess)
+        if eps >= K.loss_sup:
+            return -math.inf, 0.0, -math.inf
+        for _ in range(4):
+            P = self.P
+            if P is None or not (abs(eps - self.P_eps) <= 0.25 * max(abs(self.P_eps), 1e-300)):
+                P = self._contour(eps)
+            ld, dld, lerr = _evaluate(P, eps, self.rtol)
+            # the truncation bound must be negligible against the answer: else truncate further out
+            if K.trunc > TRUNC_FRACTION * 10.0 * math.exp(ld):
+                K = self._composition(ld)
+                continue
+            if K.trunc > 0.0:
+                lerr = float(np.logaddexp(lerr, math.log(K.trunc)))
+            return ld, dld, lerr
+        raise FewPartError("the truncation bound did not settle below the answer")
+
+    def epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
+        """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target)."""
+        ld0, dld0, lerr0 = self.log_delta(0.0, log_target)
+        if ld0 <= log_target:
+            return 0.0, ld0, 0.0
+        eps = eps_start if eps_start is not None and eps_start > 0.0 else None
+        if eps is None:
+            # first step from eps = 0 along the (convex) log delta
+            eps = (ld0 - log_target) / max(-dld0, 1e-300)
+        lo, hi = 0.0, math.inf
+        K = self.K
+        if K is not None and math.isfinite(K.loss_sup):
+            hi = K.loss_sup
+        for _ in range(60):
+            eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
+            ld, dld, lerr = self.log_delta(eps, log_target)
+            f = ld - log_target
+            if f > 0.0:
+                lo = max(lo, eps)
+            else:
+                hi = min(hi, eps)
+            if abs(f) <= 1e-11:
+                rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
+                return eps, ld, rel
+            en = eps - f / dld if dld < 0.0 and math.isfinite(ld) else math.nan
+            if not (lo < en < hi):
+                en = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * eps
+            if math.isfinite(hi) and hi - lo <= 1e-15 * hi:
+                rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
+                return en, ld, rel
+            eps = en
+        raise FewPartError(f"eps(delta) did not converge (last eps={eps:.6g})")
+
+
+def _norm_groups(groups) -> list[tuple[float, float, int]]:
+    out = []
+    for g in groups:
+        q, s, n = g
+        q, s, n = float(q), float(s), int(n)
+        if not (0.0 < q < 1.0) or not (s > 0.0) or n < 1:
+            raise ValueError(f"fewpart: each group must be (q in (0, 1), sigma > 0, count >= 1), got {g!r}")
+        out.append((q, s, n))
+    if not out:
+        raise ValueError("fewpart: no groups")
+    return out
+
+
+def supports(groups) -> bool:
+    """True where this method is designed to answer: subsampled Gaussian groups, q T summed <= 0.5.
+
+    (It answers correctly elsewhere too, but more slowly than the contour engine of ``exact.py``.)
+    """
+    try:
+        g = _norm_groups(groups)
+    except (ValueError, TypeError):
+        return False
+    return sum(q * n for q, _, n in g) <= 0.5 and all(0.2 <= s <= 50.0 for _, s, _ in g)
+
+
+def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEFAULT_RTOL) -> tuple[float, float, str]:
+    """Exact delta(eps) of a Poisson-subsampled Gaussian composition; groups: [(q, sigma, count), ...].
+
+    Returns (delta, relative error estimate, direction): with ``direction="both"`` the larger of
+    REMOVE and ADD.  Raises :class:`FewPartError` when the estimate exceeds ``ACCEPT_RTOL``.
+    """
+    g = _norm_groups(groups)
+    eps = float(eps)
+    dirs = DIRECTIONS if direction == "both" else (direction,)
+    best = None
+    for d in dirs:
+        ld, _, lerr = _Direction(g, d, rtol).log_delta(eps)
+        val = math.exp(ld) if math.isfinite(ld) else 0.0
+        rel = math.exp(lerr - ld) if math.isfinite(ld) else 0.0
+        if best is None or val > best[0]:
+            best = (val, rel, d)
+    if best[1] > ACCEPT_RTOL:
+        raise FewPartError(f"estimated relative error {best[1]:.3g} above {ACCEPT_RTOL:g}")
+    return best
+
+
+def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float = DEFAULT_RTOL) -> tuple[float, float, str]:
+    """Exact eps(delta) (the smallest eps >= 0 with delta(eps) <= delta); groups: [(q, sigma, count), ...].
+
+    Returns (eps, relative error estimate of eps, direction).  With ``direction="both"`` REMOVE is
+    solved first and ADD only when delta_ADD(eps_REMOVE) exceeds the target (delta is decreasing in
+    eps, so otherwise eps_ADD <= eps_REMOVE).  Raises :class:`FewPartError` when it cannot reach
+    ``ACCEPT_RTOL``.
+    """
+    g = _norm_groups(groups)
+    delta = float(delta)
+    if not (0.0 < delta < 1.0):
+        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+    lt = math.log(delta)
+    if direction == "both":
+        e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
+        add = _Direction(g, "add", rtol)
+        ld_a, _, _ = add.log_delta(e_r, lt)
+        if ld_a <= lt:
+            best = (e_r, rel_r, "remove")
+        else:
+            e_a, _, rel_a = add.epsilon(lt, eps_start=e_r)
+            best = (e_a, rel_a, "add") if e_a > e_r else (e_r, rel_r, "remove")
+    else:
+        e, _, rel = _Direction(g, direction, rtol).epsilon(lt)
+        best = (e, rel, direction)
+    if best[1] > ACCEPT_RTOL * 10.0:
+        raise FewPartError(f"estimated relative error of eps {best[1]:.3g} too large")
+    return best

@@ -1,0 +1,88 @@
+"""The few-participation method (ewacct/methods/fewpart.py) against independent references.
+
+References: an mpmath quadrature of the truncated step MGF (30 digits); dp_accounting's PLD bracket
+(the exact eps must lie inside [optimistic, pessimistic]); the contour engine of exact.py where it
+answers; and an exact identity: delta(0) of the REMOVE and ADD directions are the same total
+variation distance, computed here by two different integrals (different measures, different losses).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from ewacct.methods.fewpart import _Direction, batch_log_g, fewpart_delta, fewpart_epsilon
+
+mp = pytest.importorskip("mpmath")
+
+
+def _mp_log_g(q, mu, x0, w, dps=30):
+    with mp.workdps(dps):
+        q, mu, w = mp.mpf(q), mp.mpf(mu), mp.mpc(w)
+        f = lambda x: mp.npdf(x) * mp.exp(w * mp.log1p(q * mp.expm1(mu * x - mu * mu / 2)))  # noqa: E731
+        hi = x0 if math.isfinite(x0) else 40.0
+        return complex(mp.log(mp.quad(f, list(mp.linspace(-15, hi, int((hi + 15) * 4) + 1)))))
+
+
+@pytest.mark.parametrize("q,sigma,x0", [(1e-3, 1.0, 8.4), (1e-6, 1.0, 9.0), (1e-2, 0.8, 7.0), (1e-4, 0.8, math.inf)])
+def test_truncated_kernel_vs_mpmath(q, sigma, x0):
+    mu = 1.0 / sigma
+    ws = [1 + 0j, 5.2 + 0j, 5.2 + 3j, 11 + 40j, -20 + 3j, 1 + 300j]
+    for w in ws:
+        ys = min(0.4 * math.pi / mu, 3.0) * (np.sign(w.imag) if abs(w.imag) * mu > 1 else 0.0)
+        got = batch_log_g(q, mu, x0, np.array([w]), ys)[0]
+        ref = _mp_log_g(q, mu, x0, w)
+        # log G is O(q^2) near w = 0: absolute accuracy is what K = T log G needs
+        assert abs(got - ref) <= 1e-14 * max(1.0, abs(ref)), (w, got, ref)
+
+
+def test_tv_identity_both_directions():
+    # delta(0) = TV(P, Q) for both orderings: REMOVE and ADD are two different contour integrals
+    g = [(1e-5, 1.0, 1000)]
+    r = math.exp(_Direction(g, "remove", 1e-9).log_delta(0.0)[0])
+    a = math.exp(_Direction(g, "add", 1e-9).log_delta(0.0)[0])
+    assert abs(r - a) <= 1e-8 * r
+
+
+def test_matches_contour_engine_where_it_answers():
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.exact import ExactMethod
+
+    for q, s, T in [(1e-3, 1.0, 100), (1e-6, 1.0, 10**5)]:
+        ref = ExactMethod([(PoissonSubsampledGaussian(s, q), T)]).epsilon(1e-5)[0]
+        eps, rel, _ = fewpart_epsilon([(q, s, T)], 1e-5)
+        assert rel < 1e-7
+        assert abs(eps - ref) <= 1e-7 * ref, (q, s, T, eps, ref)
+
+
+@pytest.mark.parametrize("q,sigma,T", [(1e-3, 1.0, 4), (1e-3, 1.0, 10), (1e-4, 0.8, 100)])
+def test_inside_pld_bracket(q, sigma, T):
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+
+    def bracket_end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
+                                        value_discretization_interval=1e-5, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(T).get_epsilon_for_delta(1e-5)
+
+    lo, hi = bracket_end(False), bracket_end(True)
+    eps, rel, _ = fewpart_epsilon([(q, sigma, T)], 1e-5)
+    assert rel < 1e-7
+    assert lo <= eps <= hi * (1 + 1e-9), (lo, eps, hi)
+
+
+def test_roundtrip_and_monotone():
+    g = [(1e-3, 1.0, 10)]
+    eps, _, d = fewpart_epsilon(g, 1e-5)
+    delta, rel, _ = fewpart_delta(g, eps)
+    assert abs(delta - 1e-5) <= 1e-7 * 1e-5
+    # more steps, more privacy loss
+    eps20, _, _ = fewpart_epsilon([(1e-3, 1.0, 20)], 1e-5)
+    assert eps20 > eps
+
+
+def test_heterogeneous_groups_equal_to_merged():
+    # two identical groups are one group of the summed count
+    a = fewpart_delta([(1e-4, 0.8, 60), (1e-4, 0.8, 40)], 0.005)[0]
+    b = fewpart_delta([(1e-4, 0.8, 100)], 0.005)[0]
+    assert abs(a - b) <= 1e-7 * b
