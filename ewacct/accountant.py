@@ -560,7 +560,8 @@ class Accountant:
         return out
 
     def _short_or_bound(self, eng, kind: str, x: float, why: str):
-        """T <= 3 steps: exact direct quadrature; otherwise a flagged rigorous upper bound."""
+        """T <= 3 steps: exact direct quadrature; few participations: ewacct.methods.fewpart; otherwise a
+        flagged rigorous upper bound."""
         from .methods import direct
 
         if direct.supports(self.groups()):
@@ -576,6 +577,21 @@ class Accountant:
                 return v, d, rel <= 1e-6, {**diag, "rel_error": rel, "contour": why}, "exact-direct"
             except (ArithmeticError, ValueError) as exc:
                 why = f"{why}; direct quadrature: {exc}"
+        # few participations (sum q n <= 0.5): the truncated-MGF contour with adaptive Gauss-Kronrod in u
+        from .mechanisms import PoissonSubsampledGaussian
+        from .methods import fewpart
+
+        gs = self.groups()
+        if all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0 for m, _ in gs):
+            fg = [(m.sampling_probability, m.noise_multiplier, int(n)) for m, n in gs]
+            if fewpart.supports(fg):
+                try:
+                    f = fewpart.fewpart_delta if kind == "delta" else fewpart.fewpart_epsilon
+                    v, rel, d = f(fg, x)
+                    _check_finite(kind, v)
+                    return v, d, rel <= 1e-6, {"rel_error": rel, "contour": why}, "exact-fewpart"
+                except (ArithmeticError, ValueError) as exc:
+                    why = f"{why}; few-participation quadrature: {exc}"
         return self._chernoff_row(eng, kind, x, why)
 
     def _chernoff_row(self, eng, kind: str, x: float, why: str):
