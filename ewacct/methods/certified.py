@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -42,6 +43,23 @@ TARGET_RTOL = 1e-7
 MAX_NODES = 6_000
 #: cut points of the decay bound's split (docs/certified.md, section 4)
 _X0 = (-math.inf, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0)
+
+
+#: per-mechanism caches shared by every composition (a query after one more training step reuses
+#: them): real enclosures, decay bounds and node enclosures depend on (q, mu, abscissa), not on counts
+_REAL: dict[tuple[float, float, float], tuple[float, float, float]] = {}
+_DECAY: dict[tuple[float, float, float], list[tuple[float, float, bool]]] = {}
+_MOMENTS: dict[tuple[float, float, float], tuple[float, float]] = {}
+_NODES: "OrderedDict[tuple[float, float, str, float, float], list]" = OrderedDict()
+_NODES_MAX = 64
+#: the last contour (c, h, N, alias s-values, direction) of a composition's shape (counts excluded)
+_LAST: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+def clear_caches() -> None:
+    """Forget every cached enclosure (tests; answers never depend on the caches)."""
+    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST):
+        d.clear()
 
 
 class NotCertifiable(TypeError):
@@ -249,6 +267,28 @@ def _cert_sums(logk: np.ndarray, loge: np.ndarray, c: float, h: float, eps: floa
 U_MACH_NB = U_MACH
 
 
+def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
+                 fform: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosures (log G~, log r) of one group at nodes k0..k1-1, from the cache where it covers them
+    at a tolerance at most 10x looser than asked; missing nodes are computed and appended."""
+    key = (g.q, g.mu, direction, c, h)
+    ent = _NODES.get(key)
+    if ent is None or ent[2] > log_tol + math.log(10.0) or ent[3] != fform:
+        ent = [np.empty(0, dtype=np.complex128), np.empty(0), log_tol, fform]
+    have = ent[0].shape[0]
+    if have < k1:
+        z = c + 1j * h * np.arange(have, k1)
+        w = z + 1.0 if direction == "remove" else -z
+        lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), ent[2], fform)
+        ent[0] = np.concatenate([ent[0], lg])
+        ent[1] = np.concatenate([ent[1], lr])
+    _NODES[key] = ent
+    _NODES.move_to_end(key)
+    while len(_NODES) > _NODES_MAX:
+        _NODES.popitem(last=False)
+    return ent[0][k0:k1], ent[1][k0:k1]
+
+
 @dataclass
 class CertContour:
     c: float
@@ -265,9 +305,6 @@ class CertDirection:
     def __init__(self, groups: Sequence[tuple[Any, int]], direction: str) -> None:
         self.sg, self.mu2 = _split(groups)
         self.direction = direction
-        self._real: dict[tuple[int, float], tuple[float, float]] = {}
-        self._decay: dict[tuple[int, float], list[tuple[float, float, bool]]] = {}
-        self._moments: dict[tuple[int, float], tuple[float, float]] = {}
 
     # -- the argument of G for a group
     def _w(self, z: np.ndarray) -> np.ndarray:
@@ -279,14 +316,18 @@ class CertDirection:
     # -- real values
     def _real_G(self, i: int, a: float) -> tuple[float, float]:
         """(log G~, log r) of group i at real a, |G(a) - G~| <= r."""
-        key = (i, a)
-        if key not in self._real:
-            g = self.sg[i]
+        g = self.sg[i]
+        key = (g.q, g.mu, a)
+        want = math.log(1e-13 / max(g.n, 1))
+        hit = _REAL.get(key)
+        if hit is None or hit[2] > want + math.log(10.0):
             est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
-            lg, lr = sg_g_enclose_many(g.q, g.mu, np.array([complex(a, 0.0)]),
-                                       est + math.log(1e-13 / max(g.n, 1)), abs(est) < 1.0)
-            self._real[key] = (float(lg[0].real), float(lr[0]))
-        return self._real[key]
+            lg, lr = sg_g_enclose_many(g.q, g.mu, np.array([complex(a, 0.0)]), est + want, abs(est) < 1.0)
+            hit = (float(lg[0].real), float(lr[0]), want)
+            if len(_REAL) > 4096:
+                _REAL.clear()
+            _REAL[key] = hit
+        return hit[0], hit[1]
 
     def log_G_hi(self, i: int, a: float) -> float:
         lg, lr = self._real_G(i, a)
@@ -316,9 +357,9 @@ class CertDirection:
 
     # -- decay of |e^{K(c + iu)}|
     def _decay_table(self, i: int, a: float) -> list[tuple[float, float, bool]]:
-        key = (i, a)
-        if key not in self._decay:
-            g = self.sg[i]
+        g = self.sg[i]
+        key = (g.q, g.mu, a)
+        if key not in _DECAY:
             out = []
             ltv = sg_tv_bound(g.q, g.mu, a)
             if math.isfinite(ltv):
@@ -330,18 +371,22 @@ class CertDirection:
                     continue
                 if math.isfinite(lV):
                     out.append((lA0, lV, False))  # A0 + V / |w|
-            self._decay[key] = out
-        return self._decay[key]
+            if len(_DECAY) > 4096:
+                _DECAY.clear()
+            _DECAY[key] = out
+        return _DECAY[key]
 
     def _moment(self, i: int, a: float) -> tuple[float, float]:
-        key = (i, a)
-        if key not in self._moments:
-            g = self.sg[i]
+        g = self.sg[i]
+        key = (g.q, g.mu, a)
+        if key not in _MOMENTS:
             try:
-                self._moments[key] = sg_moment_bound(g.q, g.mu, a)
+                _MOMENTS[key] = sg_moment_bound(g.q, g.mu, a)
             except (OverflowError, ValueError, ZeroDivisionError):
-                self._moments[key] = (0.0, math.inf)
-        return self._moments[key]
+                _MOMENTS[key] = (0.0, math.inf)
+            if len(_MOMENTS) > 4096:
+                _MOMENTS.clear()
+        return _MOMENTS[key]
 
     def _log_group_bound(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray) -> np.ndarray:
         """log of a bound on |G_i(w(c + iu))| valid for every u in [ul, ur] (elementwise)."""
@@ -415,10 +460,9 @@ class CertDirection:
         ng = max(len(self.sg), 1)
         for i, g in enumerate(self.sg):
             lga = self.log_G_hi(i, a)
-            est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
-            fform = abs(est) < 1.0
+            fform = abs(self._real_G(i, a)[0]) < 1.0
             log_tol = lga + math.log(NODE_RTOL / (g.n * ng))
-            lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), log_tol, fform)
+            lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform)
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
             K = K + g.n * lg
@@ -574,18 +618,70 @@ class ContourCertifier:
         info["seconds"] = time.perf_counter() - t0
         return Bracket(lo_all, hi_all, info)
 
+    def _shape(self) -> tuple:
+        """The composition's shape without its counts (the key of the reusable contour)."""
+        return tuple((getattr(m, "name", ""), float(getattr(m, "sampling_probability", 1.0)),
+                      float(m.noise_multiplier)) for m, _ in self.groups)
+
     def _epsilon(self, delta: float) -> Bracket:
         t0 = time.perf_counter()
         deadline = t0 + TIME_BUDGET
         b0 = self.exact.delta_at_zero_bound()
         if b0 <= delta:
             return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0})
+        fast = self._fast_epsilon(delta, t0, deadline)
+        if fast is not None:
+            return fast
         est, d_est, _, diag = self.exact.epsilon(delta)
-        lt = math.log(delta)
-        order = [d_est] + [d for d in ("remove", "add") if d != d_est]
         # the dominating direction's certified contour at the estimate
         e_ref = est if est > 0.0 else 0.0
-        cc, s_alias = self._contour(d_est, e_ref, lt, deadline)
+        cc, s_alias = self._contour(d_est, e_ref, math.log(delta), deadline)
+        b = self._bracket(cc, s_alias, d_est, e_ref, delta, t0, deadline)
+        if b.upper > 0.0:
+            _LAST[self._shape()] = (d_est, cc.c, cc.h, int(cc.logk.shape[0]), tuple(s_alias), e_ref)
+            _LAST.move_to_end(self._shape())
+            while len(_LAST) > 64:
+                _LAST.popitem(last=False)
+        return b
+
+    def _fast_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
+        """The last contour of this shape (same mechanisms, other counts), its nodes from the cache:
+        eps by Newton on the certified sum, then the usual bracket; None when it is not tight enough
+        (the full path then runs).  Any abscissa and step are valid: only the width can suffer."""
+        ent = _LAST.get(self._shape())
+        if ent is None:
+            return None
+        d, c, h, n, s_alias, e = ent
+        cd = self.dirs[d]
+        K, E = cd.nodes(c, h, 0, n)
+        lt = math.log(delta)
+        for _ in range(60):
+            ls, _, dls = _cert_sums(K, E, c, h, e)
+            if not math.isfinite(ls) or dls >= 0.0:
+                return None
+            f = ls - lt
+            if abs(f) <= 1e-12:
+                break
+            e = e - f / dls
+            if not (e > 0.0) or not math.isfinite(e):
+                return None
+        else:
+            return None
+        ltr = cd.log_trunc(c, h, n)
+        if ltr - c * e - math.log(math.pi) > lt + math.log(TARGET_RTOL * 1e-2):
+            return None
+        cc = CertContour(c, h, K, E, ltr, 0.0)
+        b = self._bracket(cc, list(s_alias), d, e, delta, t0, deadline)
+        if not (b.upper > 0.0 and b.upper - b.lower <= 1e-6 * b.upper):
+            return None
+        b.info["reused_contour"] = True
+        return b
+
+    def _bracket(self, cc: CertContour, s_alias: list[float], d_est: str, e_ref: float, delta: float,
+                 t0: float, deadline: float) -> Bracket:
+        """[lower, upper] on eps(delta) around e_ref from the certified contour of direction d_est."""
+        lt = math.log(delta)
+        order = [d_est] + [d for d in ("remove", "add") if d != d_est]
         lo0, hi0, dls = delta_bounds(self.dirs[d_est], cc, e_ref, s_alias)
         rel = (hi0 - lo0) / max(lo0, 1e-300) if lo0 > 0 else 1e-6
         slope = abs(dls) if dls < 0 else 1.0
@@ -641,7 +737,7 @@ class ContourCertifier:
             lower = max(0.0, e_ref - step)
         else:
             lower = 0.0
-        info = {"estimate": est, "direction": d_est, "c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]),
+        info = {"estimate": e_ref, "direction": d_est, "c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]),
                 "other_direction": (others.get(other) if isinstance(others.get(other), str) else
                                     ("certified" if other in others else "not needed")),
                 "seconds": time.perf_counter() - t0}
