@@ -601,12 +601,16 @@ def calibrate_noise_multiplier(
     """Noise multiplier reaching ``(target_epsilon, target_delta)`` with ewacct.
 
     Uses Opacus' step convention: ``steps = int(epochs / sample_rate)`` when
-    ``epochs`` is given. The search is the core's ``calibrate_noise`` (the
-    exact engine, then the certified bound when ``guarantee="certified"``); its
-    answer is then checked the way :class:`EWAccountant` will report it
-    (``EWAccountant(method, bound=guarantee).get_epsilon``) and raised a little
-    until that number is <= ``target_epsilon``: the returned sigma is on the
-    safe side of the number the accountant states after training.
+    ``epochs`` is given. The search is the core's ``calibrate_noise`` on the
+    exact engine (no PLD, no certificate inside the search): the smallest sigma
+    whose exact epsilon meets the target, to a relative 1e-6. That sigma is
+    then checked the way :class:`EWAccountant` will report it
+    (``EWAccountant(method, bound=guarantee).get_epsilon``, the certified upper
+    bound by default) and, where that number is above the target, raised by the
+    smallest step that brings it to <= ``target_epsilon`` (to a relative 1e-4 on
+    sigma; a tight certified bracket needs one or two certified queries). The
+    returned sigma is therefore on the safe side of the number the accountant
+    states after training.
 
     Args:
         target_epsilon: Target epsilon (> 0).
@@ -643,29 +647,61 @@ def calibrate_noise_multiplier(
             sampling_probability=sample_rate,
             steps=int(steps),
             method=method,
-            guarantee=guarantee,
+            guarantee="estimate",
         )
     sigma = float(result.noise_multiplier)
+    if checker is None:  # (not ``checker or ...``: an accountant with no steps is falsy)
+        checker = EWAccountant(method=method, bound=guarantee)
     return _safe_side(sigma, float(target_epsilon), float(target_delta), float(sample_rate),
-                      int(steps), checker or EWAccountant(method=method, bound=guarantee))
+                      int(steps), checker)
 
 
-#: relative increments tried by :func:`_safe_side` (the core's answer is normally already safe)
-_SAFE_STEPS = (1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+#: relative tolerance on sigma of the certified side's search in :func:`_safe_side`
+SAFE_SIDE_RTOL = 1e-4
+_SAFE_SIDE_MAX_QUERIES = 40
 
 
 def _safe_side(sigma: float, target: float, delta: float, q: float, steps: int,
                check: EWAccountant) -> float:
-    """Smallest of a few sigma >= ``sigma`` whose epsilon, as ``check`` reports it, is <= target."""
-    for bump in (0.0, *_SAFE_STEPS):
-        s = sigma * (1.0 + bump)
+    """Smallest sigma >= ``sigma`` (to :data:`SAFE_SIDE_RTOL`) whose epsilon as ``check`` reports it
+    is <= ``target``.
+
+    ``sigma`` meets the target by the estimate; the certified upper bound is at
+    most a bracket width above it, so the first step up is sized by the excess
+    (the epsilon of DP-SGD falls at least about as fast as 1/sigma), grown 4x
+    while the target is missed, then the bracket [fails, meets] is bisected.
+    """
+    queries = 0
+
+    def eps_at(s: float) -> float:
+        nonlocal queries
+        queries += 1
         check.history = [(s, q, steps)]
-        if check.get_epsilon(delta) <= target:
-            return s
-    raise ValueError(
-        f"ewacct's calibration returned noise_multiplier={sigma:.6g}, but the accountant "
-        f"reports epsilon > {target:g} there even at {s:.6g}; please report this configuration"
-    )
+        return float(check.get_epsilon(delta))
+
+    e = eps_at(sigma)
+    if e <= target:
+        return sigma
+    lo, bump = sigma, max(1e-9, 2.0 * (e - target) / target)
+    while True:
+        hi = lo * (1.0 + bump)
+        e = eps_at(hi)
+        if e <= target:
+            break
+        if queries >= _SAFE_SIDE_MAX_QUERIES or not math.isfinite(hi) or hi > 1e6 * sigma:
+            raise ValueError(
+                f"ewacct's calibration returned noise_multiplier={sigma:.6g}, but the accountant "
+                f"reports epsilon {e:.6g} > {target:g} even at {hi:.6g}; please report this "
+                "configuration"
+            )
+        lo, bump = hi, 4.0 * bump
+    while hi / lo - 1.0 > SAFE_SIDE_RTOL and queries < _SAFE_SIDE_MAX_QUERIES:
+        mid = math.sqrt(lo * hi)
+        if eps_at(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 # ---------------------------------------------- Opacus' get_noise_multiplier for "ew"

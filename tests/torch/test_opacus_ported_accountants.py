@@ -351,3 +351,24 @@ def test_opacus_names_other_than_ew_reach_opacus_unchanged() -> None:
     assert wrapped(**kw) == original(**kw) == pytest.approx(RDP_SIGMA["steps"], abs=1e-4)
     with pytest.raises(ValueError, match="EITHER"):
         wrapped(target_epsilon=8.0, target_delta=DELTA, sample_rate=Q, accountant="ew")
+
+
+def test_calibration_ends_on_the_safe_side_of_what_the_accountant_reports() -> None:
+    """A bound 0.1 % above the estimate: the sigma is raised just enough (to 1e-4 relative)."""
+    from ewacct_torch.accountant import SAFE_SIDE_RTOL, calibrate_noise_multiplier
+
+    class Pessimistic(EWAccountant):
+        def get_epsilon(self, delta, *args, **kwargs):
+            return super().get_epsilon(delta, bound="estimate") * 1.001
+
+    target, q, steps = 3.0, 0.02, 500
+    plain = calibrate_noise_multiplier(target_epsilon=target, target_delta=DELTA, sample_rate=q,
+                                       steps=steps, guarantee="estimate")
+    checker = Pessimistic()
+    sigma = calibrate_noise_multiplier(target_epsilon=target, target_delta=DELTA, sample_rate=q,
+                                       steps=steps, checker=checker)
+    assert sigma > plain
+    checker.history = [(sigma, q, steps)]
+    assert checker.get_epsilon(DELTA) <= target
+    checker.history = [(sigma / (1 + 2 * SAFE_SIDE_RTOL), q, steps)]
+    assert checker.get_epsilon(DELTA) > target
