@@ -267,11 +267,8 @@ class EWAccountant(IAccountant):
         """
         del args, kwargs
         chosen = self.bound if bound is None else _check_bound(bound)
-        if chosen == "estimate":
-            # a certified answer for the same history carries the same estimate
-            cert = self._cached(delta, True)
-            if cert is not None and not isinstance(cert, float):
-                return float(cert.estimate if cert.estimate is not None else cert.value)
+        # (the estimate is always the core's plain query, never read off a cached certified
+        # result, so that an answer does not depend on the queries made before it)
         result = self.get_epsilon_result(delta, certify=chosen == "certified")
         if result is None:
             return 0.0
@@ -289,13 +286,6 @@ class EWAccountant(IAccountant):
         if chosen == "certified":
             return float(result.upper if result.upper is not None else result.value)
         return float(result.estimate if result.estimate is not None else result.value)
-
-    def _cached(self, delta: float, certify: bool) -> Any:
-        """The answer already given for the current history, or None."""
-        key = self._key()
-        if key != getattr(self, "_core_key", None):
-            return None
-        return self._answers.get((float(delta), bool(certify)))
 
     def get_epsilon_result(self, delta: float, *, certify: bool = False) -> Any:
         """Full ewacct result for the recorded history.
