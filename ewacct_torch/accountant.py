@@ -179,7 +179,7 @@ class EWAccountant(IAccountant):
         segments (what :meth:`step` does), the cached core accountant is
         extended with ``compose``; any other change rebuilds it.
         """
-        if getattr(self, "_core_key", None) is None:
+        if not hasattr(self, "_answers"):  # a subclass that skipped __init__, or an old pickle
             self._reset_cache()
         if key == self._core_key:
             return self._core
@@ -250,7 +250,7 @@ class EWAccountant(IAccountant):
     ) -> float:
         """Epsilon spent so far at ``delta``, computed from ``self.history``.
 
-        Has no side effects. Unknown positional and keyword arguments are
+        Changes nothing but the accountant's cache. Unknown positional and keyword arguments are
         accepted and ignored (Opacus forwards ``make_private_with_epsilon``'s
         extra kwargs here).
 
