@@ -188,8 +188,9 @@ class EWAccountant(IAccountant):
         old = self._core_key
         core = self._core
         added: list[tuple[float, float, int]] | None = None
-        if (core is not None and not isinstance(core, float) and old is not None and old[0] == method
-                and old[1] and len(segs) >= len(old[1]) and segs[: len(old[1]) - 1] == old[1][:-1]):
+        extendable = core is not None and not isinstance(core, float) and old is not None
+        if (extendable and old[0] == method and old[1] and len(segs) >= len(old[1])
+                and segs[: len(old[1]) - 1] == old[1][:-1]):
             (s0, q0, n0), (s1, q1, n1) = old[1][-1], segs[len(old[1]) - 1]
             if s0 == s1 and q0 == q1 and n1 >= n0:
                 added = ([(s1, q1, n1 - n0)] if n1 > n0 else []) + list(segs[len(old[1]):])
