@@ -1,0 +1,59 @@
+"""ewacct_torch's accountant in the training-loop pattern, pytest-benchmark.
+
+Run: ``.venv/bin/python -m pytest benchmarks/test_bench_torch.py --benchmark-only``. The full
+table (every-10-steps share of a training run, make_private_with_epsilon, Opacus' overshoot
+examples, a 6-segment schedule against PLD, ratios to Opacus' rdp / prv) is produced by
+``benchmarks/torch_accountant.py --write docs/benchmarks_torch.md``.
+
+Each round adds one step to a 2,000-step history (q = 0.01, sigma = 1) and queries it: a new
+history each time, as when logging every k steps. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("opacus")
+
+ACCOUNTANTS = ("ew", "ew-estimate", "rdp", "prv")
+
+
+def _make(name: str):
+    import ewacct_torch  # noqa: F401  (registers "ew")
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    from ewacct_torch import EWAccountant
+
+    return {"ew": EWAccountant, "ew-estimate": lambda: EWAccountant(bound="estimate"),
+            "rdp": RDPAccountant, "prv": PRVAccountant}[name]()
+
+
+@pytest.mark.parametrize("name", ACCOUNTANTS)
+def test_bench_get_epsilon_after_a_step(benchmark, name: str) -> None:
+    acc = _make(name)
+    acc.history = [(1.0, 0.01, 2000)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc.get_epsilon(1e-5)  # warm-up: kernels, first query
+
+        def one() -> float:
+            acc.step(noise_multiplier=1.0, sample_rate=0.01)
+            return float(acc.get_epsilon(1e-5))
+
+        eps = benchmark.pedantic(one, rounds=3 if name == "prv" else 20, iterations=1)
+    assert math.isfinite(eps) and eps > 0
+
+
+@pytest.mark.parametrize("name", ("ew", "rdp"))
+def test_bench_get_epsilon_same_history(benchmark, name: str) -> None:
+    acc = _make(name)
+    acc.history = [(1.0, 0.01, 2000)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc.get_epsilon(1e-5)
+        eps = benchmark.pedantic(lambda: float(acc.get_epsilon(1e-5)), rounds=20, iterations=1)
+    assert math.isfinite(eps) and eps > 0
