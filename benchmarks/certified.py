@@ -60,7 +60,7 @@ def _pld(segments, delta, vdi=1e-4):
         out = None
         for s, q, n in segments:
             p = pl.from_gaussian_mechanism(s, sampling_prob=q, value_discretization_interval=vdi,
-                                           pessimistic_estimate=pessimistic, use_connect_dots=True).self_compose(n)
+                                           pessimistic_estimate=pessimistic, use_connect_dots=pessimistic).self_compose(n)
             out = p if out is None else out.compose(p)
         return out.get_epsilon_for_delta(delta)
 

@@ -179,7 +179,9 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
     ``fform``: compute G - 1 = E[f_w(u)] (no cancellation where G is near 1); otherwise G directly
     (log-scaled).  The f-form is abandoned where q e^{mu x - mu^2/2} would overflow in range.
     """
-    parts = np.zeros(4)  # (tails, skipped panels, Gauss-Legendre, rounding), times e^-scale
+    # logs of the error parts (tails, skipped panels, Gauss-Legendre, rounding + underflow): accumulated
+    # in log space, so that no part can underflow against another
+    parts = np.full(4, -math.inf)
     if w == 0.0:
         return 0.0j, -math.inf, fform, parts
     logq = math.log(q)
@@ -203,16 +205,15 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
     pw = (x_hi - x_lo) / npan
     lpw = math.log(pw)
     lb = np.empty(npan)
-    scale = -math.inf
     for i in range(npan):
         t0 = x_lo + i * pw
         lb[i] = (_log_phi_max(t0, t0 + pw, y, y)
                  + _rect_log_g(q, mu, logq, l1q, w, t0, t0 + pw, y, y, fform) + lpw)
-        scale = max(scale, lb[i])
-    ltail = _tails(q, mu, logq, l1q, w, y, x_lo, x_hi, fform)
+    parts[0] = _tails(q, mu, logq, l1q, w, y, x_lo, x_hi, fform)
     share = log_tol - math.log(2.0 * npan + 2.0)
-    err = math.exp(ltail - scale)
-    parts[0] = err
+    # the sum is kept scaled by e^-sc, sc the largest term's log-magnitude so far (rescaled when a
+    # larger one comes): the largest term is O(1), so only terms negligible against it can underflow
+    sc = -math.inf
     acc = 0.0j
     mags = 0.0
     sabs = 0.0
@@ -221,8 +222,7 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
     for i in range(npan):
         t0 = x_lo + i * pw
         if lb[i] <= share:
-            err += math.exp(lb[i] - scale)
-            parts[1] += math.exp(lb[i] - scale)
+            parts[1] = _lae(parts[1], lb[i])
             continue
         nsub = 1
         tot = math.inf
@@ -246,8 +246,7 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
             if tot <= share or nsub >= 512:
                 break
             nsub *= 2
-        err += math.exp(tot - scale)
-        parts[2] += math.exp(tot - scale)
+        parts[2] = _lae(parts[2], tot)
         hw = 0.5 * pw / nsub
         for s in range(nsub):
             cen = t0 + (2 * s + 1) * hw
@@ -264,7 +263,14 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
                     wl = w * ell
                     p1 = w * _log1p_minus(u, ell)
                     p2 = _e2(wl)
-                    pre = wt * math.exp(lphi.real - scale)
+                    key = lphi.real + math.log(abs(p1) + abs(p2) + 1e-300)
+                    if key > sc:
+                        fac = math.exp(sc - key) if sc > -math.inf else 0.0
+                        acc *= fac
+                        mags *= fac
+                        sabs *= fac
+                        sc = key
+                    pre = wt * math.exp(lphi.real - sc)
                     acc += pre * cmath.exp(complex(0.0, lphi.imag)) * (p1 + p2)
                     # rounding: each piece relative to its own size where it is a series, else to the
                     # sizes of the two quantities subtracted; plus the sensitivity of f to the
@@ -285,24 +291,37 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
                 else:
                     lphi = -0.5 * xc * xc - LOG_SQRT_2PI
                     ell, u, lu = _loss(xc, q, mu, logq)
-                    t = wt * cmath.exp(lphi + w * ell - scale)
+                    key = lphi.real + (w * ell).real
+                    if key > sc:
+                        fac = math.exp(sc - key) if sc > -math.inf else 0.0
+                        acc *= fac
+                        mags *= fac
+                        sabs *= fac
+                        sc = key
+                    t = wt * cmath.exp(lphi + w * ell - sc)
                     acc += t
                     # exp of an exponent with absolute error <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu))
                     mags += abs(t) * (8.0 + 4.0 * (abs(w * ell) + abs(xc) ** 2 + mu * abs(w) * (abs(xc) + mu)))
                     sabs += abs(t)
-    rnd = ROUND * mags + (nterms + 8) * U_MACH * sabs
-    err += rnd
-    parts[3] = rnd
-    parts *= math.exp(scale) if scale < 700.0 else 1.0
-    err *= 1.0 + 1e-10
+    if nterms > 0:
+        # rounding, and the terms that underflowed against e^sc (each below 2^-1074 e^sc)
+        rnd = ROUND * mags + (nterms + 8) * U_MACH * sabs + nterms * 5e-324
+        parts[3] = sc + math.log(rnd) if rnd > 0.0 else -math.inf
+    lerr = -math.inf
+    for k in range(4):
+        lerr = _lae(lerr, parts[k])
+    if not (lerr == lerr):  # NaN: no enclosure
+        lerr = math.inf
+    lerr += 1e-10
     if fform:
-        # G~ = 1 + F~, F~ = acc e^scale
-        F = acc * math.exp(scale) if scale < 700.0 else acc * 1e300
+        F = acc * math.exp(sc) if nterms > 0 else 0.0j  # G~ = 1 + F~; sc is small in the f-form
+        if not (abs(F) < math.inf):
+            return complex(math.nan, 0.0), math.inf, True, parts
         lg = cmath.log(1.0 + F) if abs(F) >= 0.5 else _clog1p_local(F)
-        return lg, scale + math.log(err) if err > 0.0 else -math.inf, True, parts
+        return lg, lerr, True, parts
     if acc == 0.0:
-        return complex(-math.inf, 0.0), scale + math.log(err), False, parts
-    return scale + cmath.log(acc), scale + math.log(err) if err > 0.0 else -math.inf, False, parts
+        return complex(-math.inf, 0.0), lerr, False, parts
+    return sc + cmath.log(acc), lerr, False, parts
 
 
 @njit(cache=True)

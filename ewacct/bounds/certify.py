@@ -92,11 +92,14 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
     if supported(acc):
         try:
             analytic = analytic_epsilon_bracket(acc, delta).as_dict()
-        except (ArithmeticError, ValueError) as exc:
-            analytic = f"failed numerically ({type(exc).__name__}: {exc})"
+        except Exception as exc:  # noqa: BLE001 - information only: a failure must never end the certificate
+            analytic = f"failed ({type(exc).__name__}: {exc})"
     if isinstance(analytic, dict):
         analytic = {**analytic, "used": "no (not a proof; information only)"}
     analytic = {"dgg": analytic, "contour": contour_note}
+    if delta < PLD_MIN_DELTA:
+        return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0,
+                                     why=f"PLD not used below delta = {PLD_MIN_DELTA:g}: its ends were seen wrong there")
     b = acc.pld_bracket() if acc.steps <= PLD_MAX_STEPS else None
     if b is None and acc.steps > PLD_MAX_STEPS:
         return _chernoff_certificate(acc, delta, a_lo, a_hi, analytic, t0,
@@ -151,6 +154,9 @@ def _contour_bracket(acc: Any, kind: str, x: float):
 #: beyond this many steps dp_accounting's PLD composition is not bounded in time (it did not finish
 #: in 300 s at q = 1e-7, T = 1e8): the certificate then rests on rigorous bounds that cost nothing
 PLD_MAX_STEPS = 2_000_000
+#: below this delta dp_accounting's pair is not trusted even as a fallback (at delta = 1e-17 it
+#: returned eps in [0, 0] where delta(0) = 5.6e-17 > delta, tests/test_certified_found.py)
+PLD_MIN_DELTA = 1e-13
 
 
 def _chernoff_certificate(acc: Any, delta: float, a_lo: float, a_hi: float, analytic: Any,
@@ -199,4 +205,6 @@ def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Cert
         raise ValueError("no certificate is available for this composition (dp_accounting PLD does not support it)")
     lo, hi, vdi = _refine(lambda v: b.delta_bracket(eps, v),
                           lambda lo_, hi_: width if width is not None else max(0.1 * hi_, 1e-12))
+    hi = min(1.0, max(hi, 0.0))
+    lo = min(max(lo, 0.0), hi)  # PLD's ends can cross by rounding (1.000000000000022 above 1.0 was seen)
     return Certificate(lo, hi, PLD_SOURCE, vdi, time.perf_counter() - t0)

@@ -330,8 +330,10 @@ class CertDirection:
         return hit[0], hit[1]
 
     def log_G_hi(self, i: int, a: float) -> float:
+        """log of a rigorous upper bound on G_i(a) (inf where the enclosure failed)."""
         lg, lr = self._real_G(i, a)
-        return float(np.logaddexp(lg, lr))
+        v = float(np.logaddexp(lg, lr))
+        return v if v == v else math.inf
 
     def K_hi(self, s: float) -> float:
         """A rigorous upper bound on K(s), s > 0 real."""
@@ -443,7 +445,8 @@ class CertDirection:
                 best = np.minimum(best, np.logaddexp(lA0, lV - den))
             le = le + g.n * best
         last = float(le[0]) - math.log(ue[0] - h)
-        return float(np.logaddexp(np.logaddexp.reduce(lb), last))
+        v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
+        return v if v == v else math.inf  # NaN: no bound
 
     # -- nodes
     def nodes(self, c: float, h: float, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -529,8 +532,10 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
             hi_alias = min(hi_alias, cd.psi_hi(s) - s * eps - _log_expm1(g))
     la = float(np.logaddexp(la, hi_alias))
     S = math.exp(ls) if math.isfinite(ls) else 0.0
-    upper = min(1.0, S + math.exp(lerr))
-    lower = max(0.0, S - math.exp(lerr) - math.exp(la))
+    if not (lerr == lerr and la == la and S == S):  # NaN anywhere: no information
+        return 0.0, 1.0, dls
+    upper = min(1.0, S + math.exp(min(lerr, 700.0)))
+    lower = max(0.0, S - math.exp(min(lerr, 700.0)) - math.exp(min(la, 700.0)))
     return lower, upper, dls
 
 
@@ -593,9 +598,11 @@ class ContourCertifier:
         deadline = t0 + TIME_BUDGET
         est, d_est, _, diag = self.exact.delta(eps)
         if est <= 0.0:
-            # the engine's far-tail answer: its Chernoff bound is below the smallest double
-            hi = max(math.exp(self._chernoff_hi(d, eps, 1.0)) for d in ("remove", "add"))
-            return Bracket(0.0, min(hi, 5e-324), {"seconds": time.perf_counter() - t0, "note": "far tail"})
+            # the engine's far tail (its Chernoff bound is below the smallest double): the upper end is
+            # the Chernoff bound computed here from the rigorous real enclosures
+            hi = max(math.exp(min(self._chernoff_hi(d, eps, 1.0), 0.0)) for d in ("remove", "add"))
+            return Bracket(0.0, hi, {"seconds": time.perf_counter() - t0, "note": "far tail (Chernoff bound)",
+                                     "estimate": 0.0, "direction": d_est})
         order = [d_est] + [d for d in ("remove", "add") if d != d_est]
         lo_all, hi_all = 0.0, 0.0
         info: dict[str, Any] = {}
@@ -628,7 +635,8 @@ class ContourCertifier:
         deadline = t0 + TIME_BUDGET
         b0 = self.exact.delta_at_zero_bound()
         if b0 <= delta:
-            return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0})
+            return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0,
+                                      "estimate": 0.0, "direction": "remove"})
         fast = self._fast_epsilon(delta, t0, deadline)
         if fast is not None:
             return fast
