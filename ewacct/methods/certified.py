@@ -54,11 +54,13 @@ _NODES: "OrderedDict[tuple[float, float, str, float, float], list]" = OrderedDic
 _NODES_MAX = 64
 #: the last contour (c, h, N, alias s-values, direction) of a composition's shape (counts excluded)
 _LAST: "OrderedDict[tuple, tuple]" = OrderedDict()
+_DERIV: dict[tuple[float, float, float], float] = {}
+_PROBES: dict[tuple, float] = {}
 
 
 def clear_caches() -> None:
     """Forget every cached enclosure (tests; answers never depend on the caches)."""
-    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST):
+    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES):
         d.clear()
 
 
@@ -166,6 +168,31 @@ def sg_tv_bound(q: float, mu: float, a: float) -> float:
     return math.log(2.0) + f + d * d / (2.0 * kappa) + 1e-9 * (abs(f) + 1.0)
 
 
+def sg_deriv_bound(q: float, mu: float, a: float) -> float:
+    """log D1 with |d/du G(a + iu)| <= D1 for all u (docs/certified.md §4).
+
+    |dG/du| = |E[l e^{(a+iu) l}]| <= E[|l| e^{a l}]; |l| <= -log(1-q) + q e^v (l <= q (e^v - 1) for
+    v >= 0, l >= log(1-q) for v < 0) and e^{a l} <= (1-q)^a sum_j b_j t^j as in sg_decay_bound, so
+    D1 <= (1-q)^a sum_j b_j (q/(1-q))^j (-log(1-q) E e^{jv} + q E e^{(j+1)v}), E e^{kv} = e^{k(k-1) mu^2/2}.
+    """
+    m2 = mu * mu
+    l1q = math.log1p(-q)
+    lr = math.log(q) - l1q
+    if a <= 0.0:
+        coef = [(0, 0.0)]
+    elif a <= 1.0:
+        coef = [(0, 0.0), (1, math.log(a))]
+    else:
+        n = int(math.ceil(a))
+        coef = [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
+    terms = []
+    for j, lb in coef:
+        base = a * l1q + lb + j * lr
+        terms.append(base + math.log(-l1q) + 0.5 * j * (j - 1) * m2)
+        terms.append(base + math.log(q) + 0.5 * (j + 1) * j * m2)
+    return float(np.logaddexp.reduce(terms)) + 1e-9
+
+
 def sg_moment_bound(q: float, mu: float, a: float) -> tuple[float, float]:
     """(m2, M3) with |G(w) - 1 - w (w-1) m2 / 2| <= |w (w-1) (w-2)| M3 / 6 for Re w = a (§4).
 
@@ -173,38 +200,45 @@ def sg_moment_bound(q: float, mu: float, a: float) -> tuple[float, float]:
     m2 = E[u^2] = q^2 (e^{mu^2} - 1) and M3 >= E[|u|^3 sup_theta (1 + theta u)^{a-3}].  For a <= 3
     the sup is <= (1-q)^{a-3}; for a > 3 it is <= (1 + q e^v)^{a-3} <= sum_j C(n, j) q^j e^{j v},
     n = ceil(a - 3).  E[|e^v - 1|^3 e^{j v}] <= sqrt(E[(e^v-1)^2 e^{jv}] E[(e^v-1)^4 e^{jv}]) (Cauchy-
-    Schwarz), each an alternating sum of E[e^{k v}] = e^{k (k-1) mu^2 / 2}, evaluated with mpmath.
-    Returns M3 = inf where n > 60 (the bound is then not used).
+    Schwarz), each an alternating sum of E[e^{k v}] = e^{k (k-1) mu^2 / 2} (floats with a rounding
+    margin, log space where large).  Returns M3 = inf where n > 20000 (the bound is then not used).
     """
     m2 = q * q * math.expm1(mu * mu)
+    m = mu * mu
     if a <= 3.0:
-        coef = [(0, 1.0)]
-        pre = (1.0 - q) ** (a - 3.0)
+        js = np.array([0.0])
+        lc = np.array([0.0])
+        lpre = (a - 3.0) * math.log1p(-q)
     else:
         n = int(math.ceil(a - 3.0))
-        if n > 60:
+        if n > 20000:
             return m2 * (1.0 + 1e-15), math.inf
-        coef = [(j, math.comb(n, j) * q ** j) for j in range(n + 1)]
-        pre = 1.0
-    m = mu * mu
+        js = np.arange(n + 1, dtype=float)
+        lc = (math.lgamma(n + 1) - np.array([math.lgamma(k + 1) + math.lgamma(n - k + 1) for k in range(n + 1)])
+              + js * math.log(q))
+        lpre = 0.0
 
-    def mom(k: int, j: int) -> float:
-        """An upper bound on |E[(e^v - 1)^k e^{j v}]| (k = 2, 4): the alternating sum in floats
-        (differences of expm1 for k = 2) plus a rounding margin of 64 u times the sum of |terms|."""
+    def log_mom(k: int, j: float) -> float:
+        """log of an upper bound on |E[(e^v - 1)^k e^{j v}]| = E_j |sum_i C(k,i) (-1)^(k-i) e^{(i^2 - i + 2ij) m/2}|,
+        E_j = e^{j(j-1) m/2}: the sum in floats plus a 64 u margin on the sum of |terms|, or the sum of
+        |terms| itself where the exponents are large (no cancellation to resolve)."""
+        ex = [(i * i - i + 2 * i * j) * m / 2 for i in range(k + 1)]
         lj = 0.5 * j * (j - 1) * m
+        if max(ex) > 50.0:
+            lt = [math.log(math.comb(k, i)) + e for i, e in enumerate(ex)]
+            return lj + float(np.logaddexp.reduce(lt))
         if k == 2:
-            val = math.exp(lj) * (math.expm1((2 * j + 1) * m) - 2.0 * math.expm1(j * m))
-            mag = math.exp(lj) * (math.expm1((2 * j + 1) * m) + 2.0 * math.expm1(j * m) + 1e-300)
+            val = math.expm1((2 * j + 1) * m) - 2.0 * math.expm1(j * m)
+            mag = math.expm1((2 * j + 1) * m) + 2.0 * math.expm1(j * m)
         else:
-            terms = [math.comb(k, i) * (-1) ** (k - i) * math.exp(0.5 * (i + j) * (i + j - 1) * m) for i in range(k + 1)]
+            terms = [math.comb(k, i) * (-1) ** (k - i) * math.exp(e) for i, e in enumerate(ex)]
             val = math.fsum(terms)
             mag = sum(abs(t) for t in terms)
-        return abs(val) + 64.0 * U_MACH * mag
+        return lj + math.log(abs(val) + 64.0 * U_MACH * mag + 1e-300)
 
-    tot = 0.0
-    for j, cj in coef:
-        tot += cj * math.sqrt(mom(2, j) * mom(4, j))
-    M3 = tot * pre * q ** 3
+    lt = np.array([lc[k] + 0.5 * (log_mom(2, float(jj)) + log_mom(4, float(jj))) for k, jj in enumerate(js)])
+    lM3 = 3.0 * math.log(q) + lpre + float(np.logaddexp.reduce(lt))
+    M3 = math.exp(lM3) if lM3 < 700.0 else math.inf
     return m2 * (1.0 + 1e-15), M3 * (1.0 + 1e-9)
 
 
@@ -421,18 +455,33 @@ class CertDirection:
             out = out + g.n * self._log_group_bound(i, c, u, u)
         return out
 
-    def log_trunc(self, c: float, h: float, n_nodes: int) -> float:
-        """log of a bound on sum_{k >= n_nodes} h |e^{K(z_k)}| / |z_k (z_k + 1)| (without e^{-c eps})."""
+    def log_trunc(self, c: float, h: float, n_nodes: int, target: float | None = None) -> float:
+        """log of a bound on sum_{k >= n_nodes} h |e^{K(z_k)}| / |z_k (z_k + 1)| (without e^{-c eps}).
+
+        ``target``: where the analytic bounds leave a cell above its share of this level, the cell is
+        probed (section 4 of docs/certified.md): |G(w)| <= |G~(w_m)| + r_m + D1 |u - u_m| on the cell,
+        with an enclosure at its midpoint u_m and D1 >= |dG/du| (``sg_deriv_bound``).
+        """
         u0 = max(n_nodes - 0.5, 0.5) * h
-        # cells [g_i, g_{i+1}) of a geometric grid: a bound valid on the whole cell, times
+        # cells of a geometric ladder anchored at h * R^k (fixed points: probes are reused across
+        # calls), the first cell from u0; on each, a bound valid on the whole cell, times
         # h * (number of nodes in the cell) <= width + h, times 1/|z (z+1)| at the cell's left end
-        grid = u0 * np.geomspace(1.0, 1e8, 700)
+        R = 1.027
+        k0 = int(math.floor(math.log(u0 / h) / math.log(R))) + 1
+        grid = np.concatenate([[u0], h * R ** np.arange(k0, k0 + 700)])
         ul, ur = grid[:-1], grid[1:]
-        lb = 0.5 * self.mu2 * (c * c + c - ul * ul)
-        lb = lb + 1e-14 * np.abs(lb)
-        for i, g in enumerate(self.sg):
-            lb = lb + g.n * self._log_group_bound(i, c, ul, ur)
-        lb = lb - np.log(np.abs((c + 1j * ul) * (c + 1.0 + 1j * ul))) + np.log(ur - ul + h)
+        base = 0.5 * self.mu2 * (c * c + c - ul * ul)
+        base = base + 1e-14 * np.abs(base)
+        base = base - np.log(np.abs((c + 1j * ul) * (c + 1.0 + 1j * ul))) + np.log(ur - ul + h)
+        per = [g.n * self._log_group_bound(i, c, ul, ur) for i, g in enumerate(self.sg)]
+        lb = base + (np.sum(per, axis=0) if per else 0.0)
+        if target is not None and self.sg:
+            share = target - math.log(len(ul)) - 1.0
+            bad = np.nonzero(lb > share)[0]
+            if bad.size > 0:
+                for i, g in enumerate(self.sg):
+                    per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad]))
+                lb = base + np.sum(per, axis=0)
         # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
         # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
         ue = grid[-1:]
@@ -447,6 +496,38 @@ class CertDirection:
         last = float(le[0]) - math.log(ue[0] - h)
         v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
         return v if v == v else math.inf  # NaN: no bound
+
+    def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray) -> np.ndarray:
+        """log of |G~(w_m)| + r_m + D1 (ur - ul)/2 on each cell (u_m its midpoint): a bound on |G_i| there."""
+        g = self.sg[i]
+        a = self._a(c)
+        key = (g.q, g.mu, a)
+        if key not in _DERIV:
+            _DERIV[key] = sg_deriv_bound(g.q, g.mu, a)
+        ld1 = _DERIV[key]
+        um = 0.5 * (ul + ur)
+        out = np.empty(um.shape)
+        todo = []
+        for j, u in enumerate(um):
+            pk = (g.q, g.mu, self.direction, c, float(u))
+            if pk in _PROBES:
+                out[j] = _PROBES[pk]
+            else:
+                todo.append(j)
+        if todo:
+            w = self._w(c + 1j * um[todo])
+            lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), self.log_G_hi(i, a) + math.log(1e-4),
+                                       abs(self._real_G(i, a)[0]) < 1.0)
+            with np.errstate(invalid="ignore"):
+                vals = np.logaddexp(lg.real, lr)
+            vals = np.where(np.isfinite(vals) | (vals == -np.inf), vals, np.inf)
+            for j, v in zip(todo, vals):
+                out[j] = v
+                if len(_PROBES) > 20000:
+                    _PROBES.clear()
+                _PROBES[(g.q, g.mu, self.direction, c, float(um[j]))] = float(v)
+        with np.errstate(divide="ignore"):
+            return np.logaddexp(out, ld1 + np.log(0.5 * (ur - ul)))
 
     # -- nodes
     def nodes(self, c: float, h: float, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -488,20 +569,20 @@ class CertDirection:
         # the smallest node count whose truncation bound meets the target (bisection on the bound,
         # which is non-increasing in the count), then the nodes in one pass
         n = max(int(n_min), 16)
-        if self.log_trunc(c, h, n) > target:
+        if self.log_trunc(c, h, n, target) > target:
             lo_n, hi_n = n, n
-            while self.log_trunc(c, h, hi_n) > target:
+            while self.log_trunc(c, h, hi_n, target) > target:
                 if hi_n >= MAX_NODES:
                     raise CertError(f"certified contour: truncation bound not met within {MAX_NODES} nodes")
                 lo_n, hi_n = hi_n, min(2 * hi_n, MAX_NODES)
             while hi_n - lo_n > max(4, lo_n // 50):
                 mid = (lo_n + hi_n) // 2
-                if self.log_trunc(c, h, mid) > target:
+                if self.log_trunc(c, h, mid, target) > target:
                     lo_n = mid
                 else:
                     hi_n = mid
             n = hi_n
-        lt = self.log_trunc(c, h, n)
+        lt = self.log_trunc(c, h, n, target)
         K = np.empty(n, dtype=np.complex128)
         E = np.empty(n)
         for k0 in range(0, n, 128):  # chunks: the deadline is checked between them
@@ -675,8 +756,9 @@ class ContourCertifier:
                 return None
         else:
             return None
-        ltr = cd.log_trunc(c, h, n)
-        if ltr - c * e - math.log(math.pi) > lt + math.log(TARGET_RTOL * 1e-2):
+        tgt = lt + math.log(TARGET_RTOL * 1e-2) + c * e + math.log(math.pi)
+        ltr = cd.log_trunc(c, h, n, tgt)
+        if ltr > tgt:
             return None
         cc = CertContour(c, h, K, E, ltr, 0.0)
         b = self._bracket(cc, list(s_alias), d, e, delta, t0, deadline)
