@@ -88,6 +88,17 @@ def _e_abs_tail(m: float, s: float, x0: float) -> float:
     return max(-part(x0, -s), 0.0) + max(part(-s, math.inf), 0.0)
 
 
+def _power_coefs(a: float) -> list[tuple[int, float]]:
+    """(j, log b_j) with (1 + t)^a <= sum_j b_j t^j for every t >= 0: b = (1) for a <= 0 ((1+t)^a <= 1),
+    (1, a) for 0 < a <= 1 (concavity), the binomial coefficients of ceil(a) for a > 1 (1 + t >= 1)."""
+    if a <= 0.0:
+        return [(0, 0.0)]
+    if a <= 1.0:
+        return [(0, 0.0), (1, math.log(a))]
+    n = int(math.ceil(a))
+    return [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
+
+
 def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, float]:
     """(log A0, log V) with |G(w)| <= A0 + V / |w| for every complex w with Re w = a (docs/certified.md §4).
 
@@ -100,13 +111,7 @@ def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, flo
     m2 = mu * mu
     l1q = math.log1p(-q)
     lr = math.log(q) - l1q  # log(q / (1-q))
-    if a <= 0.0:
-        coef = [(0, 0.0)]
-    elif a <= 1.0:
-        coef = [(0, 0.0), (1, math.log(a))]
-    else:
-        n = int(math.ceil(a))
-        coef = [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
+    coef = _power_coefs(a)
 
     def lJ(k: float, s: float) -> float:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
         e = _e_abs_tail(k * mu, s, x0)
@@ -178,13 +183,7 @@ def sg_deriv_bound(q: float, mu: float, a: float) -> float:
     m2 = mu * mu
     l1q = math.log1p(-q)
     lr = math.log(q) - l1q
-    if a <= 0.0:
-        coef = [(0, 0.0)]
-    elif a <= 1.0:
-        coef = [(0, 0.0), (1, math.log(a))]
-    else:
-        n = int(math.ceil(a))
-        coef = [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
+    coef = _power_coefs(a)
     terms = []
     for j, lb in coef:
         base = a * l1q + lb + j * lr
