@@ -59,8 +59,10 @@ def test_certified_bracket_contains_estimate_and_pld():
     r = acc.get_epsilon(1e-5, certify=True)
     assert r.lower <= r.estimate <= r.upper
     assert float(r) == r.upper
-    assert r.certified_by.startswith("dp_accounting PLD")
-    assert r.upper - r.lower <= 1.01e-2 * r.upper
+    assert r.certified_by.startswith("contour integral")
+    assert r.upper - r.lower <= 1e-8 * r.upper
+    lo, hi = PldBracket(list(acc.groups())).epsilon_bracket(1e-5, 1e-4)
+    assert r.lower <= hi and lo <= r.upper  # the two rigorous brackets overlap
 
 
 def test_edgeworth_orders_against_pld_moderate_regime():
