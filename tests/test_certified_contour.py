@@ -218,12 +218,12 @@ def test_direction_bracket_contains_mpmath_contour(direction):
 
     cc, sa = cf._contour(direction, eps, ans.log_delta, time.perf_counter() + 30)
     lo, hi, _ = delta_bounds(cf.dirs[direction], cc, eps, sa)
-    # the integral does not depend on c: the reference takes a small one, where the integrand is
-    # concentrated in u (the certificate's abscissa is its own)
+    # the integral does not depend on c: for ADD the reference takes a small one, where the integrand
+    # is concentrated in u (the certificate's abscissa is its own)
     # (ADD's per-step loss has a near-atom at its supremum: its integrand decays more slowly in u;
     # u-range 150 and 220 agree to 1e-8 there)
-    U = 60.0 if direction == "remove" else 220.0
-    ref = _mp_delta_contour(q, s, T, eps, c=min(cc.c, 2.0), U=U, direction=direction)
+    c, U = (cc.c, 60.0) if direction == "remove" else (min(cc.c, 2.0), 220.0)
+    ref = _mp_delta_contour(q, s, T, eps, c=c, U=U, direction=direction)
     assert lo <= ref * (1 + 1e-6) and ref * (1 - 1e-6) <= hi, (lo, ref, hi)
 
 
