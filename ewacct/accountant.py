@@ -323,7 +323,7 @@ class Accountant:
 
         Args:
             target_epsilon: eps >= 0 (finite), scalar or array.
-            certify: also return certified lower/upper bounds (dp_accounting PLD bracket).
+            certify: also return certified lower/upper bounds (the same sources as ``get_epsilon``).
 
         Returns:
             DeltaResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
@@ -392,8 +392,9 @@ class Accountant:
 
         Args:
             target_delta: delta in (0, 1), scalar or array.
-            certify: also return a certified bracket [lower, upper] (exact forms, the analytic
-                Edgeworth bound, dp_accounting PLD; see :mod:`ewacct.bounds.certify`).
+            certify: also return a certified bracket [lower, upper]: Arb-enclosed closed forms, else
+                the rigorous contour-integral enclosure, else a labelled fallback (dp_accounting PLD,
+                Chernoff); ``certified_by`` names the source (:mod:`ewacct.bounds.certify`).
             certify_options: passed to :func:`ewacct.bounds.certify.certified_epsilon`
                 (``width``, ``value_discretization_interval``).
 

@@ -761,8 +761,8 @@ class ContourCertifier:
             return None
         cc = CertContour(c, h, K, E, ltr, 0.0)
         b = self._bracket(cc, list(s_alias), d, e, delta, t0, deadline)
-        if not (b.upper > 0.0 and b.upper - b.lower <= 1e-6 * b.upper):
-            return None
+        if not (b.upper > 0.0 and b.upper - b.lower <= 1e-8 * b.upper):
+            return None  # the full path is ~1e-10 wide: answers of one history stay within ~1e-8
         b.info["reused_contour"] = True
         return b
 

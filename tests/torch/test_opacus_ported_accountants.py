@@ -336,8 +336,11 @@ def test_query_cost_does_not_grow_with_steps_or_calls() -> None:
 
 def test_accountant_pickles_without_its_cache() -> None:
     import pickle
+    import sys
 
-    acc = EWAccountant(bound="estimate")
+    # the class as the module holds it now (tests/torch/test_accountant.py reloads the module, and
+    # pickle finds classes by module attribute)
+    acc = sys.modules["ewacct_torch.accountant"].EWAccountant(bound="estimate")
     acc.history = [(1.0, 0.01, 100)]
     e = acc.get_epsilon(DELTA)
     clone = pickle.loads(pickle.dumps(acc))
