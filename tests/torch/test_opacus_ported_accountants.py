@@ -214,7 +214,7 @@ def check_overshoot(accountant: str, epsilon: float, epochs: int, sample_rate: f
 @example(epsilon=1.0, epochs=100, sample_rate=1e-4, delta=1e-6)
 @example(epsilon=1.0, epochs=100, sample_rate=1e-1, delta=1e-6)
 @example(epsilon=10.0, epochs=10, sample_rate=1e-1, delta=1e-4)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=10)  # CI time: the corners above plus 10 draws
 def test_get_noise_multiplier_overshoot(accountant, epsilon, epochs, sample_rate, delta) -> None:
     check_overshoot(accountant, epsilon, epochs, sample_rate, delta)
 
