@@ -167,6 +167,15 @@ def _tails(q: float, mu: float, logq: float, l1q: float, w: complex, y: float,
 
 
 @njit(cache=True)
+def _rescale(key: float, sc: float, acc: complex, mags: float, sabs: float):
+    """The running sums re-expressed in units of e^key when the new term's log-magnitude key exceeds sc."""
+    if key > sc:
+        fac = math.exp(sc - key) if sc > -math.inf else 0.0
+        return key, acc * fac, mags * fac, sabs * fac
+    return sc, acc, mags, sabs
+
+
+@njit(cache=True)
 def sg_g_enclose(q: float, mu: float, w: complex, log_tol: float, fform: bool):
     lg, lr, ff, parts = sg_g_enclose_parts(q, mu, w, log_tol, fform)
     return lg, lr, ff
@@ -264,12 +273,7 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
                     p1 = w * _log1p_minus(u, ell)
                     p2 = _e2(wl)
                     key = lphi.real + math.log(abs(p1) + abs(p2) + 1e-300)
-                    if key > sc:
-                        fac = math.exp(sc - key) if sc > -math.inf else 0.0
-                        acc *= fac
-                        mags *= fac
-                        sabs *= fac
-                        sc = key
+                    sc, acc, mags, sabs = _rescale(key, sc, acc, mags, sabs)
                     pre = wt * math.exp(lphi.real - sc)
                     acc += pre * cmath.exp(complex(0.0, lphi.imag)) * (p1 + p2)
                     # rounding: each piece relative to its own size where it is a series, else to the
@@ -292,12 +296,7 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
                     lphi = -0.5 * xc * xc - LOG_SQRT_2PI
                     ell, u, lu = _loss(xc, q, mu, logq)
                     key = lphi.real + (w * ell).real
-                    if key > sc:
-                        fac = math.exp(sc - key) if sc > -math.inf else 0.0
-                        acc *= fac
-                        mags *= fac
-                        sabs *= fac
-                        sc = key
+                    sc, acc, mags, sabs = _rescale(key, sc, acc, mags, sabs)
                     t = wt * cmath.exp(lphi + w * ell - sc)
                     acc += t
                     # exp of an exponent with absolute error <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu))

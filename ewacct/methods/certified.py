@@ -32,7 +32,6 @@ from scipy.special import log_ndtr, ndtr
 
 from .._kernels.mgf import sg_log_g
 from .._kernels.mgf_cert import sg_g_enclose_many
-from .contour import LOG2
 
 U_MACH = 2.0 ** -53
 #: relative error the node enclosures aim at (on delta)
