@@ -599,7 +599,8 @@ def calibrate_noise_multiplier(
     (``EWAccountant(method, bound=guarantee).get_epsilon``, the certified upper
     bound by default) and, where that number is above the target, raised by the
     smallest step that brings it to <= ``target_epsilon`` (to a relative 1e-4 on
-    sigma; a tight certified bracket needs one or two certified queries). The
+    sigma, by regula falsi on log eps; a tight certified bracket needs one or two
+    certified queries, a looser fallback certificate four or five). The
     returned sigma is therefore on the safe side of the number the accountant
     states after training.
 
@@ -658,10 +659,13 @@ def _safe_side(sigma: float, target: float, delta: float, q: float, steps: int,
     """Smallest sigma >= ``sigma`` (to :data:`SAFE_SIDE_RTOL`) whose epsilon as ``check`` reports it
     is <= ``target``.
 
-    ``sigma`` meets the target by the estimate; the certified upper bound is at
-    most a bracket width above it, so the first step up is sized by the excess
-    (the epsilon of DP-SGD falls at least about as fast as 1/sigma), grown 4x
-    while the target is missed, then the bracket [fails, meets] is bisected.
+    ``sigma`` meets the target by the estimate; the certified upper bound is at most a bracket width
+    above it (or, where the core falls back to a looser certificate, further), so the first step up
+    is sized by the excess (the epsilon of DP-SGD falls at least about as fast as 1/sigma) and grown
+    4x while the target is missed.  The bracket [fails, meets] is then closed by regula falsi
+    (Illinois) on log eps against log sigma, which is smooth and nearly linear there: it ends when
+    the point that meets the target is within the tolerance of the interpolated root (or of the
+    point that fails), usually after one or two more queries.
     """
     queries = 0
 
@@ -678,7 +682,7 @@ def _safe_side(sigma: float, target: float, delta: float, q: float, steps: int,
     e = eps_at(sigma)
     if e <= target:
         return sigma
-    lo, bump = sigma, max(1e-9, 2.0 * (e - target) / target)
+    lo, e_lo, bump = sigma, e, max(1e-9, 1.2 * (e - target) / target)
     while True:
         hi = lo * (1.0 + bump)
         e = eps_at(hi)
@@ -690,14 +694,38 @@ def _safe_side(sigma: float, target: float, delta: float, q: float, steps: int,
                 f"reports epsilon {e:.6g} > {target:g} even at {hi:.6g}; please report this "
                 "configuration"
             )
-        lo, bump = hi, 4.0 * bump
-    while hi / lo - 1.0 > SAFE_SIDE_RTOL and queries < _SAFE_SIDE_MAX_QUERIES:
-        mid = math.sqrt(lo * hi)
-        if eps_at(mid) <= target:
-            hi = mid
+        lo, e_lo, bump = hi, e, 4.0 * bump
+    e_hi = e
+    lt = math.log(target)
+
+    def g(ev: float) -> float:
+        return math.log(ev) - lt if ev > 0.0 else -math.inf
+
+    a, ga = math.log(lo), g(e_lo)   # fails: ga > 0
+    b, gb = math.log(hi), g(e_hi)   # meets: gb <= 0
+    wa, wb = ga, gb                 # Illinois weights of the proposals (the true values stay above)
+    tol = math.log1p(SAFE_SIDE_RTOL)
+    side = 0
+    while b - a > tol and queries < _SAFE_SIDE_MAX_QUERIES:
+        if math.isfinite(gb) and ga > gb and b - (b - a) * gb / (gb - ga) >= b - tol:
+            break  # the root interpolated from the true values is within the tolerance below b
+        if math.isfinite(wb) and wa > wb:
+            x = b - wb * (b - a) / (wb - wa) + 0.5 * tol  # just above the root: the next point meets
+            x = min(max(x, a + 0.05 * (b - a)), b - 0.05 * (b - a))
         else:
-            lo = mid
-    return hi
+            x = 0.5 * (a + b)
+        gx = g(eps_at(math.exp(x)))
+        if gx <= 0.0:
+            b, gb, wb = x, gx, gx
+            if side == -1:
+                wa *= 0.5
+            side = -1
+        else:
+            a, ga, wa = x, gx, gx
+            if side == 1:
+                wb *= 0.5
+            side = 1
+    return math.exp(b)
 
 
 # ---------------------------------------------- Opacus' get_noise_multiplier for "ew"

@@ -57,3 +57,19 @@ def test_calibrate_steps_round_trip():
     assert float(eps_at(2.0, 0.2, T, 1e-5).estimate) <= 3.0
     assert float(eps_at(2.0, 0.2, T + 1, 1e-5).estimate) > 3.0
     assert calibrate_steps(target_epsilon=1e-3, target_delta=1e-5, sampling_probability=0.5, noise_multiplier=0.5) == 0
+
+
+@pytest.mark.parametrize("q,T,delta,target", [(0.01, 300, 1e-5, 3.0), (1e-4, 100_000, 1e-6, 1.0)])
+def test_model_corrected_search_is_tight_safe_and_short(q, T, delta, target):
+    # the exact engine's search starts from the saddle-point model and corrects it by exact
+    # evaluations (q = 1e-4 over 1e5 steps: ten participations, where the model is off by e^4)
+    import ewacct.calibrate as cal
+
+    found = cal._model_search(q, T, delta, target, 1e-6)
+    assert found is not None  # the model search settled (no bracket search needed)
+    r = calibrate_noise(target_epsilon=target, target_delta=delta, sampling_probability=q, steps=T)
+    assert r.noise_multiplier == pytest.approx(found[0], rel=1e-12)
+    assert r.evaluations <= cal._MODEL_MAX_EVALS + 1  # the bracket search took 11-14
+    s = r.noise_multiplier
+    assert float(eps_at(s, q, T, delta).estimate) <= target  # safe side
+    assert float(eps_at(s * (1 - 1e-5), q, T, delta).estimate) > target  # within 1e-5 of the root

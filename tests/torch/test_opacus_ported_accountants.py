@@ -194,13 +194,12 @@ def check_overshoot(accountant: str, epsilon: float, epochs: int, sample_rate: f
 
 
 # Opacus' hypothesis space, with its corners as explicit examples (q = 1e-4 over 10 epochs is
-# 100,000 steps; over 100 epochs 1e6). Marked slow ONLY because of what the core still does
-# (measured at commit 98be500): at q = 1e-4 with little noise over 6e5-1e6 steps (target eps
-# near 10, sigma about 0.4) its contour certificate does not finish ("truncation bound not met
-# within 6000 nodes") and it falls back to dp_accounting's PLD (minutes, about 1 GB); the other
-# q = 1e-4 corners take 3-4 s, mostly the core's exact-engine calibration search. Remove the
-# mark when every example is certified in bounded time (the issue's target: <= 1 s, <= 200 MB).
-@pytest.mark.slow
+# 100,000 steps; over 100 epochs 1e6). No longer marked slow: with the model-corrected calibration
+# search (2-7 exact evaluations) and the core's bounded fallback certificate, each example takes
+# 0.06-1.8 s and a few MB (benchmarks/torch_accountant.py section 4), the whole test ~13 s on the
+# shared 2-core machine (it took ~3 min before). Where the contour certificate does not finish
+# (q = 1e-4, sigma ~0.4, 6e5-1e6 steps) the core's certificate is its Chernoff bound, so the
+# calibrated sigma is a few % larger than the estimate's there, still on the safe side.
 @pytest.mark.parametrize("accountant", ACCOUNTANTS)
 @given(
     epsilon=st.floats(1.0, 10.0),
@@ -359,13 +358,18 @@ def test_opacus_names_other_than_ew_reach_opacus_unchanged() -> None:
         wrapped(target_epsilon=8.0, target_delta=DELTA, sample_rate=Q, accountant="ew")
 
 
-def test_calibration_ends_on_the_safe_side_of_what_the_accountant_reports() -> None:
-    """A bound 0.1 % above the estimate: the sigma is raised just enough (to 1e-4 relative)."""
+@pytest.mark.parametrize("factor", [1.001, 1.15])
+def test_calibration_ends_on_the_safe_side_of_what_the_accountant_reports(factor: float) -> None:
+    """A bound 0.1 % (a tight certificate) or 15 % (a loose fallback one) above the estimate: the
+    sigma is raised just enough (to 1e-4 relative), in a few queries of the bound."""
     from ewacct_torch.accountant import SAFE_SIDE_RTOL, calibrate_noise_multiplier
 
     class Pessimistic(EWAccountant):
+        queries = 0
+
         def get_epsilon(self, delta, *args, **kwargs):
-            return super().get_epsilon(delta, bound="estimate") * 1.001
+            Pessimistic.queries += 1
+            return super().get_epsilon(delta, bound="estimate") * factor
 
     target, q, steps = 3.0, 0.02, 500
     plain = calibrate_noise_multiplier(target_epsilon=target, target_delta=DELTA, sample_rate=q,
@@ -374,6 +378,8 @@ def test_calibration_ends_on_the_safe_side_of_what_the_accountant_reports() -> N
     sigma = calibrate_noise_multiplier(target_epsilon=target, target_delta=DELTA, sample_rate=q,
                                        steps=steps, checker=checker)
     assert sigma > plain
+    # regula falsi on log eps (bisection to 1e-4 took ~12 queries from a 15 % excess)
+    assert Pessimistic.queries <= 7
     checker.history = [(sigma, q, steps)]
     assert checker.get_epsilon(DELTA) <= target
     checker.history = [(sigma / (1 + 2 * SAFE_SIDE_RTOL), q, steps)]
