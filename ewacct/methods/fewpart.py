@@ -47,6 +47,7 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
+from .._kernels.fewpart_path import CachedPath
 from .._kernels.mgf import _GW, _GX, _cexpm1, _clog1p, _e2, _f_form, _log1p_minus, _loss
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -376,7 +377,8 @@ GK_WG[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
 class Composition:
     """K(z) = sum_g n_g log E[e^{z L_g}; X_g <= x0_g] in one direction, with the truncation bound."""
 
-    def __init__(self, groups: Sequence[tuple[float, float, int]], direction: str, log_budget: float) -> None:
+    def __init__(self, groups: Sequence[tuple[float, float, int]], direction: str, log_budget: float,
+                 x0_min: Sequence[float] | None = None) -> None:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'remove' or 'add', got {direction!r}")
         self.direction = direction
@@ -392,10 +394,13 @@ class Composition:
             x0 = 4.0
             while n * ((1.0 - q) * _phibar(x0) + q * _phibar(x0 - mu)) > target and x0 < 40.0:
                 x0 += 0.05
+            if x0_min is not None:
+                x0 = max(x0, x0_min[len(self.x0)])
             self.x0.append(x0)
             trunc += n * ((1.0 - q) * _phibar(x0) + q * _phibar(x0 - mu))
         #: delta_A <= delta <= delta_A + trunc
         self.trunc = trunc
+        self._paths: dict = {}
         self.loss_sup = sum(-n * math.log1p(-q) for q, mu, n in self.groups) if direction == "add" else math.inf
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
@@ -403,12 +408,43 @@ class Composition:
         w = z + 1.0 if self.direction == "remove" else -z
         w = np.ascontiguousarray(w)
         out = np.zeros(z.shape, dtype=np.complex128)
-        for (q, mu, n), x0 in zip(self.groups, self.x0):
-            out += n * log_g(q, mu, x0, w)
+        if w.size == 0:
+            return out
+        are_max = float(w.real.max())
+        for gi, ((q, mu, n), x0) in enumerate(zip(self.groups, self.x0)):
+            ys = min(0.4 * math.pi / mu, 3.0)
+            small = np.abs(w.imag) * mu <= 1.0
+            for mask, y in ((small, 0.0), (~small & (w.imag > 0), ys), (~small & (w.imag < 0), -ys)):
+                if not mask.any():
+                    continue
+                x_hi = min(max(13.0, mu + 13.0, max(are_max, 0.0) * mu + 13.0), x0)
+                path = self._paths.get((gi, y, x_hi))
+                if path is None:
+                    path = CachedPath(q, mu, x0, y, are_max)
+                    self._paths[(gi, y, x_hi)] = path
+                out[mask] += n * path(np.ascontiguousarray(w[mask]))
         return out
 
     def real(self, c: float) -> float:
         return float(self(np.array([complex(c, 0.0)]))[0].real)
+
+    def real_many(self, c: np.ndarray) -> np.ndarray:
+        return self(np.asarray(c, dtype=np.float64).astype(np.complex128)).real
+
+    def edge_x0(self, c: float, log_weight: float = -28.0, reach: float = 12.0) -> list[float]:
+        """Per group, the smallest truncation point >= the current one whose edge keeps a tilted weight
+        phi(x0) e^{(c + 1) l(x0)} below exp(log_weight) at abscissa c (at most ``reach`` further out)."""
+        out = []
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            x = x0
+            if self.direction == "remove":
+                while x < x0 + reach:
+                    l0 = math.log1p(q * math.expm1(mu * x - 0.5 * mu * mu))
+                    if (c + 1.0) * l0 - 0.5 * x * x - LOG_SQRT_2PI <= log_weight:
+                        break
+                    x += 0.25
+            out.append(x)
+        return out
 
     def edge_cap(self, log_weight: float = -28.0) -> float:
         """Largest c at which every truncation edge keeps a tilted weight below exp(log_weight).
@@ -439,41 +475,27 @@ MAX_NODES = 6000
 
 
 def _saddle(K: Composition, eps: float) -> float:
-    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) (convex): golden section on log c."""
+    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) (convex).
+
+    K is evaluated once on a grid of log c (one batched kernel call), then the bracketing cell
+    is refined by golden section to 1e-2 in log c (the abscissa needs no more).
+    """
+    lcs = np.arange(-7.0, 9.0001, 0.25)
+    cs = np.exp(lcs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ph = K.real_many(cs) - cs * eps - lcs - np.log1p(cs)
+    ph = np.where(np.isfinite(ph), ph, np.inf)
+    i = int(np.argmin(ph))
+    lo, hi = lcs[max(i - 1, 0)], lcs[min(i + 1, lcs.size - 1)]
+
     def phi(lc: float) -> float:
         c = math.exp(lc)
         return K.real(c) - c * eps - lc - math.log1p(c)
 
-    # bracket: walk up from c = 1 (or down) while Phi decreases
-    lc, step = 0.0, 1.0
-    f0 = phi(lc)
-    f_up = phi(lc + step)
-    if f_up < f0:
-        a, b, fb = lc, lc + step, f_up
-        while True:
-            nxt = b + step
-            fn = phi(nxt)
-            if not (fn < fb) or nxt > 25.0:
-                hi = nxt
-                break
-            a, b, fb = b, nxt, fn
-            step *= 1.5
-        lo = a
-    else:
-        b, fb = lc, f0
-        while True:
-            nxt = b - step
-            fn = phi(nxt)
-            if not (fn < fb) or nxt < -25.0:
-                lo = nxt
-                break
-            b, fb = nxt, fn
-            step *= 1.5
-        hi = b + step if b == lc else b + step / 1.5
     g = (math.sqrt(5.0) - 1.0) / 2.0
     x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
     f1, f2 = phi(x1), phi(x2)
-    while hi - lo > 1e-3:
+    while hi - lo > 1e-2:
         if f1 <= f2:
             hi, x2, f2 = x2, x1, f1
             x1 = hi - g * (hi - lo)
@@ -543,14 +565,21 @@ def _scale(K: Composition, c: float, eps: float) -> float:
     return K.real(c) - c * eps
 
 
-def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = None, refine: bool = True):
+def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = None, refine: bool = True,
+              strict: bool = True, accept: float | None = None):
     """(log delta_A, d log delta_A / d eps, log absolute error estimate) at eps, refining panels as needed.
+
+    ``strict=False`` (the iterates of a root search): where cancellation puts the floating-point
+    budget above ``rtol`` the panels are refined only down to that budget, and the node budget
+    ends the refinement instead of raising; the returned error estimate says what was reached.
 
     The error estimate: sum over panels of |K15 - G7| (conservative), plus the floating-point budget
     eps_mach * integral of |F| (8 |K| + 32) (each node's exp(K) and the sum's roundings).
     """
     c = P.c
     m = _scale(P.K, c, eps)
+    if refine:
+        _extend(P, eps, m, rtol)
     for _ in range(400):
         kr, gs, ab, dk = P.sums(eps, m)
         tot = kr.sum()
@@ -562,8 +591,16 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
         if err.sum() + fp <= target or not refine:
             break
         if fp > target:
-            raise FewPartError(f"floating-point budget {fp:.3g} above the target {target:.3g} (cancellation)")
+            # cancellation: the floating-point budget is above rtol.  Up to a quarter of the accepted
+            # error it is carried in the estimate (the quadrature is refined down to twice it);
+            # beyond that a strict evaluation refuses
+            if strict and fp > (0.25 * ACCEPT_RTOL if accept is None else accept) * abs(tot):
+                raise FewPartError(f"floating-point budget {fp:.3g} above the target {target:.3g} (cancellation)")
+            if err.sum() <= 2.0 * fp:
+                break
         if P.n >= MAX_NODES:
+            if not strict:
+                break
             raise FewPartError(f"Gauss-Kronrod quadrature did not converge within {MAX_NODES} nodes")
         # split the worst panels (all within a factor 4 of the worst)
         worst = err.max()
@@ -605,7 +642,27 @@ def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
             quiet = 0
         if P.n >= MAX_NODES:
             raise FewPartError("the u-range did not settle")
+    P.u_end, P.width = a, width
     return P
+
+
+def _extend(P: Panels, eps: float, m: float, rtol: float) -> None:
+    """Extend the ladder until its last octave [u_end/2, u_end] carries |F| below 32e-3 rtol |total|.
+
+    A contour built at one eps is reused at others (only e^{-z eps} changes); the range that was
+    enough for the first eps is re-checked against the total at the new one.
+    """
+    while True:
+        kr, gs, ab, dk = P.sums(eps, m)
+        a = np.array(P.a)
+        tail = ab[a >= 0.5 * P.u_end - 1e-12 * P.u_end].sum()
+        if tail <= 32e-3 * rtol * max(abs(kr.sum()), 1e-300):
+            return
+        if P.n >= MAX_NODES:
+            raise FewPartError("the u-range did not settle")
+        P.add(P.u_end, P.u_end + P.width)
+        P.u_end += P.width
+        P.width *= 2.0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -613,8 +670,10 @@ def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
 # ----------------------------------------------------------------------------------------------------
 
 #: relative accuracy the quadrature aims at (on delta), and the largest estimate an answer may carry
-DEFAULT_RTOL = 1e-9
+DEFAULT_RTOL = 1e-8
 ACCEPT_RTOL = 1e-7
+#: the largest relative error estimate an eps(delta) answer may carry
+EPS_ACCEPT = 1e-6
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
 
@@ -629,33 +688,57 @@ class _Direction:
         self.K: Composition | None = None
         self.P: Panels | None = None
         self.P_eps = math.nan
+        self.x0_min: list[float] | None = None
+        self._lb = math.nan
 
     def _composition(self, log_delta_guess: float) -> Composition:
         lb = math.log(TRUNC_FRACTION) + log_delta_guess
         if self.K is None or self.K.trunc > math.exp(lb) * 1.0001:
-            self.K = Composition(self.groups, self.direction, lb)
+            self._lb = lb
+            self.K = Composition(self.groups, self.direction, lb, self.x0_min)
             self.P = None
         return self.K
 
     def _contour(self, eps: float) -> Panels:
         K = self.K
         cs = _saddle(K, eps)
+        if self.direction == "remove" and cs > K.edge_cap():
+            # the truncation edge would limit the abscissa: push the truncation out (its error bound
+            # only shrinks) so that the edge stays negligible at the saddle, then re-take the saddle
+            # of the less truncated K (the far mode now weighs in: it moves down)
+            self.x0_min = K.edge_x0(cs)
+            self.K = K = Composition(self.groups, self.direction, self._lb, self.x0_min)
+            cs = _saddle(K, eps)
         c = min(cs, K.edge_cap())
         c = max(c, min(cs, 0.05))
         P = _build(K, eps, c, self.rtol)
         self.P, self.P_eps = P, eps
         return P
 
-    def log_delta(self, eps: float, log_guess: float = math.log(1e-12)) -> tuple[float, float, float]:
-        """(log delta, d log delta / d eps, log absolute error estimate) at eps (-inf: delta = 0 exactly)."""
+    def log_delta(self, eps: float, log_guess: float = math.log(1e-12), strict: bool = True,
+                  accept: float | None = None) -> tuple[float, float, float]:
+        """(log delta, d log delta / d eps, log absolute error estimate) at eps (-inf: delta = 0 exactly).
+
+        The contour (abscissa and Gauss-Kronrod panels) of an earlier eps is reused: only e^{-z eps}
+        changes, and :func:`_evaluate` re-checks the u-range and refines the panels for the new eps.
+        Should that fail (cancellation beyond the floating-point budget, or the node budget), the
+        contour is rebuilt at this eps once.
+        """
         K = self._composition(log_guess)
         if eps >= K.loss_sup:
             return -math.inf, 0.0, -math.inf
         for _ in range(4):
             P = self.P
-            if P is None or not (abs(eps - self.P_eps) <= 0.25 * max(abs(self.P_eps), 1e-300)):
+            fresh = P is None
+            if fresh:
                 P = self._contour(eps)
-            ld, dld, lerr = _evaluate(P, eps, self.rtol)
+            try:
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept)
+            except FewPartError:
+                if fresh:
+                    raise
+                P = self._contour(eps)
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept)
             # the truncation bound must be negligible against the answer: else truncate further out
             if K.trunc > TRUNC_FRACTION * 10.0 * math.exp(ld):
                 K = self._composition(ld)
@@ -665,25 +748,64 @@ class _Direction:
             return ld, dld, lerr
         raise FewPartError("the truncation bound did not settle below the answer")
 
+    def chernoff_log_delta(self, eps: float) -> float:
+        """min over t of psi(t) - t eps, psi(t) = K(t) + t log t - (t + 1) log(t + 1): log of an upper
+        bound on delta(eps) (of the truncated composition; ADD is not truncated)."""
+        K = self._composition(math.log(1e-12)) if self.K is None else self.K
+
+        def f(lt: float) -> float:
+            t = math.exp(lt)
+            return K.real(t) + t * lt - (t + 1.0) * math.log1p(t) - t * eps
+
+        return _golden_min(f, -8.0, 6.0)
+
+    def chernoff_eps(self, log_target: float) -> float:
+        """min over t of (psi(t) - log target) / t: an upper bound on eps(target) (truncated K)."""
+        K = self._composition(log_target)
+
+        def f(lt: float) -> float:
+            t = math.exp(lt)
+            return (K.real(t) + t * lt - (t + 1.0) * math.log1p(t) - log_target) / t
+
+        return max(_golden_min(f, -8.0, 6.0), 0.0)
+
     def epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
-        """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target)."""
-        ld0, dld0, lerr0 = self.log_delta(0.0, log_target)
-        if ld0 <= log_target:
-            return 0.0, ld0, 0.0
-        eps = eps_start if eps_start is not None and eps_start > 0.0 else None
-        if eps is None:
-            # first step from eps = 0 along the (convex) log delta
-            eps = (ld0 - log_target) / max(-dld0, 1e-300)
+        """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
+
+        Safeguarded Newton on log delta (convex and decreasing), started at ``eps_start`` or at 0;
+        every step reuses one contour.
+        """
+        self._composition(log_target)
+        # from the left (delta(0) = TV first): the iterates then keep delta >= target, where the node
+        # sum cancels least (the Chernoff bound on eps is far too large in this corner)
+        eps = eps_start if eps_start is not None and eps_start > 0.0 else 0.0
         lo, hi = 0.0, math.inf
+        lo_known = False  # delta(lo) > target established (lo = 0 is not, until evaluated)
         K = self.K
         if K is not None and math.isfinite(K.loss_sup):
             hi = K.loss_sup
+        if not eps > 0.0:
+            eps = 0.0
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
-            ld, dld, lerr = self.log_delta(eps, log_target)
+            ld, dld, lerr = self.log_delta(eps, log_target, strict=False)
             f = ld - log_target
+            # a floating-point budget on delta that keeps eps's estimate (fp + quadrature <= 3 fp,
+            # divided by delta's log-slope) within EPS_ACCEPT
+            accept = max(0.25 * ACCEPT_RTOL, 0.3 * EPS_ACCEPT * eps * abs(dld))
+            if abs(f) <= 1e-6 and lerr - ld > math.log(max(self.rtol, 0.25 * accept)):
+                # near the root, but the contour (built at another eps) misses the tolerance here:
+                # rebuild it at this eps (its own abscissa) and evaluate strictly
+                self.P = None
+                ld, dld, lerr = self.log_delta(eps, log_target, accept=accept)
+                f = ld - log_target
+            if eps == 0.0 and f <= 0.0:
+                if lerr - ld > math.log(self.rtol):
+                    ld, dld, lerr = self.log_delta(eps, log_target)
+                return 0.0, ld, 0.0
             if f > 0.0:
                 lo = max(lo, eps)
+                lo_known = True
             else:
                 hi = min(hi, eps)
             if abs(f) <= 1e-11:
@@ -691,12 +813,32 @@ class _Direction:
                 return eps, ld, rel
             en = eps - f / dld if dld < 0.0 and math.isfinite(ld) else math.nan
             if not (lo < en < hi):
-                en = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * eps
-            if math.isfinite(hi) and hi - lo <= 1e-15 * hi:
+                if not lo_known and en <= lo:
+                    en = 0.0
+                else:
+                    en = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * max(eps, 1e-12)
+            if lo_known and math.isfinite(hi) and hi - lo <= 1e-15 * hi:
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
                 return en, ld, rel
             eps = en
         raise FewPartError(f"eps(delta) did not converge (last eps={eps:.6g})")
+
+
+def _golden_min(f, lo: float, hi: float, tol: float = 1e-3) -> float:
+    """min of a unimodal f on [lo, hi] by golden section (the value; a bracket walk extends hi)."""
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    f1, f2 = f(x1), f(x2)
+    while hi - lo > tol:
+        if f1 <= f2:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1 = f(x1)
+        else:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2 = f(x2)
+    return min(f1, f2)
 
 
 def _norm_groups(groups) -> list[tuple[float, float, int]]:
@@ -761,7 +903,12 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
     if direction == "both":
         e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
         add = _Direction(g, "add", rtol)
-        ld_a, _, _ = add.log_delta(e_r, lt)
+        # ADD's loss is bounded by sum n log(1/(1-q)), and its Chernoff bound is rigorous (no
+        # truncation): either settles delta_ADD(eps_REMOVE) <= target without a contour
+        if e_r >= sum(-n * math.log1p(-q) for q, _, n in g) or add.chernoff_log_delta(e_r) <= lt:
+            ld_a = -math.inf
+        else:
+            ld_a, _, _ = add.log_delta(e_r, lt)
         if ld_a <= lt:
             best = (e_r, rel_r, "remove")
         else:
@@ -770,6 +917,6 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
     else:
         e, _, rel = _Direction(g, direction, rtol).epsilon(lt)
         best = (e, rel, direction)
-    if best[1] > ACCEPT_RTOL * 10.0:
+    if best[1] > EPS_ACCEPT:
         raise FewPartError(f"estimated relative error of eps {best[1]:.3g} too large")
     return best
