@@ -194,12 +194,13 @@ def check_overshoot(accountant: str, epsilon: float, epochs: int, sample_rate: f
 
 
 # Opacus' hypothesis space, with its corners as explicit examples (q = 1e-4 over 10 epochs is
-# 100,000 steps; over 100 epochs 1e6). No longer marked slow: with the model-corrected calibration
-# search (2-7 exact evaluations) and the core's bounded fallback certificate, each example takes
-# 0.06-1.8 s and a few MB (benchmarks/torch_accountant.py section 4), the whole test ~13 s on the
-# shared 2-core machine (it took ~3 min before). Where the contour certificate does not finish
-# (q = 1e-4, sigma ~0.4, 6e5-1e6 steps) the core's certificate is its Chernoff bound, so the
-# calibrated sigma is a few % larger than the estimate's there, still on the safe side.
+# 100,000 steps; over 100 epochs 1e6). Not marked slow (CI runs slow tests anyway): with the
+# model-corrected calibration search (2-7 exact evaluations) and the core's fast fallback
+# certificate (another engineer's work, uncommitted when this was measured) each example took
+# 0.06-1.8 s and a few MB (benchmarks/torch_accountant.py section 4) and the whole test ~13 s on
+# the shared 2-core machine; at commit e5d9b3b, without that fallback, 174 s. Where the contour
+# certificate does not finish (q = 1e-4, sigma ~0.4, 6e5-1e6 steps) the certificate is a Chernoff
+# bound, so the calibrated sigma is a few % larger than the estimate's there, still on the safe side.
 @pytest.mark.parametrize("accountant", ACCOUNTANTS)
 @given(
     epsilon=st.floats(1.0, 10.0),
