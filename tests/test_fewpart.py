@@ -86,3 +86,69 @@ def test_heterogeneous_groups_equal_to_merged():
     a = fewpart_delta([(1e-4, 0.8, 60), (1e-4, 0.8, 40)], 0.005)[0]
     b = fewpart_delta([(1e-4, 0.8, 100)], 0.005)[0]
     assert abs(a - b) <= 1e-7 * b
+
+
+# ---- the cached-path kernel and the eps(delta) driver (issue 8, few-participation speed) ----------
+
+
+def test_cached_path_matches_batch_kernel():
+    # the cached path (one Gauss-Legendre rule per oscillating panel) against the per-call kernel
+    # (itself checked against mpmath above) over a range of w, up to |Im w| = 3000 where the large
+    # rules are used
+    from ewacct._kernels.fewpart_path import CachedPath
+
+    rng = np.random.default_rng(3)
+    for q, sigma, x0, c in [(1e-3, 1.0, 12.0, 12.9), (1e-2, 0.5, 9.0, 1.0), (1e-5, 2.0, math.inf, -3.0)]:
+        mu = 1.0 / sigma
+        ys = min(0.4 * math.pi / mu, 3.0)
+        w = np.ascontiguousarray((c + 1.0) + 1j * np.concatenate([rng.uniform(1.5, 40.0, 20) / mu,
+                                                                  rng.uniform(40.0, 3000.0, 20)]))
+        path = CachedPath(q, mu, x0, ys, c + 1.0)
+        got = path(w)
+        assert path.stats[0] > 0  # the cached rules were used
+        ref = batch_log_g(q, mu, x0, w, ys)
+        # absolute in log G where |G| is not tiny (what T log G needs); the large-u, tiny-|G| end is
+        # limited by both kernels' own cancellation and weighs nothing in |G|^T
+        big = ref.real > -3.0
+        assert big.sum() >= 10
+        assert np.all(np.abs(got - ref)[big] <= 1e-12), np.max(np.abs(got - ref)[big])
+        assert np.all(np.abs(np.exp(got) - np.exp(ref)) <= 1e-13)
+
+
+def test_small_delta_answered_where_the_capped_abscissa_failed():
+    # q = 0.01, sigma = 1, T = 10, delta = 1e-10: with the abscissa capped by the truncation edge the
+    # node sum cancelled beyond the floating-point budget (refused); the saddle with the truncation
+    # pushed out answers.
+    eps, rel, d = fewpart_epsilon([(1e-2, 1.0, 10)], 1e-10)
+    assert rel <= 1e-7 and d == "remove"
+    delta, rel_d, _ = fewpart_delta([(1e-2, 1.0, 10)], eps)
+    assert abs(delta - 1e-10) <= 1e-6 * 1e-10
+    # independent reference: the contour engine's delta at that eps (trapezoid in u, untruncated
+    # kernel; its own eps(delta) search runs out of time here, delta(eps) does not)
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.exact import ExactMethod
+
+    ref, _, ref_rel = ExactMethod([(PoissonSubsampledGaussian(1.0, 1e-2), 10)]).delta(eps)[:3]
+    assert ref_rel <= 1e-8
+    assert abs(ref - 1e-10) <= 1e-7 * 1e-10, ref
+    # (dp_accounting's PLD at value_discretization_interval 1e-4 puts its pessimistic eps 5e-7
+    # relative below this one here: its delta at that eps is 1.0000064e-10 by both engines)
+
+
+def test_refuses_instead_of_answering_past_its_budget(monkeypatch):
+    import ewacct.methods.fewpart as fp
+
+    monkeypatch.setattr(fp, "MAX_NODES", 300)
+    with pytest.raises(ArithmeticError):
+        fp.fewpart_epsilon([(1e-3, 0.5, 100)], 1e-5)
+
+
+def test_both_directions_is_the_larger_one():
+    # ADD is settled by its loss bound or its Chernoff bound when it cannot win; where it can
+    # (eps below ADD's loss bound T log(1/(1-q)) = 0.1), "both" must equal the larger of the two
+    g = [(1e-3, 1.0, 100)]
+    e_both, _, d = fewpart_epsilon(g, 1e-3)
+    e_r = fewpart_epsilon(g, 1e-3, direction="remove")[0]
+    e_a = fewpart_epsilon(g, 1e-3, direction="add")[0]
+    assert abs(e_both - max(e_r, e_a)) <= 1e-9 * e_both
+    assert d == ("remove" if e_r >= e_a else "add")

@@ -71,6 +71,23 @@ def _pp(xc: complex, q: float, mu: float, logq: float):
     return lphi, ell, _log1p_minus(u, ell), False
 
 
+_INVFACT = np.array([1.0 / math.factorial(k) for k in range(14)])
+
+
+@njit(cache=True)
+def _e2f(L: complex) -> complex:
+    """exp(L) - 1 - L: Taylor (Horner, through L^13/13!; relative error < 1e-19) for |L| < 0.2, else
+    exp(L) - 1 - L directly (absolute error ~1e-16 max(1, |e^L|) against |e2| >= 0.017: < 1e-14
+    relative).  One complex exponential at most (``mgf._e2`` uses up to five real transcendentals
+    for 0.02 <= |L| < 0.7)."""
+    if abs(L.real) + abs(L.imag) < 0.2:
+        p = _INVFACT[13]
+        for k in range(12, 1, -1):
+            p = p * L + _INVFACT[k]
+        return p * L * L
+    return cmath.exp(L) - 1.0 - L
+
+
 @njit(cache=True)
 def _fill(q: float, mu: float, logq: float, x_lo: float, pw: float, y: float, i: int, lev: int,
           c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules) -> None:
@@ -189,7 +206,7 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                 if big:
                     part += wk * cmath.exp(c_lphi[j] + wl - amax)
                 elif not c_ov[j]:
-                    part += wk * c_ephi[j] * (ww * c_lm[j] + _e2(wl))
+                    part += wk * c_ephi[j] * (ww * c_lm[j] + _e2f(wl))
             acc += part * (0.5 * pw)
         need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
         if need_v:

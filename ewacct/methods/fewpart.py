@@ -28,12 +28,36 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   survives, and it oscillates slowly), so the rule spends nodes where the integrand varies, not
   uniformly over the ~1/q range.  The error estimate is the sum of the panels' |K15 - G7| (a
   conservative estimate, not a bound), plus the truncation bound above, plus a floating-point budget.
-* c: the saddle point of K_A(c) - c eps - log c - log(c + 1), capped where the truncation edge would
-  start to carry weight under the tilt.
+* c: the saddle point of K_A(c) - c eps - log c - log(c + 1).  The near-atom dominates the integrand
+  at large u with a weight ~ e^{-c eps} against delta, so the node sum cancels by about
+  e^{Phi(c)} / delta: the abscissa matters.  When the truncation edge would limit it (its tilted
+  weight phi(x0) e^{(c + 1) l(x0)} must stay below e^{-28}, else its 1/u tail needs a huge u-range),
+  the truncation point is pushed out instead (its error bound only shrinks) and the saddle re-taken
+  on the less truncated K, where the far mode now weighs in; only beyond 12 more units of x is c
+  capped by the edge.
 * The log-MGF of the truncated step at complex w is a Numba quadrature on a horizontal line
   x + iy shifted into the loss's analyticity strip (damping the oscillation of e^{iu l}), closed by a
   vertical segment at x0 (REMOVE), in the cancellation-free f-form of ``ewacct._kernels.mgf`` with the
-  truncated moments E[1; X <= x0] and E[u; X <= x0] in closed form.
+  truncated moments E[1; X <= x0] and E[u; X <= x0] in closed form.  The path's points are cached
+  per contour and an oscillating panel gets one Gauss-Legendre rule of enough points
+  (``ewacct._kernels.fewpart_path``): thousands of nodes on one path cost one complex exponential
+  per active point.
+* eps(delta): safeguarded Newton on log delta from eps = 0 (delta(0) = TV; the iterates then stay
+  where delta >= target, where the node sum cancels least), all iterates on one contour whose
+  panels and u-range are re-checked and refined for each eps; the contour is rebuilt at the final
+  eps (its own saddle) only when its error estimate there misses the tolerance.  Where cancellation
+  puts the floating-point budget above the 1e-8 target, it is accepted up to what keeps the
+  estimate on eps below ``EPS_ACCEPT`` = 1e-6 (and carried in the reported estimate); beyond that,
+  or beyond ``MAX_NODES``, the query raises :class:`FewPartError`.
+* ADD (with ``direction="both"``): delta_ADD(eps_REMOVE) is settled without a contour when eps_REMOVE
+  is beyond ADD's loss bound sum n log(1/(1-q)) (delta_ADD = 0) or ADD's Chernoff bound (rigorous:
+  ADD is not truncated) is already below the target; otherwise ADD is solved as REMOVE.
+
+Measured (benchmarks/fewpart_bench.py): the median warm eps(delta) query of the q T <= 0.5 grid at
+delta = 1e-5 is several times faster than before; delta = 1e-10 with sigma <= 1 and q T <~ 1e-2, and
+sigma = 0.5 with few steps, remain slow (seconds) or are refused -- the near-atom's plateau makes
+the node sum cancel by 1e6-1e8 there (removing the near-atom from the integrand, see the report
+of issue 8, is the fix that remains).
 
 Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
 """
@@ -481,10 +505,18 @@ def _saddle(K: Composition, eps: float) -> float:
     is refined by golden section to 1e-2 in log c (the abscissa needs no more).
     """
     lcs = np.arange(-7.0, 9.0001, 0.25)
-    cs = np.exp(lcs)
-    with np.errstate(over="ignore", invalid="ignore"):
-        ph = K.real_many(cs) - cs * eps - lcs - np.log1p(cs)
-    ph = np.where(np.isfinite(ph), ph, np.inf)
+    ph = np.full(lcs.size, np.inf)
+    # in chunks from small c up, stopping once past the minimum (Phi is convex in c, hence unimodal
+    # in log c): the large-c end, where K grows fastest, is the costliest to evaluate
+    for j in range(0, lcs.size, 8):
+        sl = slice(j, min(j + 8, lcs.size))
+        cs = np.exp(lcs[sl])
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = K.real_many(cs) - cs * eps - lcs[sl] - np.log1p(cs)
+        ph[sl] = np.where(np.isfinite(v), v, np.inf)
+        k = int(np.argmin(ph[: sl.stop]))
+        if k < sl.stop - 2:
+            break
     i = int(np.argmin(ph))
     lo, hi = lcs[max(i - 1, 0)], lcs[min(i + 1, lcs.size - 1)]
 
@@ -606,9 +638,14 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
         worst = err.max()
         for i in np.nonzero(err >= 0.25 * worst)[0][:8]:
             P.split(int(i))
-    if not tot > 0.0:
-        raise FewPartError("non-positive quadrature value")
     scale = math.log(1.0 / math.pi)
+    if not tot > 0.0:
+        if strict:
+            raise FewPartError("non-positive quadrature value")
+        # a root-search iterate where delta is below the resolution: report the error level as the
+        # value (delta <= about that), with no slope; it is never accepted as an answer
+        lvl = math.log(err.sum() + fp + 1e-300) + m + scale
+        return lvl, math.nan, lvl
     ld = math.log(tot) + m + scale
     dld = dk.sum() / tot
     lerr = math.log(err.sum() + fp + 1e-300) + m + scale
@@ -802,7 +839,9 @@ class _Direction:
             if eps == 0.0 and f <= 0.0:
                 if lerr - ld > math.log(self.rtol):
                     ld, dld, lerr = self.log_delta(eps, log_target)
-                return 0.0, ld, 0.0
+                    f = ld - log_target
+                if f <= 0.0:
+                    return 0.0, ld, 0.0
             if f > 0.0:
                 lo = max(lo, eps)
                 lo_known = True
@@ -818,6 +857,8 @@ class _Direction:
                 else:
                     en = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * max(eps, 1e-12)
             if lo_known and math.isfinite(hi) and hi - lo <= 1e-15 * hi:
+                if not abs(f) <= 1e-6 or not math.isfinite(dld):
+                    raise FewPartError(f"eps(delta): the bracket closed at eps={eps:.6g} away from the root")
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
                 return en, ld, rel
             eps = en
