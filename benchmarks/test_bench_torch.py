@@ -57,3 +57,20 @@ def test_bench_get_epsilon_same_history(benchmark, name: str) -> None:
         acc.get_epsilon(1e-5)
         eps = benchmark.pedantic(lambda: float(acc.get_epsilon(1e-5)), rounds=20, iterations=1)
     assert math.isfinite(eps) and eps > 0
+
+
+@pytest.mark.parametrize("name", ("ew", "rdp"))
+def test_bench_get_noise_multiplier(benchmark, name: str) -> None:
+    """What make_private_with_epsilon spends on calibration (300 steps, q = 0.01, eps 3)."""
+    import ewacct_torch  # noqa: F401  (routes "ew" to ewacct's calibration)
+    import opacus.accountants.utils as ou
+
+    def run() -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(ou.get_noise_multiplier(target_epsilon=3.0, target_delta=1e-5,
+                                                 sample_rate=0.01, steps=300, accountant=name))
+
+    run()  # warm-up: kernels loaded
+    sigma = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert 0.6 < sigma < 0.9
