@@ -156,7 +156,12 @@ def _tails(q: float, mu: float, logq: float, l1q: float, w: complex, y: float,
         r = a * lxh - a * mu * x_hi + 0.5 * a * a * mu * mu + _log_mills(x_hi - a * mu)
         r += 1e-12 * (abs(a * lxh) + abs(a * mu * x_hi) + 0.5 * a * a * mu * mu)
     else:
-        r = a * l1q + _log_mills(x_hi)
+        # a < 0: Re(1+u) >= 1 - q + q e^{v(x_hi)} cos(mu y) on [x_hi, inf) (increasing in x), so
+        # |1+u|^a <= (1 - q + q e^{v(x_hi)} cos(mu y))^a there (not merely (1-q)^a)
+        cy = math.cos(mu * abs(y))
+        lre = _log_1mq_qe(mu * x_hi - 0.5 * mu * mu + math.log(cy), q, logq, l1q) if cy > 0.0 else l1q
+        r = a * lre + _log_mills(x_hi)
+        r += 1e-12 * (abs(a * lre) + 1.0)
     if fform:
         # + 1 + |w| |u|, |u| <= q (e^v + 1)
         r = _lae(r, _log_mills(x_hi) + math.log1p(aw * q))
@@ -178,6 +183,12 @@ def _rescale(key: float, sc: float, acc: complex, mags: float, sabs: float):
 @njit(cache=True)
 def sg_g_enclose(q: float, mu: float, w: complex, log_tol: float, fform: bool):
     lg, lr, ff, parts = sg_g_enclose_parts(q, mu, w, log_tol, fform)
+    if ff and not lr <= log_tol + 2.3:
+        # the f-form's rectangle bounds can be far too loose (mu = 20: r ~ e^244 where the direct form
+        # gives e^-25); both are enclosures of the same G: keep the smaller radius
+        lg2, lr2, ff2, parts2 = sg_g_enclose_parts(q, mu, w, log_tol, False)
+        if lr2 < lr or not lr == lr:
+            return lg2, lr2, ff2
     return lg, lr, ff
 
 
@@ -204,6 +215,10 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
             y = -y
     bmax = min(0.5 * math.pi / mu - abs(y), 2.0)
     x_lo = X_LO
+    if a < 0.0:
+        # the left tail is bounded with |1+u|^a <= (1-q)^a: start the panels where the Gaussian mass
+        # below them outweighs that factor (a = -1000, q = 0.5 needs x_lo ~ -39)
+        x_lo = min(X_LO, -math.sqrt(2.0 * (a * l1q + 80.0)))
     x_hi = max(X_PAD, mu + X_PAD)
     if a > 0.0:
         x_hi = max(x_hi, a * mu + X_PAD)

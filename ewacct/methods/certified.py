@@ -61,6 +61,9 @@ def clear_caches() -> None:
     """Forget every cached enclosure (tests; answers never depend on the caches)."""
     for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES):
         d.clear()
+    from ..bounds.certify import clear_memo
+
+    clear_memo()
 
 
 class NotCertifiable(TypeError):
@@ -376,6 +379,19 @@ class CertDirection:
             k += g.n * lg + 1e-14 * abs(g.n * lg)
         return k
 
+    def K_lo(self, s: float) -> float:
+        """A rigorous lower bound on K(s), s > 0 real (-inf where an enclosure does not separate G
+        from 0): log(G~ - r) per group, with the rounding margins of :meth:`K_hi` turned around."""
+        a = self._a(s)
+        k = 0.5 * self.mu2 * s * (s + 1.0) * (1.0 - 1e-14)
+        for i, g in enumerate(self.sg):
+            lg, lr = self._real_G(i, a)
+            if not (lg == lg and lr == lr) or not lr < lg:
+                return -math.inf
+            lo = lg + math.log1p(-math.exp(lr - lg))
+            k += g.n * lo - 1e-14 * abs(g.n * lo) - 1e-300
+        return k
+
     def psi_hi(self, s: float) -> float:
         v = self.K_hi(s) + s * math.log(s) - (s + 1.0) * math.log1p(s)
         return v + 1e-13 * (abs(v) + 1.0)
@@ -453,7 +469,8 @@ class CertDirection:
             out = out + g.n * self._log_group_bound(i, c, u, u)
         return out
 
-    def log_trunc(self, c: float, h: float, n_nodes: int, target: float | None = None) -> float:
+    def log_trunc(self, c: float, h: float, n_nodes: int, target: float | None = None,
+                  deadline: float = math.inf) -> float:
         """log of a bound on sum_{k >= n_nodes} h |e^{K(z_k)}| / |z_k (z_k + 1)| (without e^{-c eps}).
 
         ``target``: where the analytic bounds leave a cell above its share of this level, the cell is
@@ -478,7 +495,7 @@ class CertDirection:
             bad = np.nonzero(lb > share)[0]
             if bad.size > 0:
                 for i, g in enumerate(self.sg):
-                    per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad]))
+                    per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad], deadline))
                 lb = base + np.sum(per, axis=0)
         # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
         # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
@@ -495,7 +512,7 @@ class CertDirection:
         v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
         return v if v == v else math.inf  # NaN: no bound
 
-    def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray) -> np.ndarray:
+    def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf) -> np.ndarray:
         """log of |G~(w_m)| + r_m + D1 (ur - ul)/2 on each cell (u_m its midpoint): a bound on |G_i| there."""
         g = self.sg[i]
         a = self._a(c)
@@ -514,8 +531,15 @@ class CertDirection:
                 todo.append(j)
         if todo:
             w = self._w(c + 1j * um[todo])
-            lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), self.log_G_hi(i, a) + math.log(1e-4),
-                                       abs(self._real_G(i, a)[0]) < 1.0)
+            lg = np.empty(len(todo), dtype=np.complex128)
+            lr = np.empty(len(todo))
+            ch = 16 if g.mu <= 4.0 else 1  # chunks (the deadline is checked between them): at small
+            for j0 in range(0, len(todo), ch):  # sigma one enclosure at large |Im w| takes ~0.3 s
+                if time.perf_counter() > deadline:
+                    raise CertError("certified contour ran out of time (probing the truncation)")
+                lg[j0:j0 + ch], lr[j0:j0 + ch] = sg_g_enclose_many(
+                    g.q, g.mu, np.ascontiguousarray(w[j0:j0 + ch]), self.log_G_hi(i, a) + math.log(1e-4),
+                    abs(self._real_G(i, a)[0]) < 1.0)
             with np.errstate(invalid="ignore"):
                 vals = np.logaddexp(lg.real, lr)
             vals = np.where(np.isfinite(vals) | (vals == -np.inf), vals, np.inf)
@@ -567,20 +591,22 @@ class CertDirection:
         # the smallest node count whose truncation bound meets the target (bisection on the bound,
         # which is non-increasing in the count), then the nodes in one pass
         n = max(int(n_min), 16)
-        if self.log_trunc(c, h, n, target) > target:
+        if self.log_trunc(c, h, n, target, deadline) > target:
             lo_n, hi_n = n, n
-            while self.log_trunc(c, h, hi_n, target) > target:
+            while self.log_trunc(c, h, hi_n, target, deadline) > target:
                 if hi_n >= MAX_NODES:
                     raise CertError(f"certified contour: truncation bound not met within {MAX_NODES} nodes")
+                if time.perf_counter() > deadline:
+                    raise CertError("certified contour ran out of time (node count)")
                 lo_n, hi_n = hi_n, min(2 * hi_n, MAX_NODES)
             while hi_n - lo_n > max(4, lo_n // 50):
                 mid = (lo_n + hi_n) // 2
-                if self.log_trunc(c, h, mid, target) > target:
+                if self.log_trunc(c, h, mid, target, deadline) > target:
                     lo_n = mid
                 else:
                     hi_n = mid
             n = hi_n
-        lt = self.log_trunc(c, h, n, target)
+        lt = self.log_trunc(c, h, n, target, deadline)
         K = np.empty(n, dtype=np.complex128)
         E = np.empty(n)
         for k0 in range(0, n, 128):  # chunks: the deadline is checked between them
@@ -619,8 +645,49 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
 
 
 # ----------------------------------------------------------------------------- brackets
-#: wall-clock budget of one certificate (seconds); past it the caller falls back to another source
-TIME_BUDGET = 10.0
+#: wall-clock budget of one certificate (seconds), the exact engine's estimate included; past it the
+#: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
+#: stays around a second (the training-loop user calls it often)
+TIME_BUDGET = 1.0
+
+
+_WARM = [False]
+
+
+def _warm_once() -> None:
+    """Load (or compile) the Numba kernels once per process before a certificate's clock starts, so
+    that the first query of a process is not pushed into the fallback by the loading time."""
+    if _WARM[0]:
+        return
+    _WARM[0] = True
+    from ..mechanisms import PoissonSubsampledGaussian
+    from .exact import ExactMethod
+
+    sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, True)
+    sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, False)
+    _cert_sums(np.zeros(2, dtype=np.complex128), np.full(2, -50.0), 1.0, 0.5, 1.0)
+    try:
+        ExactMethod([(PoissonSubsampledGaussian(1.0, 0.01), 100)]).epsilon(1e-5)
+    except ArithmeticError:
+        pass
+
+
+class _EngineBudget:
+    """Caps the exact engine's own wall-clock net (ExactDirection.TIME_BUDGET, 3 s) at the
+    certificate's remaining time while the certifier asks it for its estimate and contours."""
+
+    def __init__(self, exact: Any, deadline: float) -> None:
+        self.dirs = list(exact.dirs.values())
+        self.deadline = deadline
+
+    def __enter__(self) -> None:
+        left = max(0.05, self.deadline - time.perf_counter())
+        for ed in self.dirs:
+            ed.TIME_BUDGET = min(type(ed).TIME_BUDGET, left)
+
+    def __exit__(self, *exc: Any) -> None:
+        for ed in self.dirs:
+            ed.__dict__.pop("TIME_BUDGET", None)
 
 
 @dataclass
@@ -646,6 +713,7 @@ class ContourCertifier:
     def _contour(self, d: str, eps: float, log_delta: float, deadline: float) -> tuple[CertContour, list[float]]:
         ed = self.exact.dirs[d]
         with ed._deadline():
+            ed.K.state["deadline"] = min(ed.K.state["deadline"], deadline)
             ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
         key = (d, ct.c, ct.h)
         if key not in self._cache:
@@ -658,15 +726,21 @@ class ContourCertifier:
         grid = [f * c_ref for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0) if f * c_ref > 1e-6]
         return self.dirs[d].chernoff_log_delta_hi(eps, grid)
 
-    def delta(self, eps: float) -> Bracket:
-        """Certified [lower, upper] on delta(eps) = max over both directions."""
+    def delta(self, eps: float, time_budget: float | None = None) -> Bracket:
+        """Certified [lower, upper] on delta(eps) = max over both directions (CertError past
+        ``time_budget`` seconds, default ``TIME_BUDGET``)."""
+        self._budget = TIME_BUDGET if time_budget is None else float(time_budget)
+        _warm_once()
         try:
             return self._delta(eps)
         except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
             raise CertError(f"certified delta failed numerically: {type(exc).__name__}: {exc}") from exc
 
-    def epsilon(self, delta: float) -> Bracket:
-        """Certified [lower, upper] on eps(delta)."""
+    def epsilon(self, delta: float, time_budget: float | None = None) -> Bracket:
+        """Certified [lower, upper] on eps(delta) (CertError past ``time_budget`` seconds, default
+        ``TIME_BUDGET``)."""
+        self._budget = TIME_BUDGET if time_budget is None else float(time_budget)
+        _warm_once()
         try:
             return self._epsilon(delta)
         except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
@@ -674,8 +748,9 @@ class ContourCertifier:
 
     def _delta(self, eps: float) -> Bracket:
         t0 = time.perf_counter()
-        deadline = t0 + TIME_BUDGET
-        est, d_est, _, diag = self.exact.delta(eps)
+        deadline = t0 + getattr(self, "_budget", TIME_BUDGET)
+        with _EngineBudget(self.exact, deadline):
+            est, d_est, _, diag = self.exact.delta(eps)
         if est <= 0.0:
             # the engine's far tail (its Chernoff bound is below the smallest double): the upper end is
             # the Chernoff bound computed here from the rigorous real enclosures
@@ -711,7 +786,7 @@ class ContourCertifier:
 
     def _epsilon(self, delta: float) -> Bracket:
         t0 = time.perf_counter()
-        deadline = t0 + TIME_BUDGET
+        deadline = t0 + getattr(self, "_budget", TIME_BUDGET)
         b0 = self.exact.delta_at_zero_bound()
         if b0 <= delta:
             return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0,
@@ -719,7 +794,8 @@ class ContourCertifier:
         fast = self._fast_epsilon(delta, t0, deadline)
         if fast is not None:
             return fast
-        est, d_est, _, diag = self.exact.epsilon(delta)
+        with _EngineBudget(self.exact, deadline):
+            est, d_est, _, diag = self.exact.epsilon(delta)
         # the dominating direction's certified contour at the estimate
         e_ref = est if est > 0.0 else 0.0
         cc, s_alias = self._contour(d_est, e_ref, math.log(delta), deadline)
@@ -802,29 +878,53 @@ class ContourCertifier:
             return lo > delta
 
         # the upper end: eps = 0 first when the estimate is 0
+        # both ends: steps growing 4x from the estimate until verified, then a bisection between the
+        # last failed and the verified point (a 4x step alone left [0.0972, 0.2623] at sigma = 1e3,
+        # q = 0.5, T = 1000, delta = 1e-12, where the other direction needed a longer step)
+        want = max(TARGET_RTOL * 1e-2 * max(e_ref, 1e-300), 1e-15)
         if e_ref == 0.0 and upper_ok(0.0):
             upper = 0.0
         else:
             step = eta
+            failed = e_ref
             upper = e_ref + step
             for _ in range(60):
                 if upper_ok(upper):
                     break
                 if time.perf_counter() > deadline:
                     raise CertError("certified eps: the upper end was not reached within the time budget")
+                failed = upper
                 step *= 4.0
                 upper = e_ref + step
             else:
                 raise CertError("certified eps: no upper end found")
+            for _ in range(60):
+                if upper - failed <= want or time.perf_counter() > deadline:
+                    break
+                mid = 0.5 * (failed + upper)
+                if upper_ok(mid):
+                    upper = mid
+                else:
+                    failed = mid
         step = eta
+        failed = e_ref
         lower = max(0.0, e_ref - step)
         for _ in range(60):
             if lower_ok(lower):
                 break
+            failed = lower
             step *= 4.0
             lower = max(0.0, e_ref - step)
         else:
             lower = 0.0
+        for _ in range(60):
+            if failed - lower <= want or time.perf_counter() > deadline:
+                break
+            mid = 0.5 * (failed + lower)
+            if lower_ok(mid):
+                lower = mid
+            else:
+                failed = mid
         info = {"estimate": e_ref, "direction": d_est, "c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]),
                 "other_direction": (others.get(other) if isinstance(others.get(other), str) else
                                     ("certified" if other in others else "not needed")),
