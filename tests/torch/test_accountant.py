@@ -302,3 +302,23 @@ def test_six_segment_schedule_against_dp_accounting_pld() -> None:
     upper, lower = pld(True), pld(False)
     assert lower <= br["certified_lower"] and eps <= upper  # inside PLD's bracket
     assert eps >= upper * (1 - 1e-3)  # and close to its pessimistic end
+
+
+def test_certified_query_gives_the_contour_its_time_budget(monkeypatch) -> None:
+    """The core's contour certificate gets EWAccountant.certify_time_budget seconds (the core's own
+    1 s default is met or missed depending on the machine's load, and the stated epsilon with it)."""
+    seen = []
+    real = ewacct.Accountant.get_epsilon
+
+    def spy(self, delta, *args, **kwargs):
+        seen.append(kwargs.get("certify_options"))
+        return real(self, delta, *args, **kwargs)
+
+    monkeypatch.setattr(ewacct.Accountant, "get_epsilon", spy)
+    acc = EWAccountant()
+    acc.history = [(1.0, 0.01, 2000)]
+    res = acc.get_epsilon_result(DELTA, certify=True)
+    assert seen == [{"time_budget": EWAccountant.certify_time_budget}]
+    assert EWAccountant.certify_time_budget >= 10.0
+    assert "contour" in str(res.certified_by)
+    assert res.upper - res.lower <= 1e-8 * res.upper
