@@ -106,7 +106,12 @@ def run_point(args):
         from ewacct.mechanisms import PoissonSubsampledGaussian
         from ewacct.methods.exact import ExactMethod
 
-        v, _, rel_c, _ = ExactMethod([(PoissonSubsampledGaussian(s, q), t)]).epsilon(d)
+        em = ExactMethod([(PoissonSubsampledGaussian(s, q), t)])
+        c0 = time.process_time()
+        try:
+            v, _, rel_c, _ = em.epsilon(d)
+        finally:
+            out["contour_cpu_ms"] = 1e3 * (time.process_time() - c0)
         if rel_c <= 1e-7:
             refs["contour"] = v
     except Exception as exc:  # noqa: BLE001

@@ -504,7 +504,7 @@ def _saddle(K: Composition, eps: float) -> float:
     K is evaluated once on a grid of log c (one batched kernel call), then the bracketing cell
     is refined by golden section to 1e-2 in log c (the abscissa needs no more).
     """
-    lcs = np.arange(-7.0, 9.0001, 0.25)
+    lcs = np.arange(-7.0, 25.0001, 0.25)
     ph = np.full(lcs.size, np.inf)
     # in chunks from small c up, stopping once past the minimum (Phi is convex in c, hence unimodal
     # in log c): the large-c end, where K grows fastest, is the costliest to evaluate
@@ -598,7 +598,7 @@ def _scale(K: Composition, c: float, eps: float) -> float:
 
 
 def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = None, refine: bool = True,
-              strict: bool = True, accept: float | None = None):
+              strict: bool = True, accept: float | None = None, log_target: float | None = None):
     """(log delta_A, d log delta_A / d eps, log absolute error estimate) at eps, refining panels as needed.
 
     ``strict=False`` (the iterates of a root search): where cancellation puts the floating-point
@@ -610,8 +610,12 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
     """
     c = P.c
     m = _scale(P.K, c, eps)
+    # a non-strict evaluation given the target: accuracy to 1e-3 of the distance to the target is
+    # enough to steer the root search (an overshooting iterate far below the target, where the node
+    # sum cancels completely, would otherwise spend the whole node budget)
+    t_units = math.pi * math.exp(log_target - m) if (log_target is not None and not strict) else None
     if refine:
-        _extend(P, eps, m, rtol)
+        _extend(P, eps, m, rtol, t_units)
     for _ in range(400):
         kr, gs, ab, dk = P.sums(eps, m)
         tot = kr.sum()
@@ -620,6 +624,8 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
         target = rtol * abs(tot)
         if log_abs_floor is not None:
             target = max(target, math.exp(log_abs_floor - m))
+        if t_units is not None:
+            target = max(target, 1e-3 * abs(tot - t_units))
         if err.sum() + fp <= target or not refine:
             break
         if fp > target:
@@ -683,7 +689,7 @@ def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
     return P
 
 
-def _extend(P: Panels, eps: float, m: float, rtol: float) -> None:
+def _extend(P: Panels, eps: float, m: float, rtol: float, target_units: float | None = None) -> None:
     """Extend the ladder until its last octave [u_end/2, u_end] carries |F| below 32e-3 rtol |total|.
 
     A contour built at one eps is reused at others (only e^{-z eps} changes); the range that was
@@ -693,7 +699,10 @@ def _extend(P: Panels, eps: float, m: float, rtol: float) -> None:
         kr, gs, ab, dk = P.sums(eps, m)
         a = np.array(P.a)
         tail = ab[a >= 0.5 * P.u_end - 1e-12 * P.u_end].sum()
-        if tail <= 32e-3 * rtol * max(abs(kr.sum()), 1e-300):
+        lim = 32e-3 * rtol * max(abs(kr.sum()), 1e-300)
+        if target_units is not None:  # a root-search iterate: its side of the target is what counts
+            lim = max(lim, 1e-4 * abs(kr.sum() - target_units))
+        if tail <= lim:
             return
         if P.n >= MAX_NODES:
             raise FewPartError("the u-range did not settle")
@@ -739,13 +748,25 @@ class _Direction:
     def _contour(self, eps: float) -> Panels:
         K = self.K
         cs = _saddle(K, eps)
-        if self.direction == "remove" and cs > K.edge_cap():
-            # the truncation edge would limit the abscissa: push the truncation out (its error bound
-            # only shrinks) so that the edge stays negligible at the saddle, then re-take the saddle
-            # of the less truncated K (the far mode now weighs in: it moves down)
-            self.x0_min = K.edge_x0(cs)
-            self.K = K = Composition(self.groups, self.direction, self._lb, self.x0_min)
-            cs = _saddle(K, eps)
+        cap = K.edge_cap()
+        if self.direction == "remove" and cs > cap:
+            # the truncation edge limits the abscissa.  Alternative: push the truncation out (its
+            # error bound only shrinks) so that the edge stays negligible at the saddle, and re-take
+            # the saddle of the less truncated K (the far mode now weighs in: it moves down).  Taken
+            # only when it lowers Phi (the node sum's magnitude against delta, i.e. its cancellation)
+            # by more than e^3: a longer x-range costs every node, and a capped abscissa is often
+            # as good (large sigma)
+            c1 = max(cap, min(cs, 0.05))
+            phi_cap = K.real(c1) - c1 * eps - math.log(c1) - math.log1p(c1)
+            x0_min = K.edge_x0(cs)
+            K2 = Composition(self.groups, self.direction, self._lb, x0_min)
+            cs2 = _saddle(K2, eps)
+            c2 = max(min(cs2, K2.edge_cap()), min(cs2, 0.05))
+            phi_push = K2.real(c2) - c2 * eps - math.log(c2) - math.log1p(c2)
+            if phi_push < phi_cap - 3.0:
+                self.x0_min = x0_min
+                self.K = K = K2
+                cs = cs2
         c = min(cs, K.edge_cap())
         c = max(c, min(cs, 0.05))
         P = _build(K, eps, c, self.rtol)
@@ -770,14 +791,16 @@ class _Direction:
             if fresh:
                 P = self._contour(eps)
             try:
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept)
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=log_guess)
             except FewPartError:
                 if fresh:
                     raise
                 P = self._contour(eps)
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept)
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=log_guess)
             # the truncation bound must be negligible against the answer: else truncate further out
-            if K.trunc > TRUNC_FRACTION * 10.0 * math.exp(ld):
+            # (not for a root-search iterate far below the target: it only steers the search, and
+            # its estimate carries the bound)
+            if K.trunc > TRUNC_FRACTION * 10.0 * math.exp(ld) and (strict or ld >= log_guess - 2.3):
                 K = self._composition(ld)
                 continue
             if K.trunc > 0.0:
@@ -949,7 +972,11 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
         if e_r >= sum(-n * math.log1p(-q) for q, _, n in g) or add.chernoff_log_delta(e_r) <= lt:
             ld_a = -math.inf
         else:
-            ld_a, _, _ = add.log_delta(e_r, lt)
+            # only the side of the target matters here: decided when clear by the estimate's own
+            # error, else ADD's eps is solved (and compared)
+            ld_a, _, lerr_a = add.log_delta(e_r, lt, strict=False)
+            if float(np.logaddexp(ld_a, lerr_a)) > lt:
+                ld_a = math.inf
         if ld_a <= lt:
             best = (e_r, rel_r, "remove")
         else:
