@@ -19,7 +19,7 @@ import pytest
 
 import ewacct
 from ewacct import Accountant, Gaussian, PoissonSubsampledGaussian
-from ewacct._kernels.mgf import sg_log_g
+from ewacct._kernels.mgf import sg_log_g, sg_log_g_fast, sg_log_g_real
 from ewacct.methods import direct
 from ewacct.methods.exact import ExactMethod
 
@@ -56,14 +56,52 @@ KERNEL_POINTS = [p for p in KERNEL_POINTS if not (p[1] == 0.05 and abs(complex(p
 
 @pytest.mark.parametrize("q,s,w", KERNEL_POINTS)
 def test_log_mgf_kernel_vs_mpmath(q, s, w):
-    ours = sg_log_g(q, 1.0 / s, complex(w))
     ref = complex(_mp_log_g(q, s, w))
     log_g_re = complex(_mp_log_g(q, s, complex(w).real)).real  # log G(Re w) >= log |G(w)|
-    # what the contour needs: G(w) to absolute accuracy relative to G(Re w) ...
-    assert abs(np.exp(ours - log_g_re) - np.exp(ref - log_g_re)) <= 1e-12, (ours, ref)
-    # ... and log G(w) to relative accuracy wherever |G(w)| is not tiny against G(Re w)
-    if ref.real >= log_g_re - 7.0:
-        assert abs(ours - ref) <= 1e-11 * abs(ref) + 1e-300, (ours, ref)
+    # both kernels: the Gauss-Legendre one and the exact engine's trapezoid fast path (alone in its
+    # batch, and inside a batch of contour-like neighbours that share its x-grid)
+    batch = complex(w) + 1j * np.linspace(-1.0, 1.0, 9) * (abs(complex(w).imag) + 1.0) * 0.3
+    batch = batch[np.sign(batch.imag) == np.sign(complex(w).imag)] if complex(w).imag != 0 else batch[4:5]
+    batch = np.concatenate([batch, [complex(w)]])
+    for ours in (sg_log_g(q, 1.0 / s, complex(w)), sg_log_g_fast(q, 1.0 / s, np.array([complex(w)]))[0],
+                 sg_log_g_fast(q, 1.0 / s, batch)[-1]):
+        # what the contour needs: G(w) to absolute accuracy relative to G(Re w) ...
+        assert abs(np.exp(ours - log_g_re) - np.exp(ref - log_g_re)) <= 1e-12, (ours, ref)
+        # ... and log G(w) to relative accuracy wherever |G(w)| is not tiny against G(Re w)
+        if ref.real >= log_g_re - 7.0:
+            assert abs(ours - ref) <= 1e-11 * abs(ref) + 1e-300, (ours, ref)
+
+
+def _mp_log_g_derivs(q: float, sigma: float, w: float, dps: int = 20) -> tuple[float, float]:
+    """(d/dw log G, d^2/dw^2 log G) at real w by mpmath: E[l e^{wl}] / G and E[l^2 e^{wl}] / G - (.)^2."""
+    with mp.workdps(dps):
+        q_, mu, w_ = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(w)
+
+        def moment(k):
+            def f(x):
+                ell = mp.log1p(q_ * mp.expm1(mu * x - mu * mu / 2))
+                return mp.npdf(x) * ell**k * mp.exp(w_ * ell)
+            peak = float(max(0.0, w) * mu)
+            pts = sorted({-mp.inf, -8.0, -3.0, 0.0, 2.0, 5.0, peak, peak + 4.0, peak + 9.0, mp.inf}, key=float)
+            return mp.quad(f, pts, maxdegree=8)
+
+        g, m1, m2 = moment(0), moment(1), moment(2)
+        d1 = m1 / g
+        return float(d1), float(m2 / g - d1 * d1)
+
+
+@pytest.mark.parametrize("q,s,w", [(1e-9, 1.0, 1.01), (1e-3, 0.3, 4.0), (0.01, 1.0, -3.0), (0.2, 5.0, 30.0),
+                                   (0.22, 2.08, -17.2), (1e-6, 1.0, 17.0)])
+def test_real_fast_kernel_value_and_derivatives_vs_mpmath(q, s, w):
+    # the exact engine's real-axis kernel: log G (feeds the rigorous alias and Chernoff bounds) to
+    # 1e-11, its derivatives (they only place the contour) to 1e-8
+    out = np.zeros(3)
+    assert sg_log_g_real(q, 1.0 / s, w, out)
+    ref = float(mp.re(_mp_log_g(q, s, w)))
+    assert out[0] == pytest.approx(ref, rel=1e-11, abs=1e-300)
+    d1, d2 = _mp_log_g_derivs(q, s, w)
+    assert out[1] == pytest.approx(d1, rel=1e-8)
+    assert out[2] == pytest.approx(d2, rel=1e-8)
 
 
 @pytest.mark.parametrize("q,s", [(0.01, 0.05), (0.01, 0.2), (1e-6, 0.1), (0.3, 1.0)])

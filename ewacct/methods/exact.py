@@ -49,54 +49,83 @@ def supports(groups: Sequence[tuple[Any, int]]) -> bool:
 
 
 def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> LogMgf:
-    """K(z) = sum_g n_g log E_P[exp(z L_g)] of a composition in ``direction``."""
+    """K(z) = sum_g n_g log E_P[exp(z L_g)] of a composition in ``direction``.
+
+    Poisson-subsampled Gaussian groups (q < 1) are evaluated together, one Numba call per batch of
+    nodes for the whole history (``ewacct._kernels.mgf``: ``sg_composition_complex`` on the contour,
+    ``sg_composition_real`` for K, K', K'' on the real axis); the others through their mechanism.
+    """
+    from ..mechanisms import PoissonSubsampledGaussian
+    from .._kernels.mgf import sg_composition_complex, sg_composition_real
+
     groups = list(groups)
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    fast = [(m, n) for m, n in groups if isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0]
+    slow = [(m, n) for m, n in groups if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0)]
+    qs = np.array([m.sampling_probability for m, _ in fast], dtype=np.float64)
+    mus = np.array([m.mu for m, _ in fast], dtype=np.float64)
+    ns = np.array([float(n) for _, n in fast], dtype=np.float64)
+    # REMOVE: log E_P1[e^{zl}] = log G(z + 1); ADD: log E_P0[e^{-zl}] = log G(-z)
+    w_shift, w_sign = (1.0, 1.0) if direction == "remove" else (0.0, -1.0)
 
     state = {"deadline": math.inf}
 
     def complex_fn(z: np.ndarray) -> np.ndarray:
         if time.perf_counter() > state["deadline"]:
             raise ContourError("the exact quadrature ran past its time budget")
-        out = np.zeros(z.shape, dtype=np.complex128)
-        for m, n in groups:
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        if fast:
+            out = sg_composition_complex(qs, mus, ns, w_sign * z + w_shift)
+        else:
+            out = np.zeros(z.shape, dtype=np.complex128)
+        for m, n in slow:
             out += n * m.log_mgf(z, direction=direction)
         return out
 
-    # K itself (which the rigorous alias and Chernoff bounds use) always comes from the complex
-    # kernel, checked against mpmath over the whole domain; the real cumulant kernel gives the
-    # derivatives (used only to place the contour) where it is accurate, finite differences elsewhere
-    cumulant_ok = all(getattr(m, "noise_multiplier", 1.0) >= CUMULANT_SIGMA_MIN for m, _ in groups)
+    # K itself (which the rigorous alias and Chernoff bounds use) comes from kernels checked against
+    # mpmath over the whole domain; its derivatives only place the contour.  The fast groups give
+    # K, K', K'' in one real quadrature; the others their value from the complex kernel and their
+    # derivatives from the real cumulant kernel where it is accurate, finite differences elsewhere
+    cumulant_ok = all(getattr(m, "noise_multiplier", 1.0) >= CUMULANT_SIGMA_MIN for m, _ in slow)
+    buf = np.zeros(3)
+    memo: dict[float, np.ndarray] = {}
 
-    memo: dict[tuple[float, int], np.ndarray] = {}
+    def slow_value(t: float) -> float:
+        tot = 0.0
+        for m, n in slow:
+            tot += n * float(m.log_mgf(np.array([complex(t, 0.0)]), direction=direction)[0].real)
+        return tot
 
-    def k_value(t: float) -> float:
-        key = (t, 0)
-        if key not in memo:
-            memo[key] = np.array([float(complex_fn(np.array([complex(t, 0.0)]))[0].real)])
-        return float(memo[key][0])
-
-    def real_fn(t: float, nmax: int) -> np.ndarray:
-        key = (t, nmax)
-        if nmax > 0 and key in memo:
-            return memo[key].copy()
-        out = np.zeros(max(nmax, 0) + 1)
-        out[0] = k_value(t)
-        if nmax == 0:
-            return out
+    def k012(t: float) -> np.ndarray:
+        hit = memo.get(t)
+        if hit is not None:
+            return hit
+        out = np.zeros(3)
+        if fast:
+            sg_composition_real(qs, mus, ns, w_sign * t + w_shift, buf)
+            out[0] = buf[0]
+            out[1] = w_sign * buf[1]
+            out[2] = buf[2]
+        if slow:
+            out[0] += slow_value(t)
+            if cumulant_ok:
+                for m, n in slow:
+                    out[1:] += n * m.cgf(t, 2, direction=direction)[1:3]
+            else:
+                h = 1e-4 * max(abs(t), 1e-2)
+                kp, km, k0 = slow_value(t + h), slow_value(t - h), slow_value(t)
+                out[1] += (kp - km) / (2.0 * h)
+                out[2] += max((kp - 2.0 * k0 + km) / (h * h), 1e-300)
         if len(memo) > 4096:
             memo.clear()
-        if cumulant_ok:
-            for m, n in groups:
-                out[1:] += n * m.cgf(t, max(nmax, 2), direction=direction)[1: nmax + 1]
-            memo[key] = out.copy()
-            return out
-        h = 1e-4 * max(abs(t), 1e-2)
-        kp, km = k_value(t + h), k_value(t - h)
-        out[1] = (kp - km) / (2.0 * h)
-        if nmax >= 2:
-            out[2] = max((kp - 2.0 * out[0] + km) / (h * h), 1e-300)
-        memo[key] = out.copy()
+        memo[t] = out
         return out
+
+    def real_fn(t: float, nmax: int) -> np.ndarray:
+        if nmax > 2:
+            raise ValueError("the exact engine's real log-MGF gives K, K' and K'' only")
+        return k012(float(t))[: max(nmax, 0) + 1].copy()
 
     sup = 0.0
     for m, n in groups:
@@ -124,6 +153,8 @@ class ExactDirection:
         self.log_tol = math.log(rtol)                          # what contours are built for
         self.log_accept = math.log(max(rtol, ACCEPT_RTOL))     # what an answer must meet
         self._contours: list[Contour] = []
+        #: abscissa of the last saddle-point start (a starting point for the saddle search)
+        self._c_hint: float | None = None
 
     # -- contours
     def _contour_for(self, eps: float, log_delta: float, deadline: float) -> Contour:
@@ -133,7 +164,7 @@ class ExactDirection:
             if ok:
                 return ct
         K = self.K
-        c_star = saddle(K, eps)
+        c_star = saddle(K, eps, self._c_hint)
         grid = psi_grid(K, c_star)
         lt = self.log_tol - 2.3  # build with a margin below the acceptance tolerance
         c, P, used = choose_abscissa(K, eps, c_star, lt, log_delta, grid)
@@ -174,7 +205,8 @@ class ExactDirection:
         if eps >= K.loss_sup:
             return DirectionAnswer(0.0, -math.inf, 0.0, {"note": "eps beyond the largest privacy loss"})
         deadline = K.state["deadline"]
-        c = saddle(K, eps)
+        c = saddle(K, eps, self._c_hint)
+        self._c_hint = c
         _, guess = saddle_estimate_at(K, c, eps)
         for _ in range(4):
             ct = self._contour_for(eps, guess, deadline)
@@ -243,24 +275,106 @@ class ExactDirection:
         K = self.K
         c = 1.0
         e = math.nan
-        for _ in range(30):
+        g = math.inf
+        lo, hi = 0.0, math.inf  # log delta decreases along the saddle curve: g > 0 <=> c too small
+        for _ in range(40):
             k = K.real_fn(c, 2)
             e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
             phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
             ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
             g = ld - log_target
             if abs(g) < 3e-2:
+                self._c_hint = c
                 return c, e
-            step = g / (c * phi2)
-            c_new = min(max(c + step, 0.25 * c), 4.0 * c)
-            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e8:
+            if not math.isfinite(g):
+                hi = c
+                c_new = 0.5 * (lo + c) if lo > 0.0 else 0.25 * c
+            else:
+                if g > 0.0:
+                    lo = c
+                else:
+                    hi = c
+                c_new = min(max(c + g / (c * phi2), 0.25 * c), 4.0 * c)
+                if not (lo < c_new < hi):
+                    c_new = math.sqrt(lo * hi) if lo > 0.0 and math.isfinite(hi) else c_new
+            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e8 or (
+                    math.isfinite(hi) and hi - lo <= 1e-9 * hi):
                 break
             c = c_new
+        if abs(g) < 1.0:
+            self._c_hint = c
         return c, (e if abs(g) < 1.0 else math.nan)
 
 
-def chernoff_eps(K: LogMgf, log_target: float) -> float:
-    """max(0, min over s > 0 of (psi(s) - log delta) / s): a rigorous upper bound on eps(delta) given K."""
+def _psi012(K: LogMgf, s: float) -> tuple[float, float, float]:
+    """psi(s), psi'(s), psi''(s) (psi(s) = K(s) + s log s - (s+1) log(s+1)); non-finite on failure."""
+    try:
+        k = K.real_fn(s, 2)
+    except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+        return math.inf, math.inf, math.inf
+    ls, l1 = math.log(s), math.log1p(s)
+    return (float(k[0]) + s * ls - (s + 1.0) * l1, float(k[1]) + ls - l1,
+            float(k[2]) + 1.0 / s - 1.0 / (s + 1.0))
+
+
+def _newton_min(fn, s0: float, s_lo: float = 1e-3, s_hi: float = 1e3) -> float:
+    """min over s in [s_lo, s_hi] of a convex objective, by safeguarded Newton on its derivative.
+
+    ``fn(s) -> (value, derivative, second derivative)``; every value evaluated is a valid candidate,
+    the smallest is returned (inf when none was finite).
+    """
+    lo, hi = s_lo, s_hi
+    s = min(max(s0, s_lo), s_hi)
+    best = math.inf
+    for _ in range(40):
+        v, g, gp = fn(s)
+        if math.isfinite(v):
+            best = min(best, v)
+        if not (math.isfinite(g) and math.isfinite(v)):
+            hi = s
+            sn = math.sqrt(lo * s)
+        else:
+            if (s <= s_lo and g > 0.0) or (s >= s_hi and g < 0.0):
+                break  # the minimum over the interval is at its end
+            if g > 0.0:
+                hi = s
+            else:
+                lo = s
+            sn = s - g / gp if gp > 0.0 else math.nan
+            if sn <= lo == s_lo < s:
+                sn = s_lo  # try the end of the interval once
+            elif sn >= hi == s_hi > s:
+                sn = s_hi
+            elif not (lo < sn < hi):
+                sn = math.sqrt(lo * hi)
+        # s to 1e-6 relative: the objective is flat at its minimum (second order: ~1e-12)
+        if hi <= lo * (1.0 + 1e-6) or abs(sn - s) <= 1e-10 * s:
+            break
+        s = sn
+    return best
+
+
+def chernoff_eps(K: LogMgf, log_target: float, s0: float = 1.0) -> float:
+    """max(0, min over s > 0 of (psi(s) - log delta) / s): a rigorous upper bound on eps(delta) given K.
+
+    Any s gives a valid bound; s is searched in [1e-3, 1e3] by Newton on the derivative (the
+    objective's stationarity condition s psi'(s) - psi(s) + log delta = 0 has an increasing left side,
+    psi being convex), from ``s0``; the grid search below is the fallback.
+    """
+    def fn(s: float) -> tuple[float, float, float]:
+        p, dp, d2 = _psi012(K, s)
+        v = (p - log_target) / s
+        return v, (dp * s - p + log_target) / (s * s), d2 / s
+
+    best = _newton_min(fn, s0)
+    if math.isfinite(best):
+        # a negative value means delta(0) <= target already: eps = 0
+        return max(best, 0.0)
+    return _chernoff_eps_grid(K, log_target)
+
+
+def _chernoff_eps_grid(K: LogMgf, log_target: float) -> float:
+    """chernoff_eps by a grid and golden-section search (no derivatives)."""
     def f(ls: float) -> float:
         s = math.exp(ls)
         try:
@@ -343,6 +457,7 @@ class ExactMethod:
         """Forget cached contours, so that an answer does not depend on the queries before it."""
         for d in self.dirs.values():
             d._contours.clear()
+            d._c_hint = None
 
     def _add_bound_eps(self, log_target: float) -> float:
         """A rigorous upper bound on eps_add(delta): min over s of (psi(s) - log delta) / s."""
@@ -421,11 +536,22 @@ class ExactMethod:
         return r.value, "remove", r.rel_err, {**r.diag, "add_delta": a.value}
 
 
-def chernoff_log_delta(K: LogMgf, eps: float) -> float:
-    """min over s > 0 of psi(s) - s eps: log of a rigorous upper bound on delta(eps) given K."""
+def chernoff_log_delta(K: LogMgf, eps: float, s0: float = 1.0) -> float:
+    """min over s > 0 of psi(s) - s eps: log of a rigorous upper bound on delta(eps) given K.
+
+    Searched in [1e-3, 1e3] by Newton on psi'(s) = eps (psi convex), from ``s0``; the grid is the
+    fallback.  Any s gives a valid bound.
+    """
     if eps >= K.loss_sup:
         return -math.inf
-    best = math.inf
+
+    def fn(s: float) -> tuple[float, float, float]:
+        p, dp, d2 = _psi012(K, s)
+        return p - s * eps, dp - eps, d2
+
+    best = _newton_min(fn, s0)
+    if math.isfinite(best):
+        return best
     for s in np.geomspace(1e-3, 1e3, 31):
         try:
             v = K.psi(float(s)) - float(s) * eps
