@@ -1,0 +1,241 @@
+"""The exact method's dispatch, the expansions' comparison against it, and certified brackets.
+
+The exact answer to one query is the first of these that answers (:meth:`ExactDispatch.answer`,
+the one place that fixes the order):
+
+1. a closed form, where the composition has one (:mod:`.closed`);
+2. the saddle-point contour integral (:mod:`.exact`), skipped for few participations in 2-3 steps;
+3. direct quadrature of 2-3 steps (:mod:`.direct`);
+4. the truncated-MGF contour for few participations, sum q n <= 0.5 (:mod:`.fewpart`);
+5. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
+
+Laplace compositions (atoms in the loss) are outside the exact engine in this version: the tilted
+expansion answers them, with a note.
+
+Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
+argument and hand it to :mod:`ewacct.bounds.certify`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..mechanisms import PoissonSubsampledGaussian
+from ..results import EdgeworthValidityWarning
+from .base import CLOSED_STRUCTURES, DIRECTIONS, Groups, Row, check_finite, structure, worst_direction
+from .closed import ClosedForm
+from .tilted import DEFAULT_ORDER as TILTED_ORDER
+from .tilted import TiltedMethod
+
+#: an expansion is valid when within this relative distance of the exact value
+EXPANSION_TOLERANCE = 1e-3
+#: an exact stage's answer is valid when its own error estimate is at most this (relative)
+EXACT_RTOL = 1e-6
+LAPLACE_NOTE = "Laplace atoms are outside the exact engine in this version: tilted expansion used"
+FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
+_QUADRATURE_ERRORS = (ArithmeticError, ValueError)
+
+
+class ExactDispatch:
+    """The exact method for one composition: worst-direction rows, one per query.
+
+    Args:
+        groups: the composition, ``(mechanism, count)`` in the accountant's canonical order.
+        engine: the contour engine (:class:`ewacct.methods.exact.ExactMethod`) for ``groups``, or
+            None where it does not apply (Laplace).
+    """
+
+    def __init__(self, groups: Groups, engine: Any) -> None:
+        self.groups = list(groups)
+        self.eng = engine
+
+    def rows(self, kind: str, arr: np.ndarray) -> list[Row]:
+        """(value, direction, valid, diagnostics, method) per query; ``kind`` is "delta" or "epsilon"."""
+        if structure(self.groups) in CLOSED_STRUCTURES:
+            closed = ClosedForm(self.groups)
+            fn = closed.delta if kind == "delta" else closed.epsilon
+            return [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
+        if self.eng is None:
+            tilted = TiltedMethod(self.groups, TILTED_ORDER)
+            fn = tilted.delta if kind == "delta" else tilted.epsilon
+            rows = [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
+            return [r._replace(diagnostics={**r.diagnostics, "note": LAPLACE_NOTE}) for r in rows]
+        from . import direct
+
+        if direct.supports(self.groups) and sum(m.sampling_probability * n for m, n in self.groups) < 0.5:
+            # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature
+            return [self.answer(kind, float(x), skip_contour=FEW_PARTICIPATIONS) for x in arr]
+        self.eng.clear()  # contours are shared within one call only: answers do not depend on history
+        order = np.argsort(arr)[::-1] if kind == "epsilon" else np.argsort(arr)
+        res = {int(i): self.answer(kind, float(arr[i])) for i in order}
+        return [res[i] for i in range(arr.size)]
+
+    def answer(self, kind: str, x: float, skip_contour: str | None = None) -> Row:
+        """The exact chain for one query: each stage, in this order, answers (a row), does not apply,
+        or fails (its reason is kept, and reported by the stages after it); the flagged Chernoff
+        bound ends the chain.  ``skip_contour``: why the contour is not tried."""
+        from .contour import ContourError
+
+        stages: tuple[tuple[str, Callable[[], bool], Callable[[str, float, str], Row], tuple], ...] = (
+            ("contour", lambda: skip_contour is None, self._contour,
+             (ContourError, FloatingPointError, OverflowError, ZeroDivisionError)),
+            ("direct quadrature", self._direct_applies, self._direct, _QUADRATURE_ERRORS),
+            ("few-participation quadrature", self._fewpart_applies, self._fewpart, _QUADRATURE_ERRORS),
+        )
+        why = skip_contour
+        for name, applies, run, errors in stages:
+            if not applies():
+                continue
+            try:
+                return run(kind, x, why)
+            except errors as exc:
+                why = str(exc) if why is None else f"{why}; {name}: {exc}"
+        return self._chernoff(kind, x, why)
+
+    # ------------------------------------------------------------------ the stages
+    def _contour(self, kind: str, x: float, why: str | None) -> Row:
+        v, d, rel, diag = self.eng.delta(x) if kind == "delta" else self.eng.epsilon(x)
+        check_finite(kind, v)
+        return Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
+
+    def _direct_applies(self) -> bool:
+        from . import direct
+
+        return direct.supports(self.groups)
+
+    def _direct(self, kind: str, x: float, why: str | None) -> Row:
+        from . import direct
+
+        ds = direct.DirectShort(self.groups)
+        if kind == "delta":
+            v, d, rel, diag = ds.delta(x)
+        else:
+            from .exact import chernoff_eps
+
+            v, d, rel, diag = ds.epsilon(x, add_upper=chernoff_eps(self.eng.dirs["add"].K, math.log(x)))
+        check_finite(kind, v)
+        return Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel, "contour": why}, "exact-direct")
+
+    def _fewpart_groups(self) -> list[tuple[float, float, int]] | None:
+        if all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0 for m, _ in self.groups):
+            return [(m.sampling_probability, m.noise_multiplier, int(n)) for m, n in self.groups]
+        return None
+
+    def _fewpart_applies(self) -> bool:
+        from . import fewpart
+
+        fg = self._fewpart_groups()
+        return fg is not None and fewpart.supports(fg)
+
+    def _fewpart(self, kind: str, x: float, why: str | None) -> Row:
+        from . import fewpart
+
+        f = fewpart.fewpart_delta if kind == "delta" else fewpart.fewpart_epsilon
+        v, rel, d = f(self._fewpart_groups(), x)
+        check_finite(kind, v)
+        return Row(v, d, rel <= EXACT_RTOL, {"rel_error": rel, "contour": why}, "exact-fewpart")
+
+    def _chernoff(self, kind: str, x: float, why: str | None) -> Row:
+        """A rigorous upper bound when no exact stage settled the query (flagged invalid)."""
+        from .exact import chernoff_eps, chernoff_log_delta
+
+        if kind == "epsilon":
+            vals = {d: chernoff_eps(self.eng.dirs[d].K, math.log(x)) for d in DIRECTIONS}
+        else:
+            vals = {d: math.exp(min(0.0, chernoff_log_delta(self.eng.dirs[d].K, x))) for d in DIRECTIONS}
+        d = max(vals, key=vals.get)
+        diag = {"error": why, "note": "exact quadrature did not converge within its budget; the value is a "
+                "rigorous upper bound (Chernoff), not the exact answer"}
+        return Row(float(vals[d]), d, False, diag, "chernoff-bound")
+
+
+# ---------------------------------------------------------------------- expansions against exact
+def against_exact(exact: list[Row], est: np.ndarray, direction: np.ndarray, valid: np.ndarray,
+                  methods: list[str], diags: list[dict[str, Any]], *, fallback: bool) -> None:
+    """Measure an expansion's answers against the exact rows, in place: ``diagnostics["exact"]``,
+    ``["error_vs_exact"]``; valid only within ``EXPANSION_TOLERANCE``.  With ``fallback`` an answer
+    outside the tolerance is replaced by the exact one (the diagnostics say so)."""
+    for i, (v, d, ok, diag, used) in enumerate(exact):
+        if used != "exact":
+            diags[i] = {**diags[i], "exact": None, "exact_note": diag.get("note")}
+            continue
+        err = (float(est[i]) - v) / v if v > 0.0 else (0.0 if est[i] <= 1e-15 else math.inf)
+        diags[i] = {**diags[i], "exact": v, "error_vs_exact": err}
+        valid[i] = bool(valid[i]) and abs(err) <= EXPANSION_TOLERANCE
+        if fallback and not valid[i]:
+            diags[i] = {**diags[i], "tilted_estimate": float(est[i]),
+                        "fallback": "tilted expansion outside tolerance; answered by the exact engine"}
+            est[i], direction[i], valid[i], methods[i] = v, d, ok, "exact"
+
+
+# ---------------------------------------------------------------------- certified brackets
+def certify_epsilon(acc: Any, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]],
+                    opts: dict[str, Any]):
+    """(lower, upper, source) of eps per delta from :func:`ewacct.bounds.certify.certified_epsilon`;
+    a fallback's estimate above the certified upper end is lowered to it, an estimate outside its
+    bracket is flagged and warned about."""
+    from ..bounds.certify import certified_epsilon
+
+    lo = np.empty_like(est)
+    hi = np.empty_like(est)
+    sources = []
+    for i, dl in enumerate(d_arr):
+        c = certified_epsilon(acc, float(dl), **opts)
+        lo[i], hi[i] = c.lower, c.upper
+        if diags[i].get("fallback") and est[i] > c.upper:
+            # the fallback's answer is itself a (coarser) pessimistic PLD bound: keep the tighter one
+            est[i] = c.upper
+        sources.append(c.source)
+        diags[i] = {**diags[i], "certificate": c.as_dict()}
+        if not (c.lower - 1e-9 <= est[i] <= c.upper + 1e-9):
+            diags[i]["estimate_outside_bracket"] = True
+            warnings.warn(
+                f"the estimate {est[i]:.6g} lies outside its certified bracket [{c.lower:.6g}, {c.upper:.6g}]; "
+                "use the certified upper bound", EdgeworthValidityWarning, stacklevel=3)
+    return lo, hi, _source(sources)
+
+
+def certified_first(acc: Any, d_arr: np.ndarray):
+    """Certified eps from the contour enclosure, with its estimate (the root of the enclosure's own
+    trapezoidal sum, or the exact engine's where the full path ran); None unless every query is
+    certified by the enclosure."""
+    from ..bounds.certify import CONTOUR_SOURCE, certified_epsilon
+
+    est = np.empty(d_arr.shape)
+    lower = np.empty(d_arr.shape)
+    upper = np.empty(d_arr.shape)
+    direction = np.empty(d_arr.shape, dtype=object)
+    diags: list[dict[str, Any]] = []
+    for i, dl in enumerate(d_arr):
+        c = certified_epsilon(acc, float(dl))
+        if c.source != CONTOUR_SOURCE:
+            return None
+        info = c.analytic["contour"]
+        est[i] = min(max(float(info["estimate"]), c.lower), c.upper)
+        lower[i], upper[i] = c.lower, c.upper
+        direction[i] = info["direction"]
+        diags.append({"rel_error": (c.upper - c.lower) / max(c.upper, 1e-300), "certificate": c.as_dict()})
+    valid = np.ones(d_arr.shape, dtype=bool)
+    return est, direction, valid, diags, ["exact"] * d_arr.size, lower, upper, CONTOUR_SOURCE
+
+
+def certify_delta(acc: Any, e_arr: np.ndarray):
+    """(lower, upper, source) of delta per eps from :func:`ewacct.bounds.certify.certified_delta`."""
+    from ..bounds.certify import certified_delta
+
+    lo = np.empty_like(e_arr)
+    hi = np.empty_like(e_arr)
+    sources = []
+    for i, e in enumerate(e_arr):
+        c = certified_delta(acc, float(e))
+        lo[i], hi[i] = c.lower, c.upper
+        sources.append(c.source)
+    return lo, hi, _source(sources)
+
+
+def _source(sources: list[str]) -> str:
+    return sources[0] if len(set(sources)) == 1 else ",".join(sources)
