@@ -25,54 +25,51 @@ its own validity diagnostic.
 
 Neighbouring relation: add-or-remove-one.  REMOVE compares P1 (record present) against P0, ADD
 the reverse; the guarantee is the maximum of the two.
+
+This module keeps the ledger, validates queries, dispatches them, takes the maximum over
+directions and packs the results.  The methods live in :mod:`ewacct.methods`: the interface
+(:mod:`~ewacct.methods.base`), the closed forms (:mod:`~ewacct.methods.closed`), the tilted
+expansion (:mod:`~ewacct.methods.tilted`), plain Edgeworth (:mod:`~ewacct.methods.edgeworth`),
+EW-Tune mode (:mod:`~ewacct.methods.ewtune`) and the exact method's ordered chain of engines
+(:mod:`~ewacct.methods.dispatch`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import time
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from . import _validate as V
-from ._kernels.special import norm_logcdf
-from .expansions.edgeworth import EdgeworthLaw
-from .expansions.tilted import TiltedPoint, delta_at_tilt, saddlepoint
-from .mechanisms import (
-    Gaussian,
-    Laplace,
-    Mechanism,
-    PoissonSubsampledGaussian,
-    RandomizedResponse,
-    from_dict,
-)
+from .mechanisms import Mechanism, from_dict
+from .methods import dispatch
+from .methods.base import brentq  # noqa: F401  (re-exported: ewacct.calibrate uses it)
+from .methods.base import CLOSED_STRUCTURES, DIRECTIONS, Answer, Method, Row, composition_cgf, loss_sup, structure, worst_direction
+from .methods.closed import ClosedForm
+from .methods.dispatch import ExactDispatch
+from .methods.edgeworth import EdgeworthMethod
+from .methods.ewtune import EWTUNE_DIRECTIONS, EwTuneMethod
+from .methods.tilted import DEFAULT_ORDER as _TILTED_ORDER
+from .methods.tilted import TiltedMethod
+# the thresholds, module constants of the public API (docs/guide.md), defined where they are used
+from .methods.dispatch import EXPANSION_TOLERANCE  # noqa: F401
+from .methods.edgeworth import EDGEWORTH_VALIDITY_THRESHOLD  # noqa: F401
+from .methods.tilted import LATTICE_MASS_THRESHOLD, TILTED_TOLERANCE  # noqa: F401
 from .results import DeltaResult, EdgeworthValidityWarning, EpsilonResult, TradeoffResult
 
 METHODS = ("exact", "tilted", "edgeworth", "ew-tune")
 DEFAULT_METHOD = "exact"
-DEFAULT_ORDER = {"exact": 0, "tilted": 3, "edgeworth": 2, "ew-tune": 1}
-#: an expansion is valid when within this relative distance of the exact value
-EXPANSION_TOLERANCE = 1e-3
-#: tilted expansion: largest accepted |delta_r - delta_{r-1}| / delta_r at the answer
-TILTED_TOLERANCE = 5e-3
-#: plain Edgeworth: largest accepted first-correction / Gaussian-tail ratio (docs/math.md, validity of the plain expansion)
-EDGEWORTH_VALIDITY_THRESHOLD = 1.0
-#: Laplace: largest accepted probability that the tilted composed loss is purely atomic
-LATTICE_MASS_THRESHOLD = 1e-3
+DEFAULT_ORDER = {"exact": 0, "tilted": _TILTED_ORDER, "edgeworth": 2, "ew-tune": 1}
 STATE_VERSION = 1
 #: array queries of at least this size use one interpolated tilted profile per direction
 BATCH_MIN = 16
-DIRECTIONS = ("remove", "add")
-
-
-def brentq(*args, **kwargs):
-    """scipy.optimize.brentq, imported on first use (it costs a noticeable share of CLI start-up)."""
-    from scipy.optimize import brentq as _brentq
-
-    return _brentq(*args, **kwargs)
+#: the per-direction method of each accounting method (the exact method dispatches instead:
+#: :class:`ewacct.methods.dispatch.ExactDispatch`)
+_FAMILIES: dict[str, Callable[[Any, int], Method]] = {
+    "tilted": TiltedMethod, "edgeworth": EdgeworthMethod, "ew-tune": EwTuneMethod}
 
 
 def _check_method(method: str | None) -> str:
@@ -165,153 +162,66 @@ class Accountant:
         """Total number of composed mechanism runs."""
         return sum(n for _, n in self._ledger)
 
-    # ------------------------------------------------------------------ structure
+    # ------------------------------------------------------------------ structure (ewacct.methods.base)
     def _structure(self) -> str:
-        g = self.groups()
-        if not g:
-            return "empty"
-        kinds = {m.kind if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability == 1.0) else "gaussian" for m, _ in g}
-        if "lattice" in kinds:
-            if kinds != {"lattice"} or len(g) != 1:
-                raise ValueError(
-                    "randomized response can be composed only with randomized response of the same epsilon0 "
-                    "(mixing a lattice PLRV with others is not supported in this version)"
-                )
-            return "lattice"
-        if kinds == {"gaussian"}:
-            return "gaussian"
-        if len(g) == 1 and g[0][1] == 1 and isinstance(g[0][0], PoissonSubsampledGaussian):
-            return "single-step"
-        return "continuous"
-
-    def _gaussian_mu(self) -> float:
-        return math.sqrt(sum(n * (1.0 / m.noise_multiplier) ** 2 for m, n in self.groups()))
+        return structure(self.groups())
 
     def _cgf(self, direction: str) -> Callable[[float, int], np.ndarray]:
-        groups = self.groups()
-
-        def cgf(t: float, nmax: int) -> np.ndarray:
-            out = np.zeros(nmax + 1)
-            for m, n in groups:
-                out += n * m.cgf(t, nmax, direction=direction)
-            return out
-
-        return cgf
+        return composition_cgf(self.groups(), direction)
 
     def _loss_sup(self, direction: str) -> float:
         """Essential supremum of the composed loss under the upper measure (inf if unbounded)."""
-        s = 0.0
-        for m, n in self.groups():
-            if isinstance(m, PoissonSubsampledGaussian):
-                q = m.sampling_probability
-                s += math.inf if (direction == "remove" or q >= 1.0) else -n * math.log1p(-q)
-            elif isinstance(m, Laplace):
-                s += n * m.theta
-            elif isinstance(m, RandomizedResponse):
-                s += n * m.epsilon0
-            else:
-                s += math.inf
-        return s
+        return loss_sup(self.groups(), direction)
 
-    # ------------------------------------------------------------------ per-direction scalar kernels
-    def _delta_one(self, eps: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
-        """delta(eps) in one direction: (value, valid, diagnostics, method-used)."""
-        st = self._structure()
-        if st == "gaussian":
-            return _gaussian_delta(eps, self._gaussian_mu()), True, {}, "exact-gaussian"
-        if st == "single-step":
-            m = self.groups()[0][0]
-            return m.exact_single_step_delta(eps, direction), True, {}, "exact-single-step"
-        if st == "lattice":
-            m, n = self.groups()[0]
-            return _rr_delta(eps, m.epsilon0, n), True, {}, "exact-binomial"
-        if eps >= self._loss_sup(direction):
-            return 0.0, True, {"note": "eps exceeds the largest possible privacy loss"}, self.method
-        if self.method == "tilted":
-            cgf = self._cgf(direction)
-            try:
-                t = saddlepoint(cgf, eps, nmax=self.order + 2)
-                p = delta_at_tilt(cgf, t, self.order, eps)
-            except FloatingPointError as exc:
-                return 0.0, False, {"error": str(exc)}, "tilted"
-            return self._tilted_report(p, direction)
-        law_p, law_q = self._edgeworth_laws(direction)
-        if self.method == "ew-tune":
-            # faithful to EW-Tune: tails formed as 1 - F (with its cancellation), reproduces its logs
-            d = float((1.0 - law_p.cdf(eps)[0]) - math.exp(eps) * (1.0 - law_q.cdf(eps)[0]))
-        else:
-            d = float(law_p.scaled_sf(eps)[0] - law_q.scaled_sf(eps, eps)[0])
-        ratio = float(max(law_p.first_correction_ratio(eps)[0], law_q.first_correction_ratio(eps)[0]))
-        valid = ratio <= EDGEWORTH_VALIDITY_THRESHOLD and d >= 0.0
-        return max(d, 0.0), valid, {"first_correction_ratio": ratio, "raw_delta": d}, self.method
+    # ------------------------------------------------------------------ dispatch
+    @property
+    def _directions(self) -> tuple[str, ...]:
+        return EWTUNE_DIRECTIONS if self.method == "ew-tune" else DIRECTIONS
 
-    def _tilted_report(self, p: TiltedPoint, direction: str) -> tuple[float, bool, dict[str, Any], str]:
-        diag = {
-            "tilt": p.t,
-            "last_term_ratio": p.last_term_ratio,
-            "correction_ratio": p.correction_ratio,
-            "lambda3": p.lam3,
-            "lambda4": p.lam4,
-        }
-        valid = p.last_term_ratio <= TILTED_TOLERANCE and p.delta >= 0.0
-        lat = self._lattice_mass(p.t, direction)
-        if lat is not None:
-            diag["lattice_mass"] = lat
-            valid = valid and lat <= LATTICE_MASS_THRESHOLD
-        return max(p.delta, 0.0), valid, diag, "tilted"
+    def _method(self) -> Method:
+        """The per-direction method answering this accountant's queries: a closed form where the
+        composition has one (whatever the method), else the method's own (the exact method's
+        per-direction stand-in is the tilted expansion, which it uses for Laplace)."""
+        g = self.groups()
+        if structure(g) in CLOSED_STRUCTURES:
+            return ClosedForm(g)
+        if self.method == "exact":
+            return TiltedMethod(g, self.order)
+        return _FAMILIES[self.method](g, self.order)
 
-    def _lattice_mass(self, t: float, direction: str) -> float | None:
-        lap = [(m, n) for m, n in self.groups() if isinstance(m, Laplace)]
-        if not lap:
+    def _eps_one(self, delta: float, direction: str) -> Answer:
+        """eps(delta) in one direction: (value, valid, diagnostics, method-used)."""
+        return self._method().epsilon(delta, direction)
+
+    def _rows(self, kind: str, arr: np.ndarray) -> list[Row]:
+        """One worst-direction row per query: the exact dispatch, or the maximum over this method's
+        directions of its per-direction answers."""
+        if self.method == "exact":
+            return self._exact_rows(kind, arr)
+        meth = self._method()
+        fn = meth.delta if kind == "delta" else meth.epsilon
+        return [worst_direction(fn, float(x), self._directions, kind) for x in arr]
+
+    def _batched(self, kind: str, arr: np.ndarray):
+        """The tilted expansion's answer to many queries from one interpolated profile, or None."""
+        if arr.size < BATCH_MIN or self.method != "tilted" or self._structure() != "continuous":
             return None
-        return float(math.exp(sum(n * math.log(m.atom_mass(t, direction=direction)) for m, n in lap)))
+        meth = TiltedMethod(self.groups(), self.order)
+        return meth.batched_delta(arr) if kind == "delta" else meth.batched_epsilon(arr)
 
-    def _edgeworth_laws(self, direction: str) -> tuple[EdgeworthLaw, EdgeworthLaw]:
-        cgf = self._cgf(direction)
-        nmax = self.order + 2
-        cum_p = cgf(0.0, nmax)[1:]
-        cum_q = cgf(-1.0, nmax)[1:]
-        return EdgeworthLaw(cum_p, self.order), EdgeworthLaw(cum_q, self.order)
-
-    def _eps_one(self, delta: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
-        st = self._structure()
-        if st in ("gaussian", "single-step", "lattice") or self.method in ("edgeworth", "ew-tune"):
-            f = lambda e: self._delta_one(e, direction)  # noqa: E731
-            eps = _invert_monotone(lambda e: f(e)[0], delta)
-            _, valid, diag, used = f(eps)
-            return eps, valid, diag, used
-        try:
-            return self._tilted_eps(delta, direction)
-        except FloatingPointError as exc:
-            return 0.0, False, {"error": str(exc)}, "tilted"
-
-    def _tilted_eps(self, delta: float, direction: str) -> tuple[float, bool, dict[str, Any], str]:
-        # tilted: parametrise by the tilt t, eps(t) = K'(t)
-        cgf = self._cgf(direction)
-        # common case (DP-SGD, small delta): the answer lies above the mean, t > 0; Newton from t = 0
-        t_newton = _newton_tilt(cgf, self.order, delta, 0.0)
-        if t_newton is not None:
-            p = delta_at_tilt(cgf, t_newton, self.order)
-            d, valid, diag, used = self._tilted_report(p, direction)
-            return max(p.eps, 0.0), valid, diag, used
-        t0 = saddlepoint(cgf, 0.0, nmax=self.order + 2)
-        p0 = delta_at_tilt(cgf, t0, self.order, 0.0)
-        if p0.delta <= delta:
-            d, valid, diag, used = self._tilted_report(p0, direction)
-            return 0.0, valid, diag, used
-
-        def logdelta(t: float) -> float:
-            return math.log(max(delta_at_tilt(cgf, t, self.order).delta, 1e-320)) - math.log(delta)
-
-        lo, hi = t0, max(t0, 0.0) + 1.0
-        while logdelta(hi) > 0.0:
-            lo, hi = hi, 2.0 * hi + 1.0
-            if hi > 1e6:
-                raise FloatingPointError("could not bracket the tilt for this delta")
-        t = brentq(logdelta, lo, hi, xtol=1e-13, rtol=1e-13, maxiter=200)
-        p = delta_at_tilt(cgf, t, self.order)
-        d, valid, diag, used = self._tilted_report(p, direction)
-        return max(p.eps, 0.0), valid, diag, used
+    def _expansion(self, kind: str, arr: np.ndarray):
+        """(est, direction, valid, diags, methods) of an expansion, measured against the exact value."""
+        batched = self._batched(kind, arr)
+        if batched is not None:
+            est, direction, valid, ltr = batched
+            diags = [{"last_term_ratio": float(r), "batched": True} for r in ltr]
+            methods = ["tilted"] * arr.size
+        else:
+            est, direction, valid, diags, methods = _columns(self._rows(kind, arr))
+        if self._structure() not in CLOSED_STRUCTURES and self._exact_engine() is not None:
+            dispatch.against_exact(self._exact_rows(kind, arr), est, direction, valid, methods, diags,
+                                   fallback=self.fallback and self.method == "tilted")
+        return est, direction, valid, diags, methods
 
     # ------------------------------------------------------------------ public queries
     def _require_nonempty(self) -> None:
@@ -336,55 +246,13 @@ class Accountant:
         if self.method == "exact":
             est, direction, valid, diags, methods = _columns(self._exact_rows("delta", eps_arr))
         else:
-            batched = self._batched_delta(eps_arr) if eps_arr.size >= BATCH_MIN else None
-            if batched is not None:
-                est, direction, valid, ltr = batched
-                methods = ["tilted"] * eps_arr.size
-                diags = [{"last_term_ratio": float(r), "batched": True} for r in ltr]
-            else:
-                rows = [self._delta_both(float(e)) for e in eps_arr]
-                est = np.array([r[0] for r in rows])
-                direction = np.array([r[1] for r in rows], dtype=object)
-                valid = np.array([r[2] for r in rows])
-                methods = [r[4] for r in rows]
-                diags = [r[3] for r in rows]
-            self._against_exact("delta", eps_arr, est, direction, valid, methods, diags)
+            est, direction, valid, diags, methods = self._expansion("delta", eps_arr)
         _raise_failed(diags, methods)
-        lower = upper = None
-        cert = None
+        lower = upper = cert = None
         if certify:
-            lower, upper, cert = self._certify_delta(eps_arr)
+            lower, upper, cert = dispatch.certify_delta(self, eps_arr)
         _warn_invalid(valid, methods)
         return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr)
-
-    def _delta_both(self, eps: float) -> tuple[float, str, bool, dict[str, Any], str]:
-        dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
-        # the answer is the max over directions, so it is valid only if every direction's value is:
-        # an invalid (possibly too small) estimate in one direction may hide the true maximum.
-        best = None
-        all_valid = True
-        for d in dirs:
-            val, valid, diag, used = self._delta_one(eps, d)
-            _check_finite("delta", val)
-            all_valid = all_valid and valid
-            if best is None or val > best[0]:
-                best = (val, d, valid, diag, used)
-        assert best is not None
-        return best[0], best[1], all_valid, best[3], best[4]
-
-    def _eps_both(self, delta: float) -> tuple[float, str, bool, dict[str, Any], str]:
-        """eps in every direction of the method, the worst reported; valid only if every direction is."""
-        dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
-        best = None
-        all_valid = True
-        for d in dirs:
-            e, ok, diag, used = self._eps_one(delta, d)
-            _check_finite("epsilon", e)
-            all_valid = all_valid and ok
-            if best is None or e > best[0]:
-                best = (e, d, ok, diag, used)
-        assert best is not None
-        return best[0], best[1], all_valid, best[3], best[4]
 
     def get_epsilon(self, target_delta: Any, *, certify: bool = False,
                     certify_options: dict[str, Any] | None = None) -> EpsilonResult:
@@ -407,7 +275,7 @@ class Accountant:
         d_arr, scalar = V.as_float_array("target_delta", target_delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         self._require_nonempty()
         if certify and self.method == "exact" and not certify_options and self._structure() == "continuous":
-            first = self._certified_first(d_arr)
+            first = dispatch.certified_first(self, d_arr)
             if first is not None:  # the enclosure's own estimate: no second evaluation of the engine
                 est, direction, valid, diags, methods, lower, upper, cert = first
                 return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags,
@@ -415,86 +283,13 @@ class Accountant:
         if self.method == "exact":
             est, direction, valid, diags, methods = _columns(self._exact_rows("epsilon", d_arr))
         else:
-            dirs = ("remove",) if self.method == "ew-tune" else DIRECTIONS
-            est = np.empty(d_arr.shape)
-            direction = np.empty(d_arr.shape, dtype=object)
-            valid = np.empty(d_arr.shape, dtype=bool)
-            methods = []
-            diags = []
-            batched = self._batched_eps(d_arr) if d_arr.size >= BATCH_MIN else None
-            for i, dl in enumerate(d_arr if batched is None else []):
-                est[i], direction[i], valid[i], diag, used = self._eps_both(float(dl))
-                diags.append(diag)
-                methods.append(used)
-            if batched is not None:
-                est[:], direction[:], valid[:] = batched[0], batched[1], batched[2]
-                diags = [{"last_term_ratio": float(r), "batched": True} for r in batched[3]]
-                methods = ["tilted"] * d_arr.size
-            self._against_exact("epsilon", d_arr, est, direction, valid, methods, diags)
+            est, direction, valid, diags, methods = self._expansion("epsilon", d_arr)
         _raise_failed(diags, methods)
-        lower = upper = None
-        cert = None
+        lower = upper = cert = None
         if certify:
-            lower, upper, cert = self._certify_eps(d_arr, est, diags, certify_options or {})
+            lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options or {})
         _warn_invalid(valid, methods)
         return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr)
-
-    def _batched_eps(self, d_arr: np.ndarray):
-        """eps for many deltas from one interpolated tilted profile per direction (None if not applicable)."""
-        if self.method != "tilted" or self._structure() != "continuous" or any(
-                isinstance(m, Laplace) for m, _ in self.groups()):
-            return None
-        from .expansions.profile import batched_tilts
-
-        log_d = np.log(d_arr)
-        per_dir = []
-        for d in DIRECTIONS:
-            cgf = self._cgf(d)
-            try:
-                lo = self._tilted_eps(float(d_arr.max()), d)
-                hi = self._tilted_eps(float(d_arr.min()), d)
-            except FloatingPointError:
-                return None
-            t_lo, t_hi = lo[2].get("tilt"), hi[2].get("tilt")
-            if t_lo is None or t_hi is None or t_lo < 0.0 or lo[0] <= 0.0:
-                return None
-            if t_hi - t_lo < 1e-9:
-                n = d_arr.size
-                per_dir.append((np.full(n, hi[0]), np.full(n, hi[2]["last_term_ratio"])))
-                continue
-            _, eps, ltr = batched_tilts(cgf, self.order, log_d, t_lo, t_hi)
-            per_dir.append((eps, ltr))
-        (e_r, l_r), (e_a, l_a) = per_dir
-        est = np.maximum(np.maximum(e_r, e_a), 0.0)
-        direction = np.where(e_r >= e_a, "remove", "add").astype(object)
-        valid = (l_r <= TILTED_TOLERANCE) & (l_a <= TILTED_TOLERANCE)
-        return est, direction, valid, np.maximum(l_r, l_a)
-
-    def _batched_delta(self, eps_arr: np.ndarray):
-        """delta for many eps from one interpolated tilted profile per direction (None if not applicable)."""
-        if self.method != "tilted" or self._structure() != "continuous" or any(
-                isinstance(m, Laplace) for m, _ in self.groups()):
-            return None
-        from .expansions.profile import batched_deltas
-
-        per_dir = []
-        for d in DIRECTIONS:
-            if float(eps_arr.max()) >= self._loss_sup(d):
-                return None
-            cgf = self._cgf(d)
-            try:
-                t_lo = saddlepoint(cgf, float(eps_arr.min()), nmax=self.order + 2)
-                t_hi = saddlepoint(cgf, float(eps_arr.max()), nmax=self.order + 2)
-            except FloatingPointError:
-                return None
-            if t_lo < 0.0 or t_hi - t_lo < 1e-9:
-                return None
-            per_dir.append(batched_deltas(cgf, self.order, eps_arr, t_lo, t_hi))
-        (d_r, l_r), (d_a, l_a) = per_dir
-        est = np.maximum(np.maximum(d_r, d_a), 0.0)
-        direction = np.where(d_r >= d_a, "remove", "add").astype(object)
-        valid = (l_r <= TILTED_TOLERANCE) & (l_a <= TILTED_TOLERANCE)
-        return est, direction, valid, np.maximum(l_r, l_a)
 
     # ------------------------------------------------------------------ exact engine
     def _exact_engine(self):
@@ -523,183 +318,13 @@ class Accountant:
         self._cert_cache = (eng, cf)
         return cf
 
-    def _exact_rows(self, kind: str, arr: np.ndarray) -> list[tuple[float, str, bool, dict[str, Any], str]]:
-        """(value, direction, valid, diagnostics, method) per query from the exact engine.
+    def _exact_rows(self, kind: str, arr: np.ndarray) -> list[Row]:
+        """(value, direction, valid, diagnostics, method) per query from the exact method
+        (:class:`ewacct.methods.dispatch.ExactDispatch`)."""
+        g = self.groups()
+        eng = self._exact_engine() if structure(g) not in CLOSED_STRUCTURES else None
+        return ExactDispatch(g, eng).rows(kind, arr)
 
-        Closed forms answer where they exist; Laplace compositions go to the tilted expansion.
-        """
-        st = self._structure()
-        if st in ("gaussian", "single-step", "lattice"):
-            return [self._closed_form_row(kind, float(x)) for x in arr]
-        eng = self._exact_engine()
-        if eng is None:
-            saved = (self.method, self.order)
-            self.method, self.order = "tilted", DEFAULT_ORDER["tilted"]
-            try:
-                both = self._delta_both if kind == "delta" else self._eps_both
-                rows = [both(float(x)) for x in arr]
-            finally:
-                self.method, self.order = saved
-            note = "Laplace atoms are outside the exact engine in this version: tilted expansion used"
-            return [(r[0], r[1], r[2], {**r[3], "note": note}, r[4]) for r in rows]
-        from .methods import direct
-        from .methods.contour import ContourError
-
-        if direct.supports(self.groups()) and sum(
-                m.sampling_probability * n for m, n in self.groups()) < 0.5:
-            # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature
-            return [self._short_or_bound(eng, kind, float(x), "few participations (q T < 0.5)") for x in arr]
-        eng.clear()  # contours are shared within one call only: answers do not depend on history
-        order = np.argsort(arr)[::-1] if kind == "epsilon" else np.argsort(arr)
-        res: dict[int, tuple] = {}
-        for i in order:
-            x = float(arr[i])
-            try:
-                if kind == "delta":
-                    v, d, rel, diag = eng.delta(x)
-                else:
-                    v, d, rel, diag = eng.epsilon(x)
-                _check_finite(kind, v)
-                res[int(i)] = (v, d, rel <= 1e-6, {**diag, "rel_error": rel}, "exact")
-            except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-                res[int(i)] = self._short_or_bound(eng, kind, x, str(exc))
-        out = [res[i] for i in range(arr.size)]
-        return out
-
-    def _short_or_bound(self, eng, kind: str, x: float, why: str):
-        """T <= 3 steps: exact direct quadrature; few participations: ewacct.methods.fewpart; otherwise a
-        flagged rigorous upper bound."""
-        from .methods import direct
-
-        if direct.supports(self.groups()):
-            try:
-                ds = direct.DirectShort(self.groups())
-                if kind == "delta":
-                    v, d, rel, diag = ds.delta(x)
-                else:
-                    from .methods.exact import chernoff_eps
-
-                    v, d, rel, diag = ds.epsilon(x, add_upper=chernoff_eps(eng.dirs["add"].K, math.log(x)))
-                _check_finite(kind, v)
-                return v, d, rel <= 1e-6, {**diag, "rel_error": rel, "contour": why}, "exact-direct"
-            except (ArithmeticError, ValueError) as exc:
-                why = f"{why}; direct quadrature: {exc}"
-        # few participations (sum q n <= 0.5): the truncated-MGF contour with adaptive Gauss-Kronrod in u
-        from .mechanisms import PoissonSubsampledGaussian
-        from .methods import fewpart
-
-        gs = self.groups()
-        if all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0 for m, _ in gs):
-            fg = [(m.sampling_probability, m.noise_multiplier, int(n)) for m, n in gs]
-            if fewpart.supports(fg):
-                try:
-                    f = fewpart.fewpart_delta if kind == "delta" else fewpart.fewpart_epsilon
-                    v, rel, d = f(fg, x)
-                    _check_finite(kind, v)
-                    return v, d, rel <= 1e-6, {"rel_error": rel, "contour": why}, "exact-fewpart"
-                except (ArithmeticError, ValueError) as exc:
-                    why = f"{why}; few-participation quadrature: {exc}"
-        return self._chernoff_row(eng, kind, x, why)
-
-    def _chernoff_row(self, eng, kind: str, x: float, why: str):
-        """A rigorous upper bound when the exact quadrature could not settle a query (flagged invalid)."""
-        from .methods.exact import chernoff_eps, chernoff_log_delta
-
-        if kind == "epsilon":
-            vals = {d: chernoff_eps(eng.dirs[d].K, math.log(x)) for d in DIRECTIONS}
-        else:
-            vals = {d: math.exp(min(0.0, chernoff_log_delta(eng.dirs[d].K, x))) for d in DIRECTIONS}
-        d = max(vals, key=vals.get)
-        diag = {"error": why, "note": "exact quadrature did not converge within its budget; the value is a "
-                "rigorous upper bound (Chernoff), not the exact answer"}
-        return float(vals[d]), d, False, diag, "chernoff-bound"
-
-    def _closed_form_row(self, kind: str, x: float):
-        best = None
-        for d in DIRECTIONS:
-            v, ok, diag, used = self._delta_one(x, d) if kind == "delta" else self._eps_one(x, d)
-            _check_finite(kind, v)
-            if best is None or v > best[0]:
-                best = (v, d, ok, diag, used)
-        return best
-
-    def _against_exact(self, kind: str, arr: np.ndarray, est: np.ndarray, direction: np.ndarray,
-                       valid: np.ndarray, methods: list[str], diags: list[dict[str, Any]]) -> None:
-        """Measure an expansion against the exact value; valid only within EXPANSION_TOLERANCE of it.
-
-        With ``fallback`` (tilted only) an answer outside the tolerance is replaced by the exact one.
-        """
-        if self._structure() in ("gaussian", "single-step", "lattice") or self._exact_engine() is None:
-            return
-        exact = self._exact_rows(kind, arr)
-        for i, (v, d, ok, diag, used) in enumerate(exact):
-            if used != "exact":
-                diags[i] = {**diags[i], "exact": None, "exact_note": diag.get("note")}
-                continue
-            err = (float(est[i]) - v) / v if v > 0.0 else (0.0 if est[i] <= 1e-15 else math.inf)
-            diags[i] = {**diags[i], "exact": v, "error_vs_exact": err}
-            valid[i] = bool(valid[i]) and abs(err) <= EXPANSION_TOLERANCE
-            if self.fallback and self.method == "tilted" and not valid[i]:
-                diags[i] = {**diags[i], "tilted_estimate": float(est[i]),
-                            "fallback": "tilted expansion outside tolerance; answered by the exact engine"}
-                est[i], direction[i], valid[i], methods[i] = v, d, ok, "exact"
-
-    # ------------------------------------------------------------------ certification
-    def _certify_eps(self, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]], opts: dict[str, Any]):
-        from .bounds.certify import certified_epsilon
-
-        lo = np.empty_like(est)
-        hi = np.empty_like(est)
-        sources = []
-        for i, dl in enumerate(d_arr):
-            c = certified_epsilon(self, float(dl), **opts)
-            lo[i], hi[i] = c.lower, c.upper
-            if diags[i].get("fallback") and est[i] > c.upper:
-                # the fallback's answer is itself a (coarser) pessimistic PLD bound: keep the tighter one
-                est[i] = c.upper
-            sources.append(c.source)
-            diags[i] = {**diags[i], "certificate": c.as_dict()}
-            if not (c.lower - 1e-9 <= est[i] <= c.upper + 1e-9):
-                diags[i]["estimate_outside_bracket"] = True
-                warnings.warn(
-                    f"the estimate {est[i]:.6g} lies outside its certified bracket [{c.lower:.6g}, {c.upper:.6g}]; "
-                    "use the certified upper bound", EdgeworthValidityWarning, stacklevel=3)
-        return lo, hi, sources[0] if len(set(sources)) == 1 else ",".join(sources)
-
-    def _certified_first(self, d_arr: np.ndarray):
-        """Certified eps from the contour enclosure, with its estimate (the root of the enclosure's own
-        trapezoidal sum, or the exact engine's where the full path ran); None unless every query is
-        certified by the enclosure."""
-        from .bounds.certify import CONTOUR_SOURCE, certified_epsilon
-
-        est = np.empty(d_arr.shape)
-        lower = np.empty(d_arr.shape)
-        upper = np.empty(d_arr.shape)
-        direction = np.empty(d_arr.shape, dtype=object)
-        diags: list[dict[str, Any]] = []
-        for i, dl in enumerate(d_arr):
-            c = certified_epsilon(self, float(dl))
-            if c.source != CONTOUR_SOURCE:
-                return None
-            info = c.analytic["contour"]
-            est[i] = min(max(float(info["estimate"]), c.lower), c.upper)
-            lower[i], upper[i] = c.lower, c.upper
-            direction[i] = info["direction"]
-            diags.append({"rel_error": (c.upper - c.lower) / max(c.upper, 1e-300), "certificate": c.as_dict()})
-        valid = np.ones(d_arr.shape, dtype=bool)
-        return est, direction, valid, diags, ["exact"] * d_arr.size, lower, upper, CONTOUR_SOURCE
-
-    def _certify_delta(self, e_arr: np.ndarray):
-        from .bounds.certify import certified_delta
-
-        lo = np.empty_like(e_arr)
-        hi = np.empty_like(e_arr)
-        sources = []
-        for i, e in enumerate(e_arr):
-            c = certified_delta(self, float(e))
-            lo[i], hi[i] = c.lower, c.upper
-            sources.append(c.source)
-        return lo, hi, sources[0] if len(set(sources)) == 1 else ",".join(sources)
 
     # ------------------------------------------------------------------ trade-off curve
     def tradeoff(self, alpha: Any, *, n_grid: int = 400) -> TradeoffResult:
@@ -821,60 +446,6 @@ def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
                 "(the default) or a certified bracket (certify=True; CLI: --certify)")
 
 
-def _newton_tilt(cgf: Callable[[float, int], np.ndarray], order: int, delta: float, t0: float) -> float | None:
-    """Tilt t > max(t0, 0) with log delta(t) = log delta; None when not found (caller falls back to Brent).
-
-    Until the root is bracketed, Newton steps use the leading-order slope of
-    ``log delta ~ K - t K1 - log(t (t+1) sqrt(2 pi K2))``, i.e. ``-t K2 - K3 / (2 K2) - 1/t - 1/(t+1)``
-    with ``Kj`` the j-th derivative of K (each step at most doubles t); once bracketed, regula falsi
-    with the Illinois modification keeps the root inside the bracket and converges superlinearly,
-    with bisection when a step falls outside.
-    """
-    target = math.log(delta)
-    nmax = order + 2
-    lo = max(t0, 0.0)
-    p_lo = delta_at_tilt(cgf, lo, order)
-    g_lo = math.log(max(p_lo.delta, 1e-320)) - target
-    if p_lo.eps < 0.0 or g_lo <= 0.0:
-        return None
-    k = cgf(lo, nmax)
-    t = min(max(lo + 1e-3, math.sqrt(max(2.0 * -target / max(float(k[2]), 1e-300), 1e-6))), lo + 4.0)
-    hi, g_hi = math.inf, -math.inf
-    side = 0
-    for _ in range(60):
-        g = math.log(max(delta_at_tilt(cgf, t, order).delta, 1e-320)) - target
-        if abs(g) <= 1e-11:
-            return t
-        if g > 0.0:
-            lo, g_lo = t, g
-            if side == 1:
-                g_hi *= 0.5  # Illinois: the same end kept twice, halve the other end's weight
-            side = 1
-        else:
-            hi, g_hi = t, g
-            if side == -1:
-                g_lo *= 0.5
-            side = -1
-        if math.isfinite(hi):
-            if hi - lo <= 1e-14 * max(1.0, hi):
-                return 0.5 * (lo + hi)
-            tn = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
-            if not (lo < tn < hi):
-                tn = 0.5 * (lo + hi)
-        else:
-            k = cgf(t, nmax)
-            slope = -t * float(k[2]) - float(k[3]) / (2.0 * float(k[2])) - 1.0 / t - 1.0 / (t + 1.0)
-            tn = t - g / slope if slope < 0.0 else 2.0 * t
-            tn = min(max(tn, t * 1.01), 2.0 * t + 1.0)  # expand, at most doubling
-        t = tn
-    return None
-
-
-def _check_finite(name: str, x: float) -> None:
-    if not math.isfinite(x):
-        raise FloatingPointError(f"internal error: {name} evaluated to {x}; please report this configuration")
-
-
 def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
     if not np.all(valid):
         n = int(np.sum(~np.asarray(valid)))
@@ -885,51 +456,3 @@ def _warn_invalid(valid: np.ndarray, methods: list[str]) -> None:
             EdgeworthValidityWarning,
             stacklevel=3,
         )
-
-
-def _gaussian_delta(eps: float, mu: float) -> float:
-    """Exact delta(eps) of a mu-GDP pair, in log space (Dong, Roth & Su 2022, Cor. 2.13)."""
-    a = norm_logcdf(-eps / mu + mu / 2.0)
-    b = eps + norm_logcdf(-eps / mu - mu / 2.0)
-    if b >= a:
-        return 0.0
-    return float(math.exp(a) * -math.expm1(b - a))
-
-
-def _rr_delta(eps: float, eps0: float, n: int) -> float:
-    """Exact delta(eps) of n-fold binary randomized response (both directions coincide)."""
-    from scipy.stats import binom
-
-    r_p = 1.0 / (1.0 + math.exp(-eps0))  # probability of +eps0 under the upper measure
-    k = np.arange(n + 1)
-    loss = eps0 * (2 * k - n)
-    sel = loss > eps
-    if not sel.any():
-        return 0.0
-    lp = binom.logpmf(k[sel], n, r_p)
-    lq = binom.logpmf(k[sel], n, 1.0 - r_p)
-    # pmf_P(k) - e^eps pmf_Q(k) = pmf_P(k) (1 - e^{eps - loss_k}) >= 0 on sel
-    terms = np.exp(lp) * -np.expm1(eps - loss[sel])
-    return float(np.sum(terms))
-
-
-def _invert_monotone(delta_fn: Callable[[float], float], delta: float) -> float:
-    """inf{eps >= 0: sup_{e >= eps} delta_fn(e) <= delta} on a grid, refined by Brent."""
-    if delta_fn(0.0) <= delta:
-        hi = 0.0
-        grid = np.linspace(0.0, 1.0, 65)
-        vals = np.array([delta_fn(e) for e in grid])
-        if np.all(vals <= delta):
-            return 0.0
-    hi = 1.0
-    while not (delta_fn(hi) <= delta and delta_fn(2.0 * hi) <= delta):
-        hi *= 2.0
-        if hi > 1e15:
-            raise ValueError("epsilon exceeds 1e15 for this composition and target_delta (no meaningful privacy)")
-    grid = np.linspace(0.0, 2.0 * hi, 257)
-    vals = np.array([delta_fn(e) for e in grid])
-    above = np.nonzero(vals > delta)[0]
-    if above.size == 0:
-        return 0.0
-    i = int(above[-1])
-    return float(brentq(lambda e: delta_fn(e) - delta, grid[i], grid[i + 1], xtol=1e-13, rtol=1e-13, maxiter=200))
