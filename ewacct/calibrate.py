@@ -205,22 +205,29 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
             raise ArithmeticError("no exact engine")
         return eng.dirs["remove"]
 
+    last_c = [None]
+
     def model(x: float) -> float:
         K = direction(x).K
         if target_epsilon >= K.loss_sup:
             raise ArithmeticError("target beyond the largest privacy loss")
-        c = saddle(K, target_epsilon, cs.get(x))
-        cs[x] = c
+        c = saddle(K, target_epsilon, cs.get(x, last_c[0]))  # warm start: the last saddle
+        cs[x] = last_c[0] = c
         _, ld = saddle_estimate_at(K, c, target_epsilon)
         if not math.isfinite(ld):
             raise ArithmeticError("model not finite")
         return ld - log_d
 
+    slope: list[float] = []   # dM/dx measured by the last root search (negative)
+
     def model_root(r, x0: float) -> float:
-        """Root of M(x) + r(x) (decreasing in x), from x0: a bracket, then regula falsi."""
+        """Root of M(x) + r(x) (decreasing in x), from x0: a bracket (its first probe sized by the
+        last measured slope, 1.5x the predicted move), then Illinois regula falsi to rtol / 20."""
         lo_x, hi_x = math.log(SIGMA_MIN), math.log(SIGMA_MAX)
         x, g = x0, model(x0) + r(x0)
         step = 0.05
+        if slope and slope[-1] < 0.0:
+            step = min(max(1.5 * abs(g / slope[-1]), 10.0 * rtol), 0.5)
         # bracket [a, b] with g(a) > 0 >= g(b)
         if g > 0.0:
             a, ga = x, g
@@ -242,8 +249,10 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                 if ga > 0.0:
                     break
                 b, gb, a, step = a, ga, a - 2.0 * step, 2.0 * step
+        if gb < ga:
+            slope.append((gb - ga) / (b - a))
         for _ in range(60):  # Illinois regula falsi on the cheap model
-            if b - a <= 1e-3 * rtol:
+            if b - a <= 0.05 * rtol:
                 break
             xm = b - gb * (b - a) / (gb - ga)
             if not (a < xm < b):
@@ -257,7 +266,7 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                 ga *= 0.5
         return b
 
-    evals = 0
+    evals = failures = 0
     pts: list[tuple[float, float]] = []   # (x, r = f - M) at the exact evaluations
     above, below = -math.inf, math.inf      # exact bracket: f > 0 at `above`, f <= 0 at `below`
 
@@ -286,8 +295,12 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                 try:
                     fx = direction(x).log_delta(target_epsilon).log_delta - log_d
                 except ContourError:
-                    # the engine's far tail (too much noise for it): back off towards less noise
+                    # the engine's far tail (too much noise for it): back off towards less noise;
+                    # a second failure hands over to the bracket search (each costs ~1 s)
                     evals += 1
+                    failures += 1
+                    if failures >= 2:
+                        return None
                     below_hard = x
                     x = 0.5 * (above + x) if math.isfinite(above) else x - 0.1
                     if below_hard - x <= rtol:
