@@ -846,6 +846,7 @@ class _Direction:
             hi = K.loss_sup
         if not eps > 0.0:
             eps = 0.0
+        rebuilt = False
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
             ld, dld, lerr = self.log_delta(eps, log_target, strict=False)
@@ -855,8 +856,12 @@ class _Direction:
             accept = max(0.25 * ACCEPT_RTOL, 0.3 * EPS_ACCEPT * eps * abs(dld))
             if abs(f) <= 1e-6 and lerr - ld > math.log(max(self.rtol, 0.25 * accept)):
                 # near the root, but the contour (built at another eps) misses the tolerance here:
-                # rebuild it at this eps (its own abscissa) and evaluate strictly
-                self.P = None
+                # rebuild it at this eps (its own abscissa; once per search) and evaluate strictly
+                if not rebuilt:
+                    self.P = None
+                    rebuilt = True
+                    # the bracket was set by the less accurate contour: start it afresh
+                    lo, hi, lo_known = 0.0, (K.loss_sup if K is not None else math.inf), False
                 ld, dld, lerr = self.log_delta(eps, log_target, accept=accept)
                 f = ld - log_target
             if eps == 0.0 and f <= 0.0:
@@ -880,10 +885,16 @@ class _Direction:
                 else:
                     en = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * max(eps, 1e-12)
             if lo_known and math.isfinite(hi) and hi - lo <= 1e-15 * hi:
+                # the bracket closed (delta varies by less than the iterates' resolution across it):
+                # answer only after a strict evaluation there confirms the root
+                eps = en
+                acc = max(0.25 * ACCEPT_RTOL, 0.3 * EPS_ACCEPT * eps * abs(dld)) if math.isfinite(dld) else None
+                ld, dld, lerr = self.log_delta(eps, log_target, accept=acc)
+                f = ld - log_target
                 if not abs(f) <= 1e-6 or not math.isfinite(dld):
                     raise FewPartError(f"eps(delta): the bracket closed at eps={eps:.6g} away from the root")
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
-                return en, ld, rel
+                return eps, ld, rel
             eps = en
         raise FewPartError(f"eps(delta) did not converge (last eps={eps:.6g})")
 
