@@ -170,3 +170,40 @@ def test_other_direction_width_at_huge_sigma():
     assert c.upper - c.lower <= 1e-4 * c.upper
     lo, hi = pld.PldBracket(list(acc.groups())).epsilon_bracket(1e-12, 1e-4)
     assert c.lower <= hi and lo <= c.upper
+
+
+def _mp_delta_two_steps_split(q: float, sigma: float, eps: float, dps: int = 30) -> mp.mpf:
+    """As _mp_delta_two_steps, with a break point where the inner one-step profile changes branch
+    (its integrand has a kink there, which cost the plain quadrature ~1e-7 relative)."""
+    with mp.workdps(dps):
+        q_, mu, e = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
+        ell = lambda x: mp.log(1 - q_ + q_ * mp.exp(mu * x - mu * mu / 2))  # noqa: E731
+        base = [-mp.inf, -10, -5, -2, 0, mu / 2, mu, 2 + mu, 5 + mu, 10 + mu, mp.inf]
+        xs = (mp.log((mp.exp(e) / (1 - q_) - 1 + q_) / q_) + mu * mu / 2) / mu
+        pts = sorted(set(base) | {xs}, key=float)
+        rem = mp.quad(lambda x: ((1 - q_) * mp.npdf(x) + q_ * mp.npdf(x - mu)) * _d1_dir(q_, mu, e - ell(x), "remove"), pts)
+        arg = (mp.exp(-e) / (1 - q_) - 1 + q_) / q_
+        add = mp.mpf(0)
+        if arg > 0:
+            xa = (mp.log(arg) + mu * mu / 2) / mu
+            pts = sorted({p for p in base if p < xa} | {xa}, key=float)
+            add = mp.quad(lambda x: mp.npdf(x) * _d1_dir(q_, mu, e + ell(x), "add"), pts)
+        return max(mp.re(rem), mp.re(add))
+
+
+def test_two_steps_are_certified_narrow():
+    # T = 2 has no contour (issue 8) and the proven fallback gave [8.23, 12.56] at q = 0.3, sigma = 0.5,
+    # delta = 1e-5; the one-step closed form integrated over the first step in Arb is 2e-6 wide.
+    from ewacct.bounds.certify import TWO_STEP_SOURCE, certified_delta, certified_epsilon
+
+    for q, s, d in [(0.3, 0.5, 1e-5), (0.01, 1.0, None)]:
+        acc = Accountant().compose(PoissonSubsampledGaussian(s, q), 2)
+        if d is not None:
+            c = certified_epsilon(acc, d)
+            assert c.source == TWO_STEP_SOURCE
+            assert c.upper - c.lower <= 1e-4 * c.upper
+            assert _mp_delta_two_steps_split(q, s, c.lower) > d >= _mp_delta_two_steps_split(q, s, c.upper)
+        b = certified_delta(acc, 1.0)
+        assert b.source == TWO_STEP_SOURCE
+        ref = _mp_delta_two_steps_split(q, s, 1.0)
+        assert b.lower <= ref <= b.upper and b.upper - b.lower <= 1e-9 * ref

@@ -4,6 +4,8 @@ Sources, tried in this order (docs/certified.md):
 
 1. exact closed forms (Gaussian compositions, one subsampled-Gaussian step, randomized response),
    enclosed in Arb ball arithmetic (:mod:`ewacct.bounds.closed_form`): rigorous, ~1e-13 wide;
+1b. two subsampled-Gaussian steps (T = 2, where the contour has none): the one-step closed form
+   integrated over the first step in Arb (:mod:`ewacct.bounds.two_step`): rigorous, ~2e-6 wide;
 2. the contour-integral enclosure (:mod:`ewacct.methods.certified`) for every composition of
    subsampled-Gaussian and Gaussian steps: rigorous (given the floating-point model stated in
    docs/certified.md), about 1e-9 wide, cost independent of T;
@@ -44,6 +46,8 @@ class Certificate:
 
 CONTOUR_SOURCE = "contour integral (rigorous enclosure)"
 CLOSED_SOURCE = "exact closed form (Arb enclosure)"
+#: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form (bounds/two_step.py)
+TWO_STEP_SOURCE = "two-step integral (Arb enclosure)"
 #: where the contour enclosure does not apply or did not finish: proven, often wide (bounds/proven.py)
 PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (proven, wide)"
 #: kept for callers that import the name; no certificate carries it any more
@@ -91,7 +95,7 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
         width: unused (kept for compatibility: each source has its own width).
         value_discretization_interval: unused (it tuned the PLD fallback, which is gone; kept so that
             callers passing it keep working).
-        time_budget: seconds the contour enclosure may take before the proven (wider) fallback
+        time_budget: CPU seconds the contour enclosure may take before the proven (wider) fallback
             answers (default ``ewacct.methods.certified.TIME_BUDGET``, 1 s); e.g. a history of hundreds
             of distinct segments needs ~10-30 s for the 1e-10-wide contour bracket
             (``get_epsilon(delta, certify=True, certify_options={"time_budget": 60})``).
@@ -105,6 +109,11 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     br = closed_form_epsilon_bracket(acc, delta)
     if br is not None:
         return Certificate(br[0], br[1], CLOSED_SOURCE, None, time.perf_counter() - t0)
+    from .two_step import two_step_epsilon_bracket
+
+    br = two_step_epsilon_bracket(acc, delta)
+    if br is not None:
+        return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
     cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
     if cert is not None:
         return Certificate(cert.lower, cert.upper, CONTOUR_SOURCE, None, time.perf_counter() - t0,
@@ -123,6 +132,11 @@ def _delta(acc: Any, eps: float) -> Certificate:
     br = closed_form_delta_bracket(acc, eps)
     if br is not None:
         return Certificate(br[0], br[1], CLOSED_SOURCE, None, time.perf_counter() - t0)
+    from .two_step import two_step_delta_bracket
+
+    br = two_step_delta_bracket(acc, eps)
+    if br is not None:
+        return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
     cert, note = _contour_bracket(acc, "delta", eps)
     if cert is not None:
         return Certificate(cert.lower, cert.upper, CONTOUR_SOURCE, None, time.perf_counter() - t0,

@@ -515,6 +515,10 @@ class CertDirection:
     def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf) -> np.ndarray:
         """log of |G~(w_m)| + r_m + D1 (ur - ul)/2 on each cell (u_m its midpoint): a bound on |G_i| there."""
         g = self.sg[i]
+        if g.mu > 4.0:
+            # sigma < 0.25: one enclosure at large |Im w| costs ~1 s of CPU there, and the probes do not
+            # bring the truncation down in any case measured (sigma = 0.05): no probe
+            return np.full(ul.shape, np.inf)
         a = self._a(c)
         key = (g.q, g.mu, a)
         if key not in _DERIV:
@@ -535,7 +539,7 @@ class CertDirection:
             lr = np.empty(len(todo))
             ch = 16 if g.mu <= 4.0 else 1  # chunks (the deadline is checked between them): at small
             for j0 in range(0, len(todo), ch):  # sigma one enclosure at large |Im w| takes ~0.3 s
-                if time.perf_counter() > deadline:
+                if _now() > deadline:
                     raise CertError("certified contour ran out of time (probing the truncation)")
                 lg[j0:j0 + ch], lr[j0:j0 + ch] = sg_g_enclose_many(
                     g.q, g.mu, np.ascontiguousarray(w[j0:j0 + ch]), self.log_G_hi(i, a) + math.log(1e-4),
@@ -596,7 +600,7 @@ class CertDirection:
             while self.log_trunc(c, h, hi_n, target, deadline) > target:
                 if hi_n >= MAX_NODES:
                     raise CertError(f"certified contour: truncation bound not met within {MAX_NODES} nodes")
-                if time.perf_counter() > deadline:
+                if _now() > deadline:
                     raise CertError("certified contour ran out of time (node count)")
                 lo_n, hi_n = hi_n, min(2 * hi_n, MAX_NODES)
             while hi_n - lo_n > max(4, lo_n // 50):
@@ -610,7 +614,7 @@ class CertDirection:
         K = np.empty(n, dtype=np.complex128)
         E = np.empty(n)
         for k0 in range(0, n, 128):  # chunks: the deadline is checked between them
-            if time.perf_counter() > deadline:
+            if _now() > deadline:
                 raise CertError("certified contour ran out of time")
             k1 = min(n, k0 + 128)
             K[k0:k1], E[k0:k1] = self.nodes(c, h, k0, k1)
@@ -645,7 +649,13 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
 
 
 # ----------------------------------------------------------------------------- brackets
-#: wall-clock budget of one certificate (seconds), the exact engine's estimate included; past it the
+def _now() -> float:
+    """The certificate's clock: this process's CPU time, so that the budget (hence which source
+    answers, and the bracket's width) does not depend on what else the machine is running."""
+    return time.process_time()
+
+
+#: CPU-time budget of one certificate (seconds), the exact engine's estimate included; past it the
 #: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
 #: stays around a second (the training-loop user calls it often)
 TIME_BUDGET = 1.0
@@ -673,7 +683,7 @@ def _warm_once() -> None:
 
 
 class _EngineBudget:
-    """Caps the exact engine's own wall-clock net (ExactDirection.TIME_BUDGET, 3 s) at the
+    """Caps the exact engine's own wall-clock net (ExactDirection.TIME_BUDGET, 3 s) by the
     certificate's remaining time while the certifier asks it for its estimate and contours."""
 
     def __init__(self, exact: Any, deadline: float) -> None:
@@ -681,7 +691,8 @@ class _EngineBudget:
         self.deadline = deadline
 
     def __enter__(self) -> None:
-        left = max(0.05, self.deadline - time.perf_counter())
+        # the engine's net is on the wall clock: allow up to 4x the CPU time left (a loaded machine)
+        left = max(0.05, 4.0 * (self.deadline - _now()))
         for ed in self.dirs:
             ed.TIME_BUDGET = min(type(ed).TIME_BUDGET, left)
 
@@ -713,7 +724,8 @@ class ContourCertifier:
     def _contour(self, d: str, eps: float, log_delta: float, deadline: float) -> tuple[CertContour, list[float]]:
         ed = self.exact.dirs[d]
         with ed._deadline():
-            ed.K.state["deadline"] = min(ed.K.state["deadline"], deadline)
+            # (the engine's deadline is on the wall clock: the CPU time left, from now)
+            ed.K.state["deadline"] = min(ed.K.state["deadline"], time.perf_counter() + 4.0 * max(0.0, deadline - _now()))
             ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
         key = (d, ct.c, ct.h)
         if key not in self._cache:
@@ -748,7 +760,7 @@ class ContourCertifier:
 
     def _delta(self, eps: float) -> Bracket:
         t0 = time.perf_counter()
-        deadline = t0 + getattr(self, "_budget", TIME_BUDGET)
+        deadline = _now() + getattr(self, "_budget", TIME_BUDGET)
         with _EngineBudget(self.exact, deadline):
             est, d_est, _, diag = self.exact.delta(eps)
         if est <= 0.0:
@@ -786,7 +798,7 @@ class ContourCertifier:
 
     def _epsilon(self, delta: float) -> Bracket:
         t0 = time.perf_counter()
-        deadline = t0 + getattr(self, "_budget", TIME_BUDGET)
+        deadline = _now() + getattr(self, "_budget", TIME_BUDGET)
         b0 = self.exact.delta_at_zero_bound()
         if b0 <= delta:
             return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0,
@@ -891,7 +903,7 @@ class ContourCertifier:
             for _ in range(60):
                 if upper_ok(upper):
                     break
-                if time.perf_counter() > deadline:
+                if _now() > deadline:
                     raise CertError("certified eps: the upper end was not reached within the time budget")
                 failed = upper
                 step *= 4.0
@@ -899,7 +911,7 @@ class ContourCertifier:
             else:
                 raise CertError("certified eps: no upper end found")
             for _ in range(60):
-                if upper - failed <= want or time.perf_counter() > deadline:
+                if upper - failed <= want or _now() > deadline:
                     break
                 mid = 0.5 * (failed + upper)
                 if upper_ok(mid):
@@ -918,7 +930,7 @@ class ContourCertifier:
         else:
             lower = 0.0
         for _ in range(60):
-            if failed - lower <= want or time.perf_counter() > deadline:
+            if failed - lower <= want or _now() > deadline:
                 break
             mid = 0.5 * (failed + lower)
             if lower_ok(mid):
