@@ -72,6 +72,16 @@ def test_log_mgf_kernel_vs_mpmath(q, s, w):
             assert abs(ours - ref) <= 1e-11 * abs(ref) + 1e-300, (ours, ref)
 
 
+@pytest.mark.parametrize("q,s,w", [(4.257809646082867e-05, 5.041347293544256, complex(297.535034512972, 133.7190046171185)),
+                                   (6.7268e-06, 14.13875, complex(2066.04, 2264.76))])
+def test_fast_kernel_at_large_abscissa_vs_mpmath(q, s, w):
+    # contour nodes far right (c ~ 300 and ~2000: delta ~ 1e-5 at sigma 5-14): sg_log_g was 1.7e-9 and
+    # 2.9e-9 off here (5e-8 in eps over 660,738 steps), the fast path is ~1e-12
+    ref = complex(_mp_log_g(q, s, w))
+    ours = sg_log_g_fast(q, 1.0 / s, np.array([w]))[0]
+    assert abs(ours - ref) <= 1e-11 * abs(ref), (ours, ref)
+
+
 def _mp_log_g_derivs(q: float, sigma: float, w: float, dps: int = 20) -> tuple[float, float]:
     """(d/dw log G, d^2/dw^2 log G) at real w by mpmath: E[l e^{wl}] / G and E[l^2 e^{wl}] / G - (.)^2."""
     with mp.workdps(dps):

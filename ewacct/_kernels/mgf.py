@@ -238,6 +238,9 @@ def sg_log_g_many(q: float, mu: float, w: np.ndarray) -> np.ndarray:
 TRAP_L = 38.0
 #: most x-nodes of one fast batch (beyond: sg_log_g)
 FAST_MAX_X = 6000
+#: sg_log_g is not asked for |Re w| mu beyond this (its work arrays grow with it: a w that far out is
+#: answered NaN by the complex batch, +inf by the real kernel, i.e. "beyond reach", never a number)
+GL_MAX_REACH = 2.0e4
 
 
 @njit(cache=True)
@@ -380,6 +383,10 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
         for t in range(n):
             fallback[idx[t]] = True
         return
+    if (x_hi - x_lo) / min(0.5, 0.5 / mu) > FAST_MAX_X:
+        for t in range(n):
+            fallback[idx[t]] = True
+        return
     # the real axis, no scan: the phase derivative |Im(w) l'| <= |Im w| mu everywhere, and toward the
     # branch point on the side where Im(w) l grows |e^{wl}| grows by up to exp(|Im w| theta pi)
     # at distance theta pi / mu: both add |Im w| mu to what the Gaussian / the branch points need
@@ -439,14 +446,27 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
             bad = False
             for j in range(nx):
                 wl = wi * ells[j]
-                if wl.real > 700.0:
-                    bad = True
-                    break
+                if wl.real > 600.0:
+                    # e^{wl} alone would overflow: phi f = e^{lphi + wl} + phi (w r - 1 - w l), exactly
+                    # (no cancellation: |e^{wl}| >> |1 + w l|); in the f-form such points are small
+                    if not (cmath.isfinite(rs[j]) and lphis[j].real + wl.real < 700.0):
+                        bad = True
+                        break
+                    acc += cmath.exp(lphis[j] + wl) + ephi[j] * (wi * rs[j] - 1.0 - wl)
+                    continue
                 acc += ephi[j] * (wi * rs[j] + _e2_fast(wl))
             if bad:
                 fallback[i] = True
             else:
                 out[i] = _clog1p(h * acc)
+
+
+@njit(cache=True)
+def _sg_log_g_guarded(q: float, mu: float, w: complex) -> complex:
+    """sg_log_g(q, mu, w), or NaN where |Re w| mu > GL_MAX_REACH (its arrays would be too large)."""
+    if abs(w.real) * mu > GL_MAX_REACH:
+        return complex(math.nan, math.nan)
+    return sg_log_g(q, mu, w)
 
 
 @njit(cache=True)
@@ -462,7 +482,7 @@ def sg_log_g_fast(q: float, mu: float, w: np.ndarray) -> np.ndarray:
     fallback = np.zeros(n, dtype=np.bool_)
     if q >= 1.0 or mu > 5.0:
         for i in range(n):
-            out[i] = sg_log_g(q, mu, w[i])
+            out[i] = _sg_log_g_guarded(q, mu, w[i])
         return out
     npos = 0
     for i in range(n):
@@ -485,7 +505,7 @@ def sg_log_g_fast(q: float, mu: float, w: np.ndarray) -> np.ndarray:
         _sg_batch_shared(q, mu, w, neg, out, fallback)
     for i in range(n):
         if fallback[i]:
-            out[i] = sg_log_g(q, mu, w[i])
+            out[i] = _sg_log_g_guarded(q, mu, w[i])
     return out
 
 
@@ -577,9 +597,18 @@ def sg_log_g_real(q: float, mu: float, w: float, out: np.ndarray) -> bool:
     f2 = 0.0
     for j in range(nx):
         wl = w * ells[j]
-        if wl > 700.0 or not math.isfinite(rs[j]):
-            return False  # an overflowing point in the f-form: sg_log_g answers
+        if not math.isfinite(rs[j]):
+            return False  # an overflowing u in the f-form: sg_log_g answers
         ph = math.exp(lphis[j])
+        if wl > 600.0:
+            # e^{wl} alone would overflow: form phi e^{wl} in log space (exact; such points are small here)
+            if lphis[j] + wl > 700.0:
+                return False
+            pe = math.exp(lphis[j] + wl)
+            f0 += pe + ph * (w * rs[j] - 1.0 - wl)
+            f1 += (pe - ph) * ells[j] + ph * rs[j]
+            f2 += pe * ells[j] * ells[j]
+            continue
         em = math.expm1(wl)
         e2 = em - wl if abs(wl) >= 0.02 else _e2_real(wl)
         f0 += ph * (w * rs[j] + e2)
@@ -612,6 +641,12 @@ def sg_composition_real(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, w: floa
         if sg_log_g_real(qs[g], mus[g], w, tmp):
             for k in range(3):
                 out[k] += ns[g] * tmp[k]
+        elif abs(w) * mus[g] > GL_MAX_REACH:
+            # far beyond any saddle point: K and K' are +inf ("too far"), never a number
+            out[0] = math.inf
+            out[1] = math.inf
+            out[2] = math.inf
+            return
         else:
             # outside the fast path: the value from sg_log_g, derivatives by central differences
             # (they only place the contour; the value feeds the bounds)
