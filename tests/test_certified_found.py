@@ -207,3 +207,11 @@ def test_two_steps_are_certified_narrow():
         assert b.source == TWO_STEP_SOURCE
         ref = _mp_delta_two_steps_split(q, s, 1.0)
         assert b.lower <= ref <= b.upper and b.upper - b.lower <= 1e-9 * ref
+
+
+def test_two_step_check_does_not_expand_long_histories():
+    # the T = 2 check built a list of the steps: 10^9 of them took 11 s (and memory) before the contour
+    from ewacct.bounds.two_step import _params
+
+    assert _params(Accountant().compose(PoissonSubsampledGaussian(1.0, 1e-4), 10 ** 9)) is None
+    assert _params(Accountant().compose(PoissonSubsampledGaussian(1.0, 1e-4), 2)) == ((1e-4, 1.0), (1e-4, 1.0))

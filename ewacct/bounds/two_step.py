@@ -54,9 +54,9 @@ def _params(acc: Any):
     for m, n in groups:
         if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0):
             return None
-        steps += [(float(m.sampling_probability), float(m.noise_multiplier))] * int(n)
-        if len(steps) > 2:
+        if int(n) > 2 or len(steps) + int(n) > 2:  # (counted before any list is built: n can be 1e9)
             return None
+        steps += [(float(m.sampling_probability), float(m.noise_multiplier))] * int(n)
     return (steps[0], steps[1]) if len(steps) == 2 else None
 
 
