@@ -24,10 +24,17 @@ def _fresh_query(groups, delta=1e-5):
     return float(acc.get_epsilon(delta))
 
 
-@pytest.mark.parametrize("steps", [1_000, 100_000, 10_000_000, 1_000_000_000])
+@pytest.mark.parametrize("steps", [100, 1_000, 100_000, 10_000_000, 1_000_000_000])
 def test_bench_exact_single_mechanism(benchmark, steps):
     _fresh_query([(1.0, 0.01, steps)])
     eps = benchmark.pedantic(_fresh_query, args=([(1.0, 0.01, steps)],), rounds=10, iterations=1)
+    assert math.isfinite(eps) and eps > 0
+
+
+@pytest.mark.parametrize("q,sigma,steps", [(1e-6, 1.0, 1_000_000_000), (2000 / 67349, 0.7865, 660)])
+def test_bench_exact_other_regimes(benchmark, q, sigma, steps):
+    _fresh_query([(sigma, q, steps)])
+    eps = benchmark.pedantic(_fresh_query, args=([(sigma, q, steps)],), rounds=10, iterations=1)
     assert math.isfinite(eps) and eps > 0
 
 
