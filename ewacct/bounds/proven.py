@@ -202,7 +202,7 @@ def _rigorous_log_tail(cd: Any, lam: np.ndarray, i: int, j1: int, j2: int, t: fl
     return p
 
 
-def tilted_eps_lower(cd: Any, log_delta: float, s_ref: float, eps_hi: float) -> float:
+def tilted_eps_lower(cd: Any, log_delta: float, s_ref: float, eps_hi: float, delta: float | None = None) -> float:
     """A proven lower bound on this direction's eps(delta) (0 where nothing better is proven)."""
     if not (math.isfinite(eps_hi) and eps_hi > 0.0 and s_ref > 0.0):
         return 0.0
@@ -221,9 +221,11 @@ def tilted_eps_lower(cd: Any, log_delta: float, s_ref: float, eps_hi: float) -> 
     _, i, j1, j2, tb, t2b = best
     arb = _arb()
     p = _rigorous_log_tail(cd, lam, i, j1, j2, tb, t2b)
-    if p is None or not p.is_finite() or not (p > arb(math.exp(log_delta)) * 1):
+    if p is None or not p.is_finite():
         return 0.0
-    dl = arb(log_delta).exp()
+    dl = arb(delta) if delta is not None else arb(log_delta).exp() * arb(1, 1e-13)  # delta itself (exact)
+    if not p > dl:
+        return 0.0
     e = arb(tb) + (1 - dl / p).log()
     v = _down(e)
     return max(0.0, v) if math.isfinite(v) else 0.0
@@ -408,7 +410,7 @@ def proven_epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float) -> t
         if info[f"chernoff_{d}"] <= lo:
             continue  # this direction's eps is below the lower end already proven
         try:
-            v = tilted_eps_lower(cd, ld, s_ref[d], info[f"chernoff_{d}"])
+            v = tilted_eps_lower(cd, ld, s_ref[d], info[f"chernoff_{d}"], delta)
         except (ValueError, OverflowError, ZeroDivisionError, FloatingPointError):
             v = 0.0
         info[f"tilted_{d}"] = v
