@@ -260,11 +260,12 @@ class Accountant:
 
         Args:
             target_delta: delta in (0, 1), scalar or array.
-            certify: also return a certified bracket [lower, upper]: Arb-enclosed closed forms, else
-                the rigorous contour-integral enclosure, else a labelled fallback (dp_accounting PLD,
-                Chernoff); ``certified_by`` names the source (:mod:`ewacct.bounds.certify`).
+            certify: also return a certified bracket [lower, upper]: Arb-enclosed closed forms (and
+                the two-step integral), else the rigorous contour-integral enclosure, else a proven
+                but wide fallback (Chernoff upper end; tilted-tail and sub-composition lower ends);
+                ``certified_by`` names the source (:mod:`ewacct.bounds.certify`).
             certify_options: passed to :func:`ewacct.bounds.certify.certified_epsilon`
-                (``width``, ``value_discretization_interval``).
+                (``time_budget``: CPU seconds for the contour enclosure, default 1).
 
         Returns:
             EpsilonResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
