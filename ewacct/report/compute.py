@@ -177,6 +177,7 @@ def eps_vs_steps(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
     band_lo: list[float | None] = []
     band_hi: list[float | None] = []
     band_method: list[str | None] = []
+    band_by: list[str | None] = []
     sources: list[str] = []
     for T in cfg.steps_grid:
         groups = [(cfg.sigma, cfg.q, T)]
@@ -184,6 +185,7 @@ def eps_vs_steps(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
         band_lo.append(c["lower"])
         band_hi.append(c["upper"])
         band_method.append(c["method"])
+        band_by.append(c["certified_by"])
         if c["source"] not in sources:
             sources.append(c["source"])
         tick(f"band T={T}")
@@ -208,6 +210,7 @@ def eps_vs_steps(cfg: ReportConfig, tick: Tick = _noop) -> dict[str, Any]:
         "q": cfg.q, "sigma": cfg.sigma, "delta": cfg.delta, "steps": list(cfg.steps_grid),
         "series": series, "labels": labels, "notes": notes,
         "band_lower": band_lo, "band_upper": band_hi, "band_method": band_method,
+        "band_certified_by": band_by,
         "band_source": "; ".join(sources) if sources else "none",
         "band_max_rel_width": max(widths) if widths else None,
         "below_band": below,
