@@ -1,0 +1,393 @@
+"""The REMOVE direction of the contour engine with each step's upper measure truncated (the far mode).
+
+For the Poisson-subsampled Gaussian, REMOVE's upper measure is P = (1 - q) N(0, 1) + q N(mu, 1) and the
+step loss l(x) = log(1 - q + q e^{mu x - mu^2/2}) grows linearly (mu x + log q) beyond the knee
+x ~ log(1/q) / mu.  For real z above ~ 2 log(1/q) / mu^2 the MGF E_P[e^{z l}] is dominated by a far mode
+at x ~ (z + 1) mu that says nothing about the loss near eps: the saddle point of the full K then lands
+in that mode, where the node sum cancels astronomically (class A of the coverage sweep: sum |terms| /
+delta ~ e^17), or the saddle the query needs (c ~ 1e6 when eps ~ 1e-5 at large sigma / tiny q, class C)
+lies beyond it and the kernel's x-range (~ c mu) explodes.
+
+The fix (the same as ``fewpart.py``'s, docs/math.md "few participations"): with x0 such that
+sum_g n_g P_g(X > x0) <= TRUNC_FRACTION * delta, truncate each step's upper measure at x0.  The truncated
+composition is a positive measure of mass <= 1 and, since the payoff (1 - e^{eps - L})_+ lies in [0, 1],
+
+    delta_A(eps) <= delta(eps) <= delta_A(eps) + sum_g n_g P_g(X > x0).
+
+delta_A is the same contour integral with K_A(z) = sum_g n_g log E_P[e^{z l}; X <= x0], an entire function
+without the far mode (its Chernoff bounds, which fix the trapezoid's alias period, hold for it as well:
+the measure has mass <= 1).  The truncation bound is carried in the answer's error estimate.
+
+This module holds the truncated REMOVE direction (:class:`TruncatedRemove`, the engine of
+``exact.py`` with K_A, an abscissa kept below the truncation edge and no upper limit on the saddle)
+and the rule that routes a query to it (:func:`remove_epsilon`, :func:`remove_log_delta`): the far mode
+is in play when the full K at K_A's saddle exceeds K_A by more than ``FAR_GAP`` (in log), i.e. when the
+truncation changes the integrand itself, not only its far tail.  Elsewhere the full engine answers (its
+answers unchanged); either engine's failure falls back to the other before the caller's Chernoff bound.
+
+The truncated log-MGF kernel is ``fewpart.py``'s (``Composition``: Gauss-Legendre on a shifted x-path,
+closed by a vertical segment at x0, in the cancellation-free f-form).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
+from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection
+
+#: the truncation's (one-sided) error is kept below this fraction of delta
+TRUNC_FRACTION = 1e-10
+#: the far mode is in play when K(c) - K_A(c) exceeds this at K_A's saddle
+FAR_GAP = 1.0
+#: largest estimated relative error on delta an answer of the truncated direction may carry (on eps it is
+#: this divided by |d log delta / d log eps|, and the accountant flags anything above 1e-6)
+ACCEPT_RTOL = 1e-7
+#: node budget of one truncated contour (deterministic)
+MAX_NODES = 6000
+#: tilted weight (log) the truncation edge may carry at the abscissa
+EDGE_LOG_WEIGHT = -28.0
+DEBUG = False
+
+
+def sg_params(groups: Sequence[tuple[Any, int]]) -> tuple[list[tuple[float, float, int]], float] | None:
+    """([(q, sigma, n)] of the subsampled groups (q < 1), sum of n mu^2 of the Gaussian ones), or None
+    when some group is neither (then no truncation applies)."""
+    from ..mechanisms import Gaussian, PoissonSubsampledGaussian
+
+    sg: list[tuple[float, float, int]] = []
+    g2 = 0.0
+    for m, n in groups:
+        if isinstance(m, PoissonSubsampledGaussian):
+            q, s = float(m.sampling_probability), float(m.noise_multiplier)
+            if q < 1.0:
+                sg.append((q, s, int(n)))
+            else:
+                g2 += n / (s * s)
+        elif isinstance(m, Gaussian):
+            g2 += n / float(m.noise_multiplier) ** 2
+        else:
+            return None
+    if not sg:
+        return None
+    return sg, g2
+
+
+class TruncatedLogMgf(LogMgf):
+    """K_A of REMOVE with the truncation bound ``trunc`` (delta_A <= delta <= delta_A + trunc)."""
+
+    def __init__(self, sg: list[tuple[float, float, int]], g2: float, log_budget: float,
+                 x0_min: Sequence[float] | None = None) -> None:
+        from .fewpart import Composition
+
+        self.comp = Composition(sg, "remove", log_budget, x0_min)
+        self.trunc = float(self.comp.trunc)
+        self.g2 = g2
+        self.state = {"deadline": math.inf}
+        self._memo: dict[float, float] = {}
+        super().__init__(complex_fn=self._complex, real_fn=self._real, loss_sup=math.inf, max_nodes=MAX_NODES)
+
+    def _complex(self, z: np.ndarray) -> np.ndarray:
+        if time.perf_counter() > self.state["deadline"]:
+            raise ContourError("the exact quadrature ran past its time budget")
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        out = self.comp(z)
+        if self.g2:
+            out = out + 0.5 * self.g2 * z * (z + 1.0)
+        return out
+
+    def value(self, t: float) -> float:
+        v = self._memo.get(t)
+        if v is None:
+            v = float(self._complex(np.array([complex(t, 0.0)]))[0].real)
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[t] = v
+        return v
+
+    def _real(self, t: float, nmax: int) -> np.ndarray:
+        """K_A(t) and finite-difference derivatives (used only to place the contour)."""
+        out = np.zeros(max(nmax, 0) + 1)
+        out[0] = self.value(t)
+        if nmax == 0:
+            return out
+        h = 1e-4 * max(abs(t), 1e-2)
+        kp, km = self.value(t + h), self.value(t - h)
+        out[1] = (kp - km) / (2.0 * h)
+        if nmax >= 2:
+            out[2] = max((kp - 2.0 * out[0] + km) / (h * h), 1e-300)
+        return out
+
+    def edge_cap(self) -> float:
+        return float(self.comp.edge_cap(EDGE_LOG_WEIGHT))
+
+
+def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
+    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) by bisection on Phi' in log c.
+
+    No upper limit on c short of 1e15 (K_A is entire: at large sigma and tiny q the saddle of a tiny eps
+    lies at c ~ 1e6-1e9).  Only the position matters (to ~1e-3 relative).
+    """
+    def g(c: float) -> float:
+        k = K.real_fn(c, 1)
+        return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
+
+    if math.isfinite(cmax) and g(cmax) <= 0.0:
+        return cmax  # the saddle lies at or beyond cmax
+    lo, hi = 1e-6, min(1.0, cmax)
+    while g(hi) < 0.0:
+        lo, hi = hi, hi * 8.0
+        if hi > 1e15:
+            raise ContourError("no saddle point below 1e15 (truncated composition)")
+    while g(lo) > 0.0 and lo > 1e-12:
+        hi, lo = lo, lo / 8.0
+    for _ in range(80):
+        if hi / lo < 1.0 + 1e-4:
+            break
+        m = math.sqrt(lo * hi)
+        if g(m) > 0.0:
+            hi = m
+        else:
+            lo = m
+    return math.sqrt(lo * hi)
+
+
+class TruncatedRemove(ExactDirection):
+    """REMOVE's delta(eps) / eps(delta) from K_A; the truncation bound is part of every error estimate."""
+
+    TIME_BUDGET = 3.0
+
+    def __init__(self, sg: list[tuple[float, float, int]], g2: float, rtol: float = DEFAULT_RTOL) -> None:
+        self.sg, self.g2 = sg, g2
+        self._lb = math.inf
+        self.x0_min: list[float] | None = None
+        super().__init__(TruncatedLogMgf(sg, g2, math.log(TRUNC_FRACTION) + math.log(1e-12)), rtol)
+        self.log_accept = math.log(max(rtol, ACCEPT_RTOL))
+        self._lb = math.log(TRUNC_FRACTION) + math.log(1e-12)
+
+    # -- the truncation budget
+    def ensure(self, log_delta: float) -> TruncatedLogMgf:
+        """K_A with its truncation bound <= TRUNC_FRACTION * exp(log_delta) (rebuilt when not)."""
+        lb = math.log(TRUNC_FRACTION) + log_delta
+        if self.K.trunc > math.exp(lb) * 1.0001:
+            self._lb = lb
+            self.K = TruncatedLogMgf(self.sg, self.g2, lb, self.x0_min)
+            self._contours.clear()
+        return self.K
+
+    def _check(self, ct, eps: float, log_delta: float) -> tuple[bool, float]:
+        """(within tolerance, log absolute error estimate): aliasing bound, u-tail, floating point and
+        the truncation bound.
+
+        The floating-point budget is per node: the node sum's roundings (32 sqrt(n) eps_mach of the sum
+        of |terms|, as the full engine's) plus each term's own relative error, eps_mach times the size of
+        the exponent it is computed from, |K_n - z_n eps - m| (the full engine bounds the latter by
+        max |K_n| times the whole sum; in the far-mode regime the large |K_n| sit at large u, where the
+        terms are tiny, and the bulk's cancelling weight makes that bound 10x too coarse).
+        """
+        ld, _, labs, ltail = log_delta_on(ct, eps)
+        if not math.isfinite(ld):
+            return False, math.inf
+        z = ct.c + 1j * ct.u
+        m = ct.logk[0].real - ct.c * eps
+        arg = ct.logk - z * eps - m
+        with np.errstate(over="ignore", under="ignore"):
+            t = np.exp(arg.real) / np.abs(z * (z + 1.0))
+        t[0] *= 0.5
+        scale = math.log(ct.h / math.pi) + m
+        a = float(t.sum())
+        b = float((t * np.abs(arg)).sum())
+        lround = math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) * a + 8.0 * b) + 1e-300) + scale
+        parts = [ct.alias_bound(eps), ltail, lround]
+        if self.K.trunc > 0.0:
+            parts.append(math.log(self.K.trunc))
+        lerr = float(np.logaddexp.reduce(parts))
+        return lerr <= self.log_accept + min(ld, log_delta), lerr
+
+    # -- the contour: the saddle of K_A, kept below the truncation edge
+    def _contour_for(self, eps: float, log_delta: float, deadline: float):
+        for ct in reversed(self._contours):
+            ok, _ = self._check(ct, eps, log_delta)
+            if ok:
+                return ct
+        K = self.K
+        c_star = saddle_wide(K, eps, K.edge_cap())
+        # below the truncation edge: beyond it the edge at x0 (a 1/u term in each step's transform)
+        # would carry weight.  (Pushing x0 out instead brings the far mode back.)  Where the saddle lies
+        # beyond the cap, the tilted law is bimodal (bulk near 0 and the loss's log-normal tail) and
+        # the largest admissible c damps the bulk's cancelling weight e^{-c eps} the most
+        cap = K.edge_cap()
+        c = min(c_star, cap)
+        grid = psi_grid(K, c)
+        lt = self.log_tol - 2.3
+        P, used = alias_period(K, eps, c, lt + log_delta, grid)
+        ct = build_contour(K, eps, c, P, lt, log_delta, used, deadline)
+        if DEBUG:
+            print(f"truncated contour eps={eps:.6g} c*={c_star:.4g} cap={cap:.4g} c={c:.4g} P={P:.4g} n={ct.n}")
+        self._contours.append(ct)
+        if len(self._contours) > 24:
+            self._contours.pop(0)
+        return ct
+
+    # -- delta(eps)
+    def _log_delta(self, eps: float) -> DirectionAnswer:
+        guess = self.chernoff_log_delta(eps)
+        deadline = self.K.state["deadline"]
+        for _ in range(6):
+            self.ensure(guess)
+            self.K.state["deadline"] = deadline
+            ct = self._contour_for(eps, guess, deadline)
+            ld, _, _, _ = log_delta_on(ct, eps)
+            if math.isfinite(ld) and self.K.trunc > 10.0 * TRUNC_FRACTION * math.exp(ld):
+                guess = ld  # truncate further out
+                continue
+            ok, lerr = self._check(ct, eps, ld)
+            if ok:
+                return DirectionAnswer(math.exp(ld), ld, math.exp(lerr - ld),
+                                       {"c": ct.c, "h": ct.h, "nodes": ct.n, "truncation": self.K.trunc,
+                                        "x0": list(self.K.comp.x0)})
+            guess = ld if math.isfinite(ld) and ld < guess else guess - 5.0
+        raise ContourError(f"truncated contour quadrature missed its tolerance at eps={eps:.6g}")
+
+    def chernoff_log_delta(self, eps: float) -> float:
+        """min over s of psi_A(s) - s eps (an upper bound on delta_A; a scale guess for delta)."""
+        from .exact import chernoff_log_delta
+
+        v = chernoff_log_delta(self.K, eps)
+        return min(v, 0.0) if math.isfinite(v) else math.log(1e-12)
+
+    # -- eps(delta)
+    def epsilon(self, log_target: float) -> DirectionAnswer:
+        self.ensure(log_target)
+        ans = super().epsilon(log_target)
+        ans.diag.update({"truncation": self.K.trunc, "x0": list(self.K.comp.x0)})
+        return ans
+
+    def _chernoff_eps(self, log_target: float) -> float:
+        """min over s in [1e-3, 1e15] of (psi_A(s) - log target) / s, floored at 0 (a starting point:
+        the abscissae of K_A reach far beyond the full engine's grid)."""
+        best = math.inf
+        smax = min(1e15, 4.0 * self.K.edge_cap())  # beyond, K_A is the edge's (and slow to evaluate)
+        for s in np.geomspace(1e-3, smax, 4 * max(int(math.log10(smax / 1e-3)), 1) + 1):
+            try:
+                v = (self.K.psi(float(s)) - log_target) / float(s)
+            except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+                continue
+            if math.isfinite(v):
+                best = min(best, v)
+        return max(best, 0.0)
+
+    def _initial(self, log_target: float) -> tuple[float, float]:
+        """(c, eps) where the leading saddle-point log delta equals log_target (c up to 1e15)."""
+        K = self.K
+        c = 1.0
+        e = math.nan
+        g = math.inf
+        for _ in range(60):
+            k = K.real_fn(c, 2)
+            e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
+            phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+            ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
+            g = ld - log_target
+            if abs(g) < 3e-2:
+                return c, e
+            step = g / (c * phi2)
+            c_new = min(max(c + step, 0.25 * c), 4.0 * c)
+            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e15:
+                break
+            c = c_new
+        return c, (e if abs(g) < 1.0 else math.nan)
+
+
+# ----------------------------------------------------------------------------------------------------
+# routing (called from ExactMethod)
+# ----------------------------------------------------------------------------------------------------
+
+def _truncated(eng) -> TruncatedRemove | None:
+    """The engine's truncated REMOVE direction (built once), or None when it does not apply."""
+    tr = getattr(eng, "_trunc_remove", False)
+    if tr is False:
+        p = sg_params(eng.groups)
+        tr = None if p is None else TruncatedRemove(p[0], p[1], math.exp(eng.dirs["remove"].log_tol))
+        eng._trunc_remove = tr
+    return tr
+
+
+def far_mode(eng, tr: TruncatedRemove, c: float) -> bool:
+    """True when the far mode is in play at abscissa c: K(c) - K_A(c) > FAR_GAP, judged by a lower bound.
+
+    Beyond x0 the loss satisfies l >= z + log q (z = mu x - mu^2/2), so the weight the truncation removes
+    from one step at w = c + 1 is at least E[q^w e^{w z}; X > x0] = q^w e^{w (w-1) mu^2/2} Phibar(x0 - w mu)
+    (closed form: no evaluation of the full K, whose x-range grows like c mu).
+    """
+    from .._kernels.fewpart_path import CachedPath
+
+    w = c + 1.0
+    gap = 0.0
+    for (q, s, n), x0 in zip(tr.sg, tr.K.comp.x0):
+        mu = 1.0 / s
+        lt = w * (math.log(q) + 0.5 * (w - 1.0) * mu * mu) + _log_phibar(x0 - w * mu)
+        # log E_A of one step at w (the truncated kernel on the real axis)
+        la = float(CachedPath(q, mu, x0, 0.0, w)(np.array([complex(w, 0.0)]))[0].real)
+        r = lt - la  # n log(1 + Tail / E_A) <= K - K_A for this group
+        gap += n * (math.log1p(math.exp(r)) if r < 30.0 else r)
+        if gap > FAR_GAP:
+            return True
+    return False
+
+
+def _log_phibar(x: float) -> float:
+    """log P(N(0,1) > x), without underflow."""
+    if x < 5.0:
+        return math.log(0.5 * math.erfc(x / math.sqrt(2.0)))
+    # asymptotic series (x >= 5: relative error < 1e-4, ample for a routing test)
+    return -0.5 * x * x - math.log(x) - 0.5 * math.log(2.0 * math.pi) + math.log1p(-1.0 / (x * x) + 3.0 / x ** 4)
+
+
+def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """REMOVE's eps(delta): by the truncated composition in the far mode, else by the full engine
+    (and each by the other when it fails)."""
+    full = eng.dirs["remove"]
+    tr = _truncated(eng)
+    if tr is None:
+        return full.epsilon(log_target)
+    tr.ensure(log_target)
+    try:
+        c0, _ = tr._initial(log_target)
+        use_trunc = far_mode(eng, tr, c0)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        use_trunc = True
+    first, second = (tr, full) if use_trunc else (full, tr)
+    try:
+        return first.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    try:
+        return second.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; {'full' if use_trunc else 'truncated'} composition: {exc}") from exc
+
+
+def remove_log_delta(eng, eps: float) -> DirectionAnswer:
+    """REMOVE's delta(eps), routed as :func:`remove_epsilon`."""
+    full = eng.dirs["remove"]
+    tr = _truncated(eng)
+    if tr is None:
+        return full.log_delta(eps)
+    try:
+        use_trunc = far_mode(eng, tr, saddle_wide(tr.K, eps))
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        use_trunc = True
+    first, second = (tr, full) if use_trunc else (full, tr)
+    try:
+        return first.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    try:
+        return second.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; {'full' if use_trunc else 'truncated'} composition: {exc}") from exc
