@@ -401,12 +401,13 @@ class ExactMethod:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
         if self._add_bound_eps(lt) <= r.value:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
-        a = self.dirs["add"].epsilon(lt)
+        a = self._add_epsilon(lt)
         if a.value > r.value:
             return a.value, "add", a.rel_err, {**a.diag, "remove_eps": r.value}
         return r.value, "remove", r.rel_err, {**r.diag, "add_eps": a.value}
 
-    # -- REMOVE, routed to the truncated composition in the far mode (methods/truncation.py)
+    # -- REMOVE routed to the truncated composition in the far mode, ADD to the wide saddle search when
+    #    the full engine cannot settle (methods/truncation.py)
     def _remove_epsilon(self, log_target: float) -> DirectionAnswer:
         from .truncation import remove_epsilon
 
@@ -416,6 +417,16 @@ class ExactMethod:
         from .truncation import remove_log_delta
 
         return remove_log_delta(self, eps)
+
+    def _add_epsilon(self, log_target: float) -> DirectionAnswer:
+        from .truncation import add_epsilon
+
+        return add_epsilon(self, log_target)
+
+    def _add_log_delta(self, eps: float) -> DirectionAnswer:
+        from .truncation import add_log_delta
+
+        return add_log_delta(self, eps)
 
     def delta(self, eps: float) -> tuple[float, str, float, dict[str, Any]]:
         # far tail: when the Chernoff bound of both directions is below the smallest double, delta is 0
@@ -428,7 +439,7 @@ class ExactMethod:
             r = DirectionAnswer(1.0, 0.0, r.rel_err, {**r.diag, "clamped": r.value})
         if self._add_bound_logdelta(eps) <= r.log_delta:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
-        a = self.dirs["add"].log_delta(eps)
+        a = self._add_log_delta(eps)
         if a.value > 1.0:
             a = DirectionAnswer(1.0, 0.0, a.rel_err, {**a.diag, "clamped": a.value})
         if a.log_delta > r.log_delta:

@@ -43,7 +43,7 @@ from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
 #: the far mode is in play when K(c) - K_A(c) exceeds this at K_A's saddle
-FAR_GAP = 1.0
+FAR_GAP = 1e-3
 #: largest estimated relative error on delta an answer of the truncated direction may carry (on eps it is
 #: this divided by |d log delta / d log eps|, and the accountant flags anything above 1e-6)
 ACCEPT_RTOL = 1e-7
@@ -203,8 +203,9 @@ class TruncatedRemove(ExactDirection):
         b = float((t * np.abs(arg)).sum())
         lround = math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) * a + 8.0 * b) + 1e-300) + scale
         parts = [ct.alias_bound(eps), ltail, lround]
-        if self.K.trunc > 0.0:
-            parts.append(math.log(self.K.trunc))
+        trunc = getattr(self.K, "trunc", 0.0)
+        if trunc > 0.0:
+            parts.append(math.log(trunc))
         lerr = float(np.logaddexp.reduce(parts))
         return lerr <= self.log_accept + min(ld, log_delta), lerr
 
@@ -215,12 +216,12 @@ class TruncatedRemove(ExactDirection):
             if ok:
                 return ct
         K = self.K
-        c_star = saddle_wide(K, eps, K.edge_cap())
+        cap = K.edge_cap() if hasattr(K, "edge_cap") else math.inf
+        c_star = saddle_wide(K, eps, cap)
         # below the truncation edge: beyond it the edge at x0 (a 1/u term in each step's transform)
         # would carry weight.  (Pushing x0 out instead brings the far mode back.)  Where the saddle lies
         # beyond the cap, the tilted law is bimodal (bulk near 0 and the loss's log-normal tail) and
         # the largest admissible c damps the bulk's cancelling weight e^{-c eps} the most
-        cap = K.edge_cap()
         c = min(c_star, cap)
         grid = psi_grid(K, c)
         lt = self.log_tol - 2.3
@@ -234,7 +235,12 @@ class TruncatedRemove(ExactDirection):
         return ct
 
     # -- delta(eps)
+    def _diag(self) -> dict[str, Any]:
+        return {"truncation": self.K.trunc, "x0": list(self.K.comp.x0)}
+
     def _log_delta(self, eps: float) -> DirectionAnswer:
+        if eps >= self.K.loss_sup:
+            return DirectionAnswer(0.0, -math.inf, 0.0, {"note": "eps beyond the largest privacy loss"})
         guess = self.chernoff_log_delta(eps)
         deadline = self.K.state["deadline"]
         for _ in range(6):
@@ -242,14 +248,13 @@ class TruncatedRemove(ExactDirection):
             self.K.state["deadline"] = deadline
             ct = self._contour_for(eps, guess, deadline)
             ld, _, _, _ = log_delta_on(ct, eps)
-            if math.isfinite(ld) and self.K.trunc > 10.0 * TRUNC_FRACTION * math.exp(ld):
+            if math.isfinite(ld) and getattr(self.K, "trunc", 0.0) > 10.0 * TRUNC_FRACTION * math.exp(ld):
                 guess = ld  # truncate further out
                 continue
             ok, lerr = self._check(ct, eps, ld)
             if ok:
                 return DirectionAnswer(math.exp(ld), ld, math.exp(lerr - ld),
-                                       {"c": ct.c, "h": ct.h, "nodes": ct.n, "truncation": self.K.trunc,
-                                        "x0": list(self.K.comp.x0)})
+                                       {"c": ct.c, "h": ct.h, "nodes": ct.n, **self._diag()})
             guess = ld if math.isfinite(ld) and ld < guess else guess - 5.0
         raise ContourError(f"truncated contour quadrature missed its tolerance at eps={eps:.6g}")
 
@@ -264,14 +269,14 @@ class TruncatedRemove(ExactDirection):
     def epsilon(self, log_target: float) -> DirectionAnswer:
         self.ensure(log_target)
         ans = super().epsilon(log_target)
-        ans.diag.update({"truncation": self.K.trunc, "x0": list(self.K.comp.x0)})
+        ans.diag.update(self._diag())
         return ans
 
     def _chernoff_eps(self, log_target: float) -> float:
         """min over s in [1e-3, 1e15] of (psi_A(s) - log target) / s, floored at 0 (a starting point:
         the abscissae of K_A reach far beyond the full engine's grid)."""
         best = math.inf
-        smax = min(1e15, 4.0 * self.K.edge_cap())  # beyond, K_A is the edge's (and slow to evaluate)
+        smax = min(1e15, 4.0 * self.K.edge_cap()) if hasattr(self.K, "edge_cap") else 1e15  # beyond, K_A is the edge's (and slow to evaluate)
         for s in np.geomspace(1e-3, smax, 4 * max(int(math.log10(smax / 1e-3)), 1) + 1):
             try:
                 v = (self.K.psi(float(s)) - log_target) / float(s)
@@ -301,6 +306,22 @@ class TruncatedRemove(ExactDirection):
                 break
             c = c_new
         return c, (e if abs(g) < 1.0 else math.nan)
+
+
+class WideAdd(TruncatedRemove):
+    """ADD's delta(eps) / eps(delta) on the full K with the wide saddle search (no truncation: ADD's loss
+    is bounded above, it has no far mode).  For tiny eps at large sigma / tiny q the saddle lies beyond
+    the full engine's limit of 1e8 (c ~ eps / Var L)."""
+
+    def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
+        ExactDirection.__init__(self, K, rtol)
+        self.log_accept = math.log(max(rtol, ACCEPT_RTOL))
+
+    def ensure(self, log_delta: float) -> LogMgf:
+        return self.K
+
+    def _diag(self) -> dict[str, Any]:
+        return {"wide_saddle": True}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -370,6 +391,41 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         return second.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         raise ContourError(f"{why}; {'full' if use_trunc else 'truncated'} composition: {exc}") from exc
+
+
+def add_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """ADD's eps(delta) by the full engine, else (its saddle beyond 1e8, or no convergence) by
+    :class:`WideAdd`."""
+    try:
+        return eng.dirs["add"].epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    if sg_params(eng.groups) is None:
+        raise ContourError(why)
+    wide = getattr(eng, "_wide_add", None)
+    if wide is None:
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol))
+    try:
+        return wide.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; wide saddle search: {exc}") from exc
+
+
+def add_log_delta(eng, eps: float) -> DirectionAnswer:
+    """ADD's delta(eps), as :func:`add_epsilon`."""
+    try:
+        return eng.dirs["add"].log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    if sg_params(eng.groups) is None:
+        raise ContourError(why)
+    wide = getattr(eng, "_wide_add", None)
+    if wide is None:
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol))
+    try:
+        return wide.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; wide saddle search: {exc}") from exc
 
 
 def remove_log_delta(eng, eps: float) -> DirectionAnswer:
