@@ -23,7 +23,8 @@ This module holds the truncated REMOVE direction (:class:`TruncatedRemove`, the 
 and the rule that routes a query to it (:func:`remove_epsilon`, :func:`remove_log_delta`): the far mode
 is in play when the full K at K_A's saddle exceeds K_A by more than ``FAR_GAP`` (in log), i.e. when the
 truncation changes the integrand itself, not only its far tail.  Elsewhere the full engine answers (its
-answers unchanged); either engine's failure falls back to the other before the caller's Chernoff bound.
+answers unchanged), and the truncated engine is its fallback; in the far mode the truncated engine alone
+answers (the full K's node sum cancels there), and a failure goes to the caller's Chernoff bound.
 
 The truncated log-MGF kernel is ``fewpart.py``'s (``Composition``: Gauss-Legendre on a shifted x-path,
 closed by a vertical segment at x0, in the cancellation-free f-form).
@@ -49,6 +50,8 @@ FAR_GAP = 1e-3
 ACCEPT_RTOL = 1e-7
 #: node budget of one truncated contour (deterministic)
 MAX_NODES = 6000
+#: largest log of (sum |terms| / delta) a truncated contour may face (estimated before it is built)
+PEN_MAX = 16.0
 #: tilted weight (log) the truncation edge may carry at the abscissa
 EDGE_LOG_WEIGHT = -28.0
 DEBUG = False
@@ -223,6 +226,17 @@ class TruncatedRemove(ExactDirection):
         # beyond the cap, the tilted law is bimodal (bulk near 0 and the loss's log-normal tail) and
         # the largest admissible c damps the bulk's cancelling weight e^{-c eps} the most
         c = min(c_star, cap)
+        # the node sum's cancellation, known before any node: sum |terms| is about the bump's integral
+        # e^{Phi(c)} sqrt(2 pi / Phi''(c)) (at least); beyond PEN_MAX above delta the floating-point
+        # budget alone exceeds the tolerance (the bulk of L near 0, undamped by e^{-c eps} when c is held
+        # below the edge): refuse now rather than after thousands of nodes
+        k = K.real_fn(c, 2)
+        phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
+        phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+        pen = phi + 0.5 * math.log(2.0 * math.pi / phi2) - log_delta
+        if pen > PEN_MAX:
+            raise ContourError(f"truncated composition: cancellation e^{pen:.3g} at c={c:.4g} (edge cap {cap:.4g}) "
+                               "beyond the floating-point budget")
         grid = psi_grid(K, c)
         lt = self.log_tol - 2.3
         P, used = alias_period(K, eps, c, lt + log_delta, grid)
@@ -382,15 +396,17 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         use_trunc = far_mode(eng, tr, c0)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         use_trunc = True
-    first, second = (tr, full) if use_trunc else (full, tr)
+    if use_trunc:
+        # in the far mode the full K's node sum cancels astronomically: no fallback to it
+        return tr.epsilon(log_target)
     try:
-        return first.epsilon(log_target)
+        return full.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
     try:
-        return second.epsilon(log_target)
+        return tr.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        raise ContourError(f"{why}; {'full' if use_trunc else 'truncated'} composition: {exc}") from exc
+        raise ContourError(f"{why}; truncated composition: {exc}") from exc
 
 
 def add_epsilon(eng, log_target: float) -> DirectionAnswer:
@@ -438,12 +454,13 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
         use_trunc = far_mode(eng, tr, saddle_wide(tr.K, eps))
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         use_trunc = True
-    first, second = (tr, full) if use_trunc else (full, tr)
+    if use_trunc:
+        return tr.log_delta(eps)
     try:
-        return first.log_delta(eps)
+        return full.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
     try:
-        return second.log_delta(eps)
+        return tr.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        raise ContourError(f"{why}; {'full' if use_trunc else 'truncated'} composition: {exc}") from exc
+        raise ContourError(f"{why}; truncated composition: {exc}") from exc
