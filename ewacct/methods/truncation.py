@@ -39,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
+from .contour import saddle_estimate
 from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection
 
 #: the truncation's (one-sided) error is kept below this fraction of delta
@@ -383,11 +384,69 @@ def _log_phibar(x: float) -> float:
     return -0.5 * x * x - math.log(x) - 0.5 * math.log(2.0 * math.pi) + math.log1p(-1.0 / (x * x) + 3.0 / x ** 4)
 
 
+#: the prefilter's threshold on sum_g n_g E[q^w e^{w z}; X > x0] (an upper bound on the share of the full
+#: MGF the truncation would remove, as E_full >= 1 at w >= 1)
+PREFILTER = 1e-6
+
+
+def _x0_for(q: float, mu: float, n: int, target: float) -> float:
+    """The truncation point fewpart.Composition chooses (0.05 grid from 4): n P(X > x0) <= target."""
+    from scipy.special import ndtr
+
+    x = 4.0 + 0.05 * np.arange(721)
+    tail = n * ((1.0 - q) * ndtr(-x) + q * ndtr(mu - x))
+    i = int(np.argmax(tail <= target)) if np.any(tail <= target) else 720
+    return float(x[i])
+
+
+def far_onset(eng, log_delta: float) -> float:
+    """Smallest abscissa c (on a log grid) at which the truncation for delta = exp(log_delta) would remove
+    more than PREFILTER of the full MGF, judged by sum_g n_g E[q^w e^{w z}; X > x0] (E_full >= 1 at
+    w >= 1, so this over-estimates the share); inf when none below 1e15.  Closed form, no kernel."""
+    from scipy.special import log_ndtr
+
+    p = sg_params(eng.groups)
+    if p is None:
+        return math.inf
+    c = np.geomspace(1e-3, 1e15, 361)
+    w = c + 1.0
+    target = TRUNC_FRACTION * math.exp(log_delta) / len(p[0])
+    tot = np.zeros_like(c)
+    with np.errstate(over="ignore", under="ignore"):
+        for q, s, n in p[0]:
+            mu = 1.0 / s
+            x0 = _x0_for(q, mu, n, target)
+            lt = math.log(n) + w * (math.log(q) + 0.5 * (w - 1.0) * mu * mu) + log_ndtr(w * mu - x0)
+            tot += np.exp(np.minimum(lt, 700.0))
+    hit = np.nonzero(tot > PREFILTER)[0]
+    return float(c[max(hit[0] - 1, 0)]) if hit.size else math.inf
+
+
+def maybe_far(eng, log_delta: float, eps: float | None = None) -> bool:
+    """Cheap prefilter: True when the query's saddle of the full K may lie beyond :func:`far_onset`.
+
+    Along the saddle curve eps(c) = K'(c) - 1/c - 1/(c+1) increases and the leading saddle-point
+    log delta(c) decreases with c, so one evaluation of the full K at the onset tells on which side
+    the query's saddle lies: for eps(delta), whether log delta(c_far) is still above the target; for
+    delta(eps), whether eps(c_far) is below eps.
+    """
+    c_far = far_onset(eng, log_delta)
+    if not math.isfinite(c_far):
+        return False
+    try:
+        e_far, ld_far = saddle_estimate(eng.dirs["remove"].K, c_far)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        return True
+    if eps is None:
+        return not (ld_far <= log_delta)
+    return not (e_far >= eps)
+
+
 def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
     """REMOVE's eps(delta): by the truncated composition in the far mode, else by the full engine
     (and each by the other when it fails)."""
     full = eng.dirs["remove"]
-    tr = _truncated(eng)
+    tr = _truncated(eng) if maybe_far(eng, log_target) else None
     if tr is None:
         return full.epsilon(log_target)
     tr.ensure(log_target)
@@ -447,7 +506,14 @@ def add_log_delta(eng, eps: float) -> DirectionAnswer:
 def remove_log_delta(eng, eps: float) -> DirectionAnswer:
     """REMOVE's delta(eps), routed as :func:`remove_epsilon`."""
     full = eng.dirs["remove"]
-    tr = _truncated(eng)
+    # the truncation budget of the prefilter: the Chernoff bound of the full K (an upper bound on delta)
+    from .exact import chernoff_log_delta
+
+    try:
+        guess = min(chernoff_log_delta(full.K, eps), 0.0)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        guess = 0.0
+    tr = _truncated(eng) if maybe_far(eng, guess if math.isfinite(guess) else math.log(1e-300), eps) else None
     if tr is None:
         return full.log_delta(eps)
     try:
