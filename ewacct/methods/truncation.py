@@ -287,11 +287,16 @@ class TruncatedRemove(ExactDirection):
         ans.diag.update(self._diag())
         return ans
 
+    def _smax(self) -> float:
+        """Largest Chernoff abscissa worth evaluating: beyond 4x the edge cap K_A is the edge's (and
+        slow to evaluate)."""
+        return min(1e15, 4.0 * self.K.edge_cap())
+
     def _chernoff_eps(self, log_target: float) -> float:
         """min over s in [1e-3, 1e15] of (psi_A(s) - log target) / s, floored at 0 (a starting point:
         the abscissae of K_A reach far beyond the full engine's grid)."""
         best = math.inf
-        smax = min(1e15, 4.0 * self.K.edge_cap()) if hasattr(self.K, "edge_cap") else 1e15  # beyond, K_A is the edge's (and slow to evaluate)
+        smax = self._smax()  # beyond, K_A is the edge's (and slow to evaluate)
         for s in np.geomspace(1e-3, smax, 4 * max(int(math.log10(smax / 1e-3)), 1) + 1):
             try:
                 v = (self.K.psi(float(s)) - log_target) / float(s)
@@ -328,8 +333,9 @@ class WideAdd(TruncatedRemove):
     is bounded above, it has no far mode).  For tiny eps at large sigma / tiny q the saddle lies beyond
     the full engine's limit of 1e8 (c ~ eps / Var L)."""
 
-    def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
+    def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL, sg: list | None = None) -> None:
         ExactDirection.__init__(self, K, rtol)
+        self.sg = sg or []
         self.log_accept = math.log(max(rtol, ACCEPT_RTOL))
 
     def ensure(self, log_delta: float) -> LogMgf:
@@ -337,6 +343,13 @@ class WideAdd(TruncatedRemove):
 
     def _diag(self) -> dict[str, Any]:
         return {"wide_saddle": True}
+
+    def _smax(self) -> float:
+        """Beyond s |l| ~ 1e3 over the kernel's x-range (|x| <= 13) the full kernel resolves a phase
+        of ~ s |l| per panel (slow), and the Chernoff bound there is no better."""
+        p = self.sg
+        lmax = max((abs(math.log1p(q * math.expm1(13.0 / s - 0.5 / (s * s)))) for q, s, _ in p), default=1.0)
+        return min(1e15, 1e3 / max(lmax, 1e-300))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -430,7 +443,7 @@ def maybe_far(eng, log_delta: float, eps: float | None = None) -> bool:
     the query's saddle lies: for eps(delta), whether log delta(c_far) is still above the target; for
     delta(eps), whether eps(c_far) is below eps.
     """
-    c_far = far_onset(eng, log_delta)
+    c_far = min(far_onset(eng, log_delta), large_c(eng))
     if not math.isfinite(c_far):
         return False
     try:
@@ -440,6 +453,26 @@ def maybe_far(eng, log_delta: float, eps: float | None = None) -> bool:
     if eps is None:
         return not (ld_far <= log_delta)
     return not (e_far >= eps)
+
+
+def large_c(eng) -> float:
+    """The abscissa beyond which the full kernel's x-range (c mu + 13) exceeds LARGE_CMU + 13 for some
+    group: there each full-K evaluation costs ~ c mu panels while K_A's stops at x0 ~ 10-12 (at large
+    sigma and tiny q the saddle of a tiny eps lies at c ~ 1e5-1e9)."""
+    p = sg_params(eng.groups)
+    if p is None:
+        return math.inf
+    return LARGE_CMU * min(s for _, s, _ in p[0])
+
+
+#: c mu beyond which the truncated kernel answers (it is the cheaper one there; see large_c)
+LARGE_CMU = 40.0
+
+
+def _few_participations(tr: TruncatedRemove) -> bool:
+    """sum q n <= 0.5: outside the far mode, fewpart.py's corner (the truncated trapezoid is no
+    fallback there: its u-range heads to 1/q)."""
+    return sum(q * n for q, _, n in tr.sg) <= 0.5
 
 
 def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
@@ -452,7 +485,7 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
     tr.ensure(log_target)
     try:
         c0, _ = tr._initial(log_target)
-        use_trunc = far_mode(eng, tr, c0)
+        use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         use_trunc = True
     if use_trunc:
@@ -462,6 +495,8 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         return full.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
+    if _few_participations(tr):
+        raise ContourError(why)  # fewpart.py's corner: the caller tries it next
     try:
         return tr.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
@@ -479,7 +514,8 @@ def add_epsilon(eng, log_target: float) -> DirectionAnswer:
         raise ContourError(why)
     wide = getattr(eng, "_wide_add", None)
     if wide is None:
-        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol))
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
+                                       sg_params(eng.groups)[0])
     try:
         return wide.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
@@ -496,7 +532,8 @@ def add_log_delta(eng, eps: float) -> DirectionAnswer:
         raise ContourError(why)
     wide = getattr(eng, "_wide_add", None)
     if wide is None:
-        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol))
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
+                                       sg_params(eng.groups)[0])
     try:
         return wide.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
@@ -517,7 +554,8 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
     if tr is None:
         return full.log_delta(eps)
     try:
-        use_trunc = far_mode(eng, tr, saddle_wide(tr.K, eps))
+        c0 = saddle_wide(tr.K, eps)
+        use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         use_trunc = True
     if use_trunc:
@@ -526,6 +564,8 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
         return full.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
+    if _few_participations(tr):
+        raise ContourError(why)
     try:
         return tr.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
