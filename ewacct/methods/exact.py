@@ -344,6 +344,9 @@ class ExactMethod:
         """Forget cached contours, so that an answer does not depend on the queries before it."""
         for d in self.dirs.values():
             d._contours.clear()
+        # the truncated REMOVE / wide ADD directions of methods/truncation.py (rebuilt on demand)
+        self.__dict__.pop("_trunc_remove", None)
+        self.__dict__.pop("_wide_add", None)
 
     def _add_bound_eps(self, log_target: float) -> float:
         """A rigorous upper bound on eps_add(delta): min over s of (psi(s) - log delta) / s."""
