@@ -476,25 +476,28 @@ def _few_participations(tr: TruncatedRemove) -> bool:
 
 
 def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
-    """REMOVE's eps(delta): by the truncated composition in the far mode, else by the full engine
-    (and each by the other when it fails)."""
+    """REMOVE's eps(delta): by the truncated composition in the far mode (or where the saddle lies at
+    c mu > LARGE_CMU), else by the full engine with the truncated one as its fallback (outside fewpart's
+    corner)."""
     full = eng.dirs["remove"]
-    tr = _truncated(eng) if maybe_far(eng, log_target) else None
-    if tr is None:
+    if sg_params(eng.groups) is None:
         return full.epsilon(log_target)
-    tr.ensure(log_target)
-    try:
-        c0, _ = tr._initial(log_target)
-        use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
-        use_trunc = True
-    if use_trunc:
-        # in the far mode the full K's node sum cancels astronomically: no fallback to it
-        return tr.epsilon(log_target)
+    if maybe_far(eng, log_target):
+        tr = _truncated(eng)
+        tr.ensure(log_target)
+        try:
+            c0, _ = tr._initial(log_target)
+            use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
+        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+            use_trunc = True
+        if use_trunc:
+            # in the far mode the full K's node sum cancels astronomically: no fallback to it
+            return tr.epsilon(log_target)
     try:
         return full.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
+    tr = _truncated(eng)
     if _few_participations(tr):
         raise ContourError(why)  # fewpart.py's corner: the caller tries it next
     try:
@@ -543,6 +546,8 @@ def add_log_delta(eng, eps: float) -> DirectionAnswer:
 def remove_log_delta(eng, eps: float) -> DirectionAnswer:
     """REMOVE's delta(eps), routed as :func:`remove_epsilon`."""
     full = eng.dirs["remove"]
+    if sg_params(eng.groups) is None:
+        return full.log_delta(eps)
     # the truncation budget of the prefilter: the Chernoff bound of the full K (an upper bound on delta)
     from .exact import chernoff_log_delta
 
@@ -550,20 +555,20 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
         guess = min(chernoff_log_delta(full.K, eps), 0.0)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         guess = 0.0
-    tr = _truncated(eng) if maybe_far(eng, guess if math.isfinite(guess) else math.log(1e-300), eps) else None
-    if tr is None:
-        return full.log_delta(eps)
-    try:
-        c0 = saddle_wide(tr.K, eps)
-        use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
-        use_trunc = True
-    if use_trunc:
-        return tr.log_delta(eps)
+    if maybe_far(eng, guess if math.isfinite(guess) else math.log(1e-300), eps):
+        tr = _truncated(eng)
+        try:
+            c0 = saddle_wide(tr.K, eps)
+            use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
+        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+            use_trunc = True
+        if use_trunc:
+            return tr.log_delta(eps)
     try:
         return full.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         why = str(exc)
+    tr = _truncated(eng)
     if _few_participations(tr):
         raise ContourError(why)
     try:
