@@ -34,7 +34,12 @@ def _eps(q, s, T, d):
 
 # (q, sigma, T, delta, eps, PLD upper bound at vdi 1e-4 or None)
 FAR_MODE = [
-    # A: the REMOVE saddle of the full K lands in the far mode; the Chernoff fallback gave 0.636 / 0.111 / 0.097
+    # A: the REMOVE saddle of the full K lands in the far mode; the Chernoff fallback gave 0.636 / 0.111 / 0.097.
+    # A1 reference: the mpmath contour integral of the full MGF at c = 30 puts delta(0.1203656961) at the
+    # target within 2.7e-6 (40 u-panels; 20 panels: 1.5e-3) and delta(0.1203549378) 0.308 % above it; the
+    # full double-precision kernel at c = 20, 25, 30 (no truncation) agrees to 1e-7 on delta.  (The
+    # 0.1203549378 once quoted for this point, from the full engine's failing Newton, is 9e-5 low.)
+    # A2-A4, C2, C3: the mpmath truncated contour agrees with the target to 3e-9 on delta or better.
     pytest.param(6.537e-4, 1.5546, 1666, 5.656e-12, 0.1203656961, 0.1207507099, id="A1"),
     pytest.param(2.72e-5, 1.59, 54593, 4.67e-8, 0.01744876976, 0.03505188637, id="A2"),
     pytest.param(1.574e-4, 3.127, 7100, 1.696e-11, 0.02408419373, 0.0308587739, id="A3"),
@@ -42,7 +47,8 @@ FAR_MODE = [
     # C: tiny eps at large sigma / tiny q (saddle c ~ 1e6-1e7, beyond the far mode of the full K)
     pytest.param(1.88e-6, 53.4, 90, 1.74e-12, 1.365510193e-06, None, id="C2"),
     pytest.param(1.22e-6, 4.59, 154, 4.1e-12, 1.525080482e-05, None, id="C3"),
-    # E: sigma < 0.5 with many steps (full engine's check failed at eps = 1.47912)
+    # E: sigma < 0.5 with many steps (full engine's check failed at eps = 1.47912); the full kernel at
+    # c = 2, 2.5, 3 (double precision, no truncation) gives delta = target within 2e-11
     pytest.param(6.18e-6, 0.493, 499389, 1.53e-8, 1.479119198, 1.479714733, id="E1"),
 ]
 
