@@ -245,7 +245,8 @@ class ExactDirection:
                 eps = 1e-6 if not math.isfinite(eps) else max(eps, 1e-6)
             ct = self._contour_for(eps, log_target, deadline)
             eps_new, ld, dld = _newton_eps(ct, eps, log_target)
-            if eps_new <= 0.0:
+            if eps_new <= 0.0 or (eps_new < 1e-200 and ld < log_target):
+                # the root lies at eps <= 0 (Newton bisected down to the underflow): settle delta(0)
                 d0 = self._log_delta(0.0)
                 if d0.log_delta <= log_target:
                     return DirectionAnswer(0.0, d0.log_delta, 0.0, {"note": "delta(0) <= target: eps = 0", **d0.diag})
@@ -458,6 +459,9 @@ class ExactMethod:
         for d in self.dirs.values():
             d._contours.clear()
             d._c_hint = None
+        # the truncated REMOVE / wide ADD directions of methods/truncation.py (rebuilt on demand)
+        self.__dict__.pop("_trunc_remove", None)
+        self.__dict__.pop("_wide_add", None)
 
     def _add_bound_eps(self, log_target: float) -> float:
         """A rigorous upper bound on eps_add(delta): min over s of (psi(s) - log delta) / s."""
@@ -506,16 +510,41 @@ class ExactMethod:
         if b0 <= delta:
             return 0.0, "remove", 0.0, {"note": f"delta(0) <= {b0:.3g} <= target (joint-convexity bound): eps = 0"}
         lt = math.log(delta)
-        r = self.dirs["remove"].epsilon(lt)
+        r = self._remove_epsilon(lt)
+        if r.value == 0.0 and r.log_delta <= lt:
+            # delta(0) is the total variation distance, the same in both directions: eps_add = 0 too
+            return 0.0, "remove", 0.0, {**r.diag, "add": "delta_add(0) = delta_remove(0) <= target"}
         c_ref = float(r.diag.get("c", 1.0))
         if r.value > 0.0 and self._add_bound_quick(lt, c_ref) <= r.value:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
         if self._add_bound_eps(lt) <= r.value:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
-        a = self.dirs["add"].epsilon(lt)
+        a = self._add_epsilon(lt)
         if a.value > r.value:
             return a.value, "add", a.rel_err, {**a.diag, "remove_eps": r.value}
         return r.value, "remove", r.rel_err, {**r.diag, "add_eps": a.value}
+
+    # -- REMOVE routed to the truncated composition in the far mode, ADD to the wide saddle search when
+    #    the full engine cannot settle (methods/truncation.py)
+    def _remove_epsilon(self, log_target: float) -> DirectionAnswer:
+        from .truncation import remove_epsilon
+
+        return remove_epsilon(self, log_target)
+
+    def _remove_log_delta(self, eps: float) -> DirectionAnswer:
+        from .truncation import remove_log_delta
+
+        return remove_log_delta(self, eps)
+
+    def _add_epsilon(self, log_target: float) -> DirectionAnswer:
+        from .truncation import add_epsilon
+
+        return add_epsilon(self, log_target)
+
+    def _add_log_delta(self, eps: float) -> DirectionAnswer:
+        from .truncation import add_log_delta
+
+        return add_log_delta(self, eps)
 
     def delta(self, eps: float) -> tuple[float, str, float, dict[str, Any]]:
         # far tail: when the Chernoff bound of both directions is below the smallest double, delta is 0
@@ -523,12 +552,12 @@ class ExactMethod:
         bounds = {d: chernoff_log_delta(self.dirs[d].K, eps) for d in DIRECTIONS}
         if max(bounds.values()) < LOG_TINY:
             return 0.0, "remove", 0.0, {"note": f"delta < exp({max(bounds.values()):.4g}) (Chernoff bound): 0 in double precision"}
-        r = self.dirs["remove"].log_delta(eps)
+        r = self._remove_log_delta(eps)
         if r.value > 1.0:  # delta <= 1: an overshoot inside the quadrature's tolerance
             r = DirectionAnswer(1.0, 0.0, r.rel_err, {**r.diag, "clamped": r.value})
         if self._add_bound_logdelta(eps) <= r.log_delta:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
-        a = self.dirs["add"].log_delta(eps)
+        a = self._add_log_delta(eps)
         if a.value > 1.0:
             a = DirectionAnswer(1.0, 0.0, a.rel_err, {**a.diag, "clamped": a.value})
         if a.log_delta > r.log_delta:

@@ -1,0 +1,577 @@
+"""The REMOVE direction of the contour engine with each step's upper measure truncated (the far mode).
+
+For the Poisson-subsampled Gaussian, REMOVE's upper measure is P = (1 - q) N(0, 1) + q N(mu, 1) and the
+step loss l(x) = log(1 - q + q e^{mu x - mu^2/2}) grows linearly (mu x + log q) beyond the knee
+x ~ log(1/q) / mu.  For real z above ~ 2 log(1/q) / mu^2 the MGF E_P[e^{z l}] is dominated by a far mode
+at x ~ (z + 1) mu that says nothing about the loss near eps: the saddle point of the full K then lands
+in that mode, where the node sum cancels astronomically (class A of the coverage sweep: sum |terms| /
+delta ~ e^17), or the saddle the query needs (c ~ 1e6 when eps ~ 1e-5 at large sigma / tiny q, class C)
+lies beyond it and the kernel's x-range (~ c mu) explodes.
+
+The fix (the same as ``fewpart.py``'s, docs/math.md "few participations"): with x0 such that
+sum_g n_g P_g(X > x0) <= TRUNC_FRACTION * delta, truncate each step's upper measure at x0.  The truncated
+composition is a positive measure of mass <= 1 and, since the payoff (1 - e^{eps - L})_+ lies in [0, 1],
+
+    delta_A(eps) <= delta(eps) <= delta_A(eps) + sum_g n_g P_g(X > x0).
+
+delta_A is the same contour integral with K_A(z) = sum_g n_g log E_P[e^{z l}; X <= x0], an entire function
+without the far mode (its Chernoff bounds, which fix the trapezoid's alias period, hold for it as well:
+the measure has mass <= 1).  The truncation bound is carried in the answer's error estimate.
+
+This module holds the truncated REMOVE direction (:class:`TruncatedRemove`, the engine of
+``exact.py`` with K_A, an abscissa kept below the truncation edge and no upper limit on the saddle)
+and the rule that routes a query to it (:func:`remove_epsilon`, :func:`remove_log_delta`): the far mode
+is in play when the full K at K_A's saddle exceeds K_A by more than ``FAR_GAP`` (in log), i.e. when the
+truncation changes the integrand itself, not only its far tail.  Elsewhere the full engine answers (its
+answers unchanged), and the truncated engine is its fallback; in the far mode the truncated engine alone
+answers (the full K's node sum cancels there), and a failure goes to the caller's Chernoff bound.
+
+The truncated log-MGF kernel is ``fewpart.py``'s (``Composition``: Gauss-Legendre on a shifted x-path,
+closed by a vertical segment at x0, in the cancellation-free f-form).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
+from .contour import saddle_estimate
+from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection
+
+#: the truncation's (one-sided) error is kept below this fraction of delta
+TRUNC_FRACTION = 1e-10
+#: the far mode is in play when K(c) - K_A(c) exceeds this at K_A's saddle
+FAR_GAP = 1e-3
+#: largest estimated relative error on delta an answer of the truncated direction may carry (on eps it is
+#: this divided by |d log delta / d log eps|, and the accountant flags anything above 1e-6)
+ACCEPT_RTOL = 1e-7
+#: node budget of one truncated contour (deterministic)
+MAX_NODES = 6000
+#: largest log of (sum |terms| / delta) a truncated contour may face (estimated before it is built)
+PEN_MAX = 16.0
+#: tilted weight (log) the truncation edge may carry at the abscissa
+EDGE_LOG_WEIGHT = -28.0
+DEBUG = False
+
+
+def sg_params(groups: Sequence[tuple[Any, int]]) -> tuple[list[tuple[float, float, int]], float] | None:
+    """([(q, sigma, n)] of the subsampled groups (q < 1), sum of n mu^2 of the Gaussian ones), or None
+    when some group is neither (then no truncation applies)."""
+    from ..mechanisms import Gaussian, PoissonSubsampledGaussian
+
+    sg: list[tuple[float, float, int]] = []
+    g2 = 0.0
+    for m, n in groups:
+        if isinstance(m, PoissonSubsampledGaussian):
+            q, s = float(m.sampling_probability), float(m.noise_multiplier)
+            if q < 1.0:
+                sg.append((q, s, int(n)))
+            else:
+                g2 += n / (s * s)
+        elif isinstance(m, Gaussian):
+            g2 += n / float(m.noise_multiplier) ** 2
+        else:
+            return None
+    if not sg:
+        return None
+    return sg, g2
+
+
+class TruncatedLogMgf(LogMgf):
+    """K_A of REMOVE with the truncation bound ``trunc`` (delta_A <= delta <= delta_A + trunc)."""
+
+    def __init__(self, sg: list[tuple[float, float, int]], g2: float, log_budget: float,
+                 x0_min: Sequence[float] | None = None) -> None:
+        from .fewpart import Composition
+
+        self.comp = Composition(sg, "remove", log_budget, x0_min)
+        self.trunc = float(self.comp.trunc)
+        self.g2 = g2
+        self.state = {"deadline": math.inf}
+        self._memo: dict[float, float] = {}
+        super().__init__(complex_fn=self._complex, real_fn=self._real, loss_sup=math.inf, max_nodes=MAX_NODES)
+
+    def _complex(self, z: np.ndarray) -> np.ndarray:
+        if time.perf_counter() > self.state["deadline"]:
+            raise ContourError("the exact quadrature ran past its time budget")
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        out = self.comp(z)
+        if self.g2:
+            out = out + 0.5 * self.g2 * z * (z + 1.0)
+        return out
+
+    def value(self, t: float) -> float:
+        v = self._memo.get(t)
+        if v is None:
+            v = float(self._complex(np.array([complex(t, 0.0)]))[0].real)
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[t] = v
+        return v
+
+    def _real(self, t: float, nmax: int) -> np.ndarray:
+        """K_A(t) and finite-difference derivatives (used only to place the contour)."""
+        out = np.zeros(max(nmax, 0) + 1)
+        out[0] = self.value(t)
+        if nmax == 0:
+            return out
+        h = 1e-4 * max(abs(t), 1e-2)
+        kp, km = self.value(t + h), self.value(t - h)
+        out[1] = (kp - km) / (2.0 * h)
+        if nmax >= 2:
+            out[2] = max((kp - 2.0 * out[0] + km) / (h * h), 1e-300)
+        return out
+
+    def edge_cap(self) -> float:
+        return float(self.comp.edge_cap(EDGE_LOG_WEIGHT))
+
+
+def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
+    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) by bisection on Phi' in log c.
+
+    No upper limit on c short of 1e15 (K_A is entire: at large sigma and tiny q the saddle of a tiny eps
+    lies at c ~ 1e6-1e9).  Only the position matters (to ~1e-3 relative).
+    """
+    def g(c: float) -> float:
+        k = K.real_fn(c, 1)
+        return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
+
+    if math.isfinite(cmax) and g(cmax) <= 0.0:
+        return cmax  # the saddle lies at or beyond cmax
+    lo, hi = 1e-6, min(1.0, cmax)
+    while g(hi) < 0.0:
+        lo, hi = hi, hi * 8.0
+        if hi > 1e15:
+            raise ContourError("no saddle point below 1e15 (truncated composition)")
+    while g(lo) > 0.0 and lo > 1e-12:
+        hi, lo = lo, lo / 8.0
+    for _ in range(80):
+        if hi / lo < 1.0 + 1e-4:
+            break
+        m = math.sqrt(lo * hi)
+        if g(m) > 0.0:
+            hi = m
+        else:
+            lo = m
+    return math.sqrt(lo * hi)
+
+
+class TruncatedRemove(ExactDirection):
+    """REMOVE's delta(eps) / eps(delta) from K_A; the truncation bound is part of every error estimate."""
+
+    TIME_BUDGET = 3.0
+
+    def __init__(self, sg: list[tuple[float, float, int]], g2: float, rtol: float = DEFAULT_RTOL) -> None:
+        self.sg, self.g2 = sg, g2
+        self._lb = math.inf
+        self.x0_min: list[float] | None = None
+        super().__init__(TruncatedLogMgf(sg, g2, math.log(TRUNC_FRACTION) + math.log(1e-12)), rtol)
+        self.log_accept = math.log(max(rtol, ACCEPT_RTOL))
+        self._lb = math.log(TRUNC_FRACTION) + math.log(1e-12)
+
+    # -- the truncation budget
+    def ensure(self, log_delta: float) -> TruncatedLogMgf:
+        """K_A with its truncation bound <= TRUNC_FRACTION * exp(log_delta) (rebuilt when not)."""
+        lb = math.log(TRUNC_FRACTION) + log_delta
+        if self.K.trunc > math.exp(lb) * 1.0001:
+            self._lb = lb
+            self.K = TruncatedLogMgf(self.sg, self.g2, lb, self.x0_min)
+            self._contours.clear()
+        return self.K
+
+    def _check(self, ct, eps: float, log_delta: float) -> tuple[bool, float]:
+        """(within tolerance, log absolute error estimate): aliasing bound, u-tail, floating point and
+        the truncation bound.
+
+        The floating-point budget is per node: the node sum's roundings (32 sqrt(n) eps_mach of the sum
+        of |terms|, as the full engine's) plus each term's own relative error, eps_mach times the size of
+        the exponent it is computed from, |K_n - z_n eps - m| (the full engine bounds the latter by
+        max |K_n| times the whole sum; in the far-mode regime the large |K_n| sit at large u, where the
+        terms are tiny, and the bulk's cancelling weight makes that bound 10x too coarse).
+        """
+        ld, _, labs, ltail = log_delta_on(ct, eps)
+        if not math.isfinite(ld):
+            return False, math.inf
+        z = ct.c + 1j * ct.u
+        m = ct.logk[0].real - ct.c * eps
+        arg = ct.logk - z * eps - m
+        with np.errstate(over="ignore", under="ignore"):
+            t = np.exp(arg.real) / np.abs(z * (z + 1.0))
+        t[0] *= 0.5
+        scale = math.log(ct.h / math.pi) + m
+        a = float(t.sum())
+        b = float((t * np.abs(arg)).sum())
+        lround = math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) * a + 8.0 * b) + 1e-300) + scale
+        parts = [ct.alias_bound(eps), ltail, lround]
+        trunc = getattr(self.K, "trunc", 0.0)
+        if trunc > 0.0:
+            parts.append(math.log(trunc))
+        lerr = float(np.logaddexp.reduce(parts))
+        return lerr <= self.log_accept + min(ld, log_delta), lerr
+
+    # -- the contour: the saddle of K_A, kept below the truncation edge
+    def _contour_for(self, eps: float, log_delta: float, deadline: float):
+        for ct in reversed(self._contours):
+            ok, _ = self._check(ct, eps, log_delta)
+            if ok:
+                return ct
+        K = self.K
+        cap = K.edge_cap() if hasattr(K, "edge_cap") else math.inf
+        c_star = saddle_wide(K, eps, cap)
+        # below the truncation edge: beyond it the edge at x0 (a 1/u term in each step's transform)
+        # would carry weight.  (Pushing x0 out instead brings the far mode back.)  Where the saddle lies
+        # beyond the cap, the tilted law is bimodal (bulk near 0 and the loss's log-normal tail) and
+        # the largest admissible c damps the bulk's cancelling weight e^{-c eps} the most
+        c = min(c_star, cap)
+        # the node sum's cancellation, known before any node: sum |terms| is about the bump's integral
+        # e^{Phi(c)} sqrt(2 pi / Phi''(c)) (at least); beyond PEN_MAX above delta the floating-point
+        # budget alone exceeds the tolerance (the bulk of L near 0, undamped by e^{-c eps} when c is held
+        # below the edge): refuse now rather than after thousands of nodes
+        k = K.real_fn(c, 2)
+        phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
+        phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+        pen = phi + 0.5 * math.log(2.0 * math.pi / phi2) - log_delta
+        if pen > PEN_MAX:
+            raise ContourError(f"truncated composition: cancellation e^{pen:.3g} at c={c:.4g} (edge cap {cap:.4g}) "
+                               "beyond the floating-point budget")
+        grid = psi_grid(K, c)
+        lt = self.log_tol - 2.3
+        P, used = alias_period(K, eps, c, lt + log_delta, grid)
+        ct = build_contour(K, eps, c, P, lt, log_delta, used, deadline)
+        if DEBUG:
+            print(f"truncated contour eps={eps:.6g} c*={c_star:.4g} cap={cap:.4g} c={c:.4g} P={P:.4g} n={ct.n}")
+        self._contours.append(ct)
+        if len(self._contours) > 24:
+            self._contours.pop(0)
+        return ct
+
+    # -- delta(eps)
+    def _diag(self) -> dict[str, Any]:
+        return {"truncation": self.K.trunc, "x0": list(self.K.comp.x0)}
+
+    def _log_delta(self, eps: float) -> DirectionAnswer:
+        if eps >= self.K.loss_sup:
+            return DirectionAnswer(0.0, -math.inf, 0.0, {"note": "eps beyond the largest privacy loss"})
+        guess = self.chernoff_log_delta(eps)
+        deadline = self.K.state["deadline"]
+        for _ in range(6):
+            self.ensure(guess)
+            self.K.state["deadline"] = deadline
+            ct = self._contour_for(eps, guess, deadline)
+            ld, _, _, _ = log_delta_on(ct, eps)
+            if math.isfinite(ld) and getattr(self.K, "trunc", 0.0) > 10.0 * TRUNC_FRACTION * math.exp(ld):
+                guess = ld  # truncate further out
+                continue
+            ok, lerr = self._check(ct, eps, ld)
+            if ok:
+                return DirectionAnswer(math.exp(ld), ld, math.exp(lerr - ld),
+                                       {"c": ct.c, "h": ct.h, "nodes": ct.n, **self._diag()})
+            guess = ld if math.isfinite(ld) and ld < guess else guess - 5.0
+        raise ContourError(f"truncated contour quadrature missed its tolerance at eps={eps:.6g}")
+
+    def chernoff_log_delta(self, eps: float) -> float:
+        """min over s of psi_A(s) - s eps (an upper bound on delta_A; a scale guess for delta)."""
+        from .exact import chernoff_log_delta
+
+        v = chernoff_log_delta(self.K, eps)
+        return min(v, 0.0) if math.isfinite(v) else math.log(1e-12)
+
+    # -- eps(delta)
+    def epsilon(self, log_target: float) -> DirectionAnswer:
+        self.ensure(log_target)
+        ans = super().epsilon(log_target)
+        ans.diag.update(self._diag())
+        return ans
+
+    def _smax(self) -> float:
+        """Largest Chernoff abscissa worth evaluating: beyond 4x the edge cap K_A is the edge's (and
+        slow to evaluate)."""
+        return min(1e15, 4.0 * self.K.edge_cap())
+
+    def _chernoff_eps(self, log_target: float) -> float:
+        """min over s in [1e-3, 1e15] of (psi_A(s) - log target) / s, floored at 0 (a starting point:
+        the abscissae of K_A reach far beyond the full engine's grid)."""
+        best = math.inf
+        smax = self._smax()  # beyond, K_A is the edge's (and slow to evaluate)
+        for s in np.geomspace(1e-3, smax, 4 * max(int(math.log10(smax / 1e-3)), 1) + 1):
+            try:
+                v = (self.K.psi(float(s)) - log_target) / float(s)
+            except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
+                continue
+            if math.isfinite(v):
+                best = min(best, v)
+        return max(best, 0.0)
+
+    def _initial(self, log_target: float) -> tuple[float, float]:
+        """(c, eps) where the leading saddle-point log delta equals log_target (c up to 1e15)."""
+        K = self.K
+        c = 1.0
+        e = math.nan
+        g = math.inf
+        for _ in range(60):
+            k = K.real_fn(c, 2)
+            e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
+            phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+            ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
+            g = ld - log_target
+            if abs(g) < 3e-2:
+                return c, e
+            step = g / (c * phi2)
+            c_new = min(max(c + step, 0.25 * c), 4.0 * c)
+            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e15:
+                break
+            c = c_new
+        return c, (e if abs(g) < 1.0 else math.nan)
+
+
+class WideAdd(TruncatedRemove):
+    """ADD's delta(eps) / eps(delta) on the full K with the wide saddle search (no truncation: ADD's loss
+    is bounded above, it has no far mode).  For tiny eps at large sigma / tiny q the saddle lies beyond
+    the full engine's limit of 1e8 (c ~ eps / Var L)."""
+
+    def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL, sg: list | None = None) -> None:
+        ExactDirection.__init__(self, K, rtol)
+        self.sg = sg or []
+        self.log_accept = math.log(max(rtol, ACCEPT_RTOL))
+
+    def ensure(self, log_delta: float) -> LogMgf:
+        return self.K
+
+    def _diag(self) -> dict[str, Any]:
+        return {"wide_saddle": True}
+
+    def _smax(self) -> float:
+        """Beyond s |l| ~ 1e3 over the kernel's x-range (|x| <= 13) the full kernel resolves a phase
+        of ~ s |l| per panel (slow), and the Chernoff bound there is no better."""
+        p = self.sg
+        lmax = max((abs(math.log1p(q * math.expm1(13.0 / s - 0.5 / (s * s)))) for q, s, _ in p), default=1.0)
+        return min(1e15, 1e3 / max(lmax, 1e-300))
+
+
+# ----------------------------------------------------------------------------------------------------
+# routing (called from ExactMethod)
+# ----------------------------------------------------------------------------------------------------
+
+def _truncated(eng) -> TruncatedRemove | None:
+    """The engine's truncated REMOVE direction (built once), or None when it does not apply."""
+    tr = getattr(eng, "_trunc_remove", False)
+    if tr is False:
+        p = sg_params(eng.groups)
+        tr = None if p is None else TruncatedRemove(p[0], p[1], math.exp(eng.dirs["remove"].log_tol))
+        eng._trunc_remove = tr
+    return tr
+
+
+def far_mode(eng, tr: TruncatedRemove, c: float) -> bool:
+    """True when the far mode is in play at abscissa c: K(c) - K_A(c) > FAR_GAP, judged by a lower bound.
+
+    Beyond x0 the loss satisfies l >= z + log q (z = mu x - mu^2/2), so the weight the truncation removes
+    from one step at w = c + 1 is at least E[q^w e^{w z}; X > x0] = q^w e^{w (w-1) mu^2/2} Phibar(x0 - w mu)
+    (closed form: no evaluation of the full K, whose x-range grows like c mu).
+    """
+    from .._kernels.fewpart_path import CachedPath
+
+    w = c + 1.0
+    gap = 0.0
+    for (q, s, n), x0 in zip(tr.sg, tr.K.comp.x0):
+        mu = 1.0 / s
+        lt = w * (math.log(q) + 0.5 * (w - 1.0) * mu * mu) + _log_phibar(x0 - w * mu)
+        # log E_A of one step at w (the truncated kernel on the real axis)
+        la = float(CachedPath(q, mu, x0, 0.0, w)(np.array([complex(w, 0.0)]))[0].real)
+        r = lt - la  # n log(1 + Tail / E_A) <= K - K_A for this group
+        gap += n * (math.log1p(math.exp(r)) if r < 30.0 else r)
+        if gap > FAR_GAP:
+            return True
+    return False
+
+
+def _log_phibar(x: float) -> float:
+    """log P(N(0,1) > x), without underflow."""
+    if x < 5.0:
+        return math.log(0.5 * math.erfc(x / math.sqrt(2.0)))
+    # asymptotic series (x >= 5: relative error < 1e-4, ample for a routing test)
+    return -0.5 * x * x - math.log(x) - 0.5 * math.log(2.0 * math.pi) + math.log1p(-1.0 / (x * x) + 3.0 / x ** 4)
+
+
+#: the prefilter's threshold on sum_g n_g E[q^w e^{w z}; X > x0] (an upper bound on the share of the full
+#: MGF the truncation would remove, as E_full >= 1 at w >= 1)
+PREFILTER = 1e-6
+
+
+def _x0_for(q: float, mu: float, n: int, target: float) -> float:
+    """The truncation point fewpart.Composition chooses (0.05 grid from 4): n P(X > x0) <= target."""
+    from scipy.special import ndtr
+
+    x = 4.0 + 0.05 * np.arange(721)
+    tail = n * ((1.0 - q) * ndtr(-x) + q * ndtr(mu - x))
+    i = int(np.argmax(tail <= target)) if np.any(tail <= target) else 720
+    return float(x[i])
+
+
+def far_onset(eng, log_delta: float) -> float:
+    """Smallest abscissa c (on a log grid) at which the truncation for delta = exp(log_delta) would remove
+    more than PREFILTER of the full MGF, judged by sum_g n_g E[q^w e^{w z}; X > x0] (E_full >= 1 at
+    w >= 1, so this over-estimates the share); inf when none below 1e15.  Closed form, no kernel."""
+    from scipy.special import log_ndtr
+
+    p = sg_params(eng.groups)
+    if p is None:
+        return math.inf
+    c = np.geomspace(1e-3, 1e15, 361)
+    w = c + 1.0
+    target = TRUNC_FRACTION * math.exp(log_delta) / len(p[0])
+    tot = np.zeros_like(c)
+    with np.errstate(over="ignore", under="ignore"):
+        for q, s, n in p[0]:
+            mu = 1.0 / s
+            x0 = _x0_for(q, mu, n, target)
+            lt = math.log(n) + w * (math.log(q) + 0.5 * (w - 1.0) * mu * mu) + log_ndtr(w * mu - x0)
+            tot += np.exp(np.minimum(lt, 700.0))
+    hit = np.nonzero(tot > PREFILTER)[0]
+    return float(c[max(hit[0] - 1, 0)]) if hit.size else math.inf
+
+
+def maybe_far(eng, log_delta: float, eps: float | None = None) -> bool:
+    """Cheap prefilter: True when the query's saddle of the full K may lie beyond :func:`far_onset`.
+
+    Along the saddle curve eps(c) = K'(c) - 1/c - 1/(c+1) increases and the leading saddle-point
+    log delta(c) decreases with c, so one evaluation of the full K at the onset tells on which side
+    the query's saddle lies: for eps(delta), whether log delta(c_far) is still above the target; for
+    delta(eps), whether eps(c_far) is below eps.
+    """
+    c_far = min(far_onset(eng, log_delta), large_c(eng))
+    if not math.isfinite(c_far):
+        return False
+    try:
+        e_far, ld_far = saddle_estimate(eng.dirs["remove"].K, c_far)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        return True
+    if eps is None:
+        return not (ld_far <= log_delta)
+    return not (e_far >= eps)
+
+
+def large_c(eng) -> float:
+    """The abscissa beyond which the full kernel's x-range (c mu + 13) exceeds LARGE_CMU + 13 for some
+    group: there each full-K evaluation costs ~ c mu panels while K_A's stops at x0 ~ 10-12 (at large
+    sigma and tiny q the saddle of a tiny eps lies at c ~ 1e5-1e9)."""
+    p = sg_params(eng.groups)
+    if p is None:
+        return math.inf
+    return LARGE_CMU * min(s for _, s, _ in p[0])
+
+
+#: c mu beyond which the truncated kernel answers (it is the cheaper one there; see large_c)
+LARGE_CMU = 40.0
+
+
+def _few_participations(tr: TruncatedRemove) -> bool:
+    """sum q n <= 0.5: outside the far mode, fewpart.py's corner (the truncated trapezoid is no
+    fallback there: its u-range heads to 1/q)."""
+    return sum(q * n for q, _, n in tr.sg) <= 0.5
+
+
+def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """REMOVE's eps(delta): by the truncated composition in the far mode (or where the saddle lies at
+    c mu > LARGE_CMU), else by the full engine with the truncated one as its fallback (outside fewpart's
+    corner)."""
+    full = eng.dirs["remove"]
+    if sg_params(eng.groups) is None:
+        return full.epsilon(log_target)
+    if maybe_far(eng, log_target):
+        tr = _truncated(eng)
+        tr.ensure(log_target)
+        try:
+            c0, _ = tr._initial(log_target)
+            use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
+        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+            use_trunc = True
+        if use_trunc:
+            # in the far mode the full K's node sum cancels astronomically: no fallback to it
+            return tr.epsilon(log_target)
+    try:
+        return full.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    tr = _truncated(eng)
+    if _few_participations(tr):
+        raise ContourError(why)  # fewpart.py's corner: the caller tries it next
+    try:
+        return tr.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; truncated composition: {exc}") from exc
+
+
+def add_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """ADD's eps(delta) by the full engine, else (its saddle beyond 1e8, or no convergence) by
+    :class:`WideAdd`."""
+    try:
+        return eng.dirs["add"].epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    if sg_params(eng.groups) is None:
+        raise ContourError(why)
+    wide = getattr(eng, "_wide_add", None)
+    if wide is None:
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
+                                       sg_params(eng.groups)[0])
+    try:
+        return wide.epsilon(log_target)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; wide saddle search: {exc}") from exc
+
+
+def add_log_delta(eng, eps: float) -> DirectionAnswer:
+    """ADD's delta(eps), as :func:`add_epsilon`."""
+    try:
+        return eng.dirs["add"].log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    if sg_params(eng.groups) is None:
+        raise ContourError(why)
+    wide = getattr(eng, "_wide_add", None)
+    if wide is None:
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
+                                       sg_params(eng.groups)[0])
+    try:
+        return wide.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; wide saddle search: {exc}") from exc
+
+
+def remove_log_delta(eng, eps: float) -> DirectionAnswer:
+    """REMOVE's delta(eps), routed as :func:`remove_epsilon`."""
+    full = eng.dirs["remove"]
+    if sg_params(eng.groups) is None:
+        return full.log_delta(eps)
+    # the truncation budget of the prefilter: the Chernoff bound of the full K (an upper bound on delta)
+    from .exact import chernoff_log_delta
+
+    try:
+        guess = min(chernoff_log_delta(full.K, eps), 0.0)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        guess = 0.0
+    if maybe_far(eng, guess if math.isfinite(guess) else math.log(1e-300), eps):
+        tr = _truncated(eng)
+        try:
+            c0 = saddle_wide(tr.K, eps)
+            use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
+        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+            use_trunc = True
+        if use_trunc:
+            return tr.log_delta(eps)
+    try:
+        return full.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        why = str(exc)
+    tr = _truncated(eng)
+    if _few_participations(tr):
+        raise ContourError(why)
+    try:
+        return tr.log_delta(eps)
+    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise ContourError(f"{why}; truncated composition: {exc}") from exc

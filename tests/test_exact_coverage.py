@@ -1,0 +1,156 @@
+"""Default eps(delta) queries that used to end in a flagged Chernoff bound, now exact (methods/truncation.py).
+
+Reference values were computed independently (not by the engine's kernels):
+
+* mpmath contour integrals at 22 digits with their own mpmath one-step MGF (tanh-sinh quadrature of the
+  f-form), composite Gauss-Legendre in u at two resolutions: for A1 the FULL (untruncated) MGF at the
+  abscissa c = 30, below the far mode; elsewhere the truncated MGF at the engine's abscissa (delta_A <=
+  delta <= delta_A + 1e-10 delta, the truncation bound);
+* dp_accounting's PLD pessimistic/optimistic pair at value_discretization_interval 1e-4 (crude at these
+  tiny deltas, but the exact value must lie inside);
+* for the large-sigma / tiny-q points, the CLT (the loss is nearly Gaussian there): agreement to ~1 %.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import ewacct
+from ewacct import PoissonSubsampledGaussian
+from ewacct.methods import truncation
+from ewacct.methods.exact import ExactMethod
+
+
+def _eps(q, s, T, d):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ewacct.epsilon(noise_multiplier=s, sampling_probability=q, steps=T, target_delta=d)
+
+
+# (q, sigma, T, delta, eps, PLD upper bound at vdi 1e-4 or None)
+FAR_MODE = [
+    # A: the REMOVE saddle of the full K lands in the far mode; the Chernoff fallback gave 0.636 / 0.111 / 0.097.
+    # A1 reference: the mpmath contour integral of the full MGF at c = 30 puts delta(0.1203656961) at the
+    # target within 2.7e-6 (40 u-panels; 20 panels: 1.5e-3) and delta(0.1203549378) 0.308 % above it; the
+    # full double-precision kernel at c = 20, 25, 30 (no truncation) agrees to 1e-7 on delta.  (The
+    # 0.1203549378 once quoted for this point, from the full engine's failing Newton, is 9e-5 low.)
+    # A2-A4, C2, C3: the mpmath truncated contour agrees with the target to 3e-9 on delta or better.
+    pytest.param(6.537e-4, 1.5546, 1666, 5.656e-12, 0.1203656961, 0.1207507099, id="A1"),
+    pytest.param(2.72e-5, 1.59, 54593, 4.67e-8, 0.01744876976, 0.03505188637, id="A2"),
+    pytest.param(1.574e-4, 3.127, 7100, 1.696e-11, 0.02408419373, 0.0308587739, id="A3"),
+    pytest.param(2.262e-7, 2.542, 21282942, 1.026e-11, 0.002198112856, None, id="A4"),
+    # C: tiny eps at large sigma / tiny q (saddle c ~ 1e6-1e7, beyond the far mode of the full K)
+    pytest.param(1.88e-6, 53.4, 90, 1.74e-12, 1.365510193e-06, None, id="C2"),
+    pytest.param(1.22e-6, 4.59, 154, 4.1e-12, 1.525080482e-05, None, id="C3"),
+    # E: sigma < 0.5 with many steps (full engine's check failed at eps = 1.47912); the full kernel at
+    # c = 2, 2.5, 3 (double precision, no truncation) gives delta = target within 2e-11
+    pytest.param(6.18e-6, 0.493, 499389, 1.53e-8, 1.479119198, 1.479714733, id="E1"),
+]
+
+
+@pytest.mark.parametrize("q,s,T,d,ref,pld_hi", FAR_MODE)
+def test_far_mode_points_are_exact(q, s, T, d, ref, pld_hi):
+    r = _eps(q, s, T, d)
+    assert r.method == "exact" and r.valid, r.diagnostics
+    assert r.diagnostics["rel_error"] <= 1e-6
+    assert float(r) == pytest.approx(ref, rel=1e-8)
+    if pld_hi is not None:
+        assert float(r) <= pld_hi
+
+
+def test_far_mode_delta_round_trip():
+    # delta(eps) takes the same route (the truncated REMOVE composition) and returns the target
+    q, s, T, d = 6.537e-4, 1.5546, 1666, 5.656e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ewacct.delta(noise_multiplier=s, sampling_probability=q, steps=T, target_epsilon=0.1203656961)
+    assert r.method == "exact" and r.valid
+    assert float(r) == pytest.approx(d, rel=1e-6)
+    assert r.diagnostics["truncation"] <= 1e-10 * d  # the carried truncation bound
+
+
+def test_large_delta_eps_zero():
+    # D: delta(0) = 0.0237285 < 0.02502: eps = 0 (Newton bisected to 4.7e-244 and the query failed)
+    q, s, T, d = 1.948e-3, 1.0768, 688, 0.02502
+    r = _eps(q, s, T, d)
+    assert r.method == "exact" and r.valid and float(r) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d0 = ewacct.delta(noise_multiplier=s, sampling_probability=q, steps=T, target_epsilon=0.0)
+    assert d0.valid and float(d0) == pytest.approx(0.0237285429823, rel=1e-8)
+    # dp_accounting's pessimistic PLD (an upper bound on delta) also gives eps = 0 here (vdi 1e-4)
+
+
+def _clt_mu(q, s, T):
+    """mu of the Gaussian mechanism with the loss's variance (CLT; accurate to ~1e-3 here)."""
+    return math.sqrt(T * q * q * math.expm1(1.0 / (s * s)))
+
+
+def test_tiny_q_large_sigma_eps_zero_by_total_variation():
+    # C1: delta(0) (the TV distance, the same in both directions) ~ 7.56e-10 < 1.77e-9: eps = 0
+    q, s, T, d = 2.19e-8, 742.0, 4118, 1.77e-9
+    r = _eps(q, s, T, d)
+    assert r.method == "exact" and r.valid and float(r) == 0.0
+    mu = _clt_mu(q, s, T)
+    eng = ExactMethod([(PoissonSubsampledGaussian(s, q), T)])
+    tr = truncation._truncated(eng)
+    ans = tr.log_delta(0.0)
+    assert ans.value == pytest.approx(math.erf(mu / (2 * math.sqrt(2))), rel=1e-2)
+
+
+def test_add_direction_with_saddle_beyond_1e8():
+    # q = 3.2e-9, sigma = 330.5, T = 134894: eps ~ 4.67e-9; ADD's saddle lies beyond the full engine's 1e8
+    q, s, T, d = 3.2e-9, 330.5, 134894, 1.578e-10
+    r = _eps(q, s, T, d)
+    assert r.method == "exact" and r.valid
+    # CLT: delta(eps) of the Gaussian mechanism with mu = mu_clt
+    mu = _clt_mu(q, s, T)
+    t = float(r) / mu
+    clt = mu * (math.exp(-t * t / 2) / math.sqrt(2 * math.pi) - t * 0.5 * math.erfc(t / math.sqrt(2)))
+    assert clt == pytest.approx(d, rel=2e-2)
+    assert float(r) == pytest.approx(4.665821239e-09, rel=1e-8)
+
+
+def _mp_log_ga(q, s, w, x0, dps=22):
+    """log E[(1 + u(X))^w; X <= x0], X ~ N(0,1), by mpmath (f-form; own implementation)."""
+    with mp.workdps(dps):
+        q, mu, w, x0 = mp.mpf(q), 1 / mp.mpf(s), mp.mpc(w), mp.mpf(x0)
+
+        def f(x):
+            u = q * mp.expm1(mu * x - mu * mu / 2)
+            return mp.npdf(x) * ((1 + u) ** w - 1 - w * u)
+
+        pts = sorted({-40.0, -8.0, -3.0, 0.0, 2.0, 5.0, float(x0) - 3.0, float(x0)})
+        tail0 = mp.ncdf(-x0)
+        eu = q * (tail0 - mp.ncdf(-(x0 - mu)))
+        return complex(mp.log1p(mp.quad(f, pts, maxdegree=7) - tail0 + w * eu))
+
+
+@pytest.mark.parametrize("q,s,x0,z", [
+    (6.537e-4, 1.5546, 10.55, 73.15 + 40.0j),     # A1's abscissa, near the truncation edge
+    (1.22e-6, 4.59, 10.25, 1.32e6 + 3.0e6j),       # C3's abscissa: |z| ~ 1e6
+])
+def test_truncated_kernel_vs_mpmath(q, s, x0, z):
+    K = truncation.TruncatedLogMgf([(q, s, 1)], 0.0, 0.0, x0_min=[x0])
+    assert K.comp.x0[0] == pytest.approx(x0, abs=0.06)
+    ours = complex(K.complex_fn(np.array([z]))[0])
+    ref = _mp_log_ga(q, s, z + 1.0, K.comp.x0[0])
+    assert abs(ours - ref) <= 1e-10 * abs(ref) + 1e-15
+
+
+def test_unresolvable_cancellation_is_refused_fast():
+    # q*T = 0.59, sigma = 0.72, delta = 6e-12: the answer (eps ~ 0.016) comes from one step's tail while
+    # L ~ 0 carries almost all the mass; below the truncation edge (c <= 36) the node sum would cancel by
+    # e^22: refused before any contour (a flagged Chernoff bound, not a 14 s run)
+    import time
+
+    t = time.perf_counter()
+    r = _eps(8.213e-7, 0.7228, 721788, 6.263e-12)
+    assert time.perf_counter() - t < 5.0
+    assert not r.valid and r.method == "chernoff-bound"
+    assert "cancellation" in r.diagnostics["error"]
