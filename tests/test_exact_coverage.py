@@ -56,7 +56,8 @@ FAR_MODE = [
 @pytest.mark.parametrize("q,s,T,d,ref,pld_hi", FAR_MODE)
 def test_far_mode_points_are_exact(q, s, T, d, ref, pld_hi):
     r = _eps(q, s, T, d)
-    assert r.method == "exact" and r.valid, r.diagnostics
+    # C3 has sum q n = 1.9e-4: the few-participation quadrature answers it first (dispatch order)
+    assert r.method in ("exact", "exact-fewpart") and r.valid, r.diagnostics
     assert r.diagnostics["rel_error"] <= 1e-6
     assert float(r) == pytest.approx(ref, rel=1e-8)
     if pld_hi is not None:

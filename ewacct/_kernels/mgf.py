@@ -463,8 +463,9 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
 
 @njit(cache=True)
 def _sg_log_g_guarded(q: float, mu: float, w: complex) -> complex:
-    """sg_log_g(q, mu, w), or NaN where |Re w| mu > GL_MAX_REACH (its arrays would be too large)."""
-    if abs(w.real) * mu > GL_MAX_REACH:
+    """sg_log_g(q, mu, w), or NaN where Re w mu > GL_MAX_REACH (its arrays would be too large; for
+    Re w < 0 its x-range does not grow with |w|, so the ADD direction's far abscissae stay in reach)."""
+    if w.real * mu > GL_MAX_REACH:
         return complex(math.nan, math.nan)
     return sg_log_g(q, mu, w)
 
@@ -641,7 +642,7 @@ def sg_composition_real(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, w: floa
         if sg_log_g_real(qs[g], mus[g], w, tmp):
             for k in range(3):
                 out[k] += ns[g] * tmp[k]
-        elif abs(w) * mus[g] > GL_MAX_REACH:
+        elif w * mus[g] > GL_MAX_REACH:
             # far beyond any saddle point: K and K' are +inf ("too far"), never a number
             out[0] = math.inf
             out[1] = math.inf
