@@ -683,7 +683,7 @@ def _warm_once() -> None:
 
 
 class _EngineBudget:
-    """Caps the exact engine's own wall-clock net (ExactDirection.TIME_BUDGET, 3 s) by the
+    """Caps the exact engine's own CPU-time net (ExactDirection.TIME_BUDGET, 3 s) by the
     certificate's remaining time while the certifier asks it for its estimate and contours."""
 
     def __init__(self, exact: Any, deadline: float) -> None:
@@ -691,8 +691,8 @@ class _EngineBudget:
         self.deadline = deadline
 
     def __enter__(self) -> None:
-        # the engine's net is on the wall clock: allow up to 4x the CPU time left (a loaded machine)
-        left = max(0.05, 4.0 * (self.deadline - _now()))
+        # the engine's net is on CPU time too (ewacct.methods.exact.clock)
+        left = max(0.05, self.deadline - _now())
         for ed in self.dirs:
             ed.TIME_BUDGET = min(type(ed).TIME_BUDGET, left)
 
@@ -724,8 +724,8 @@ class ContourCertifier:
     def _contour(self, d: str, eps: float, log_delta: float, deadline: float) -> tuple[CertContour, list[float]]:
         ed = self.exact.dirs[d]
         with ed._deadline():
-            # (the engine's deadline is on the wall clock: the CPU time left, from now)
-            ed.K.state["deadline"] = min(ed.K.state["deadline"], time.perf_counter() + 4.0 * max(0.0, deadline - _now()))
+            # (the engine's deadline is on CPU time too)
+            ed.K.state["deadline"] = min(ed.K.state["deadline"], deadline)
             ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
         key = (d, ct.c, ct.h)
         if key not in self._cache:
