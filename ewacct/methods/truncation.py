@@ -491,8 +491,15 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
             use_trunc = True
         if use_trunc:
-            # in the far mode the full K's node sum cancels astronomically: no fallback to it
-            return tr.epsilon(log_target)
+            # in the far mode the full K's node sum cancels astronomically; it is still tried when the
+            # truncated sum refuses (its own error check decides)
+            try:
+                return tr.epsilon(log_target)
+            except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+                try:
+                    return full.epsilon(log_target)
+                except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc2:
+                    raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
     try:
         return full.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
@@ -563,7 +570,15 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
         except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
             use_trunc = True
         if use_trunc:
-            return tr.log_delta(eps)
+            try:
+                return tr.log_delta(eps)
+            except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+                # the full K may still settle it (its own check decides): q = 0.01, sigma = 1, T = 10
+                # at delta = 1e-10 is refused by the truncated sum (cancellation) and settled by it
+                try:
+                    return full.log_delta(eps)
+                except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc2:
+                    raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
     try:
         return full.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
