@@ -513,6 +513,15 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         raise ContourError(f"{why}; truncated composition: {exc}") from exc
 
 
+def _wide_add(eng) -> "WideAdd":
+    """The engine's WideAdd direction, built on first use (ExactMethod.clear() drops it)."""
+    wide = getattr(eng, "_wide_add", None)
+    if wide is None:
+        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
+                                       sg_params(eng.groups)[0])
+    return wide
+
+
 def add_epsilon(eng, log_target: float) -> DirectionAnswer:
     """ADD's eps(delta) by the full engine, else (its saddle beyond 1e8, or no convergence) by
     :class:`WideAdd`."""
@@ -522,10 +531,7 @@ def add_epsilon(eng, log_target: float) -> DirectionAnswer:
         why = str(exc)
     if sg_params(eng.groups) is None:
         raise ContourError(why)
-    wide = getattr(eng, "_wide_add", None)
-    if wide is None:
-        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
-                                       sg_params(eng.groups)[0])
+    wide = _wide_add(eng)
     try:
         return wide.epsilon(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
@@ -540,10 +546,7 @@ def add_log_delta(eng, eps: float) -> DirectionAnswer:
         why = str(exc)
     if sg_params(eng.groups) is None:
         raise ContourError(why)
-    wide = getattr(eng, "_wide_add", None)
-    if wide is None:
-        wide = eng._wide_add = WideAdd(eng.dirs["add"].K, math.exp(eng.dirs["add"].log_tol),
-                                       sg_params(eng.groups)[0])
+    wide = _wide_add(eng)
     try:
         return wide.log_delta(eps)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
