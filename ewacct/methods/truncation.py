@@ -140,6 +140,8 @@ def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
         k = K.real_fn(c, 1)
         return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
 
+    if not cmax > 1e-6:
+        raise ContourError(f"truncated composition: edge cap {cmax:.4g} leaves no room for a saddle")
     if math.isfinite(cmax) and g(cmax) <= 0.0:
         return cmax  # the saddle lies at or beyond cmax
     lo, hi = 1e-6, min(1.0, cmax)
@@ -227,6 +229,8 @@ class TruncatedRemove(ExactDirection):
         # beyond the cap, the tilted law is bimodal (bulk near 0 and the loss's log-normal tail) and
         # the largest admissible c damps the bulk's cancelling weight e^{-c eps} the most
         c = min(c_star, cap)
+        if not c > 0.0:  # the edge's weight is too large at every c > 0: the truncated K does not apply
+            raise ContourError(f"truncated composition: edge cap {cap:.4g} leaves no abscissa c > 0")
         # the node sum's cancellation, known before any node: sum |terms| is about the bump's integral
         # e^{Phi(c)} sqrt(2 pi / Phi''(c)) (at least); beyond PEN_MAX above delta the floating-point
         # budget alone exceeds the tolerance (the bulk of L near 0, undamped by e^{-c eps} when c is held
@@ -297,6 +301,8 @@ class TruncatedRemove(ExactDirection):
         the abscissae of K_A reach far beyond the full engine's grid)."""
         best = math.inf
         smax = self._smax()  # beyond, K_A is the edge's (and slow to evaluate)
+        if not smax > 2e-3:  # the edge cap left no room (or is NaN): no Chernoff start here
+            return 0.0
         for s in np.geomspace(1e-3, smax, 4 * max(int(math.log10(smax / 1e-3)), 1) + 1):
             try:
                 v = (self.K.psi(float(s)) - log_target) / float(s)
