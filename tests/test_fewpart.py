@@ -152,3 +152,86 @@ def test_both_directions_is_the_larger_one():
     e_a = fewpart_epsilon(g, 1e-3, direction="add")[0]
     assert abs(e_both - max(e_r, e_a)) <= 1e-9 * e_both
     assert d == ("remove" if e_r >= e_a else "add")
+
+
+# ---- low sigma with few participations (class B of issue 8): Filon panels and the atom removed ----
+
+
+def _mp_delta_two_steps(eps, q, sigma):
+    """REMOVE delta(eps) of two steps: E_{x ~ P}[delta_1(eps - l(x))] with the closed-form one-step
+    delta_1, by mpmath quadrature (30 digits; the kink where eps - l(x) = log(1 - q) is a breakpoint)."""
+    with mp.workdps(30):
+        q, mu, eps = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
+        l1q = mp.log1p(-q)
+
+        def one(e):
+            if e <= l1q:
+                return -mp.expm1(e)
+            x = (mp.log(mp.expm1(e) + q) - mp.log(q) + mu * mu / 2) / mu
+            return (1 - q) * mp.ncdf(-x) + q * mp.ncdf(mu - x) - mp.exp(e) * mp.ncdf(-x)
+
+        def f(x):
+            ell = mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
+            return ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu)) * one(eps - ell)
+
+        e = eps - l1q
+        xb = (mp.log(mp.expm1(e) + q) - mp.log(q) + mu * mu / 2) / mu
+        pts = sorted([mp.mpf(v) for v in np.linspace(-14.0, float(mu) + 14.0, 81) if abs(v - float(xb)) > 1e-3] + [xb])
+        return float(mp.quad(f, pts))
+
+
+def test_low_sigma_two_steps_vs_mpmath():
+    q, sigma, eps = 1e-6, 0.25, 8.0
+    ref = _mp_delta_two_steps(eps, q, sigma)
+    got, rel, _ = fewpart_delta([(q, sigma, 2)], eps, direction="remove")
+    assert rel <= 1e-7
+    assert abs(got - ref) <= 1e-8 * ref, (got, ref)
+
+
+@pytest.mark.parametrize("q,sigma,eps", [(1e-4, 0.4, 3.0), (1e-5, 0.3, 5.0)])
+def test_low_sigma_three_steps_vs_direct_recursion(q, sigma, eps):
+    # direct.py: the 2-D recursion over the closed-form one-step delta (composite Gauss-Legendre in x),
+    # sharing nothing with the contour
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.direct import DirectShort
+
+    ref, ref_rel = DirectShort([(PoissonSubsampledGaussian(sigma, q), 3)]).delta_dir(eps, "remove")
+    assert ref_rel <= 1e-9
+    got, rel, _ = fewpart_delta([(q, sigma, 3)], eps, direction="remove")
+    assert rel <= 1e-7
+    assert abs(got - ref) <= 1e-8 * ref, (got, ref)
+
+
+def test_low_sigma_inside_pld_bracket():
+    # sigma = 0.3, q = 1e-3, T = 10: previously the flagged Chernoff bound
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+
+    def bracket_end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=0.3, sensitivity=1.0, sampling_prob=1e-3,
+                                        value_discretization_interval=1e-4, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(10).get_epsilon_for_delta(1e-6)
+
+    lo, hi = bracket_end(False), bracket_end(True)
+    eps, rel, _ = fewpart_epsilon([(1e-3, 0.3, 10)], 1e-6)
+    assert rel < 1e-6
+    assert lo <= eps <= hi * (1 + 1e-9), (lo, eps, hi)
+
+
+def test_class_b_corner_is_exact_through_the_api():
+    # q = 1e-9, sigma = 0.2, T = 1000, delta = 1e-12 ended in the flagged Chernoff bound (18.83)
+    import ewacct
+
+    r = ewacct.epsilon(noise_multiplier=0.2, sampling_probability=1e-9, steps=1000, target_delta=1e-12)
+    assert r.method == "exact-fewpart" and r.valid
+    # an independent lower bound on delta(eps): the event "exactly one step sampled" (probability
+    # T q (1 - q)^(T-1)) with every other step's loss replaced by its infimum log(1 - q) (the payoff
+    # is increasing in the loss); at the answer it must not exceed the target
+    q, mu, T = mp.mpf(1e-9), mp.mpf(5), 1000
+    with mp.workdps(30):
+        e = mp.mpf(r.value) - (T - 1) * mp.log1p(-q)
+        xe = (mp.log(mp.expm1(e) + q) - mp.log(q) + mu * mu / 2) / mu      # l(xe) = e
+        payoff = lambda x: mp.npdf(x - mu) * -mp.expm1(e - mp.log1p(q * mp.expm1(mu * x - mu * mu / 2)))  # noqa: E731
+        lower = T * q * (1 - q) ** (T - 1) * mp.quad(payoff, [xe, xe + 1, xe + 4, xe + 40])
+    assert 1e-13 <= lower <= 1e-12 * (1 + 1e-9), lower
+    assert r.value < 18.0  # well below the Chernoff bound it replaced

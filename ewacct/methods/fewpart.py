@@ -76,6 +76,8 @@ import numpy as np
 from numba import njit
 
 from .._kernels.fewpart_path import CachedPath
+from .fewpart_filon import WEIGHT_FP_UNITS, FilonGK
+from scipy.special import exp1 as _exp1
 from .._kernels.mgf import _GW, _GX, _cexpm1, _clog1p, _e2, _f_form, _log1p_minus, _loss
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -400,6 +402,7 @@ GK_X = np.concatenate([-_XK[:-1], _XK[::-1]])                 # 15 nodes, ascend
 GK_WK = np.concatenate([_WK[:-1], _WK[::-1]])
 GK_WG = np.zeros(15)
 GK_WG[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
+_FILON = FilonGK(GK_X)
 
 
 class Composition:
@@ -432,12 +435,17 @@ class Composition:
         self.loss_sup = sum(-n * math.log1p(-q) for q, mu, n in self.groups) if direction == "add" else math.inf
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        return self.with_error(z)[0]
+
+    def with_error(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(K(z), an estimate of its absolute floating-point error in units of eps_mach)."""
         z = np.ascontiguousarray(z, dtype=np.complex128)
         w = z + 1.0 if self.direction == "remove" else -z
         w = np.ascontiguousarray(w)
         out = np.zeros(z.shape, dtype=np.complex128)
+        err = np.zeros(z.shape)
         if w.size == 0:
-            return out
+            return out, err
         are_max = float(w.real.max())
         for gi, ((q, mu, n), x0) in enumerate(zip(self.groups, self.x0)):
             ys = min(0.4 * math.pi / mu, 3.0)
@@ -450,8 +458,10 @@ class Composition:
                 if path is None:
                     path = CachedPath(q, mu, x0, y, are_max)
                     self._paths[(gi, y, x_hi)] = path
-                out[mask] += n * path(np.ascontiguousarray(w[mask]))
-        return out
+                lg, eu = path.with_error(np.ascontiguousarray(w[mask]))
+                out[mask] += n * lg
+                err[mask] += n * eu
+        return out, err + 4.0 * np.abs(out)
 
     def real(self, c: float) -> float:
         return float(self(np.array([complex(c, 0.0)]))[0].real)
@@ -498,12 +508,25 @@ class FewPartError(ArithmeticError):
     """The quadrature could not reach its tolerance."""
 
 
+#: the atom at 0 is subtracted from e^K where K(c) is at most this (its weight e^{-K(c)} above ~1e-9)
+ATOM_K = 20.0
 #: largest number of integrand evaluations of one contour (15 per panel)
 MAX_NODES = 6000
 
 
+def _atomless(k: np.ndarray, eps: float) -> np.ndarray:
+    """log(e^K - 1) for eps > 0 (the integrand once the atom at 0 is removed, :meth:`Panels.sums`), else K."""
+    if not eps > 0.0:
+        return k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(k > 30.0, k, np.log(np.expm1(np.maximum(k, 0.0))))
+
+
 def _saddle(K: Composition, eps: float) -> float:
-    """Minimiser c > 0 of Phi(c) = K(c) - c eps - log c - log(c + 1) (convex).
+    """Minimiser c > 0 of Phi(c) = log(e^{K(c)} - 1) - c eps - log c - log(c + 1) (K(c) for eps = 0).
+
+    (For eps > 0 the atom at 0 is removed from the integrand, :meth:`Panels.sums`: what is left
+    is the bulk of the loss, whose saddle lies further right where the atom dominates K.)
 
     K is evaluated once on a grid of log c (one batched kernel call), then the bracketing cell
     is refined by golden section to 1e-2 in log c (the abscissa needs no more).
@@ -516,7 +539,7 @@ def _saddle(K: Composition, eps: float) -> float:
         sl = slice(j, min(j + 8, lcs.size))
         cs = np.exp(lcs[sl])
         with np.errstate(over="ignore", invalid="ignore"):
-            v = K.real_many(cs) - cs * eps - lcs[sl] - np.log1p(cs)
+            v = _atomless(K.real_many(cs), eps) - cs * eps - lcs[sl] - np.log1p(cs)
         ph[sl] = np.where(np.isfinite(v), v, np.inf)
         k = int(np.argmin(ph[: sl.stop]))
         if k < sl.stop - 2:
@@ -526,7 +549,7 @@ def _saddle(K: Composition, eps: float) -> float:
 
     def phi(lc: float) -> float:
         c = math.exp(lc)
-        return K.real(c) - c * eps - lc - math.log1p(c)
+        return float(_atomless(np.array([K.real(c)]), eps)[0]) - c * eps - lc - math.log1p(c)
 
     g = (math.sqrt(5.0) - 1.0) / 2.0
     x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
@@ -552,6 +575,8 @@ class Panels:
         self.a: list[float] = []
         self.b: list[float] = []
         self.logk: list[np.ndarray] = []
+        self.errk: list[np.ndarray] = []
+        self.u_end = 0.0
 
     @property
     def n(self) -> int:
@@ -559,9 +584,12 @@ class Panels:
 
     def add(self, a: float, b: float) -> int:
         u = 0.5 * (a + b) + 0.5 * (b - a) * GK_X
-        self.logk.append(self.K(self.c + 1j * u))
+        kk, ek = self.K.with_error(self.c + 1j * u)
+        self.logk.append(kk)
+        self.errk.append(ek)
         self.a.append(a)
         self.b.append(b)
+        self.u_end = max(self.u_end, b)
         return len(self.a) - 1
 
     def split(self, i: int) -> None:
@@ -569,29 +597,101 @@ class Panels:
         m = 0.5 * (a + b)
         u = 0.5 * (a + m) + 0.5 * (m - a) * GK_X
         v = 0.5 * (m + b) + 0.5 * (b - m) * GK_X
-        kk = self.K(self.c + 1j * np.concatenate([u, v]))
-        self.a[i], self.b[i], self.logk[i] = a, m, kk[:15]
+        kk, ek = self.K.with_error(self.c + 1j * np.concatenate([u, v]))
+        self.a[i], self.b[i], self.logk[i], self.errk[i] = a, m, kk[:15], ek[:15]
         self.a.append(m)
         self.b.append(b)
         self.logk.append(kk[15:])
+        self.errk.append(ek[15:])
 
     def sums(self, eps: float, m: float):
-        """Per panel: (Kronrod, Gauss, integral of |F|, Kronrod of dF/deps) of F scaled by e^{-m}."""
+        """Per panel: (Kronrod, Gauss, integral of |F| (8 |K| + 32), Kronrod of dF/deps, floating-point
+        budget) of the integrand scaled by e^{-m}.
+
+        Two rules on the same 15 nodes, the one with the smaller Kronrod-Gauss difference taken per
+        panel: plain Gauss-Kronrod on F (smooth where the bulk of the loss dominates: at the saddle
+        e^{K(z) - z eps} has a stationary phase), and Filon weights that integrate the factor
+        e^{-iu eps} exactly (:mod:`.fewpart_filon`; smooth where the near-atom at 0 dominates: it
+        keeps |F| ~ e^{-c eps} / u^2 out to u ~ 1/q, oscillating only through e^{-iu eps}).  Where
+        the atom weighs (:meth:`subtract`) it is removed: e^K is replaced by e^K - 1, whose integral
+        differs by that of e^{-z eps} / (z (z + 1)), zero for eps > 0 ((1 - e^eps)_+); beyond the
+        last panel the -1 part is added back in closed form (:meth:`atom_tail`).  The third entry
+        (the size of e^K, not of e^K - 1) decides the u-range.
+        """
         a = np.array(self.a)
         b = np.array(self.b)
         half = 0.5 * (b - a)
-        u = (0.5 * (a + b))[:, None] + half[:, None] * GK_X[None, :]
+        mid = 0.5 * (a + b)
+        u = mid[:, None] + half[:, None] * GK_X[None, :]
         z = self.c + 1j * u
         lk = np.array(self.logk)
-        v = np.exp(lk - z * eps - m)
-        f = v / (z * (z + 1.0))
-        fr = f.real
-        kr = half * (fr @ GK_WK)
-        gs = half * (fr @ GK_WG)
-        # floating point: each node's exp(K) carries a relative error ~ eps_mach (8 |K| + 32)
-        ab = half * ((np.abs(f) * (8.0 * np.abs(lk) + 32.0)) @ GK_WK)
-        dk = half * ((-v / (z + 1.0)).real @ GK_WK)
-        return kr, gs, ab, dk
+        hv = np.exp(lk - self.c * eps - m)
+        zz1 = z * (z + 1.0)
+        azz = np.abs(zz1)
+        kl = 8.0 * np.abs(lk) + 32.0
+        ab = half * ((np.abs(hv) * kl / azz) @ GK_WK)
+        # each node's e^K carries a relative error ~ eps_mach (its K's error units + 2), e^K - 1 another
+        # eps_mach |e^K - 1|
+        ke = np.array(self.errk) + 2.0
+        if self.subtract(eps, m):
+            hs = np.expm1(lk) * math.exp(-self.c * eps - m)
+            node_fp = (np.abs(hv) * ke + np.abs(hs)) / azz
+        else:
+            hs = hv
+            node_fp = np.abs(hv) * ke / azz
+        h = hs / zz1
+        hd = -hs / (z + 1.0)
+        # plain Gauss-Kronrod on F = e^{-iu eps} h
+        osc = np.exp(-1j * u * eps)
+        f = osc * h
+        kr = half * (f.real @ GK_WK)
+        gs = half * (f.real @ GK_WG)
+        dk = half * ((osc * hd).real @ GK_WK)
+        fpb = half * (node_fp @ GK_WK)
+        om = half * eps
+        fil = om > 0.5
+        if fil.any():
+            wk, wg = _FILON.weights(om[fil])
+            ph = half[fil] * np.exp(-1j * mid[fil] * eps)
+            hf = h[fil]
+            kr_f = (ph * np.einsum("ij,ij->i", wk, hf)).real
+            gs_f = (ph * np.einsum("ij,ij->i", wg, hf[:, 1::2])).real
+            better = np.abs(kr_f - gs_f) < np.abs(kr[fil] - gs[fil])
+            if better.any():
+                idx = np.nonzero(fil)[0][better]
+                wk, wg, ph = wk[better], wg[better], ph[better]
+                kr[idx], gs[idx] = kr_f[better], gs_f[better]
+                dk[idx] = (ph * np.einsum("ij,ij->i", wk, hd[idx])).real
+                # each Filon weight carries an error ~ eps_mach WEIGHT_FP_UNITS relative to the largest
+                wmax = np.abs(wk).max(axis=1)
+                fpb[idx] = half[idx] * (np.einsum("ij,ij->i", np.abs(wk), node_fp[idx])
+                                        + WEIGHT_FP_UNITS * wmax * np.abs(h[idx]).sum(axis=1))
+        return kr, gs, ab, dk, fpb
+
+    def totals(self, eps: float, m: float):
+        """:meth:`sums` plus (total, d total / d eps, floating-point budget of the total), the atom's
+        closed-form tail beyond the last panel included."""
+        kr, gs, ab, dk, fpb = self.sums(eps, m)
+        at, dat, fpt = self.atom_tail(eps, m, self.u_end)
+        return kr, gs, ab, dk, kr.sum() - at, dk.sum() - dat, EPS_MACH * fpb.sum() + fpt
+
+    def subtract(self, eps: float, m: float) -> bool:
+        """Whether the atom at 0 is removed: eps > 0, its closed form representable, and its weight
+        e^{-K(c)} in the integrand not negligible (K(c) = m + c eps <= ATOM_K)."""
+        return eps > 0.0 and self.c * eps < 600.0 and m + self.c * eps <= ATOM_K
+
+    def atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
+        """(A, dA/deps, fp): A = Re integral over u > u_end of e^{-z eps - m} / (z (z + 1)), in closed form:
+        -i [E1(z0 eps) - e^eps E1((z0 + 1) eps)] e^{-m}, z0 = c + i u_end."""
+        if not self.subtract(eps, m):
+            return 0.0, 0.0, 0.0
+        z0 = complex(self.c, u_end)
+        em = math.exp(-m)
+        e1a = _exp1(z0 * eps)
+        e1b = math.exp(eps) * _exp1((z0 + 1.0) * eps)
+        val = -1j * (e1a - e1b) * em
+        der = 1j * e1b * em
+        return val.real, der.real, 16.0 * EPS_MACH * (abs(e1a) + abs(e1b)) * em
 
     def kmax(self) -> float:
         return float(max(np.max(np.abs(k)) for k in self.logk))
@@ -621,10 +721,8 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
     if refine:
         _extend(P, eps, m, rtol, t_units)
     for _ in range(400):
-        kr, gs, ab, dk = P.sums(eps, m)
-        tot = kr.sum()
+        kr, gs, ab, dk, tot, dtot, fp = P.totals(eps, m)
         err = np.abs(kr - gs)
-        fp = EPS_MACH * ab.sum()
         target = rtol * abs(tot)
         if log_abs_floor is not None:
             target = max(target, math.exp(log_abs_floor - m))
@@ -657,7 +755,7 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
         lvl = math.log(err.sum() + fp + 1e-300) + m + scale
         return lvl, math.nan, lvl
     ld = math.log(tot) + m + scale
-    dld = dk.sum() / tot
+    dld = dtot / tot
     lerr = math.log(err.sum() + fp + 1e-300) + m + scale
     return ld, dld, lerr
 
@@ -679,9 +777,9 @@ def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
         i = P.add(a, a + width)
         a += width
         width *= 2.0
-        kr, gs, ab, dk = P.sums(eps, m)
+        kr, gs, ab, dk, tot, dtot, fp = P.totals(eps, m)
         # stop once two consecutive panels carry |F| below rtol * 1e-3 of the running total
-        if ab[i] <= 32e-3 * rtol * max(abs(kr.sum()), 1e-300):
+        if ab[i] <= 32e-3 * rtol * max(abs(tot), 1e-300):
             quiet += 1
             if quiet >= 2:
                 break
@@ -700,12 +798,12 @@ def _extend(P: Panels, eps: float, m: float, rtol: float, target_units: float | 
     enough for the first eps is re-checked against the total at the new one.
     """
     while True:
-        kr, gs, ab, dk = P.sums(eps, m)
+        kr, gs, ab, dk, tot, dtot, fp = P.totals(eps, m)
         a = np.array(P.a)
         tail = ab[a >= 0.5 * P.u_end - 1e-12 * P.u_end].sum()
-        lim = 32e-3 * rtol * max(abs(kr.sum()), 1e-300)
+        lim = 32e-3 * rtol * max(abs(tot), 1e-300)
         if target_units is not None:  # a root-search iterate: its side of the target is what counts
-            lim = max(lim, 1e-4 * abs(kr.sum() - target_units))
+            lim = max(lim, 1e-4 * abs(tot - target_units))
         if tail <= lim:
             return
         if P.n >= MAX_NODES:
