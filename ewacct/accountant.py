@@ -19,9 +19,11 @@ The expansions report their measured error against the exact value (``diagnostic
 
 Whatever the method, compositions with a closed form are answered exactly: only Gaussian
 mechanisms (``exact-gaussian``), one subsampled-Gaussian step (``exact-single-step``), or randomized
-response of one parameter (``exact-binomial``).  Laplace mechanisms (atoms in the privacy loss) are
-not handled by the contour engine in this version: they are answered by the tilted expansion with
-its own validity diagnostic.
+response of one parameter (``exact-binomial``).  A Laplace mechanism composed with itself (atoms in
+the privacy loss) is answered exactly too (:mod:`ewacct.methods.laplace_exact`: the atom lattice
+summed exactly, the continuous part on the contour; ``method="exact"``, error in
+``diagnostics["rel_error"]``); Laplace mixed with other mechanisms is answered by the tilted expansion
+with its own validity diagnostic and a note.
 
 Neighbouring relation: add-or-remove-one.  REMOVE compares P1 (record present) against P0, ADD
 the reverse; the guarantee is the maximum of the two.
@@ -45,7 +47,7 @@ import numpy as np
 
 from . import _validate as V
 from .mechanisms import Mechanism, from_dict
-from .methods import dispatch
+from .methods import dispatch, laplace_exact
 from .methods.base import brentq  # noqa: F401  (re-exported: ewacct.calibrate uses it)
 from .methods.base import CLOSED_STRUCTURES, DIRECTIONS, Answer, Method, Row, composition_cgf, loss_sup, structure, worst_direction
 from .methods.closed import ClosedForm
@@ -218,7 +220,8 @@ class Accountant:
             methods = ["tilted"] * arr.size
         else:
             est, direction, valid, diags, methods = _columns(self._rows(kind, arr))
-        if self._structure() not in CLOSED_STRUCTURES and self._exact_engine() is not None:
+        if self._structure() not in CLOSED_STRUCTURES and (
+                self._exact_engine() is not None or laplace_exact.composition_for(self.groups()) is not None):
             dispatch.against_exact(self._exact_rows(kind, arr), est, direction, valid, methods, diags,
                                    fallback=self.fallback and self.method == "tilted")
         return est, direction, valid, diags, methods

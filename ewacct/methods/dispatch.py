@@ -10,8 +10,11 @@ the one place that fixes the order):
    before the contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8);
 5. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
 
-Laplace compositions (atoms in the loss) are outside the exact engine in this version: the tilted
-expansion answers them, with a note.
+A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
+:mod:`.laplace_exact` (the atom lattice summed exactly, the continuous part on the contour; method
+label ``"exact"``).  Other compositions containing Laplace (mixed with other mechanisms, or several
+Laplace scales) are outside the exact engine in this version: the tilted expansion answers them, with
+a note; so does a Laplace query the exact evaluation cannot settle (its reason is kept).
 
 Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
 argument and hand it to :mod:`ewacct.bounds.certify`.
@@ -36,7 +39,9 @@ from .tilted import TiltedMethod
 EXPANSION_TOLERANCE = 1e-3
 #: an exact stage's answer is valid when its own error estimate is at most this (relative)
 EXACT_RTOL = 1e-6
-LAPLACE_NOTE = "Laplace atoms are outside the exact engine in this version: tilted expansion used"
+LAPLACE_NOTE = ("Laplace mixed with other mechanisms (or several Laplace scales) is outside the exact engine "
+                "in this version: tilted expansion used")
+LAPLACE_FAILED_NOTE = "the exact Laplace evaluation did not settle this query: tilted expansion used"
 FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
 _QUADRATURE_ERRORS = (ArithmeticError, ValueError)
 #: the few-participation quadrature goes before the contour when sum q n is at most this ...
@@ -65,10 +70,12 @@ class ExactDispatch:
             fn = closed.delta if kind == "delta" else closed.epsilon
             return [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
         if self.eng is None:
-            tilted = TiltedMethod(self.groups, TILTED_ORDER)
-            fn = tilted.delta if kind == "delta" else tilted.epsilon
-            rows = [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
-            return [r._replace(diagnostics={**r.diagnostics, "note": LAPLACE_NOTE}) for r in rows]
+            from . import laplace_exact
+
+            lap = laplace_exact.composition_for(self.groups)
+            if lap is not None:
+                return [self._laplace(lap, kind, float(x)) for x in arr]
+            return [self._tilted(kind, float(x), LAPLACE_NOTE) for x in arr]
         from . import direct
 
         if direct.supports(self.groups) and sum(m.sampling_probability * n for m, n in self.groups) < 0.5:
@@ -105,6 +112,27 @@ class ExactDispatch:
             except errors as exc:
                 why = str(exc) if why is None else f"{why}; {name}: {exc}"
         return self._chernoff(kind, x, why)
+
+    # ------------------------------------------------------------------ Laplace
+    def _tilted(self, kind: str, x: float, note: str, error: str | None = None) -> Row:
+        tilted = TiltedMethod(self.groups, TILTED_ORDER)
+        fn = tilted.delta if kind == "delta" else tilted.epsilon
+        r = worst_direction(fn, x, DIRECTIONS, kind)
+        extra = {"note": note} if error is None else {"note": note, "laplace_error": error}
+        return r._replace(diagnostics={**r.diagnostics, **extra})
+
+    def _laplace(self, lap: Any, kind: str, x: float) -> Row:
+        """One query of a Laplace mechanism composed with itself: both directions have the same law
+        (the reflection x -> sensitivity - x), so one evaluation answers both."""
+        from .laplace_exact import LaplaceExactError
+
+        try:
+            v, rel, diag = lap.delta(x) if kind == "delta" else lap.epsilon(x)
+            check_finite(kind, v)
+        except (LaplaceExactError, FloatingPointError, OverflowError, ValueError, ZeroDivisionError) as exc:
+            return self._tilted(kind, x, LAPLACE_FAILED_NOTE, str(exc))
+        diag = {**diag, "rel_error": rel, "directions": "remove and add have the same law (Laplace symmetry)"}
+        return Row(v, "remove", rel <= EXACT_RTOL, diag, "exact")
 
     # ------------------------------------------------------------------ the stages
     def _contour(self, kind: str, x: float, why: str | None) -> Row:

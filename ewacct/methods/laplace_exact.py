@@ -1,0 +1,555 @@
+"""Exact delta(eps) / eps(delta) of a composition of one Laplace mechanism, atoms handled exactly.
+
+Laplace noise of scale ``b`` on a query of sensitivity ``Delta``: with ``theta = Delta / b`` the
+privacy loss under the upper measure P1 = Lap(Delta, b) (REMOVE direction) is
+
+* the atom ``+theta`` with probability 1/2 (x > Delta),
+* the atom ``-theta`` with probability ``e^-theta / 2`` (x < 0),
+* on (-theta, theta) the density ``e^{(l - theta)/2} / 4`` (0 < x < Delta).
+
+The reflection ``x -> Delta - x`` maps P1 to P0 and the loss to its negative, so the ADD direction
+(loss ``-l`` under P0) has the same law: both directions have the same delta(eps).
+
+With ``w = z + 1/2`` the one-step MGF is ``M(z) = e^{-theta/2} (cosh(w theta) + sinh(w theta) / (2 w))``:
+the first term is the atoms, the second the continuous part.  A T-fold composition splits by the
+number ``k`` of continuous steps,
+
+    M(z)^T = sum_k C(T, k) e^{-T theta / 2} cosh(w theta)^{T-k} (sinh(w theta) / (2 w))^k,
+
+and ``delta(eps) = (1 / 2 pi i) int_{c - i inf}^{c + i inf} M(z)^T e^{-z eps} / (z (z + 1)) dz`` (c > 0).
+Given k the continuous part ``S_k`` has density ``e^{s/2} B_k(s) / Z_k`` with ``B_k`` the density of
+a sum of k uniforms on (-theta, theta) (a B-spline), ``Z_k = (sinh(theta/2) / (theta/2))^k``; the
+atoms are a binomial lattice of spacing ``2 theta``.  Two evaluations:
+
+* **split** (few steps, or few continuous steps: the atoms matter): the terms ``k < K_EXACT`` exactly,
+  the lattice sum times ``F_k(x) = E[(1 - e^{x - S_k})_+]``, which is ``1 - e^x`` below ``-k theta``
+  and a Gauss-Legendre integral of the piecewise polynomial ``B_k`` (exact rational coefficients)
+  times exponentials inside; the terms ``k >= K_EXACT`` together by the trapezoidal rule on the
+  contour (their integrand decays like ``|u|^-(K_EXACT + 2)``).
+* **full** (many steps): the trapezoidal rule on ``M(z)^T`` itself.
+
+Error bounds of the trapezoidal rule (given the integrand): the aliases of period ``P = 2 pi / h``,
+``sum_m e^{c m P} delta(eps + m P)`` (m != 0), are bounded by the total mass times ``e^{-c P}`` on the
+left and by Chernoff at ``t > c`` on the right (and vanish where ``eps + P`` exceeds the largest loss
+``T theta``); the truncation of the u-range by ``|cosh(w theta)| <= cosh(Re w theta)``,
+``|sinh(w theta) / (2 w)| <= min(sinh(Re w theta) / (2 Re w), cosh(Re w theta) / (2 |w|))``.  The
+terms left out of the split (weights below the tolerance) are bounded by Chernoff.  The floating-point
+error of the node sum is estimated from the sum of absolute values.  Every answer carries the sum of
+these (relative) in ``rel_error``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import gammaln
+
+#: terms with fewer continuous steps than this are summed exactly (lattice times F_k)
+K_EXACT = 8
+#: relative accuracy aimed at on delta
+RTOL = 1e-10
+#: largest relative error an answer may carry and still be called exact
+ACCEPT_RTOL = 1e-7
+#: node budget of one trapezoidal sum
+MAX_NODES = 400_000
+#: the split evaluation goes first while the mean number of continuous steps is at most this
+SPLIT_MAX_MEAN = 50.0
+_GL_N = 40
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(_GL_N)
+_LOG2 = math.log(2.0)
+_EPS = 2.220446049250313e-16
+
+
+class LaplaceExactError(ArithmeticError):
+    """The exact Laplace evaluation could not meet its tolerance (never a silent number)."""
+
+
+# ---------------------------------------------------------------------- one step
+def _lc_real(theta: float, cp: float) -> tuple[float, float]:
+    """log of the atom part e^{-theta/2} cosh(cp theta) and of the continuous part
+    e^{-theta/2} sinh(cp theta) / (2 cp) at real w = cp (both even in cp)."""
+    v = abs(cp) * theta
+    la = v + math.log1p(math.exp(-2.0 * v)) - _LOG2 - 0.5 * theta
+    ls = float(_log_sinhc(np.array([complex(v, 0.0)]))[0].real) + math.log(0.5 * theta) - 0.5 * theta
+    return la, ls
+
+
+def _log_sinhc(v: np.ndarray) -> np.ndarray:
+    """log(sinh(v) / v) for complex v with Re v >= 0 (a series near 0), any branch."""
+    v = np.asarray(v, dtype=complex)
+    out = np.empty(v.shape, dtype=complex)
+    small = np.abs(v) < 0.05
+    if small.any():
+        x = v[small] ** 2
+        # log(sinh v / v) = x/6 - x^2/180 + x^3/2835 - x^4/37800 + x^5/467775 - 691 x^6/3831077250 + ...
+        out[small] = x * (1 / 6 + x * (-1 / 180 + x * (1 / 2835 + x * (-1 / 37800 + x * (1 / 467775
+                        + x * (-691 / 3831077250 + x * (2 / 1915538625)))))))
+    big = ~small
+    if big.any():
+        vb = v[big]
+        out[big] = vb + np.log(-np.expm1(-2.0 * vb)) - _LOG2 - np.log(vb)
+    return out
+
+
+def _lc_complex(theta: float, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same at complex w on one vertical line (cosh and sinh(v)/v are even: Re w >= 0 is used)."""
+    w = np.asarray(w, dtype=complex)
+    if w.size and w.real[0] < 0.0:
+        w = -w
+    v = w * theta
+    with np.errstate(divide="ignore"):
+        la = v + np.log1p(np.exp(-2.0 * v)) - _LOG2 - 0.5 * theta
+    ls = _log_sinhc(v) + math.log(0.5 * theta) - 0.5 * theta
+    return la, ls
+
+
+def _logaddexp_real(a: float, b: float) -> float:
+    m = max(a, b)
+    return m + math.log(math.exp(a - m) + math.exp(b - m))
+
+
+def _chernoff_factor(t: float) -> float:
+    """log sup_{y > 0} (1 - e^{-y}) e^{-t y} = log[t^t / (t + 1)^{t + 1}]: delta_part(eps) <=
+    E[e^{t (L - eps)}; part] times this."""
+    return t * math.log(t) - (t + 1.0) * math.log1p(t) if t > 0.0 else 0.0
+
+
+# ---------------------------------------------------------------------- B-splines, exactly
+@lru_cache(maxsize=64)
+def _bspline_pieces(k: int) -> np.ndarray:
+    """Coefficients (piece i, power m) of the cardinal B-spline M_k(i + t), t in [0, 1], knots 0..k
+    (the density of a sum of k uniforms on (0, 1)), from exact rationals."""
+    out = np.zeros((k, k))
+    fact = math.factorial(k - 1)
+    for i in range(k):
+        coef = [Fraction(0)] * k
+        for l in range(i + 1):
+            a = i - l  # (a + t)^{k-1}
+            sgn = -1 if l % 2 else 1
+            ck = math.comb(k, l)
+            for m in range(k):
+                coef[m] += sgn * ck * math.comb(k - 1, m) * Fraction(a) ** (k - 1 - m)
+        out[i] = [float(c / fact) for c in coef]
+    return out
+
+
+def _log_zk(theta: float, k: int) -> float:
+    """log E[e^{S/2}] for S a sum of k uniforms on (-theta, theta)."""
+    h = 0.5 * theta
+    return k * (h + math.log(-math.expm1(-2.0 * h)) - _LOG2 - math.log(h))
+
+
+def f_cont(theta: float, k: int, x: np.ndarray) -> np.ndarray:
+    """F_k(x) = E[(1 - e^{x - S_k})_+] for S_k of density e^{s/2} B_k(s) / Z_k on (-k theta, k theta)."""
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.shape)
+    if k == 0:
+        neg = x < 0.0
+        out[neg] = -np.expm1(x[neg])
+        return out
+    lo = x <= -k * theta
+    out[lo] = -np.expm1(x[lo])
+    mid = np.nonzero((x > -k * theta) & (x < k * theta))[0]
+    if mid.size == 0:
+        return out
+    coefs = _bspline_pieces(k)
+    lz = _log_zk(theta, k)
+    w2 = 2.0 * theta
+    for idx in mid:
+        xi = float(x[idx])
+        tot = 0.0
+        for i in range(k):
+            a = -k * theta + w2 * i
+            b = a + w2
+            if b <= xi:
+                continue
+            a2 = max(a, xi)
+            s = 0.5 * (a2 + b) + 0.5 * (b - a2) * _GL_X
+            t = (s - a) / w2
+            poly = np.polyval(coefs[i][::-1], t) / w2
+            f = np.exp(0.5 * s - lz) * -np.expm1(xi - s) * poly
+            tot += 0.5 * (b - a2) * float(np.dot(_GL_W, f))
+        out[idx] = tot
+    return out
+
+
+# ---------------------------------------------------------------------- the composition
+class LaplaceComposition:
+    """delta(eps) and eps(delta) of ``T`` runs of a Laplace mechanism with ``theta = Delta / b``."""
+
+    def __init__(self, theta: float, T: int, rtol: float = RTOL) -> None:
+        if not (theta > 0.0 and math.isfinite(theta)):
+            raise ValueError(f"theta must be positive and finite, got {theta!r}")
+        if int(T) < 1:
+            raise ValueError(f"T must be a positive integer, got {T!r}")
+        self.theta = float(theta)
+        self.T = int(T)
+        self.rtol = float(rtol)
+        th = self.theta
+        self.sup = self.T * th
+        # P1 weights: continuous step p_c, atoms (1 + e^-theta)/2; given atom, +theta w.p. p_plus
+        self.log_pc = math.log(-math.expm1(-th)) - _LOG2
+        self.log_pa = math.log1p(math.exp(-th)) - _LOG2
+        self.log_pplus = -math.log1p(math.exp(-th))
+        self.log_pminus = -th - math.log1p(math.exp(-th))
+
+    # ---------------------------------------------------------- real-axis pieces
+    def _log_terms_real(self, c: float, ks: np.ndarray) -> np.ndarray:
+        """log term_k(c) = log E[e^{c L}; k continuous steps] for the k in ``ks``."""
+        la, ls = _lc_real(self.theta, c + 0.5)
+        T = self.T
+        return gammaln(T + 1.0) - gammaln(ks + 1.0) - gammaln(T - ks + 1.0) + (T - ks) * la + ks * ls
+
+    def _log_K(self, c: float) -> float:
+        la, ls = _lc_real(self.theta, c + 0.5)
+        return self.T * _logaddexp_real(la, ls)
+
+    # ---------------------------------------------------------- delta
+    def delta(self, eps: float) -> tuple[float, float, dict]:
+        """(delta, relative error bound, diagnostics) at eps >= 0."""
+        eps = float(eps)
+        if eps >= self.sup:
+            return 0.0, 0.0, {"laplace": "eps at or beyond the largest loss T theta"}
+        if self.T == 1:
+            # one step: delta = 1 - e^{(eps - theta)/2} (the atoms at -theta contribute nothing above 0)
+            return float(-math.expm1(0.5 * (eps - self.theta))), 4 * _EPS, {"laplace": "one step, closed form"}
+        order = (self._full, self._split) if self.T * math.exp(self.log_pc) > SPLIT_MAX_MEAN else (self._split, self._full)
+        why = []
+        for how in order:
+            try:
+                return how(eps)
+            except LaplaceExactError as exc:
+                why.append(str(exc))
+        raise LaplaceExactError("; ".join(why))
+
+    def _finish(self, res: tuple[float, float, dict], how: str) -> tuple[float, float, dict]:
+        v, abs_err, diag = res
+        if not (v > 0.0 and math.isfinite(v)):
+            raise LaplaceExactError(f"the {how} evaluation gave delta = {v!r}")
+        rel = abs_err / v
+        if not rel <= ACCEPT_RTOL:
+            raise LaplaceExactError(f"the {how} evaluation reached only {rel:.2e} relative accuracy")
+        return v, rel, {**diag, "laplace": how}
+
+    def _saddle(self, eps: float, log_total, positive_only: bool = False) -> tuple[float, float]:
+        """(c, g(c)): the minimiser of g(c) = log_total(c) - c eps - log|c (c + 1)| over c > 0 and over
+        -1 < c < 0 (the better of the two unless ``positive_only``)."""
+
+        def golden(fn, a: float, b: float) -> tuple[float, float]:
+            gr = (math.sqrt(5.0) - 1.0) / 2.0
+            x1, x2 = b - gr * (b - a), a + gr * (b - a)
+            f1, f2 = fn(x1), fn(x2)
+            for _ in range(100):
+                if f1 < f2:
+                    b, x2, f2 = x2, x1, f1
+                    x1 = b - gr * (b - a)
+                    f1 = fn(x1)
+                else:
+                    a, x1, f1 = x1, x2, f2
+                    x2 = a + gr * (b - a)
+                    f2 = fn(x2)
+                if b - a < 1e-7:
+                    break
+            x = 0.5 * (a + b)
+            return x, fn(x)
+
+        def g(c: float) -> float:
+            return log_total(c) - c * eps - math.log(abs(c)) - math.log1p(c)
+
+        xp, gp = golden(lambda x: g(math.exp(x)), math.log(1e-9), math.log(1e4))
+        best = (math.exp(xp), gp)
+        if not positive_only:
+            neg = lambda x: -1.0 / (1.0 + math.exp(-x))  # noqa: E731
+            xn, gn = golden(lambda x: g(neg(x)), -30.0, 30.0)
+            if gn < gp:
+                best = (neg(xn), gn)
+        return best
+
+    # ---------------------------------------------------------- the trapezoidal sum
+    def _trapezoid(self, eps: float, c: float, log_phi, log_total, log_mass: float, tail,
+                   estimate: float) -> tuple[float, float, dict]:
+        """(value, absolute error bound, diag) of a part's delta by the trapezoidal rule on Re z = c.
+
+        ``log_phi(z)``: log E[e^{zL}; part] at complex nodes; ``log_total(t)``: its value at real t;
+        ``log_mass``: log P(part); ``tail(U)``: log of a bound on (1/pi) int_U^inf |phi(c + iu)|
+        e^{-c eps} / |z (z + 1)| du; ``estimate``: log of the expected delta (sets the tolerance).
+
+        On Re z = c > 0 the sum is sum_m e^{c m P} delta_part(eps + m P); on -1 < c < 0 (past the pole
+        at 0, residue the part's mass) it is sum_m e^{c m P} (delta_part - mass)(eps + m P), and
+        mass - delta_part(e) = E[min(1, e^{e - L}); part] <= E[e^{s (e - L)}; part] for 0 <= s <= 1.
+        """
+        log_tau = estimate + math.log(self.rtol) - math.log(4.0)
+        a = abs(c)
+        # the aliases bounded by the mass (m < 0 for c > 0, m > 0 for c < 0): mass e^{-aP} / (1 - e^{-aP})
+        P = max((log_mass - log_tau + 1.0) / a, 1e-3)
+        gap = self.sup - eps
+        cher = None  # (log bound, rate) of the other side's aliases: exp(bound - rate m P), m >= 1
+        if c > 0.0:
+            if P < gap:
+                cands = [(log_total(t) - t * eps + _chernoff_factor(t), t - c)
+                         for t in (1.25 * c, 1.5 * c, 2.0 * c, 3.0 * c, c + 1.0, c + 4.0, 5.0 * c)]
+                lb, rate = min(cands, key=lambda lr: (lr[0] - log_tau + 1.0) / lr[1])
+                need = (lb - log_tau + 1.0) / rate
+                if need >= gap:
+                    P = max(P, gap * (1.0 + 1e-12) + 1e-12)  # delta_part(eps + P) = 0: no aliases there
+                else:
+                    P = max(P, need)
+                    cher = (lb, rate)
+        else:
+            cands = [(log_total(-sv) + sv * eps, sv - a) for sv in (a + (1.0 - a) * f for f in (0.1, 0.25, 0.5, 0.75, 1.0))]
+            lb, rate = min(cands, key=lambda lr: (lr[0] - log_tau + 1.0) / lr[1])
+            P = max(P, (lb - log_tau + 1.0) / rate)
+            cher = (lb, rate)
+        h = 2.0 * math.pi / P
+        # truncation: the smallest U (to 1 %) with tail(U) <= tau
+        U = max(h, 1.0)
+        while tail(U) > log_tau:
+            U *= 2.0
+            if U / h > MAX_NODES:
+                raise LaplaceExactError("the contour's u-range exceeds its node budget")
+        lo = U / 2.0
+        while U / lo > 1.01 and U > h:
+            mid = math.sqrt(lo * U)
+            if tail(mid) > log_tau:
+                lo = mid
+            else:
+                U = mid
+        n = int(math.ceil(U / h)) + 1
+        u = h * np.arange(n)
+        z = c + 1j * u
+        with np.errstate(over="ignore", under="ignore"):
+            vals = np.exp(log_phi(z) - z * eps - np.log(z) - np.log1p(z))
+        if not np.all(np.isfinite(vals)):
+            raise LaplaceExactError("the contour's integrand overflowed")
+        wts = np.full(n, h / math.pi)
+        wts[0] *= 0.5
+        v = float(np.dot(vals.real, wts))
+        mass = math.exp(log_mass)
+        if c < 0.0:
+            v += mass
+        absum = float(np.dot(np.abs(vals), wts))
+        fp = (absum + (mass if c < 0.0 else 0.0)) * 64.0 * _EPS + absum * self._log_err(float(np.abs(z[-1])))
+        err = math.exp(tail(U)) + math.exp(log_mass - a * P - math.log(-math.expm1(-a * P))) + fp
+        if cher is not None:
+            err += math.exp(cher[0] - cher[1] * P - math.log(-math.expm1(-cher[1] * P)))
+        return v, err, {"abscissa": c, "nodes": n, "step": h, "u_max": U}
+
+    def _log_err(self, zmax: float) -> float:
+        """Relative error of exp(T log M) from the floating-point error of the log (absolute)."""
+        return 8.0 * _EPS * self.T * (abs(zmax) + 1.0) * (self.theta + 1.0)
+
+    # ---------------------------------------------------------- full contour on M^T
+    def _full(self, eps: float) -> tuple[float, float, dict]:
+        th, T = self.theta, self.T
+        c, gv = self._saddle(eps, self._log_K)
+        cp = c + 0.5
+        A, S = _lc_real(th, cp)  # logs of the real bounds of the atom and continuous parts
+        lm = _logaddexp_real(A, S)
+        logK = T * lm
+
+        def tail(U: float) -> float:
+            # for |u| >= U: |sinh(w th)| / (2|w|) <= cosh(cp th) / (2 U) and <= sinh(|cp| th) / (2 |cp|),
+            # so |M(c + iu)| <= rho(U) M(c); with 1/|z(z+1)| <= 1/u^2: (1/pi) rho^T M^T e^{-c eps} / U
+            lsb = min(S, A - math.log(2.0 * U))
+            lrho = _logaddexp_real(A, lsb) - lm
+            return logK + T * lrho - c * eps - math.log(math.pi) - math.log(U)
+
+        if c > 0.0:
+            est = gv - 0.5 * math.log(2.0 * math.pi * self._var(c))
+        else:
+            est = math.log(0.5)
+
+        def log_phi(z: np.ndarray) -> np.ndarray:
+            a, s = _lc_complex(th, z + 0.5)
+            m = np.maximum(a.real, s.real)
+            return T * (m + np.log(np.exp(a - m) + np.exp(s - m)))
+
+        return self._finish(self._trapezoid(eps, c, log_phi, self._log_K, 0.0, tail, est), "full contour")
+
+    def _var(self, c: float) -> float:
+        h = 1e-4 * max(abs(c), 1e-3)
+        return max((self._log_K(c + h) - 2 * self._log_K(c) + self._log_K(c - h)) / (h * h), 1e-300)
+
+    # ---------------------------------------------------------- split: k < K_EXACT exactly, the rest on the contour
+    def _split(self, eps: float) -> tuple[float, float, dict]:
+        T, th = self.T, self.theta
+        kx = min(K_EXACT, T + 1)
+        # the exact terms: binomial weight of k continuous steps, the atom lattice, F_k
+        exact = 0.0
+        for k in range(kx):
+            lw = (gammaln(T + 1.0) - gammaln(k + 1.0) - gammaln(T - k + 1.0) + k * self.log_pc
+                  + (T - k) * self.log_pa)
+            n = T - k
+            # lattice points with eps - A_j < k theta, A_j = theta (2 j - n): j > (eps - k theta + n theta) / (2 theta)
+            j0 = max(0, int(math.floor((eps - k * th + n * th) / (2.0 * th))) - 1)
+            j = np.arange(j0, n + 1, dtype=float)
+            x = eps - th * (2.0 * j - n)
+            sel = x < k * th
+            if not sel.any():
+                continue
+            j, x = j[sel], x[sel]
+            lb = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0) + j * self.log_pplus + (n - j) * self.log_pminus
+            keep = lb + lw > -745.0
+            if not keep.any():
+                continue
+            exact += float(np.dot(np.exp(lb[keep] + lw), f_cont(th, k, x[keep])))
+        fp = exact * 1e-13
+        diag: dict = {"exact_terms": kx}
+        if T < K_EXACT:
+            return self._finish((exact, fp, diag), "exact sum over the atom lattice")
+        # the contour on k >= K_EXACT, only the k whose Chernoff bound matters
+        ks_all = np.arange(K_EXACT, T + 1, dtype=float)
+
+        def lt_all(t: float) -> float:
+            l = self._log_terms_real(t, ks_all)
+            m = float(l.max())
+            return m + math.log(float(np.exp(l - m).sum()))
+
+        c0, _ = self._saddle(eps, lt_all, positive_only=True)
+        lt = self._log_terms_real(c0, ks_all) - c0 * eps + _chernoff_factor(c0)
+        ref = max(math.log(exact) if exact > 0.0 else -math.inf, float(lt.max()) - 10.0)
+        drop_tol = ref + math.log(self.rtol) - math.log(4.0) - math.log(T + 1.0)
+        keep = lt >= drop_tol
+        ks = ks_all[keep]
+        dropped = float(np.exp(lt[~keep]).sum()) if (~keep).any() else 0.0
+        if ks.size == 0:
+            return self._finish((exact, fp + dropped, diag), "exact sum over the atom lattice")
+        lc_bin = gammaln(T + 1.0) - gammaln(ks + 1.0) - gammaln(T - ks + 1.0)
+        lwk = lc_bin + (T - ks) * self.log_pa + ks * self.log_pc
+        mw = float(lwk.max())
+        log_mass = mw + math.log(float(np.exp(lwk - mw).sum()))
+
+        def log_total(t: float) -> float:
+            l = self._log_terms_real(t, ks)
+            m = float(l.max())
+            return m + math.log(float(np.exp(l - m).sum()))
+
+        c, gv = self._saddle(eps, log_total)
+        A, S = _lc_real(th, c + 0.5)
+
+        def tail(U: float) -> float:
+            # for u >= U the k-th term is at most C(T,k) A^{T-k} (e^{-th/2} cosh(cp th) / (2u))^k and
+            # 1/|z(z+1)| <= 1/u^2: int_U^inf u^{-k-2} du = U^{-k-1} / (k + 1); needs the decaying bound
+            lsb = A - math.log(2.0 * U)
+            if lsb >= S:
+                return math.inf
+            l = lc_bin + (T - ks) * A + ks * lsb - np.log(ks + 1.0) - math.log(U)
+            m = float(l.max())
+            return m + math.log(float(np.exp(l - m).sum())) - c * eps - math.log(math.pi)
+
+        chunk = max(1, 2_000_000 // ks.size)
+
+        def log_phi(z: np.ndarray) -> np.ndarray:
+            a, s = _lc_complex(th, z + 0.5)
+            out = np.empty(z.shape, dtype=complex)
+            for i0 in range(0, z.size, chunk):
+                i1 = min(z.size, i0 + chunk)
+                mat = lc_bin[None, :] + (T - ks)[None, :] * a[i0:i1, None] + ks[None, :] * s[i0:i1, None]
+                m = mat.real.max(axis=1)
+                out[i0:i1] = m + np.log(np.exp(mat - m[:, None]).sum(axis=1))
+            return out
+
+        if c > 0.0:
+            est = max(gv - 3.0, math.log(exact) if exact > 0.0 else -math.inf)
+        else:
+            est = log_mass - math.log(2.0)
+        v, err, d2 = self._trapezoid(eps, c, log_phi, log_total, log_mass, tail, est)
+        diag.update(d2)
+        diag["contour_k"] = (int(ks[0]), int(ks[-1]))
+        return self._finish((exact + v, fp + dropped + err, diag), "atoms exact, continuous part on the contour")
+
+    # ---------------------------------------------------------- epsilon
+    def log_chernoff(self, eps: float) -> float:
+        """A rigorous upper bound on log delta(eps): min over t > 0 of K(t) - t eps + log[t^t / (t+1)^(t+1)]."""
+        def g(x: float) -> float:
+            t = math.exp(x)
+            return self._log_K(t) - t * eps + _chernoff_factor(t)
+
+        a, b = math.log(1e-9), math.log(1e5)
+        gr = (math.sqrt(5.0) - 1.0) / 2.0
+        x1, x2 = b - gr * (b - a), a + gr * (b - a)
+        f1, f2 = g(x1), g(x2)
+        for _ in range(100):
+            if f1 < f2:
+                b, x2, f2 = x2, x1, f1
+                x1 = b - gr * (b - a)
+                f1 = g(x1)
+            else:
+                a, x1, f1 = x1, x2, f2
+                x2 = a + gr * (b - a)
+                f2 = g(x2)
+            if b - a < 1e-9:
+                break
+        return min(0.0, f1, f2)
+
+    def epsilon(self, delta: float) -> tuple[float, float, dict]:
+        """(eps, relative error bound on delta at eps, diagnostics): inf{eps >= 0: delta(eps) <= delta}."""
+        from scipy.optimize import brentq
+
+        delta = float(delta)
+        if not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+        if self.T == 1:
+            if delta >= -math.expm1(-0.5 * self.theta):
+                return 0.0, 4 * _EPS, {"laplace": "one step, closed form", "note": "delta(0) <= target"}
+            return float(self.theta + 2.0 * math.log1p(-delta)), 4 * _EPS, {"laplace": "one step, closed form"}
+        ld = math.log(delta)
+        d0, r0, g0 = self.delta(0.0)
+        if d0 <= delta:
+            return 0.0, r0, {**g0, "note": "delta(0) <= target"}
+        cache: dict[float, tuple[float, float, dict]] = {}
+
+        def g(e: float) -> float:
+            if e >= self.sup:
+                return -1.0  # delta = 0 at and beyond the largest loss
+            if e not in cache:
+                if self.log_chernoff(e) < ld - 1e-9:
+                    return -1.0  # delta(e) < delta, proven; no quadrature needed
+                cache[e] = self.delta(e)
+            return math.log(cache[e][0]) - ld
+
+        # upper end of the bracket: where the Chernoff bound is at most delta (doubling, then the loss sup)
+        lo, hi = 0.0, min(1.0, 0.5 * self.sup)
+        while self.log_chernoff(hi) >= ld:
+            lo = hi
+            hi = min(2.0 * hi, 0.5 * (hi + self.sup))
+            if self.sup - hi <= 1e-13 * self.sup:
+                hi = self.sup
+                break
+        # lower end: the last point where the Chernoff bound was above delta, if delta(e) is too
+        if lo > 0.0 and g(lo) <= 0.0:
+            lo = 0.0
+        eps = brentq(g, lo, hi, xtol=1e-300, rtol=4e-15, maxiter=200)
+        v, rel, diag = cache[eps] if eps in cache else self.delta(eps)
+        # eps's own relative error: delta's error moved along the slope of log delta, plus Brent's tolerance
+        e2 = min(eps * (1.0 + 1e-6) + 1e-12, 0.5 * (eps + self.sup))
+        try:
+            v2 = self.delta(e2)[0]
+            slope = (math.log(v) - math.log(v2)) / (e2 - eps) if v2 > 0.0 else math.inf
+        except LaplaceExactError:
+            slope = math.nan
+        eps_rel = (rel / slope / eps if slope > 0.0 else math.inf) + 1e-14 if eps > 0.0 else 0.0
+        return float(eps), rel, {**diag, "delta_at_eps": v, "eps_rel_error": eps_rel}
+
+
+# ---------------------------------------------------------------------- the dispatch's entry point
+def composition_for(groups) -> LaplaceComposition | None:
+    """The exact evaluator of a composition that is one Laplace mechanism composed with itself
+    (None otherwise: mixed compositions, or several Laplace scales)."""
+    from ..mechanisms import Laplace
+
+    g = [(m, int(n)) for m, n in groups if int(n) > 0]
+    if not g or not all(isinstance(m, Laplace) for m, _ in g):
+        return None
+    thetas = {float(m.theta) for m, _ in g}  # the loss depends on sensitivity / scale only
+    if len(thetas) != 1:
+        return None
+    return _cached_composition(thetas.pop(), sum(n for _, n in g))
+
+
+@lru_cache(maxsize=32)
+def _cached_composition(theta: float, T: int) -> LaplaceComposition:
+    return LaplaceComposition(theta, T)
