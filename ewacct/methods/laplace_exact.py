@@ -330,16 +330,17 @@ class LaplaceComposition:
         mass = math.exp(log_mass)
         if c < 0.0:
             v += mass
-        absum = float(np.dot(np.abs(vals), wts))
-        fp = (absum + (mass if c < 0.0 else 0.0)) * 64.0 * _EPS + absum * self._log_err(float(np.abs(z[-1])))
+        absv = np.abs(vals) * wts
+        absum = float(absv.sum())
+        # rounding: the node sum itself, and each node's value through the absolute error of its log
+        # (T log M(z) is formed from w theta, log1p and log terms of size |z| theta + O(1); z eps too)
+        az = np.abs(z)
+        log_err = 8.0 * _EPS * (self.T * (az * self.theta + 2.0) + az * abs(eps) + 2.0)
+        fp = (absum + (mass if c < 0.0 else 0.0)) * 64.0 * _EPS + float(np.dot(absv, log_err))
         err = math.exp(tail(U)) + math.exp(log_mass - a * P - math.log(-math.expm1(-a * P))) + fp
         if cher is not None:
             err += math.exp(cher[0] - cher[1] * P - math.log(-math.expm1(-cher[1] * P)))
         return v, err, {"abscissa": c, "nodes": n, "step": h, "u_max": U}
-
-    def _log_err(self, zmax: float) -> float:
-        """Relative error of exp(T log M) from the floating-point error of the log (absolute)."""
-        return 8.0 * _EPS * self.T * (abs(zmax) + 1.0) * (self.theta + 1.0)
 
     # ---------------------------------------------------------- full contour on M^T
     def _full(self, eps: float) -> tuple[float, float, dict]:
