@@ -288,3 +288,50 @@ def test_certified_contour_bracket_contains_bromwich():
     assert lo <= est <= hi and hi - lo <= 1e-7 * hi
     mixed = Accountant().compose(Laplace(scale=1.0), 5).compose(Laplace(scale=2.0), 5)
     assert certified_bracket(mixed.groups(), "delta", 1.0) is None
+
+
+# ---------------------------------------------------------------------- several Laplace scales
+def test_two_laplace_scales_against_bromwich_and_pld():
+    from ewacct.methods.laplace_exact import LaplaceMixture
+
+    parts = [(0.5, 300), (0.2, 1000)]
+    mix = LaplaceMixture(parts)
+    eps, _, _ = mix.epsilon(1e-6)
+    v, rel, diag = mix.delta(eps)
+    c = diag["abscissa"]
+    with mp.workdps(30):
+        def f(u):
+            z = mp.mpc(c, u)
+            w = z + mp.mpf(1) / 2
+            lk = sum(n * mp.log(mp.exp(-mp.mpf(th) / 2) * (mp.cosh(w * th) + mp.sinh(w * th) / (2 * w)))
+                     for th, n in parts)
+            return mp.re(mp.exp(lk - z * eps) / (z * (z + 1)))
+
+        ref = mp.quad(f, list(np.linspace(0.0, 3.0, 31))) / mp.pi  # sigma^2 ~ 100: e^{-450} beyond u = 3
+    assert abs(v - ref) <= max(rel, 1e-12) * ref
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        ends = []
+        for pess in (False, True):
+            a, b = (pl.from_laplace_mechanism(1 / th, sensitivity=1.0, pessimistic_estimate=pess,
+                                              value_discretization_interval=1e-3).self_compose(n) for th, n in parts)
+            ends.append(a.compose(b).get_delta_for_epsilon(eps))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert ends[0] * (1 - 1e-9) <= 1e-6 <= ends[1] * (1 + 1e-9)
+    acc = Accountant().compose(Laplace(scale=2.0), 300).compose(Laplace(scale=5.0), 1000)
+    r = acc.get_epsilon(1e-6)
+    assert r.method == "exact" and abs(r.value - eps) <= 1e-12 * eps
+
+
+def test_few_steps_of_two_scales_fall_back_with_a_note():
+    from ewacct.methods.dispatch import LAPLACE_FAILED_NOTE
+
+    acc = Accountant().compose(Laplace(scale=2.0), 3).compose(Laplace(scale=5.0), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = acc.get_delta(0.5)
+    assert r.method != "exact" and r.diagnostics["note"] == LAPLACE_FAILED_NOTE

@@ -335,7 +335,7 @@ class LaplaceComposition:
         # rounding: the node sum itself, and each node's value through the absolute error of its log
         # (T log M(z) is formed from w theta, log1p and log terms of size |z| theta + O(1); z eps too)
         az = np.abs(z)
-        log_err = 8.0 * _EPS * (self.T * (az * self.theta + 2.0) + az * abs(eps) + 2.0)
+        log_err = 8.0 * _EPS * (az * (self.sup + abs(eps)) + 2.0 * self.T + 2.0)
         fp = (absum + (mass if c < 0.0 else 0.0)) * 64.0 * _EPS + float(np.dot(absv, log_err))
         err = math.exp(tail(U)) + math.exp(log_mass - a * P - math.log(-math.expm1(-a * P))) + fp
         if cher is not None:
@@ -536,19 +536,83 @@ class LaplaceComposition:
         return float(eps), rel, {**diag, "delta_at_eps": v, "eps_rel_error": eps_rel}
 
 
+# ---------------------------------------------------------------------- several Laplace scales
+class LaplaceMixture(LaplaceComposition):
+    """Laplace mechanisms of several ``theta`` composed: the full contour on prod_g M_g(z)^{n_g} only,
+    where the atoms' returns are provably negligible (enough steps); elsewhere LaplaceExactError."""
+
+    def __init__(self, parts: list[tuple[float, int]], rtol: float = RTOL) -> None:
+        parts = [(float(th), int(n)) for th, n in parts if int(n) > 0]
+        if len(parts) < 2 or not all(th > 0.0 and math.isfinite(th) for th, _ in parts):
+            raise ValueError("a Laplace mixture needs at least two (theta > 0, count > 0) parts")
+        self.parts = parts
+        self.T = sum(n for _, n in parts)
+        self.theta = max(th for th, _ in parts)
+        self.rtol = float(rtol)
+        self.sup = sum(th * n for th, n in parts)
+
+    def _log_K(self, c: float) -> float:
+        tot = 0.0
+        for th, n in self.parts:
+            la, ls = _lc_real(th, c + 0.5)
+            tot += n * _logaddexp_real(la, ls)
+        return tot
+
+    def delta(self, eps: float) -> tuple[float, float, dict]:
+        eps = float(eps)
+        if eps >= self.sup:
+            return 0.0, 0.0, {"laplace": "eps at or beyond the largest loss"}
+        return self._full(eps)
+
+    def _split(self, eps: float):
+        raise LaplaceExactError("several Laplace scales: no split evaluation")
+
+    def _full(self, eps: float) -> tuple[float, float, dict]:
+        c, gv = self._saddle(eps, self._log_K)
+        cp = c + 0.5
+        bounds = []
+        for th, n in self.parts:
+            A, S = _lc_real(th, cp)
+            bounds.append((n, A, S, _logaddexp_real(A, S)))
+        logK = sum(n * lm for n, _, _, lm in bounds)
+
+        def tail(U: float) -> float:
+            # prod_g rho_g(U)^{n_g}: each factor as in LaplaceComposition._full
+            lr = 0.0
+            for n, A, S, lm in bounds:
+                lr += n * (_logaddexp_real(A, min(S, A - math.log(2.0 * U))) - lm)
+            return logK + lr - c * eps - math.log(math.pi) - math.log(U)
+
+        est = gv - 0.5 * math.log(2.0 * math.pi * self._var(c)) if c > 0.0 else math.log(0.5)
+
+        def log_phi(z: np.ndarray) -> np.ndarray:
+            out = np.zeros(z.shape, dtype=complex)
+            for th, n in self.parts:
+                a, s = _lc_complex(th, z + 0.5)
+                m = np.maximum(a.real, s.real)
+                out += n * (m + np.log(np.exp(a - m) + np.exp(s - m)))
+            return out
+
+        res = self._trapezoid(eps, c, log_phi, self._log_K, 0.0, tail, est)
+        return self._finish(res, "full contour (several Laplace scales)")
+
+
 # ---------------------------------------------------------------------- the dispatch's entry point
 def composition_for(groups) -> LaplaceComposition | None:
-    """The exact evaluator of a composition that is one Laplace mechanism composed with itself
-    (None otherwise: mixed compositions, or several Laplace scales)."""
+    """The exact evaluator of a composition of Laplace mechanisms only (one theta: exact everywhere;
+    several: the full contour where it settles); None where another mechanism is composed too."""
     from ..mechanisms import Laplace
 
     g = [(m, int(n)) for m, n in groups if int(n) > 0]
     if not g or not all(isinstance(m, Laplace) for m, _ in g):
         return None
-    thetas = {float(m.theta) for m, _ in g}  # the loss depends on sensitivity / scale only
-    if len(thetas) != 1:
-        return None
-    return _cached_composition(thetas.pop(), sum(n for _, n in g))
+    counts: dict[float, int] = {}
+    for m, n in g:  # the loss depends on sensitivity / scale only
+        counts[float(m.theta)] = counts.get(float(m.theta), 0) + n
+    if len(counts) == 1:
+        (theta, T), = counts.items()
+        return _cached_composition(theta, T)
+    return LaplaceMixture(sorted(counts.items()))
 
 
 @lru_cache(maxsize=32)
