@@ -235,3 +235,15 @@ def test_class_b_corner_is_exact_through_the_api():
         lower = T * q * (1 - q) ** (T - 1) * mp.quad(payoff, [xe, xe + 1, xe + 4, xe + 40])
     assert 1e-13 <= lower <= 1e-12 * (1 + 1e-9), lower
     assert r.value < 18.0  # well below the Chernoff bound it replaced
+
+
+def test_direct_recursion_epsilon_vs_mpmath_two_steps():
+    # direct.py's eps(delta) (Illinois in log eps on the coarse rule, secant on the fine one): the
+    # mpmath delta at its answer is the target
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.direct import DirectShort
+
+    q, sigma, target = 1e-3, 0.3, 1e-6
+    eps, d, rel, _ = DirectShort([(PoissonSubsampledGaussian(sigma, q), 2)]).epsilon(target)
+    assert d == "remove" and rel <= 1e-9
+    assert abs(_mp_delta_two_steps(eps, q, sigma) - target) <= 1e-9 * target

@@ -159,7 +159,9 @@ class DirectShort:
         return r, "remove", er, {"steps": len(self.steps)}
 
     def epsilon(self, delta: float, add_upper: float = math.inf) -> tuple[float, str, float, dict[str, Any]]:
-        """eps(delta): secant on log delta (coarse rule), then refined on the fine rule.
+        """eps(delta): Illinois regula falsi on log delta with the coarse rule (to 1e-5), then secant
+        steps on the fine rule from there (two or three fine evaluations: log delta is smooth and
+        nearly linear in eps at that scale); the error estimate and slope reuse the last iterates.
 
         ``add_upper``: a rigorous upper bound on the ADD direction's eps; ADD is skipped when it is
         below the REMOVE answer.
@@ -170,18 +172,49 @@ class DirectShort:
             if d == "add" and best is not None and add_upper <= best[0]:
                 continue
             e = self._solve(d, lt, 2.0, tol=1e-5)
-            if e > 0.0:
-                e = self._solve(d, lt, 1.0, start=e)
-            if best is None or e > best[0]:
-                best = (e, d)
-        e, d = best
+            res = self._refine(d, lt, e) if e > 0.0 else (0.0, 0.0, 0.0)
+            if best is None or res[0] > best[0]:
+                best = (*res, d)
+        e, rel_d, slope_rel, d = best
         if e == 0.0:
             return 0.0, d, 0.0, {"steps": len(self.steps), "note": "delta(0) <= target: eps = 0"}
-        val, rel_d = self.delta_dir(e, d)
-        h = 1e-6 * max(e, 1e-6)
-        slope = abs(self._delta_dir(e + h, d, 1.0) - val) / h
-        rel = rel_d * val / max(slope * e, 1e-300)
+        rel = rel_d / max(slope_rel * e, 1e-300)
         return e, d, rel, {"steps": len(self.steps), "delta_rel_error": rel_d}
+
+    def _refine(self, d: str, lt: float, e0: float, tol: float = 1e-12) -> tuple[float, float, float]:
+        """(eps, relative error of delta there, |d log delta / d eps|): secant on the fine rule from the
+        coarse root e0."""
+        import time
+
+        deadline = time.process_time() + TIME_BUDGET
+
+        def f(e: float) -> float:
+            if time.process_time() > deadline:
+                raise ArithmeticError(f"direct quadrature ran past its {TIME_BUDGET:g} s budget")
+            return math.log(max(self._delta_dir(e, d, 1.0), 1e-320)) - lt
+
+        h = 1e-6 * max(e0, 1e-6)
+        a, fa = e0, f(e0)
+        b, fb = e0 + h, f(e0 + h)
+        # |d log delta / d eps| from the first pair (h = 1e-6 eps: far above the rule's rounding noise)
+        slope = abs((fb - fa) / h)
+        for _ in range(20):
+            if fb == fa:
+                break
+            c = b - fb * (b - a) / (fb - fa)
+            if not c > 0.0:
+                raise ArithmeticError("direct quadrature: the secant left eps > 0")
+            a, fa = b, fb
+            b, fb = c, f(c)
+            # converged, or at the rule's rounding noise (~1e-12 in log delta): steps of ~1e-15 eps
+            if abs(fb) < tol or abs(b - a) <= 1e-13 * b:
+                break
+        else:
+            raise ArithmeticError("direct quadrature: the secant did not converge")
+        fine = math.exp(fb + lt)
+        coarse = self._delta_dir(b, d, 2.0)
+        rel_d = abs(fine - coarse) / fine if fine > 0 else math.inf
+        return b, rel_d, slope
 
     def _solve(self, d: str, lt: float, scale: float, start: float | None = None, tol: float = 1e-12) -> float:
         import time
@@ -194,17 +227,23 @@ class DirectShort:
             return math.log(max(self._delta_dir(e, d, scale), 1e-320)) - lt
 
         if start is None:
-            if f(0.0) <= 0.0:
+            f0 = f(0.0)
+            if f0 <= 0.0:
                 return 0.0
-            a, fa = 0.0, f(0.0)
-            b = 1e-3
+            # bracket by decades from 1e-6 (eps spans many decades here), then regula falsi in log eps
+            # (log delta is far from linear in eps across a decade near eps = 0, closer in log eps)
+            a, fa = 0.0, f0
+            b = 1e-6
             fb = f(b)
             while fb > 0.0:
                 a, fa = b, fb
-                b *= 4.0
+                b *= 10.0
                 if b > 1e4:
                     raise ArithmeticError("eps beyond 1e4")
                 fb = f(b)
+            if a > 0.0:
+                lm = _illinois(lambda le: f(math.exp(le)), math.log(a), fa, math.log(b), fb, tol, 1e-12)
+                return math.exp(lm)
         else:
             a, b = start * (1 - 1e-5), start * (1 + 1e-5)
             fa, fb = f(a), f(b)
@@ -214,16 +253,27 @@ class DirectShort:
             while fb > 0.0:
                 b *= 1.1
                 fb = f(b)
-        # Illinois regula falsi on the bracket [a, b] (f decreasing)
-        for _ in range(60):
-            m = (a * fb - b * fa) / (fb - fa)
-            fm = f(m)
-            if abs(fm) < tol or b - a < 1e-14 * b:
-                return m
-            if fm > 0.0:
-                a, fa = m, fm
+        return _illinois(f, a, fa, b, fb, tol, 1e-14 * b)
+
+
+def _illinois(f, a: float, fa: float, b: float, fb: float, tol: float, xtol: float) -> float:
+    """Root of a decreasing f on [a, b] (fa > 0 >= fb) by the Illinois regula falsi: the retained
+    end's value is halved only when the same end is retained twice in a row (superlinear)."""
+    side = 0
+    m = a
+    for _ in range(100):
+        m = (a * fb - b * fa) / (fb - fa)
+        fm = f(m)
+        if abs(fm) < tol or b - a < xtol:
+            return m
+        if fm > 0.0:
+            a, fa = m, fm
+            if side == 1:
                 fb *= 0.5
-            else:
-                b, fb = m, fm
+            side = 1
+        else:
+            b, fb = m, fm
+            if side == -1:
                 fa *= 0.5
-        return m
+            side = -1
+    return m

@@ -576,7 +576,17 @@ class Panels:
         self.b: list[float] = []
         self.logk: list[np.ndarray] = []
         self.errk: list[np.ndarray] = []
+        self.maxre: list[float] = []
         self.u_end = 0.0
+        #: per-panel ids (a split panel gets new ones) and the cache of :meth:`sums` at one (eps, m)
+        self.ids: list[int] = []
+        self._next = 0
+        self._ckey: tuple | None = None
+        self._cache: dict = {}
+
+    def _new_id(self) -> int:
+        self._next += 1
+        return self._next
 
     @property
     def n(self) -> int:
@@ -587,8 +597,10 @@ class Panels:
         kk, ek = self.K.with_error(self.c + 1j * u)
         self.logk.append(kk)
         self.errk.append(ek)
+        self.maxre.append(float(kk.real.max()))
         self.a.append(a)
         self.b.append(b)
+        self.ids.append(self._new_id())
         self.u_end = max(self.u_end, b)
         return len(self.a) - 1
 
@@ -599,6 +611,10 @@ class Panels:
         v = 0.5 * (m + b) + 0.5 * (b - m) * GK_X
         kk, ek = self.K.with_error(self.c + 1j * np.concatenate([u, v]))
         self.a[i], self.b[i], self.logk[i], self.errk[i] = a, m, kk[:15], ek[:15]
+        self.maxre[i] = float(kk[:15].real.max())
+        self.maxre.append(float(kk[15:].real.max()))
+        self.ids[i] = self._new_id()
+        self.ids.append(self._new_id())
         self.a.append(m)
         self.b.append(b)
         self.logk.append(kk[15:])
@@ -616,15 +632,47 @@ class Panels:
         the atom weighs (:meth:`subtract`) it is removed: e^K is replaced by e^K - 1, whose integral
         differs by that of e^{-z eps} / (z (z + 1)), zero for eps > 0 ((1 - e^eps)_+); beyond the
         last panel the -1 part is added back in closed form (:meth:`atom_tail`).  The third entry
-        (the size of e^K, not of e^K - 1) decides the u-range.
+        (the size of e^K, not of e^K - 1) decides the u-range.  The atom is removed on a prefix
+        [0, U_s] of the range only (:meth:`atom_end`), and its integral beyond U_s added back in
+        closed form.
         """
-        a = np.array(self.a)
-        b = np.array(self.b)
+        u_s = self.atom_end(eps, m)
+        key = (eps, m, u_s)
+        if self._ckey != key:
+            self._ckey, self._cache = key, {}
+        todo = [i for i, pid in enumerate(self.ids) if pid not in self._cache]
+        if todo:
+            vals = self._sums(np.array(todo), eps, m, u_s)
+            for j, i in enumerate(todo):
+                self._cache[self.ids[i]] = tuple(v[j] for v in vals)
+        rows = np.array([self._cache[pid] for pid in self.ids])
+        return rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
+
+    def atom_end(self, eps: float, m: float) -> float:
+        """U_s: the atom is removed on the panels inside [0, U_s] (none: 0).  U_s is the left end of the
+        last stretch of panels where e^K is below e^{-5} everywhere (there the integrand without the
+        atom is small and removing it would only leave the -1 to integrate), else the end of the
+        range."""
+        if not self.subtract(eps, m):
+            return 0.0
+        order = np.argsort(self.a)
+        u_s = self.u_end
+        for i in order[::-1]:
+            if self.maxre[i] > -5.0:
+                break
+            u_s = self.a[i]
+        return u_s
+
+    def _sums(self, idx: np.ndarray, eps: float, m: float, u_s: float):
+        """:meth:`sums` for the panels ``idx`` (each panel's values depend only on its nodes, eps and m:
+        they are cached per panel until eps or m changes)."""
+        a = np.array(self.a)[idx]
+        b = np.array(self.b)[idx]
         half = 0.5 * (b - a)
         mid = 0.5 * (a + b)
         u = mid[:, None] + half[:, None] * GK_X[None, :]
         z = self.c + 1j * u
-        lk = np.array(self.logk)
+        lk = np.array([self.logk[i] for i in idx])
         hv = np.exp(lk - self.c * eps - m)
         zz1 = z * (z + 1.0)
         azz = np.abs(zz1)
@@ -632,10 +680,11 @@ class Panels:
         ab = half * ((np.abs(hv) * kl / azz) @ GK_WK)
         # each node's e^K carries a relative error ~ eps_mach (its K's error units + 2), e^K - 1 another
         # eps_mach |e^K - 1|
-        ke = np.array(self.errk) + 2.0
-        if self.subtract(eps, m):
-            hs = np.expm1(lk) * math.exp(-self.c * eps - m)
-            node_fp = (np.abs(hv) * ke + np.abs(hs)) / azz
+        ke = np.array([self.errk[i] for i in idx]) + 2.0
+        sub = (b <= u_s)[:, None]
+        if sub.any():
+            hs = np.where(sub, np.expm1(lk) * math.exp(-self.c * eps - m), hv)
+            node_fp = (np.abs(hv) * ke + np.where(sub, np.abs(hs), 0.0)) / azz
         else:
             hs = hv
             node_fp = np.abs(hv) * ke / azz
@@ -672,7 +721,8 @@ class Panels:
         """:meth:`sums` plus (total, d total / d eps, floating-point budget of the total), the atom's
         closed-form tail beyond the last panel included."""
         kr, gs, ab, dk, fpb = self.sums(eps, m)
-        at, dat, fpt = self.atom_tail(eps, m, self.u_end)
+        u_s = self.atom_end(eps, m)
+        at, dat, fpt = self.atom_tail(eps, m, u_s) if u_s > 0.0 else (0.0, 0.0, 0.0)
         return kr, gs, ab, dk, kr.sum() - at, dk.sum() - dat, EPS_MACH * fpb.sum() + fpt
 
     def subtract(self, eps: float, m: float) -> bool:
