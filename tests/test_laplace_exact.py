@@ -335,3 +335,49 @@ def test_few_steps_of_two_scales_fall_back_with_a_note():
         warnings.simplefilter("ignore")
         r = acc.get_delta(0.5)
     assert r.method != "exact" and r.diagnostics["note"] == LAPLACE_FAILED_NOTE
+
+
+# ---------------------------------------------------------------------- Laplace with Gaussians
+def test_laplace_with_gaussian_against_bromwich():
+    # 100 Laplace steps (b/D = 1) with 10 Gaussian steps (sigma = 3): under P1 the Gaussian loss is
+    # N(mu^2/2, mu^2), E e^{zL} = exp(z mu^2/2 + z^2 mu^2/2), mu = 1/3; both directions have this law
+    acc = Accountant().compose(Laplace(scale=1.0), 100).compose(__import__("ewacct").Gaussian(3.0), 10)
+    r = acc.get_delta(50.0)
+    assert r.method == "exact" and r.diagnostics["rel_error"] <= 1e-6
+    with mp.workdps(30):
+        mu2 = mp.mpf(1) / 9
+        c = mp.mpf(r.diagnostics["abscissa"])
+
+        def f(u):
+            z = mp.mpc(c, u)
+            w = z + mp.mpf(1) / 2
+            lk = 100 * mp.log(mp.exp(-mp.mpf(1) / 2) * (mp.cosh(w) + mp.sinh(w) / (2 * w))) + 10 * (z * mu2 / 2 + z * z * mu2 / 2)
+            return mp.re(mp.exp(lk - z * 50) / (z * (z + 1)))
+
+        # integrated through u = 12: past the Gaussian bump (K''(c) ~ 50) and the Laplace atoms' first
+        # returns at u ~ pi, 2 pi, 3 pi (the Gaussian factor e^{-10 mu^2 u^2 / 2} is ~ e^{-80} at u = 12)
+        ref = mp.quad(f, list(np.linspace(0.0, 12.0, 97))) / mp.pi
+    assert abs(r.value - ref) <= max(r.diagnostics["rel_error"], 1e-12) * ref
+
+
+def test_laplace_with_subsampled_gaussian_in_pld_bracket():
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    import logging
+
+    from ewacct import PoissonSubsampledGaussian
+
+    acc = Accountant().compose(Laplace(scale=2.0), 500).compose(PoissonSubsampledGaussian(1.0, 0.05), 200)
+    r = acc.get_epsilon(1e-6)
+    assert r.method == "exact" and bool(r.valid)
+    logging.disable(logging.WARNING)
+    try:
+        ends = []
+        for pess in (False, True):
+            a = pl.from_laplace_mechanism(2.0, sensitivity=1.0, pessimistic_estimate=pess,
+                                          value_discretization_interval=1e-3).self_compose(500)
+            b = pl.from_gaussian_mechanism(1.0, sampling_prob=0.05, pessimistic_estimate=pess,
+                                           value_discretization_interval=1e-3).self_compose(200)
+            ends.append(a.compose(b).get_delta_for_epsilon(r.value))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert ends[0] * (1 - 1e-9) <= 1e-6 <= ends[1] * (1 + 1e-9)

@@ -12,9 +12,10 @@ the one place that fixes the order):
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
 :mod:`.laplace_exact` (the atom lattice summed exactly, the continuous part on the contour; method
-label ``"exact"``).  Other compositions containing Laplace (mixed with other mechanisms, or several
-Laplace scales) are outside the exact engine in this version: the tilted expansion answers them, with
-a note; so does a Laplace query the exact evaluation cannot settle (its reason is kept).
+label ``"exact"``).  Several Laplace scales, or Laplace composed with (subsampled) Gaussians, are
+answered exactly by the full contour where the Laplace atoms' returns are provably negligible (enough
+Laplace steps); elsewhere the tilted expansion answers, with a note (the exact evaluation's reason is
+kept).
 
 Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
 argument and hand it to :mod:`ewacct.bounds.certify`.
@@ -39,8 +40,8 @@ from .tilted import TiltedMethod
 EXPANSION_TOLERANCE = 1e-3
 #: an exact stage's answer is valid when its own error estimate is at most this (relative)
 EXACT_RTOL = 1e-6
-LAPLACE_NOTE = ("Laplace mixed with other mechanisms (or several Laplace scales) is outside the exact engine "
-                "in this version: tilted expansion used")
+LAPLACE_NOTE = ("Laplace mixed with other mechanisms is outside the exact engine here (too few Laplace steps "
+                "for the contour, or a mechanism without a complex log-MGF): tilted expansion used")
 LAPLACE_FAILED_NOTE = "the exact Laplace evaluation did not settle this query: tilted expansion used"
 FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
 _QUADRATURE_ERRORS = (ArithmeticError, ValueError)
@@ -75,6 +76,9 @@ class ExactDispatch:
             lap = laplace_exact.composition_for(self.groups)
             if lap is not None:
                 return [self._laplace(lap, kind, float(x)) for x in arr]
+            mixed = laplace_exact.mixed_compositions(self.groups)
+            if mixed is not None:
+                return [self._laplace_mixed(mixed, kind, float(x)) for x in arr]
             return [self._tilted(kind, float(x), LAPLACE_NOTE) for x in arr]
         from . import direct
 
@@ -133,6 +137,27 @@ class ExactDispatch:
             return self._tilted(kind, x, LAPLACE_FAILED_NOTE, str(exc))
         diag = {**diag, "rel_error": rel, "directions": "remove and add have the same law (Laplace symmetry)"}
         return Row(v, "remove", rel <= EXACT_RTOL, diag, "exact")
+
+    def _laplace_mixed(self, mixed: dict[str, Any], kind: str, x: float) -> Row:
+        """Laplace composed with mechanisms that have a complex log-MGF: both directions by the full
+        contour (:class:`.laplace_exact.LaplaceWithOthers`), the worse reported; the noted tilted
+        expansion where either does not settle."""
+        from .laplace_exact import LaplaceExactError
+
+        best: Row | None = None
+        for d in DIRECTIONS:
+            try:
+                v, rel, diag = mixed[d].delta(x) if kind == "delta" else mixed[d].epsilon(x)
+                check_finite(kind, v)
+            except (LaplaceExactError, FloatingPointError, OverflowError, ValueError, ZeroDivisionError) as exc:
+                return self._tilted(kind, x, LAPLACE_NOTE, str(exc))
+            row = Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
+            if best is None or v > best.value:
+                best = row._replace(valid=row.valid and (best is None or best.valid))
+            elif not row.valid:
+                best = best._replace(valid=False)
+        assert best is not None
+        return best
 
     # ------------------------------------------------------------------ the stages
     def _contour(self, kind: str, x: float, why: str | None) -> Row:
