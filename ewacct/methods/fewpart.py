@@ -888,6 +888,8 @@ class _Direction:
         self.P_eps = math.nan
         self.x0_min: list[float] | None = None
         self._lb = math.nan
+        #: the contour a rebuild replaces (reused when the rebuild would give the same one)
+        self._last: Panels | None = None
 
     def _composition(self, log_delta_guess: float) -> Composition:
         lb = math.log(TRUNC_FRACTION) + log_delta_guess
@@ -909,18 +911,24 @@ class _Direction:
             # by more than e^3: a longer x-range costs every node, and a capped abscissa is often
             # as good (large sigma)
             c1 = max(cap, min(cs, 0.05))
-            phi_cap = K.real(c1) - c1 * eps - math.log(c1) - math.log1p(c1)
+            phi_cap = float(_atomless(np.array([K.real(c1)]), eps)[0]) - c1 * eps - math.log(c1) - math.log1p(c1)
             x0_min = K.edge_x0(cs)
             K2 = Composition(self.groups, self.direction, self._lb, x0_min)
             cs2 = _saddle(K2, eps)
             c2 = max(min(cs2, K2.edge_cap()), min(cs2, 0.05))
-            phi_push = K2.real(c2) - c2 * eps - math.log(c2) - math.log1p(c2)
+            phi_push = float(_atomless(np.array([K2.real(c2)]), eps)[0]) - c2 * eps - math.log(c2) - math.log1p(c2)
             if phi_push < phi_cap - 3.0:
                 self.x0_min = x0_min
                 self.K = K = K2
                 cs = cs2
         c = min(cs, K.edge_cap())
         c = max(c, min(cs, 0.05))
+        last = self._last
+        if last is not None and last.K is K and last.c == c:
+            # the same contour as the one being replaced (the abscissa capped by the truncation edge,
+            # say): keep its refined panels
+            self.P, self.P_eps = last, eps
+            return last
         P = _build(K, eps, c, self.rtol)
         self.P, self.P_eps = P, eps
         return P
@@ -1010,7 +1018,7 @@ class _Direction:
                 # near the root, but the contour (built at another eps) misses the tolerance here:
                 # rebuild it at this eps (its own abscissa; once per search) and evaluate strictly
                 if not rebuilt:
-                    self.P = None
+                    self._last, self.P = self.P, None
                     rebuilt = True
                     # the bracket was set by the less accurate contour: start it afresh
                     lo, hi, lo_known = 0.0, (K.loss_sup if K is not None else math.inf), False
