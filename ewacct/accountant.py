@@ -22,8 +22,9 @@ mechanisms (``exact-gaussian``), one subsampled-Gaussian step (``exact-single-st
 response of one parameter (``exact-binomial``).  A Laplace mechanism composed with itself (atoms in
 the privacy loss) is answered exactly too (:mod:`ewacct.methods.laplace_exact`: the atom lattice
 summed exactly, the continuous part on the contour; ``method="exact"``, error in
-``diagnostics["rel_error"]``); Laplace mixed with other mechanisms is answered by the tilted expansion
-with its own validity diagnostic and a note.
+``diagnostics["rel_error"]``); several Laplace scales, or Laplace with (subsampled) Gaussians, are
+answered exactly by the full contour where there are enough Laplace steps for its truncation bound,
+else by the tilted expansion with its own validity diagnostic and a note.
 
 Neighbouring relation: add-or-remove-one.  REMOVE compares P1 (record present) against P0, ADD
 the reverse; the guarantee is the maximum of the two.
@@ -47,7 +48,7 @@ import numpy as np
 
 from . import _validate as V
 from .mechanisms import Mechanism, from_dict
-from .methods import dispatch, laplace_exact
+from .methods import dispatch
 from .methods.base import brentq  # noqa: F401  (re-exported: ewacct.calibrate uses it)
 from .methods.base import CLOSED_STRUCTURES, DIRECTIONS, Answer, Method, Row, composition_cgf, loss_sup, structure, worst_direction
 from .methods.closed import ClosedForm
@@ -220,8 +221,7 @@ class Accountant:
             methods = ["tilted"] * arr.size
         else:
             est, direction, valid, diags, methods = _columns(self._rows(kind, arr))
-        if self._structure() not in CLOSED_STRUCTURES and (
-                self._exact_engine() is not None or laplace_exact.composition_for(self.groups()) is not None):
+        if self._structure() not in CLOSED_STRUCTURES and (self._exact_engine() is not None or self._laplace_exact()):
             dispatch.against_exact(self._exact_rows(kind, arr), est, direction, valid, methods, diags,
                                    fallback=self.fallback and self.method == "tilted")
         return est, direction, valid, diags, methods
@@ -307,6 +307,14 @@ class Accountant:
         eng = ExactMethod(key) if supports(key) else None
         self._exact_cache = (key, eng)
         return eng
+
+    def _laplace_exact(self) -> bool:
+        """Whether the exact method has a Laplace evaluation for this composition (it may still refuse
+        a query, answered then by the noted tilted expansion)."""
+        from .methods import laplace_exact
+
+        g = self.groups()
+        return laplace_exact.composition_for(g) is not None or laplace_exact.mixed_compositions(g) is not None
 
     def _contour_certifier(self):
         """The contour-integral certifier for the current composition (cached), or None."""

@@ -45,7 +45,13 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln
+
+
+def gammaln(x):
+    """scipy.special.gammaln, imported on first use (scipy costs a noticeable share of CLI start-up)."""
+    from scipy.special import gammaln as _gammaln
+
+    return _gammaln(x)
 
 #: terms with fewer continuous steps than this are summed exactly (lattice times F_k)
 K_EXACT = 8
