@@ -28,13 +28,14 @@ import math
 import numpy as np
 from numba import njit
 
-from .mgf import _GW, _GX, _cexpm1, _e2, _log1p_minus, _loss
+from .mgf import _GW, _GX, _cexpm1, _log1p_minus, _loss
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 U_MACH = 2.0 ** -53
 #: first-order rounding budget: unit roundoff times a safety factor 64 (docs/certified.md)
 ROUND = 64.0 * 2.0 ** -53
 LOG_GL = math.log(64.0 / 15.0)
+LOG2 = math.log(2.0)
 X_LO = -14.0
 X_PAD = 14.0
 
@@ -62,14 +63,14 @@ def _argf(r: float, th: float, q: float, logq: float, l1q: float) -> float:
 
 
 @njit(cache=True)
-def _rect_log_g(q: float, mu: float, logq: float, l1q: float, w: complex,
-                t0: float, t1: float, y0: float, y1: float, fform: bool) -> float:
-    """log of an upper bound of |g(x)| over the rectangle [t0, t1] x [y0, y1] (no Gaussian factor).
+def _rect_q(q: float, mu: float, logq: float, l1q: float, t0: float, t1: float, y0: float, y1: float,
+            fform: bool):
+    """The w-independent part of :func:`_rect_log_g` over the rectangle [t0, t1] x [y0, y1].
 
-    g = f_w(u) = (1+u)^w - 1 - w u (``fform``) or (1+u)^w.  Needs mu max|y| <= pi/2; t0 may be -inf.
+    Returns ``(llo, lhi, amin, amax, r1, um, l2um)``: bounds ``llo <= log|1+u| <= lhi`` and
+    ``amin <= arg(1+u) <= amax``, ``r1 = mu t1 - mu^2/2``, ``um >= |u|`` and ``2 log um`` (f-form only).
+    Needs mu max|y| <= pi/2; t0 may be -inf.
     """
-    a = w.real
-    b = w.imag
     r0 = mu * t0 - 0.5 * mu * mu
     r1 = mu * t1 - 0.5 * mu * mu
     th0 = mu * y0
@@ -89,31 +90,94 @@ def _rect_log_g(q: float, mu: float, logq: float, l1q: float, w: complex,
     else:
         amax = max(_argf(r0, th1, q, logq, l1q), _argf(r1, th1, q, logq, l1q))
         amin = min(_argf(r0, th0, q, logq, l1q), _argf(r1, th0, q, logq, l1q))
+    um = 0.0
+    l2um = -math.inf
+    if fform and not r1 > 300.0:
+        # |u| <= q |e^z - 1|; |e^z - 1|^2 = rho^2 - 2 rho cos(th) + 1, largest at an end of the rho range
+        rho1 = math.exp(r1)
+        e1 = rho1 * rho1 - 2.0 * rho1 * cm + 1.0
+        if r0 > -math.inf:
+            rho0 = math.exp(r0)
+            e0 = rho0 * rho0 - 2.0 * rho0 * cm + 1.0
+        else:
+            e0 = 1.0
+        um = q * math.sqrt(max(e0, e1, 0.0)) * (1.0 + 1e-12)
+        if um > 0.0:
+            l2um = 2.0 * math.log(um)
+    return llo, lhi, amin, amax, r1, um, l2um
+
+
+@njit(cache=True)
+def _rect_w(llo: float, lhi: float, amin: float, amax: float, r1: float, um: float, l2um: float,
+            logq: float, w: complex, fform: bool) -> float:
+    """log of an upper bound of |g| over a rectangle from its :func:`_rect_q` quantities.
+
+    g = f_w(u) = (1+u)^w - 1 - w u (``fform``) or (1+u)^w.
+    """
+    a = w.real
+    b = w.imag
+    # |(1+u)^w| = exp(a log|1+u| - b arg(1+u)), each product largest at an end of its range
     re_wl = max(a * llo, a * lhi) + max(-b * amin, -b * amax)
     re_wl += 1e-12 * (abs(re_wl) + 1.0)  # margin for the rounding of this bound itself
     if not fform:
         return re_wl
     aw = abs(w)
-    # |u| <= q |e^z - 1|; |e^z - 1|^2 = rho^2 - 2 rho cos(th) + 1, largest at an end of the rho range
     if r1 > 300.0:
         return max(re_wl, 0.0) + math.log(3.0) + max(0.0, math.log(aw + 1.0) + logq + r1)
-    rho1 = math.exp(r1)
-    e1 = rho1 * rho1 - 2.0 * rho1 * cm + 1.0
-    if r0 > -math.inf:
-        rho0 = math.exp(r0)
-        e0 = rho0 * rho0 - 2.0 * rho0 * cm + 1.0
-    else:
-        e0 = 1.0
-    um = q * math.sqrt(max(e0, e1, 0.0)) * (1.0 + 1e-12)
     # generic: |f| <= |(1+u)^w| + 1 + |w| |u|
     gen = max(re_wl, math.log1p(aw * um)) + math.log(2.0)
     if um <= 0.5 and um > 0.0:
         # |log1p(u) - u| <= |u|^2, |log1p(u)| <= 2 |u|, |e2(s)| <= |s|^2 e^|s| / 2:
         # |f| <= |w| |u|^2 + 2 |w|^2 |u|^2 e^{2 |w| |u|}
-        small = 2.0 * math.log(um) + math.log(aw + 2.0 * aw * aw * math.exp(min(2.0 * aw * um, 700.0)))
+        small = l2um + math.log(aw + 2.0 * aw * aw * math.exp(min(2.0 * aw * um, 700.0)))
         small += 1e-12 * (abs(small) + 1.0)
         return min(gen, small)
     return gen
+
+
+@njit(cache=True)
+def _node_consts(w: complex):
+    """(|w|, c2, c3) for :func:`_rect_wn`: c2 = log(2 |w|^2) and c3 = 1 / (2 |w|) where |w| >= 8
+    (else c3 = -1: the exact form is used)."""
+    aw = abs(w)
+    if aw >= 8.0:
+        return aw, math.log(2.0 * aw * aw), 0.5 / aw
+    return aw, 0.0, -1.0
+
+
+@njit(cache=True)
+def _rect_wn(llo: float, lhi: float, amin: float, amax: float, r1: float, um: float, l2um: float,
+             logq: float, w: complex, aw: float, c2: float, c3: float, fform: bool) -> float:
+    """:func:`_rect_w` with the node's constants from :func:`_node_consts` (an upper bound at
+    least as large, by at most c3 = 1 / (2 |w|) in the log).
+
+    For |w| >= 8 the small-|u| bound log(|w| + 2 |w|^2 e^{2 |w| |u|}) (+ 2 log |u|) is taken as
+    log(2 |w|^2) + 2 |w| |u| + 1 / (2 |w|), since log(X + |w|) <= log X + |w| / X; and the generic
+    bound (one log1p) is only evaluated where it could be the smaller.
+    """
+    if not fform or c3 < 0.0 or r1 > 300.0 or not (um <= 0.5 and um > 0.0):
+        return _rect_w(llo, lhi, amin, amax, r1, um, l2um, logq, w, fform)
+    a = w.real
+    b = w.imag
+    re_wl = max(a * llo, a * lhi) + max(-b * amin, -b * amax)
+    re_wl += 1e-12 * (abs(re_wl) + 1.0)  # margin for the rounding of this bound itself
+    small = l2um + c2 + 2.0 * aw * um + c3
+    small += 1e-12 * (abs(small) + 1.0)
+    if small <= re_wl + LOG2:
+        return small  # gen >= re_wl + log 2
+    gen = max(re_wl, math.log1p(aw * um)) + LOG2
+    return min(gen, small)
+
+
+@njit(cache=True)
+def _rect_log_g(q: float, mu: float, logq: float, l1q: float, w: complex,
+                t0: float, t1: float, y0: float, y1: float, fform: bool) -> float:
+    """log of an upper bound of |g(x)| over the rectangle [t0, t1] x [y0, y1] (no Gaussian factor).
+
+    g = f_w(u) = (1+u)^w - 1 - w u (``fform``) or (1+u)^w.  Needs mu max|y| <= pi/2; t0 may be -inf.
+    """
+    llo, lhi, amin, amax, r1, um, l2um = _rect_q(q, mu, logq, l1q, t0, t1, y0, y1, fform)
+    return _rect_w(llo, lhi, amin, amax, r1, um, l2um, logq, w, fform)
 
 
 @njit(cache=True)
@@ -180,40 +244,76 @@ def _rescale(key: float, sc: float, acc: complex, mags: float, sabs: float):
     return sc, acc, mags, sabs
 
 
-@njit(cache=True)
-def sg_g_enclose(q: float, mu: float, w: complex, log_tol: float, fform: bool):
-    lg, lr, ff, parts = sg_g_enclose_parts(q, mu, w, log_tol, fform)
-    if ff and not lr <= log_tol + 2.3:
-        # the f-form's rectangle bounds can be far too loose (mu = 20: r ~ e^244 where the direct form
-        # gives e^-25); both are enclosures of the same G: keep the smaller radius
-        lg2, lr2, ff2, parts2 = sg_g_enclose_parts(q, mu, w, log_tol, False)
-        if lr2 < lr or not lr == lr:
-            return lg2, lr2, ff2
-    return lg, lr, ff
+_INVFACT = np.array([1.0 / math.factorial(k) for k in range(18)])
 
 
 @njit(cache=True)
-def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: bool):
-    """(log G~, log r, used f-form): |G(w) - G~| <= r, aiming at r <= exp(log_tol).
+def _cabs(z: complex) -> float:
+    """|z| (sqrt of the sum of squares, within 2 ulp; hypot where the squares could overflow)."""
+    x = abs(z.real)
+    y = abs(z.imag)
+    if x < 1e150 and y < 1e150:
+        return math.sqrt(x * x + y * y)
+    return abs(z)
 
-    ``fform``: compute G - 1 = E[f_w(u)] (no cancellation where G is near 1); otherwise G directly
-    (log-scaled).  The f-form is abandoned where q e^{mu x - mu^2/2} would overflow in range.
+
+@njit(cache=True)
+def _e2m(L: complex, a2: float):
+    """(e2(L), m, E): e2(L) = e^L - 1 - L, m the size its rounding is relative to, E >= |e^L|;
+    a2 = |L|^2.
+
+    |L| < 0.02: Taylor series (Horner) through L^9/9!: truncation < 1e-17 |e2|, rounding a few u
+    |e2| (the terms decrease by |L|/k, |e2| >= 0.49 |L|^2), so m = |e2|; E = 1 + 1.65 |L|
+    (e^|L| - 1 <= |L| e^0.5).  Beyond: e^L - 1 - L, with e^L - 1 formed without cancellation (as
+    :func:`_cexpm1`, a few u relative), rounding relative to |e^L - 1| + |L|, E = |e^L - 1| + 1.  The caller's budget
+    is 8 (m1 + m2) (1 + |L|) ROUND = 512 u (1 + |L|) (m1 + m2).
     """
-    # logs of the error parts (tails, skipped panels, Gauss-Legendre, rounding + underflow): accumulated
-    # in log space, so that no part can underflow against another
-    parts = np.full(4, -math.inf)
-    if w == 0.0:
-        return 0.0j, -math.inf, fform, parts
-    logq = math.log(q)
-    l1q = math.log1p(-q)
-    a = w.real
-    b = w.imag
+    if a2 < 4e-4:
+        p = complex(_INVFACT[9], 0.0)
+        for k in range(8, 1, -1):
+            p = p * L + _INVFACT[k]
+        p = p * L * L
+        return p, _cabs(p), 1.0 + 1.65 * math.sqrt(a2)
+    x = L.real
+    y = L.imag
+    if abs(x) < 0.5 and abs(y) < 0.5:
+        # e^L - 1 = (expm1(x) cos y - 2 sin^2(y/2)) + i e^x sin y, with cos y = 1 - 2 s^2,
+        # sin y = 2 s c (s, c = sin, cos of y/2): no cancellation, three libm calls
+        s = math.sin(0.5 * y)
+        c = math.cos(0.5 * y)
+        ex = math.expm1(x)
+        em1 = complex(ex * (1.0 - 2.0 * s * s) - 2.0 * s * s, (ex + 1.0) * (2.0 * s * c))
+    else:
+        em1 = cmath.exp(L) - 1.0
+    aem1 = _cabs(em1)
+    return em1 - L, aem1 + math.sqrt(a2), aem1 + 1.0
+
+
+@njit(cache=True)
+def _shift(mu: float, b: float) -> float:
+    """The height y of the integration line Im x = y for Im w = b (sign of b; mu |y| <= 0.3 pi).
+
+    Below its cap the height is rounded down to a multiple of cap / 8, so that the nodes of a batch
+    share few lines (and with them the panel layout and the w-independent work).
+    """
     y = 0.0
     if abs(b) * mu > 1.0:
-        y = min(0.3 * math.pi / mu, 3.0, 0.25 + 0.25 * abs(b) * mu)
+        ymax = min(0.3 * math.pi / mu, 3.0)
+        y = 0.25 + 0.25 * abs(b) * mu
+        if y >= ymax:
+            y = ymax
+        else:
+            y = ymax * math.floor(8.0 * y / ymax) / 8.0
         if b < 0.0:
             y = -y
-    bmax = min(0.5 * math.pi / mu - abs(y), 2.0)
+    return y
+
+
+@njit(cache=True)
+def _layout(q: float, mu: float, a: float, y: float, fform: bool):
+    """(x_lo, x_hi, panel width, panel count, f-form kept) for Re w = a on the line Im x = y."""
+    logq = math.log(q)
+    l1q = math.log1p(-q)
     x_lo = X_LO
     if a < 0.0:
         # the left tail is bounded with |1+u|^a <= (1-q)^a: start the panels where the Gaussian mass
@@ -227,115 +327,271 @@ def sg_g_enclose_parts(q: float, mu: float, w: complex, log_tol: float, fform: b
     pw = min(1.0, 0.5 * (math.pi / mu - abs(y)))
     npan = int(math.ceil((x_hi - x_lo) / pw))
     pw = (x_hi - x_lo) / npan
+    return x_lo, x_hi, pw, npan, fform
+
+
+@njit(cache=True)
+def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, y: float,
+                   log_tol: float, fform: bool, lg_out: np.ndarray, lr_out: np.ndarray,
+                   ff_out: np.ndarray) -> None:
+    """Enclosures of G at the nodes w[idx[:m]], which share Re w and the line height y (none is 0).
+
+    Every node gets exactly the computation of the one-node algorithm (docs/certified.md section 3:
+    the same panels, skip decisions, Gauss-Legendre refinement levels and error parts, summed in
+    the same order); what the batch shares is the work that does not depend on w: the rectangle
+    quantities of every bound (:func:`_rect_q`) and the loss, Gaussian factor and rounding
+    ingredients at every Gauss-Legendre point (evaluated once per panel and refinement level
+    used by some node).  Writes lg_out, lr_out, ff_out (f-form used) at the nodes' indices.
+    """
+    logq = math.log(q)
+    l1q = math.log1p(-q)
+    a = w[idx[0]].real
+    bmax = min(0.5 * math.pi / mu - abs(y), 2.0)
+    x_lo, x_hi, pw, npan, fform = _layout(q, mu, a, y, fform)
     lpw = math.log(pw)
-    lb = np.empty(npan)
-    for i in range(npan):
-        t0 = x_lo + i * pw
-        lb[i] = (_log_phi_max(t0, t0 + pw, y, y)
-                 + _rect_log_g(q, mu, logq, l1q, w, t0, t0 + pw, y, y, fform) + lpw)
-    parts[0] = _tails(q, mu, logq, l1q, w, y, x_lo, x_hi, fform)
     share = log_tol - math.log(2.0 * npan + 2.0)
-    # the sum is kept scaled by e^-sc, sc the largest term's log-magnitude so far (rescaled when a
-    # larger one comes): the largest term is O(1), so only terms negligible against it can underflow
-    sc = -math.inf
-    acc = 0.0j
-    mags = 0.0
-    sabs = 0.0
-    nterms = 0
-    lsub = np.empty(1024)
+    # per node: logs of the error parts (tails, skipped panels, Gauss-Legendre, rounding), kept in log
+    # space so that no part can underflow against another; the sum under a running scale e^sc
+    parts = np.full((m, 4), -math.inf)
+    sc = np.full(m, -math.inf)
+    acc = np.zeros(m, dtype=np.complex128)
+    mags = np.zeros(m)
+    sabs = np.zeros(m)
+    nterms = np.zeros(m, dtype=np.int64)
+    n_aw = np.empty(m)
+    n_c2 = np.empty(m)
+    n_c3 = np.empty(m)
+    for jj in range(m):
+        parts[jj, 0] = _tails(q, mu, logq, l1q, w[idx[jj]], y, x_lo, x_hi, fform)
+        n_aw[jj], n_c2[jj], n_c3[jj] = _node_consts(w[idx[jj]])
+    act = np.empty(m, dtype=np.int64)
+    lev = np.empty(m, dtype=np.int64)
+    und = np.empty(m, dtype=np.int64)
+    lsub = np.empty((m, 512))
+    # the ellipse rectangles of one sub-panel (4 heights)
+    fq = np.empty((4, 7))
+    fphi = np.empty(4)
+    fcst = np.empty(4)
+    frho = np.empty(4)
+    fracs = np.array([1.0, 0.5, 0.25, 0.1])
+    # the Gauss-Legendre points of one panel at one level (at most 512 sub-panels)
+    npt = 8 * 512
+    p_wt = np.empty(npt)
+    p_lphi = np.empty(npt, dtype=np.complex128)
+    p_ell = np.empty(npt, dtype=np.complex128)
+    p_lm = np.empty(npt, dtype=np.complex128)
+    p_eiphi = np.empty(npt, dtype=np.complex128)
+    p_au = np.empty(npt)
+    p_al = np.empty(npt)
+    p_ez = np.empty(npt)
+    p_xf = np.empty(npt)
+    p_ax = np.empty(npt)
+    p_ephi = np.empty(npt)
+    p_i1u = np.empty(npt)
+    p_dl = np.empty(npt)
     for i in range(npan):
         t0 = x_lo + i * pw
-        if lb[i] <= share:
-            parts[1] = _lae(parts[1], lb[i])
+        # skip test: a rigorous bound of the panel's integral against the panel's share
+        llo, lhi, amin, amax, r1, um, l2um = _rect_q(q, mu, logq, l1q, t0, t0 + pw, y, y, fform)
+        lpm = _log_phi_max(t0, t0 + pw, y, y)
+        nact = 0
+        for jj in range(m):
+            lb = lpm + _rect_wn(llo, lhi, amin, amax, r1, um, l2um, logq, w[idx[jj]], n_aw[jj],
+                                n_c2[jj], n_c3[jj], fform) + lpw
+            if lb <= share:
+                parts[jj, 1] = _lae(parts[jj, 1], lb)
+            else:
+                act[nact] = jj
+                nact += 1
+        if nact == 0:
             continue
+        # refinement: sub-panel count doubled until Trefethen's bound meets the share (or 512)
+        nund = nact
+        for k in range(nact):
+            und[k] = act[k]
         nsub = 1
-        tot = math.inf
-        while True:
+        while nund > 0:
             hw = 0.5 * pw / nsub
+            lhw = math.log(hw)
             for s in range(nsub):
                 cen = t0 + (2 * s + 1) * hw
-                best = math.inf
-                for frac in (1.0, 0.5, 0.25, 0.1):
-                    B = frac * bmax
+                for f in range(4):
+                    B = fracs[f] * bmax
                     rat = B / hw
                     rho = rat + math.sqrt(rat * rat + 1.0)
                     A = 0.5 * hw * (rho + 1.0 / rho)
-                    lm = (_log_phi_max(cen - A, cen + A, y - B, y + B)
-                          + _rect_log_g(q, mu, logq, l1q, w, cen - A, cen + A, y - B, y + B, fform))
-                    le = LOG_GL + lm + math.log(hw) - 16.0 * math.log(rho) - math.log(rho * rho - 1.0)
-                    best = min(best, le)
-                lsub[s] = best
-            m = lsub[:nsub].max()
-            tot = m + math.log(np.exp(lsub[:nsub] - m).sum())
-            if tot <= share or nsub >= 512:
-                break
-            nsub *= 2
-        parts[2] = _lae(parts[2], tot)
-        hw = 0.5 * pw / nsub
-        for s in range(nsub):
-            cen = t0 + (2 * s + 1) * hw
-            for k in range(8):
-                xc = complex(cen + hw * _GX[k], y)
-                wt = hw * _GW[k]
-                nterms += 1
-                if fform:
-                    z = mu * xc - 0.5 * mu * mu
-                    ell, u, lu = _loss(xc, q, mu, logq)
-                    if u == 0.0j and lu > -745.0:
-                        u = q * _cexpm1(z)
-                    lphi = -0.5 * xc * xc - LOG_SQRT_2PI
-                    wl = w * ell
-                    p1 = w * _log1p_minus(u, ell)
-                    p2 = _e2(wl)
-                    key = lphi.real + math.log(abs(p1) + abs(p2) + 1e-300)
-                    sc, acc, mags, sabs = _rescale(key, sc, acc, mags, sabs)
-                    pre = wt * math.exp(lphi.real - sc)
-                    acc += pre * cmath.exp(complex(0.0, lphi.imag)) * (p1 + p2)
-                    # rounding: each piece relative to its own size where it is a series, else to the
-                    # sizes of the two quantities subtracted; plus the sensitivity of f to the
-                    # evaluation point, |f'(u)| q |e^z| (|f'(u)| = |w| |(1+u)^(w-1) - 1|)
-                    au = abs(u)
-                    al = abs(ell)
-                    awl = abs(wl)
-                    m1 = abs(p1) if au < 0.01 else abs(w) * (al + au)
-                    m2 = abs(p2) if awl < 0.02 else abs(_cexpm1(wl)) + awl
-                    aw1 = abs(w - 1.0)
-                    s1 = aw1 * al * math.exp(min(aw1 * al, 700.0))
-                    s2 = math.exp(min(((w - 1.0) * ell).real, 700.0)) + 1.0
-                    sens = abs(w) * min(s1, s2) * q * math.exp(min(z.real, 700.0))
-                    # z = mu x - mu^2/2 carries an absolute error <= 2 u (mu |x| + mu^2): a shift of the
-                    # evaluation point, |d f / d z| = sens; ell's relative error moves w ell by u |w ell|
-                    mags += pre * (8.0 * (m1 + m2) * (1.0 + awl) + 2.0 * sens * (mu * abs(xc.real) + mu * mu))
-                    sabs += pre * (m1 + m2)
+                    fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
+                    (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+                     fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
+                    fcst[f] = 16.0 * math.log(rho)
+                    frho[f] = math.log(rho * rho - 1.0)
+                for k in range(nund):
+                    jj = und[k]
+                    wj = w[idx[jj]]
+                    best = math.inf
+                    for f in range(4):
+                        lm = fphi[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+                                                fq[f, 6], logq, wj, n_aw[jj], n_c2[jj], n_c3[jj], fform)
+                        le = LOG_GL + lm + lhw - fcst[f] - frho[f]
+                        best = min(best, le)
+                    lsub[jj, s] = best
+            nkeep = 0
+            for k in range(nund):
+                jj = und[k]
+                mx = -math.inf
+                for k2 in range(nsub):
+                    mx = max(mx, lsub[jj, k2])
+                sm_ = 0.0
+                for k2 in range(nsub):
+                    sm_ += math.exp(lsub[jj, k2] - mx)
+                tot = mx + math.log(sm_)
+                if tot <= share or nsub >= 512:
+                    lev[jj] = nsub
+                    parts[jj, 2] = _lae(parts[jj, 2], tot)
                 else:
+                    und[nkeep] = jj
+                    nkeep += 1
+            nund = nkeep
+            nsub *= 2
+        # evaluation, one refinement level at a time: the w-independent values once per point
+        lv = 1
+        while lv <= 512:
+            any_at = False
+            for k in range(nact):
+                if lev[act[k]] == lv:
+                    any_at = True
+                    break
+            if not any_at:
+                lv *= 2
+                continue
+            hw = 0.5 * pw / lv
+            np_ = 8 * lv
+            for s in range(lv):
+                cen = t0 + (2 * s + 1) * hw
+                for kk in range(8):
+                    p = 8 * s + kk
+                    xc = complex(cen + hw * _GX[kk], y)
+                    p_wt[p] = hw * _GW[kk]
                     lphi = -0.5 * xc * xc - LOG_SQRT_2PI
+                    p_lphi[p] = lphi
                     ell, u, lu = _loss(xc, q, mu, logq)
-                    key = lphi.real + (w * ell).real
-                    sc, acc, mags, sabs = _rescale(key, sc, acc, mags, sabs)
-                    t = wt * cmath.exp(lphi + w * ell - sc)
-                    acc += t
-                    # exp of an exponent with absolute error <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu))
-                    mags += abs(t) * (8.0 + 4.0 * (abs(w * ell) + abs(xc) ** 2 + mu * abs(w) * (abs(xc) + mu)))
-                    sabs += abs(t)
-    if nterms > 0:
-        # rounding, and the terms that underflowed against e^sc (each below 2^-1074 e^sc)
-        rnd = ROUND * mags + (nterms + 8) * U_MACH * sabs + nterms * 5e-324
-        parts[3] = sc + math.log(rnd) if rnd > 0.0 else -math.inf
-    lerr = -math.inf
-    for k in range(4):
-        lerr = _lae(lerr, parts[k])
-    if not (lerr == lerr):  # NaN: no enclosure
-        lerr = math.inf
-    lerr += 1e-10
-    if fform:
-        F = acc * math.exp(sc) if nterms > 0 else 0.0j  # G~ = 1 + F~; sc is small in the f-form
-        if not (abs(F) < math.inf):
-            return complex(math.nan, 0.0), math.inf, True, parts
-        lg = cmath.log(1.0 + F) if abs(F) >= 0.5 else _clog1p_local(F)
-        return lg, lerr, True, parts
-    if acc == 0.0:
-        return complex(-math.inf, 0.0), lerr, False, parts
-    return sc + cmath.log(acc), lerr, False, parts
+                    p_ell[p] = ell
+                    if fform:
+                        z = mu * xc - 0.5 * mu * mu
+                        if u == 0.0j and lu > -745.0:
+                            u = q * _cexpm1(z)
+                        p_lm[p] = _log1p_minus(u, ell)
+                        p_eiphi[p] = cmath.exp(complex(0.0, lphi.imag))
+                        p_au[p] = abs(u)
+                        p_al[p] = abs(ell)
+                        p_ez[p] = math.exp(min(z.real, 700.0))
+                        p_xf[p] = mu * abs(xc.real) + mu * mu
+                        p_i1u[p] = math.exp(-ell.real)
+                    else:
+                        p_ax[p] = abs(xc)
+            P = -math.inf
+            for p in range(np_):
+                P = max(P, p_lphi[p].real)
+            for p in range(np_):
+                dl = p_lphi[p].real - P
+                p_ephi[p] = math.exp(dl)
+                p_dl[p] = (abs(dl) + 3.0) / 8.0  # x ROUND = 8 u (|dl| + 3)
+            for k in range(nact):
+                jj = act[k]
+                if lev[jj] != lv:
+                    continue
+                wj = w[idx[jj]]
+                aw = abs(wj)
+                aw1 = abs(wj - 1.0)
+                s_c = sc[jj]
+                s_acc = acc[jj]
+                s_mags = mags[jj]
+                s_sabs = sabs[jj]
+                g = math.exp(P - s_c)
+                for p in range(np_):
+                    wt = p_wt[p]
+                    lphi = p_lphi[p]
+                    ell = p_ell[p]
+                    if fform:
+                        wl = wj * ell
+                        p1 = wj * p_lm[p]
+                        awl2 = wl.real * wl.real + wl.imag * wl.imag
+                        p2, m2, E = _e2m(wl, awl2)
+                        ap1 = _cabs(p1)
+                        mag = ap1 + _cabs(p2) + 1e-300
+                        # the term's scale e^{Re log phi - sc} = e^{Re log phi - P} e^{P - sc}, the
+                        # first factor shared by the batch; where the term would exceed e^sc (or the
+                        # second factor leaves [1e-250, 1e250]) the one-node path: rescale, then
+                        # e^{Re log phi - sc} directly
+                        pe = p_ephi[p] * g
+                        if not (g < 1e250 and g > 1e-250 and mag * pe <= 1.0):
+                            key = lphi.real + math.log(mag)
+                            s_c, s_acc, s_mags, s_sabs = _rescale(key, s_c, s_acc, s_mags, s_sabs)
+                            g = math.exp(P - s_c)
+                            pe = math.exp(lphi.real - s_c)
+                        pre = wt * pe
+                        s_acc += pre * p_eiphi[p] * (p1 + p2)
+                        # rounding: each piece relative to its own size where it is a series, else to
+                        # the sizes of the two quantities subtracted (m2, from _e2m); plus the
+                        # sensitivity of f to the evaluation point, |f'(u)| q |e^z| with
+                        # |f'(u)| = |w| |(1+u)^(w-1) - 1| <= |w| min(s1, s2),
+                        # s1 = |(w-1) l| e^{|(w-1) l|}, s2 = |e^{w l}| / |1+u| + 1
+                        au = p_au[p]
+                        al = p_al[p]
+                        awl = math.sqrt(awl2)
+                        m1 = ap1 if au < 0.01 else aw * (al + au)
+                        sm = E * p_i1u[p] + 1.0
+                        xa = aw1 * al
+                        if xa < 0.5:
+                            sm = min(sm, xa * (1.0 + 1.65 * xa))  # x e^x <= x (1 + 1.65 x), x < 0.5
+                        sens = aw * sm * q * p_ez[p]
+                        # z = mu x - mu^2/2 carries an absolute error <= 2 u (mu |x| + mu^2): a shift
+                        # of the evaluation point, |d f / d z| = sens; ell's relative error moves
+                        # w ell by u |w ell|; the split scale adds <= u |Re log phi - P| + 3 u
+                        # relative (p_dl, taken 8x)
+                        s_mags += pre * ((m1 + m2) * (8.0 * (1.0 + awl) + p_dl[p]) + 2.0 * sens * p_xf[p])
+                        s_sabs += pre * (m1 + m2)
+                    else:
+                        key = lphi.real + (wj * ell).real
+                        s_c, s_acc, s_mags, s_sabs = _rescale(key, s_c, s_acc, s_mags, s_sabs)
+                        t = wt * cmath.exp(lphi + wj * ell - s_c)
+                        s_acc += t
+                        # exp of an exponent with absolute error <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu))
+                        ax = p_ax[p]
+                        s_mags += abs(t) * (8.0 + 4.0 * (abs(wj * ell) + ax ** 2 + mu * aw * (ax + mu)))
+                        s_sabs += abs(t)
+                sc[jj] = s_c
+                acc[jj] = s_acc
+                mags[jj] = s_mags
+                sabs[jj] = s_sabs
+                nterms[jj] += np_
+            lv *= 2
+    for jj in range(m):
+        j = idx[jj]
+        n_t = nterms[jj]
+        if n_t > 0:
+            # rounding, and the terms that underflowed against e^sc (each below 2^-1074 e^sc)
+            rnd = ROUND * mags[jj] + (n_t + 8) * U_MACH * sabs[jj] + n_t * 5e-324
+            parts[jj, 3] = sc[jj] + math.log(rnd) if rnd > 0.0 else -math.inf
+        lerr = -math.inf
+        for k in range(4):
+            lerr = _lae(lerr, parts[jj, k])
+        if not (lerr == lerr):  # NaN: no enclosure
+            lerr = math.inf
+        lerr += 1e-10
+        ff_out[j] = fform
+        lr_out[j] = lerr
+        if fform:
+            F = acc[jj] * math.exp(sc[jj]) if n_t > 0 else 0.0j  # G~ = 1 + F~; sc is small here
+            if not (abs(F) < math.inf):
+                lg_out[j] = complex(math.nan, 0.0)
+                lr_out[j] = math.inf
+            else:
+                lg_out[j] = cmath.log(1.0 + F) if abs(F) >= 0.5 else _clog1p_local(F)
+        elif acc[jj] == 0.0:
+            lg_out[j] = complex(-math.inf, 0.0)
+        else:
+            lg_out[j] = sc[jj] + cmath.log(acc[jj])
 
 
 @njit(cache=True)
@@ -345,13 +601,128 @@ def _clog1p_local(u: complex) -> complex:
     return complex(0.5 * math.log1p(2.0 * a + a * a + b * b), math.atan2(b, 1.0 + a))
 
 
+#: nodes per shared batch (bounds the work arrays: 512 x this many floats)
+_CHUNK = 256
+
+
+@njit(cache=True)
+def _enclose_sel(q: float, mu: float, w: np.ndarray, sel: np.ndarray, log_tol: float, fform: bool,
+                 lg: np.ndarray, lr: np.ndarray, ff: np.ndarray) -> None:
+    """Enclosures at the nodes w[sel], in groups sharing Re w and the line height (chunks of _CHUNK)."""
+    ns = sel.shape[0]
+    ys = np.empty(ns)
+    for k in range(ns):
+        ys[k] = _shift(mu, w[sel[k]].imag)
+    done = np.zeros(ns, dtype=np.bool_)
+    idx = np.empty(_CHUNK, dtype=np.int64)
+    for k in range(ns):
+        if done[k]:
+            continue
+        a = w[sel[k]].real
+        y = ys[k]
+        m = 0
+        for k2 in range(k, ns):
+            if not done[k2] and w[sel[k2]].real == a and ys[k2] == y:
+                done[k2] = True
+                idx[m] = sel[k2]
+                m += 1
+                if m == _CHUNK:
+                    _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+                    m = 0
+        if m > 0:
+            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+
+
 @njit(cache=True)
 def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool):
+    """(log G~, log r) at every w[i]: |G(w[i]) - G~| <= r, aiming at r <= exp(log_tol).
+
+    ``fform``: compute G - 1 = E[f_w(u)] (no cancellation where G is near 1); otherwise G directly
+    (log-scaled).  The f-form is abandoned where q e^{mu x - mu^2/2} would overflow in range, and
+    where its radius misses the tolerance by more than 10x the direct form is computed too and the
+    smaller radius kept (the f-form's rectangle bounds can be far too loose: mu = 20, r ~ e^244 where
+    the direct form gives e^-25) -- unless the direct form's radius is provably at least half the
+    f-form's (:func:`_direct_cannot_win`: its rounding budget alone is that large).
+    """
     n = w.shape[0]
     lg = np.empty(n, dtype=np.complex128)
     lr = np.empty(n)
+    ff = np.zeros(n, dtype=np.bool_)
+    sel = np.empty(n, dtype=np.int64)
+    ns = 0
     for i in range(n):
-        g, r, _ = sg_g_enclose(q, mu, w[i], log_tol, fform)
-        lg[i] = g
-        lr[i] = r
+        if w[i] == 0.0:
+            lg[i] = 0.0j
+            lr[i] = -math.inf
+        else:
+            sel[ns] = i
+            ns += 1
+    _enclose_sel(q, mu, w, sel[:ns], log_tol, fform, lg, lr, ff)
+    if not fform:
+        return lg, lr
+    # the direct-form retry where the f-form missed its tolerance by more than e^2.3
+    redo = np.empty(ns, dtype=np.int64)
+    nr = 0
+    for k in range(ns):
+        i = sel[k]
+        if ff[i] and not lr[i] <= log_tol + 2.3:
+            if lr[i] == lr[i] and _direct_cannot_win(mu, w[i], lg[i], lr[i]):
+                continue
+            redo[nr] = i
+            nr += 1
+    if nr > 0:
+        lg2 = np.empty(n, dtype=np.complex128)
+        lr2 = np.empty(n)
+        ff2 = np.zeros(n, dtype=np.bool_)
+        _enclose_sel(q, mu, w, redo[:nr], log_tol, False, lg2, lr2, ff2)
+        for k in range(nr):
+            i = redo[k]
+            if lr2[i] < lr[i] or not lr[i] == lr[i]:
+                lg[i] = lg2[i]
+                lr[i] = lr2[i]
     return lg, lr
+
+
+@njit(cache=True)
+def _direct_cannot_win(mu: float, w: complex, lg: complex, lr: float) -> bool:
+    """True where the direct form's radius r_d is provably >= r / 2, r = e^lr the f-form's radius:
+    the direct-form retry could at best halve the radius, and is not run.
+
+    The direct form's rounding part alone is >= ROUND c Sum|t| e^sc with
+    c = 8 + 4 (y^2 + mu |w| (|y| + mu)): every term's weight is 8 + 4 (|w l| + |x|^2 + mu |w| (|x| + mu))
+    and |x| >= |y| on the line Im x = y; and Sum|t| e^sc >= |G~_d|.  If r_d < r, then
+    |G~_d| >= |G| - r_d > |G~| - 2 r, so r_d > ROUND c (|G~| - 2 r).  Hence
+    ROUND c (|G~| - 2 r) >= r / 2 implies r_d >= r / 2.  (Margins 1e-6 cover this test's rounding.)
+    """
+    g = math.exp(lg.real)
+    r = math.exp(lr)
+    d = g - 2.0 * r
+    if not (d > 0.0) or not (r < math.inf):
+        return False
+    y = abs(_shift(mu, w.imag))
+    c = ROUND * (8.0 + 4.0 * (y * y + mu * abs(w) * (y + mu)))
+    return c * d * (1.0 - 1e-6) >= 0.5 * r * (1.0 + 1e-6)
+
+
+@njit(cache=True)
+def sg_g_enclose(q: float, mu: float, w: complex, log_tol: float, fform: bool):
+    """(log G~, log r, f-form used) at one w: :func:`sg_g_enclose_many` at a one-node batch."""
+    n = 1
+    wa = np.empty(n, dtype=np.complex128)
+    wa[0] = w
+    if w == 0.0:
+        return 0.0j, -math.inf, fform
+    lg = np.empty(n, dtype=np.complex128)
+    lr = np.empty(n)
+    ff = np.zeros(n, dtype=np.bool_)
+    sel = np.zeros(n, dtype=np.int64)
+    _enclose_sel(q, mu, wa, sel, log_tol, fform, lg, lr, ff)
+    if ff[0] and not lr[0] <= log_tol + 2.3:
+        if not (lr[0] == lr[0] and _direct_cannot_win(mu, w, lg[0], lr[0])):
+            lg2 = np.empty(n, dtype=np.complex128)
+            lr2 = np.empty(n)
+            ff2 = np.zeros(n, dtype=np.bool_)
+            _enclose_sel(q, mu, wa, sel, log_tol, False, lg2, lr2, ff2)
+            if lr2[0] < lr[0] or not lr[0] == lr[0]:
+                return lg2[0], lr2[0], ff2[0]
+    return lg[0], lr[0], ff[0]
