@@ -1035,10 +1035,14 @@ class _Direction:
                 lo_known = True
             else:
                 hi = min(hi, eps)
-            if abs(f) <= 1e-11:
+            en = eps - f / dld if dld < 0.0 and math.isfinite(ld) else math.nan
+            # converged: |log delta - log target| at 1e-11, or (near the root, evaluated within its
+            # tolerance) a Newton step below 1e-11 of eps (log delta's rounding noise can keep |f|
+            # at ~1e-11 where eps |d log delta / d eps| is large)
+            if abs(f) <= 1e-11 or (abs(f) <= 1e-6 and abs(en - eps) <= 1e-11 * eps
+                                   and lerr - ld <= math.log(max(self.rtol, 0.25 * accept))):
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
                 return eps, ld, rel
-            en = eps - f / dld if dld < 0.0 and math.isfinite(ld) else math.nan
             if not (lo < en < hi):
                 if not lo_known and en <= lo:
                     en = 0.0
