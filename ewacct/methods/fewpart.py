@@ -583,6 +583,8 @@ class Panels:
         self._next = 0
         self._ckey: tuple | None = None
         self._cache: dict = {}
+        self._tkey: tuple | None = None
+        self._tval = (0.0, 0.0, 0.0)
 
     def _new_id(self) -> int:
         self._next += 1
@@ -735,6 +737,13 @@ class Panels:
         -i [E1(z0 eps) - e^eps E1((z0 + 1) eps)] e^{-m}, z0 = c + i u_end."""
         if not self.subtract(eps, m):
             return 0.0, 0.0, 0.0
+        key = (eps, m, u_end)
+        if self._tkey == key:
+            return self._tval
+        self._tkey, self._tval = key, self._atom_tail(eps, m, u_end)
+        return self._tval
+
+    def _atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
         z0 = complex(self.c, u_end)
         em = math.exp(-m)
         e1a = _exp1(z0 * eps)

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.polynomial import legendre as _leg
-from scipy.special import spherical_jn
+try:  # the ufunc itself: scipy's wrapper adds ~0.1 ms of array-API dispatch per call
+    from scipy.special._ufuncs import _spherical_jn as spherical_jn
+except ImportError:  # pragma: no cover
+    from scipy.special import spherical_jn
 
 
 def _vinv(x: np.ndarray) -> np.ndarray:
