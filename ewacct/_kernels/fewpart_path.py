@@ -153,7 +153,9 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
     """(log G_A(w), error units) for a batch of w on the cached path (see the module docstring).
 
     The error units estimate the absolute floating-point error of log G_A(w) in units of eps_mach:
-    16 times the integrand's L1 norm (from its modulus at the panel edges) against |G_A(w)|, plus 4
+    4 times the integrand's L1 norm (from its modulus at the panel edges; each term carries a few
+    eps_mach, and their rounding errors add up like a random walk rather than in the worst case)
+    against |G_A(w)|, plus 4
     times |log G_A(w)| (4 (|amax| + |log acc|) on the scaled branch).
 
     The caller guarantees x_hi >= max(13, mu + 13, max Re(w) mu + 13) or x_hi == x0 (truncation).
@@ -275,11 +277,11 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
         if big:
             la = cmath.log(acc)
             out[iw] = amax + la
-            errs[iw] = 16.0 * l1 / max(abs(acc), 1e-300) + 4.0 * (abs(amax) + abs(la))
+            errs[iw] = 4.0 * l1 / max(abs(acc), 1e-300) + 4.0 * (abs(amax) + abs(la))
         else:
             g1 = acc - tail0 + ww * eu
             out[iw] = _clog1p(g1)
-            errs[iw] = (16.0 * l1 + 4.0 * (tail0 + abs(ww * eu))) / max(abs(1.0 + g1), 1e-300) + 4.0 * abs(out[iw])
+            errs[iw] = (4.0 * l1 + 4.0 * (tail0 + abs(ww * eu))) / max(abs(1.0 + g1), 1e-300) + 4.0 * abs(out[iw])
     return out, errs
 
 

@@ -728,9 +728,11 @@ class Panels:
         return kr, gs, ab, dk, kr.sum() - at, dk.sum() - dat, EPS_MACH * fpb.sum() + fpt
 
     def subtract(self, eps: float, m: float) -> bool:
-        """Whether the atom at 0 is removed: eps > 0, its closed form representable, and its weight
-        e^{-K(c)} in the integrand not negligible (K(c) = m + c eps <= ATOM_K)."""
-        return eps > 0.0 and self.c * eps < 600.0 and m + self.c * eps <= ATOM_K
+        """Whether the atom at 0 is removed: its weight e^{-K(c)} in the integrand not negligible
+        (K(c) = m + c eps <= ATOM_K), and 1 <= c eps < 600.  Below c eps = 1 its factor e^{-z eps}
+        turns slowly (the panels resolve it) while its closed-form tail would carry two E1 values
+        that cancel to far below either (their rounding then dominates the estimate)."""
+        return eps > 0.0 and 1.0 <= self.c * eps < 600.0 and m + self.c * eps <= ATOM_K
 
     def atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
         """(A, dA/deps, fp): A = Re integral over u > u_end of e^{-z eps - m} / (z (z + 1)), in closed form:
