@@ -1,23 +1,66 @@
 """A rigorous enclosure of G(w) = E[(1 + u(X))^w] for the Poisson-subsampled Gaussian (Numba).
 
-``u(x) = q (exp(mu x - mu^2/2) - 1)``, ``X ~ N(0, 1)``, w complex.  :func:`sg_g_enclose` returns
-``(log G~, log r)`` with ``|G(w) - G~| <= r``.  The derivation is in docs/certified.md, section 3;
-in short, the integral over the (shifted) line ``Im x = y`` is split into
+``u(x) = q (exp(mu x - mu^2/2) - 1)``, ``X ~ N(0, 1)``, w complex.  :func:`sg_g_enclose_many` (and
+:func:`sg_g_enclose`, one node) return ``(log G~, log r)`` with ``|G(w) - G~| <= r``.  The derivation
+is in docs/certified.md, section 3; in short, the integral over the (shifted) line ``Im x = y`` is
+split into
 
 * the two tails outside ``[x_lo, x_hi]``: bounded in closed form (Mills' ratio, Jensen);
-* panels where a rigorous bound of the integrand (interval arithmetic over a rectangle, function
-  :func:`_rect_log_bound`) times the panel width is below the panel's share of the tolerance:
-  skipped, the bound added to ``r``;
+* panels where a rigorous bound of the integrand (interval arithmetic over a rectangle, functions
+  :func:`_rect_q` and :func:`_rect_w`) times the panel width is below the panel's share of the
+  tolerance: skipped, the bound added to ``r``;
 * the other panels: 8-point Gauss-Legendre on sub-panels, refined until Trefethen's bound for
   analytic integrands (ATAP Thm 19.3: ``|I - I_8| <= (64/15) M rho^-16 / (rho^2 - 1)`` per unit
   half-width, ``M`` = max of ``|integrand|`` on the Bernstein ellipse ``E_rho``, itself bounded over
   a rectangle containing the ellipse) meets the share;
 * floating-point rounding: a first-order budget in the standard model (every operation and libm
-  function within 1 ulp), widened by 2^12; see docs/certified.md for what this assumes.
+  function within 1 ulp), with a safety factor 64 (``ROUND``); see docs/certified.md for what this
+  assumes.
 
 Validity: the rectangle bounds need ``mu |Im x| <= pi/2`` (then ``Re(1 + u) >= 1 - q > 0``, the
 principal log is analytic and ``arg(1 + u)`` is monotone in ``Re x`` and ``Im x``); the shift and the
 ellipse heights are chosen inside that strip.  ``q < 1``.
+
+Batches (the certified contour asks for nodes ``w = c + 1 + i k h`` or ``-(c + i k h)``, one vertical
+line per call).  Nodes with the same ``Re w`` and the same line height ``y`` share the panel layout
+(``x_lo``, ``x_hi``, the panel width and count depend only on ``Re w``, ``mu`` and ``y``), and every
+quantity that does not depend on w is computed once per batch:
+
+* every rectangle bound splits into a w-independent part (:func:`_rect_q`: ranges of
+  ``log|1+u|`` and ``arg(1+u)``, the bound ``um`` of ``|u|``; ~15 libm calls) and a cheap
+  combination with w (:func:`_rect_wn`): ``a log|1+u| - b arg(1+u)`` is largest at an end of each
+  range;
+* at each Gauss-Legendre point of a panel at a refinement level used by some node: the loss
+  ``l = log(1+u)``, ``log1p(u) - u``, ``log phi``, ``e^{i Im log phi}``, ``|u|``, ``|l|``,
+  ``q e^{Re z}``, ``1/|1+u| = e^{-Re l}`` and the scale factor ``e^{Re log phi - P}``.
+
+Each node still gets its own skip decisions, refinement levels (sub-panels doubled until its own
+bound meets its share), error parts and sum, in the one-node order: a node's enclosure does not
+depend on the other nodes of its batch.  Where the per-node work was re-derived, every step is an
+upper bound:
+
+* line height: below its cap ``min(0.3 pi / mu, 3)`` the height ``0.25 + 0.25 |Im w| mu`` is rounded
+  down to a multiple of cap / 8 (any height of the right sign inside the strip is valid; this only
+  makes nodes share lines);
+* small-|u| rectangle bound, ``|w| >= 8``: ``log(|w| + 2 |w|^2 e^{2|w|um}) <= log(2 |w|^2) + 2 |w| um
+  + 1/(2|w|)`` (``log(X + |w|) <= log X + |w|/X``); the generic bound's log1p only where it could be
+  the smaller;
+* ``e2(L) = e^L - 1 - L`` (:func:`_e2m`): Taylor for ``|L| < 0.02`` (rounding relative to ``|e2|``),
+  else ``e^L - 1`` without cancellation minus ``L`` (rounding relative to ``|e^L - 1| + |L|``), as
+  before; it also returns ``E >= |e^L|``;
+* the sensitivity ``|f'(u)| = |w| |(1+u)^{w-1} - 1| <= |w| min(s1, s2)``: ``s2 = E / |1+u| + 1`` and,
+  for ``x = |(w-1) l| < 0.5``, ``s1 = x (1 + 1.65 x) >= x e^x`` (no libm call per term);
+* the term's scale ``e^{Re log phi - sc} = e^{Re log phi - P} e^{P - sc}`` (P: the largest
+  ``Re log phi`` of the panel's points; the second factor once per node and panel, within
+  [1e-250, 1e250], else the one-node formula): the split adds at most ``u (|Re log phi - P| + 3)``
+  relative, budgeted 8-fold (``p_dl``) on top of the one-node budget;
+* the direct-form retry (where the f-form's radius misses its tolerance by more than e^2.3) is not
+  run where its radius is provably at least half the f-form's: its rounding part alone is
+  ``>= ROUND (8 + 4 (y^2 + mu |w| (|y| + mu))) |G~_d|`` (:func:`_direct_cannot_win`).
+
+Measured on the batches the certified contour requests (q = 0.01, sigma = 0.6421, T = 110..210;
+a 200-segment history): 4.4-6.4x less CPU time than the one-node kernel, radii within
+e^-3.7..e^+0.26 of its (the largest increase where the skipped retry would have won by 4 %).
 """
 
 from __future__ import annotations
