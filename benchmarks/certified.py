@@ -7,7 +7,8 @@ Prints Markdown tables:
    dp_accounting's optimistic/pessimistic PLD pair at value discretisation 1e-4 (time for both
    compositions, width), with the time ratio;
 2. the training-loop pattern: one step composed at a time and a certified eps every 10 steps over
-   2,000 steps (median and total time per call; caches warm as in real use);
+   2,000 steps (median and total time per call; caches warm as in real use); and issue 11's pattern
+   with a fresh accountant per call (T = 10..300, q = 0.01, sigma = 0.6421), CPU time;
 3. a random sweep (q 1e-6..0.5, sigma 0.3..50, T 1..1e9, delta 1e-12..0.1): which source certified
    each point, the largest relative width of the contour enclosure, time percentiles.
 
@@ -38,6 +39,9 @@ POINTS = [
     ("6-segment schedule", [(1.2, 0.01, 300), (1.1, 0.01, 300), (1.0, 0.01, 300), (0.9, 0.01, 300),
                             (0.8, 0.01, 300), (0.7, 0.01, 300)], 1e-5),
     ("200-segment schedule", [(0.8 + 0.004 * i, 0.01, 10) for i in range(200)], 1e-5),
+    # Opacus' overshoot example and a longer run at small sigma (second-order truncation probes)
+    ("Opacus overshoot: q=1e-4 s=0.43087 T=630000", [(0.43087, 1e-4, 630_000)], 1e-5),
+    ("q=1e-4 s=0.4 T=1e6", [(0.4, 1e-4, 1_000_000)], 1e-5),
     # where the contour enclosure does not finish: the proven fallback (bounds/proven.py)
     ("sigma=0.05 q=0.01 T=1000 (small sigma)", [(0.05, 0.01, 1000)], 1e-5),
     ("q=0.01 s=1 T=5 (few participations)", [(1.0, 0.01, 5)], 1e-5),
@@ -128,6 +132,53 @@ def table_loop() -> list[str]:
             f"{max(later) * 1e3:.0f} | {sum(later):.2f} |"]
 
 
+def table_series(repeat: int = 1) -> list[str]:
+    """Issue 11's pattern as ewacct_torch's EWAccountant runs it: a fresh accountant per call, one process,
+    certified eps after T = 10, 20, ..., 300 steps (q = 0.01, sigma = 0.6421, delta = 1e-5); CPU time."""
+    rows = ["| run | first call (ms) | calls 2-30: median (ms) | max (ms) | total (s) | contour brackets | widest (rel.) |",
+            "|---|---|---|---|---|---|---|"]
+    for rep in range(repeat):
+        clear_caches()
+        times, n_contour, widest = [], 0, 0.0
+        for T in range(10, 301, 10):
+            acc = Accountant().compose(PoissonSubsampledGaussian(0.6421, 0.01), T)
+            t0 = time.process_time()
+            r = acc.get_epsilon(1e-5, certify=True)
+            times.append(time.process_time() - t0)
+            if r.certified_by.startswith("contour"):
+                n_contour += 1
+            widest = max(widest, (r.upper - r.lower) / r.upper)
+        rest = times[1:]
+        rows.append(f"| {rep + 1} | {times[0] * 1e3:.0f} | {statistics.median(rest) * 1e3:.1f} | {max(rest) * 1e3:.0f} | "
+                    f"{sum(times):.2f} (calls 2-30: {sum(rest):.2f}) | {n_contour} / 30 | {widest:.1e} |")
+    return rows
+
+
+GOALS = [
+    # label, segments [(sigma, q, n)], delta: the three regimes of docs/certified.md 5b / section 4
+    ("Opacus overshoot: q=1e-4 s=0.43087 T=630000", [(0.43087, 1e-4, 630_000)], 1e-5),
+    ("q=1e-4 s=0.4 T=1e6", [(0.4, 1e-4, 1_000_000)], 1e-5),
+    ("200-segment schedule", [(0.8 + 0.004 * i, 0.01, 10) for i in range(200)], 1e-5),
+]
+
+
+def table_goals(repeat: int) -> list[str]:
+    """The certified query (default 1 s budget) from a fresh accountant with cleared caches, CPU time."""
+    rows = ["| point | certified [lower, upper] | rel. width | source | CPU time (ms, median) |", "|---|---|---|---|---|"]
+    for label, segs, delta in GOALS:
+        times, r = [], None
+        for _ in range(repeat):
+            clear_caches()
+            acc = _acc(segs)
+            t0 = time.process_time()
+            r = acc.get_epsilon(delta, certify=True)
+            times.append(time.process_time() - t0)
+        width = (r.upper - r.lower) / r.upper if r.upper > 0 else 0.0
+        rows.append(f"| {label} | [{r.lower:.10g}, {r.upper:.10g}] | {width:.1e} | {r.certified_by.split(' (')[0]} | "
+                    f"{statistics.median(times) * 1e3:.0f} |")
+    return rows
+
+
 def table_calibration() -> list[str]:
     clear_caches()
     t0 = time.perf_counter()
@@ -182,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sweep", type=int, default=60)
     ap.add_argument("--write", default=None)
+    ap.add_argument("--tables", default="points,loop,series,goals,calibration,sweep",
+                    help="comma-separated subset of points,loop,series,goals,calibration,sweep")
     a = ap.parse_args(argv)
+    want = set(a.tables.split(","))
     warnings.simplefilter("ignore")
     _acc([(1.0, 0.01, 1000)]).get_epsilon(1e-5, certify=True)  # compile / load the kernels
     out = ["# Certified brackets: the contour enclosure against dp_accounting's PLD", "",
@@ -190,10 +244,20 @@ def main(argv: list[str] | None = None) -> int:
            "upper-side); fresh accountant and cleared enclosure caches per query (table 1), warm caches in the "
            "training-loop pattern (table 2). Every bracket is proven; the contour enclosure has a 1 s budget by "
            "default, past which the proven (wide) fallback answers.", "",
-           "## 1. Certified eps(delta) per point", ""] + table_points(a.repeat)
-    out += ["", "## 2. Training-loop pattern", ""] + table_loop()
-    out += ["", "## 3. Certified calibration", ""] + table_calibration()
-    if a.sweep:
+           ]
+    if "points" in want:
+        out += ["## 1. Certified eps(delta) per point", ""] + table_points(a.repeat)
+    if "loop" in want:
+        out += ["", "## 2. Training-loop pattern", ""] + table_loop()
+    if "series" in want:
+        out += ["", "### 2b. A fresh accountant per call (ewacct_torch's EWAccountant), T = 10..300 every 10 steps, "
+                "CPU time", ""] + table_series(a.repeat)
+    if "goals" in want:
+        out += ["", "### 2c. Small sigma with many steps, and 200 segments (fresh, cold caches, CPU time)", ""]
+        out += table_goals(a.repeat)
+    if "calibration" in want:
+        out += ["", "## 3. Certified calibration", ""] + table_calibration()
+    if a.sweep and "sweep" in want:
         out += ["", f"## 4. Random sweep ({a.sweep} points)", ""] + table_sweep(a.sweep)
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)

@@ -50,20 +50,30 @@ _REAL: dict[tuple[float, float, float], tuple[float, float, float]] = {}
 _DECAY: dict[tuple[float, float, float], list[tuple[float, float, bool]]] = {}
 _MOMENTS: dict[tuple[float, float, float], tuple[float, float]] = {}
 _NODES: "OrderedDict[tuple[float, float, str, float, float], list]" = OrderedDict()
-_NODES_MAX = 64
+_NODES_MAX = 4096
+#: at most this many cached node enclosures in all (24 bytes each: ~36 MB)
+_NODES_TOTAL = 1_500_000
+_NODES_COUNT = [0]
 #: the last contour (c, h, N, alias s-values, direction) of a composition's shape (counts excluded)
 _LAST: "OrderedDict[tuple, tuple]" = OrderedDict()
 _DERIV: dict[tuple[float, float, float], float] = {}
 _PROBES: dict[tuple, float] = {}
+_PROBES2: dict[tuple, float] = {}
+_D2: dict[tuple[float, float, float], float] = {}
+#: also try the first-order (midpoint + D1) probes where the second-order ones leave a cell too high
+PROBE_D1 = True
 
 
 def clear_caches() -> None:
     """Forget every cached enclosure (tests; answers never depend on the caches)."""
-    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES):
+    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES, _PROBES2, _D2):
         d.clear()
+    _NODES_COUNT[0] = 0
     from ..bounds.certify import clear_memo
+    from . import certified_quant
 
     clear_memo()
+    certified_quant.clear()
 
 
 class NotCertifiable(TypeError):
@@ -303,24 +313,40 @@ U_MACH_NB = U_MACH
 
 
 def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
-                 fform: bool) -> tuple[np.ndarray, np.ndarray]:
+                 fform: bool, slack: float = math.log(10.0)) -> tuple[np.ndarray, np.ndarray]:
     """Enclosures (log G~, log r) of one group at nodes k0..k1-1, from the cache where it covers them
-    at a tolerance at most 10x looser than asked; missing nodes are computed and appended."""
+    at a tolerance at most e^slack (10x) looser than asked; missing nodes are computed and appended.
+    The cache holds at most _NODES_TOTAL nodes in all (least recently used entries dropped first)."""
     key = (g.q, g.mu, direction, c, h)
     ent = _NODES.get(key)
-    if ent is None or ent[2] > log_tol + math.log(10.0) or ent[3] != fform:
+    old = 0 if ent is None else ent[0].shape[0]
+    if ent is None or ent[2] > log_tol + slack or ent[3] != fform:
         ent = [np.empty(0, dtype=np.complex128), np.empty(0), log_tol, fform]
     have = ent[0].shape[0]
     if have < k1:
-        z = c + 1j * h * np.arange(have, k1)
-        w = z + 1.0 if direction == "remove" else -z
-        lg, lr = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), ent[2], fform)
+        ks = np.arange(have, k1)
+        lg = np.empty(ks.shape[0], dtype=np.complex128)
+        lr = np.empty(ks.shape[0])
+        todo = np.ones(ks.shape[0], dtype=bool)
+        # the nodes of step 2h are the even nodes of step h (same c, the same tolerance or tighter)
+        co = _NODES.get((g.q, g.mu, direction, c, 2.0 * h))
+        if co is not None and co[3] == fform and co[2] <= ent[2] + math.log(10.0):
+            sel = (ks % 2 == 0) & (ks // 2 < co[0].shape[0])
+            lg[sel] = co[0][ks[sel] // 2]
+            lr[sel] = co[1][ks[sel] // 2]
+            todo &= ~sel
+        if todo.any():
+            z = c + 1j * h * ks[todo]
+            w = z + 1.0 if direction == "remove" else -z
+            lg[todo], lr[todo] = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), ent[2], fform)
         ent[0] = np.concatenate([ent[0], lg])
         ent[1] = np.concatenate([ent[1], lr])
     _NODES[key] = ent
     _NODES.move_to_end(key)
-    while len(_NODES) > _NODES_MAX:
-        _NODES.popitem(last=False)
+    _NODES_COUNT[0] += ent[0].shape[0] - old
+    while len(_NODES) > 1 and (len(_NODES) > _NODES_MAX or _NODES_COUNT[0] > _NODES_TOTAL):
+        _, ev = _NODES.popitem(last=False)
+        _NODES_COUNT[0] -= ev[0].shape[0]
     return ent[0][k0:k1], ent[1][k0:k1]
 
 
@@ -340,6 +366,8 @@ class CertDirection:
     def __init__(self, groups: Sequence[tuple[Any, int]], direction: str) -> None:
         self.sg, self.mu2 = _split(groups)
         self.direction = direction
+        #: how much looser than asked a cached node enclosure may be (log); the quantised path widens it
+        self.node_slack = math.log(10.0)
 
     # -- the argument of G for a group
     def _w(self, z: np.ndarray) -> np.ndarray:
@@ -478,12 +506,13 @@ class CertDirection:
         with an enclosure at its midpoint u_m and D1 >= |dG/du| (``sg_deriv_bound``).
         """
         u0 = max(n_nodes - 0.5, 0.5) * h
-        # cells of a geometric ladder anchored at h * R^k (fixed points: probes are reused across
+        # cells of a geometric ladder anchored at R^k (fixed points: probes are reused across
         # calls), the first cell from u0; on each, a bound valid on the whole cell, times
         # h * (number of nodes in the cell) <= width + h, times 1/|z (z+1)| at the cell's left end
+        # (anchored at u = 1, not at h: the probes are also reused when the step changes)
         R = 1.027
-        k0 = int(math.floor(math.log(u0 / h) / math.log(R))) + 1
-        grid = np.concatenate([[u0], h * R ** np.arange(k0, k0 + 700)])
+        k0 = int(math.floor(math.log(u0) / math.log(R))) + 1
+        grid = np.concatenate([[u0], R ** np.arange(k0, k0 + 700, dtype=float)])
         ul, ur = grid[:-1], grid[1:]
         base = 0.5 * self.mu2 * (c * c + c - ul * ul)
         base = base + 1e-14 * np.abs(base)
@@ -493,7 +522,15 @@ class CertDirection:
         if target is not None and self.sg:
             share = target - math.log(len(ul)) - 1.0
             bad = np.nonzero(lb > share)[0]
-            if bad.size > 0:
+            for m in (1, 4, 16):
+                if bad.size == 0:
+                    break
+                for i, g in enumerate(self.sg):
+                    pb = self._probe2(i, c, ul[bad], ur[bad], deadline, m)
+                    per[i][bad] = np.minimum(per[i][bad], g.n * pb)
+                lb = base + np.sum(per, axis=0)
+                bad = np.nonzero(lb > share)[0]
+            if bad.size > 0 and PROBE_D1:
                 for i, g in enumerate(self.sg):
                     per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad], deadline))
                 lb = base + np.sum(per, axis=0)
@@ -511,6 +548,106 @@ class CertDirection:
         last = float(le[0]) - math.log(ue[0] - h)
         v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
         return v if v == v else math.inf  # NaN: no bound
+
+    def log_d2(self, i: int, a: float) -> float:
+        """log of D2 >= E[l^2 e^{a l}] = G''(a) >= |d^2/du^2 G(a + iu)| (docs/certified.md section 4).
+
+        G'' is convex in a (its own second derivative is E[l^4 e^{al}] >= 0), so by Jensen it is at most
+        its average against the triangular kernel of half-width d, which is the second difference
+        (G(a+d) - 2 G(a) + G(a-d)) / d^2: three rigorous real enclosures (upper, upper, lower) and a
+        rounding margin.  The smaller over d = 1/8, 1/64 (powers of two: d^2 exact) is kept."""
+        g = self.sg[i]
+        key = (g.q, g.mu, a)
+        hit = _D2.get(key)
+        if hit is not None:
+            return hit
+        best = math.inf
+
+        def lin(x: float, up: bool) -> float:
+            lg, lr = self._real_G(i, x)
+            if not (lg == lg and lr == lr):
+                return math.inf if up else -math.inf
+            v = math.exp(lg) + (1.0 if up else -1.0) * math.exp(lr)
+            return v * (1.0 + 8.0 * U_MACH) if up else v * (1.0 - 8.0 * U_MACH)
+
+        try:
+            g0 = lin(a, False)
+            for d in (2.0 ** -3, 2.0 ** -6):
+                gp, gm = lin(a + d, True), lin(a - d, True)
+                if not (math.isfinite(gp) and math.isfinite(gm) and g0 > 0.0):
+                    continue
+                num = gp + gm - 2.0 * g0
+                num += 8.0 * U_MACH * (gp + gm + 2.0 * g0)
+                if num > 0.0:
+                    best = min(best, math.log(num) - 2.0 * math.log(d))
+        except (OverflowError, ValueError, ZeroDivisionError):
+            pass
+        if len(_D2) > 4096:
+            _D2.clear()
+        _D2[key] = best
+        return best
+
+    def _enclose_abs(self, i: int, c: float, us: np.ndarray, deadline: float, rtol: float) -> np.ndarray:
+        """log(|G~| + r) of group i at w(c + iu) for each u: an upper bound on |G| there (cached)."""
+        g = self.sg[i]
+        a = self._a(c)
+        out = np.empty(us.shape)
+        lrt = int(math.floor(math.log2(rtol)))
+        todo = []
+        for j, u in enumerate(us):
+            v = _PROBES2.get((g.q, g.mu, self.direction, c, float(u), lrt))
+            if v is None:
+                todo.append(j)
+            else:
+                out[j] = v
+        if todo:
+            w = self._w(c + 1j * us[todo])
+            lg = np.empty(len(todo), dtype=np.complex128)
+            lr = np.empty(len(todo))
+            ltol = self.log_G_hi(i, a) + lrt * math.log(2.0)
+            ff = abs(self._real_G(i, a)[0]) < 1.0
+            for j0 in range(0, len(todo), 16):
+                if _now() > deadline:
+                    raise CertError("certified contour ran out of time (probing the truncation)")
+                lg[j0:j0 + 16], lr[j0:j0 + 16] = sg_g_enclose_many(
+                    g.q, g.mu, np.ascontiguousarray(w[j0:j0 + 16]), ltol, ff)
+            with np.errstate(invalid="ignore"):
+                vals = np.logaddexp(lg.real, lr) + 1e-12
+            vals = np.where(np.isfinite(vals) | (vals == -np.inf), vals, np.inf)
+            if len(_PROBES2) > 50000:
+                _PROBES2.clear()
+            for j, v in zip(todo, vals):
+                out[j] = v
+                _PROBES2[(g.q, g.mu, self.direction, c, float(us[j]), lrt)] = float(v)
+        return out
+
+    def _probe2(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf,
+                m: int = 1) -> np.ndarray:
+        """log of max(|G~| + r at u_l, at u_r) + D2 (u_r - u_l)^2 / 8 on each cell [u_l, u_r]: a bound on
+        |G_i| there (docs/certified.md section 4: the linear interpolant of the two end values is at
+        most their larger modulus, and it is off by at most D2 (u - u_l)(u_r - u) / 2, Peano's kernel
+        with |d^2 G / du^2| <= D2)."""
+        g = self.sg[i]
+        if g.mu > 4.0:
+            return np.full(ul.shape, np.inf)
+        a = self._a(c)
+        ld2 = self.log_d2(i, a)
+        if not math.isfinite(ld2):
+            return np.full(ul.shape, np.inf)
+        # the enclosures' tolerance: a small fraction of the per-step decay the bound must resolve
+        rtol = min(1e-4, 1e-2 / max(g.n, 1))
+        # m sub-cells per cell (the largest of their bounds); the sub-cell ends are fixed fractions of
+        # the ladder's cells, so repeated calls reuse the cached enclosures
+        fr = np.arange(m + 1) / m
+        ends = ul[:, None] + (ur - ul)[:, None] * fr[None, :]
+        ends[:, 0], ends[:, -1] = ul, ur
+        pts = np.unique(ends.ravel())
+        vals = self._enclose_abs(i, c, pts, deadline, rtol)
+        ve = vals[np.searchsorted(pts, ends)]
+        with np.errstate(divide="ignore"):
+            slack = ld2 + 2.0 * np.log(np.diff(ends, axis=1)) - math.log(8.0)
+        sub = np.logaddexp(np.maximum(ve[:, :-1], ve[:, 1:]), slack)
+        return np.max(sub, axis=1) + 1e-12
 
     def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf) -> np.ndarray:
         """log of |G~(w_m)| + r_m + D1 (ur - ul)/2 on each cell (u_m its midpoint): a bound on |G_i| there."""
@@ -571,8 +708,11 @@ class CertDirection:
         for i, g in enumerate(self.sg):
             lga = self.log_G_hi(i, a)
             fform = abs(self._real_G(i, a)[0]) < 1.0
-            log_tol = lga + math.log(NODE_RTOL / (g.n * ng))
-            lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform)
+            # the tolerance depends on the count only through its decade (at least 1e3): a history
+            # that grows reuses the cached enclosures (the cache accepts entries up to 10x looser)
+            nb = 10.0 ** max(1, math.ceil(math.log10(max(g.n * ng, 1))))
+            log_tol = lga + math.log(NODE_RTOL / nb)
+            lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack)
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
             K = K + g.n * lg
@@ -655,6 +795,15 @@ def _now() -> float:
     return time.process_time()
 
 
+#: eps(delta) from quantised contours first (certified_quant; their node enclosures are reused across
+#: counts), accepted where the bracket is at most QUANT_RTOL wide relative
+QUANTISED = True
+QUANT_RTOL = 1e-6
+#: the share of the time budget the quantised path may use before the engine-guided contour runs
+QUANT_SHARE = 0.8
+#: node budget of one quantised contour (the CPU-time budget usually ends it first)
+Q_MAX_NODES = 40_000
+
 #: CPU-time budget of one certificate (seconds), the exact engine's estimate included; past it the
 #: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
 #: stays around a second (the training-loop user calls it often)
@@ -712,7 +861,9 @@ class ContourCertifier:
     """Certified brackets for a composition of subsampled-Gaussian and Gaussian steps.
 
     Uses the exact engine (``ExactMethod``) for the estimate and the contour's abscissa and step; the
-    enclosures themselves are independent of the engine's error estimates.
+    enclosures themselves are independent of the engine's error estimates.  eps(delta) is tried first
+    on a quantised contour (``certified_quant``, docs/certified.md section 5b: c on a geometric grid,
+    h a power of two, nodes cached across step counts), then on the engine's contour.
     """
 
     def __init__(self, groups: Sequence[tuple[Any, int]], exact: Any) -> None:
@@ -803,6 +954,17 @@ class ContourCertifier:
         if b0 <= delta:
             return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0,
                                       "estimate": 0.0, "direction": "remove"})
+        self._qmode = False
+        if QUANTISED:
+            try:
+                # at most QUANT_SHARE of the budget, so that the engine-guided contour keeps a chance
+                qdl = _now() + QUANT_SHARE * getattr(self, "_budget", TIME_BUDGET)
+                qb = self._quant_epsilon(delta, t0, min(deadline, qdl))
+            except (CertError, ArithmeticError, ValueError):
+                qb = None  # (ContourError is an ArithmeticError) the engine-guided contour is tried
+            if qb is not None:
+                return qb
+        self._qmode = False
         fast = self._fast_epsilon(delta, t0, deadline)
         if fast is not None:
             return fast
@@ -818,6 +980,130 @@ class ContourCertifier:
             while len(_LAST) > 64:
                 _LAST.popitem(last=False)
         return b
+
+    def _qcontour(self, d: str, log_delta: float, deadline: float, eps: float | None = None
+                  ) -> tuple[CertContour, list[float], float]:
+        """The quantised certified contour of direction d (certified_quant; docs/certified.md 5b):
+        (contour, alias s-values, the float eps estimate it was built for)."""
+        from . import certified_quant as Q
+
+        cd = self.dirs[d]
+        eng = None
+        if eps is None:
+            est = Q.estimate(cd, log_delta)
+            if est is None:
+                raise CertError("quantised contour: no estimate")
+            e, cs = est
+        else:
+            e = eps
+            try:
+                # the engine's contour where it has one (its c and h make short sums; only a guide)
+                ed = self.exact.dirs[d]
+                with ed._deadline():
+                    ed.K.state["deadline"] = min(ed.K.state["deadline"], deadline)
+                    ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
+                if ct.c > 0.0 and ct.h > 0.0 and math.isfinite(ct.c) and math.isfinite(ct.h):
+                    eng = (float(ct.c), float(ct.h), [float(sv) for sv, _ in ct.alias_s])
+            except Exception:  # noqa: BLE001 - only a guide: the float saddle takes over
+                eng = None
+            cs = eng[0] if eng is not None else Q.saddle_at(cd, eps)
+        if not (cs > 0.0 and math.isfinite(cs)):
+            raise CertError("quantised contour: no saddle")
+        got = Q.choose(cd, d, cs, e, log_delta, eng)
+        if got is None:
+            raise CertError("quantised contour: no step with negligible aliases")
+        c, h, s_alias, n = got
+        target = log_delta + math.log(Q.TRUNC_RTOL) + c * e + math.log(math.pi)
+        lt = cd.log_trunc(c, h, n, target, deadline)
+        if lt > target:
+            lo_n, hi_n = n, n
+            while True:
+                lo_n, hi_n = hi_n, 2 * hi_n
+                if hi_n > Q_MAX_NODES:
+                    raise CertError(f"quantised contour: truncation bound not met within {Q_MAX_NODES} nodes")
+                if _now() > deadline:
+                    raise CertError("quantised contour ran out of time (node count)")
+                lt = cd.log_trunc(c, h, hi_n, target, deadline)
+                if lt <= target:
+                    break
+            while hi_n - lo_n > max(8, lo_n // 16):
+                mid = (lo_n + hi_n) // 2
+                v = cd.log_trunc(c, h, mid, target, deadline)
+                if v > target:
+                    lo_n = mid
+                else:
+                    hi_n, lt = mid, v
+            n = hi_n
+        K = np.empty(n, dtype=np.complex128)
+        E = np.empty(n)
+        cd.node_slack = math.log(Q.NODE_SLACK)
+        try:
+            for k0 in range(0, n, 256):  # chunks: the deadline is checked between them
+                if _now() > deadline:
+                    raise CertError("quantised contour ran out of time")
+                k1 = min(n, k0 + 256)
+                K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
+        finally:
+            cd.node_slack = math.log(10.0)
+        Q.record(cd, d, log_delta, c, h, n)
+        return CertContour(c, h, K, E, lt, 0.0), list(s_alias), e
+
+    def _quant_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
+        """eps(delta) from quantised contours (the engine is not asked): the dominating direction by
+        the float estimates, eps by Newton on its certified sum, then the usual bracket (the other
+        direction by its Chernoff bound or its own quantised contour).  None where the bracket is
+        wider than QUANT_RTOL (the other paths then run)."""
+        from . import certified_quant as Q
+
+        lt = math.log(delta)
+        hint = None
+        try:
+            # the engine's estimate (memoised: the accountant has asked for it already), else floats
+            with _EngineBudget(self.exact, deadline):
+                est, first, _, _ = self.exact.epsilon(delta)
+            if est > 0.0 and math.isfinite(est) and first in ("remove", "add"):
+                hint = float(est)
+        except Exception:  # noqa: BLE001 - only an estimate: the float estimates below take over
+            hint = None
+        if hint is None:
+            ests = {}
+            for d in ("remove", "add"):
+                e = Q.estimate(self.dirs[d], lt)
+                ests[d] = e[0] if e is not None else -math.inf
+            first = max(ests, key=lambda k: ests[k])
+            if not math.isfinite(ests[first]):
+                return None
+        self._qmode = True
+        # the float estimates can rank the directions wrongly (tiny eps): where the bracket of the
+        # first is too wide and the other direction had to be certified, the other is tried as the
+        # dominating one (its contour is cached by then)
+        second = "add" if first == "remove" else "remove"
+        for d in (first, second, first):
+            cc, s_alias, e = self._qcontour(d, lt, deadline, eps=hint)
+            for _ in range(60):
+                ls, _, dls = _cert_sums(cc.logk, cc.loge, cc.c, cc.h, e)
+                if not math.isfinite(ls) or dls >= 0.0:
+                    e = math.nan
+                    break
+                f = ls - lt
+                if abs(f) <= 1e-12:
+                    break
+                e = e - f / dls
+                if not (e > 0.0) or not math.isfinite(e):
+                    e = math.nan
+                    break
+            else:
+                e = math.nan
+            if not (e > 0.0):
+                continue  # no eps on this direction's sum: the other direction is tried
+            b = self._bracket(cc, s_alias, d, e, delta, t0, deadline)
+            if b.upper > 0.0 and b.upper - b.lower <= QUANT_RTOL * b.upper:
+                b.info["quantised_contour"] = True
+                return b
+            if b.info.get("other_direction") != "certified":
+                return None
+            hint = b.upper  # the other direction set the upper end: its eps is near there
+        return None
 
     def _fast_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
         """The last contour of this shape (same mechanisms, other counts), its nodes from the cache:
@@ -877,7 +1163,10 @@ class ContourCertifier:
                 others[other] = "skipped: its Chernoff bound is below the target"
                 return True
             if other not in others or not isinstance(others[other], tuple):
-                oc, os_ = self._contour(other, e, lt, deadline)
+                if getattr(self, "_qmode", False):
+                    oc, os_, _ = self._qcontour(other, lt, deadline, eps=e)
+                else:
+                    oc, os_ = self._contour(other, e, lt, deadline)
                 others[other] = (oc, os_)
             oc, os_ = others[other]
             _, ohi, _ = delta_bounds(self.dirs[other], oc, e, os_)

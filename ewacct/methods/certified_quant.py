@@ -1,0 +1,238 @@
+"""Quantised contours for the certified eps(delta) (docs/certified.md, section 5b).
+
+The certificate of :mod:`ewacct.methods.certified` is valid for ANY abscissa c > 0, ANY step h > 0 and
+ANY node count N: c, h and N only decide how wide the bracket is (through the alias, truncation and
+node-error bounds, each evaluated rigorously for the c, h, N actually used).  So instead of the exact
+engine's contour (its c at the saddle to many digits), this path picks
+
+* c on a geometric grid, ``c = 2^(j / C_STEPS)``, near the saddle of the integrand (a float estimate:
+  the Chernoff bound and one saddle-point correction), keeping the previous c of the same composition
+  shape while the saddle stays within a factor ``2^(HYST / C_STEPS)``;
+* h a power of two, the largest whose alias bounds are negligible at the estimate;
+* N from the rigorous truncation bound (the previous N of the same (c, h) first).
+
+The per-group node enclosures log G(w(c + i k h)) do not depend on the step counts, so a training loop
+that asks again after more steps finds (almost) every node in the cache (``certified._NODES``, keyed
+by (q, mu, direction, c, h), bounded in total size) and pays only for the O(N) sums.  The answer is
+whatever the rigorous bounds give for the (c, h, N) used; a cold and a warm cache give the same
+(c, h, N) for the same history of queries.  Where this path cannot finish, the caller falls back to
+the engine-guided contour and then to the proven bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from .._kernels.mgf import sg_composition_real, sg_log_g
+
+#: grid points per octave of the abscissa c
+C_STEPS = 4
+#: keep the previous abscissa while the saddle is within 2^(HYST / C_STEPS) of it
+HYST = 2.5
+#: relative size the alias bounds are held to (of the target delta)
+ALIAS_RTOL = 1e-10
+#: relative size of the truncation bound (of the target delta)
+TRUNC_RTOL = 1e-7
+#: a cached node enclosure may be this much looser than the tolerance now asked (NODE_RTOL / (n x
+#: groups), by decades): a history growing 100x keeps its nodes; the bracket (accepted at 1e-6) widens a little
+NODE_SLACK = 100.0
+
+#: the last quantised contour per (direction, composition shape, log delta bucket): (c, h, N)
+_QREC: "OrderedDict[tuple, tuple[float, float, int]]" = OrderedDict()
+#: float K(s) of a group at real a, for the estimates only (not part of the certificate)
+_KF: dict[tuple[float, float, float], float] = {}
+
+
+def clear() -> None:
+    _QREC.clear()
+    _KF.clear()
+
+
+def _log_gf(q: float, mu: float, a: float) -> float:
+    key = (q, mu, a)
+    v = _KF.get(key)
+    if v is None:
+        try:
+            v = float(sg_log_g(q, mu, complex(a, 0.0)).real)
+        except (OverflowError, ValueError, ZeroDivisionError):
+            v = math.inf
+        if not (v == v):
+            v = math.inf
+        if len(_KF) > 20000:
+            _KF.clear()
+        _KF[key] = v
+    return v
+
+
+def k_float(cd: Any, s: float) -> float:
+    """K(s) of a direction in floats (estimates only): the engine's fast real kernel for the whole
+    history at once (sg_composition_real), sg_log_g per group where it gives no finite value."""
+    a = cd._a(s)
+    k = 0.5 * cd.mu2 * s * (s + 1.0)
+    if not cd.sg:
+        return k
+    arrs = getattr(cd, "_qarrs", None)
+    if arrs is None:
+        arrs = (np.array([g.q for g in cd.sg]), np.array([g.mu for g in cd.sg]),
+                np.array([float(g.n) for g in cd.sg]), np.empty(3))
+        cd._qarrs = arrs
+    try:
+        sg_composition_real(arrs[0], arrs[1], arrs[2], a, arrs[3])
+        v = float(arrs[3][0])
+    except (OverflowError, ValueError, ZeroDivisionError):
+        v = math.nan
+    if not math.isfinite(v):
+        v = 0.0
+        for g in cd.sg:
+            v += g.n * _log_gf(g.q, g.mu, a)
+    return k + v
+
+
+def _golden(f, lo: float, hi: float, iters: int = 40) -> float:
+    """Minimiser of a quasi-convex f on [lo, hi] (golden section)."""
+    r = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    x1, x2 = b - r * (b - a), a + r * (b - a)
+    f1, f2 = f(x1), f(x2)
+    for _ in range(iters):
+        if f1 <= f2:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - r * (b - a)
+            f1 = f(x1)
+        else:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + r * (b - a)
+            f2 = f(x2)
+        if b - a < 1e-3:
+            break
+    return 0.5 * (a + b)
+
+
+def estimate(cd: Any, log_delta: float) -> tuple[float, float] | None:
+    """(eps, c): a float estimate of eps(delta) of one direction and the saddle abscissa there.
+
+    The Chernoff bound on the payoff, eps <= (psi(s) - log delta) / s (quasi-convex in s), gives a
+    first eps; the saddle c of K(c) - c eps - log(c (c + 1)) (convex) and one saddle-point correction
+    (- log sqrt(2 pi K''(c))) refine it.  Not part of the certificate."""
+
+    def ech(ls: float) -> float:
+        s = math.exp(ls)
+        v = k_float(cd, s) + s * math.log(s) - (s + 1.0) * math.log1p(s) - log_delta
+        return v / s if v == v else math.inf
+
+    ls = _golden(ech, math.log(1e-6), math.log(1e7))
+    eps = ech(ls)
+    if not math.isfinite(eps):
+        return None
+    c = math.exp(ls)
+    for _ in range(2):
+        e = eps
+
+        def phi(lc: float) -> float:
+            cc = math.exp(lc)
+            v = k_float(cd, cc) - cc * e - math.log(cc * (cc + 1.0))
+            return v if v == v else math.inf
+
+        lc = _golden(phi, math.log(1e-6), math.log(1e7))
+        c = math.exp(lc)
+        d = 1e-3 * c
+        k2 = (k_float(cd, c + d) - 2.0 * k_float(cd, c) + k_float(cd, c - d)) / (d * d)
+        k2 = k2 + (2.0 * c * c + 2.0 * c + 1.0) / (c * c * (c + 1.0) ** 2)
+        if not (k2 > 0.0 and math.isfinite(k2)):
+            break
+        eps = (k_float(cd, c) - math.log(c * (c + 1.0)) - 0.5 * math.log(2.0 * math.pi * k2) - log_delta) / c
+        if not math.isfinite(eps):
+            return None
+    return max(eps, 0.0), c
+
+
+def quantise_c(c: float) -> float:
+    """The grid point at or below c."""
+    return 2.0 ** (math.floor(C_STEPS * math.log2(c)) / C_STEPS)
+
+
+def pick_h(cd: Any, c: float, eps: float, log_delta: float, h_max: float = math.inf
+           ) -> tuple[float, list[float]] | None:
+    """The largest h = 2^-j whose alias bounds (float psi) are below ALIAS_RTOL * delta, and the s
+    values that bound the positive aliases (their rigorous psi_hi is used in the certificate)."""
+    lim = log_delta + math.log(ALIAS_RTOL)
+    ss = sorted([c * (1.0 + 2.0 ** (-k / 2.0)) for k in range(1, 13)] + [c * 2.0 ** (k / 4.0) for k in range(5, 17)])
+    ps = []
+    for s in ss:
+        v = k_float(cd, s) + s * math.log(s) - (s + 1.0) * math.log1p(s) - s * eps
+        ps.append(v if v == v else math.inf)
+    j0 = int(math.floor(math.log2(2.0 * math.pi * c / (-lim + 1.0))))  # e^{-cP} <= e^lim
+    if h_max < math.inf:
+        j0 = min(j0, int(round(math.log2(h_max))))
+    for j in range(j0, j0 - 40, -1):
+        h = 2.0 ** j
+        P = 2.0 * math.pi / h
+        if -c * P - math.log1p(-math.exp(-c * P)) > lim:
+            continue
+        best, arg = math.inf, None
+        for s, p in zip(ss, ps):
+            g = (s - c) * P
+            v = p - (g + math.log1p(-math.exp(-g)))
+            if v < best:
+                best, arg = v, s
+        if best <= lim - 1.0:
+            return h, [arg]
+    return None
+
+
+def shape_key(cd: Any, direction: str, log_delta: float) -> tuple:
+    return (direction, tuple((g.q, g.mu) for g in cd.sg), cd.mu2 > 0.0, round(log_delta, 6))
+
+
+def saddle_at(cd: Any, eps: float) -> float:
+    """The saddle abscissa of K(c) - c eps - log(c (c + 1)) (convex in c; floats, estimates only)."""
+
+    def phi(lc: float) -> float:
+        cc = math.exp(lc)
+        v = k_float(cd, cc) - cc * eps - math.log(cc * (cc + 1.0))
+        return v if v == v else math.inf
+
+    return math.exp(_golden(phi, math.log(1e-6), math.log(1e7)))
+
+
+def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: float, eng=None):
+    """(c, h, alias s-values, N to start from) for a quantised contour; None where no h is found.
+
+    ``eng``: the exact engine's (c, h, alias s-values) at this eps, where it has a contour: c_saddle is
+    its c; h is its h rounded down to a power of two where that is at least the float alias
+    criterion's (the engine's alias s-values join the list: all lie above its c >= the c used)."""
+    key = shape_key(cd, direction, log_delta)
+    rec = _QREC.get(key)
+    # at or below the saddle (the positive aliases shrink there; above it they grow like e^{(c - c*) P}
+    # and force a smaller step), the previous c while it stays within HYST grid steps below
+    c = quantise_c(c_saddle)
+    if rec is not None and 0.0 <= math.log2(c_saddle) - math.log2(rec[0]) <= HYST / C_STEPS:
+        c = rec[0]
+    got = pick_h(cd, c, eps, log_delta)
+    if eng is not None and c <= eng[0]:
+        he = 2.0 ** math.floor(math.log2(eng[1]))
+        if got is None or he > got[0]:
+            got = (he, sorted(set([sv for sv in eng[2] if sv > c] + (got[1] if got is not None else []))))
+    if got is None:
+        return None
+    h, s_alias = got
+    if rec is not None and rec[0] == c and rec[1] < h:
+        # a smaller step is always admissible (its aliases are smaller) and its nodes are cached
+        h = rec[1]
+        got = pick_h(cd, c, eps, log_delta, h_max=h)
+        if got is not None:
+            s_alias = got[1]
+    n0 = rec[2] if rec is not None and rec[0] == c and rec[1] == h else 64
+    return c, h, s_alias, n0
+
+
+def record(cd: Any, direction: str, log_delta: float, c: float, h: float, n: int) -> None:
+    key = shape_key(cd, direction, log_delta)
+    _QREC[key] = (c, h, int(n))
+    _QREC.move_to_end(key)
+    while len(_QREC) > 256:
+        _QREC.popitem(last=False)
