@@ -106,3 +106,11 @@ def test_zero_and_mixed_batches():
     assert lg[0] == 0 and lr[0] == -math.inf
     for k in (1, 2, 3):
         _check(0.3, 0.8, complex(w[k]), lg[k], lr[k], True)
+
+
+def test_nan_argument_gets_an_infinite_radius():
+    # no enclosure is claimed for a NaN argument (and its neighbours in the batch are unaffected)
+    w = np.array([complex(math.nan, 1.0), 2.0 + 1.0j, complex(2.0, math.nan)], dtype=np.complex128)
+    lg, lr = sg_g_enclose_many(0.01, 1.0, w, -20.0, True)
+    assert lr[0] == math.inf and lr[2] == math.inf
+    _check(0.01, 1.0, complex(w[1]), lg[1], lr[1], True)

@@ -663,8 +663,13 @@ def _enclose_sel(q: float, mu: float, w: np.ndarray, sel: np.ndarray, log_tol: f
             continue
         a = w[sel[k]].real
         y = ys[k]
-        m = 0
-        for k2 in range(k, ns):
+        done[k] = True
+        idx[0] = sel[k]
+        m = 1  # the node itself (also where Re w or y is NaN and compares unequal to itself)
+        if m == _CHUNK:
+            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+            m = 0
+        for k2 in range(k + 1, ns):
             if not done[k2] and w[sel[k2]].real == a and ys[k2] == y:
                 done[k2] = True
                 idx[m] = sel[k2]
