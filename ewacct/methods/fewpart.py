@@ -53,15 +53,19 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   is beyond ADD's loss bound sum n log(1/(1-q)) (delta_ADD = 0) or ADD's Chernoff bound (rigorous:
   ADD is not truncated) is already below the target; otherwise ADD is solved as REMOVE.
 
-Measured (benchmarks/fewpart_bench.py; q in 1e-6..1e-2, sigma in {0.5, 1, 2, 5}, q T in 1e-4..0.5,
-168 queries; CPU time per warm query on a loaded 2-core machine, where the previous version's CPU
-time matched its unloaded wall time within 15 %): delta = 1e-5: 81/84 answered, median 16 ms,
-50/81 <= 20 ms, 3.3x faster than the previous version (median); delta = 1e-10: 68/84 answered
-(previously 20), median 26 ms.  Largest difference to a reference (the contour engine, the
-previous version, the direct recursion; 108 points) 1e-8.  Refused (FewPartError): at 1e-5,
-sigma = 0.5 with T = 10 (q >= 1e-4); at 1e-10, sigma = 0.5 with q <= 1e-4 or T = 10, and sigma = 1
-with T <= 10 -- the near-atom's plateau makes the node sum cancel by 1e6-1e8 there, or needs more
-than MAX_NODES (removing the near-atom from the integrand is the fix that remains).
+* Filon panels and the atom removed (:meth:`Panels.sums`): each panel takes the better of plain
+  Gauss-Kronrod on F and a Filon rule that integrates e^{-iu eps} exactly (``fewpart_filon``), and
+  for eps > 0 with 1 <= c eps the near-atom's plateau is removed (e^K -> e^K - 1 on a prefix of the
+  u-range, the rest of the -1 added back in closed form), the abscissa then being the saddle of the
+  atom-free integrand.  The kernel reports its own rounding error (from the integrand's L1 norm).
+
+Measured (benchmarks/fewpart_bench.py, 168 queries; docs/benchmarks_fewpart.md): every query
+answered (previously 149/168: sigma = 0.5 and sigma = 1 at delta = 1e-10 refused), largest
+difference to an independent reference 7.7e-10; low sigma with few participations (q = 1e-9,
+sigma = 0.2, T = 1000, delta = 1e-12 and the like) exact instead of the Chernoff bound.  CPU time per
+warm query on a loaded 2-core machine: median 15 ms (delta = 1e-5) / 32 ms (delta = 1e-10); sigma =
+0.5 at 40-400 ms (the abscissa capped by the truncation edge leaves cancellation of ~1e5 to refine
+through), and sigma >= 2 ~1.2x slower than the previous version (the second rule's bookkeeping).
 
 Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
 """
