@@ -247,3 +247,20 @@ def test_direct_recursion_epsilon_vs_mpmath_two_steps():
     eps, d, rel, _ = DirectShort([(PoissonSubsampledGaussian(sigma, q), 2)]).epsilon(target)
     assert d == "remove" and rel <= 1e-9
     assert abs(_mp_delta_two_steps(eps, q, sigma) - target) <= 1e-9 * target
+
+
+@pytest.mark.parametrize("eps,u", [(0.058, 1.2e5), (2.4e-4, 1.2e5), (0.5, 60.0), (3.0, 500.0)])
+def test_atom_tail_vs_mpmath(eps, u):
+    # Re of the integral over u' > u of e^{-z eps} / (z (z + 1)), z = c + iu': the closed form the
+    # atom removal adds back (series in 1/z at small eps, E1 difference otherwise) against mpmath's
+    # E1 difference at 40 digits
+    from ewacct.methods.fewpart import Panels
+
+    P = Panels.__new__(Panels)
+    P.c, P._tkey = 1.7, None
+    val, _, fp = P._atom_tail(eps, 0.0, u)
+    with mp.workdps(40):
+        z0, e = mp.mpc(1.7, u), mp.mpf(eps)
+        ref = float((-1j * (mp.e1(z0 * e) - mp.exp(e) * mp.e1((z0 + 1) * e))).real)
+    assert abs(val - ref) <= max(fp, 1e-14 * abs(ref)), (val, ref, fp)
+    assert fp <= 1e-10 * abs(ref)

@@ -732,11 +732,9 @@ class Panels:
         return kr, gs, ab, dk, kr.sum() - at, dk.sum() - dat, EPS_MACH * fpb.sum() + fpt
 
     def subtract(self, eps: float, m: float) -> bool:
-        """Whether the atom at 0 is removed: its weight e^{-K(c)} in the integrand not negligible
-        (K(c) = m + c eps <= ATOM_K), and 1 <= c eps < 600.  Below c eps = 1 its factor e^{-z eps}
-        turns slowly (the panels resolve it) while its closed-form tail would carry two E1 values
-        that cancel to far below either (their rounding then dominates the estimate)."""
-        return eps > 0.0 and 1.0 <= self.c * eps < 600.0 and m + self.c * eps <= ATOM_K
+        """Whether the atom at 0 is removed: eps > 0, its weight e^{-K(c)} in the integrand not
+        negligible (K(c) = m + c eps <= ATOM_K), and its closed form representable (c eps < 600)."""
+        return eps > 0.0 and self.c * eps < 600.0 and m + self.c * eps <= ATOM_K
 
     def atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
         """(A, dA/deps, fp): A = Re integral over u > u_end of e^{-z eps - m} / (z (z + 1)), in closed form:
@@ -752,11 +750,31 @@ class Panels:
     def _atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
         z0 = complex(self.c, u_end)
         em = math.exp(-m)
-        e1a = _exp1(z0 * eps)
+        a = z0 * eps
+        e1a = _exp1(a)
         e1b = math.exp(eps) * _exp1((z0 + 1.0) * eps)
-        val = -1j * (e1a - e1b) * em
         der = 1j * e1b * em
-        return val.real, der.real, 16.0 * EPS_MACH * (abs(e1a) + abs(e1b)) * em
+        if eps <= 1.0 and abs(z0) >= 50.0:
+            # E1(a) - e^eps E1(a + eps) cancels to ~1/|z0| of either: expand 1/(z (z + 1)) in 1/z
+            # instead, integral = sum_{k >= 2} (-1)^k z0^{1-k} E_k(a), with E_{k+1} = (e^{-a} - a E_k) / k
+            # (each step loses |a| / k, the term gains 1 / |z0|: the error stays ~eps_mach |a|)
+            ea = cmath.exp(-a)
+            ek = e1a
+            acc = 0.0j
+            zp = 1.0 + 0.0j
+            for k in range(1, 12):
+                ek = (ea - a * ek) / k          # E_{k+1}
+                zp = zp / z0                    # z0^{-k}
+                term = (-1) ** (k + 1) * zp * ek
+                acc += term
+                if abs(term) <= 1e-17 * abs(acc):
+                    break
+            val = -1j * acc * em
+            fp = 16.0 * EPS_MACH * (abs(a) + 1.0) * abs(acc) * em
+        else:
+            val = -1j * (e1a - e1b) * em
+            fp = 16.0 * EPS_MACH * (abs(e1a) + abs(e1b)) * em
+        return val.real, der.real, fp
 
     def kmax(self) -> float:
         return float(max(np.max(np.abs(k)) for k in self.logk))
