@@ -129,8 +129,15 @@ def _f_form(xc: complex, w: complex, q: float, mu: float, logq: float):
 @njit(cache=True)
 def sg_log_g(q: float, mu: float, w: complex) -> complex:
     """log G(w) = log E[(1 + q (e^{mu X - mu^2/2} - 1))^w], X ~ N(0, 1), for complex w."""
+    return _sg_log_g_core(q, mu, w)[0]
+
+
+@njit(cache=True)
+def _sg_log_g_core(q: float, mu: float, w: complex):
+    """(log G(w), sum of |weighted terms| / |G| (f-form: of G - 1's terms), number of points): the
+    last two size the rule's error (:data:`GL_REL_ERR`, rounding)."""
     if w == 0.0:
-        return 0.0j
+        return 0.0j, 0.0, 0
     logq = math.log(q)
     bw = w.imag
     # contour shift: damp the oscillation where the loss varies (see module docstring)
@@ -177,6 +184,8 @@ def sg_log_g(q: float, mu: float, w: complex) -> complex:
             amax = bmax
     amp = amp_b if big else amp_f
     acc = 0.0j
+    sabs = 0.0
+    npts = 0
     for i in range(npan):
         # the panel's magnitude: its edges, widened by one panel on each side (smooth integrand)
         j0 = max(i - 1, 0)
@@ -200,13 +209,18 @@ def sg_log_g(q: float, mu: float, w: complex) -> complex:
                 xc = complex(xs + 0.5 * hw * (_GX[k] + 1.0), y)
                 wt = 0.5 * hw * _GW[k]
                 lphi, wl, f, ok = _f_form(xc, w, q, mu, logq)
+                npts += 1
                 if big:
-                    acc += wt * cmath.exp(lphi + wl - amax)
+                    t = wt * cmath.exp(lphi + wl - amax)
+                    acc += t
+                    sabs += abs(t)
                 elif ok:
-                    acc += wt * cmath.exp(lphi) * f
+                    t = wt * cmath.exp(lphi) * f
+                    acc += t
+                    sabs += abs(t)
     if big:
-        return amax + cmath.log(acc)
-    return _clog1p(acc)
+        return amax + cmath.log(acc), sabs / max(abs(acc), 1e-300), npts
+    return _clog1p(acc), sabs / max(abs(1.0 + acc), 1e-300), npts
 
 
 @njit(cache=True)
@@ -234,8 +248,17 @@ def sg_log_g_many(q: float, mu: float, w: np.ndarray) -> np.ndarray:
 # per x and only exp(w l) per (x, w).  Anything outside the fast path's safe domain (an overflowing
 # u on the range, a grid over FAST_MAX_X points, mixed signs of Im w) is answered by sg_log_g.
 
-#: log of the relative aliasing error aimed at by the trapezoid step
+#: log of the relative aliasing error aimed at by the trapezoid step (the contour's peak nodes; the
+#: exact engine asks for less where a node's term is far below the peak, never below TRAP_L_MIN)
 TRAP_L = 38.0
+TRAP_L_MIN = 14.0
+#: error estimate of the kernels, relative to the sum of |weighted terms| (see sg_log_g_fast_err): the
+#: trapezoid's aliasing is aimed at exp(-trap_l) of the result's scale, counted here with a margin e^3;
+#: the Gauss-Legendre panels (Bernstein-ellipse parameter >= 7.4: rho^-16 ~ 1e-14), with a margin 10;
+#: the sums' rounding, 8 eps_mach sqrt(points)
+ALIAS_MARGIN = 3.0
+GL_REL_ERR = 1e-13
+EPS_MACH = 2.220446049250313e-16
 #: most x-nodes of one fast batch (beyond: sg_log_g)
 FAST_MAX_X = 6000
 #: sg_log_g is not asked for |Re w| mu beyond this (its work arrays grow with it: a w that far out is
@@ -244,7 +267,7 @@ GL_MAX_REACH = 2.0e4
 
 
 @njit(cache=True)
-def _fast_range(q: float, mu: float, a_lo: float, a_hi: float):
+def _fast_range(q: float, mu: float, a_lo: float, a_hi: float, cut: float = CUT):
     """(x_lo, x_hi): where phi |f| or phi |e^{wl}| is within exp(-CUT) of the result's scale.
 
     The peaks of phi |e^{wl}| (a = Re w) lie in [a l'(0), 0] for a < 0 (l' increases) and at most
@@ -254,7 +277,7 @@ def _fast_range(q: float, mu: float, a_lo: float, a_hi: float):
     em = math.expm1(mu * mu)
     ext = 5.0 + (max(0.0, -math.log(em)) if em > 0.0 else 60.0)
     ext = min(ext, 60.0)
-    r = math.sqrt(2.0 * (CUT + ext)) + 0.5
+    r = math.sqrt(2.0 * (cut + ext)) + 0.5
     lp0 = mu * q * math.exp(-0.5 * mu * mu) / (1.0 + q * math.expm1(-0.5 * mu * mu))
     return min(0.0, a_lo) * lp0 - r, max(1.0, a_hi) * mu + r
 
@@ -305,7 +328,7 @@ def _strip_v(need: float, mu: float, y: float, a: float) -> float:
 
 @njit(cache=True)
 def _scan_v(q: float, mu: float, logq: float, w: np.ndarray, idx: np.ndarray, y: float, x_lo: float,
-            x_hi: float) -> float:
+            x_hi: float, trap_l: float = TRAP_L) -> float:
     """2 pi / h needed on the line Im x = y: a coarse scan of the integrand's log-magnitude and phase
     derivative, the frequency counted only where the magnitude is within exp(-TRAP_L - 5) of the
     result's scale (see the section comment)."""
@@ -324,7 +347,7 @@ def _scan_v(q: float, mu: float, logq: float, w: np.ndarray, idx: np.ndarray, y:
         s_x[k] = xs
     # the branch points of l: Re x = x_s
     x_s = (math.log1p(-q) - logq + 0.5 * mu * mu) / mu
-    v = math.sqrt(2.0 * TRAP_L)
+    v = math.sqrt(2.0 * trap_l)
     y2 = 0.5 * y * y
     for t in range(n):
         wi = w[idx[t]]
@@ -344,20 +367,20 @@ def _scan_v(q: float, mu: float, logq: float, w: np.ndarray, idx: np.ndarray, y:
         ms = -1e300
         for k in range(ns):
             m = -0.5 * s_x[k] * s_x[k] + y2 + a * s_ell[k].real - b * s_ell[k].imag
-            if m >= ref - TRAP_L - 5.0:
+            if m >= ref - trap_l - 5.0:
                 o = abs(-y + (wi * s_lp[k]).imag)
                 if o > om:
                     om = o
             if abs(s_x[k] - x_s) <= 1.0 + 2.0 / mu and m > ms:
                 ms = m
-        v = max(v, om + math.sqrt(2.0 * TRAP_L))
-        v = max(v, _strip_v(TRAP_L + 5.0 - (ref - ms), mu, y, a))
+        v = max(v, om + math.sqrt(2.0 * trap_l))
+        v = max(v, _strip_v(trap_l + 5.0 - (ref - ms), mu, y, a))
     return v
 
 
 @njit(cache=True)
 def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: np.ndarray,
-                     fallback: np.ndarray) -> None:
+                     fallback: np.ndarray, trap_l: float, err: np.ndarray) -> None:
     """log G(w[i]) for i in idx (all Im w[i] of one sign) on one shared trapezoid grid.
 
     The line: the real axis, or shifted by y (as sg_log_g) when that needs fewer nodes.  On the real
@@ -377,7 +400,7 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
             sgn = 1.0 if wi.imag > 0.0 else -1.0
         a_hi = max(a_hi, wi.real)
         a_lo = min(a_lo, wi.real)
-    x_lo, x_hi = _fast_range(q, mu, a_lo, a_hi)
+    x_lo, x_hi = _fast_range(q, mu, a_lo, a_hi, min(CUT, trap_l + 2.0))
     # u must stay finite on the range (else the f-form is not formed): sg_log_g answers
     if mu * x_hi - 0.5 * mu * mu + logq > 690.0:
         for t in range(n):
@@ -391,15 +414,15 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
     # branch point on the side where Im(w) l grows |e^{wl}| grows by up to exp(|Im w| theta pi)
     # at distance theta pi / mu: both add |Im w| mu to what the Gaussian / the branch points need
     y = 0.0
-    v = bmax_abs * mu + max(math.sqrt(2.0 * TRAP_L), _strip_v(TRAP_L + 5.0, mu, 0.0, a_lo))
+    v = bmax_abs * mu + max(math.sqrt(2.0 * trap_l), _strip_v(trap_l + 5.0, mu, 0.0, a_lo))
     if bmax_abs * mu > 1.0:
         y_s = sgn * min(0.4 * math.pi / mu, 3.0, 0.25 + 0.25 * bmax_abs * mu)
-        v_s = _scan_v(q, mu, logq, w, idx, y_s, x_lo, x_hi)
+        v_s = _scan_v(q, mu, logq, w, idx, y_s, x_lo, x_hi, trap_l)
         if v_s < v:
             y = y_s
             v = v_s
     else:
-        v = min(v, _scan_v(q, mu, logq, w, idx, 0.0, x_lo, x_hi))
+        v = min(v, _scan_v(q, mu, logq, w, idx, 0.0, x_lo, x_hi, trap_l))
     h = 2.0 * math.pi / v
     nx = int((x_hi - x_lo) / h) + 1
     if nx > FAST_MAX_X:
@@ -421,11 +444,13 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
         ephi[j] = cmath.exp(lphi)
         ells[j] = ell
         rs[j] = _log1p_minus(u, ell)
+    rel = math.exp(ALIAS_MARGIN - trap_l) + 8.0 * EPS_MACH * math.sqrt(nx)
     for t in range(n):
         i = idx[t]
         wi = w[i]
         if wi == 0.0:
             out[i] = 0.0j
+            err[i] = 0.0
             continue
         a = wi.real
         b = wi.imag
@@ -436,12 +461,15 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
             if m > amax:
                 amax = m
         acc = 0.0j
+        sabs = 0.0
         if amax - 0.5 * y * y + LOG_SQRT_2PI > 25.0:
             for j in range(nx):
                 e = lphis[j] + wi * ells[j] - amax
                 if e.real > -745.0:
                     acc += cmath.exp(e)
+                    sabs += math.exp(e.real)
             out[i] = amax + cmath.log(h * acc)
+            err[i] = rel * sabs / max(abs(acc), 1e-300)
         else:
             bad = False
             for j in range(nx):
@@ -452,22 +480,29 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
                     if not (cmath.isfinite(rs[j]) and lphis[j].real + wl.real < 700.0):
                         bad = True
                         break
-                    acc += cmath.exp(lphis[j] + wl) + ephi[j] * (wi * rs[j] - 1.0 - wl)
+                    t2 = cmath.exp(lphis[j] + wl) + ephi[j] * (wi * rs[j] - 1.0 - wl)
+                    acc += t2
+                    sabs += abs(t2.real) + abs(t2.imag)
                     continue
-                acc += ephi[j] * (wi * rs[j] + _e2_fast(wl))
+                t2 = ephi[j] * (wi * rs[j] + _e2_fast(wl))
+                acc += t2
+                sabs += abs(t2.real) + abs(t2.imag)  # >= |t2| (no square root per point)
             if bad:
                 fallback[i] = True
             else:
                 out[i] = _clog1p(h * acc)
+                err[i] = rel * h * sabs / max(abs(1.0 + h * acc), 1e-300)
 
 
 @njit(cache=True)
-def _sg_log_g_guarded(q: float, mu: float, w: complex) -> complex:
-    """sg_log_g(q, mu, w), or NaN where Re w mu > GL_MAX_REACH (its arrays would be too large; for
-    Re w < 0 its x-range does not grow with |w|, so the ADD direction's far abscissae stay in reach)."""
+def _sg_log_g_guarded(q: float, mu: float, w: complex):
+    """(sg_log_g(q, mu, w), its error estimate), or NaN where Re w mu > GL_MAX_REACH (its arrays would
+    be too large; for Re w < 0 its x-range does not grow with |w|, so the ADD direction's far abscissae
+    stay in reach)."""
     if w.real * mu > GL_MAX_REACH:
-        return complex(math.nan, math.nan)
-    return sg_log_g(q, mu, w)
+        return complex(math.nan, math.nan), math.nan
+    v, srel, npts = _sg_log_g_core(q, mu, w)
+    return v, (GL_REL_ERR + 8.0 * EPS_MACH * math.sqrt(npts + 1.0)) * srel
 
 
 @njit(cache=True)
@@ -478,12 +513,28 @@ def sg_log_g_fast(q: float, mu: float, w: np.ndarray) -> np.ndarray:
     batch is best made of nearby nodes (one contour chunk).  Anything outside the fast path's domain
     is evaluated by sg_log_g.
     """
+    err = np.empty(w.shape[0])
+    return sg_log_g_fast_err(q, mu, w, TRAP_L, err)
+
+
+@njit(cache=True)
+def sg_log_g_fast_err(q: float, mu: float, w: np.ndarray, trap_l: float, err: np.ndarray) -> np.ndarray:
+    """sg_log_g_fast with the trapezoid aimed at a relative aliasing error exp(-trap_l) (clamped to
+    [TRAP_L_MIN, TRAP_L]); err[i] receives an estimate of the absolute error of log G(w[i]):
+
+        (e^{ALIAS_MARGIN - trap_l} + 8 eps_mach sqrt(points)) * h sum_j |term_j| / |G|
+
+    (f-form: the terms of G - 1), or for points answered by sg_log_g (GL_REL_ERR + rounding) times
+    its own sum of |terms| / |G|.  It sizes the x-quadrature's error, not the loss's own rounding
+    (eps_mach |log G|, which the contour counts separately).
+    """
+    trap_l = min(max(trap_l, TRAP_L_MIN), TRAP_L)
     n = w.shape[0]
     out = np.empty(n, dtype=np.complex128)
     fallback = np.zeros(n, dtype=np.bool_)
     if q >= 1.0 or mu > 5.0:
         for i in range(n):
-            out[i] = _sg_log_g_guarded(q, mu, w[i])
+            out[i], err[i] = _sg_log_g_guarded(q, mu, w[i])
         return out
     npos = 0
     for i in range(n):
@@ -501,12 +552,12 @@ def sg_log_g_fast(q: float, mu: float, w: np.ndarray) -> np.ndarray:
             neg[b] = i
             b += 1
     if npos > 0:
-        _sg_batch_shared(q, mu, w, pos, out, fallback)
+        _sg_batch_shared(q, mu, w, pos, out, fallback, trap_l, err)
     if n - npos > 0:
-        _sg_batch_shared(q, mu, w, neg, out, fallback)
+        _sg_batch_shared(q, mu, w, neg, out, fallback, trap_l, err)
     for i in range(n):
         if fallback[i]:
-            out[i] = _sg_log_g_guarded(q, mu, w[i])
+            out[i], err[i] = _sg_log_g_guarded(q, mu, w[i])
     return out
 
 
@@ -627,9 +678,21 @@ def sg_log_g_real(q: float, mu: float, w: float, out: np.ndarray) -> bool:
 @njit(cache=True)
 def sg_composition_complex(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, w: np.ndarray) -> np.ndarray:
     """sum_g ns[g] log G_g(w) for an array of complex w (one call for a whole history)."""
+    err = np.empty(w.shape[0])
+    return sg_composition_complex_err(qs, mus, ns, w, TRAP_L, err)
+
+
+@njit(cache=True)
+def sg_composition_complex_err(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, w: np.ndarray, trap_l: float,
+                               err: np.ndarray) -> np.ndarray:
+    """sg_composition_complex at accuracy target trap_l (see sg_log_g_fast_err); err[i] receives
+    sum_g ns[g] times each group's error estimate of log G_g(w[i]) (the x-quadrature's error of K)."""
     out = np.zeros(w.shape[0], dtype=np.complex128)
+    e = np.empty(w.shape[0])
+    err[:] = 0.0
     for g in range(qs.shape[0]):
-        out += ns[g] * sg_log_g_fast(qs[g], mus[g], w)
+        out += ns[g] * sg_log_g_fast_err(qs[g], mus[g], w, trap_l, e)
+        err += ns[g] * e
     return out
 
 

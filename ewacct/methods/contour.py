@@ -35,6 +35,12 @@ from numba import njit
 CHUNK = 48
 #: node budget of one contour for one group; divided among the groups of a heterogeneous history
 MAX_NODES = 12_000
+#: the kernel accuracy (log of its relative aliasing target) of the contour's first chunk, and the
+#: least asked of any chunk (ewacct._kernels.mgf.TRAP_L, TRAP_L_MIN)
+TRAP_L_FULL = 38.0
+TRAP_L_FLOOR = 14.0
+#: the kernel's error budget on delta is spread over this many chunks (a contour has at most ~100)
+KERNEL_CHUNKS = 32.0
 LOG2 = math.log(2.0)
 
 
@@ -57,6 +63,10 @@ class LogMgf:
     loss_sup: float = math.inf
     #: node budget of one contour (deterministic: a query that cannot settle within it fails loudly)
     max_nodes: int = 12_000
+    #: optional (z, trap_l) -> (K(z), estimated absolute error of K(z)) with the kernel aimed at a
+    #: relative error exp(-trap_l): build_contour then asks far less accuracy of nodes whose terms are
+    #: far below the peak and carries the kernel's error (Contour.kernel_bound)
+    complex_err_fn: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]] | None = None
 
     def psi(self, s: float) -> float:
         """Chernoff exponent: delta(x) <= exp(psi(s) - s x) for every s > 0."""
@@ -71,6 +81,14 @@ class Contour:
     h: float
     logk: np.ndarray  # K(z_n), complex
     alias_s: list[tuple[float, float]] = field(default_factory=list)  # (s, psi(s)) used for the k > 0 bound
+    #: log of (h/pi) sum_n |exp(K_n)| / |z_n (z_n + 1)| * err_n, err_n the kernel's error estimate of
+    #: K_n (-inf when the kernel gives none): the kernel's error of delta_h at eps is this times e^{-c eps}
+    lkern0: float = -math.inf
+
+    def kernel_bound(self, eps: float) -> float:
+        """log of the estimated error of delta_h(eps) from the log-MGF kernel's own quadrature error
+        (first order: |d exp(K_n)| = |exp(K_n)| |dK_n|; every term scales as e^{-c eps})."""
+        return self.lkern0 - self.c * eps
 
     @property
     def kmax(self) -> float:
@@ -230,23 +248,57 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
     chunks: list[np.ndarray] = []
     total = 0
     size = 16
+    kfn = K.complex_err_fn
+    # the kernel's error budget on delta: e^{2.3} times the quadrature's tolerance (a tenth of what an
+    # answer may carry, ACCEPT_RTOL), a 1/KERNEL_CHUNKS share per chunk; each chunk's kernel accuracy is
+    # set from the previous chunk's terms (the first at the kernel's full accuracy) and checked after
+    # the evaluation (re-evaluated when over its share).  Only far-tail chunks reach their share: near
+    # the peak the kernel's full accuracy keeps them far below it
+    lchunk = target + 2.3 - math.log(KERNEL_CHUNKS)
+    lh = math.log(h / math.pi)
+    lkern = -math.inf
+    trap_l = TRAP_L_FULL
     while True:
         z = c + 1j * h * np.arange(total, total + size)
-        kz = K.complex_fn(z)
+        lz = np.log(np.abs(z * (z + 1.0)))
+        if kfn is None:
+            kz = K.complex_fn(z)
+            mag = kz.real - c * eps - lz
+        else:
+            kz, ek = kfn(z, trap_l)
+            mag = kz.real - c * eps - lz
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lc = float(np.logaddexp.reduce(mag + np.log(ek))) + lh
+            if not lc <= lchunk + 1.0 and trap_l < TRAP_L_FULL:
+                # over its share (a rise of the terms, or a poor guess): again at the accuracy it needs
+                trap_l = min(TRAP_L_FULL, trap_l + (lc - lchunk if math.isfinite(lc) else TRAP_L_FULL) + 2.0)
+                kz, ek = kfn(z, trap_l)
+                mag = kz.real - c * eps - lz
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    lc = float(np.logaddexp.reduce(mag + np.log(ek))) + lh
+            lkern = float(np.logaddexp(lkern, lc)) if not math.isnan(lc) else math.inf
+            # the next chunk: ek ~ e^{ALIAS_MARGIN - trap_l} R (R = n sum|terms| / |G|, read off the last
+            # nodes); allowed per node: e^{lchunk - mag - lh} / size; the terms may rise by e^1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = float(np.max(np.log(ek[-8:]))) + trap_l
+                m_next = float(np.max(mag[-8:])) + 1.0
+            nxt = min(int(size * 1.5), 128)
+            want = r - (lchunk - m_next - lh - math.log(nxt))
+            trap_l = min(TRAP_L_FULL, max(TRAP_L_FLOOR, want)) if math.isfinite(want) else TRAP_L_FULL
         chunks.append(kz)
         total += size
         # tail test on the last nodes: |term| * u / pi <= budget (a 1/u^2 envelope beyond)
-        mag = kz.real - c * eps - np.log(np.abs(z * (z + 1.0)))
         tail = np.max(mag[-8:] + np.log(z.imag[-8:] / math.pi))
         if tail <= target - 2.3 and np.all(np.diff(mag[-8:]) < 1.0):
             break
         if total >= K.max_nodes:
             raise ContourError(
                 f"contour quadrature did not converge within {K.max_nodes} nodes (c={c:.4g}, h={h:.4g})")
-        if time.process_time() > deadline:  # CPU time, as ewacct.methods.exact.clock
+        if kfn is None and time.process_time() > deadline:  # CPU time, as ewacct.methods.exact.clock
+            # (a K with complex_err_fn checks the query's deadline itself, in every evaluation)
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
         size = min(int(size * 1.5), 128)  # short kernel calls: deadline checks and Ctrl-C stay prompt
-    return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s))
+    return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s), lkern0=lkern + c * eps)
 
 
 def log_delta_on(ct: Contour, eps: float) -> tuple[float, float, float, float]:

@@ -3,8 +3,9 @@
 Both neighbouring directions (REMOVE and ADD, add-or-remove-one adjacency) are evaluated and the
 worse is reported; the ADD direction is skipped, exactly, when its Chernoff bound already lies below
 the REMOVE value.  Every answer carries an error estimate: the rigorous aliasing bound of the
-trapezoidal rule (given K), the truncation estimate of the u-range, and the floating-point budget of
-the node sum.  A contour that cannot reach its tolerance raises :class:`ContourError`; the caller
+trapezoidal rule (given K), the truncation estimate of the u-range, the floating-point budget of
+the node sum, and the log-MGF kernel's own x-quadrature error (each node's error estimate from
+``ewacct._kernels.mgf.sg_log_g_fast_err`` weighted by its term; diagnostics ``kernel_rel_error``).  A contour that cannot reach its tolerance raises :class:`ContourError`; the caller
 turns that into an invalid result, never a silent number.
 
 Cost: one log-MGF evaluation per node per distinct group; the number of steps only multiplies K.
@@ -22,6 +23,7 @@ import numpy as np
 
 from .contour import (Contour, ContourError, LogMgf, build_contour, choose_abscissa, log_delta_on, psi_grid, saddle,
                       saddle_estimate)
+from .._kernels.mgf import TRAP_L
 
 DIRECTIONS = ("remove", "add")
 #: relative accuracy the quadrature aims at (on delta) ...
@@ -64,10 +66,10 @@ def warm_kernels() -> None:
     if _WARM[0]:
         return
     _WARM[0] = True
-    from .._kernels.mgf import sg_composition_complex, sg_composition_real
+    from .._kernels.mgf import sg_composition_complex_err, sg_composition_real
 
     one = np.ones(1)
-    sg_composition_complex(np.full(1, 0.01), one, one, np.array([2.0 + 1.0j]))
+    sg_composition_complex_err(np.full(1, 0.01), one, one, np.array([2.0 + 1.0j]), TRAP_L, np.empty(1))
     sg_composition_real(np.full(1, 0.01), one, one, 2.0, np.empty(3))
 
 def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> LogMgf:
@@ -78,7 +80,7 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     ``sg_composition_real`` for K, K', K'' on the real axis); the others through their mechanism.
     """
     from ..mechanisms import PoissonSubsampledGaussian
-    from .._kernels.mgf import sg_composition_complex, sg_composition_real
+    from .._kernels.mgf import sg_composition_complex_err, sg_composition_real
 
     groups = list(groups)
     if direction not in DIRECTIONS:
@@ -93,17 +95,25 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
 
     state = {"deadline": math.inf}
 
-    def complex_fn(z: np.ndarray) -> np.ndarray:
+    def complex_err_fn(z: np.ndarray, trap_l: float = TRAP_L) -> tuple[np.ndarray, np.ndarray]:
+        """(K(z), estimate of the x-quadrature's absolute error of K(z)) with the fast kernels aimed
+        at a relative aliasing error exp(-trap_l) (ewacct._kernels.mgf.sg_log_g_fast_err); the other
+        groups are closed forms (Gaussian) or the Gauss-Legendre kernel at its fixed accuracy, not
+        counted here (their rounding is in the contour's floating-point budget)."""
         if clock() > state["deadline"]:
             raise ContourError("the exact quadrature ran past its time budget")
         z = np.ascontiguousarray(z, dtype=np.complex128)
+        err = np.zeros(z.shape[0])
         if fast:
-            out = sg_composition_complex(qs, mus, ns, w_sign * z + w_shift)
+            out = sg_composition_complex_err(qs, mus, ns, w_sign * z + w_shift, float(trap_l), err)
         else:
             out = np.zeros(z.shape, dtype=np.complex128)
         for m, n in slow:
             out += n * m.log_mgf(z, direction=direction)
-        return out
+        return out, err
+
+    def complex_fn(z: np.ndarray) -> np.ndarray:
+        return complex_err_fn(z)[0]
 
     # K itself (which the rigorous alias and Chernoff bounds use) comes from kernels checked against
     # mpmath over the whole domain; its derivatives only place the contour.  The fast groups give
@@ -156,7 +166,7 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     from .contour import MAX_NODES
 
     budget = max(600, MAX_NODES // max(1, sum(1 for m, _ in groups if getattr(m, "sampling_probability", 1.0) < 1.0)))
-    K = LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget)
+    K = LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget, complex_err_fn=complex_err_fn)
     K.state = state  # the running query's deadline (ExactDirection sets and clears it)
     return K
 
@@ -197,7 +207,9 @@ class ExactDirection:
         return ct
 
     def _check(self, ct: Contour, eps: float, log_delta: float) -> tuple[bool, float]:
-        """(within tolerance, log absolute error estimate) of delta_h at eps."""
+        """(within tolerance, log absolute error estimate) of delta_h at eps: aliasing (rigorous given
+        K), u-tail, floating point, and the log-MGF kernel's own x-quadrature error (sum over nodes of
+        |term| times the kernel's error estimate of K there, :meth:`Contour.kernel_bound`)."""
         ld, _, labs, ltail = log_delta_on(ct, eps)
         if not math.isfinite(ld):
             return False, math.inf
@@ -205,7 +217,7 @@ class ExactDirection:
         # floating point: the node sum (~sqrt(n) roundings of size eps_mach |term|) and the relative
         # error of each exp(K_n), about eps_mach |K_n| (K is a sum of n_g log-MGFs)
         lround = labs + math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) + 8.0 * ct.kmax))
-        lerr = float(np.logaddexp.reduce([lalias, ltail, lround]))
+        lerr = float(np.logaddexp.reduce([lalias, ltail, lround, ct.kernel_bound(eps)]))
         return lerr <= self.log_accept + min(ld, log_delta), lerr
 
     @contextmanager
@@ -238,7 +250,8 @@ class ExactDirection:
             ok, lerr = self._check(ct, eps, ld)
             if ok:
                 return DirectionAnswer(math.exp(ld), ld, math.exp(lerr - ld),
-                                       {"c": ct.c, "h": ct.h, "nodes": ct.n})
+                                       {"c": ct.c, "h": ct.h, "nodes": ct.n,
+                                        "kernel_rel_error": _kernel_rel(ct, eps, ld)})
             # the scale guess was off: rebuild with the measured delta (or a smaller guess)
             guess = ld if math.isfinite(ld) and ld < guess else guess - 5.0
         raise ContourError(f"contour quadrature missed its tolerance at eps={eps:.6g}")
@@ -281,7 +294,8 @@ class ExactDirection:
             if ok and abs(ld - log_target) <= 1e-10:
                 # relative error of eps from that of delta: d eps = d delta / |delta'|
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
-                return DirectionAnswer(eps, ld, rel, {"c": ct.c, "h": ct.h, "nodes": ct.n})
+                return DirectionAnswer(eps, ld, rel, {"c": ct.c, "h": ct.h, "nodes": ct.n,
+                                                      "kernel_rel_error": _kernel_rel(ct, eps_new, ld)})
             if clock() > deadline:
                 break
         raise ContourError(f"eps(delta) did not converge (last eps={eps:.6g})")
@@ -329,6 +343,13 @@ class ExactDirection:
         if abs(g) < 1.0:
             self._c_hint = c
         return c, (e if abs(g) < 1.0 else math.nan)
+
+
+def _kernel_rel(ct: Contour, eps: float, ld: float) -> float | None:
+    """The kernel's estimated share of the relative error of delta (None where the kernel gives no
+    estimate: the truncated composition's Gauss-Legendre kernel, methods/fewpart.py)."""
+    lk = ct.kernel_bound(eps)
+    return math.exp(lk - ld) if lk > -math.inf else None
 
 
 def _psi012(K: LogMgf, s: float) -> tuple[float, float, float]:
