@@ -186,8 +186,8 @@ class TruncatedRemove(ExactDirection):
         return self.K
 
     def _check(self, ct, eps: float, log_delta: float) -> tuple[bool, float]:
-        """(within tolerance, log absolute error estimate): aliasing bound, u-tail, floating point and
-        the truncation bound.
+        """(within tolerance, log absolute error estimate): aliasing bound, u-tail, floating point, the
+        kernel's estimated error (where it gives one) and the truncation bound.
 
         The floating-point budget is per node: the node sum's roundings (32 sqrt(n) eps_mach of the sum
         of |terms|, as the full engine's) plus each term's own relative error, eps_mach times the size of
@@ -208,7 +208,9 @@ class TruncatedRemove(ExactDirection):
         a = float(t.sum())
         b = float((t * np.abs(arg)).sum())
         lround = math.log(EPS_MACH * (32.0 * math.sqrt(ct.n) * a + 8.0 * b) + 1e-300) + scale
-        parts = [ct.alias_bound(eps), ltail, lround]
+        # the kernel's own error (WideAdd runs on the full K, whose kernel estimates it; the truncated
+        # K_A's Gauss-Legendre kernel gives none: -inf)
+        parts = [ct.alias_bound(eps), ltail, lround, ct.kernel_bound(eps)]
         trunc = getattr(self.K, "trunc", 0.0)
         if trunc > 0.0:
             parts.append(math.log(trunc))
@@ -409,13 +411,24 @@ PREFILTER = 1e-6
 
 
 def _x0_for(q: float, mu: float, n: int, target: float) -> float:
-    """The truncation point fewpart.Composition chooses (0.05 grid from 4): n P(X > x0) <= target."""
-    from scipy.special import ndtr
+    """The truncation point fewpart.Composition chooses (0.05 grid from 4): n P(X > x0) <= target (the
+    first grid point, by bisection on the decreasing tail: ~10 erfc evaluations instead of 721)."""
+    r2 = 1.0 / math.sqrt(2.0)
 
-    x = 4.0 + 0.05 * np.arange(721)
-    tail = n * ((1.0 - q) * ndtr(-x) + q * ndtr(mu - x))
-    i = int(np.argmax(tail <= target)) if np.any(tail <= target) else 720
-    return float(x[i])
+    def ok(i: int) -> bool:
+        x = 4.0 + 0.05 * i
+        return n * ((1.0 - q) * 0.5 * math.erfc(x * r2) + q * 0.5 * math.erfc((x - mu) * r2)) <= target
+
+    if not ok(720):
+        return 4.0 + 0.05 * 720
+    lo, hi = -1, 720  # ok(hi); not ok(lo) (lo = -1: none checked)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return 4.0 + 0.05 * hi
 
 
 def far_onset(eng, log_delta: float) -> float:
@@ -488,6 +501,11 @@ def _few_participations(tr: TruncatedRemove) -> bool:
 #: 2-10x faster than the truncated kernel (its nodes cost ~10x more); where it fails the truncated one
 #: is tried next.  (q = 0.01, sigma = 1, T = 100, delta = 1e-5: 0.03, 2.5 ms instead of 10 ms.)
 FULL_FIRST = 0.5
+#: ... and up to 1.5 where c mu <= 16: there the grid's full-engine failures had products 1.23 and >= 2.09
+#: (and E1, off the grid, 0.93): 18-48 ms lost before the truncated kernel answers them, against
+#: q = 1e-3, sigma = 1, T = 1e4 / 100, delta = 1e-5 (0.93 / 1.03 at c mu = 12-13): full engine
+#: 0.7 / 3.4 ms, truncated 6 / 21 ms
+FULL_FIRST_NEAR, NEAR_CMU = 1.5, 16.0
 
 
 def far_gap_quick(eng, c: float, log_delta: float) -> float:
@@ -526,7 +544,8 @@ def _full_first(eng, c: float, log_delta: float) -> bool:
         return False
     mu = max(1.0 / s for _, s, _ in p[0])
     try:
-        return far_gap_quick(eng, c, log_delta) * c * mu <= FULL_FIRST
+        prod = far_gap_quick(eng, c, log_delta) * c * mu
+        return prod <= (FULL_FIRST_NEAR if c * mu <= NEAR_CMU else FULL_FIRST)
     except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         return False
 
@@ -539,7 +558,7 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
     full = eng.dirs["remove"]
     if sg_params(eng.groups) is None:
         return full.epsilon(log_target)
-    if maybe_far(eng, log_target) and not _full_first(eng, _full_c(full, log_target), log_target):
+    if maybe_far(eng, log_target) and not _full_first(eng, _full_c(eng, log_target), log_target):
         tr = _truncated(eng)
         tr.ensure(log_target)
         try:
@@ -570,20 +589,33 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         raise ContourError(f"{why}; truncated composition: {exc}") from exc
 
 
-def _full_c(full: ExactDirection, log_target: float) -> float:
-    """The full engine's starting abscissa for eps(delta) (its own saddle-point start; nan on failure)."""
+def _full_c(eng, log_target: float) -> float:
+    """The full engine's starting abscissa for eps(delta) (its own saddle-point start), or nan when it
+    lies beyond large_c (judged first at large_c itself: the leading saddle-point log delta decreases
+    along the saddle curve, and the full kernel is slow far beyond it) or cannot be found."""
+    full = eng.dirs["remove"]
+    cap = large_c(eng)
     try:
+        _, ld_cap = saddle_estimate(full.K, cap)
+        if not ld_cap < log_target:
+            return math.nan
         c, e = full._initial(log_target)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         return math.nan
     return c if math.isfinite(e) else math.nan
 
 
-def _full_saddle(full: ExactDirection, eps: float) -> float:
-    """The full K's saddle at eps (nan on failure)."""
+def _full_saddle(eng, eps: float) -> float:
+    """The full K's saddle at eps, or nan when it lies beyond large_c (eps(c) increases along the saddle
+    curve) or cannot be found."""
     from .contour import saddle
 
+    full = eng.dirs["remove"]
+    cap = large_c(eng)
     try:
+        e_cap, _ = saddle_estimate(full.K, cap)
+        if not e_cap > eps:
+            return math.nan
         return saddle(full.K, eps, full._c_hint)
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         return math.nan
@@ -642,7 +674,7 @@ def remove_log_delta(eng, eps: float) -> DirectionAnswer:
     except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
         guess = 0.0
     lg = guess if math.isfinite(guess) else math.log(1e-300)
-    if maybe_far(eng, lg, eps) and not _full_first(eng, _full_saddle(full, eps), lg):
+    if maybe_far(eng, lg, eps) and not _full_first(eng, _full_saddle(eng, eps), lg):
         tr = _truncated(eng)
         try:
             c0 = saddle_wide(tr.K, eps)
