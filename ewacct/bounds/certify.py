@@ -48,6 +48,8 @@ CONTOUR_SOURCE = "contour integral (rigorous enclosure)"
 CLOSED_SOURCE = "exact closed form (Arb enclosure)"
 #: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form (bounds/two_step.py)
 TWO_STEP_SOURCE = "two-step integral (Arb enclosure)"
+#: a Laplace mechanism composed with itself (methods/laplace_certified.py)
+LAPLACE_SOURCE = "Laplace composition: residue sum / contour (Arb enclosure)"
 #: where the contour enclosure does not apply or did not finish: proven, often wide (bounds/proven.py)
 PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (proven, wide)"
 #: kept for callers that import the name; no certificate carries it any more
@@ -114,6 +116,9 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     br = two_step_epsilon_bracket(acc, delta)
     if br is not None:
         return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
+    lap = _laplace_bracket(acc, "epsilon", delta)
+    if lap is not None:
+        return lap
     cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
     if cert is not None:
         return Certificate(cert.lower, cert.upper, CONTOUR_SOURCE, None, time.perf_counter() - t0,
@@ -137,11 +142,26 @@ def _delta(acc: Any, eps: float) -> Certificate:
     br = two_step_delta_bracket(acc, eps)
     if br is not None:
         return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
+    lap = _laplace_bracket(acc, "delta", eps)
+    if lap is not None:
+        return lap
     cert, note = _contour_bracket(acc, "delta", eps)
     if cert is not None:
         return Certificate(cert.lower, cert.upper, CONTOUR_SOURCE, None, time.perf_counter() - t0,
                            {"contour": cert.info})
     return _proven_certificate(acc, "delta", eps, note, t0)
+
+
+def _laplace_bracket(acc: Any, kind: str, x: float) -> Certificate | None:
+    """The Arb bracket of a Laplace mechanism composed with itself (None for anything else, or where
+    neither of its sources applies: the next source answers)."""
+    from ..methods.laplace_certified import certified_bracket
+
+    t0 = time.perf_counter()
+    br = certified_bracket(list(acc.groups()), kind, x)
+    if br is None or not (0.0 <= br[0] <= br[1]):
+        return None
+    return Certificate(br[0], br[1], LAPLACE_SOURCE, None, time.perf_counter() - t0, {"laplace": br[2]})
 
 
 def _proven_certificate(acc: Any, kind: str, x: float, why: str, t0: float) -> Certificate:
