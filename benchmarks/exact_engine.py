@@ -1,6 +1,6 @@
 """Speed of the exact engine (the default) against dp_accounting's PLD, measured in one run.
 
-Prints a Markdown table: median wall time of one eps(delta) query on a fresh accountant (kernels
+Prints a Markdown table: median CPU time of one eps(delta) query on a fresh accountant (kernels
 compiled, nothing cached), the growth from T = 10 to T = 1e9, a 200-segment history, the
 few-participation corner, the peak Python memory of a query, and the ratio to dp_accounting PLD
 (value_discretization_interval 1e-4, pessimistic) at q = 0.01, sigma = 1, T = 1000.
@@ -24,22 +24,34 @@ from ewacct import Accountant, PoissonSubsampledGaussian
 
 NOTES = """Where the time goes (q = 0.01, sigma = 1, T = 1000): about 40 contour nodes and 20 real-axis
 evaluations of K per direction.  The contour's nodes come from one Numba call per batch of nodes for
-the whole history (`ewacct._kernels.mgf.sg_composition_complex`): a trapezoidal rule in x whose grid
-all nodes of the batch share (phi, l and l - u once per x, only exp(w l) per node), with its step set
-by the Gaussian envelope, the phase derivative and the distance to the loss's branch points.  The
+the whole history (`ewacct._kernels.mgf.sg_composition_complex_err`): a trapezoidal rule in x whose
+grid all nodes of the batch share (phi, l and l - u once per x, only exp(w l) per node), with its step
+set by the Gaussian envelope, the phase derivative and the distance to the loss's branch points.  The
 real axis (saddle search, alias and Chernoff bounds) uses one real quadrature giving K, K' and K''
 together (`sg_composition_real`).  The Chernoff bounds are minimised by safeguarded Newton (any
-abscissa gives a valid bound).  Against mpmath (tests/test_exact.py) the fast kernels meet the same
-1e-11 / 1e-12 criteria as the Gauss-Legendre kernel, and are more accurate far right on the contour
-(c ~ 300-2000: 1e-12 where the Gauss-Legendre kernel was 2-4e-9 off, 5e-8 in eps at q = 4.3e-5,
-sigma = 5, T = 660,738).
+abscissa gives a valid bound).
 
-Before this change (same machine, unloaded): 4.1 ms at T = 1e3..1e5, 3.0 ms SST-2, 468 ms for the
-200-segment history, 76x faster than PLD at q = 0.01, sigma = 1, T = 1000.
+Per-node accuracy (this version): the contour's first chunk of nodes asks the kernel for its full
+accuracy (relative aliasing e^-38); each later chunk asks only what its terms need, from the previous
+chunk's term sizes and the kernel's own error estimate (down to e^-14 in the far tail, where the
+terms are e^-20..e^-35 of the peak), and a chunk over its share of the error budget is evaluated
+again.  The kernel's error estimate of every node (e^{3 - trap_l} times the sum of |terms| / |G|, plus
+rounding; tests/test_exact_kernel_error.py checks it against mpmath at hard nodes) is summed over the
+contour with each term's weight and carried in the answer's error (diagnostics `kernel_rel_error`).
+q T ~ 1 is where this pays: ~600 nodes at q = 0.01, T = 100 (the integrand decays only like
+e^{-0.33 u}), ~6000 at T = 10.
 
-Still slow: q T ~ 1 just outside the few-participation corner (q = 0.01, T = 100: ~600 contour
-nodes, each at full accuracy although the tail nodes need far less; a per-node accuracy target would
-fix it).  The few-participation rows (q T < 0.5) are answered by other methods (fewpart, direct).
+Routing (methods/truncation.py): where the far mode of the REMOVE loss is in play the truncated
+composition answers; at the fine-tuning points (q = 0.01, sigma = 1, T = 10..300) its weight at the
+full K's saddle is small (far_gap_quick(c) c mu <= 0.5) and the full engine goes first (2-10x faster
+than the truncated kernel there).
+
+Before / after this round, one run, median CPU time of 11 fresh queries under a load average of ~10
+(commit 8cba796 against a80a2ed): q = 0.01, sigma = 1, T = 100: 11.0 -> 2.5 ms (the far-mode routing
+had sent it to the truncated kernel; 2.8 ms in the table before that); T = 10: 38.2 -> 13.7 ms;
+T = 1000: 2.1 -> 0.70 ms; q = 1e-3, T = 1e4: 6.8 -> 1.6 ms; q = 1e-3, T = 100: 20.8 -> 4.1 ms.
+Unloaded, q = 0.01, sigma = 1, T = 100 takes 1.9-2.0 ms.  The few-participation rows with q T < 0.05
+are answered by other methods (fewpart, direct).
 """
 
 
@@ -53,12 +65,14 @@ def _query(groups, delta: float = 1e-5):
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
+    """(median CPU time of this process, last answer): CPU time, so that the machine's load does not
+    enter the numbers (the machine is shared)."""
     times = []
     out = None
     for k in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn(k)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return statistics.median(times), out
 
 
@@ -142,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         with open(args.write, "w", encoding="utf-8") as fh:
             fh.write("# Exact engine timings\n\nGenerated by `python benchmarks/exact_engine.py`; "
-                     f"ewacct {ewacct.__version__}, {args.repeat} repeats, median, fresh accountant per "
-                     "query (compiled kernels, no cache).\n\n" + text + "\n\n" + NOTES)
+                     f"ewacct {ewacct.__version__}, {args.repeat} repeats, median CPU time (process_time), fresh "
+                     "accountant per query (compiled kernels, no cache).\n\n" + text + "\n\n" + NOTES)
     return 0
 
 
