@@ -798,7 +798,7 @@ def _now() -> float:
 #: eps(delta) from quantised contours first (certified_quant; their node enclosures are reused across
 #: counts), accepted where the bracket is at most QUANT_RTOL wide relative
 QUANTISED = True
-QUANT_RTOL = 1e-6
+QUANT_RTOL = 1e-5
 #: the share of the time budget the quantised path may use before the engine-guided contour runs
 QUANT_SHARE = 0.8
 #: node budget of one quantised contour (the CPU-time budget usually ends it first)

@@ -36,9 +36,9 @@ HYST = 2.5
 #: relative size the alias bounds are held to (of the target delta)
 ALIAS_RTOL = 1e-10
 #: relative size of the truncation bound (of the target delta)
-TRUNC_RTOL = 1e-7
+TRUNC_RTOL = 1e-6
 #: a cached node enclosure may be this much looser than the tolerance now asked (NODE_RTOL / (n x
-#: groups), by decades): a history growing 100x keeps its nodes; the bracket (accepted at 1e-6) widens a little
+#: groups), by decades): a history growing 100x keeps its nodes; the bracket (accepted at 1e-5, QUANT_RTOL) widens a little
 NODE_SLACK = 100.0
 
 #: the last quantised contour per (direction, composition shape, log delta bucket): (c, h, N)
