@@ -82,6 +82,17 @@ def _check_method(method: str | None) -> str:
     return m
 
 
+def _check_noise_domain(mechanism: Mechanism) -> None:
+    """Gaussian-type noise multipliers outside [SIGMA_MIN, SIGMA_MAX] = [0.05, 1e4] (the accepted domain,
+    as for ewacct.epsilon) are refused here with a ValueError naming the range: beyond it the kernels
+    overflow (Gaussian(1e-300): OverflowError; Gaussian(1e300): ZeroDivisionError) or estimates leave
+    their certified brackets (sigma = 0.01)."""
+    from .mechanisms import Gaussian, PoissonSubsampledGaussian
+
+    if isinstance(mechanism, (Gaussian, PoissonSubsampledGaussian)):
+        V.check_dpsgd_noise_multiplier(mechanism.noise_multiplier)
+
+
 class Accountant:
     """Privacy accountant for heterogeneous compositions (Edgeworth / saddlepoint).
 
@@ -124,6 +135,7 @@ class Accountant:
                 self.compose(mech, n * V.check_count("count", count))
             return self
         n = V.check_count("count", count)
+        _check_noise_domain(mechanism)
         if n == 0:
             return self
         if self._ledger and self._ledger[-1][0] == mechanism:
@@ -362,7 +374,9 @@ class Accountant:
         dl = np.clip(np.asarray(prof.estimate, float), 0.0, 1.0)
         e = eps_grid[None, :]
         a = a_arr[:, None]
-        cand = np.maximum(1.0 - dl[None, :] - np.exp(e) * a, np.exp(-e) * (1.0 - dl[None, :] - a))
+        with np.errstate(over="ignore", invalid="ignore"):  # e^eps overflows past eps ~ 709
+            ea = np.where(a > 0.0, np.exp(e) * a, 0.0)  # alpha = 0: the term is 0 (not inf * 0)
+        cand = np.maximum(1.0 - dl[None, :] - ea, np.exp(-e) * (1.0 - dl[None, :] - a))
         beta = np.clip(np.max(cand, axis=1), 0.0, None)
         valid = bool(np.all(prof.valid))
         return TradeoffResult(alpha=a_arr, beta=beta, method=self.method, valid=valid,

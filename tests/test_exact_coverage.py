@@ -159,36 +159,14 @@ def test_unresolvable_cancellation_is_refused_fast():
 
 def test_truncation_edge_without_room_falls_through():
     """sigma = 0.01, q = 0.6421, T = 10: the truncation edge cap is negative (x0 ~ 7 at this delta), which
-    used to reach math.log of a non-positive abscissa (ValueError from deep inside).  Now the truncated
-    composition refuses and the answer comes from the next method; it lies inside the certified bracket,
-    whose sources (Chernoff from Arb enclosures, sub-composition lower bound) are independent of it."""
-    acc = ewacct.Accountant().compose(PoissonSubsampledGaussian(0.01, 0.6421), 10)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = acc.get_epsilon(1e-5)
-        cert = acc.get_epsilon(1e-5, certify=True)
-    assert math.isfinite(est.value) and est.value > 0
-    assert cert.lower <= est.value <= cert.upper
-    # one step alone is ~5415 (closed form); ten compose to ~10x of it, sub-additively
-    assert 5e4 < cert.lower and cert.upper < 10 * 5416
+    used to reach math.log of a non-positive abscissa (ValueError from deep inside the truncated
+    composition).  sigma = 0.01 is now refused at the door (the accepted domain is [0.05, 1e4]), with a
+    ValueError naming the argument; the truncated composition itself refuses with its own error."""
+    with pytest.raises(ValueError, match=r"noise_multiplier must be in \[0.05, 10000\]"):
+        ewacct.Accountant().compose(PoissonSubsampledGaussian(0.01, 0.6421), 10)
+    with pytest.raises(ValueError, match=r"noise_multiplier must be in \[0.05"):
+        ewacct.epsilon(noise_multiplier=0.01, sampling_probability=0.6421, steps=10, target_delta=1e-5)
+    from ewacct.methods.contour import ContourError
 
-
-def test_fine_tuning_points_go_to_the_full_engine_first():
-    # the far mode's weight at the full K's saddle is small here (far_gap c mu ~ 0.03-0.2): the full engine
-    # answers (2-10x faster than the truncated kernel; helper H-E's grid), its value checked against the
-    # truncated composition (an independent kernel: fewpart's Gauss-Legendre path, truncation bound carried)
-    for q, s, T in [(0.01, 1.0, 100), (0.01, 1.0, 10), (1e-3, 1.0, 10000)]:
-        eng = ExactMethod([(PoissonSubsampledGaussian(s, q), T)])
-        lt = math.log(1e-5)
-        r = truncation.remove_epsilon(eng, lt)
-        assert "truncation" not in r.diag, (q, s, T, r.diag)
-        tr = truncation._truncated(eng).epsilon(lt)
-        assert r.value == pytest.approx(tr.value, rel=1e-9)
-
-
-def test_full_engine_start_is_not_sought_beyond_large_c():
-    # q = 3.5e-9, sigma = 289, T = 146880, delta = 4.76e-10: the saddle lies at c ~ 4e8; the full K is not
-    # evaluated out there (its x-range grows like c mu: 1.5 s), the start is judged at large_c first
-    eng = ExactMethod([(PoissonSubsampledGaussian(289.18, 3.5e-9), 146880)])
-    assert math.isnan(truncation._full_c(eng, math.log(4.76e-10)))
-    assert math.isnan(truncation._full_saddle(eng, 4.1e-9))
+    with pytest.raises(ContourError, match="edge cap"):
+        truncation.saddle_wide(None, 1.0, cmax=-3.0)

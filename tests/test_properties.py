@@ -59,6 +59,23 @@ def test_tradeoff_convex_decreasing_below_diagonal(q, s, T):
     assert np.all((beta >= 0) & (beta <= 1))
 
 
+def test_tradeoff_at_huge_epsilon_is_finite():
+    """Gaussian(0.05) over 1000 steps (mu ~ 632, eps(1e-12) far beyond 709): beta(0) was inf * 0 = NaN
+    with valid=True.  Reference: the Gaussian trade-off curve Phi(Phi^-1(1 - alpha) - mu) (Dong, Roth &
+    Su), which is 1 at alpha = 0 and below 1e-300 at alpha >= 1e-300 here."""
+    from scipy.stats import norm
+
+    acc = Accountant().compose(Gaussian(0.05), 1000)
+    alpha = np.array([0.0, 1e-300, 1e-10, 0.5, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        beta = acc.tradeoff(alpha).beta
+    assert np.all(np.isfinite(beta))
+    exact = norm.cdf(norm.isf(alpha) - 20.0 * np.sqrt(1000.0))
+    assert beta[0] == pytest.approx(1.0) and exact[0] == pytest.approx(1.0)
+    assert np.all(np.abs(beta[1:] - exact[1:]) <= 1e-12)
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.01, 0.05, 0.2]), st.sampled_from([0.8, 1.0, 2.0]), st.integers(1, 300)),
                 min_size=2, max_size=4), st.randoms())
