@@ -70,20 +70,40 @@ class CertificationUnavailableWarning(UserWarning):
 
 
 def _check_entry(entry: Sequence[Any]) -> tuple[float, float, int]:
-    """Validate one Opacus history entry and return it as a typed tuple."""
+    """Validate one Opacus history entry and return it as a typed tuple.
+
+    Opacus' semantics: a noise multiplier of 0 (no noise: epsilon is inf) and a sample rate of 0 (the
+    step spends nothing) are accepted; otherwise the core's domain applies (noise multiplier in
+    [0.05, 1e4], steps an integer up to 1e12).  Booleans, strings, NaN and inf are refused with a
+    ValueError naming the argument.
+    """
+    from ewacct import _validate as V
+
     if len(entry) != 3:
         raise ValueError(
             "history entries must be (noise_multiplier, sample_rate, num_steps), "
             f"got {entry!r}"
         )
-    sigma, q, n = float(entry[0]), float(entry[1]), entry[2]
-    if not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"noise_multiplier must be a finite number >= 0, got {sigma}")
-    if not (0.0 <= q <= 1.0):
-        raise ValueError(f"sample_rate must be in [0, 1], got {q}")
-    if int(n) != n or n < 0:
-        raise ValueError(f"num_steps must be an integer >= 0, got {n!r}")
-    return sigma, q, int(n)
+    sigma_in, q_in, n_in = entry
+    if _real_zero(sigma_in):
+        sigma = 0.0
+    else:
+        sigma = V.check_dpsgd_noise_multiplier(sigma_in, "noise_multiplier")
+    q = 0.0 if _real_zero(q_in) else V.check_probability("sample_rate", q_in)
+    n = V.check_count("num_steps", n_in)
+    if n > V.STEPS_MAX:
+        raise ValueError(f"num_steps must be an integer in [0, {V.STEPS_MAX:.0e}], got {n_in!r}")
+    return sigma, q, n
+
+
+def _real_zero(value: Any) -> bool:
+    """True for a real (non-bool, non-string) zero."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return False
+    try:
+        return float(value) == 0.0
+    except (TypeError, ValueError):
+        return False
 
 
 def merge_history(
@@ -113,10 +133,9 @@ def merge_history(
 
 
 def _check_delta(delta: float) -> float:
-    d = float(delta)
-    if not (0.0 < d < 1.0) or not math.isfinite(d):
-        raise ValueError(f"delta must be a finite number in (0, 1), got {delta!r}")
-    return d
+    from ewacct import _validate as V
+
+    return V.check_open_unit("delta", delta)
 
 
 def _check_bound(bound: str) -> Bound:

@@ -159,6 +159,26 @@ def test_bad_inputs() -> None:
         acc.get_epsilon(DELTA, bound="upper")
     with pytest.raises(ValueError, match="sample_rate"):
         acc.step(noise_multiplier=1.0, sample_rate=1.5)
+    # the core's checks, each naming the argument (the breaker found inf steps -> OverflowError, NaN
+    # steps unnamed, None -> TypeError, True taken as one step, strings accepted)
+    for bad in ("1e-5", True, None):
+        with pytest.raises(ValueError, match="delta"):
+            acc.get_epsilon(bad)
+    for sigma in ("1.0", True, 0.01, 2e4, float("inf"), -1.0):
+        with pytest.raises(ValueError, match="noise_multiplier"):
+            acc.step(noise_multiplier=sigma, sample_rate=0.01)
+    for q in ("0.01", float("nan"), -0.1):
+        with pytest.raises(ValueError, match="sample_rate"):
+            acc.step(noise_multiplier=1.0, sample_rate=q)
+    for n in (float("inf"), float("nan"), None, True, 2.5, -3, 10**13):
+        with pytest.raises(ValueError, match="num_steps"):
+            acc.history = [(1.0, 0.01, n)]
+            acc.get_epsilon(DELTA)
+    # Opacus' semantics stay: zero noise spends everything, a zero rate nothing
+    acc.history = [(0.0, 0.01, 3)]
+    assert acc.get_epsilon(DELTA) == float("inf")
+    acc.history = [(1.0, 0.0, 3)]
+    assert acc.get_epsilon(DELTA) == 0.0
 
 
 def test_registry_and_idempotent_reimport() -> None:
