@@ -36,21 +36,40 @@ def _one_step(e: np.ndarray, q: float, mu: float, direction: str) -> np.ndarray:
         out[low] = -np.expm1(e[low])
         ee = e[~low]
         # l(x) = ee  <=>  x = (log((e^ee - 1 + q) / q) + mu^2/2) / mu
-        x = (np.log(np.expm1(ee) + q) - math.log(q) + 0.5 * mu * mu) / mu
+        x = (_log_expm1_plus_q(ee, q) - math.log(q) + 0.5 * mu * mu) / mu
         upper = np.logaddexp(l1q + log_ndtr(-x), math.log(q) + log_ndtr(mu - x))
         lower = ee + log_ndtr(-x)
-        out[~low] = np.exp(upper) * -np.expm1(np.minimum(lower - upper, 0.0))
+        out[~low] = _diff(upper, lower)
         return np.maximum(out, 0.0)
     # ADD: loss -l under P0; delta(e) = P0(l < -e) - e^e P1(l < -e)
     c = -e
     zero = c <= l1q
     out[zero] = 0.0
     cc = c[~zero]
-    x = (np.log(np.expm1(cc) + q) - math.log(q) + 0.5 * mu * mu) / mu
+    x = (_log_expm1_plus_q(cc, q) - math.log(q) + 0.5 * mu * mu) / mu
     upper = log_ndtr(x)
     lower = e[~zero] + np.logaddexp(l1q + log_ndtr(x), math.log(q) + log_ndtr(x - mu))
-    out[~zero] = np.exp(upper) * -np.expm1(np.minimum(lower - upper, 0.0))
+    out[~zero] = _diff(upper, lower)
     return np.maximum(out, 0.0)
+
+
+def _log_expm1_plus_q(v: np.ndarray, q: float) -> np.ndarray:
+    """log(e^v - 1 + q) without overflow at large v (v + log1p(-(1 - q) e^{-v}) there): e^v
+    overflowed past v = 709 and made delta NaN, which the root search took for a sign change;
+    nan where v <= log(1 - q)."""
+    v = np.asarray(v, dtype=float)
+    big = v > 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        small = np.log(np.expm1(np.where(big, 0.0, v)) + q)
+        large = v + np.log1p(-(1.0 - q) * np.exp(-np.where(big, v, 1.0)))
+    return np.where(big, large, small)
+
+
+def _diff(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """e^upper - e^lower (clipped at 0) from the logs; 0 where upper = -inf (both terms vanish)."""
+    with np.errstate(invalid="ignore"):
+        out = np.exp(upper) * -np.expm1(np.minimum(lower - upper, 0.0))
+    return np.where(np.isneginf(upper), 0.0, out)
 
 
 def _panels(a: float, b: float, width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +95,7 @@ def _density(x: np.ndarray, q: float, mu: float, direction: str) -> np.ndarray:
 
 def _ell_inv(v: np.ndarray, q: float, mu: float) -> np.ndarray:
     """x with l(x) = v (nan where v <= log(1-q): no such x)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.log(np.expm1(v) + q) - math.log(q) + 0.5 * mu * mu) / mu
+    return (_log_expm1_plus_q(v, q) - math.log(q) + 0.5 * mu * mu) / mu
 
 
 def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, scale: float) -> np.ndarray:
@@ -138,11 +156,15 @@ class DirectShort:
 
     def __init__(self, groups: Sequence[tuple[Any, int]]) -> None:
         self.steps = []
+        self._memo: dict[tuple[float, str, float], float] = {}
         for m, n in groups:
             self.steps += [(m.sampling_probability, 1.0 / m.noise_multiplier)] * int(n)
 
     def _delta_dir(self, eps: float, direction: str, scale: float = 1.0) -> float:
-        return float(_delta_rec(np.array([float(eps)]), self.steps, direction, scale)[0])
+        key = (float(eps), direction, scale)
+        if key not in self._memo:   # the root search revisits points (coarse root, final checks)
+            self._memo[key] = float(_delta_rec(np.array([float(eps)]), self.steps, direction, scale)[0])
+        return self._memo[key]
 
     def delta_dir(self, eps: float, direction: str) -> tuple[float, float]:
         """(delta, relative error estimate): the rule against one with panels twice as wide."""
@@ -159,31 +181,60 @@ class DirectShort:
         return r, "remove", er, {"steps": len(self.steps)}
 
     def epsilon(self, delta: float, add_upper: float = math.inf) -> tuple[float, str, float, dict[str, Any]]:
-        """eps(delta): Illinois regula falsi on log delta with the coarse rule (to 1e-5), then secant
-        steps on the fine rule from there (two or three fine evaluations: log delta is smooth and
-        nearly linear in eps at that scale); the error estimate and slope reuse the last iterates.
+        """eps(delta): Illinois regula falsi on log delta with the coarse rule (to 1e-5), then
+        safeguarded secant steps on the fine rule from there (log delta is smooth and nearly linear in
+        eps at that scale).  The answer is verified before it is returned: on the fine rule, its own
+        direction's log delta is within the claimed tolerance of the target, and the other
+        direction's delta there does not exceed the target; otherwise ArithmeticError (the next
+        method answers).
 
         ``add_upper``: a rigorous upper bound on the ADD direction's eps; ADD is skipped when it is
         below the REMOVE answer.
         """
         lt = math.log(delta)
         best = None
+        solved = []
         for d in ("remove", "add"):
             if d == "add" and best is not None and add_upper <= best[0]:
                 continue
+            solved.append(d)
             e = self._solve(d, lt, 2.0, tol=1e-5)
-            res = self._refine(d, lt, e) if e > 0.0 else (0.0, 0.0, 0.0)
+            res = self._refine(d, lt, e) if e > 0.0 else (0.0, 0.0, 0.0, 0.0)
             if best is None or res[0] > best[0]:
                 best = (*res, d)
-        e, rel_d, slope_rel, d = best
+        e, rel_d, slope_rel, resid, d = best
+        diag: dict[str, Any] = {"steps": len(self.steps)}
         if e == 0.0:
-            return 0.0, d, 0.0, {"steps": len(self.steps), "note": "delta(0) <= target: eps = 0"}
-        rel = rel_d / max(slope_rel * e, 1e-300)
-        return e, d, rel, {"steps": len(self.steps), "delta_rel_error": rel_d}
+            # delta(0) <= target on the coarse rule in every direction solved: confirm on the fine one
+            for dd in solved:
+                v = self._delta_dir(0.0, dd, 1.0)
+                if not (math.isfinite(v) and v <= delta * (1.0 + ROOT_RTOL)):
+                    raise ArithmeticError(f"direct quadrature: eps = 0 not confirmed ({dd} delta(0) = {v!r})")
+            return 0.0, d, 0.0, {**diag, "note": "delta(0) <= target: eps = 0"}
+        scale = max(slope_rel * e, 1e-300)          # |d log delta / d log eps| at the root
+        if not resid / scale <= ROOT_RTOL:
+            raise ArithmeticError(f"direct quadrature: root not verified (|log delta(eps) / target| = {resid:.3g}, "
+                                  f"relative eps residual {resid / scale:.3g})")
+        # the other direction (where solved) must be at or below the target at the answer: a failed
+        # solve there (it returned too small an eps) would otherwise pass silently
+        allow = max(1e-10, 2.0 * (rel_d + resid))
+        for dd in solved:
+            if dd == d:
+                continue
+            v = self._delta_dir(e, dd, 1.0)
+            if not (math.isfinite(v) and (v <= 0.0 or math.log(v) - lt <= allow)):
+                raise ArithmeticError(f"direct quadrature: {dd} delta at the {d} answer eps = {e!r} is {v!r}, "
+                                      f"above the target {delta!r}")
+        rel = (rel_d + resid) / scale
+        return e, d, rel, {**diag, "delta_rel_error": rel_d, "root_residual": resid}
 
-    def _refine(self, d: str, lt: float, e0: float, tol: float = 1e-12) -> tuple[float, float, float]:
-        """(eps, relative error of delta there, |d log delta / d eps|): secant on the fine rule from the
-        coarse root e0."""
+    def _refine(self, d: str, lt: float, e0: float, tol: float = 1e-12) -> tuple[float, float, float, float]:
+        """(eps, relative error estimate of delta there, |d log delta / d eps|, |log(delta(eps)/target)|
+        on the fine rule): safeguarded secant on the fine rule from the coarse root e0.
+
+        Stops once the residual is at the rule's own accuracy (fine vs coarse at e0, at least ``tol``):
+        below that the fine rule's rounding noise (1e-10 .. 1e-8 relative at tiny delta) makes further
+        steps wander.  Returns the iterate with the smallest residual; the caller verifies it."""
         import time
 
         deadline = time.process_time() + TIME_BUDGET
@@ -191,30 +242,45 @@ class DirectShort:
         def f(e: float) -> float:
             if time.process_time() > deadline:
                 raise ArithmeticError(f"direct quadrature ran past its {TIME_BUDGET:g} s budget")
-            return math.log(max(self._delta_dir(e, d, 1.0), 1e-320)) - lt
+            return _log_rel(self._delta_dir(e, d, 1.0), lt)
 
+        fa = f(e0)
+        fine0 = math.exp(fa + lt)
+        coarse0 = self._delta_dir(e0, d, 2.0)
+        ftol = max(tol, abs(fine0 - coarse0) / fine0 if fine0 > 0.0 else math.inf)
+        if not math.isfinite(ftol):
+            raise ArithmeticError("direct quadrature: delta vanishes at the coarse root")
+        # |d log delta / d eps| from a pair whose difference is far above the rule's noise
         h = 1e-6 * max(e0, 1e-6)
-        a, fa = e0, f(e0)
-        b, fb = e0 + h, f(e0 + h)
-        # |d log delta / d eps| from the first pair (h = 1e-6 eps: far above the rule's rounding noise)
-        slope = abs((fb - fa) / h)
-        for _ in range(20):
-            if fb == fa:
+        for _ in range(4):
+            fb = f(e0 + h)
+            if abs(fb - fa) >= 100.0 * ftol:
+                break
+            h *= 30.0
+        slope = abs(fb - fa) / h
+        if not (slope > 0.0 and math.isfinite(slope)):
+            raise ArithmeticError("direct quadrature: log delta is flat at the root")
+        pts = [(e0, fa), (e0 + h, fb)]
+        a, fa, b = e0, fa, e0 + h
+        for _ in range(12):
+            if abs(fb) <= ftol or fb == fa:
                 break
             c = b - fb * (b - a) / (fb - fa)
+            # keep inside the bracket the iterates give (f decreasing), when they give one
+            below = [p for p, v in pts if v > 0.0]
+            above = [p for p, v in pts if v < 0.0]
+            if below and above and max(below) < min(above) and not max(below) < c < min(above):
+                c = 0.5 * (max(below) + min(above))
             if not c > 0.0:
                 raise ArithmeticError("direct quadrature: the secant left eps > 0")
             a, fa = b, fb
             b, fb = c, f(c)
-            # converged, or at the rule's rounding noise (~1e-12 in log delta): steps of ~1e-15 eps
-            if abs(fb) < tol or abs(b - a) <= 1e-13 * b:
-                break
-        else:
-            raise ArithmeticError("direct quadrature: the secant did not converge")
-        fine = math.exp(fb + lt)
-        coarse = self._delta_dir(b, d, 2.0)
+            pts.append((b, fb))
+        e, fe = min(pts, key=lambda p: abs(p[1]))
+        fine = math.exp(fe + lt)
+        coarse = self._delta_dir(e, d, 2.0)
         rel_d = abs(fine - coarse) / fine if fine > 0 else math.inf
-        return b, rel_d, slope
+        return e, rel_d, slope, abs(fe)
 
     def _solve(self, d: str, lt: float, scale: float, start: float | None = None, tol: float = 1e-12) -> float:
         import time
@@ -224,7 +290,7 @@ class DirectShort:
         def f(e: float) -> float:
             if time.process_time() > deadline:
                 raise ArithmeticError(f"direct quadrature ran past its {TIME_BUDGET:g} s budget")
-            return math.log(max(self._delta_dir(e, d, scale), 1e-320)) - lt
+            return _log_rel(self._delta_dir(e, d, scale), lt)
 
         if start is None:
             f0 = f(0.0)
@@ -254,6 +320,19 @@ class DirectShort:
                 b *= 1.1
                 fb = f(b)
         return _illinois(f, a, fa, b, fb, tol, 1e-14 * b)
+
+
+#: the root residual |log(delta(eps) / target)| may move eps by at most this (relative) before the
+#: answer is refused; the claimed error adds it to the quadrature's
+ROOT_RTOL = 1e-7
+
+
+def _log_rel(v: float, lt: float) -> float:
+    """log(v) - lt for a delta value v; a NaN, infinite or negative delta is an error (a NaN compares
+    false with 0 and would pass for a sign change in a bracket)."""
+    if not (math.isfinite(v) and v >= 0.0):
+        raise ArithmeticError(f"direct quadrature: delta = {v!r}")
+    return math.log(max(v, 1e-320)) - lt
 
 
 def _illinois(f, a: float, fa: float, b: float, fb: float, tol: float, xtol: float) -> float:
