@@ -130,3 +130,29 @@ def test_quantised_choice_is_on_the_grid():
     assert c <= cs < c * 2 ** (1 / Q.C_STEPS) and float(Q.C_STEPS * math.log2(c)).is_integer()
     h, s_alias = Q.pick_h(cd, c, eps, math.log(1e-5))
     assert math.log2(h).is_integer() and all(s > c for s in s_alias)
+
+
+def test_large_sigma_tiny_q_certificate_does_not_hang():
+    """sigma = 605, q = 5.3e-6, T = 75,876, delta = 7.1e-8 (found by the breaker): the decay bound's
+    binomial expansion had ceil(a) + 1 Python-level terms per abscissa x0 at a tilt a ~ 1e5-1e6, with no
+    deadline check (minutes of CPU against a 1 s budget).  Beyond POWER_TERMS_MAX the bound is skipped;
+    the certificate still answers (the contour here), the estimate inside it.  The alarm is a hang
+    guard (60 s against ~1 s), not a speed claim."""
+    import signal
+
+    from ewacct import Accountant, PoissonSubsampledGaussian as PSG
+
+    def boom(*_):
+        raise TimeoutError("certified query hung")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(60)
+    try:
+        acc = Accountant().compose(PSG(605.0771, 5.255334745512725e-06), 75876)
+        est = acc.get_epsilon(7.05244998626926e-08)
+        br = acc.get_epsilon(7.05244998626926e-08, certify=True)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert 0.0 < br.lower <= est.value <= br.upper
+    assert br.upper - br.lower <= 1e-4 * br.upper

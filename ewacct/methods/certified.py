@@ -100,6 +100,10 @@ def _e_abs_tail(m: float, s: float, x0: float) -> float:
     return max(-part(x0, -s), 0.0) + max(part(-s, math.inf), 0.0)
 
 
+#: largest tilt a whose binomial expansion (ceil(a) + 1 terms) the decay and derivative bounds use
+POWER_TERMS_MAX = 4000.0
+
+
 def _power_coefs(a: float) -> list[tuple[int, float]]:
     """(j, log b_j) with (1 + t)^a <= sum_j b_j t^j for every t >= 0: b = (1) for a <= 0 ((1+t)^a <= 1),
     (1, a) for 0 < a <= 1 (concavity), the binomial coefficients of ceil(a) for a > 1 (1 + t >= 1)."""
@@ -107,6 +111,10 @@ def _power_coefs(a: float) -> list[tuple[int, float]]:
         return [(0, 0.0)]
     if a <= 1.0:
         return [(0, 0.0), (1, math.log(a))]
+    if a > POWER_TERMS_MAX:
+        # ceil(a) + 1 terms, each a Python-level Gaussian integral per x0: at large sigma the tilt reaches
+        # 1e5-1e7 (minutes of CPU without a deadline check); the bound is not used there
+        raise OverflowError(f"tilt {a:.4g} beyond POWER_TERMS_MAX")
     n = int(math.ceil(a))
     return [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
 
@@ -659,7 +667,10 @@ class CertDirection:
         a = self._a(c)
         key = (g.q, g.mu, a)
         if key not in _DERIV:
-            _DERIV[key] = sg_deriv_bound(g.q, g.mu, a)
+            try:
+                _DERIV[key] = sg_deriv_bound(g.q, g.mu, a)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                _DERIV[key] = math.inf  # no derivative bound: the probes bound nothing
         ld1 = _DERIV[key]
         um = 0.5 * (ul + ur)
         out = np.empty(um.shape)
