@@ -264,3 +264,64 @@ def test_atom_tail_vs_mpmath(eps, u):
         ref = float((-1j * (mp.e1(z0 * e) - mp.exp(e) * mp.e1((z0 + 1) * e))).real)
     assert abs(val - ref) <= max(fp, 1e-14 * abs(ref)), (val, ref, fp)
     assert fp <= 1e-10 * abs(ref)
+
+
+def test_delta_of_eps_is_exact_where_eps_of_delta_is():
+    # the breaker's case: eps(1e-12) answered, delta(eps) refused (floating-point budget above 1e-8 of
+    # delta: the exp rounding counted on |e^K| where the atom is removed, and the abscissa capped by the
+    # truncation edge).  The round trip goes through two different code paths (Newton search on one
+    # contour vs a contour built at eps) and must close to 1e-6.
+    import ewacct
+
+    g = [(1e-3, 1.0, 10)]
+    eps, rel_e, _ = fewpart_epsilon(g, 1e-12)
+    d, rel_d, _ = fewpart_delta(g, eps)
+    assert rel_d <= 1e-6 and abs(d - 1e-12) <= 1e-6 * 1e-12, (eps, d, rel_d)
+    r = ewacct.delta(noise_multiplier=1.0, sampling_probability=1e-3, steps=10, target_epsilon=eps)
+    assert r.valid and r.method == "exact-fewpart" and abs(r.value - 1e-12) <= 1e-6 * 1e-12
+
+
+def test_delta_of_eps_against_contour_eps():
+    # independent reference: the contour engine's eps(1e-12) at q T = 25 (where it settles); the
+    # few-participation delta there must give back 1e-12 (eps's own error 2e-9 relative moves delta by
+    # < 1e-7)
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.exact import ExactMethod
+
+    q, s, T = 1e-3, 1.0, 25000
+    eps_ref = ExactMethod([(PoissonSubsampledGaussian(s, q), T)]).epsilon(1e-12)[0]
+    d, rel, _ = fewpart_delta([(q, s, T)], eps_ref)
+    assert rel <= 1e-6 and abs(d - 1e-12) <= 1e-6 * 1e-12, (eps_ref, d, rel)
+    eps, _, _ = fewpart_epsilon([(q, s, T)], 1e-12)
+    assert abs(eps - eps_ref) <= 1e-7 * eps_ref
+
+
+@pytest.mark.parametrize("T", [3000, 12000])
+def test_beyond_half_participation_vs_contour(T):
+    # q T = 3 and 12 (outside the designed corner, inside SUPPORT_QN): against the contour at delta = 1e-6,
+    # where it settles
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.exact import ExactMethod
+
+    ref = ExactMethod([(PoissonSubsampledGaussian(1.0, 1e-3), T)]).epsilon(1e-6)[0]
+    eps, rel, _ = fewpart_epsilon([(1e-3, 1.0, T)], 1e-6)
+    assert rel < 1e-7 and abs(eps - ref) <= 1e-8 * ref, (T, eps, ref)
+
+
+def test_small_sigma_tiny_delta_exact_and_monotone_across_qT_one():
+    # q T from 0.5 to 25 at delta = 1e-12: the contour refuses up to q T ~ 13 and the default answer was
+    # the flagged Chernoff bound (2.14 at T = 11879 against 1.29 exact at T = 15413: not monotone in T).
+    # Now exact throughout, increasing in T, and at T = 25000 equal to the contour engine's value
+    import ewacct
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.exact import ExactMethod
+
+    Ts = [500, 1000, 3000, 11879, 15413, 25000]
+    vals = []
+    for T in Ts:
+        r = ewacct.epsilon(noise_multiplier=1.0, sampling_probability=1e-3, steps=T, target_delta=1e-12)
+        assert r.valid and r.method.startswith("exact"), (T, r)
+        vals.append(r.value)
+    assert all(a < b for a, b in zip(vals, vals[1:])), vals
+    ref = ExactMethod([(PoissonSubsampledGaussian(1.0, 1e-3), 25000)]).epsilon(1e-12)[0]
+    assert abs(vals[-1] - ref) <= 1e-8 * ref
