@@ -161,6 +161,13 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
                  [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
+    asked = getattr(args, "method", None)
+    diag = res.diagnostics if isinstance(res.diagnostics, dict) else {}
+    fbs = [d.get("fallback") for d in diag.get("per_query", [diag]) if isinstance(d, dict)]
+    fb = next((f for f in fbs if f), None)
+    if asked not in (None, "exact") and fb:
+        print(f"NOTE: --method {asked} was asked for; {fb} (its own value and its measured error against "
+              "the exact one are in the Python result's diagnostics).")
     if any(r["method"] == "chernoff-bound" for r in rows):
         print("UPPER BOUND only: the exact value could not be settled here; the number is a rigorous\n"
               "upper bound (Chernoff), not the exact value.")

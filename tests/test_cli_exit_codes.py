@@ -280,3 +280,14 @@ def test_fuzz_flags_parse_inside_the_domain_or_exit_2_with_one_line(q, s, T, d):
     assert V.SIGMA_MIN <= ns.noise_multiplier <= V.SIGMA_MAX
     assert isinstance(ns.steps, int) and V.STEPS_MIN <= ns.steps <= V.STEPS_MAX
     assert all(0.0 < x < 1.0 for x in ns.delta)
+
+
+def test_method_replaced_by_exact_is_said(capsys):
+    """--method tilted at q = 0.01, sigma = 1, T = 1000 is 1.7 % off the exact value: the answer is the
+    exact engine's (fallback), and the output says that the asked-for method was replaced (it used to be
+    labelled "exact" without a word)."""
+    assert main(["epsilon", "-q", "0.01", "-s", "1", "-T", "1000", "--delta", "1e-5", "--method", "tilted"]) == 0
+    out = capsys.readouterr().out
+    assert "NOTE: --method tilted was asked for" in out and "answered by the exact engine" in out
+    assert main(["epsilon", "-q", "0.01", "-s", "1", "-T", "1000", "--delta", "1e-5"]) == 0
+    assert "NOTE" not in capsys.readouterr().out
