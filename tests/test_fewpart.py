@@ -266,19 +266,21 @@ def test_atom_tail_vs_mpmath(eps, u):
     assert fp <= 1e-10 * abs(ref)
 
 
-def test_delta_of_eps_is_exact_where_eps_of_delta_is():
+@pytest.mark.parametrize("q,sigma,T,delta", [(1e-3, 1.0, 10, 1e-12), (1e-6, 0.5, 10**4, 1e-10)])
+def test_delta_of_eps_is_exact_where_eps_of_delta_is(q, sigma, T, delta):
     # the breaker's case: eps(1e-12) answered, delta(eps) refused (floating-point budget above 1e-8 of
     # delta: the exp rounding counted on |e^K| where the atom is removed, and the abscissa capped by the
-    # truncation edge).  The round trip goes through two different code paths (Newton search on one
-    # contour vs a contour built at eps) and must close to 1e-6.
+    # truncation edge); the second point spent the node budget before rtol = 1e-8 (now refined as far
+    # as it goes and accepted at its estimate 3e-7).  The round trip goes through two different code
+    # paths (Newton search on one contour vs a contour built at eps) and must close to 1e-6.
     import ewacct
 
-    g = [(1e-3, 1.0, 10)]
-    eps, rel_e, _ = fewpart_epsilon(g, 1e-12)
+    g = [(q, sigma, T)]
+    eps, rel_e, _ = fewpart_epsilon(g, delta)
     d, rel_d, _ = fewpart_delta(g, eps)
-    assert rel_d <= 1e-6 and abs(d - 1e-12) <= 1e-6 * 1e-12, (eps, d, rel_d)
-    r = ewacct.delta(noise_multiplier=1.0, sampling_probability=1e-3, steps=10, target_epsilon=eps)
-    assert r.valid and r.method == "exact-fewpart" and abs(r.value - 1e-12) <= 1e-6 * 1e-12
+    assert rel_d <= 1e-6 and abs(d - delta) <= 1e-6 * delta, (eps, d, rel_d)
+    r = ewacct.delta(noise_multiplier=sigma, sampling_probability=q, steps=T, target_epsilon=eps)
+    assert r.valid and r.method == "exact-fewpart" and abs(r.value - delta) <= 1e-6 * delta, r
 
 
 def test_delta_of_eps_against_contour_eps():

@@ -980,29 +980,34 @@ class _Direction:
         return P
 
     def log_delta(self, eps: float, log_guess: float = math.log(1e-12), strict: bool = True,
-                  accept: float | None = None) -> tuple[float, float, float]:
+                  accept: float | None = None, steer: bool = True) -> tuple[float, float, float]:
         """(log delta, d log delta / d eps, log absolute error estimate) at eps (-inf: delta = 0 exactly).
 
         The contour (abscissa and Gauss-Kronrod panels) of an earlier eps is reused: only e^{-z eps}
         changes, and :func:`_evaluate` re-checks the u-range and refines the panels for the new eps.
         Should that fail (cancellation beyond the floating-point budget, or the node budget), the
         contour is rebuilt at this eps once.
+
+        ``strict=False`` with ``steer=False``: the refinement stops at the node budget or where the
+        floating-point budget dominates instead of raising, aiming at ``rtol`` (not at the side of
+        ``log_guess``): the caller judges the returned estimate.
         """
         K = self._composition(log_guess)
         if eps >= K.loss_sup:
             return -math.inf, 0.0, -math.inf
+        lt = log_guess if steer else None
         for _ in range(4):
             P = self.P
             fresh = P is None
             if fresh:
                 P = self._contour(eps)
             try:
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=log_guess)
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=lt)
             except FewPartError:
                 if fresh:
                     raise
                 P = self._contour(eps)
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=log_guess)
+                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=lt)
             # the truncation bound must be negligible against the answer: else truncate further out
             # (not for a root-search iterate far below the target: it only steers the search, and
             # its estimate carries the bound)
@@ -1175,10 +1180,12 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
         try:
             ld, _, lerr = D.log_delta(eps)
         except FewPartError as exc:
-            if "cancellation" not in str(exc):
+            if "cancellation" not in str(exc) and "did not converge" not in str(exc):
                 raise
-            # cancellation beyond ACCEPT_RTOL / 4: accepted up to DELTA_ACCEPT / 4 (carried in the estimate)
-            ld, _, lerr = D.log_delta(eps, accept=0.25 * DELTA_ACCEPT)
+            # cancellation beyond ACCEPT_RTOL / 4, or the node budget spent before rtol: refined as far
+            # as the budgets allow, the estimate reached (floating-point budget included) accepted up to
+            # DELTA_ACCEPT below
+            ld, _, lerr = D.log_delta(eps, strict=False, steer=False)
         val = math.exp(ld) if math.isfinite(ld) else 0.0
         rel = math.exp(lerr - ld) if math.isfinite(ld) else 0.0
         if best is None or val > best[0]:
