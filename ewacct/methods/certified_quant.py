@@ -93,22 +93,10 @@ def k_float(cd: Any, s: float) -> float:
 
 
 def _golden(f, lo: float, hi: float, iters: int = 40) -> float:
-    """Minimiser of a quasi-convex f on [lo, hi] (golden section)."""
-    r = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = lo, hi
-    x1, x2 = b - r * (b - a), a + r * (b - a)
-    f1, f2 = f(x1), f(x2)
-    for _ in range(iters):
-        if f1 <= f2:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - r * (b - a)
-            f1 = f(x1)
-        else:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + r * (b - a)
-            f2 = f(x2)
-        if b - a < 1e-3:
-            break
+    """Minimiser of a quasi-convex f on [lo, hi] (golden section, to 1e-3)."""
+    from .._golden import golden_section
+
+    a, b, *_ = golden_section(f, lo, hi, iters=iters, tol=1e-3)
     return 0.5 * (a + b)
 
 

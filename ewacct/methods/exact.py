@@ -434,19 +434,9 @@ def _chernoff_eps_grid(K: LogMgf, log_target: float) -> float:
     i = int(np.argmin(vals))
     best = vals[i]
     # golden-section refinement between the neighbours of the best grid point (f is unimodal)
-    a, b = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)])
-    g = (math.sqrt(5.0) - 1.0) / 2.0
-    x1, x2 = b - g * (b - a), a + g * (b - a)
-    f1, f2 = f(x1), f(x2)
-    for _ in range(12):
-        if f1 <= f2:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - g * (b - a)
-            f1 = f(x1)
-        else:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + g * (b - a)
-            f2 = f(x2)
+    from .._golden import golden_section
+
+    *_, f1, _, f2 = golden_section(f, float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)]), iters=12)
     # a negative value means delta(0) <= target already: eps = 0
     return max(min(best, f1, f2), 0.0)
 

@@ -244,21 +244,10 @@ class LaplaceComposition:
         """(c, g(c)): the minimiser of g(c) = log_total(c) - c eps - log|c (c + 1)| over c > 0 and over
         -1 < c < 0 (the better of the two unless ``positive_only``)."""
 
+        from .._golden import golden_section
+
         def golden(fn, a: float, b: float) -> tuple[float, float]:
-            gr = (math.sqrt(5.0) - 1.0) / 2.0
-            x1, x2 = b - gr * (b - a), a + gr * (b - a)
-            f1, f2 = fn(x1), fn(x2)
-            for _ in range(100):
-                if f1 < f2:
-                    b, x2, f2 = x2, x1, f1
-                    x1 = b - gr * (b - a)
-                    f1 = fn(x1)
-                else:
-                    a, x1, f1 = x1, x2, f2
-                    x2 = a + gr * (b - a)
-                    f2 = fn(x2)
-                if b - a < 1e-7:
-                    break
+            a, b, *_ = golden_section(fn, a, b, iters=100, tol=1e-7)
             x = 0.5 * (a + b)
             return x, fn(x)
 
@@ -491,21 +480,9 @@ class LaplaceComposition:
             t = math.exp(x)
             return self._log_K(t) - t * eps + _chernoff_factor(t)
 
-        a, b = math.log(1e-9), math.log(1e5)
-        gr = (math.sqrt(5.0) - 1.0) / 2.0
-        x1, x2 = b - gr * (b - a), a + gr * (b - a)
-        f1, f2 = g(x1), g(x2)
-        for _ in range(100):
-            if f1 < f2:
-                b, x2, f2 = x2, x1, f1
-                x1 = b - gr * (b - a)
-                f1 = g(x1)
-            else:
-                a, x1, f1 = x1, x2, f2
-                x2 = a + gr * (b - a)
-                f2 = g(x2)
-            if b - a < 1e-9:
-                break
+        from .._golden import golden_section
+
+        *_, f1, _, f2 = golden_section(g, math.log(1e-9), math.log(1e5), iters=100, tol=1e-9)
         return min(0.0, f1, f2)
 
     def epsilon(self, delta: float) -> tuple[float, float, dict]:
