@@ -68,6 +68,12 @@ warm query on a loaded 2-core machine: median 14 ms (delta = 1e-5) / 32 ms (delt
 the truncation edge leaves cancellation of ~1e5 to refine through), and sigma >= 2 ~1.1x slower than
 the previous version (the second rule's bookkeeping).
 
+delta(eps) accepts what eps(delta) accepts: where cancellation or the node budget keeps the strict
+1e-8 out of reach it refines as far as the budgets go and answers when the estimate reached is at
+most ``DELTA_ACCEPT`` = 1e-6 (the dispatch's validity threshold).  :func:`supports` offers the method
+up to sum q n = ``SUPPORT_QN`` = 32: beyond the designed corner it is the contour's fallback (at
+sigma = 1, q = 1e-3, delta = 1e-12 the contour refuses up to q T ~ 13; docs/benchmarks_fewpart.md).
+
 Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
 """
 
