@@ -6,8 +6,10 @@ the one place that fixes the order):
 1. a closed form, where the composition has one (:mod:`.closed`);
 2. the saddle-point contour integral (:mod:`.exact`), skipped for few participations in 2-3 steps;
 3. direct quadrature of 2-3 steps (:mod:`.direct`);
-4. the truncated-MGF contour for few participations, sum q n <= 0.5 (:mod:`.fewpart`); it goes
-   before the contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8);
+4. the truncated-MGF contour for few participations (:mod:`.fewpart`), up to sum q n <= 32 as the
+   contour's fallback (around q T ~ 1-13 at small delta the contour refuses); it goes before the
+   contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8 with
+   sum q n <= 0.5);
 5. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
@@ -208,12 +210,14 @@ class ExactDispatch:
 
         Measured (benchmarks/fewpart_bench.py, helper report of 2026-11-30): with sum q n <= 1e-2 the
         contour settles a minority of queries and costs more even where it does; at delta <= 1e-8 it
-        settles almost none below sum q n = 0.5.  Elsewhere the contour is first (faster).
+        settles almost none below sum q n = 0.5.  Elsewhere the contour is first (faster: above 0.5 the
+        few-participation quadrature takes 20-50 ms where the contour settles in 1-5 ms; F2's mixed grid,
+        median 22 -> 4.4 ms, no answer lost).
         """
         if not self._fewpart_applies():
             return False
         qn = sum(m.sampling_probability * n for m, n in self.groups)
-        return qn <= FEWPART_FIRST_QN or (kind == "epsilon" and x <= FEWPART_FIRST_DELTA)
+        return qn <= FEWPART_FIRST_QN or (kind == "epsilon" and x <= FEWPART_FIRST_DELTA and qn <= 0.5)
 
     def _fewpart(self, kind: str, x: float, why: str | None) -> Row:
         from . import fewpart
