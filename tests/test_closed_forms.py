@@ -80,3 +80,103 @@ def test_randomized_response_cannot_mix():
     acc = Accountant().compose(RandomizedResponse(1.0), 3).compose(Gaussian(1.0), 2)
     with pytest.raises(ValueError, match="randomized response"):
         acc.get_epsilon(1e-5)
+
+
+# ------------------------------------------------------------------ accuracy at the corners (tiny eps, large sigma)
+# Reference: the hockey-stick value of the dominating pair at 50 digits, with the cut where the loss
+# l(x) = log(1 - q + q e^{mu x - mu^2/2}) equals +-eps located by bisection in x (not by the closed
+# form's cut), then P(set) - e^eps Q(set) from mpmath's erfc; eps(delta) by bisection of that value.
+BREAKER = (153.5644, 0.00040426423847997605, 2.2108578001112662e-10)  # sigma, q, delta
+
+
+def _mp_cut_delta(q, s, eps, direction):
+    q, mu, eps = mp.mpf(q), 1 / mp.mpf(s), mp.mpf(eps)
+    ell = lambda x: mp.log(1 - q + q * mp.exp(mu * x - mu**2 / 2))  # noqa: E731
+    sf = lambda x: mp.erfc(x / mp.sqrt(2)) / 2  # noqa: E731
+    target = eps if direction == "remove" else -eps
+    if q < 1 and target <= mp.log(1 - q):
+        return 1 - mp.exp(eps) if direction == "remove" else mp.mpf(0)
+    lo, hi = mp.mpf(-1), mp.mpf(1)
+    while ell(lo) > target:
+        lo *= 2
+    while ell(hi) < target:
+        hi *= 2
+    for _ in range(300):
+        m = (lo + hi) / 2
+        lo, hi = (lo, m) if ell(m) > target else (m, hi)
+        if hi - lo < mp.mpf(10) ** -40 * (1 + abs(hi)):
+            break
+    x = (lo + hi) / 2
+    if direction == "remove":  # {l > eps} = {x > x_c}: P1 - e^eps P0
+        return (1 - q) * sf(x) + q * sf(x - mu) - mp.exp(eps) * sf(x)
+    return sf(-x) - mp.exp(eps) * ((1 - q) * sf(-x) + q * sf(mu - x))  # {-l > eps} = {x < x_c}
+
+
+def _mp_eps(delta_fn, delta, guess):
+    delta = mp.mpf(delta)
+    assert guess > 0 and delta_fn(0) > delta
+    lo, hi = mp.mpf(guess) * (1 - mp.mpf(1e-9)), mp.mpf(guess) * (1 + mp.mpf(1e-9))
+    while delta_fn(lo) <= delta:
+        lo /= 2
+    while delta_fn(hi) > delta:
+        hi *= 2
+    while hi - lo > mp.mpf(10) ** -20 * hi:
+        m = (lo + hi) / 2
+        lo, hi = (m, hi) if delta_fn(m) > delta else (lo, m)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("s,q", [(0.05, 1e-12), (0.05, 0.3), (0.3, 1e-6), (1.0, 0.01), (5.0, 1e-6),
+                                 (153.5644, 0.00040426423847997605), (1e4, 1e-12), (1e4, 0.01), (1e4, 1.0)])
+def test_single_step_delta_relative_1e13_at_the_corners(s, q):
+    from ewacct.methods.closed import single_step_delta
+
+    with mp.workdps(50):
+        for eps in (0.0, 1e-9, 1e-5, 1e-3, 0.1, 1.0, 5.0):
+            for d in ("remove", "add"):
+                ref = _mp_cut_delta(q, s, eps, d)
+                if ref < mp.mpf(1e-200):  # below ~1e-200 the condition number a^2 of exp(-a^2/2) dominates
+                    continue
+                got = single_step_delta(eps, q, 1.0 / s, d)
+                assert abs(got - ref) <= 1e-13 * ref, (s, q, eps, d, got, float(ref))
+
+
+@pytest.mark.parametrize("s,q,delta", [BREAKER, (153.5644, 1e-6, 1e-12), (1e4, 1e-6, 1e-12), (1e4, 0.01, 2e-10),
+                                       (5.0, 1e-6, 1e-12), (0.3, 0.3, 1e-6), (0.05, 1e-10, 1e-12),
+                                       (1e4, 0.3, 1e-6), (0.8, 1.0, 0.1)])
+def test_single_step_epsilon_relative_1e12_against_mpmath(s, q, delta):
+    r = ewacct.epsilon(noise_multiplier=s, sampling_probability=q, steps=1, target_delta=delta)
+    got = float(r)
+    assert r.method in ("exact-single-step", "exact-gaussian") and r.valid
+    with mp.workdps(50):
+        ref = _mp_eps(lambda e: max(_mp_cut_delta(q, s, e, "remove"), _mp_cut_delta(q, s, e, "add")), delta, got)
+        assert abs(got - ref) <= 1e-12 * ref, (got, float(ref))
+
+
+@pytest.mark.parametrize("sigma,n,delta", [(1e4, 3, 1e-12), (153.5644, 3, 2.2e-10), (1.3, 3, 1e-6), (0.05, 3, 0.5),
+                                           (0.05, 1, 1e-12), (2.0, 1000, 1e-8)])
+def test_gaussian_epsilon_relative_1e12_against_mpmath(sigma, n, delta):
+    acc = Accountant().compose(Gaussian(sigma), n)
+    got = float(acc.get_epsilon(delta))
+    with mp.workdps(50):
+        mu = mp.sqrt(n) / mp.mpf(sigma)
+        f = lambda e: mp.ncdf(mu / 2 - e / mu) - mp.exp(e) * mp.ncdf(-mu / 2 - e / mu)  # noqa: E731
+        ref = _mp_eps(f, delta, got)
+        assert abs(got - ref) <= 1e-12 * ref, (got, float(ref))
+
+
+@pytest.mark.parametrize("e0,n,delta", [(0.5, 200, 1e-6), (0.01, 2000, 1e-9), (2.0, 7, 1e-3)])
+def test_randomized_response_epsilon_relative_1e12_against_mpmath(e0, n, delta):
+    acc = Accountant().compose(RandomizedResponse(e0), n)
+    got = float(acc.get_epsilon(delta))
+    with mp.workdps(50):
+        e0m = mp.mpf(e0)
+        r = mp.exp(e0m) / (1 + mp.exp(e0m))
+        ks = range(n + 1)
+        lp = [mp.binomial(n, k) * r**k * (1 - r) ** (n - k) for k in ks]
+
+        def f(e):
+            return mp.fsum(lp[k] * (1 - mp.exp(e - e0m * (2 * k - n))) for k in ks if e0m * (2 * k - n) > e)
+
+        ref = _mp_eps(f, delta, got)
+        assert abs(got - ref) <= 1e-12 * ref, (got, float(ref))

@@ -32,6 +32,15 @@ tiny numbers at large eps needs it -- and the ball's end points are rounded outw
 ``eps(delta)`` follows from the delta enclosure because the true ``delta(eps)`` is non-increasing:
 any eps with ``upper(eps) <= delta`` is an upper bound on ``eps(delta)`` and any eps with
 ``lower(eps) > delta`` is a lower bound (strictly below it); a bisection keeps only verified points.
+
+**The estimate lies inside its bracket.**  The double-precision estimate of the same closed form
+(:class:`ewacct.methods.closed.ClosedForm`, the worst direction; accurate to ~1e-14 relative) and
+this enclosure can still disagree in the last bits: the enclosure is ~1e-15 wide in delta and
+~2e-13 in eps, and the true value may sit at either end.  The public brackets are therefore the
+union of the Arb enclosure with the estimate: a superset of an interval that contains the true value
+still contains it, so the bracket stays rigorous, and it grows only by the estimate's own error.
+The union is taken only when the estimate is within ``ESTIMATE_SLACK`` (relative) of the enclosure;
+an estimate further off is a defect of the estimate and is left outside (the caller flags it).
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ TARGET_BITS = 52
 #: relative width at which the eps bisection stops (plus an absolute floor)
 EPS_REL_TOL = 2e-13
 EPS_ABS_TOL = 1e-30
+#: an estimate within this relative distance of the enclosure is taken into the bracket (see above)
+ESTIMATE_SLACK = 1e-12
 
 
 # ------------------------------------------------------------------ which composition
@@ -272,14 +283,41 @@ def _direction_brackets(kind: str, params: Any, eps: float) -> list[tuple[float,
         ctx.prec = old
 
 
+# ------------------------------------------------------------------ the estimate, kept inside
+def _estimate(acc: Any, kind: str, x: float) -> float | None:
+    """The double-precision closed-form estimate answered for this query (worst direction), or None."""
+    from ..methods.base import DIRECTIONS
+    from ..methods.closed import ClosedForm
+
+    try:
+        cf = ClosedForm(list(acc.groups()))
+        fn = cf.delta if kind == "delta" else cf.epsilon
+        v = max(float(fn(x, d)[0]) for d in DIRECTIONS)
+    except Exception:  # noqa: BLE001 - no estimate: the enclosure alone is the bracket
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _with_estimate(lo: float, hi: float, est: float | None) -> tuple[float, float]:
+    """``[lo, hi]`` joined with ``est`` when est lies within ESTIMATE_SLACK of it (still rigorous: a
+    superset of an enclosure of the true value)."""
+    if est is None:
+        return lo, hi
+    slack = ESTIMATE_SLACK * max(abs(lo), abs(hi)) + 1e-300
+    if lo - slack <= est <= hi + slack:
+        return min(lo, est), max(hi, est)
+    return lo, hi
+
+
 # ------------------------------------------------------------------ public API
 def closed_form_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | None:
     """Rigorous ``(lower, upper)`` on ``delta(eps) = max(delta_remove(eps), delta_add(eps))``.
 
     Returns None when the composition has no closed form (see :func:`closed_form_kind`).  The
-    bracket is an Arb enclosure rounded outward to doubles: it contains the true value, and its
-    relative width is about 1e-15 wherever delta is a normal double (it is ``[0, 5e-324]`` when the
-    true delta is below the double range).
+    bracket is an Arb enclosure rounded outward to doubles, joined with the closed-form estimate (see
+    the module docstring): it contains the true value and the estimate, and its relative width is
+    about 1e-15 (plus the estimate's error, ~1e-14) wherever delta is a normal double (it is
+    ``[0, 5e-324]`` when the true delta is below the double range).
     """
     kc = closed_form_kind(acc)
     if kc is None:
@@ -290,7 +328,7 @@ def closed_form_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | Non
     if eps == math.inf:
         return (0.0, 0.0)
     br = _direction_brackets(kc[0], kc[1], eps)
-    return max(b[0] for b in br), max(b[1] for b in br)
+    return _with_estimate(max(b[0] for b in br), max(b[1] for b in br), _estimate(acc, "delta", eps))
 
 
 def closed_form_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] | None:
@@ -381,4 +419,4 @@ def closed_form_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] |
                 lower = m
             else:
                 u = m
-    return (lower, b)
+    return _with_estimate(lower, b, _estimate(acc, "epsilon", delta))
