@@ -562,18 +562,9 @@ def _saddle(K: Composition, eps: float) -> float:
         c = math.exp(lc)
         return float(_atomless(np.array([K.real(c)]), eps)[0]) - c * eps - lc - math.log1p(c)
 
-    g = (math.sqrt(5.0) - 1.0) / 2.0
-    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
-    f1, f2 = phi(x1), phi(x2)
-    while hi - lo > 1e-2:
-        if f1 <= f2:
-            hi, x2, f2 = x2, x1, f1
-            x1 = hi - g * (hi - lo)
-            f1 = phi(x1)
-        else:
-            lo, x1, f1 = x1, x2, f2
-            x2 = lo + g * (hi - lo)
-            f2 = phi(x2)
+    from .._golden import golden_section
+
+    lo, hi, *_ = golden_section(phi, lo, hi, tol=1e-2)
     return math.exp(0.5 * (lo + hi))
 
 
@@ -1121,19 +1112,10 @@ class _Direction:
 
 
 def _golden_min(f, lo: float, hi: float, tol: float = 1e-3) -> float:
-    """min of a unimodal f on [lo, hi] by golden section (the value; a bracket walk extends hi)."""
-    g = (math.sqrt(5.0) - 1.0) / 2.0
-    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
-    f1, f2 = f(x1), f(x2)
-    while hi - lo > tol:
-        if f1 <= f2:
-            hi, x2, f2 = x2, x1, f1
-            x1 = hi - g * (hi - lo)
-            f1 = f(x1)
-        else:
-            lo, x1, f1 = x1, x2, f2
-            x2 = lo + g * (hi - lo)
-            f2 = f(x2)
+    """min of a unimodal f on [lo, hi] by golden section (the value)."""
+    from .._golden import golden_section
+
+    *_, f1, _, f2 = golden_section(f, lo, hi, tol=tol)
     return min(f1, f2)
 
 
