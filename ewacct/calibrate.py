@@ -203,12 +203,12 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
         eng = acc._exact_engine() if acc._structure() == "continuous" else None
         if eng is None:
             raise ArithmeticError("no exact engine")
-        return eng.dirs["remove"]
+        return eng
 
     last_c = [None]
 
     def model(x: float) -> float:
-        K = direction(x).K
+        K = direction(x).dirs["remove"].K
         if target_epsilon >= K.loss_sup:
             raise ArithmeticError("target beyond the largest privacy loss")
         c = saddle(K, target_epsilon, cs.get(x, last_c[0]))  # warm start: the last saddle
@@ -293,7 +293,10 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
             x += 0.5 * rtol
             while evals < _MODEL_MAX_EVALS:
                 try:
-                    fx = direction(x).log_delta(target_epsilon).log_delta - log_d
+                    # the REMOVE delta as the engine routes it: the full contour, or the truncated
+                    # composition / few-participation quadrature in the far mode where the plain
+                    # contour cannot settle (q T ~ 1 at tiny delta)
+                    fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
                 except ContourError:
                     # the engine's far tail (too much noise for it): back off towards less noise;
                     # a second failure hands over to the bracket search (each costs ~1 s)

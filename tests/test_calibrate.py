@@ -59,10 +59,12 @@ def test_calibrate_steps_round_trip():
     assert calibrate_steps(target_epsilon=1e-3, target_delta=1e-5, sampling_probability=0.5, noise_multiplier=0.5) == 0
 
 
-@pytest.mark.parametrize("q,T,delta,target", [(0.01, 300, 1e-5, 3.0), (1e-4, 100_000, 1e-6, 1.0)])
+@pytest.mark.parametrize("q,T,delta,target", [(0.01, 300, 1e-5, 3.0), (1e-4, 100_000, 1e-6, 1.0),
+                                                (1e-7, 10_000_000, 1e-12, 13.0)])
 def test_model_corrected_search_is_tight_safe_and_short(q, T, delta, target):
     # the exact engine's search starts from the saddle-point model and corrects it by exact
-    # evaluations (q = 1e-4 over 1e5 steps: ten participations, where the model is off by e^4)
+    # evaluations (q = 1e-4 over 1e5 steps: ten participations, where the model is off by e^4;
+    # q = 1e-7 over 1e7 steps at delta 1e-12: one participation, where only the routed engine settles)
     import ewacct.calibrate as cal
 
     found = cal._model_search(q, T, delta, target, 1e-6)
