@@ -327,18 +327,58 @@ def test_six_segment_schedule_against_dp_accounting_pld() -> None:
 def test_certified_query_gives_the_contour_its_time_budget(monkeypatch) -> None:
     """The core's contour certificate gets EWAccountant.certify_time_budget seconds (the core's own
     1 s default is met or missed depending on the machine's load, and the stated epsilon with it)."""
+    import ewacct.bounds.certify as C
+
     seen = []
-    real = ewacct.Accountant.get_epsilon
+    real = C.certified_epsilon
 
-    def spy(self, delta, *args, **kwargs):
-        seen.append(kwargs.get("certify_options"))
-        return real(self, delta, *args, **kwargs)
+    def spy(acc, delta, **kwargs):
+        seen.append(kwargs.get("time_budget"))
+        return real(acc, delta, **kwargs)
 
-    monkeypatch.setattr(ewacct.Accountant, "get_epsilon", spy)
+    monkeypatch.setattr(C, "certified_epsilon", spy)
     acc = EWAccountant()
     acc.history = [(1.0, 0.01, 2000)]
     res = acc.get_epsilon_result(DELTA, certify=True)
-    assert seen == [{"time_budget": EWAccountant.certify_time_budget}]
+    assert seen == [EWAccountant.certify_time_budget]
     assert EWAccountant.certify_time_budget >= 10.0
     assert "contour" in str(res.certified_by)
     assert res.upper - res.lower <= 1e-8 * res.upper
+
+
+def test_certified_query_asks_only_the_certificate(monkeypatch) -> None:
+    """Where the contour enclosure certifies, the certified query is answered from it alone (no
+    separate float query of the exact engine: ~55 % of a steady every-10-steps call); its upper end
+    is the core's certified upper bound, its estimate inside the bracket, and the bracket inside
+    dp_accounting's PLD bracket (pessimistic connect-the-dots / optimistic, an independent
+    reference) -- at the training loop's first call (q T = 0.1) and at 120 steps."""
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    rows = []
+    real_rows = ewacct.Accountant._exact_rows
+
+    def spy(self, *args, **kwargs):
+        rows.append(args)
+        return real_rows(self, *args, **kwargs)
+
+    acc = EWAccountant()
+    for steps in (10, 120):
+        acc.history = [(0.6421, 0.01, steps)]
+        monkeypatch.setattr(ewacct.Accountant, "_exact_rows", spy)
+        br = acc.epsilons(DELTA)
+        eps = acc.get_epsilon(DELTA)
+        monkeypatch.setattr(ewacct.Accountant, "_exact_rows", real_rows)
+        assert rows == []
+        assert eps == br["certified"]
+        assert br["certified_lower"] <= br["estimate"] <= br["certified"]
+        assert br["certified"] - br["certified_lower"] <= 1e-4 * br["certified"]
+        core = core_epsilon([(0.6421, 0.01, steps)], certify=True)
+        assert eps == pytest.approx(float(core.upper), rel=1e-9)
+
+        def pld(pessimistic: bool, steps: int = steps) -> float:
+            p = pl.from_gaussian_mechanism(0.6421, sampling_prob=0.01,
+                                           pessimistic_estimate=pessimistic,
+                                           value_discretization_interval=1e-3,
+                                           use_connect_dots=pessimistic).self_compose(steps)
+            return float(p.get_epsilon_for_delta(DELTA))
+
+        assert pld(False) <= br["certified_lower"] and eps <= pld(True)
