@@ -539,33 +539,49 @@ def _saddle(K: Composition, eps: float) -> float:
     (For eps > 0 the atom at 0 is removed from the integrand, :meth:`Panels.sums`: what is left
     is the bulk of the loss, whose saddle lies further right where the atom dominates K.)
 
-    K is evaluated once on a grid of log c (one batched kernel call), then the bracketing cell
-    is refined by golden section to 1e-2 in log c (the abscissa needs no more).
+    K is evaluated on a grid of log c of step 0.5 (in batched kernel calls, from small c up until
+    past the minimum: Phi is convex in c, hence unimodal in log c), then on the step-1/8 grid of the
+    bracketing cells (one more batched call), and the minimum is the vertex of the parabola through
+    the least point and its neighbours, kept inside them (the abscissa needs no more: any c > 0 is
+    exact, the saddle only minimises the node sum's cancellation).
     """
-    lcs = np.arange(-7.0, 25.0001, 0.25)
+    def phis(lc: np.ndarray) -> np.ndarray:
+        cs = np.exp(lc)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            v = _atomless(K.real_many(cs), eps) - cs * eps - lc - np.log1p(cs)
+        return np.where(np.isfinite(v), v, np.inf)
+
+    lcs = np.arange(-7.0, 25.0001, 0.5)
     ph = np.full(lcs.size, np.inf)
-    # in chunks from small c up, stopping once past the minimum (Phi is convex in c, hence unimodal
-    # in log c): the large-c end, where K grows fastest, is the costliest to evaluate
-    for j in range(0, lcs.size, 8):
-        sl = slice(j, min(j + 8, lcs.size))
-        cs = np.exp(lcs[sl])
-        with np.errstate(over="ignore", invalid="ignore"):
-            v = _atomless(K.real_many(cs), eps) - cs * eps - lcs[sl] - np.log1p(cs)
-        ph[sl] = np.where(np.isfinite(v), v, np.inf)
+    # in chunks from small c up, stopping once past the minimum: the large-c end, where K grows
+    # fastest, is the costliest to evaluate
+    for j in range(0, lcs.size, 6):
+        sl = slice(j, min(j + 6, lcs.size))
+        ph[sl] = phis(lcs[sl])
         k = int(np.argmin(ph[: sl.stop]))
         if k < sl.stop - 2:
             break
     i = int(np.argmin(ph))
-    lo, hi = lcs[max(i - 1, 0)], lcs[min(i + 1, lcs.size - 1)]
-
-    def phi(lc: float) -> float:
-        c = math.exp(lc)
-        return float(_atomless(np.array([K.real(c)]), eps)[0]) - c * eps - lc - math.log1p(c)
-
-    from .._golden import golden_section
-
-    lo, hi, *_ = golden_section(phi, lo, hi, tol=1e-2)
-    return math.exp(0.5 * (lo + hi))
+    if not np.isfinite(ph[i]):
+        return math.exp(lcs[0])
+    fine = lcs[i] + 0.125 * np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+    fine = fine[(fine >= lcs[0]) & (fine <= lcs[-1])]
+    xs = np.concatenate([fine, [lcs[i]]])
+    ys = np.concatenate([phis(fine), [ph[i]]])
+    o = np.argsort(xs)
+    xs, ys = xs[o], ys[o]
+    k = int(np.argmin(ys))
+    best = xs[k]
+    if 0 < k < xs.size - 1 and np.all(np.isfinite(ys[k - 1:k + 2])):
+        x0, x1, x2 = xs[k - 1:k + 2]
+        y0, y1, y2 = ys[k - 1:k + 2]
+        den = (x0 - x1) * (y0 - y2) - (x0 - x2) * (y0 - y1)
+        if den != 0.0:
+            num = (x0 - x1) ** 2 * (y0 - y2) - (x0 - x2) ** 2 * (y0 - y1)
+            v = x0 - 0.5 * num / den
+            if x0 <= v <= x2:
+                best = v
+    return math.exp(best)
 
 
 class Panels:
@@ -597,32 +613,51 @@ class Panels:
         return 15 * len(self.a)
 
     def add(self, a: float, b: float) -> int:
-        u = 0.5 * (a + b) + 0.5 * (b - a) * GK_X
-        kk, ek = self.K.with_error(self.c + 1j * u)
-        self.logk.append(kk)
-        self.errk.append(ek)
-        self.maxre.append(float(kk.real.max()))
-        self.a.append(a)
-        self.b.append(b)
-        self.ids.append(self._new_id())
-        self.u_end = max(self.u_end, b)
-        return len(self.a) - 1
+        return self.add_many([(a, b)])[-1]
+
+    def add_many(self, ab: list[tuple[float, float]]) -> list[int]:
+        """Add the panels [a, b] of ``ab`` (their nodes in one kernel call); returns their indices."""
+        ab = list(ab)
+        lo = np.array([x for x, _ in ab])
+        hi = np.array([y for _, y in ab])
+        u = (0.5 * (lo + hi))[:, None] + (0.5 * (hi - lo))[:, None] * GK_X[None, :]
+        kk, ek = self.K.with_error(self.c + 1j * u.ravel())
+        kk, ek = kk.reshape(len(ab), 15), ek.reshape(len(ab), 15)
+        out = []
+        for j, (a, b) in enumerate(ab):
+            self.logk.append(kk[j])
+            self.errk.append(ek[j])
+            self.maxre.append(float(kk[j].real.max()))
+            self.a.append(a)
+            self.b.append(b)
+            self.ids.append(self._new_id())
+            self.u_end = max(self.u_end, b)
+            out.append(len(self.a) - 1)
+        return out
 
     def split(self, i: int) -> None:
-        a, b = self.a[i], self.b[i]
+        self.split_many([i])
+
+    def split_many(self, idx) -> None:
+        """Halve the panels ``idx`` (all new nodes in one kernel call)."""
+        idx = [int(i) for i in idx]
+        a = np.array([self.a[i] for i in idx])
+        b = np.array([self.b[i] for i in idx])
         m = 0.5 * (a + b)
-        u = 0.5 * (a + m) + 0.5 * (m - a) * GK_X
-        v = 0.5 * (m + b) + 0.5 * (b - m) * GK_X
-        kk, ek = self.K.with_error(self.c + 1j * np.concatenate([u, v]))
-        self.a[i], self.b[i], self.logk[i], self.errk[i] = a, m, kk[:15], ek[:15]
-        self.maxre[i] = float(kk[:15].real.max())
-        self.maxre.append(float(kk[15:].real.max()))
-        self.ids[i] = self._new_id()
-        self.ids.append(self._new_id())
-        self.a.append(m)
-        self.b.append(b)
-        self.logk.append(kk[15:])
-        self.errk.append(ek[15:])
+        u = (0.5 * (a + m))[:, None] + (0.5 * (m - a))[:, None] * GK_X[None, :]
+        v = (0.5 * (m + b))[:, None] + (0.5 * (b - m))[:, None] * GK_X[None, :]
+        kk, ek = self.K.with_error(self.c + 1j * np.concatenate([u, v], axis=1).ravel())
+        kk, ek = kk.reshape(len(idx), 30), ek.reshape(len(idx), 30)
+        for j, i in enumerate(idx):
+            self.a[i], self.b[i], self.logk[i], self.errk[i] = float(a[j]), float(m[j]), kk[j, :15], ek[j, :15]
+            self.maxre[i] = float(kk[j, :15].real.max())
+            self.maxre.append(float(kk[j, 15:].real.max()))
+            self.ids[i] = self._new_id()
+            self.ids.append(self._new_id())
+            self.a.append(float(m[j]))
+            self.b.append(float(b[j]))
+            self.logk.append(kk[j, 15:])
+            self.errk.append(ek[j, 15:])
 
     def sums(self, eps: float, m: float):
         """Per panel: (Kronrod, Gauss, integral of |F| (8 |K| + 32), Kronrod of dF/deps, floating-point
@@ -826,8 +861,7 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
             raise FewPartError(f"Gauss-Kronrod quadrature did not converge within {MAX_NODES} nodes")
         # split the worst panels (all within a factor 4 of the worst)
         worst = err.max()
-        for i in np.nonzero(err >= 0.25 * worst)[0][:8]:
-            P.split(int(i))
+        P.split_many(np.nonzero(err >= 0.25 * worst)[0][:8])
     scale = math.log(1.0 / math.pi)
     if not tot > 0.0:
         if strict:
@@ -847,27 +881,37 @@ def _build(K: Composition, eps: float, c: float, rtol: float) -> Panels:
     P = Panels(K, c)
     # width of the central bump: 1 / sqrt(Phi''(c)), by a finite difference of K
     h = 1e-3 * c
-    k0, kp, km = K.real(c), K.real(c + h), K.real(c - h)
+    k0, kp, km = K.real_many(np.array([c, c + h, c - h]))
     phi2 = max((kp - 2.0 * k0 + km) / (h * h), 0.0) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
     s0 = 1.0 / math.sqrt(phi2)
-    m = _scale(K, c, eps)
-    P.add(0.0, s0)
+    m = k0 - c * eps
     a = s0
     width = s0
     quiet = 0
-    while True:
-        i = P.add(a, a + width)
-        a += width
-        width *= 2.0
+    first = [(0.0, s0)]
+    done = False
+    while not done:
+        # the ladder's panels two at a time (one kernel call; at most one panel beyond the stop)
+        batch = first + [(a, a + width), (a + width, a + 3.0 * width)]
+        first = []
+        idx = P.add_many(batch)[-2:]
         kr, gs, ab, dk, tot, dtot, fp = P.totals(eps, m)
-        # stop once two consecutive panels carry |F| below rtol * 1e-3 of the running total
-        if ab[i] <= 32e-3 * rtol * max(abs(tot), 1e-300):
-            quiet += 1
-            if quiet >= 2:
-                break
-        else:
-            quiet = 0
-        if P.n >= MAX_NODES:
+        for i in idx:
+            a += width
+            width *= 2.0
+            # stop once two consecutive panels carry |F| below rtol * 1e-3 of the running total
+            if ab[i] <= 32e-3 * rtol * max(abs(tot), 1e-300):
+                quiet += 1
+                if quiet >= 2:
+                    done = True
+                    break
+            else:
+                quiet = 0
+        if done and i != idx[-1]:
+            # the batch's last panel lies beyond the stop: it is kept (the range only grows)
+            a += width
+            width *= 2.0
+        if not done and P.n >= MAX_NODES:
             raise FewPartError("the u-range did not settle")
     P.u_end, P.width = a, width
     return P
@@ -904,6 +948,13 @@ DEFAULT_RTOL = 1e-8
 ACCEPT_RTOL = 1e-7
 #: the largest relative error estimate an eps(delta) answer may carry
 EPS_ACCEPT = 1e-6
+#: the relative accuracy on eps the iterates of an eps(delta) search aim at (their delta tolerance
+#: follows from delta's log-slope, :meth:`_Direction.epsilon`), and the loosest delta tolerance used
+EPS_RTOL = 2e-8
+TOL_MAX = 1e-6
+#: the relative accuracy of the contour that decides on which side of the target the other
+#: direction's delta lies (:func:`fewpart_epsilon`)
+SIDE_RTOL = 1e-5
 #: the largest relative error estimate a delta(eps) answer may carry where cancellation puts the
 #: floating-point budget above ``ACCEPT_RTOL`` (a quarter of it accepted as the budget, the quadrature
 #: refined down to twice that; as for eps(delta), whose ``EPS_ACCEPT`` allows delta errors of
@@ -920,6 +971,9 @@ class _Direction:
         self.groups = list(groups)
         self.direction = direction
         self.rtol = rtol
+        #: the delta tolerance of the current evaluations: ``rtol``, or during an eps(delta) search the
+        #: looser one that still holds eps to ``EPS_RTOL`` (:meth:`epsilon`)
+        self.tol = rtol
         self.K: Composition | None = None
         self.P: Panels | None = None
         self.P_eps = math.nan
@@ -999,12 +1053,12 @@ class _Direction:
             if fresh:
                 P = self._contour(eps)
             try:
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=lt)
+                ld, dld, lerr = _evaluate(P, eps, self.tol, strict=strict, accept=accept, log_target=lt)
             except FewPartError:
                 if fresh:
                     raise
                 P = self._contour(eps)
-                ld, dld, lerr = _evaluate(P, eps, self.rtol, strict=strict, accept=accept, log_target=lt)
+                ld, dld, lerr = _evaluate(P, eps, self.tol, strict=strict, accept=accept, log_target=lt)
             # the truncation bound must be negligible against the answer: else truncate further out
             # (not for a root-search iterate far below the target: it only steers the search, and
             # its estimate carries the bound)
@@ -1040,6 +1094,20 @@ class _Direction:
     def epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
         """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
 
+        See :meth:`_epsilon`.  Each iterate's delta is evaluated to the relative tolerance that holds
+        eps to ``EPS_RTOL``: a relative error r of delta moves eps by r / (eps |d log delta / d eps|)
+        relatively, so the tolerance is max(rtol, EPS_RTOL eps |slope| / 2), with the slope of the
+        previous iterate (halved: near the root consecutive slopes agree).  The answer's estimate is
+        computed from its own slope, and its acceptance criteria are unchanged.
+        """
+        try:
+            return self._epsilon(log_target, eps_start)
+        finally:
+            self.tol = self.rtol
+
+    def _epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
+        """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
+
         Safeguarded Newton on log delta (convex and decreasing), started at ``eps_start`` or at 0;
         every step reuses one contour.
         """
@@ -1055,10 +1123,16 @@ class _Direction:
         if not eps > 0.0:
             eps = 0.0
         rebuilt = False
+        slope = math.nan  # |d log delta / d eps| at the last iterate where it is known
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
+            self.tol = self.rtol
+            if math.isfinite(slope) and eps > 0.0:
+                self.tol = min(max(self.rtol, 0.5 * EPS_RTOL * eps * slope), TOL_MAX)
             ld, dld, lerr = self.log_delta(eps, log_target, strict=False)
             f = ld - log_target
+            if math.isfinite(dld) and dld < 0.0:
+                slope = -dld
             # a floating-point budget on delta that keeps eps's estimate (fp + quadrature <= 3 fp,
             # divided by delta's log-slope) within EPS_ACCEPT
             accept = max(0.25 * ACCEPT_RTOL, 0.3 * EPS_ACCEPT * eps * abs(dld))
@@ -1206,8 +1280,10 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
         else:
             # only the side of the target matters here: decided when clear by the estimate's own
             # error, else ADD's eps is solved (and compared)
-            ld_a, _, lerr_a = add.log_delta(e_r, lt, strict=False)
-            if float(np.logaddexp(ld_a, lerr_a)) > lt:
+            # (on a contour whose u-range is set for a relative accuracy of SIDE_RTOL, not rtol: the
+            # side is taken only with a margin of 1e-2 beyond the estimate, far above that range's error)
+            ld_a, _, lerr_a = _Direction(g, "add", SIDE_RTOL).log_delta(e_r, lt, strict=False)
+            if not float(np.logaddexp(ld_a, lerr_a)) + 1e-2 <= lt:
                 ld_a = math.inf
         if ld_a <= lt:
             best = (e_r, rel_r, "remove")
