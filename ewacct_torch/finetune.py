@@ -661,6 +661,7 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
     step_times: list[float] = []
     loss_sum, loss_n = 0.0, 0
     t_start = time.perf_counter()
+    cpu_start = time.process_time()
     t_step = time.perf_counter()
     model.train()
 
@@ -721,6 +722,7 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
     if bar is not None:
         bar.close()
     train_s = time.perf_counter() - t_start
+    train_cpu_s = time.process_time() - cpu_start
     if ckpt_path is not None:
         _save_checkpoint(ckpt_path, plan=plan, model=model, optimizer=optimizer,
                          engine=engine, step=step, seed=seed, dist_info=prep.dist)
@@ -739,6 +741,7 @@ def _train_once(prep: _Prepared, plan: PrivacyPlan, *, seed: int, out: Path | No
         "majority_accuracy": _majority(prep.eval_tensors[-1]),
         "trainable_parameters": int(n_trainable),
         "train_seconds": train_s,
+        "train_cpu_seconds": train_cpu_s,
         "seconds_per_step": float(np.mean(steady)) if steady else math.nan,
         "steps_per_second": (1.0 / float(np.mean(steady))) if steady else math.nan,
         "history": [list(h) for h in history],
