@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..mechanisms import PoissonSubsampledGaussian
+from ..mechanisms import PoissonSubsampledGaussian, RandomizedResponse
 from ..results import EdgeworthValidityWarning
 from .base import CLOSED_STRUCTURES, DIRECTIONS, Groups, Row, check_finite, structure, worst_direction
 from .closed import ClosedForm
@@ -68,7 +68,19 @@ class ExactDispatch:
 
     def rows(self, kind: str, arr: np.ndarray) -> list[Row]:
         """(value, direction, valid, diagnostics, method) per query; ``kind`` is "delta" or "epsilon"."""
-        if structure(self.groups) in CLOSED_STRUCTURES:
+        if any(isinstance(m, RandomizedResponse) for m, _ in self.groups):
+            # randomized response mixed with anything else: conditioned on its lattice (one parameter
+            # alone is the closed form's: lattice_mix_for gives None)
+            from . import mixed_exact
+
+            try:
+                lat = mixed_exact.lattice_mix_for(self.groups)
+            except mixed_exact.LatticeMixError as exc:
+                raise ValueError(f"randomized response mixed with other mechanisms: no exact answer here ({exc})") from exc
+            if lat is not None:
+                return [self._lattice_mixed(lat, kind, float(x)) for x in arr]
+        st = structure(self.groups)
+        if st in CLOSED_STRUCTURES:
             closed = ClosedForm(self.groups)
             fn = closed.delta if kind == "delta" else closed.epsilon
             return [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
@@ -162,6 +174,28 @@ class ExactDispatch:
                 check_finite(kind, v)
             except (LaplaceExactError, FloatingPointError, OverflowError, ValueError, ZeroDivisionError) as exc:
                 return self._tilted(kind, x, LAPLACE_NOTE, str(exc))
+            row = Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
+            if best is None or v > best.value:
+                best = row._replace(valid=row.valid and (best is None or best.valid))
+            elif not row.valid:
+                best = best._replace(valid=False)
+        assert best is not None
+        return best
+
+    def _lattice_mixed(self, lat: Any, kind: str, x: float) -> Row:
+        """Randomized response mixed with anything else (:class:`.mixed_exact.LatticeMix`): both
+        directions by the conditioned lattice sum, the worse reported.  Where it cannot answer (too
+        many lattice points, the rest's exact evaluation failed) a ValueError says so, as before this
+        evaluation existed (no expansion is trusted on a lattice)."""
+        from .mixed_exact import LatticeMixError
+
+        best: Row | None = None
+        for d in DIRECTIONS:
+            try:
+                v, rel, diag = lat.delta(x, d) if kind == "delta" else lat.epsilon(x, d)
+                check_finite(kind, v)
+            except (LatticeMixError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+                raise ValueError(f"randomized response mixed with other mechanisms: no exact answer here ({exc})") from exc
             row = Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
             if best is None or v > best.value:
                 best = row._replace(valid=row.valid and (best is None or best.valid))

@@ -41,6 +41,7 @@ these (relative) in ``rel_error``.
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 from functools import lru_cache
 
@@ -61,6 +62,8 @@ RTOL = 1e-10
 ACCEPT_RTOL = 1e-7
 #: node budget of one trapezoidal sum
 MAX_NODES = 400_000
+#: node budget of one trapezoidal sum with other mechanisms (their kernels cost ~8 us a node)
+MAX_NODES_OTHERS = 60_000
 #: the split evaluation goes first while the mean number of continuous steps is at most this
 SPLIT_MAX_MEAN = 50.0
 _GL_N = 40
@@ -186,6 +189,9 @@ def f_cont(theta: float, k: int, x: np.ndarray) -> np.ndarray:
 class LaplaceComposition:
     """delta(eps) and eps(delta) of ``T`` runs of a Laplace mechanism with ``theta = Delta / b``."""
 
+    #: node budget of one trapezoidal sum
+    max_nodes = MAX_NODES
+
     def __init__(self, theta: float, T: int, rtol: float = RTOL) -> None:
         if not (theta > 0.0 and math.isfinite(theta)):
             raise ValueError(f"theta must be positive and finite, got {theta!r}")
@@ -306,12 +312,13 @@ class LaplaceComposition:
             cher = (lb, rate)
         if not (math.isfinite(P) and P > 0.0):
             raise LaplaceExactError("no finite alias period")
+        P = self._round_period(P)
         h = 2.0 * math.pi / P
         # truncation: the smallest U (to 1 %) with tail(U) <= tau
         U = max(h, 1.0)
         while tail(U) > log_tau:
             U *= 2.0
-            if U / h > MAX_NODES:
+            if U / h > self.max_nodes:
                 raise LaplaceExactError("the contour's u-range exceeds its node budget")
         lo = U / 2.0
         while U / lo > 1.01 and U > h:
@@ -344,6 +351,10 @@ class LaplaceComposition:
         if cher is not None:
             err += math.exp(cher[0] - cher[1] * P - math.log(-math.expm1(-cher[1] * P)))
         return v, err, {"abscissa": c, "nodes": n, "step": h, "u_max": U}
+
+    def _round_period(self, P: float) -> float:
+        """The alias period used (a larger one only lowers the alias bounds): P itself here."""
+        return P
 
     def _fp_scale(self) -> float:
         """Size scale of the Laplace logs' arguments per unit |z| (sum of n theta)."""
@@ -572,6 +583,18 @@ class LaplaceMixture(LaplaceComposition):
             return 0.0, 0.0, {"laplace": "eps at or beyond the largest loss"}
         return self._full(eps)
 
+    def _tail_bound(self, c: float, eps: float, bounds, logK: float):
+        """U -> log of a bound on (1/pi) int_U^inf |integrand(c + iu)| du: prod_g rho_g(U)^{n_g} (each
+        factor as in LaplaceComposition._full), the other mechanisms' factor at most its real value."""
+
+        def tail(U: float) -> float:
+            lr = 0.0
+            for n, A, S, lm in bounds:
+                lr += n * (_logaddexp_real(A, min(S, A - math.log(2.0 * U))) - lm)
+            return logK + lr - c * eps - math.log(math.pi) - math.log(U)
+
+        return tail
+
     def _split(self, eps: float):
         raise LaplaceExactError("several Laplace scales: no split evaluation")
 
@@ -587,13 +610,7 @@ class LaplaceMixture(LaplaceComposition):
         if not math.isfinite(logK):
             raise LaplaceExactError("the log-MGF is not finite at the saddle")
 
-        def tail(U: float) -> float:
-            # prod_g rho_g(U)^{n_g}: each factor as in LaplaceComposition._full
-            lr = 0.0
-            for n, A, S, lm in bounds:
-                lr += n * (_logaddexp_real(A, min(S, A - math.log(2.0 * U))) - lm)
-            return logK + lr - c * eps - math.log(math.pi) - math.log(U)
-
+        tail = self._tail_bound(c, eps, bounds, logK)
         est = gv - 0.5 * math.log(2.0 * math.pi * self._var(c)) if c > 0.0 else math.log(0.5)
 
         def log_phi(z: np.ndarray) -> np.ndarray:
@@ -611,9 +628,12 @@ class LaplaceMixture(LaplaceComposition):
 class LaplaceWithOthers(LaplaceMixture):
     """Laplace mechanisms composed with mechanisms that have a complex log-MGF (subsampled Gaussian,
     Gaussian), in one direction (the Laplace part is the same in both): the full contour on
-    e^{K_other(z)} prod_g M_g(z)^{n_g}.  The truncation bound uses |e^{K_other(c+iu)}| <= e^{K_other(c)}
-    and the Laplace factors' rho bounds, so it settles only where the Laplace atoms' returns are
-    negligible by themselves; elsewhere LaplaceExactError."""
+    e^{K_other(z)} prod_g M_g(z)^{n_g}.  The truncation bound takes the decay from whichever factor
+    decays (:meth:`_tail_bound`, docs/math.md "Laplace and randomized response mixed with others"): the
+    Laplace factors' rho bounds, the Gaussian factor's exact |e^{K_G(c+iu)}| = e^{K_G(c) - g2 u^2 / 2},
+    and each subsampled Gaussian's integration-by-parts bound |M(c+iu)| <= min(M(c), V(c) / |u|).  Few
+    Laplace steps (whose atoms do not decay) settle wherever the others decay within the node budget;
+    elsewhere LaplaceExactError."""
 
     def __init__(self, parts: list[tuple[float, int]], others, direction: str, rtol: float = RTOL) -> None:
         from .exact import composition_log_mgf
@@ -625,12 +645,16 @@ class LaplaceWithOthers(LaplaceMixture):
         self.parts = parts
         self.direction = direction
         self.K_other = composition_log_mgf(others, direction)
+        self.g2, self.sg = _decay_params(others)
+        self.max_nodes = MAX_NODES_OTHERS
         self.T = sum(n for _, n in parts) + sum(n for _, n in others)
         self.theta = max(th for th, _ in parts)
         self.rtol = float(rtol)
         self.sup = sum(th * n for th, n in parts) + self.K_other.loss_sup
 
     def _other_real(self, c: float) -> float:
+        if not self.sg:  # Gaussian factors only: closed form
+            return 0.5 * self.g2 * c * (c + 1.0)
         try:
             with np.errstate(all="ignore"):
                 v = float(self.K_other.complex_fn(np.array([complex(c, 0.0)]))[0].real)
@@ -638,15 +662,130 @@ class LaplaceWithOthers(LaplaceMixture):
             return math.inf
         return v if math.isfinite(v) else math.inf
 
+    def _log_K(self, c: float) -> float:
+        tot = self._other_real(c)
+        for th, n in self.parts:
+            la, ls = _lc_real_scalar(th, c + 0.5)
+            tot += n * _logaddexp_real(la, ls)
+        return tot
+
+    def log_chernoff(self, eps: float) -> float:
+        """A rigorous upper bound on log delta(eps) (any t > 0 gives one): the golden search stops at
+        1e-5 in log t (the bound is then within ~1e-10 of its minimum)."""
+        from .._golden import golden_section
+
+        def g(x: float) -> float:
+            t = math.exp(x)
+            return self._log_K(t) - t * eps + _chernoff_factor(t)
+
+        last = getattr(self, "_cher_x", None)
+        if last is not None:  # warm start around the last minimiser (any t gives a rigorous bound)
+            a, b, x1, f1, x2, f2 = golden_section(g, last - 1.0, last + 1.0, iters=100, tol=1e-3)
+            if a - (last - 1.0) > 0.05 and (last + 1.0) - b > 0.05:
+                self._cher_x = x1 if f1 <= f2 else x2
+                return min(0.0, f1, f2)
+        a, b, x1, f1, x2, f2 = golden_section(g, math.log(1e-9), math.log(1e5), iters=100, tol=1e-5)
+        self._cher_x = x1 if f1 <= f2 else x2
+        return min(0.0, f1, f2)
+
     def _other_complex(self, z: np.ndarray) -> np.ndarray:
-        out = self.K_other.complex_fn(np.ascontiguousarray(z, dtype=complex))
+        cache = getattr(self, "_nodes", None)
+        key = None
+        if cache is not None and z.size >= 2 and z[0].imag == 0.0:
+            key = (float(z[0].real), float(z[1].imag))  # (c, h): the nodes c + i h k, k = 0, 1, ...
+            hit = cache.get(key)
+            if hit is not None and hit.size >= z.size:
+                out = hit[:z.size]
+                self._last_other = (z, out)
+                return out
+        zc = np.ascontiguousarray(z, dtype=complex)
+        parts = []
+        for i0 in range(0, zc.size, 4096):  # chunks: the CPU-time budget is checked between them
+            if time.process_time() > self._deadline:
+                raise LaplaceExactError(f"the contour ran past its CPU-time budget ({DEADLINE_S} s)")
+            parts.append(self.K_other.complex_fn(zc[i0:i0 + 4096]))
+        out = np.concatenate(parts) if parts else np.zeros(0, dtype=complex)
         if not np.all(np.isfinite(out)):
             raise LaplaceExactError("the other mechanisms' log-MGF is not finite on the contour")
+        if key is not None:
+            cache[key] = out
         self._last_other = (z, out)
         return out
 
+    # -- within one eps(delta) search: the abscissa of an earlier evaluation at a nearby eps is kept (any
+    #    c gives the exact value; the error bounds are computed for the c used), the alias period is
+    #    rounded up to a power of 2^(1/4) and the other mechanisms' node values are reused
+    def _saddle(self, eps: float, log_total, positive_only: bool = False) -> tuple[float, float]:
+        pins = getattr(self, "_pins", None)
+        if pins is not None:
+            for e0, c0 in pins:
+                if abs(eps - e0) <= PIN_REL * max(abs(e0), 0.05):
+                    return c0, log_total(c0) - c0 * eps - math.log(abs(c0)) - math.log1p(c0)
+        c, gv = super()._saddle(eps, log_total, positive_only)
+        if pins is not None:
+            pins.append((eps, c))
+        return c, gv
+
+    def _round_period(self, P: float) -> float:
+        if getattr(self, "_pins", None) is None:
+            return P
+        return 2.0 ** (math.ceil(4.0 * math.log2(P)) / 4.0)
+
+    _deadline = math.inf
+
+    def delta(self, eps: float) -> tuple[float, float, dict]:
+        if self._deadline < math.inf:  # inside epsilon: its budget
+            return super().delta(eps)
+        self._deadline = time.process_time() + DEADLINE_S
+        try:
+            return super().delta(eps)
+        finally:
+            self._deadline = math.inf
+
+    def epsilon(self, delta: float) -> tuple[float, float, dict]:
+        self._pins, self._nodes = [], {}
+        self._deadline = time.process_time() + DEADLINE_S
+        try:
+            return super().epsilon(delta)
+        finally:
+            self._pins = self._nodes = None
+            self._deadline = math.inf
+
     def _fp_scale(self) -> float:
         return sum(th * n for th, n in self.parts)
+
+    def _tail_bound(self, c: float, eps: float, bounds, logK: float):
+        """U -> log of a rigorous bound on (1/pi) int_U^inf |integrand(c + iu)| du, the decay taken from
+        every factor: F(u) = prod_Laplace rho_g(u)^{n_g} M_g(c)^{n_g} * prod_SG min(M_g(c), V_g(c)/u)^{n_g}
+        * e^{K_G(c) - g2 u^2 / 2} * e^{-c eps} / u^2 bounds |integrand| at |u| >= u (each factor is
+        non-increasing in u, and F(u) u^2 too), so int_U^inf F <= sum_i F(u_i) (u_{i+1} - u_i) +
+        F(u_N) u_N on the geometric grid u_i = U r^i (the last term: F(u) <= F(u_N) u_N^2 / u^2)."""
+        lap = [(n, A, S) for n, A, S, _ in bounds]
+        sgs = []
+        for q, mu, n in self.sg:
+            lm = _sg_log_mgf_real(q, mu, c, self.direction)
+            lv = _sg_log_decay(q, mu, c, self.direction)
+            if not (math.isfinite(lm) and math.isfinite(lv)):
+                raise LaplaceExactError("no finite decay bound for a subsampled Gaussian factor")
+            sgs.append((n, lm, lv))
+        kg = 0.5 * self.g2 * c * (c + 1.0)
+        grid = _TAIL_RATIO ** np.arange(_TAIL_N + 1)
+
+        def tail(U: float) -> float:
+            u = U * grid
+            lu = np.log(u)
+            lf = kg - 0.5 * self.g2 * u * u - c * eps - 2.0 * lu - math.log(math.pi)
+            for n, A, S in lap:
+                lf = lf + n * np.logaddexp(A, np.minimum(S, A - math.log(2.0) - lu))
+            for n, lm, lv in sgs:
+                lf = lf + n * np.minimum(lm, lv - lu)
+            terms = np.append(lf[:-1] + np.log(np.diff(u)), lf[-1] + lu[-1])
+            m = float(terms.max())
+            if not math.isfinite(m):
+                return m
+            return m + math.log(float(np.exp(terms - m).sum()))
+
+        return tail
 
     def _fp_other(self, z: np.ndarray) -> np.ndarray | float:
         # the kernels of the other mechanisms are accurate to a few ulps relative to |K| (checked against
@@ -659,6 +798,133 @@ class LaplaceWithOthers(LaplaceMixture):
     def _full(self, eps: float) -> tuple[float, float, dict]:
         v, rel, diag = super()._full(eps)
         return v, rel, {**diag, "laplace": f"full contour (Laplace with other mechanisms, {self.direction})"}
+
+
+#: CPU-time budget of one query of one direction of Laplace with other mechanisms (both directions
+#: stay below 1 s); past it LaplaceExactError (the dispatch then answers with the noted expansion)
+DEADLINE_S = 0.45
+#: within one eps(delta) search, an abscissa is reused for eps within this relative distance
+PIN_REL = 0.05
+#: the tail bound's geometric grid: ratio and number of steps (u up to U * 1.1^400 = U e^38)
+_TAIL_RATIO = 1.1
+_TAIL_N = 400
+
+
+def _decay_params(others) -> tuple[float, list[tuple[float, float, int]]]:
+    """(g2, [(q, mu, n)]): sum of n mu^2 over the Gaussian factors (Gaussian mechanisms and subsampled
+    ones at q = 1) and the subsampled Gaussian groups (q < 1)."""
+    from ..mechanisms import Gaussian, PoissonSubsampledGaussian
+
+    g2 = 0.0
+    sg: list[tuple[float, float, int]] = []
+    for m, n in others:
+        if isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0:
+            sg.append((float(m.sampling_probability), float(m.mu), int(n)))
+        elif isinstance(m, (Gaussian, PoissonSubsampledGaussian)):
+            g2 += int(n) * float(m.mu) ** 2
+        else:
+            raise ValueError(f"no decay bound for {type(m).__name__}")
+    return g2, sg
+
+
+def _sg_log_mgf_real(q: float, mu: float, c: float, direction: str) -> float:
+    from ..mechanisms import PoissonSubsampledGaussian
+
+    m = _SG_MECH.get((q, mu))
+    if m is None:
+        m = _SG_MECH.setdefault((q, mu), PoissonSubsampledGaussian(1.0 / mu, q))
+    with np.errstate(all="ignore"):
+        v = float(m.log_mgf(np.array([complex(c, 0.0)]), direction=direction)[0].real)
+    return v if math.isfinite(v) else math.inf
+
+
+def _lc_real_scalar(theta: float, cp: float) -> tuple[float, float]:
+    """_lc_real in scalar arithmetic (the same formulas)."""
+    v = abs(cp) * theta
+    la = v + math.log1p(math.exp(-2.0 * v)) - _LOG2 - 0.5 * theta
+    if v < 0.05:
+        x = v * v
+        lsh = x * (1 / 6 + x * (-1 / 180 + x * (1 / 2835 + x * (-1 / 37800 + x * (1 / 467775
+              + x * (-691 / 3831077250 + x * (2 / 1915538625)))))))
+    else:
+        lsh = v + math.log(-math.expm1(-2.0 * v)) - _LOG2 - math.log(v)
+    return la, lsh + math.log(0.5 * theta) - 0.5 * theta
+
+
+_SG_MECH: dict[tuple[float, float], object] = {}
+
+
+def _log_abs_moment(s: float) -> float:
+    """log E[|Z| e^{s Z}] = s^2/2 + log(2 phi(s) + s erf(s / sqrt 2)) for s >= 0, Z ~ N(0, 1)."""
+    return 0.5 * s * s + math.log(2.0 * math.exp(-0.5 * s * s) / math.sqrt(2.0 * math.pi) + s * math.erf(s / math.sqrt(2.0)))
+
+
+def _sg_log_decay(q: float, mu: float, c: float, direction: str) -> float:
+    """log V with |E_P[e^{zL}]| <= V / |z| on Re z = c for one Poisson-subsampled Gaussian step: the
+    smaller of the closed-form bound (:func:`_sg_log_decay_closed`, which replaces e^{s l} by
+    1 + r^s and is loose by ~e^{s^2 mu^2 / 2} q^{-s} at large s) and the same integration-by-parts
+    integral int e^{s l} |(p / |l'|)'| dx evaluated by the trapezoidal rule (step 0.02 in x, range
+    [-mu - 14, mu + max(s, 0) mu + 14], where the tilted bumps live; the integrand is smooth except
+    for kinks at the zeros of the derivative, so the rule is accurate to far better than the factor 2
+    margin added)."""
+    v = _sg_log_decay_closed(q, mu, c, direction)
+    s = c if direction == "remove" else -c
+    lo = -mu - 14.0
+    hi = mu + max(s, 0.0) * mu + 14.0
+    n = int(math.ceil((hi - lo) / 0.02)) + 1
+    if n > 40_000:
+        return v
+    x = np.linspace(lo, hi, n)
+    lq, l1q = math.log(q), math.log1p(-q)
+    if direction == "remove":
+        bumps = [(-mu, 2.0 * l1q + mu * mu), (0.0, _LOG2 + lq + l1q), (mu, 2.0 * lq)]
+    else:
+        bumps = [(-mu, l1q + mu * mu), (0.0, lq)]
+    # g'(x) = -(1/(mu q)) sum_a w_a (x - a) phi(x - a), in log space
+    la = np.array([lw - 0.5 * (x - a) ** 2 for a, lw in bumps])
+    sg = np.array([x - a for a, _ in bumps])
+    m = la.max(axis=0)
+    with np.errstate(divide="ignore"):
+        lg = m + np.log(np.abs((sg * np.exp(la - m)).sum(axis=0))) - 0.5 * math.log(2.0 * math.pi)
+        l = np.logaddexp(l1q, lq + mu * x - 0.5 * mu * mu)
+    f = s * l + lg
+    mf = float(f.max())
+    if not math.isfinite(mf):
+        return v
+    w = np.exp(f - mf)
+    integral = (x[1] - x[0]) * (float(w.sum()) - 0.5 * (w[0] + w[-1]))
+    # the ends: the integrand there is below e^{-80} of its peak (14 noise units past every bump)
+    num = mf + math.log(integral) + _LOG2 - math.log(mu) - lq
+    return min(v, num)
+
+
+def _sg_log_decay_closed(q: float, mu: float, c: float, direction: str) -> float:
+    """log V with |E_P[e^{zL}]| <= V / |z| on Re z = c for one Poisson-subsampled Gaussian step.
+
+    In the noise unit, x ~ N(0, 1) under Q, r(x) = e^{mu x - mu^2/2}, l(x) = log(1 - q + q r) (l' > 0).
+    With L the direction's loss as a function of x (l for REMOVE under P = phi (1 - q + q r), -l for ADD
+    under Q = phi), integration by parts (p e^{zL} = (p / (z L')) d e^{zL}, the boundary terms vanish)
+    gives |M(z)| <= (1/|z|) int e^{c L} |(p / |l'|)'| dx, where p / |l'| is a positive sum of Gaussian
+    bumps: REMOVE (1/(mu q)) [(1-q)^2 e^{mu^2} phi(x+mu) + 2q(1-q) phi(x) + q^2 phi(x-mu)], ADD
+    (1/(mu q)) [(1-q) e^{mu^2} phi(x+mu) + q phi(x)] (phi/r = e^{mu^2} phi(x+mu), phi r = phi(x-mu)).
+    With s = c (REMOVE) or -c (ADD), e^{s l} <= 1 + r^s for s >= 0 and <= (1-q)^s for s < 0 (l >= log(1-q)),
+    and int (1 + r^s) |phi'(x - a)| dx = sqrt(2/pi) + e^{s mu a - s mu^2/2} E|Z| e^{s mu Z}."""
+    s = c if direction == "remove" else -c
+    lq, l1q = math.log(q), math.log1p(-q)
+    if direction == "remove":
+        bumps = [(-mu, 2.0 * l1q + mu * mu), (0.0, _LOG2 + lq + l1q), (mu, 2.0 * lq)]
+    else:
+        bumps = [(-mu, l1q + mu * mu), (0.0, lq)]
+    l0 = 0.5 * math.log(2.0 / math.pi)
+    terms = []
+    for a, lw in bumps:
+        if s >= 0.0:
+            li = _logaddexp_real(l0, s * mu * a - 0.5 * s * mu * mu + _log_abs_moment(s * mu))
+        else:
+            li = l0 + s * l1q
+        terms.append(lw + li)
+    m = max(terms)
+    return m + math.log(sum(math.exp(t - m) for t in terms)) - math.log(mu) - lq
 
 
 # ---------------------------------------------------------------------- the dispatch's entry point

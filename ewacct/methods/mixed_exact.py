@@ -1,0 +1,266 @@
+"""Exact delta(eps) / eps(delta) of randomized response composed with other mechanisms (issue 8).
+
+Binary randomized response of parameter ``e0`` has, in both directions, the privacy loss ``+e0`` with
+probability ``p = e^e0 / (1 + e^e0)`` and ``-e0`` otherwise under the upper measure; ``n`` runs put the
+loss on the lattice ``a_j = e0 (2 j - n)`` with binomial weights ``w_j = C(n, j) p^j (1-p)^(n-j)``, and
+several parameters on the sums of such lattices.  The rest of the composition (whatever it is: nothing,
+Gaussians, subsampled Gaussians, Laplace, or mixes of them) is independent of it, so conditioning on
+the lattice point (docs/math.md, "Laplace and randomized response mixed with others"):
+
+    delta_mix,d(eps) = sum_j w_j delta_rest,d(eps - a_j)          (d = remove or add)
+
+where ``delta_rest,d(x) = E[(1 - e^{x - L_rest})_+]`` under the rest's upper measure of direction d, for
+every real x.  Below 0 it is ``1 - e^x + e^x delta_rest,d'(-x)`` (d' the other direction: the
+hockey-stick identity H_g(P||Q) = 1 - g + g H_{1/g}(Q||P)), so each term is a positive sum, without
+cancellation, of values the rest's own exact method gives at arguments >= 0:
+
+* nothing else: ``delta_rest(x) = (1 - e^x)_+`` (the loss 0);
+* Gaussians only / one subsampled step: the closed forms of :mod:`.closed`;
+* subsampled Gaussians and Gaussians: the contour engine (:class:`.exact.ExactMethod`), per direction;
+* Laplace (alone, or with Gaussian-type mechanisms): :mod:`.laplace_exact`.
+
+The sum runs over the lattice points in decreasing order of ``a_j``; since ``delta_rest`` is
+non-increasing, the points not yet evaluated contribute at most their total weight times the last
+value evaluated, and the sum stops when that bound is below ``RTOL`` of the partial sum (rigorous).
+The number of lattice points is ``prod_g (n_g + 1)``: only compositions with at most ``MAX_ATOMS`` of
+them are answered (:class:`LatticeMixError` otherwise).  Every answer carries its relative error
+bound: the rest's own relative errors (weighted) plus the stopping bound.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+#: relative accuracy aimed at on delta (stopping bound of the lattice sum)
+RTOL = 1e-11
+#: largest relative error an answer may carry and still be called exact
+ACCEPT_RTOL = 1e-7
+#: most lattice points a composition may have (prod over randomized-response groups of n_g + 1)
+MAX_ATOMS = 400
+_EPS = 2.220446049250313e-16
+DIRECTIONS = ("remove", "add")
+_OTHER = {"remove": "add", "add": "remove"}
+
+
+class LatticeMixError(ArithmeticError):
+    """The conditioned evaluation could not answer (too many lattice points, or the rest's exact
+    evaluation failed): never a silent number."""
+
+
+# ---------------------------------------------------------------------- the lattice
+def lattice(rr: Sequence[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(values a_j, probabilities w_j) of the summed randomized-response loss, values decreasing.
+
+    Each group ``(e0, n)``: ``a = e0 (2 j - n)``, ``w = C(n, j) p^j (1 - p)^(n - j)``, ``p = 1/(1 + e^-e0)``
+    (binomial pmf from Boost, a few ulps); groups combined by convolution, equal sums merged."""
+    from scipy.stats import binom
+
+    vals = np.zeros(1)
+    wts = np.ones(1)
+    size = 1
+    for e0, n in rr:
+        size *= n + 1
+        if size > MAX_ATOMS:
+            raise LatticeMixError(f"randomized response here has more than {MAX_ATOMS} lattice points "
+                                  f"(prod of (steps + 1) over its parameters): the conditioned sum is not used")
+        j = np.arange(n + 1)
+        a = e0 * (2.0 * j - n)
+        w = binom.pmf(j, n, 1.0 / (1.0 + math.exp(-e0)))
+        vals = (vals[:, None] + a[None, :]).ravel()
+        wts = (wts[:, None] * w[None, :]).ravel()
+    order = np.argsort(-vals, kind="stable")
+    vals, wts = vals[order], wts[order]
+    # merge equal sums (parameters in rational ratio): within 1e-12 relative of the value scale
+    scale = max(1.0, float(np.max(np.abs(vals))))
+    keep_v, keep_w = [float(vals[0])], [float(wts[0])]
+    for v, w in zip(vals[1:], wts[1:]):
+        if abs(v - keep_v[-1]) <= 1e-12 * scale:
+            keep_w[-1] += float(w)
+        else:
+            keep_v.append(float(v))
+            keep_w.append(float(w))
+    return np.array(keep_v), np.array(keep_w)
+
+
+# ---------------------------------------------------------------------- the rest
+def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[float, str], tuple[float, float]]]:
+    """(kind, f) with ``f(x, d) = (delta_rest,d(x), relative error bound)`` for x >= 0.
+
+    Raises LatticeMixError where the rest has no exact evaluation here."""
+    from ..mechanisms import Gaussian, Laplace, PoissonSubsampledGaussian, RandomizedResponse
+    from . import closed
+
+    rest = [(m, int(n)) for m, n in rest if int(n) > 0]
+    if any(isinstance(m, RandomizedResponse) for m, _ in rest):
+        raise ValueError("randomized response belongs to the lattice, not the rest")
+    if not rest:
+        return "nothing", lambda x, d: (0.0, 0.0)
+    gauss = all(isinstance(m, Gaussian) or (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability >= 1.0)
+                for m, _ in rest)
+    if gauss:
+        mu = math.sqrt(sum(n / float(m.noise_multiplier) ** 2 for m, n in rest))
+        return "gaussian closed form", lambda x, d: (closed.gaussian_delta(x, mu), 1e-13)
+    if len(rest) == 1 and rest[0][1] == 1 and isinstance(rest[0][0], PoissonSubsampledGaussian):
+        m = rest[0][0]
+        q, mu1 = float(m.sampling_probability), 1.0 / float(m.noise_multiplier)
+        return "single-step closed form", lambda x, d: (closed.single_step_delta(x, q, mu1, d), 1e-13)
+    from . import laplace_exact
+
+    lap = laplace_exact.composition_for(rest)
+    if lap is not None:
+        def f_lap(x: float, d: str) -> tuple[float, float]:
+            v, rel, _ = lap.delta(x)
+            return v, rel
+        return "laplace exact", f_lap
+    if any(isinstance(m, Laplace) for m, _ in rest):
+        mixed = laplace_exact.mixed_compositions(rest)
+        if mixed is None:
+            raise LatticeMixError("no exact evaluation of the rest of this composition")
+
+        def f_mixed(x: float, d: str) -> tuple[float, float]:
+            v, rel, _ = mixed[d].delta(x)
+            return v, rel
+        return "laplace with others, exact", f_mixed
+    from .exact import ExactMethod, supports
+
+    if not supports(rest):
+        raise LatticeMixError("no exact evaluation of the rest of this composition")
+    eng = ExactMethod(rest)
+
+    def f_contour(x: float, d: str) -> tuple[float, float]:
+        r = eng._remove_log_delta(x) if d == "remove" else eng._add_log_delta(x)
+        return float(r.value), float(r.rel_err)
+
+    return "contour", f_contour
+
+
+# ---------------------------------------------------------------------- the composition
+class LatticeMix:
+    """Randomized response (one or several parameters) composed with ``rest``: exact delta(eps) and
+    eps(delta) per direction by conditioning on the lattice (module docstring)."""
+
+    def __init__(self, rr: Sequence[tuple[float, int]], rest: Sequence[tuple[Any, int]], rtol: float = RTOL) -> None:
+        from .base import loss_sup
+
+        self.rr = [(float(e0), int(n)) for e0, n in rr if int(n) > 0]
+        if not self.rr:
+            raise ValueError("no randomized response in the composition")
+        self.vals, self.wts = lattice(self.rr)
+        self.rest = [(m, int(n)) for m, n in rest if int(n) > 0]
+        self.kind, self._f = rest_evaluator(self.rest)
+        self.rtol = float(rtol)
+        self._memo: dict[tuple[float, str], tuple[float, float]] = {}
+        self.sup = {d: float(self.vals[0]) + (loss_sup(self.rest, d) if self.rest else 0.0) for d in DIRECTIONS}
+
+    def rest_delta(self, x: float, d: str) -> tuple[float, float]:
+        """(delta_rest,d(x), absolute error bound) for every real x (the flip below 0)."""
+        key = (x, d)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        try:
+            if x >= 0.0:
+                v, rel = self._f(x, d)
+                out = (v, rel * v)
+            else:
+                # 1 - e^x + e^x delta_rest,d'(-x): all terms >= 0
+                v2, rel2 = self._f(-x, _OTHER[d])
+                ex = math.exp(x)
+                out = (-math.expm1(x) + ex * v2, 4 * _EPS * -math.expm1(x) + ex * v2 * (rel2 + 4 * _EPS))
+        except LatticeMixError:
+            raise
+        except (ArithmeticError, ValueError) as exc:
+            raise LatticeMixError(f"the rest's exact evaluation failed at {x!r} ({d}): {exc}") from exc
+        if not (math.isfinite(out[0]) and out[0] >= 0.0 and math.isfinite(out[1])):
+            raise LatticeMixError(f"the rest's exact evaluation gave {out[0]!r} at {x!r} ({d})")
+        if len(self._memo) > 20_000:
+            self._memo.clear()
+        self._memo[key] = out
+        return out
+
+    def delta(self, eps: float, d: str) -> tuple[float, float, dict]:
+        """(delta, relative error bound, diagnostics) in direction ``d`` at eps >= 0."""
+        eps = float(eps)
+        if eps >= self.sup[d]:
+            return 0.0, 0.0, {"lattice": "eps at or beyond the largest loss"}
+        total, err = 0.0, 0.0
+        rem = np.cumsum(self.wts[::-1])[::-1]  # rem[j] = sum of w from j on
+        used = 0
+        last = 1.0
+        for j in range(self.vals.size):
+            if j > 0 and rem[j] * last <= self.rtol * total:
+                err += rem[j] * last  # the points left: each delta_rest <= the last one evaluated
+                break
+            w = float(self.wts[j])
+            v, e = self.rest_delta(eps - float(self.vals[j]), d)
+            total += w * v
+            err += w * e
+            last = v
+            used += 1
+        err += 8 * _EPS * total
+        diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
+        if total <= 0.0:
+            if eps >= self.sup[d] * (1.0 - 1e-12):
+                return 0.0, 0.0, diag
+            raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
+        return total, err / total, diag
+
+    def epsilon(self, delta: float, d: str) -> tuple[float, float, dict]:
+        """(eps, relative error bound on delta at eps, diagnostics): inf{eps >= 0: delta_d(eps) <= delta}."""
+        from scipy.optimize import brentq
+
+        delta = float(delta)
+        if not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+        ld = math.log(delta)
+        d0, r0, g0 = self.delta(0.0, d)
+        if d0 <= delta:
+            return 0.0, r0, {**g0, "note": "delta(0) <= target"}
+        cache: dict[float, tuple[float, float, dict]] = {}
+
+        def g(e: float) -> float:
+            if e not in cache:
+                cache[e] = self.delta(e, d)
+            v = cache[e][0]
+            return math.log(v) - ld if v > 0.0 else -1.0
+
+        sup = self.sup[d]
+        lo, hi = 0.0, 1.0 if not math.isfinite(sup) else min(1.0, 0.5 * sup)
+        while g(hi) > 0.0:
+            lo = hi
+            hi = 2.0 * hi if not math.isfinite(sup) else min(2.0 * hi, 0.5 * (hi + sup))
+            if hi > 1e6:
+                raise LatticeMixError("epsilon exceeds 1e6")
+            if math.isfinite(sup) and sup - hi <= 1e-13 * sup:
+                hi = sup
+                break
+        eps = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13, maxiter=200)
+        v, rel, diag = cache[eps] if eps in cache else self.delta(eps, d)
+        e2 = min(eps * (1.0 + 1e-6) + 1e-12, 0.5 * (eps + sup)) if math.isfinite(sup) else eps * (1.0 + 1e-6) + 1e-12
+        v2 = self.delta(e2, d)[0]
+        slope = (math.log(v) - math.log(v2)) / (e2 - eps) if v2 > 0.0 else math.inf
+        eps_rel = (rel / slope / eps if slope > 0.0 else math.inf) + 1e-12 if eps > 0.0 else 0.0
+        return float(eps), rel, {**diag, "delta_at_eps": v, "eps_rel_error": eps_rel}
+
+
+# ---------------------------------------------------------------------- the dispatch's entry point
+def lattice_mix_for(groups) -> LatticeMix | None:
+    """The conditioned evaluator of a composition with randomized response mixed with anything else
+    (other mechanisms, or several randomized-response parameters); None where there is no randomized
+    response, or one parameter alone (the closed form answers that)."""
+    from ..mechanisms import RandomizedResponse
+
+    g = [(m, int(n)) for m, n in groups if int(n) > 0]
+    rr = [(m, n) for m, n in g if isinstance(m, RandomizedResponse)]
+    rest = [(m, n) for m, n in g if not isinstance(m, RandomizedResponse)]
+    if not rr:
+        return None
+    counts: dict[float, int] = {}
+    for m, n in rr:
+        counts[float(m.epsilon0)] = counts.get(float(m.epsilon0), 0) + n
+    if len(counts) == 1 and not rest:
+        return None
+    return LatticeMix(sorted(counts.items()), rest)
