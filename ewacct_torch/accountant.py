@@ -514,6 +514,8 @@ def _contour_first(acc: Any, delta: float, time_budget: float) -> Any:
     info = (cert.analytic or {}).get("contour", {})
     est = info.get("estimate")
     if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi) or est is None:
+        return None  # (the core's own path then raises on an inconsistent bracket)
+    if not math.isfinite(float(est)):
         return None
     est = min(max(float(est), lo), hi)
     return EpsilonResult(
