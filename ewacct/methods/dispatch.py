@@ -169,6 +169,13 @@ class ExactDispatch:
 
         best: Row | None = None
         for d in DIRECTIONS:
+            if d == "add" and best is not None:
+                # the ADD evaluation is skipped where it cannot be the larger: the same law (only
+                # Gaussian-type others: Laplace and Gaussian losses are symmetric), or its Chernoff bound
+                # is below the REMOVE value (the maximum is then unchanged)
+                why = _add_not_larger(mixed["add"], kind, x, best.value)
+                if why is not None:
+                    return best._replace(diagnostics={**best.diagnostics, "add": why})
             try:
                 v, rel, diag = mixed[d].delta(x) if kind == "delta" else mixed[d].epsilon(x)
                 check_finite(kind, v)
@@ -191,6 +198,8 @@ class ExactDispatch:
 
         best: Row | None = None
         for d in DIRECTIONS:
+            if d == "add" and best is not None and lat.symmetric:
+                return best._replace(diagnostics={**best.diagnostics, "add": "the same law as REMOVE"})
             try:
                 v, rel, diag = lat.delta(x, d) if kind == "delta" else lat.epsilon(x, d)
                 check_finite(kind, v)
@@ -273,6 +282,21 @@ class ExactDispatch:
         diag = {"error": why, "note": "exact quadrature did not converge within its budget; the value is a "
                 "rigorous upper bound (Chernoff), not the exact answer"}
         return Row(float(vals[d]), d, False, diag, "chernoff-bound")
+
+
+def _add_not_larger(add: Any, kind: str, x: float, remove_value: float) -> str | None:
+    """Why the ADD direction of a Laplace mix cannot exceed the REMOVE value (None if it may)."""
+    if add.symmetric:
+        return "the same law as REMOVE (Laplace and Gaussian losses are symmetric)"
+    try:
+        if kind == "epsilon":
+            if remove_value > 0.0 and add.chernoff_eps(math.log(x)) <= remove_value:
+                return "below the REMOVE value (Chernoff bound)"
+        elif remove_value > 0.0 and add.log_chernoff(x) <= math.log(remove_value):
+            return "below the REMOVE value (Chernoff bound)"
+    except (ArithmeticError, ValueError):
+        return None
+    return None
 
 
 # ---------------------------------------------------------------------- expansions against exact

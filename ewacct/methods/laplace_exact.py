@@ -669,6 +669,24 @@ class LaplaceWithOthers(LaplaceMixture):
             tot += n * _logaddexp_real(la, ls)
         return tot
 
+    @property
+    def symmetric(self) -> bool:
+        """Both directions have the same law (the others are Gaussian-type only)."""
+        return not self.sg
+
+    def chernoff_eps(self, log_delta: float) -> float:
+        """A rigorous upper bound on eps(delta): min over t > 0 of (K(t) + log[t^t/(t+1)^(t+1)] - log
+        delta) / t (any t gives one)."""
+        from .._golden import golden_section
+
+        def g(x: float) -> float:
+            t = math.exp(x)
+            v = (self._log_K(t) + _chernoff_factor(t) - log_delta) / t
+            return v if math.isfinite(v) else math.inf
+
+        *_, f1, _, f2 = golden_section(g, math.log(1e-6), math.log(1e4), iters=100, tol=1e-4)
+        return max(0.0, min(f1, f2))
+
     def log_chernoff(self, eps: float) -> float:
         """A rigorous upper bound on log delta(eps) (any t > 0 gives one): the golden search stops at
         1e-5 in log t (the bound is then within ~1e-10 of its minimum)."""

@@ -155,6 +155,15 @@ class LatticeMix:
         self._memo: dict[tuple[float, str], tuple[float, float]] = {}
         self.sup = {d: float(self.vals[0]) + (loss_sup(self.rest, d) if self.rest else 0.0) for d in DIRECTIONS}
 
+    @property
+    def symmetric(self) -> bool:
+        """Both directions have the same law: randomized response does, and so does a rest of nothing,
+        Gaussians, or Laplace with Gaussians."""
+        from ..mechanisms import Gaussian, Laplace, PoissonSubsampledGaussian
+
+        return all(isinstance(m, (Gaussian, Laplace)) or (isinstance(m, PoissonSubsampledGaussian)
+                                                          and m.sampling_probability >= 1.0) for m, _ in self.rest)
+
     def rest_delta(self, x: float, d: str) -> tuple[float, float]:
         """(delta_rest,d(x), absolute error bound) for every real x (the flip below 0)."""
         key = (x, d)
