@@ -74,3 +74,29 @@ def test_bench_get_noise_multiplier(benchmark, name: str) -> None:
     run()  # warm-up: kernels loaded
     sigma = benchmark.pedantic(run, rounds=3, iterations=1)
     assert 0.6 < sigma < 0.9
+
+
+@pytest.mark.parametrize("name", ("ew", "rdp"))
+def test_bench_every_10_steps_of_a_300_step_run(benchmark, name: str) -> None:
+    """A 300-step history built one step() at a time, get_epsilon every 10 steps (q = 0.01,
+    sigma = 0.6421, delta = 1e-5): what benchmarks/torch_accountant.py section 2 replays. Each
+    round starts from a fresh accountant with ewacct's certified caches cleared (kernels loaded)."""
+
+    def run() -> float:
+        if name == "ew":
+            from ewacct.methods.certified import clear_caches
+
+            clear_caches()
+        acc = _make(name)
+        eps = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for k in range(1, 301):
+                acc.step(noise_multiplier=0.6421, sample_rate=0.01)
+                if k % 10 == 0:
+                    eps = float(acc.get_epsilon(1e-5))
+        return eps
+
+    run()  # warm-up: kernels loaded
+    eps = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert math.isfinite(eps) and eps > 0
