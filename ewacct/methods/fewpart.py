@@ -420,7 +420,7 @@ class Composition:
     """K(z) = sum_g n_g log E[e^{z L_g}; X_g <= x0_g] in one direction, with the truncation bound."""
 
     def __init__(self, groups: Sequence[tuple[float, float, int]], direction: str, log_budget: float,
-                 x0_min: Sequence[float] | None = None) -> None:
+                 x0_min: Sequence[float] | None = None, shifted: bool = False) -> None:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'remove' or 'add', got {direction!r}")
         self.direction = direction
@@ -444,6 +444,13 @@ class Composition:
         self.trunc = trunc
         self._paths: dict = {}
         self.loss_sup = sum(-n * math.log1p(-q) for q, mu, n in self.groups) if direction == "add" else math.inf
+        #: ``shifted`` (REMOVE): K is that of the loss minus its infimum s = sum n log(1 - q), i.e.
+        #: K(z) - z s, and callers pass eps - s (delta(eps) = E[(1 - e^{(eps - s) - (L - s)})_+]).  The
+        #: near-atom of few participations then sits at 0 (the loss of the steps not sampled is
+        #: log(1 - q) up to q e^{mu x - mu^2/2}): without the shift e^K carries its phase e^{iu s}, which
+        #: the atom removal (e^K - 1) leaves oscillating against the Filon factor (sigma = 0.1: 4000
+        #: Gauss-Kronrod nodes spent on |s| = 0.1 at u ~ 1e3-1e4)
+        self.shift = sum(n * math.log1p(-q) for q, mu, n in self.groups) if (shifted and direction == "remove") else 0.0
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.with_error(z)[0]
@@ -472,7 +479,15 @@ class Composition:
                 lg, eu = path.with_error(np.ascontiguousarray(w[mask]))
                 out[mask] += n * lg
                 err[mask] += n * eu
-        return out, err + 4.0 * np.abs(out)
+        err = err + 4.0 * np.abs(out)
+        if self.shift:
+            # (the imaginary part reduced to (-pi, pi]: K enters only through e^K, and |K| sizes the
+            # error weights; the product z s rounds at ~eps_mach |z s|, counted in the error units)
+            zs = z * self.shift
+            out = out - zs
+            out = out.real + 1j * (np.remainder(out.imag + math.pi, 2.0 * math.pi) - math.pi)
+            err = err + 2.0 * np.abs(zs)
+        return out, err
 
     def real(self, c: float) -> float:
         return float(self(np.array([complex(c, 0.0)]))[0].real)
@@ -783,12 +798,19 @@ class Panels:
 
     def _atom_tail(self, eps: float, m: float, u_end: float) -> tuple[float, float, float]:
         z0 = complex(self.c, u_end)
-        em = math.exp(-m)
         a = z0 * eps
+        if not (eps <= 1.0 and abs(z0) >= 50.0):
+            # in the scale of e^{-a - m} = e^{-K(c) - i u_end eps} (|.| = e^{-K(c)}): E1(a) e^{-m} and
+            # e^eps E1(a + eps) e^{-m} are that times e^x E1(x) at x = a, a + eps (no overflow of e^eps
+            # or of e^{-m} at large eps)
+            ph = cmath.exp(-(m + self.c * eps) - 1j * (u_end * eps))
+            sa, sb = _e1_scaled(a), _e1_scaled(a + eps)
+            return (-1j * ph * (sa - sb)).real, (1j * ph * sb).real, 16.0 * EPS_MACH * (abs(sa) + abs(sb)) * abs(ph)
+        em = math.exp(-m)
         e1a = _exp1(a)
         e1b = math.exp(eps) * _exp1((z0 + 1.0) * eps)
         der = 1j * e1b * em
-        if eps <= 1.0 and abs(z0) >= 50.0:
+        if True:
             # E1(a) - e^eps E1(a + eps) cancels to ~1/|z0| of either: expand 1/(z (z + 1)) in 1/z
             # instead, integral = sum_{k >= 2} (-1)^k z0^{1-k} E_k(a), with E_{k+1} = (e^{-a} - a E_k) / k
             # (each step loses |a| / k, the term gains 1 / |z0|: the error stays ~eps_mach |a|)
@@ -805,13 +827,25 @@ class Panels:
                     break
             val = -1j * acc * em
             fp = 16.0 * EPS_MACH * (abs(a) + 1.0) * abs(acc) * em
-        else:
-            val = -1j * (e1a - e1b) * em
-            fp = 16.0 * EPS_MACH * (abs(e1a) + abs(e1b)) * em
         return val.real, der.real, fp
 
     def kmax(self) -> float:
         return float(max(np.max(np.abs(k)) for k in self.logk))
+
+
+def _e1_scaled(x: complex) -> complex:
+    """e^x E1(x) for Re x > 0: directly for |x| < 40, else the asymptotic series sum (-1)^k k! / x^{k+1}
+    (its least term at k ~ |x| is below 1e-17 relative; stopped there)."""
+    if abs(x) < 40.0:
+        return cmath.exp(x) * complex(_exp1(x))
+    term = 1.0 / x
+    acc = term
+    for k in range(1, 60):
+        term = -term * k / x
+        acc += term
+        if abs(term) <= 1e-17 * abs(acc):
+            break
+    return acc
 
 
 def _scale(K: Composition, c: float, eps: float) -> float:
@@ -834,7 +868,9 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
     # a non-strict evaluation given the target: accuracy to 1e-3 of the distance to the target is
     # enough to steer the root search (an overshooting iterate far below the target, where the node
     # sum cancels completely, would otherwise spend the whole node budget)
-    t_units = math.pi * math.exp(log_target - m) if (log_target is not None and not strict) else None
+    # (the target in the contour's scale e^{-m}: clamped where it is astronomically above it, an
+    # iterate far beyond the root, whose evaluation then needs no refinement at all)
+    t_units = math.pi * math.exp(min(log_target - m, 700.0)) if (log_target is not None and not strict) else None
     if refine:
         _extend(P, eps, m, rtol, t_units)
     for _ in range(400):
@@ -952,6 +988,10 @@ EPS_ACCEPT = 1e-6
 #: follows from delta's log-slope, :meth:`_Direction.epsilon`), and the loosest delta tolerance used
 EPS_RTOL = 2e-8
 TOL_MAX = 1e-6
+#: an eps(delta) search moves to the contour of the shifted loss once |log delta - log target| is
+#: below SHIFT_NEAR at an eps above SHIFT_RATIO times the loss's infimum |s| (:meth:`_Direction.epsilon`)
+SHIFT_NEAR = 0.5
+SHIFT_RATIO = 100.0
 #: the relative accuracy of the contour that decides on which side of the target the other
 #: direction's delta lies (:func:`fewpart_epsilon`)
 SIDE_RTOL = 1e-5
@@ -974,6 +1014,10 @@ class _Direction:
         #: the delta tolerance of the current evaluations: ``rtol``, or during an eps(delta) search the
         #: looser one that still holds eps to ``EPS_RTOL`` (:meth:`epsilon`)
         self.tol = rtol
+        #: whether the contour works on the loss shifted by its infimum (Composition.shift); an
+        #: eps(delta) search switches to it near the root when eps is far above that infimum's size
+        self.shifted = False
+        self.allow_shift = True
         self.K: Composition | None = None
         self.P: Panels | None = None
         self.P_eps = math.nan
@@ -982,11 +1026,14 @@ class _Direction:
         #: the contour a rebuild replaces (reused when the rebuild would give the same one)
         self._last: Panels | None = None
 
+    def _loss_inf_size(self) -> float:
+        return sum(-n * math.log1p(-q) for q, _, n in self.groups)
+
     def _composition(self, log_delta_guess: float) -> Composition:
         lb = math.log(TRUNC_FRACTION) + log_delta_guess
         if self.K is None or self.K.trunc > math.exp(lb) * 1.0001:
             self._lb = lb
-            self.K = Composition(self.groups, self.direction, lb, self.x0_min)
+            self.K = Composition(self.groups, self.direction, lb, self.x0_min, shifted=self.shifted)
             self.P = None
         return self.K
 
@@ -1004,7 +1051,7 @@ class _Direction:
             c1 = max(cap, min(cs, 0.05))
             phi_cap = float(_atomless(np.array([K.real(c1)]), eps)[0]) - c1 * eps - math.log(c1) - math.log1p(c1)
             x0_min = K.edge_x0(cs)
-            K2 = Composition(self.groups, self.direction, self._lb, x0_min)
+            K2 = Composition(self.groups, self.direction, self._lb, x0_min, shifted=self.shifted)
             cs2 = _saddle(K2, eps)
             c2 = max(min(cs2, K2.edge_cap()), min(cs2, 0.05))
             phi_push = float(_atomless(np.array([K2.real(c2)]), eps)[0]) - c2 * eps - math.log(c2) - math.log1p(c2)
@@ -1047,18 +1094,20 @@ class _Direction:
         if eps >= K.loss_sup:
             return -math.inf, 0.0, -math.inf
         lt = log_guess if steer else None
+        # the contour works on the shifted loss L - s (Composition.shift): at eps - s
+        es = eps - K.shift
         for _ in range(4):
             P = self.P
             fresh = P is None
             if fresh:
-                P = self._contour(eps)
+                P = self._contour(es)
             try:
-                ld, dld, lerr = _evaluate(P, eps, self.tol, strict=strict, accept=accept, log_target=lt)
+                ld, dld, lerr = _evaluate(P, es, self.tol, strict=strict, accept=accept, log_target=lt)
             except FewPartError:
                 if fresh:
                     raise
-                P = self._contour(eps)
-                ld, dld, lerr = _evaluate(P, eps, self.tol, strict=strict, accept=accept, log_target=lt)
+                P = self._contour(es)
+                ld, dld, lerr = _evaluate(P, es, self.tol, strict=strict, accept=accept, log_target=lt)
             # the truncation bound must be negligible against the answer: else truncate further out
             # (not for a root-search iterate far below the target: it only steers the search, and
             # its estimate carries the bound)
@@ -1074,10 +1123,11 @@ class _Direction:
         """min over t of psi(t) - t eps, psi(t) = K(t) + t log t - (t + 1) log(t + 1): log of an upper
         bound on delta(eps) (of the truncated composition; ADD is not truncated)."""
         K = self._composition(math.log(1e-12)) if self.K is None else self.K
+        es = eps - K.shift  # (K of the shifted loss: K(t) - t eps is K_shifted(t) - t (eps - s))
 
         def f(lt: float) -> float:
             t = math.exp(lt)
-            return K.real(t) + t * lt - (t + 1.0) * math.log1p(t) - t * eps
+            return K.real(t) + t * lt - (t + 1.0) * math.log1p(t) - t * es
 
         return _golden_min(f, -8.0, 6.0)
 
@@ -1089,7 +1139,7 @@ class _Direction:
             t = math.exp(lt)
             return (K.real(t) + t * lt - (t + 1.0) * math.log1p(t) - log_target) / t
 
-        return max(_golden_min(f, -8.0, 6.0), 0.0)
+        return max(_golden_min(f, -8.0, 6.0) + K.shift, 0.0)
 
     def epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
         """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
@@ -1101,6 +1151,13 @@ class _Direction:
         computed from its own slope, and its acceptance criteria are unchanged.
         """
         try:
+            return self._epsilon(log_target, eps_start)
+        except FewPartError:
+            if not self.shifted:
+                raise
+            # the shifted contour did not settle: the search again on the unshifted one
+            self.shifted, self.allow_shift = False, False
+            self.K, self.P, self._last = None, None, None
             return self._epsilon(log_target, eps_start)
         finally:
             self.tol = self.rtol
@@ -1133,6 +1190,17 @@ class _Direction:
             f = ld - log_target
             if math.isfinite(dld) and dld < 0.0:
                 slope = -dld
+            if (self.allow_shift and not self.shifted and self.direction == "remove" and abs(f) <= SHIFT_NEAR
+                    and eps >= SHIFT_RATIO * self._loss_inf_size()):
+                # near the root, with eps far above |s| (s = the loss's infimum, where the steps not
+                # sampled put their near-atom): continue on a contour of the shifted loss L - s, whose
+                # atom removal takes that near-atom out (Composition.shift); delta is the same function,
+                # so the bracket stays
+                self.shifted = True
+                self.K, self.P, self._last = None, None, None
+                self._composition(log_target)
+                K = self.K
+                continue
             # a floating-point budget on delta that keeps eps's estimate (fp + quadrature <= 3 fp,
             # divided by delta's log-slope) within EPS_ACCEPT
             accept = max(0.25 * ACCEPT_RTOL, 0.3 * EPS_ACCEPT * eps * abs(dld))
@@ -1211,10 +1279,14 @@ def _norm_groups(groups) -> list[tuple[float, float, int]]:
 #: refuses up to sum q n ~ 13 (sigma = 1, q = 1e-3, delta = 1e-12), and this method answers there in
 #: ~20-100 ms, agreeing with the contour to <= 3e-9 wherever both settle)
 SUPPORT_QN = 32.0
+#: the smallest noise multiplier offered (the accepted domain's; below 0.2 the search finishes on the
+#: contour of the shifted loss, agreeing with an independent conditioning reference to <= 4e-11 at
+#: sigma 0.05-0.061, and inside dp_accounting's PLD bracket at sigma 0.1-0.15)
+SIGMA_MIN = 0.05
 
 
 def supports(groups) -> bool:
-    """True where this method answers: subsampled Gaussian groups with sigma in [0.2, 50], q T summed
+    """True where this method answers: subsampled Gaussian groups with sigma in [SIGMA_MIN, 50], q T summed
     at most ``SUPPORT_QN``.
 
     It is designed for q T <= 0.5 (few participations); above that the contour engine of ``exact.py``
@@ -1224,7 +1296,7 @@ def supports(groups) -> bool:
         g = _norm_groups(groups)
     except (ValueError, TypeError):
         return False
-    return sum(q * n for q, _, n in g) <= SUPPORT_QN and all(0.2 <= s <= 50.0 for _, s, _ in g)
+    return sum(q * n for q, _, n in g) <= SUPPORT_QN and all(SIGMA_MIN <= s <= 50.0 for _, s, _ in g)
 
 
 def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEFAULT_RTOL) -> tuple[float, float, str]:
