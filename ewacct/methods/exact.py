@@ -305,44 +305,52 @@ class ExactDirection:
         return chernoff_eps(self.K, log_target)
 
     def _initial(self, log_target: float) -> tuple[float, float]:
-        """(c, eps) where the leading saddle-point approximation of log delta equals log_target.
-
-        Newton in c: along the saddle curve eps(c) = K'(c) - 1/c - 1/(c+1), d log delta / dc is about
-        -c Phi''(c); steps are clamped to a factor 4 and the iteration stops at |error| < 0.03 (only a
-        starting point is needed: the contour then solves exactly).
-        """
-        K = self.K
-        c = 1.0
-        e = math.nan
-        g = math.inf
-        lo, hi = 0.0, math.inf  # log delta decreases along the saddle curve: g > 0 <=> c too small
-        for _ in range(40):
-            k = K.real_fn(c, 2)
-            e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
-            phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
-            ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
-            g = ld - log_target
-            if abs(g) < 3e-2:
-                self._c_hint = c
-                return c, e
-            if not math.isfinite(g):
-                hi = c
-                c_new = 0.5 * (lo + c) if lo > 0.0 else 0.25 * c
-            else:
-                if g > 0.0:
-                    lo = c
-                else:
-                    hi = c
-                c_new = min(max(c + g / (c * phi2), 0.25 * c), 4.0 * c)
-                if not (lo < c_new < hi):
-                    c_new = math.sqrt(lo * hi) if lo > 0.0 and math.isfinite(hi) else c_new
-            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e8 or (
-                    math.isfinite(hi) and hi - lo <= 1e-9 * hi):
-                break
-            c = c_new
+        """(c, eps) where the leading saddle-point approximation of log delta equals log_target
+        (:func:`saddle_curve_start`; its abscissa becomes the saddle search's hint)."""
+        c, e, g = saddle_curve_start(self.K, log_target)
         if abs(g) < 1.0:
             self._c_hint = c
         return c, (e if abs(g) < 1.0 else math.nan)
+
+
+def saddle_curve_start(K: LogMgf, log_target: float, c_max: float = 1e8, iters: int = 40) -> tuple[float, float, float]:
+    """(c, eps, g): a point of the saddle curve where the leading saddle-point log delta is near log_target.
+
+    Newton in c: along the saddle curve eps(c) = K'(c) - 1/c - 1/(c+1), d log delta / dc is about
+    -c Phi''(c); steps are clamped to a factor 4 and kept inside the bracket the iterates give (log delta
+    decreases along the curve), and the iteration stops at |g| < 0.03, g = log delta(c) - log_target
+    (only a starting point is needed: the contour then solves exactly), or when the next c leaves
+    (1e-12, c_max].  The caller trusts eps where |g| < 1.  Used by the full engine (c_max = 1e8) and
+    the truncated composition of methods/truncation.py (K_A is entire: c_max = 1e15).
+    """
+    c = 1.0
+    e = math.nan
+    g = math.inf
+    lo, hi = 0.0, math.inf  # log delta decreases along the saddle curve: g > 0 <=> c too small
+    for _ in range(iters):
+        k = K.real_fn(c, 2)
+        e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
+        phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+        ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
+        g = ld - log_target
+        if abs(g) < 3e-2:
+            return c, e, g
+        if not math.isfinite(g):
+            hi = c
+            c_new = 0.5 * (lo + c) if lo > 0.0 else 0.25 * c
+        else:
+            if g > 0.0:
+                lo = c
+            else:
+                hi = c
+            c_new = min(max(c + g / (c * phi2), 0.25 * c), 4.0 * c)
+            if not (lo < c_new < hi):
+                c_new = math.sqrt(lo * hi) if lo > 0.0 and math.isfinite(hi) else c_new
+        if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > c_max or (
+                math.isfinite(hi) and hi - lo <= 1e-9 * hi):
+            break
+        c = c_new
+    return c, e, g
 
 
 def _kernel_rel(ct: Contour, eps: float, ld: float) -> float | None:

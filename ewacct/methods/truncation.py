@@ -40,7 +40,7 @@ import numpy as np
 
 from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
 from .contour import saddle_estimate
-from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection
+from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection, saddle_curve_start
 
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
@@ -315,24 +315,9 @@ class TruncatedRemove(ExactDirection):
         return max(best, 0.0)
 
     def _initial(self, log_target: float) -> tuple[float, float]:
-        """(c, eps) where the leading saddle-point log delta equals log_target (c up to 1e15)."""
-        K = self.K
-        c = 1.0
-        e = math.nan
-        g = math.inf
-        for _ in range(60):
-            k = K.real_fn(c, 2)
-            e = float(k[1]) - 1.0 / c - 1.0 / (c + 1.0)
-            phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
-            ld = float(k[0]) - c * e - math.log(c) - math.log1p(c) - 0.5 * math.log(2.0 * math.pi * phi2)
-            g = ld - log_target
-            if abs(g) < 3e-2:
-                return c, e
-            step = g / (c * phi2)
-            c_new = min(max(c + step, 0.25 * c), 4.0 * c)
-            if not math.isfinite(c_new) or c_new <= 1e-12 or c_new > 1e15:
-                break
-            c = c_new
+        """(c, eps) where the leading saddle-point log delta equals log_target (c up to 1e15: K_A is
+        entire), by the full engine's saddle-curve start (exact.saddle_curve_start)."""
+        c, e, g = saddle_curve_start(self.K, log_target, c_max=1e15, iters=60)
         return c, (e if abs(g) < 1.0 else math.nan)
 
 
@@ -550,43 +535,65 @@ def _full_first(eng, c: float, log_delta: float) -> bool:
         return False
 
 
-def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
-    """REMOVE's eps(delta): by the truncated composition in the far mode (or where the saddle lies at
-    c mu > LARGE_CMU), else by the full engine with the truncated one as its fallback (outside fewpart's
-    corner).  Where the far mode's weight at the full saddle is modest the full engine goes first
-    (:data:`FULL_FIRST`)."""
+_ERRORS = (ContourError, FloatingPointError, OverflowError, ZeroDivisionError)
+
+
+def _route(eng, far, start, solve) -> DirectionAnswer:
+    """REMOVE's answer routed between the full and the truncated composition (one rule for
+    :func:`remove_epsilon` and :func:`remove_log_delta`).
+
+    ``far()`` says whether the query is headed for the truncated composition (the prefilter
+    :func:`maybe_far`, unless :func:`_full_first`); ``start(tr)`` is the truncated composition's
+    abscissa for the query; ``solve(direction)`` answers in a direction (``epsilon`` or ``log_delta``).
+    Where the far mode is in play at that abscissa (or it lies at c mu > LARGE_CMU) the truncated
+    composition answers, with the full one as its fallback (its own error check decides: in the far
+    mode the full K's node sum cancels astronomically, yet q = 0.01, sigma = 1, T = 10 at
+    delta = 1e-10 is refused by the truncated sum and settled by the full one).  Elsewhere the full
+    engine answers, with the truncated one as its fallback outside fewpart's corner.
+    """
     full = eng.dirs["remove"]
-    if sg_params(eng.groups) is None:
-        return full.epsilon(log_target)
-    if maybe_far(eng, log_target) and not _full_first(eng, _full_c(eng, log_target), log_target):
+    if far():
         tr = _truncated(eng)
-        tr.ensure(log_target)
         try:
-            c0, _ = tr._initial(log_target)
+            c0 = start(tr)
             use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
-        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+        except _ERRORS + (ValueError,):
             use_trunc = True
         if use_trunc:
-            # in the far mode the full K's node sum cancels astronomically; it is still tried when the
-            # truncated sum refuses (its own error check decides)
             try:
-                return tr.epsilon(log_target)
-            except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+                return solve(tr)
+            except _ERRORS as exc:
                 try:
-                    return full.epsilon(log_target)
-                except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc2:
+                    return solve(full)
+                except _ERRORS as exc2:
                     raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
     try:
-        return full.epsilon(log_target)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        return solve(full)
+    except _ERRORS as exc:
         why = str(exc)
     tr = _truncated(eng)
     if _few_participations(tr):
         raise ContourError(why)  # fewpart.py's corner: the caller tries it next
     try:
-        return tr.epsilon(log_target)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        return solve(tr)
+    except _ERRORS as exc:
         raise ContourError(f"{why}; truncated composition: {exc}") from exc
+
+
+def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """REMOVE's eps(delta): by the truncated composition in the far mode (or where the saddle lies at
+    c mu > LARGE_CMU), else by the full engine with the truncated one as its fallback (outside fewpart's
+    corner).  Where the far mode's weight at the full saddle is modest the full engine goes first
+    (:data:`FULL_FIRST`).  Routed by :func:`_route`."""
+    if sg_params(eng.groups) is None:
+        return eng.dirs["remove"].epsilon(log_target)
+
+    def start(tr: TruncatedRemove) -> float:
+        tr.ensure(log_target)
+        return tr._initial(log_target)[0]
+
+    return _route(eng, lambda: maybe_far(eng, log_target) and not _full_first(eng, _full_c(eng, log_target), log_target),
+                  start, lambda d: d.epsilon(log_target))
 
 
 def _full_c(eng, log_target: float) -> float:
@@ -630,75 +637,43 @@ def _wide_add(eng) -> "WideAdd":
     return wide
 
 
-def add_epsilon(eng, log_target: float) -> DirectionAnswer:
-    """ADD's eps(delta) by the full engine, else (its saddle beyond 1e8, or no convergence) by
-    :class:`WideAdd`."""
+def _route_add(eng, solve) -> DirectionAnswer:
+    """ADD's answer (``solve(direction)``) by the full engine, else (its saddle beyond 1e8, or no
+    convergence) by :class:`WideAdd`."""
     try:
-        return eng.dirs["add"].epsilon(log_target)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        return solve(eng.dirs["add"])
+    except _ERRORS as exc:
         why = str(exc)
     if sg_params(eng.groups) is None:
         raise ContourError(why)
-    wide = _wide_add(eng)
     try:
-        return wide.epsilon(log_target)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        return solve(_wide_add(eng))
+    except _ERRORS as exc:
         raise ContourError(f"{why}; wide saddle search: {exc}") from exc
+
+
+def add_epsilon(eng, log_target: float) -> DirectionAnswer:
+    """ADD's eps(delta) (:func:`_route_add`)."""
+    return _route_add(eng, lambda d: d.epsilon(log_target))
 
 
 def add_log_delta(eng, eps: float) -> DirectionAnswer:
-    """ADD's delta(eps), as :func:`add_epsilon`."""
-    try:
-        return eng.dirs["add"].log_delta(eps)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        why = str(exc)
-    if sg_params(eng.groups) is None:
-        raise ContourError(why)
-    wide = _wide_add(eng)
-    try:
-        return wide.log_delta(eps)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        raise ContourError(f"{why}; wide saddle search: {exc}") from exc
+    """ADD's delta(eps) (:func:`_route_add`)."""
+    return _route_add(eng, lambda d: d.log_delta(eps))
 
 
 def remove_log_delta(eng, eps: float) -> DirectionAnswer:
-    """REMOVE's delta(eps), routed as :func:`remove_epsilon`."""
+    """REMOVE's delta(eps), routed as :func:`remove_epsilon` (:func:`_route`); the prefilter's
+    truncation budget is the full K's Chernoff bound (an upper bound on delta)."""
     full = eng.dirs["remove"]
     if sg_params(eng.groups) is None:
         return full.log_delta(eps)
-    # the truncation budget of the prefilter: the Chernoff bound of the full K (an upper bound on delta)
     from .exact import chernoff_log_delta
 
     try:
         guess = min(chernoff_log_delta(full.K, eps), 0.0)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+    except _ERRORS + (ValueError,):
         guess = 0.0
     lg = guess if math.isfinite(guess) else math.log(1e-300)
-    if maybe_far(eng, lg, eps) and not _full_first(eng, _full_saddle(eng, eps), lg):
-        tr = _truncated(eng)
-        try:
-            c0 = saddle_wide(tr.K, eps)
-            use_trunc = far_mode(eng, tr, c0) or c0 >= large_c(eng)
-        except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
-            use_trunc = True
-        if use_trunc:
-            try:
-                return tr.log_delta(eps)
-            except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-                # the full K may still settle it (its own check decides): q = 0.01, sigma = 1, T = 10
-                # at delta = 1e-10 is refused by the truncated sum (cancellation) and settled by it
-                try:
-                    return full.log_delta(eps)
-                except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc2:
-                    raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
-    try:
-        return full.log_delta(eps)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        why = str(exc)
-    tr = _truncated(eng)
-    if _few_participations(tr):
-        raise ContourError(why)
-    try:
-        return tr.log_delta(eps)
-    except (ContourError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        raise ContourError(f"{why}; truncated composition: {exc}") from exc
+    return _route(eng, lambda: maybe_far(eng, lg, eps) and not _full_first(eng, _full_saddle(eng, eps), lg),
+                  lambda tr: saddle_wide(tr.K, eps), lambda d: d.log_delta(eps))
