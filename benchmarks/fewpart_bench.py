@@ -13,7 +13,9 @@ For every point of the grid (q in {1e-6 .. 1e-2} x sigma in {0.5, 1, 2, 5} x T w
 * reports the relative difference to every reference that answered, and the time distribution.
 
 Usage:  python benchmarks/fewpart_bench.py [--workers N] [--repeats R] [--out results.json]
-        [--old-ref <commit>] [--quick]
+        [--old-ref <commit>] [--quick] [--extra]
+(``--extra``: instead of the grid, 3 steps at q = 1e-5, delta = 1e-9 and sigma in {0.05 .. 0.15}; the
+contour reference rarely settles there: see tests/test_fewpart.py for their references)
 Timings depend on the machine's load; run it unloaded (numbers measured under load are upper-side).
 """
 
@@ -34,9 +36,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 CORNER = [(0.01, 1.0, 10), (1e-3, 1.0, 100), (1e-3, 1.0, 10), (1e-4, 1.0, 3), (1e-4, 1.0, 100),
           (0.05, 1.5, 10), (1e-3, 0.5, 100), (1e-3, 5.0, 100)]
+#: ``--extra``: three steps at q = 1e-5, delta = 1e-9, and sigma below 0.2 (q, sigma, T, delta)
+EXTRA = ([(1e-5, s, 3, 1e-9) for s in (0.5, 0.7, 1.0, 2.0, 5.0)]
+         + [(1e-3, 0.061, 10, 1e-5), (1e-4, 0.061, 100, 1e-10), (1e-2, 0.061, 10, 1e-5), (1e-6, 0.05, 1000, 1e-10),
+            (1e-3, 0.1, 10, 1e-5), (1e-4, 0.1, 100, 1e-10), (1e-2, 0.1, 30, 1e-6), (1e-3, 0.15, 10, 1e-5)])
 
 
-def grid(quick: bool = False) -> list[tuple[float, float, int, float]]:
+def grid(quick: bool = False, extra: bool = False) -> list[tuple[float, float, int, float]]:
+    if extra:
+        return list(EXTRA)
     pts = []
     qs = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
     sigmas = [0.5, 1.0, 2.0, 5.0]
@@ -140,10 +148,11 @@ def main() -> None:
     ap.add_argument("--out", default="")
     ap.add_argument("--old-ref", default="")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--extra", action="store_true", help="only the 3-step and sigma < 0.2 points (EXTRA)")
     ap.add_argument("--no-refs", action="store_true", help="time fewpart only")
     ap.add_argument("--only", default="", help="comma-separated q values to run")
     a = ap.parse_args()
-    pts = grid(a.quick)
+    pts = grid(a.quick, a.extra)
     if a.only:
         keep = {float(x) for x in a.only.split(",")}
         pts = [p for p in pts if p[0] in keep]

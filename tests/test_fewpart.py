@@ -369,6 +369,9 @@ def test_small_sigma_vs_conditioning_reference(q, sigma, T, delta):
     ref = _conditioning_reference_epsilon(q, sigma, T, delta, eps)
     assert rel <= 1e-7 and d == "remove"
     assert abs(eps - ref) <= 1e-9 * ref, (eps, ref)
+    # delta(eps) at the reference's eps (on the shifted contour too): the target
+    got, rel_d, _ = fewpart_delta([(q, sigma, T)], ref)
+    assert rel_d <= 1e-7 and abs(got - delta) <= 1e-7 * delta, (got, delta)
 
 
 def test_small_sigma_inside_pld_bracket():

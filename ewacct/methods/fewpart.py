@@ -1310,16 +1310,29 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
     dirs = DIRECTIONS if direction == "both" else (direction,)
     best = None
     for d in dirs:
-        D = _Direction(g, d, rtol)
-        try:
-            ld, _, lerr = D.log_delta(eps)
-        except FewPartError as exc:
-            if "cancellation" not in str(exc) and "did not converge" not in str(exc):
-                raise
-            # cancellation beyond ACCEPT_RTOL / 4, or the node budget spent before rtol: refined as far
-            # as the budgets allow, the estimate reached (floating-point budget included) accepted up to
-            # DELTA_ACCEPT below
-            ld, _, lerr = D.log_delta(eps, strict=False, steer=False)
+        res = None
+        if d == "remove":
+            D = _Direction(g, d, rtol)
+            if eps >= SHIFT_RATIO * D._loss_inf_size():
+                # far above the loss's infimum: on the contour of the shifted loss first (as the end of an
+                # eps(delta) search, _Direction.epsilon), the unshifted one should it not settle
+                D.shifted = True
+                try:
+                    res = D.log_delta(eps)
+                except FewPartError:
+                    res = None
+        if res is None:
+            D = _Direction(g, d, rtol)
+            try:
+                res = D.log_delta(eps)
+            except FewPartError as exc:
+                if "cancellation" not in str(exc) and "did not converge" not in str(exc):
+                    raise
+                # cancellation beyond ACCEPT_RTOL / 4, or the node budget spent before rtol: refined as far
+                # as the budgets allow, the estimate reached (floating-point budget included) accepted up to
+                # DELTA_ACCEPT below
+                res = D.log_delta(eps, strict=False, steer=False)
+        ld, _, lerr = res
         val = math.exp(ld) if math.isfinite(ld) else 0.0
         rel = math.exp(lerr - ld) if math.isfinite(ld) else 0.0
         if best is None or val > best[0]:
