@@ -30,6 +30,7 @@ bound: the rest's own relative errors (weighted) plus the stopping bound.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -38,6 +39,8 @@ import numpy as np
 RTOL = 1e-11
 #: largest relative error an answer may carry and still be called exact
 ACCEPT_RTOL = 1e-7
+#: CPU-time budget of one query of one direction (past it LatticeMixError: never a silent number)
+DEADLINE_S = 0.45
 #: most lattice points a composition may have (prod over randomized-response groups of n_g + 1)
 MAX_ATOMS = 400
 _EPS = 2.220446049250313e-16
@@ -131,18 +134,36 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
         def f_mixed(x: float, d: str) -> tuple[float, float]:
             v, rel, _ = mixed[d].delta(x)
             return v, rel
+        f_mixed.log_bound = lambda x, d: mixed[d].log_chernoff(x)
         return "laplace with others, exact", f_mixed
     from .exact import ExactMethod, supports
 
     if not supports(rest):
         raise LatticeMixError("no exact evaluation of the rest of this composition")
     eng = ExactMethod(rest)
+    from . import fewpart
+
+    fg = None
+    if all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0 for m, _ in rest):
+        fg = [(float(m.sampling_probability), float(m.noise_multiplier), int(n)) for m, n in rest]
+        if not fewpart.supports(fg):
+            fg = None
 
     def f_contour(x: float, d: str) -> tuple[float, float]:
-        r = eng._remove_log_delta(x) if d == "remove" else eng._add_log_delta(x)
-        return float(r.value), float(r.rel_err)
+        try:
+            r = eng._remove_log_delta(x) if d == "remove" else eng._add_log_delta(x)
+            return float(r.value), float(r.rel_err)
+        except ArithmeticError:
+            if fg is None:
+                raise
+        # few participations: the truncated-MGF quadrature, in this direction
+        v, rel, _ = fewpart.fewpart_delta(fg, x, direction=d)
+        return float(v), float(rel)
 
-    return "contour", f_contour
+    from .exact import chernoff_log_delta
+
+    f_contour.log_bound = lambda x, d: chernoff_log_delta(eng.dirs[d].K, x)
+    return "contour (few-participation quadrature where it does not settle)", f_contour
 
 
 # ---------------------------------------------------------------------- the composition
@@ -172,12 +193,32 @@ class LatticeMix:
         return all(isinstance(m, (Gaussian, Laplace)) or (isinstance(m, PoissonSubsampledGaussian)
                                                           and m.sampling_probability >= 1.0) for m, _ in self.rest)
 
+    _deadline = math.inf
+
+    def _budget(self):
+        """Context: a CPU-time budget of DEADLINE_S for one top-level query (nested calls share it)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            if self._deadline < math.inf:
+                yield
+                return
+            self._deadline = time.process_time() + DEADLINE_S
+            try:
+                yield
+            finally:
+                self._deadline = math.inf
+        return cm()
+
     def rest_delta(self, x: float, d: str) -> tuple[float, float]:
         """(delta_rest,d(x), absolute error bound) for every real x (the flip below 0)."""
         key = (x, d)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
+        if time.process_time() > self._deadline:
+            raise LatticeMixError(f"the conditioned sum ran past its CPU-time budget ({DEADLINE_S} s)")
         try:
             if x >= 0.0:
                 v, rel = self._f(x, d)
@@ -200,9 +241,33 @@ class LatticeMix:
 
     def delta(self, eps: float, d: str) -> tuple[float, float, dict]:
         """(delta, relative error bound, diagnostics) in direction ``d`` at eps >= 0."""
+        with self._budget():
+            return self._delta(eps, d)
+
+    def log_bounds(self, eps: float, d: str) -> np.ndarray | None:
+        """log of w_j times a rigorous bound on delta_rest,d(eps - a_j) (Chernoff where eps - a_j >= 0, 1
+        below), or None where the rest's evaluation is cheap (closed forms: no bounds needed)."""
+        fb = getattr(self._f, "log_bound", None)
+        if fb is None:
+            return None
+        with np.errstate(divide="ignore"):
+            out = np.log(self.wts)
+        for j, a in enumerate(self.vals):
+            x = eps - float(a)
+            if x > 0.0:
+                try:
+                    out[j] += min(0.0, float(fb(x, d)))
+                except (ArithmeticError, ValueError):
+                    pass
+        return out
+
+    def _delta(self, eps: float, d: str) -> tuple[float, float, dict]:
         eps = float(eps)
         if eps >= self.sup[d]:
             return 0.0, 0.0, {"lattice": "eps at or beyond the largest loss"}
+        lb = self.log_bounds(eps, d)
+        if lb is not None:
+            return self._delta_bounded(eps, d, lb)
         total, err = 0.0, 0.0
         rem = np.cumsum(self.wts[::-1])[::-1]  # rem[j] = sum of w from j on
         used = 0
@@ -225,8 +290,34 @@ class LatticeMix:
             raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
         return total, err / total, diag
 
+    def _delta_bounded(self, eps: float, d: str, lb: np.ndarray) -> tuple[float, float, dict]:
+        """The lattice sum with the terms in decreasing order of their bounds B_j, stopped when the
+        bounds left sum to at most RTOL of the partial sum (rigorous: B_j >= w_j delta_rest(eps - a_j))."""
+        order = np.argsort(-lb, kind="stable")
+        b = np.exp(lb[order])
+        rem = np.cumsum(b[::-1])[::-1]
+        total, err, used = 0.0, 0.0, 0
+        for i, j in enumerate(order):
+            if i > 0 and rem[i] <= self.rtol * total:
+                err += rem[i]
+                break
+            v, e = self.rest_delta(eps - float(self.vals[j]), d)
+            w = float(self.wts[j])
+            total += w * v
+            err += w * e
+            used += 1
+        err += 8 * _EPS * total
+        diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
+        if total <= 0.0:
+            raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
+        return total, err / total, diag
+
     def epsilon(self, delta: float, d: str) -> tuple[float, float, dict]:
         """(eps, relative error bound on delta at eps, diagnostics): inf{eps >= 0: delta_d(eps) <= delta}."""
+        with self._budget():
+            return self._epsilon(delta, d)
+
+    def _epsilon(self, delta: float, d: str) -> tuple[float, float, dict]:
         from scipy.optimize import brentq
 
         delta = float(delta)
@@ -240,6 +331,9 @@ class LatticeMix:
 
         def g(e: float) -> float:
             if e not in cache:
+                lb = self.log_bounds(e, d)
+                if lb is not None and float(np.logaddexp.reduce(lb)) < ld - 1e-9:
+                    return -1.0  # delta(e) < delta, proven by the bounds: no evaluation needed
                 cache[e] = self.delta(e, d)
             v = cache[e][0]
             return math.log(v) - ld if v > 0.0 else -1.0
