@@ -14,10 +14,14 @@ the one place that fixes the order):
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
 :mod:`.laplace_exact` (the atom lattice summed exactly, the continuous part on the contour; method
-label ``"exact"``).  Several Laplace scales, or Laplace composed with (subsampled) Gaussians, are
-answered exactly by the full contour where the Laplace atoms' returns are provably negligible (enough
-Laplace steps); elsewhere the tilted expansion answers, with a note (the exact evaluation's reason is
-kept).
+label ``"exact"``).  Several Laplace scales are answered exactly by the full contour where the Laplace
+atoms' returns are provably negligible (enough Laplace steps).  Laplace composed with (subsampled)
+Gaussians is answered by the full contour whose truncation bound takes its decay from whichever factor
+decays (docs/math.md section 9): few Laplace steps settle with Gaussians, or with subsampled Gaussians
+of enough steps.  Elsewhere the tilted expansion answers, with a note (the exact evaluation's reason is
+kept).  Randomized response mixed with anything else (other mechanisms, several parameters) is
+answered exactly by conditioning on its lattice (:mod:`.mixed_exact`), or refused with a ValueError
+(more than 400 lattice points, or the rest's exact evaluation failed); no expansion is trusted there.
 
 Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
 argument and hand it to :mod:`ewacct.bounds.certify`.
@@ -42,8 +46,9 @@ from .tilted import TiltedMethod
 EXPANSION_TOLERANCE = 1e-3
 #: an exact stage's answer is valid when its own error estimate is at most this (relative)
 EXACT_RTOL = 1e-6
-LAPLACE_NOTE = ("Laplace mixed with other mechanisms is outside the exact engine here (too few Laplace steps "
-                "for the contour, or a mechanism without a complex log-MGF): tilted expansion used")
+LAPLACE_NOTE = ("Laplace mixed with other mechanisms is outside the exact engine here (neither the Laplace nor "
+                "the other factors decay fast enough for the contour's node budget, or a mechanism without a "
+                "complex log-MGF): tilted expansion used")
 LAPLACE_FAILED_NOTE = "the exact Laplace evaluation did not settle this query: tilted expansion used"
 FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
 _QUADRATURE_ERRORS = (ArithmeticError, ValueError)
