@@ -360,8 +360,7 @@ def _conditioning_reference_epsilon(q, sigma, T, delta, guess):
 def test_small_sigma_vs_conditioning_reference(q, sigma, T, delta):
     # sigma < 0.2 (accepted domain down to 0.05): previously not offered (the flagged Chernoff bound,
     # 325.8 for the true 271.74 at the first point, after ~3 s), and where called directly an
-    # OverflowError (e^eps in the atom's closed-form tail).  The search finishes on the contour of
-    # the loss shifted by its infimum (the steps not sampled put an atom there)
+    # OverflowError (e^eps in the atom's closed-form tail)
     from ewacct.methods.fewpart import supports
 
     assert supports([(q, sigma, T)])
@@ -369,7 +368,8 @@ def test_small_sigma_vs_conditioning_reference(q, sigma, T, delta):
     ref = _conditioning_reference_epsilon(q, sigma, T, delta, eps)
     assert rel <= 1e-7 and d == "remove"
     assert abs(eps - ref) <= 1e-9 * ref, (eps, ref)
-    # delta(eps) at the reference's eps (on the shifted contour too): the target
+    # delta(eps) at the reference's eps (on the contour of the loss shifted by its infimum, where the
+    # steps not sampled put their near-atom): the target
     got, rel_d, _ = fewpart_delta([(q, sigma, T)], ref)
     assert rel_d <= 1e-7 and abs(got - delta) <= 1e-7 * delta, (got, delta)
 
