@@ -251,3 +251,18 @@ def test_few_laplace_steps_with_subsampled_gaussians_in_pld_bracket(groups):
     assert r.method == "exact" and bool(r.valid)
     lo, hi = _pld_bracket(groups, r.value)
     assert lo * (1 - 1e-6) <= 1e-5 <= hi * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("groups", [
+    [(RandomizedResponse(0.8), 6), (Gaussian(1.5), 2)],
+    [(Laplace(2.0), 2), (Gaussian(1.0), 2)],
+    [(RandomizedResponse(1.0), 3), (PoissonSubsampledGaussian(1.0, 0.1), 30)],
+])
+def test_round_trip_and_monotone(groups):
+    """delta(eps(delta)) = delta, and delta(eps) non-increasing along a grid (both from the dispatch)."""
+    for target in (1e-3, 1e-7):
+        r = _rows(groups, "epsilon", target)
+        back = _rows(groups, "delta", r.value)
+        assert r.valid and back.valid and abs(back.value - target) <= 1e-7 * target
+    vals = [_rows(groups, "delta", e).value for e in np.linspace(0.0, 6.0, 7)]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(vals, vals[1:])) and vals[0] > vals[-1]
