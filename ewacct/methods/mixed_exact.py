@@ -125,6 +125,8 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
         def f_lap(x: float, d: str) -> tuple[float, float]:
             v, rel, _ = lap.delta(x)
             return v, rel
+        f_lap.log_bound = lambda x, d: lap.log_chernoff(x)
+        f_lap.bound_sum_min = 9  # the Chernoff search costs about one evaluation: used on larger lattices
         return "laplace exact", f_lap
     if any(isinstance(m, Laplace) for m, _ in rest):
         mixed = laplace_exact.mixed_compositions(rest)
@@ -248,10 +250,23 @@ class LatticeMix:
                 v, rel = self._f(x, d)
                 out = (v, rel * v)
             else:
-                # 1 - e^x + e^x delta_rest,d'(-x): all terms >= 0
-                v2, rel2 = self._f(-x, _OTHER[d])
-                ex = math.exp(x)
-                out = (-math.expm1(x) + ex * v2, 4 * _EPS * -math.expm1(x) + ex * v2 * (rel2 + 4 * _EPS))
+                # 1 - e^x + e^x delta_rest,d'(-x): all terms >= 0; where a Chernoff bound puts the second
+                # below 1e-14 of the first it is not evaluated (half the bound, error half the bound)
+                base = -math.expm1(x)
+                fb = getattr(self._f, "log_bound", None)
+                lb2 = None
+                if fb is not None:
+                    try:
+                        lb2 = min(0.0, float(fb(-x, _OTHER[d])))
+                    except (ArithmeticError, ValueError):
+                        lb2 = None
+                if lb2 is not None and x + lb2 < math.log(1e-14 * base):
+                    half = 0.5 * math.exp(x + lb2)
+                    out = (base + half, 4 * _EPS * base + half)
+                else:
+                    v2, rel2 = self._f(-x, _OTHER[d])
+                    ex = math.exp(x)
+                    out = (base + ex * v2, 4 * _EPS * base + ex * v2 * (rel2 + 4 * _EPS))
         except LatticeMixError:
             raise
         except (ArithmeticError, ValueError) as exc:
@@ -272,7 +287,7 @@ class LatticeMix:
         """log of w_j times a rigorous bound on delta_rest,d(eps - a_j) (Chernoff where eps - a_j >= 0, 1
         below), or None where the rest's evaluation is cheap (closed forms: no bounds needed)."""
         fb = getattr(self._f, "log_bound", None)
-        if fb is None:
+        if fb is None or self.vals.size < getattr(self._f, "bound_sum_min", 0):
             return None
         with np.errstate(divide="ignore"):
             out = np.log(self.wts)
@@ -309,8 +324,10 @@ class LatticeMix:
         err += 8 * _EPS * total
         diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
         if total <= 0.0:
-            if eps >= self.sup[d] * (1.0 - 1e-12):
-                return 0.0, 0.0, diag
+            if err <= 1e-300:
+                # every term is 0 in double precision (the rest's delta underflowed): delta is below the
+                # smallest double; 0 as the closed forms report it
+                return 0.0, 0.0, {**diag, "note": "delta below the smallest positive double"}
             raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
         return total, err / total, diag
 
