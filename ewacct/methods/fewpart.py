@@ -59,14 +59,16 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   u-range, the rest of the -1 added back in closed form), the abscissa then being the saddle of the
   atom-free integrand.  The kernel reports its own rounding error (from the integrand's L1 norm).
 
-Measured (benchmarks/fewpart_bench.py, 168 queries; docs/benchmarks_fewpart.md): every query
-answered (previously 149/168: sigma = 0.5 and sigma = 1 at delta = 1e-10 refused), largest
-difference to an independent reference 7.7e-10; low sigma with few participations (q = 1e-9,
-sigma = 0.2, T = 1000, delta = 1e-12 and the like) exact instead of the Chernoff bound.  CPU time per
-warm query on a loaded 2-core machine: median 14 ms (delta = 1e-5) / 32 ms (delta = 1e-10); sigma =
-0.5 at 40-400 ms (2.5x faster than the previous version where both answer; the abscissa capped by
-the truncation edge leaves cancellation of ~1e5 to refine through), and sigma >= 2 ~1.1x slower than
-the previous version (the second rule's bookkeeping).
+Measured (benchmarks/fewpart_bench.py, 168 queries, CPU time per warm query on the loaded 2-core
+machine, before/after in one run, 2026-11-30 23:20 UTC): median 14.2 -> 10.1 ms at delta = 1e-5 and
+30.1 -> 17.8 ms at delta = 1e-10 (sigma = 0.5: 39 -> 26 and 122 -> 54 ms), max 414 -> 293 ms,
+<= 20 ms 90 -> 115 of 168; per query 1.55x faster (median; 0.83x .. 2.56x); every query answered,
+largest difference to an independent reference (contour engine, direct recursion; 106 points)
+1.1e-8, median 1.5e-12.  What made it faster: the kernel's vertical closing segment (75 % of the
+kernel's time; :func:`ewacct._kernels.fewpart_path.vert_smooth`), iterates' delta tolerance set by
+the accuracy eps needs (EPS_RTOL), batched kernel calls, a cheaper saddle search.  What is left at
+sigma = 0.5 and delta = 1e-10 (40-300 ms) is the abscissa capped by the truncation edge: the node sum
+cancels by ~1e4-1e5 and the panels are refined to that floating-point floor.
 
 delta(eps) accepts what eps(delta) accepts: where cancellation or the node budget keeps the strict
 1e-8 out of reach it refines as far as the budgets go and answers when the estimate reached is at
