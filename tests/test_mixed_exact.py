@@ -266,3 +266,11 @@ def test_round_trip_and_monotone(groups):
         assert r.valid and back.valid and abs(back.value - target) <= 1e-7 * target
     vals = [_rows(groups, "delta", e).value for e in np.linspace(0.0, 6.0, 7)]
     assert all(b <= a * (1 + 1e-12) for a, b in zip(vals, vals[1:])) and vals[0] > vals[-1]
+
+
+def test_one_parameter_in_two_groups_is_the_binomial():
+    g = [(RandomizedResponse(1.0), 3), (RandomizedResponse(1.0), 2)]
+    lat = mp_rr_lattice([(1.0, 5)])
+    for eps in (0.0, 1.5, 4.0):
+        want = mp.fsum(w * -mp.expm1(eps - a) for a, w in lat if a > eps)
+        assert _close(_rows(g, "delta", eps).value, want, 1e-13)

@@ -413,6 +413,6 @@ def lattice_mix_for(groups) -> LatticeMix | None:
     counts: dict[float, int] = {}
     for m, n in rr:
         counts[float(m.epsilon0)] = counts.get(float(m.epsilon0), 0) + n
-    if len(counts) == 1 and not rest:
-        return None
+    if len(rr) == 1 and not rest:
+        return None  # one group alone: the closed form's (several groups of one parameter are answered here)
     return LatticeMix(sorted(counts.items()), rest)
