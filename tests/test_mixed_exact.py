@@ -274,3 +274,17 @@ def test_one_parameter_in_two_groups_is_the_binomial():
     for eps in (0.0, 1.5, 4.0):
         want = mp.fsum(w * -mp.expm1(eps - a) for a, w in lat if a > eps)
         assert _close(_rows(g, "delta", eps).value, want, 1e-13)
+
+
+def test_rr_with_laplace_against_residues():
+    """Randomized response with four Laplace steps: the lattice sum of the Laplace composition's delta
+    by residue calculus (tests/test_laplace_exact.py's mpmath reference, valid for every real argument)."""
+    from test_laplace_exact import mp_delta_residues
+
+    e0, n, theta, T = 2.0, 3, 1.0, 4
+    g = [(RandomizedResponse(e0), n), (Laplace(1.0 / theta), T)]
+    lat = mp_rr_lattice([(e0, n)])
+    for eps in (0.5, 3.0, 6.0):
+        want = mp.fsum(w * mp_delta_residues(theta, T, eps - a, dps=30) for a, w in lat)
+        r = _rows(g, "delta", eps)
+        assert r.method == "exact" and r.valid and _close(r.value, want, 1e-9)
