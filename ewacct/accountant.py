@@ -326,6 +326,13 @@ class Accountant:
         from .methods import laplace_exact
 
         g = self.groups()
+        if structure(g) == "lattice-mixed":
+            from .methods import mixed_exact
+
+            try:
+                return mixed_exact.lattice_mix_for(g) is not None
+            except mixed_exact.LatticeMixError:
+                return False
         return laplace_exact.composition_for(g) is not None or laplace_exact.mixed_compositions(g) is not None
 
     def _contour_certifier(self):

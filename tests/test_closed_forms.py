@@ -76,10 +76,32 @@ def test_randomized_response_matches_convolution(e0, n, eps):
     assert loss.max() == pytest.approx(n * e0)
 
 
-def test_randomized_response_cannot_mix():
-    acc = Accountant().compose(RandomizedResponse(1.0), 3).compose(Gaussian(1.0), 2)
-    with pytest.raises(ValueError, match="randomized response"):
-        acc.get_epsilon(1e-5)
+def test_randomized_response_mixed_through_the_accountant():
+    # randomized response mixed with Gaussians is exact by conditioning on its lattice; reference:
+    # mpmath at 40 digits, the RR loss enumerated (values e0 (2j - n), binomial weights) and the
+    # Gaussian hockey stick Phi(-x/mu + mu/2) - e^x Phi(-x/mu - mu/2) at each shifted eps
+    import mpmath as mp
+
+    e0, n, sigma, ng = 1.0, 3, 1.0, 2
+    acc = Accountant().compose(RandomizedResponse(e0), n).compose(Gaussian(sigma), ng)
+    with mp.workdps(40):
+        p = 1 / (1 + mp.exp(-mp.mpf(e0)))
+        mu = mp.sqrt(ng) / sigma
+
+        def ref_delta(eps):
+            return mp.fsum(mp.binomial(n, j) * p**j * (1 - p) ** (n - j)
+                           * (mp.ncdf(-(eps - e0 * (2 * j - n)) / mu + mu / 2)
+                              - mp.exp(eps - e0 * (2 * j - n)) * mp.ncdf(-(eps - e0 * (2 * j - n)) / mu - mu / 2))
+                           for j in range(n + 1))
+
+        r = acc.get_epsilon(1e-5)
+        assert r.method == "exact" and r.valid
+        eps_ref = mp.findroot(lambda e: mp.log(ref_delta(e)) - mp.log(mp.mpf("1e-5")), r.value)
+        assert r.value == pytest.approx(float(eps_ref), rel=1e-8)
+        d = acc.get_delta(1.0)
+        assert d.method == "exact" and d.value == pytest.approx(float(ref_delta(1)), rel=1e-9)
+        c = acc.get_epsilon(1e-5, certify=True)  # a proven bracket (wide here), containing the truth
+        assert c.lower <= float(eps_ref) <= c.upper
 
 
 # ------------------------------------------------------------------ accuracy at the corners (tiny eps, large sigma)

@@ -69,11 +69,10 @@ def brentq(*args, **kwargs):
 
 # ---------------------------------------------------------------------- the composition
 def structure(groups: Groups) -> str:
-    """"empty", "lattice", "gaussian" (only Gaussians), "single-step" (one subsampled-Gaussian
+    """"empty", "lattice" (randomized response of one epsilon0), "lattice-mixed" (randomized
+    response with other mechanisms or several epsilon0: the exact method conditions on its lattice,
+    methods/mixed_exact.py), "gaussian" (only Gaussians), "single-step" (one subsampled-Gaussian
     step) or "continuous".
-
-    Raises:
-        ValueError: randomized response mixed with anything else.
     """
     g = list(groups)
     if not g:
@@ -81,10 +80,7 @@ def structure(groups: Groups) -> str:
     kinds = {m.kind if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability == 1.0) else "gaussian" for m, _ in g}
     if "lattice" in kinds:
         if kinds != {"lattice"} or len(g) != 1:
-            raise ValueError(
-                "randomized response can be composed only with randomized response of the same epsilon0 "
-                "(mixing a lattice PLRV with others is not supported in this version)"
-            )
+            return "lattice-mixed"
         return "lattice"
     if kinds == {"gaussian"}:
         return "gaussian"
