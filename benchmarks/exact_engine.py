@@ -38,8 +38,23 @@ terms are e^-20..e^-35 of the peak), and a chunk over its share of the error bud
 again.  The kernel's error estimate of every node (e^{3 - trap_l} times the sum of |terms| / |G|, plus
 rounding; tests/test_exact_kernel_error.py checks it against mpmath at hard nodes) is summed over the
 contour with each term's weight and carried in the answer's error (diagnostics `kernel_rel_error`).
-q T ~ 1 is where this pays: ~600 nodes at q = 0.01, T = 100 (the integrand decays only like
-e^{-0.33 u}), ~6000 at T = 10.
+q T ~ 1 is where this pays: ~170 nodes at q = 0.01, T = 100 (the integrand decays only like
+e^{-0.33 u}), ~1900 at T = 10.
+
+Abscissa with few participations (contour.choose_abscissa): where q T <~ 5 the terms |exp(K(c + iu))|
+decay far slower than the Gaussian model of the u-range says (the near-atom of the loss near 0), so the
+saddle point's long alias period (P ~ 37 at q = 0.01, sigma = 1, T = 10) multiplied a u-range of ~1000.
+A probe of K along the saddle's line (4-16 nodes on a doubling ladder, at the kernel's least accuracy)
+measures the decay; with it the abscissa 0.5-0.62 c* wins (P ~ 10), unless its cancellation would take
+the node sum's rounding past the tolerance.  Nodes at q = 0.01, sigma = 1, delta = 1e-5: T = 10 5964 ->
+1868, T = 30 1612 -> 460, T = 100 588 -> 168; the probe's node count is within 3-19 % (below) of the
+contour's, and a contour expected beyond 1.1x the node budget is refused before it is built (q = 0.01,
+sigma = 0.6, T = 10: the few-participation quadrature answers in 36 ms instead of 62).  Median CPU time
+of 11 fresh queries, 3 runs, one session (before = the engine at b0c522a): T = 10 13.3 -> 5.1 ms, T = 30
+4.6 -> 2.1 ms, T = 100 2.4 -> 1.3 ms, T = 1000 0.69 -> 0.60 ms, T = 1e9 0.39 -> 0.37 ms (answers
+identical from T = 1000 on, within 2.5e-12 below).  Random sweep (benchmarks/exact_sweep.py std, 200
+points): median 1.12 -> 1.15 ms (unchanged within noise: mostly q T >> 1), total 3.66 -> 3.51 s, one
+more point settled by the contour.
 
 Routing (methods/truncation.py): where the far mode of the REMOVE loss is in play the truncated
 composition answers; at the fine-tuning points (q = 0.01, sigma = 1, T = 10..300) its weight at the

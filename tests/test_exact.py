@@ -216,6 +216,33 @@ def test_exact_epsilon_inside_pld_bracket(q, s, T, delta):
     assert lo * (1 - 1e-9) <= float(r) <= hi * (1 + 1e-9), (float(r), lo, hi)
 
 
+# q T in 0.1..1 (few participations, the contour's slow corner): the near-atom of the loss near 0 makes
+# |exp(K(c + iu))| decay like e^{-a u}, a ~ q T / 4, and the abscissa below the saddle point (alias
+# period 2-4x shorter) settles the contour in a third of the nodes (contour.choose_abscissa's u-probe);
+# nodes before that change: 5964, 7244, 588, 9420.  At delta = 1e-10 the smaller abscissa's
+# cancellation must not take the floating-point budget past the tolerance (it did, in a draft: the
+# query then ended in ContourError).  Reference: the few-participation quadrature (methods/fewpart.py:
+# adaptive Gauss-Kronrod panels in u with the atom at 0 removed and its own path kernel; an
+# independent rule), and dp_accounting's PLD bracket for the first point (vdi 1e-4: 0.5 s)
+@pytest.mark.parametrize("q,s,T,delta,max_nodes", [
+    (0.01, 1.0, 10, 1e-5, 2500),
+    (0.01, 1.0, 10, 1e-10, 5000),
+    (0.01, 1.0, 100, 1e-5, 250),
+    (0.003, 0.6, 100, 1e-8, 2200),
+])
+def test_few_participation_contour_vs_fewpart(q, s, T, delta, max_nodes):
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    eps, _, rel, diag = ExactMethod([(PoissonSubsampledGaussian(s, q), T)]).epsilon(delta)
+    ref = fewpart_epsilon([(q, s, T)], delta)[0]
+    assert rel < 1e-8
+    assert eps == pytest.approx(ref, rel=1e-8)
+    assert diag["nodes"] <= max_nodes, diag
+    if T == 10 and delta == 1e-5:
+        lo, hi = pld.PldBracket([(PoissonSubsampledGaussian(s, q), T)]).epsilon_bracket(delta, 1e-4)
+        assert lo * (1 - 1e-9) <= eps <= hi * (1 + 1e-9), (eps, lo, hi)
+
+
 def test_regression_points_are_no_longer_low():
     # q = 0.05, sigma = 1.5, T = 10, delta = 1e-5: the old default returned 0.641667 (truth 0.65088)
     r = ewacct.epsilon(noise_multiplier=1.5, sampling_probability=0.05, steps=10, target_delta=1e-5)

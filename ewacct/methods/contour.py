@@ -42,6 +42,7 @@ TRAP_L_FLOOR = 14.0
 #: the kernel's error budget on delta is spread over this many chunks (a contour has at most ~100)
 KERNEL_CHUNKS = 32.0
 LOG2 = math.log(2.0)
+EPS_MACH = 2.2e-16
 
 
 class ContourError(ArithmeticError):
@@ -67,6 +68,9 @@ class LogMgf:
     #: relative error exp(-trap_l): build_contour then asks far less accuracy of nodes whose terms are
     #: far below the peak and carries the kernel's error (Contour.kernel_bound)
     complex_err_fn: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]] | None = None
+    #: whether |exp(K(c + iu))| may decay far slower than its Gaussian model (few participations: the
+    #: composition sets it); choose_abscissa then checks the model with a node (and probes the decay)
+    slow_decay: bool = True
 
     def psi(self, s: float) -> float:
         """Chernoff exponent: delta(x) <= exp(psi(s) - s x) for every s > 0."""
@@ -209,30 +213,176 @@ def psi_grid(K: LogMgf, c_ref: float) -> list[tuple[float, float]]:
     return grid
 
 
-def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_delta: float,
-                    grid: Sequence[tuple[float, float]]) -> tuple[float, float, list[tuple[float, float]]]:
-    """(c, P, s used): the abscissa among c_star * {1, 0.87, ..., 0.3} with the fewest expected nodes.
+#: abscissae tried by :func:`choose_abscissa`, as fractions of the saddle point (where the terms decay
+#: as the Gaussian model says), and the ones added where the probe finds them decaying slower
+ABSCISSA_FRACTIONS = (1.0, 0.62, 0.4)
+ABSCISSA_FRACTIONS_SLOW = (0.8, 0.5)
+#: the Gaussian model's u-range is trusted where the terms at GATE times it are below the tail budget
+#: (q = 0.01, sigma = 1: T >= 1000 pass, T <= 300 do not)
+GATE = 4.0
+#: nodes per batch of the u-decay probe (:func:`_u_probe`), and its length (the last u is u0 2^(n-1))
+PROBE_BATCH = 4
+PROBE_MAX_DOUBLINGS = 16
 
-    Expected nodes ~ P * U with U ~ sqrt(2 (L + pen) / Phi''(c)), pen = Phi(c) - log delta the
-    cancellation penalty (the node sum loses exp(pen) in relative accuracy; limited to 11.5).
-    """
-    target = log_tol + log_delta
-    best = None
-    for f in (1.0, 0.62, 0.4):
-        c = f * c_star
-        k = K.real_fn(c, 2)
-        phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
-        phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
-        pen = phi - 0.5 * math.log(2.0 * math.pi * phi2) - log_delta
-        if f < 1.0 and pen > 11.5:
+
+def _probe_k(K: LogMgf, c: float, u: np.ndarray) -> list[complex]:
+    """K(c + iu) at the kernel's least accuracy (only the terms' size matters to the probe)."""
+    z = c + 1j * u
+    kv = K.complex_fn(z) if K.complex_err_fn is None else K.complex_err_fn(z, TRAP_L_FLOOR)[0]
+    return [complex(x) for x in kv]
+
+
+def _u_probe(K: LogMgf, c: float, u0: float, done) -> tuple[list[float], list[complex]]:
+    """(u, K(c + iu)) on the doubling ladder u0 2^j, in batches of PROBE_BATCH (one kernel call each: a
+    call's fixed cost is several nodes' worth) until ``done(u, k)`` (the nodes so far) says the terms
+    have fallen far enough, or 2^(PROBE_MAX_DOUBLINGS - 1) u0 (the caller's ``done`` also stops where
+    no contour could reach: the kernel's cost grows with u)."""
+    us: list[float] = []
+    kz: list[complex] = []
+    u = u0
+    while len(us) < PROBE_MAX_DOUBLINGS:
+        batch = u * 2.0 ** np.arange(PROBE_BATCH)
+        us += [float(x) for x in batch]
+        kz += _probe_k(K, c, batch)
+        u = 2.0 * us[-1]
+        if done(us, kz):
             break
-        P, used = alias_period(K, eps, c, target - max(pen, 0.0), grid)
-        cost = P * math.sqrt(2.0 * (-target + max(pen, 0.0)) / phi2)
+    return us, kz
+
+
+def _candidate(K: LogMgf, eps: float, c: float, target: float, log_delta: float,
+               grid: Sequence[tuple[float, float]]) -> tuple:
+    """(c, P, s used, Gaussian-model u-range, K(c), cancellation penalty) of abscissa c."""
+    k = K.real_fn(c, 2)
+    phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
+    phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
+    pen = phi - 0.5 * math.log(2.0 * math.pi * phi2) - log_delta
+    P, used = alias_period(K, eps, c, target - max(pen, 0.0), grid)
+    u_g = math.sqrt(2.0 * (-target + max(pen, 0.0)) / phi2)
+    return c, P, used, u_g, float(k[0]), pen
+
+
+def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_delta: float,
+                    grid: Sequence[tuple[float, float]], log_round: float | None = None,
+                    info: dict | None = None) -> tuple[float, float, list[tuple[float, float]]]:
+    """(c, P, s used): the abscissa among c_star * ABSCISSA_FRACTIONS with the fewest expected nodes.
+
+    Expected nodes ~ P * U with U the Gaussian model sqrt(2 (L + pen) / Phi''(c)) (pen = Phi(c) -
+    log delta, the cancellation penalty: the node sum loses exp(pen) in relative accuracy; limited to
+    11.5).  Where the composition says the decay may be slow (``K.slow_decay``), that model is checked
+    by one node at c_star + i GATE U(c_star): where the term there is
+    below the tail budget, the choice is the model's (it is off by a factor ~2 even at q T ~ 10: Phi''
+    counts the far mode's variance, whose share of the integrand decays fast, the bulk's slower).
+
+    Elsewhere the terms decay slower than the model says (with few participations, q T < ~1, the
+    near-atom of the loss near 0 makes |exp(K(c + iu))| decay only like e^{-a u}, a ~ q T / 4): then
+    the fractions ABSCISSA_FRACTIONS_SLOW join, and U is the larger of the model and the u where the
+    terms measured along c_star + iu (:func:`_u_probe`) fall below the budget, a term at another c
+    being modelled as min(Re K(c), Re K(c_star + iu)) - c eps (at large u only the near-atom is left,
+    whose modulus hardly depends on c).  A smaller c, whose alias period is 2-4x shorter, then usually
+    wins; it is taken only where the node sum's expected rounding, e^{pen + 0.5} eps_mach
+    (32 sqrt(n) + 8 max|K|) relative to delta (the floating-point budget of ExactDirection._check, n and
+    max|K| from the probe), stays below e^{log_round} (default: 10 times the quadrature's tolerance, a
+    tenth of what an answer may carry): a smaller c lowers the alias period but raises the
+    cancellation.  The choice only sets the cost: accuracy is the contour's own business.  ``info``
+    (a dict, when given) receives "nodes": the node count expected of the choice where the probe ran
+    (P U / 2 pi; where it saw no end, a lower bound: the least of P U, U the ladder's last u where
+    none was found, over 2 pi), else nothing.
+    """
+    if log_round is None:
+        log_round = log_tol + 2.3
+    target = log_tol + log_delta
+    tail_target = target - 2.3  # build_contour's tail test
+    cands = []
+    for f in ABSCISSA_FRACTIONS:
+        cd = _candidate(K, eps, f * c_star, target, log_delta, grid)
+        if f < 1.0 and cd[5] > 11.5:
+            break
+        cands.append(cd)
+        if f == 1.0 and cd[1] <= 1.5 * (LOG2 - target) / cd[0]:
+            break  # the k < 0 aliases set P: a smaller c cannot help
+    if len(cands) == 1:
+        return cands[0][0], cands[0][1], cands[0][2]
+
+    def term(c: float, re_kc: float, u: float, k: complex) -> float:
+        lz = 0.5 * (math.log(c * c + u * u) + math.log((c + 1.0) ** 2 + u * u))
+        return min(k.real, re_kc) - c * eps - lz + math.log(u / math.pi)
+
+    u0 = cands[0][3]
+    if not K.slow_decay or (term(c_star, cands[0][4], GATE * u0, _probe_k(K, c_star, np.array([GATE * u0]))[0])
+                            <= tail_target):
+        # the Gaussian model holds
+        best = min(((P * u_g, i, c, P, used) for i, (c, P, used, u_g, _, _) in enumerate(cands)))
+        return best[2], best[3], best[4]
+    for f in ABSCISSA_FRACTIONS_SLOW:
+        cd = _candidate(K, eps, f * c_star, target, log_delta, grid)
+        if cd[5] <= 11.5:
+            cands.append(cd)
+    cands.sort(key=lambda cd: -cd[0])
+
+    def u_need(c: float, re_kc: float, us: list[float], kz: list[complex]) -> float:
+        """The u where the modelled terms fall below the tail budget (log-linear between ladder points;
+        inf when not on the ladder).  Plain Python: the ladder has at most 16 points."""
+        prev_u = prev_t = None
+        for u, k in zip(us, kz):
+            t = term(c, re_kc, u, k)
+            if t <= tail_target:
+                if prev_u is None:
+                    return u
+                a = (prev_t - tail_target) / max(prev_t - t, 1e-300)
+                return prev_u * (u / prev_u) ** a
+            prev_u, prev_t = u, t
+        return math.inf
+
+    def settled(us: list[float], kz: list[complex]) -> bool:
+        """Whether the probe has gone far enough: every candidate's u-range is found on it, or one not
+        found would cost more (P times the probe's last u) than the cheapest found."""
+        need[:] = [max(u_g, u_need(c, re_kc, us, kz)) for c, _, _, u_g, re_kc, _ in cands]
+        found = [cd[1] * U for cd, U in zip(cands, need)]
+        best_found = min(found)
+        if all(cd[1] * us[-1] > 2.0 * math.pi * K.max_nodes for cd in cands):
+            return True  # beyond any contour's node budget
+        return all(math.isfinite(f) or cd[1] * us[-1] >= best_found for f, cd in zip(found, cands))
+
+    need: list[float] = []
+    us, kz = _u_probe(K, c_star, u0, settled)
+    best = None
+    for (c, P, used, u_g, re_kc, pen), U in zip(cands, need):
+        if c < c_star and math.isfinite(U):
+            n_est = P * U / (2.0 * math.pi)
+            kmax = max([abs(re_kc)] + [abs(k) for u, k in zip(us, kz) if u <= 2.0 * U])
+            if max(pen, 0.0) + 0.5 + math.log(EPS_MACH * (32.0 * math.sqrt(n_est) + 8.0 * kmax)) > log_round:
+                continue
+        cost = P * U
         if best is None or cost < best[0]:
             best = (cost, c, P, used)
-        if f == 1.0 and P <= 1.5 * (LOG2 - target) / c:
-            break  # the k < 0 aliases set P: a smaller c cannot help
+    if info is not None:
+        # where no u-range was found on the ladder, P times its last u bounds a candidate's from below
+        low = min(cd[1] * (U if math.isfinite(U) else us[-1]) for cd, U in zip(cands, need))
+        info["nodes"] = (best[0] if math.isfinite(best[0]) else low) / (2.0 * math.pi)
+    if not math.isfinite(best[0]):  # the probe saw no end: the Gaussian model alone
+        best = min(((P * u_g, c, P, used) for c, P, used, u_g, _, _ in cands), key=lambda b: b[0])
     return best[1], best[2], best[3]
+
+
+def _next_size(size: int, mag: np.ndarray, u: np.ndarray, tail_target: float) -> int:
+    """Nodes of the next chunk: 1.5 times the last, at most 128 (short kernel calls: deadline checks and
+    Ctrl-C stay prompt), and no more than the tail test is expected to need (the decay of the last
+    chunk's tail values |term| u / pi extrapolated linearly, with a 25 % margin and 8 nodes for the
+    test itself): the last chunk then overshoots the end of the u-range by a few nodes, not by up to
+    127.  Only the cost depends on it: the tail test decides where the contour ends."""
+    grow = min(int(size * 1.5), 128)
+    k = min(int(mag.shape[0]), 24)
+    if k < 8 or not u[-k] > 0.0:
+        return grow
+    tv_last = mag[-1] + math.log(u[-1] / math.pi)
+    slope = (tv_last - (mag[-k] + math.log(u[-k] / math.pi))) / (k - 1)
+    if not (slope < 0.0) or not math.isfinite(slope):
+        return grow
+    rem = (float(np.max(mag[-8:] + np.log(u[-8:] / math.pi))) - tail_target) / -slope
+    if not math.isfinite(rem):
+        return grow
+    return min(grow, max(16, int(1.25 * max(rem, 0.0)) + 8))
 
 
 def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log_delta_scale: float,
@@ -261,6 +411,7 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
     while True:
         z = c + 1j * h * np.arange(total, total + size)
         lz = np.log(np.abs(z * (z + 1.0)))
+        nxt = -1
         if kfn is None:
             kz = K.complex_fn(z)
             mag = kz.real - c * eps - lz
@@ -282,7 +433,7 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = float(np.max(np.log(ek[-8:]))) + trap_l
                 m_next = float(np.max(mag[-8:])) + 1.0
-            nxt = min(int(size * 1.5), 128)
+            nxt = _next_size(size, mag, z.imag, target - 2.3)
             want = r - (lchunk - m_next - lh - math.log(nxt))
             trap_l = min(TRAP_L_FULL, max(TRAP_L_FLOOR, want)) if math.isfinite(want) else TRAP_L_FULL
         chunks.append(kz)
@@ -297,7 +448,7 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
         if kfn is None and time.process_time() > deadline:  # CPU time, as ewacct.methods.exact.clock
             # (a K with complex_err_fn checks the query's deadline itself, in every evaluation)
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
-        size = min(int(size * 1.5), 128)  # short kernel calls: deadline checks and Ctrl-C stay prompt
+        size = nxt if nxt > 0 else _next_size(size, mag, z.imag, target - 2.3)
     return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s), lkern0=lkern + c * eps)
 
 

@@ -31,8 +31,16 @@ DEFAULT_RTOL = 1e-9
 #: ... and the largest estimated relative error (on delta) an answer may carry
 ACCEPT_RTOL = 1e-8
 EPS_MACH = 2.2e-16
+LOG2 = math.log(2.0)
 #: below this noise multiplier the real cumulant kernel is not trusted for derivatives
 CUMULANT_SIGMA_MIN = 0.3
+#: expected participations (sum of q n over the subsampled groups) up to which the contour's abscissa
+#: choice checks its Gaussian model of the u-decay (contour.choose_abscissa): at q = 0.01, sigma = 1 the
+#: check pays up to q T ~ 5 (T = 500: 76 -> 58 nodes) and at q T = 10 the model already holds
+PROBE_QN = 8.0
+#: a contour whose expected node count (contour.choose_abscissa's probe) exceeds this multiple of the node
+#: budget is refused before it is built (it would fail at the budget anyway)
+REFUSE_PREDICTED = 1.1
 #: log of the smallest positive double: a delta below it is reported as 0
 LOG_TINY = math.log(5e-324)
 
@@ -166,7 +174,11 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     from .contour import MAX_NODES
 
     budget = max(600, MAX_NODES // max(1, sum(1 for m, _ in groups if getattr(m, "sampling_probability", 1.0) < 1.0)))
-    K = LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget, complex_err_fn=complex_err_fn)
+    # the u-decay of the contour's terms can be far slower than the Gaussian model of choose_abscissa only
+    # with few expected participations (the near-atom of the loss near 0)
+    slow_decay = bool(fast) and float(np.dot(qs, ns)) <= PROBE_QN
+    K = LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget, complex_err_fn=complex_err_fn,
+               slow_decay=slow_decay)
     K.state = state  # the running query's deadline (ExactDirection sets and clears it)
     return K
 
@@ -187,6 +199,10 @@ class ExactDirection:
         self._contours: list[Contour] = []
         #: abscissa of the last saddle-point start (a starting point for the saddle search)
         self._c_hint: float | None = None
+        #: (eps, log_round) of the last contour built: a rebuild at the same eps asks less rounding of the
+        #: abscissa (choose_abscissa), so that a contour refused for its floating-point budget is not
+        #: built again unchanged
+        self._last_build: tuple[float, float] | None = None
 
     # -- contours
     def _contour_for(self, eps: float, log_delta: float, deadline: float) -> Contour:
@@ -199,7 +215,20 @@ class ExactDirection:
         c_star = saddle(K, eps, self._c_hint)
         grid = psi_grid(K, c_star)
         lt = self.log_tol - 2.3  # build with a margin below the acceptance tolerance
-        c, P, used = choose_abscissa(K, eps, c_star, lt, log_delta, grid)
+        # the expected rounding of the node sum may take half of what an answer may carry; less at a
+        # rebuild for the same eps (the last contour there was refused)
+        lr = self.log_accept - LOG2
+        last = self._last_build
+        if last is not None and abs(last[0] - eps) <= 1e-6 * abs(eps):
+            lr = last[1] - 3.0
+        self._last_build = (eps, lr)
+        info: dict = {}
+        c, P, used = choose_abscissa(K, eps, c_star, lt, log_delta, grid, log_round=lr, info=info)
+        if info.get("nodes", 0.0) > REFUSE_PREDICTED * K.max_nodes:
+            # the probe's node count was 3-19 % below what the contour then took on a 14-point check
+            # (q T 0.1..1, sigma 0.5..1): refuse now rather than after the budget's worth of nodes
+            raise ContourError(f"contour quadrature would need ~{info['nodes']:.0f} nodes (c={c:.4g}, "
+                               f"h={2.0 * math.pi / P:.4g}), beyond its budget of {K.max_nodes}")
         ct = build_contour(K, eps, c, P, lt, log_delta, used, deadline)
         self._contours.append(ct)
         if len(self._contours) > 24:
@@ -502,6 +531,7 @@ class ExactMethod:
         for d in self.dirs.values():
             d._contours.clear()
             d._c_hint = None
+            d._last_build = None
         # the truncated REMOVE / wide ADD directions of methods/truncation.py (rebuilt on demand)
         self.__dict__.pop("_trunc_remove", None)
         self.__dict__.pop("_wide_add", None)

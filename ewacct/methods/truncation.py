@@ -592,8 +592,10 @@ def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
         tr.ensure(log_target)
         return tr._initial(log_target)[0]
 
-    return _route(eng, lambda: maybe_far(eng, log_target) and not _full_first(eng, _full_c(eng, log_target), log_target),
-                  start, lambda d: d.epsilon(log_target))
+    def far() -> bool:
+        return maybe_far(eng, log_target) and not _full_first(eng, _full_c(eng, log_target), log_target)
+
+    return _route(eng, far, start, lambda d: d.epsilon(log_target))
 
 
 def _full_c(eng, log_target: float) -> float:
