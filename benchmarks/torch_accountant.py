@@ -558,28 +558,33 @@ def acceptance(data: dict[str, Any]) -> list[str]:
                      f"{ew / prv:.3g}x PRV", "met" if ok else "**missed**"))
     if "2" in data:
         kl = data["2"]["kernel_load"]
-        parts, oks = [], []
+        w = kl.get("warm", {})
+        c = kl.get("cold", {})
+        load = (w["first"] - w["again"]) if "first" in w else math.nan
+        parts, oks, oks_k = [], [], []
         for r in data["2"]["runs"]:
             m, n = r["model_cpu"], len(r["calls"])
             loop, rep = _share(r["acct"], m), _share(r["replay"]["ew"], m)
             rdp, prv = _share(r["replay"]["rdp"], m), _share(r["replay"]["prv"], m)
             prev = _share(r["replay"]["ew-previous"], m)
             first = r["calls"][0] if r["calls"] else 0.0
+            with_load = _share(r["acct"] + load, m)
             oks.append(max(loop, rep) <= 2.0)
+            oks_k.append(with_load <= 2.0)
             parts.append(f"{r['steps']} steps (sigma {r['plan'].noise_multiplier:.4g}, {n} calls, model "
                          f"{m:.3g} s): in the loop {loop:.2f} %, replay {rep:.2f} % (previous path "
                          f"{prev:.2f} %; RDP {rdp:.2f} %, PRV {prv:.2f} %); first call {_ms(first)} "
-                         f"= {_share(first, m):.2f} %")
-        w = kl.get("warm", {})
-        c = kl.get("cold", {})
+                         f"= {_share(first, m):.2f} %; in the loop with the once-per-process kernel load "
+                         f"(warm cache) {with_load:.2f} %")
         if "first" in w and "first" in c:
-            parts.append(f"plus once per process the kernel load: {_ms(w['first'] - w['again'])} with "
-                         f"the Numba cache on disk, {_ms(c['first'] - c['again'])} compiling it (cold)")
-        status = ("met" if all(oks) else "met over " + ", ".join(
-            f"{r['steps']} steps" for r, ok in zip(data["2"]["runs"], oks) if ok) + "; **missed** over "
-            + ", ".join(f"{r['steps']} steps" for r, ok in zip(data["2"]["runs"], oks) if not ok))
+            parts.append(f"kernel load once per process: {_ms(load)} with the Numba cache on disk, "
+                         f"{_ms(c['first'] - c['again'])} compiling it (cold cache)")
+        st = []
+        for r, ok, okk in zip(data["2"]["runs"], oks, oks_k):
+            st.append(f"{r['steps']} steps: " + ("met, the kernel load included" if okk else
+                      "met without the kernel load, **missed** with it" if ok else "**missed**"))
         rows.append(("called every 10 steps, <= 2 % of a CPU run of the tiny model",
-                     "; ".join(parts), status if any(oks) else "**missed**"))
+                     "; ".join(parts), "; ".join(st)))
     if "3" in data:
         r = data["3"]["rows"]
         ok = r["ew"]["seconds"] <= r["rdp"]["seconds"]
