@@ -156,3 +156,52 @@ def test_large_sigma_tiny_q_certificate_does_not_hang():
         signal.signal(signal.SIGALRM, old)
     assert 0.0 < br.lower <= est.value <= br.upper
     assert br.upper - br.lower <= 1e-4 * br.upper
+
+
+def test_few_participation_first_call_contains_pld_and_overlaps_without_guides():
+    """q T = 0.1 (q = 0.01, sigma = 0.6421, T = 10: the first call of a training loop): the quantised
+    contour at the abscissa with the shortest float node-count estimate (one grid step below the
+    saddle there) and the node count started from that estimate.  Both only choose c and N: the
+    bracket still overlaps dp_accounting's PLD pair, and the bracket computed without the guides
+    (abscissa at the saddle, node search from 64) overlaps it."""
+    C.clear_caches()
+    lo, hi, src = _cert(0.6421, 0.01, 10, 1e-5)
+    assert src.startswith("contour integral"), src
+    assert 0.0 < lo <= hi and hi - lo <= 1e-5 * hi
+    opt, pess = _pld(0.6421, 0.01, 10, 1e-5, vdi=1e-4)
+    assert lo <= pess and hi >= opt, (lo, hi, opt, pess)
+    old = (Q.C_BELOW, Q.N_EST_GROUPS)
+    try:
+        Q.C_BELOW, Q.N_EST_GROUPS = 0, 0
+        C.clear_caches()
+        lo2, hi2, src2 = _cert(0.6421, 0.01, 10, 1e-5)
+    finally:
+        Q.C_BELOW, Q.N_EST_GROUPS = old
+        C.clear_caches()
+    assert src2.startswith("contour integral"), src2
+    assert max(lo, lo2) <= min(hi, hi2), (lo, hi, lo2, hi2)
+
+
+def test_chernoff_with_early_stop_is_an_upper_bound():
+    """The other direction's Chernoff check stops at the first grid point (in float order) whose
+    rigorous bound is below the target: still a rigorous upper bound on delta -- at T = 1 at least the
+    lower end of the Arb closed-form enclosure -- and no smaller than the full grid's minimum."""
+    from ewacct.bounds.closed_form import closed_form_delta_bracket
+    from ewacct.methods.exact import ExactMethod
+
+    C.clear_caches()
+    groups = [(PoissonSubsampledGaussian(1.0, 0.05), 1)]
+    cf = C.ContourCertifier(groups, ExactMethod(groups))
+    acc = Accountant().compose(PoissonSubsampledGaussian(1.0, 0.05), 1)
+    for eps in (0.05, 0.2, 0.5):
+        lo_cf, _ = closed_form_delta_bracket(acc, eps)[:2]  # max of the two directions
+        for stop_off in (0.5, -0.5, math.inf):
+            ups = []
+            for d in ("remove", "add"):
+                full = cf._chernoff_hi(d, eps, 1.0)
+                stop = full + stop_off
+                got = cf._chernoff_hi(d, eps, 1.0, stop=stop)
+                assert got >= full - 1e-12
+                assert full > stop or got <= stop
+                ups.append(math.exp(got))
+            assert max(ups) >= lo_cf > 0.0

@@ -62,6 +62,8 @@ _PROBES2: dict[tuple, float] = {}
 _D2: dict[tuple[float, float, float], float] = {}
 #: also try the first-order (midpoint + D1) probes where the second-order ones leave a cell too high
 PROBE_D1 = True
+#: groups probed together before the truncation cells are checked again (log_trunc)
+PROBE_CHUNK = 8
 
 
 def clear_caches() -> None:
@@ -119,23 +121,42 @@ def _power_coefs(a: float) -> list[tuple[int, float]]:
     return [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
 
 
-def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, float]:
-    """(log A0, log V) with |G(w)| <= A0 + V / |w| for every complex w with Re w = a (docs/certified.md §4).
+def _e_abs_tail_vec(m: float, s: float, x0: np.ndarray) -> np.ndarray:
+    """:func:`_e_abs_tail` for an array of x0 (the same formulas; -inf allowed)."""
+    r2pi = math.sqrt(2 * math.pi)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pa = ndtr(x0 - m)
+        da = np.exp(-0.5 * (x0 - m) ** 2) / r2pi
+        ps = float(ndtr(-s - m))
+        ds = math.exp(-0.5 * (-s - m) ** 2) / r2pi
+        above = (m + s) * (1.0 - pa) + da                  # part(x0, inf)
+        below = (m + s) * (ps - pa) + da - ds              # part(x0, -s)
+        right = (m + s) * (1.0 - ps) + ds                  # part(-s, inf)
+    return np.where(x0 >= -s, np.maximum(above, 0.0), np.maximum(-below, 0.0) + max(right, 0.0))
+
+
+def sg_decay_bounds(q: float, mu: float, a: float, x0s: Sequence[float]) -> list[tuple[float, float]]:
+    """(log A0, log V) for each cut point x0 in x0s: |G(w)| <= A0 + V / |w| for every complex w with
+    Re w = a (docs/certified.md §4).
 
     G(w) = E[(1 - q + q e^{mu X - mu^2/2})^w]; the integral is split at x0: the part below x0 is
     bounded by its mass, the part above by one integration by parts in x.  With t = q e^v / (1 - q),
     v = mu x - mu^2/2, e^{a l} = (1-q)^a (1+t)^a <= (1-q)^a sum_j b_j t^j: b = (1) for a <= 0,
     (1, a) for 0 < a <= 1 (concavity), the binomial coefficients of ceil(a) for a > 1 (1 + t >= 1);
-    every term is then a Gaussian integral in closed form.
+    every term is then a Gaussian integral in closed form.  (All cut points in one pass of array
+    arithmetic: the Python loop over 12 cut points was ~0.4 ms per group, 75 ms at 200 groups.)
     """
+    x0 = np.asarray(x0s, dtype=float)
     m2 = mu * mu
     l1q = math.log1p(-q)
     lr = math.log(q) - l1q  # log(q / (1-q))
     coef = _power_coefs(a)
+    finite = x0 > -math.inf
 
-    def lJ(k: float, s: float) -> float:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
-        e = _e_abs_tail(k * mu, s, x0)
-        return 0.5 * k * (k - 1.0) * m2 + (math.log(e) if e > 0.0 else -math.inf)
+    def lJ(k: float, s: float) -> np.ndarray:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
+        e = _e_abs_tail_vec(k * mu, s, x0)
+        with np.errstate(divide="ignore"):
+            return 0.5 * k * (k - 1.0) * m2 + np.where(e > 0.0, np.log(np.where(e > 0.0, e, 1.0)), -np.inf)
 
     terms = []
     mass = []
@@ -143,17 +164,27 @@ def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, flo
         base = a * l1q + lb + j * lr
         terms.append(base + l1q - math.log(q * mu) + lJ(j - 1.0, mu))
         terms.append(base - math.log(mu) + lJ(float(j), 0.0))
-        if x0 > -math.inf:
-            mass.append(base + 0.5 * j * (j - 1.0) * m2 + float(log_ndtr(x0 - j * mu)))
-    lV = float(np.logaddexp.reduce(terms))
-    if x0 == -math.inf:
-        return -math.inf, lV + 1e-9
-    lA0 = float(np.logaddexp.reduce(mass))
-    v0 = mu * x0 - 0.5 * m2
-    l_one_u = math.log1p(q * math.expm1(v0))
+        mass.append(base + 0.5 * j * (j - 1.0) * m2 + log_ndtr(np.where(finite, x0, 0.0) - j * mu))
+    lV = np.logaddexp.reduce(np.array(terms), axis=0)
+    lA0 = np.logaddexp.reduce(np.array(mass), axis=0)
+    x0f = np.where(finite, x0, 0.0)
+    v0 = mu * x0f - 0.5 * m2
+    l_one_u = np.log1p(q * np.expm1(v0))
     # boundary term phi(x0) e^{a l(x0)} / l'(x0), l' = q mu e^v / (1 + u)
-    lbd = -0.5 * x0 * x0 - 0.5 * math.log(2 * math.pi) + a * l_one_u - (math.log(q * mu) + v0 - l_one_u)
-    return lA0 + 1e-9, float(np.logaddexp(lV, lbd)) + 1e-9
+    lbd = -0.5 * x0f * x0f - 0.5 * math.log(2 * math.pi) + a * l_one_u - (math.log(q * mu) + v0 - l_one_u)
+    out = []
+    for k in range(x0.shape[0]):
+        if not finite[k]:
+            out.append((-math.inf, float(lV[k]) + 1e-9))
+        else:
+            out.append((float(lA0[k]) + 1e-9, float(np.logaddexp(lV[k], lbd[k])) + 1e-9))
+    return out
+
+
+def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, float]:
+    """(log A0, log V) with |G(w)| <= A0 + V / |w| for every complex w with Re w = a, split at x0
+    (:func:`sg_decay_bounds` at one cut point)."""
+    return sg_decay_bounds(q, mu, a, [x0])[0]
 
 
 def sg_tv_bound(q: float, mu: float, a: float) -> float:
@@ -376,6 +407,8 @@ class CertDirection:
         self.direction = direction
         #: how much looser than asked a cached node enclosure may be (log); the quantised path widens it
         self.node_slack = math.log(10.0)
+        #: the relative node tolerance (the quantised path loosens it to QUANT_NODE_RTOL)
+        self.node_rtol = NODE_RTOL
 
     # -- the argument of G for a group
     def _w(self, z: np.ndarray) -> np.ndarray:
@@ -450,11 +483,11 @@ class CertDirection:
             ltv = sg_tv_bound(g.q, g.mu, a)
             if math.isfinite(ltv):
                 out.append((-math.inf, ltv, True))  # V / |Im w|
-            for x0 in _X0:
-                try:
-                    lA0, lV = sg_decay_bound(g.q, g.mu, a, x0)
-                except (OverflowError, ValueError, ZeroDivisionError):
-                    continue
+            try:
+                got = sg_decay_bounds(g.q, g.mu, a, _X0)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                got = []
+            for lA0, lV in got:
                 if math.isfinite(lV):
                     out.append((lA0, lV, False))  # A0 + V / |w|
             if len(_DECAY) > 4096:
@@ -530,14 +563,23 @@ class CertDirection:
         if target is not None and self.sg:
             share = target - math.log(len(ul)) - 1.0
             bad = np.nonzero(lb > share)[0]
+            # groups with more steps first (their probes lower the cell bounds most), PROBE_CHUNK at a
+            # time: a group left unprobed keeps its analytic bound (valid, only looser), so the probing
+            # stops as soon as every cell meets its share -- at 200 segments of 10 steps the cells were
+            # met 22 nats below the target once all groups were probed: most probes were not needed
+            order = sorted(range(len(self.sg)), key=lambda j: -self.sg[j].n)
             for m in (1, 4, 16):
                 if bad.size == 0:
                     break
-                for i, g in enumerate(self.sg):
-                    pb = self._probe2(i, c, ul[bad], ur[bad], deadline, m)
-                    per[i][bad] = np.minimum(per[i][bad], g.n * pb)
-                lb = base + np.sum(per, axis=0)
-                bad = np.nonzero(lb > share)[0]
+                for j0 in range(0, len(order), PROBE_CHUNK):
+                    for i in order[j0:j0 + PROBE_CHUNK]:
+                        g = self.sg[i]
+                        pb = self._probe2(i, c, ul[bad], ur[bad], deadline, m)
+                        per[i][bad] = np.minimum(per[i][bad], g.n * pb)
+                    lb = base + np.sum(per, axis=0)
+                    bad = np.nonzero(lb > share)[0]
+                    if bad.size == 0:
+                        break
             if bad.size > 0 and PROBE_D1:
                 for i, g in enumerate(self.sg):
                     per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad], deadline))
@@ -719,10 +761,13 @@ class CertDirection:
         for i, g in enumerate(self.sg):
             lga = self.log_G_hi(i, a)
             fform = abs(self._real_G(i, a)[0]) < 1.0
-            # the tolerance depends on the count only through its decade (at least 1e3): a history
-            # that grows reuses the cached enclosures (the cache accepts entries up to 10x looser)
-            nb = 10.0 ** max(1, math.ceil(math.log10(max(g.n * ng, 1))))
-            log_tol = lga + math.log(NODE_RTOL / nb)
+            # the tolerance depends on the count only through the power of two at or above n x groups
+            # (at least 8), so that sum_g n_g r_g / G_g <= node_rtol: a history that grows reuses the
+            # cached enclosures (the cache accepts entries up to 10x looser, 100x on the quantised
+            # path).  (It was the decade: up to 10x tighter than needed, 1e-14 relative at 200
+            # segments of 10 steps, where 2^11 gives 5e-12: ~12 % fewer Gauss-Legendre points.)
+            nb = 2.0 ** max(3, math.ceil(math.log2(max(g.n * ng, 1))))
+            log_tol = lga + math.log(self.node_rtol / nb)
             lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack)
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
@@ -814,6 +859,19 @@ QUANT_RTOL = 1e-5
 QUANT_SHARE = 0.8
 #: node budget of one quantised contour (the CPU-time budget usually ends it first)
 Q_MAX_NODES = 40_000
+#: ask the exact engine for its estimate (direction and eps) before the quantised contour; False: the
+#: float estimates of certified_quant (Chernoff bound and one saddle-point correction) choose the
+#: dominating direction and the first abscissa; None: the floats in the few-participation corner
+#: (expected participations sum q n <= FLOAT_HINT_QT, at most certified_quant.N_EST_GROUPS groups),
+#: the engine elsewhere.  At q T = 0.1 the engine's estimate cost ~40 ms, the floats ~8; at 200 groups
+#: the floats cost ~75 ms (one real log G per group and point), the engine ~55; at tiny q and large
+#: sigma (q = 4e-6, sigma = 5, T = 2.3e6: eps = 0.0035) the floats ranked the two directions wrongly
+#: (25 -> 125 ms).  Either is only a guide: eps comes from Newton on the certified sum
+QUANT_ENGINE_HINT: bool | None = None
+FLOAT_HINT_QT = 1.0
+#: relative node tolerance (NODE_RTOL's role) on the quantised path, accepted at QUANT_RTOL: the node
+#: errors add ~this times the cancellation ratio sum|v_k| / delta to the relative width on delta
+QUANT_NODE_RTOL = 1e-8
 
 #: CPU-time budget of one certificate (seconds), the exact engine's estimate included; past it the
 #: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
@@ -836,6 +894,9 @@ def _warm_once() -> None:
     sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, True)
     sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, False)
     _cert_sums(np.zeros(2, dtype=np.complex128), np.full(2, -50.0), 1.0, 0.5, 1.0)
+    from .._kernels.mgf import sg_composition_complex  # certified_quant.n_estimate's kernel
+
+    sg_composition_complex(np.array([0.01]), np.array([1.0]), np.array([10.0]), np.array([2.0 + 1.0j]))
     try:
         ExactMethod([(PoissonSubsampledGaussian(1.0, 0.01), 100)]).epsilon(1e-5)
     except ArithmeticError:
@@ -896,9 +957,30 @@ class ContourCertifier:
                 self._cache.pop(next(iter(self._cache)))
         return self._cache[key], [s for s, _ in ct.alias_s]
 
-    def _chernoff_hi(self, d: str, eps: float, c_ref: float) -> float:
+    def _chernoff_hi(self, d: str, eps: float, c_ref: float, stop: float | None = None) -> float:
+        """log of a rigorous upper bound on delta(eps) of direction d (the Chernoff bound on the payoff,
+        the smallest over a grid of s around c_ref).  With ``stop``: the grid's points in the order of
+        their float values (certified_quant.k_float; only an ordering), returning at the first whose
+        rigorous bound is <= stop -- each point costs one real enclosure per group (200 groups: ~10 ms)."""
         grid = [f * c_ref for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0) if f * c_ref > 1e-6]
-        return self.dirs[d].chernoff_log_delta_hi(eps, grid)
+        cd = self.dirs[d]
+        if stop is None:
+            return cd.chernoff_log_delta_hi(eps, grid)
+        from . import certified_quant as Q
+
+        def fl(s: float) -> float:
+            try:
+                v = Q.k_float(cd, s) + s * math.log(s) - (s + 1.0) * math.log1p(s) - s * eps
+            except (ValueError, OverflowError, ZeroDivisionError):
+                return math.inf
+            return v if v == v else math.inf
+
+        best = math.inf
+        for s in sorted(grid, key=fl):
+            best = min(best, cd.chernoff_log_delta_hi(eps, [s]))
+            if best <= stop:
+                break
+        return best
 
     def delta(self, eps: float, time_budget: float | None = None) -> Bracket:
         """Certified [lower, upper] on delta(eps) = max over both directions (CertError past
@@ -941,7 +1023,7 @@ class ContourCertifier:
             ld = math.log(est)
             if i > 0:
                 c_ref = float(info.get(order[0], {}).get("c", 1.0))
-                ch = self._chernoff_hi(d, eps, c_ref)
+                ch = self._chernoff_hi(d, eps, c_ref, stop=math.log(max(lo_all, 1e-320)))
                 if ch <= math.log(max(lo_all, 1e-320)):
                     info[d] = {"skipped": "Chernoff bound below the other direction's lower bound"}
                     continue
@@ -970,9 +1052,24 @@ class ContourCertifier:
             try:
                 # at most QUANT_SHARE of the budget, so that the engine-guided contour keeps a chance
                 qdl = _now() + QUANT_SHARE * getattr(self, "_budget", TIME_BUDGET)
-                qb = self._quant_epsilon(delta, t0, min(deadline, qdl))
+                self._below_used, self._no_below = False, False
+                try:
+                    qb = self._quant_epsilon(delta, t0, min(deadline, qdl))
+                except (CertError, ArithmeticError, ValueError):
+                    qb = None
+                if qb is None and self._below_used and _now() < min(deadline, qdl):
+                    # an abscissa below the saddle's grid point (certified_quant.choose) can leave the
+                    # sum cancelling too much for the 1e-5 width: once more at the saddle's grid point,
+                    # the recorded contours of this shape forgotten
+                    from . import certified_quant as Q
+
+                    Q.forget(self.dirs["remove"], math.log(delta))
+                    self._no_below = True
+                    qb = self._quant_epsilon(delta, t0, min(deadline, qdl))
             except (CertError, ArithmeticError, ValueError):
                 qb = None  # (ContourError is an ArithmeticError) the engine-guided contour is tried
+            finally:
+                self._no_below = False
             if qb is not None:
                 return qb
         self._qmode = False
@@ -992,6 +1089,19 @@ class ContourCertifier:
                 _LAST.popitem(last=False)
         return b
 
+    def _float_estimate(self, d: str, log_delta: float) -> tuple[float, float] | None:
+        """certified_quant.estimate of direction d, memoised per query (ranking the directions and
+        building the first contour ask for the same one)."""
+        from . import certified_quant as Q
+
+        memo = self.__dict__.setdefault("_qest", {})
+        key = (d, log_delta)
+        if key not in memo:
+            if len(memo) > 64:
+                memo.clear()
+            memo[key] = Q.estimate(self.dirs[d], log_delta)
+        return memo[key]
+
     def _qcontour(self, d: str, log_delta: float, deadline: float, eps: float | None = None
                   ) -> tuple[CertContour, list[float], float]:
         """The quantised certified contour of direction d (certified_quant; docs/certified.md 5b):
@@ -1001,7 +1111,7 @@ class ContourCertifier:
         cd = self.dirs[d]
         eng = None
         if eps is None:
-            est = Q.estimate(cd, log_delta)
+            est = self._float_estimate(d, log_delta)
             if est is None:
                 raise CertError("quantised contour: no estimate")
             e, cs = est
@@ -1020,12 +1130,24 @@ class ContourCertifier:
             cs = eng[0] if eng is not None else Q.saddle_at(cd, eps)
         if not (cs > 0.0 and math.isfinite(cs)):
             raise CertError("quantised contour: no saddle")
-        got = Q.choose(cd, d, cs, e, log_delta, eng)
+        got = Q.choose(cd, d, cs, e, log_delta, eng, below=not getattr(self, "_no_below", False))
+        self._below_used = getattr(self, "_below_used", False) or Q.LAST_BELOW[0]
         if got is None:
             raise CertError("quantised contour: no step with negligible aliases")
         c, h, s_alias, n = got
         target = log_delta + math.log(Q.TRUNC_RTOL) + c * e + math.log(math.pi)
+        fresh = n <= 0
+        if fresh:  # no previous contour of this (c, h): start where the float integrand has decayed
+            n_est = Q.n_estimate(cd, c, h, target)
+            n = 64 if n_est is None else max(64, min(n_est, Q_MAX_NODES // 2))
         lt = cd.log_trunc(c, h, n, target, deadline)
+        if fresh and lt <= target and n > 64:
+            # the float estimate errs on the safe side: one step down (only the cells between the two
+            # counts are new probes; each node saved is one enclosure per group)
+            n2 = max(64, (7 * n) // 8)
+            v = cd.log_trunc(c, h, n2, target, deadline)
+            if v <= target:
+                n, lt = n2, v
         if lt > target:
             lo_n, hi_n = n, n
             while True:
@@ -1048,6 +1170,7 @@ class ContourCertifier:
         K = np.empty(n, dtype=np.complex128)
         E = np.empty(n)
         cd.node_slack = math.log(Q.NODE_SLACK)
+        cd.node_rtol = QUANT_NODE_RTOL
         try:
             for k0 in range(0, n, 256):  # chunks: the deadline is checked between them
                 if _now() > deadline:
@@ -1056,6 +1179,7 @@ class ContourCertifier:
                 K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
         finally:
             cd.node_slack = math.log(10.0)
+            cd.node_rtol = NODE_RTOL
         Q.record(cd, d, log_delta, c, h, n)
         return CertContour(c, h, K, E, lt, 0.0), list(s_alias), e
 
@@ -1068,18 +1192,23 @@ class ContourCertifier:
 
         lt = math.log(delta)
         hint = None
-        try:
-            # the engine's estimate (memoised: the accountant has asked for it already), else floats
-            with _EngineBudget(self.exact, deadline):
-                est, first, _, _ = self.exact.epsilon(delta)
-            if est > 0.0 and math.isfinite(est) and first in ("remove", "add"):
-                hint = float(est)
-        except Exception:  # noqa: BLE001 - only an estimate: the float estimates below take over
-            hint = None
+        use_engine = QUANT_ENGINE_HINT
+        if use_engine is None:
+            sg = self.dirs["remove"].sg
+            use_engine = len(sg) > Q.N_EST_GROUPS or sum(g.q * g.n for g in sg) > FLOAT_HINT_QT
+        if use_engine:
+            try:
+                # the engine's estimate, else floats
+                with _EngineBudget(self.exact, deadline):
+                    est, first, _, _ = self.exact.epsilon(delta)
+                if est > 0.0 and math.isfinite(est) and first in ("remove", "add"):
+                    hint = float(est)
+            except Exception:  # noqa: BLE001 - only an estimate: the float estimates below take over
+                hint = None
         if hint is None:
             ests = {}
             for d in ("remove", "add"):
-                e = Q.estimate(self.dirs[d], lt)
+                e = self._float_estimate(d, lt)
                 ests[d] = e[0] if e is not None else -math.inf
             first = max(ests, key=lambda k: ests[k])
             if not math.isfinite(ests[first]):
@@ -1170,7 +1299,7 @@ class ContourCertifier:
             if e >= self.exact.dirs[other].K.loss_sup:
                 others[other] = "skipped: eps beyond its largest privacy loss"
                 return True
-            if self._chernoff_hi(other, e, c_ref) <= lt:
+            if self._chernoff_hi(other, e, c_ref, stop=lt) <= lt:
                 others[other] = "skipped: its Chernoff bound is below the target"
                 return True
             if other not in others or not isinstance(others[other], tuple):

@@ -27,18 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels.mgf import sg_composition_real, sg_log_g
+from .._kernels.mgf import sg_composition_complex, sg_composition_real, sg_log_g
 
 #: grid points per octave of the abscissa c
 C_STEPS = 4
 #: keep the previous abscissa while the saddle is within 2^(HYST / C_STEPS) of it
 HYST = 2.5
+#: a new abscissa is chosen among the grid point at the saddle and this many below it (largest step)
+C_BELOW = 1
+#: ... only where the float estimate of the node count at the saddle's grid point exceeds this
+C_BELOW_MIN_N = 512
 #: relative size the alias bounds are held to (of the target delta)
 ALIAS_RTOL = 1e-10
 #: relative size of the truncation bound (of the target delta)
 TRUNC_RTOL = 1e-6
-#: a cached node enclosure may be this much looser than the tolerance now asked (NODE_RTOL / (n x
-#: groups), by decades): a history growing 100x keeps its nodes; the bracket (accepted at 1e-5, QUANT_RTOL) widens a little
+#: a cached node enclosure may be this much looser than the tolerance now asked (QUANT_NODE_RTOL /
+#: (n x groups), rounded to powers of two): a history growing ~64x keeps its nodes; the bracket
+#: (accepted at 1e-5, QUANT_RTOL) widens a little
 NODE_SLACK = 100.0
 
 #: the last quantised contour per (direction, composition shape, log delta bucket): (c, h, N)
@@ -85,6 +90,11 @@ def k_float(cd: Any, s: float) -> float:
         v = float(arrs[3][0])
     except (OverflowError, ValueError, ZeroDivisionError):
         v = math.nan
+    if v == math.inf:
+        # the kernel's "far beyond any saddle point" (w mu past its reach): K is huge there; the
+        # per-group fallback below took ~100 ms at q = 4e-6, sigma = 5 (the golden sections probe s up
+        # to 1e7), for an estimate that only needs to know it is far
+        return math.inf
     if not math.isfinite(v):
         v = 0.0
         for g in cd.sg:
@@ -187,20 +197,50 @@ def saddle_at(cd: Any, eps: float) -> float:
     return math.exp(_golden(phi, math.log(1e-6), math.log(1e7)))
 
 
-def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: float, eng=None):
-    """(c, h, alias s-values, N to start from) for a quantised contour; None where no h is found.
+#: set by choose: whether its abscissa is below the saddle's grid point (the caller retries without)
+LAST_BELOW = [False]
+
+
+def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: float, eng=None,
+           below: bool = True):
+    """(c, h, alias s-values, N to start from: the previous contour's, 0 where there is none) for a
+    quantised contour; None where no h is found.
 
     ``eng``: the exact engine's (c, h, alias s-values) at this eps, where it has a contour: c_saddle is
     its c; h is its h rounded down to a power of two where that is at least the float alias
     criterion's (the engine's alias s-values join the list: all lie above its c >= the c used)."""
     key = shape_key(cd, direction, log_delta)
-    rec = _QREC.get(key)
+    rec = _QREC.get(key) if below else None
+    LAST_BELOW[0] = False
     # at or below the saddle (the positive aliases shrink there; above it they grow like e^{(c - c*) P}
     # and force a smaller step), the previous c while it stays within HYST grid steps below
     c = quantise_c(c_saddle)
     if rec is not None and 0.0 <= math.log2(c_saddle) - math.log2(rec[0]) <= HYST / C_STEPS:
         c = rec[0]
-    got = pick_h(cd, c, eps, log_delta)
+        got = pick_h(cd, c, eps, log_delta)
+    else:
+        # the node count is u_max / h, u_max where the integrand has decayed: among the grid points at
+        # and up to C_BELOW steps below the saddle, the one with the smallest float estimate of the
+        # node count (n_estimate) is taken (ties, or no estimate: the one nearest the saddle).  At
+        # q T = 0.1 (q = 0.01, sigma = 0.6421, T = 10) the saddle's grid point allows h = 1/8, one
+        # step below h = 1/4: 5,632 -> ~2,700 nodes.  Only the width can suffer (the sums cancel more
+        # away from the saddle); a lower c can also need a much longer contour (sigma = 605,
+        # q = 5.3e-6: the truncation was not met within the budget), hence the estimate, not h alone.
+        got = pick_h(cd, c, eps, log_delta)
+        if below and got is not None and len(cd.sg) <= N_EST_GROUPS:
+            k = math.floor(C_STEPS * math.log2(c_saddle))
+            best = n_estimate(cd, c, got[0], log_delta + math.log(TRUNC_RTOL) + c * eps + math.log(math.pi))
+            # (only for long contours: pick_h's float K at other abscissae is not free -- at sigma = 605,
+            # q = 5.3e-6 (c ~ 9e5) it took the whole budget -- and short ones have little to gain)
+            for j in range(1, C_BELOW + 1) if best is not None and best > C_BELOW_MIN_N else ():
+                cj = 2.0 ** ((k - j) / C_STEPS)  # as quantise_c computes it (the caches' keys)
+                gj = pick_h(cd, cj, eps, log_delta)
+                if gj is None or gj[0] <= got[0]:
+                    continue
+                nj = n_estimate(cd, cj, gj[0], log_delta + math.log(TRUNC_RTOL) + cj * eps + math.log(math.pi))
+                if nj is not None and nj < 0.6 * best:
+                    got, c, best = gj, cj, nj
+                    LAST_BELOW[0] = True
     if eng is not None and c <= eng[0]:
         he = 2.0 ** math.floor(math.log2(eng[1]))
         if got is None or he > got[0]:
@@ -214,8 +254,61 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
         got = pick_h(cd, c, eps, log_delta, h_max=h)
         if got is not None:
             s_alias = got[1]
-    n0 = rec[2] if rec is not None and rec[0] == c and rec[1] == h else 64
+    n0 = rec[2] if rec is not None and rec[0] == c and rec[1] == h else 0  # 0: no previous contour
     return c, h, s_alias, n0
+
+
+#: the float node-count estimate is made for at most this many subsampled-Gaussian groups (its cost
+#: is one float log G per group and grid point)
+N_EST_GROUPS = 16
+
+
+def n_estimate(cd: Any, c: float, h: float, target: float) -> int | None:
+    """A float estimate (not part of the certificate) of the node count whose truncation sum
+    h sum_{k >= N} |e^{K(z_k)}| / |z_k (z_k + 1)| is below e^target, or None where none is found.
+
+    The tail is approximated by the integral of the float integrand on a geometric grid in u (ratio
+    1.1, trapezoids in log u).  It only tells the rigorous search (``CertDirection.log_trunc``) where
+    to start: that search probes every cell beyond the node count it is asked about, so starting at
+    64 nodes where ~2,700 are needed (q T = 0.1) spent ~45 ms on probes of cells far inside the
+    final contour."""
+    if len(cd.sg) > N_EST_GROUPS:
+        return None
+    qs = np.array([g.q for g in cd.sg])
+    mus = np.array([g.mu for g in cd.sg])
+    ns = np.array([float(g.n) for g in cd.sg])
+    parts = []
+    for j0 in range(0, 160, 16):
+        # 16 grid points at a time, stopping once the float integrand is far below the target (the
+        # float kernel is slow at very large |Im w|: a grid to 1e8 h cost ~100 ms where 64 nodes did)
+        u = h * 16.0 * 1.1 ** np.arange(j0, j0 + 16)
+        z = c + 1j * u
+        lf = 0.5 * cd.mu2 * (z * z + z).real
+        if cd.sg:
+            try:
+                lf = lf + sg_composition_complex(qs, mus, ns, np.ascontiguousarray(cd._w(z))).real
+            except (OverflowError, ValueError, ZeroDivisionError):
+                return None
+        lf = lf - np.log(np.abs(z * (z + 1.0))) + np.log(u) + math.log(math.log(1.1))
+        if not np.all(np.isfinite(lf)):
+            return None
+        parts.append((u, lf))
+        if np.all(lf[-4:] < target - 30.0):
+            break
+    u = np.concatenate([p[0] for p in parts])
+    lf = np.concatenate([p[1] for p in parts])
+    # tail[j] ~ log of the integral from u[j] on (the grid's end: the integrand has decayed by then)
+    tail = np.logaddexp.accumulate(lf[::-1])[::-1]
+    ok = np.nonzero(tail <= target - 1.0)[0]
+    if ok.size == 0 or lf[-1] > target - 10.0:
+        return None
+    return int(math.ceil(u[ok[0]] / h))
+
+
+def forget(cd: Any, log_delta: float) -> None:
+    """Drop the recorded contours of this shape (both directions)."""
+    for d in ("remove", "add"):
+        _QREC.pop(shape_key(cd, d, log_delta), None)
 
 
 def record(cd: Any, direction: str, log_delta: float, c: float, h: float, n: int) -> None:
