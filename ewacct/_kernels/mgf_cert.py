@@ -9,8 +9,9 @@ split into
 * panels where a rigorous bound of the integrand (interval arithmetic over a rectangle, functions
   :func:`_rect_q` and :func:`_rect_w`) times the panel width is below the panel's share of the
   tolerance: skipped, the bound added to ``r``;
-* the other panels: 8-point Gauss-Legendre on sub-panels, refined until Trefethen's bound for
-  analytic integrands (ATAP Thm 19.3: ``|I - I_8| <= (64/15) M rho^-16 / (rho^2 - 1)`` per unit
+* the other panels: Gauss-Legendre, the 8-point rule on the panel, then the 16-point rule on 1, 2, 4,
+  ... sub-panels, refined until Trefethen's bound for analytic integrands (ATAP Thm 19.3, any n:
+  ``|I - I_n| <= (64/15) M rho^-2n / (rho^2 - 1)`` per unit
   half-width, ``M`` = max of ``|integrand|`` on the Bernstein ellipse ``E_rho``, itself bounded over
   a rectangle containing the ellipse) meets the share;
 * floating-point rounding: a first-order budget in the standard model (every operation and libm
@@ -78,6 +79,19 @@ U_MACH = 2.0 ** -53
 #: first-order rounding budget: unit roundoff times a safety factor 64 (docs/certified.md)
 ROUND = 64.0 * 2.0 ** -53
 LOG_GL = math.log(64.0 / 15.0)
+#: the 16-point Gauss-Legendre rule on [-1, 1] (nodes and weights from a 40-digit Newton iteration in
+#: mpmath, rounded to doubles: exact to 2^-53 relative, as the 8-point rule's _GX, _GW)
+_GX16 = np.array([-0.9894009349916499, -0.9445750230732326, -0.8656312023878318, -0.755404408355003,
+                  -0.6178762444026438, -0.45801677765722737, -0.2816035507792589, -0.09501250983763744,
+                  0.09501250983763744, 0.2816035507792589, 0.45801677765722737, 0.6178762444026438,
+                  0.755404408355003, 0.8656312023878318, 0.9445750230732326, 0.9894009349916499])
+_GW16 = np.array([0.027152459411754096, 0.062253523938647894, 0.09515851168249279, 0.12462897125553388,
+                  0.14959598881657674, 0.16915651939500254, 0.18260341504492358, 0.1894506104550685,
+                  0.1894506104550685, 0.18260341504492358, 0.16915651939500254, 0.14959598881657674,
+                  0.12462897125553388, 0.09515851168249279, 0.062253523938647894, 0.027152459411754096])
+#: refinement levels L = 0..L_MAX: the 8-point rule on the whole panel (L = 0), then the 16-point rule
+#: on 1, 2, 4, ..., 256 sub-panels (L = 1..9); at most 4,096 points per panel, as before (8 x 512)
+L_MAX = 9
 LOG2 = math.log(2.0)
 X_LO = -14.0
 X_PAD = 14.0
@@ -417,7 +431,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     fcst = np.empty(4)
     frho = np.empty(4)
     fracs = np.array([1.0, 0.5, 0.25, 0.1])
-    # the Gauss-Legendre points of one panel at one level (at most 512 sub-panels)
+    # the Gauss-Legendre points of one panel at one level (at most 4,096: 16 x 256 sub-panels)
     npt = 8 * 512
     p_wt = np.empty(npt)
     p_lphi = np.empty(npt, dtype=np.complex128)
@@ -448,12 +462,15 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 nact += 1
         if nact == 0:
             continue
-        # refinement: sub-panel count doubled until Trefethen's bound meets the share (or 512)
+        # refinement: level L (8 points on the panel, then 16 points on 1, 2, 4, ... sub-panels)
+        # raised until Trefethen's bound for its n-point rule meets the share (or L_MAX)
         nund = nact
         for k in range(nact):
             und[k] = act[k]
-        nsub = 1
+        L = 0
         while nund > 0:
+            nsub = 1 if L <= 1 else 1 << (L - 1)
+            twon = 16.0 if L == 0 else 32.0  # 2 n: the bound's rho^(-2n)
             hw = 0.5 * pw / nsub
             lhw = math.log(hw)
             for s in range(nsub):
@@ -466,7 +483,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
                     (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
                      fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
-                    fcst[f] = 16.0 * math.log(rho)
+                    fcst[f] = twon * math.log(rho)
                     frho[f] = math.log(rho * rho - 1.0)
                 for k in range(nund):
                     jj = und[k]
@@ -488,33 +505,37 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 for k2 in range(nsub):
                     sm_ += math.exp(lsub[jj, k2] - mx)
                 tot = mx + math.log(sm_)
-                if tot <= share or nsub >= 512:
-                    lev[jj] = nsub
+                if tot <= share or L >= L_MAX:
+                    lev[jj] = L
                     parts[jj, 2] = _lae(parts[jj, 2], tot)
                 else:
                     und[nkeep] = jj
                     nkeep += 1
             nund = nkeep
-            nsub *= 2
+            L += 1
         # evaluation, one refinement level at a time: the w-independent values once per point
-        lv = 1
-        while lv <= 512:
+        for lv in range(L_MAX + 1):
             any_at = False
             for k in range(nact):
                 if lev[act[k]] == lv:
                     any_at = True
                     break
             if not any_at:
-                lv *= 2
                 continue
-            hw = 0.5 * pw / lv
-            np_ = 8 * lv
-            for s in range(lv):
+            nsub = 1 if lv <= 1 else 1 << (lv - 1)
+            npt = 8 if lv == 0 else 16
+            hw = 0.5 * pw / nsub
+            np_ = npt * nsub
+            for s in range(nsub):
                 cen = t0 + (2 * s + 1) * hw
-                for kk in range(8):
-                    p = 8 * s + kk
-                    xc = complex(cen + hw * _GX[kk], y)
-                    p_wt[p] = hw * _GW[kk]
+                for kk in range(npt):
+                    p = npt * s + kk
+                    if npt == 8:
+                        xc = complex(cen + hw * _GX[kk], y)
+                        p_wt[p] = hw * _GW[kk]
+                    else:
+                        xc = complex(cen + hw * _GX16[kk], y)
+                        p_wt[p] = hw * _GW16[kk]
                     lphi = -0.5 * xc * xc - LOG_SQRT_2PI
                     p_lphi[p] = lphi
                     ell, u, lu = _loss(xc, q, mu, logq)
@@ -608,7 +629,6 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 mags[jj] = s_mags
                 sabs[jj] = s_sabs
                 nterms[jj] += np_
-            lv *= 2
     for jj in range(m):
         j = idx[jj]
         n_t = nterms[jj]
