@@ -63,6 +63,13 @@ FEWPART_FIRST_SIGMA = 0.2
 FEWPART_FIRST_SIGMA_QN = 5.0
 
 
+def _worse(best: Row | None, row: Row) -> Row:
+    """The larger of two directions' rows; valid only if both are."""
+    if best is None or row.value > best.value:
+        return row._replace(valid=row.valid and (best is None or best.valid))
+    return best if row.valid else best._replace(valid=False)
+
+
 class ExactDispatch:
     """The exact method for one composition: worst-direction rows, one per query.
 
@@ -191,11 +198,7 @@ class ExactDispatch:
                 check_finite(kind, v)
             except (LaplaceExactError, FloatingPointError, OverflowError, ValueError, ZeroDivisionError) as exc:
                 return self._tilted(kind, x, LAPLACE_NOTE, str(exc))
-            row = Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
-            if best is None or v > best.value:
-                best = row._replace(valid=row.valid and (best is None or best.valid))
-            elif not row.valid:
-                best = best._replace(valid=False)
+            best = _worse(best, Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact"))
         assert best is not None
         return best
 
@@ -215,11 +218,7 @@ class ExactDispatch:
                 check_finite(kind, v)
             except (LatticeMixError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
                 raise ValueError(f"randomized response mixed with other mechanisms: no exact answer here ({exc})") from exc
-            row = Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
-            if best is None or v > best.value:
-                best = row._replace(valid=row.valid and (best is None or best.valid))
-            elif not row.valid:
-                best = best._replace(valid=False)
+            best = _worse(best, Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact"))
         assert best is not None
         return best
 
