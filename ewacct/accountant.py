@@ -473,7 +473,7 @@ def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags
 def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
     """A query whose expansion failed numerically and was not answered by a fallback is an error."""
     for d, m in zip(diags, methods):
-        if "error" in d and m not in ("pld", "chernoff-bound", "exact"):
+        if "error" in d and m not in ("pld", "chernoff-bound", "composition-bound", "exact"):
             raise ValueError(
                 f"the {m} expansion failed numerically here ({d['error']}); use the exact method "
                 "(the default) or a certified bracket (certify=True; CLI: --certify)")

@@ -98,6 +98,10 @@ def _accountant(args: argparse.Namespace) -> Accountant:
     return acc.compose(PoissonSubsampledGaussian(args.noise_multiplier, args.sampling_rate), args.steps)
 
 
+#: methods whose value is a rigorous upper bound, not the exact answer
+BOUND_METHODS = ("chernoff-bound", "composition-bound")
+
+
 def _fmt(x: Any) -> str:
     if x is None:
         return "-"
@@ -107,7 +111,7 @@ def _fmt(x: Any) -> str:
 def _validity_words(valid: bool, method: str) -> str:
     if valid:
         return "ok"
-    if method == "chernoff-bound":
+    if method in BOUND_METHODS:
         return "UPPER BOUND only"
     return "UNRELIABLE"
 
@@ -168,10 +172,10 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     if asked not in (None, "exact") and fb:
         print(f"NOTE: --method {asked} was asked for; {fb} (its own value and its measured error against "
               "the exact one are in the Python result's diagnostics).")
-    if any(r["method"] == "chernoff-bound" for r in rows):
+    if any(r["method"] in BOUND_METHODS for r in rows):
         print("UPPER BOUND only: the exact value could not be settled here; the number is a rigorous\n"
-              "upper bound (Chernoff), not the exact value.")
-    if any(not r["valid"] and r["method"] != "chernoff-bound" for r in rows):
+              "upper bound (Chernoff, or by composition), not the exact value.")
+    if any(not r["valid"] and r["method"] not in BOUND_METHODS for r in rows):
         print("UNRELIABLE: the estimate is outside its method's validity (more than 1e-3 from the exact\n"
               "value) or outside its certified bracket; do not state it.")
     sym = "epsilon" if kind == "epsilon" else "delta"
@@ -181,7 +185,7 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
             print(f"The number to state{at}: {sym} <= {_fmt(r['upper'])} (certified upper bound).")
         elif r["valid"] and str(r["method"]).startswith("exact"):
             print(f"The number to state{at}: {sym} = {_fmt(r['estimate'])} (exact; --certify adds a bracket).")
-        elif r["method"] == "chernoff-bound":
+        elif r["method"] in BOUND_METHODS:
             print(f"The number to state{at}: {sym} <= {_fmt(r['estimate'])} (rigorous upper bound).")
         else:
             print(f"The number to state{at}: unknown from this method; rerun without --method or with --certify.")

@@ -225,15 +225,23 @@ def test_three_laplace_steps_with_gaussian_against_bromwich():
 
 def test_one_laplace_step_with_one_subsampled_step_refused_loudly():
     # neither factor decays fast (one Laplace step's atoms, one subsampled step's 1/u): the contour
-    # refuses, and the dispatch answers with the noted tilted expansion (not labelled exact)
-    from ewacct.methods.dispatch import LAPLACE_NOTE
+    # refuses, and the dispatch answers with the rigorous composition bound (flagged, not labelled
+    # exact; the tilted expansion it replaced was up to 4.7x low on such mixes): it must lie above the
+    # true value, here an mpmath conditioning on the Laplace law with the one step's threshold formula
     from ewacct.methods.laplace_exact import LaplaceExactError
 
-    g = [(Laplace(1.25), 1), (PoissonSubsampledGaussian(1.0, 0.2), 1)]
+    theta, q, sigma, eps = 0.8, 0.2, 1.0, 0.2
+    g = [(Laplace(1.25), 1), (PoissonSubsampledGaussian(sigma, q), 1)]
     with pytest.raises(LaplaceExactError):
-        mixed_compositions(g)["remove"].delta(0.2)
-    r = _rows(g, "delta", 0.2)
-    assert r.method != "exact" and r.diagnostics["note"] == LAPLACE_NOTE
+        mixed_compositions(g)["remove"].delta(eps)
+    r = _rows(g, "delta", eps)
+    assert r.method == "composition-bound" and not r.valid
+    with mp.workdps(30):
+        truth = max(mp_laplace_one(theta, lambda l, d=d: mp_single_step(eps - l, q, sigma, d)) for d in ("remove", "add"))
+    assert float(truth) <= r.value <= 1.0
+    e = _rows(g, "epsilon", 1e-5)
+    assert e.method == "composition-bound" and not e.valid
+    assert _rows(g, "delta", e.value).value <= 1e-5 * (1 + 1e-9)  # consistent with its own delta bound
 
 
 @pytest.mark.parametrize("groups", [
@@ -288,3 +296,23 @@ def test_rr_with_laplace_against_residues():
         want = mp.fsum(w * mp_delta_residues(theta, T, eps - a, dps=30) for a, w in lat)
         r = _rows(g, "delta", eps)
         assert r.method == "exact" and r.valid and _close(r.value, want, 1e-9)
+
+
+@pytest.mark.parametrize("groups", [
+    [(Laplace(1.0), 1), (PoissonSubsampledGaussian(0.5, 0.01), 10)],   # the breaker's: tilted said 1.09, PLD 5.09
+    [(Laplace(1.0), 1), (PoissonSubsampledGaussian(2.0, 0.001), 10)],  # tilted said 0.994 < Laplace alone (1.0)
+])
+def test_unsettled_laplace_mix_is_a_bound_above_the_pld_bracket(groups):
+    # where the exact evaluation does not settle, the flagged composition bound (the rest's exact eps
+    # plus the Laplace steps' pure eps) must be an upper bound: dp_accounting's pessimistic PLD delta at
+    # that eps is already <= the target
+    from ewacct import Accountant
+
+    acc = Accountant()
+    for m, n in groups:
+        acc.compose(m, n)
+    with pytest.warns(Warning):
+        r = acc.get_epsilon(1e-5)
+    assert r.method == "composition-bound" and not bool(r.valid)
+    lo, hi = _pld_bracket(groups, r.value, vdi=1e-4)
+    assert hi <= 1e-5
