@@ -296,7 +296,12 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                     # the REMOVE delta as the engine routes it: the full contour, or the truncated
                     # composition / few-participation quadrature in the far mode where the plain
                     # contour cannot settle (q T ~ 1 at tiny delta)
-                    fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
+                    try:
+                        fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
+                    except ContourError:
+                        # few participations where the contour refuses (e.g. sigma < 0.2 at q T = 0.1):
+                        # the few-participation quadrature, REMOVE direction, as the dispatch does
+                        fx = _fewpart_log_delta(q, math.exp(x), steps, target_epsilon) - log_d
                 except ContourError:
                     # the engine's far tail (too much noise for it): back off towards less noise;
                     # a second failure hands over to the bracket search (each costs ~1 s)
@@ -332,6 +337,23 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
     except (ArithmeticError, ContourError, ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
         return None
     return None
+
+
+def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float) -> float:
+    """log delta_remove(eps) by the few-participation quadrature; ContourError where it does not apply."""
+    from .methods import fewpart
+    from .methods.contour import ContourError
+
+    g = [(q, sigma, int(steps))]
+    if not fewpart.supports(g):
+        raise ContourError("few-participation quadrature not applicable")
+    try:
+        d, _, _ = fewpart.fewpart_delta(g, eps, direction="remove")
+    except (ArithmeticError, ValueError) as exc:
+        raise ContourError(f"few-participation quadrature: {exc}") from exc
+    if not d > 0.0:
+        raise ContourError("few-participation delta not positive")
+    return math.log(d)
 
 
 def _clt_log_sigma(q: float, steps: int, eps: float, delta: float) -> float:

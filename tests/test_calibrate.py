@@ -60,11 +60,12 @@ def test_calibrate_steps_round_trip():
 
 
 @pytest.mark.parametrize("q,T,delta,target", [(0.01, 300, 1e-5, 3.0), (1e-4, 100_000, 1e-6, 1.0),
-                                                (1e-7, 10_000_000, 1e-12, 13.0)])
+                                                (1e-7, 10_000_000, 1e-12, 13.0), (0.01, 10, 1e-5, 50.0)])
 def test_model_corrected_search_is_tight_safe_and_short(q, T, delta, target):
     # the exact engine's search starts from the saddle-point model and corrects it by exact
     # evaluations (q = 1e-4 over 1e5 steps: ten participations, where the model is off by e^4;
-    # q = 1e-7 over 1e7 steps at delta 1e-12: one participation, where only the routed engine settles)
+    # q = 1e-7 over 1e7 steps at delta 1e-12: one participation, where only the routed engine settles;
+    # eps 50 at q = 0.01 over 10 steps: sigma ~ 0.17, where only the few-participation quadrature does)
     import ewacct.calibrate as cal
 
     found = cal._model_search(q, T, delta, target, 1e-6)
