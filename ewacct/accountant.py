@@ -321,8 +321,9 @@ class Accountant:
         return eng
 
     def _laplace_exact(self) -> bool:
-        """Whether the exact method has a Laplace evaluation for this composition (it may still refuse
-        a query, answered then by the noted tilted expansion)."""
+        """Whether the exact method has a Laplace or a randomized-response lattice-mix evaluation for this
+        composition (where one does not settle a query: the flagged composition bound for a Laplace mix,
+        the noted tilted expansion for Laplace alone, a ValueError for a lattice mix)."""
         from .methods import laplace_exact
 
         g = self.groups()
@@ -473,7 +474,7 @@ def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags
 def _raise_failed(diags: list[dict[str, Any]], methods: list[str]) -> None:
     """A query whose expansion failed numerically and was not answered by a fallback is an error."""
     for d, m in zip(diags, methods):
-        if "error" in d and m not in ("pld", "chernoff-bound", "composition-bound", "exact"):
+        if "error" in d and m not in ("pld", "exact", *dispatch.BOUND_METHODS):
             raise ValueError(
                 f"the {m} expansion failed numerically here ({d['error']}); use the exact method "
                 "(the default) or a certified bracket (certify=True; CLI: --certify)")

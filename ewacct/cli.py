@@ -35,6 +35,7 @@ from .commands._common import (
     steps_arg,
 )
 from .mechanisms import PoissonSubsampledGaussian
+from .methods.dispatch import BOUND_METHODS
 from .results import EdgeworthValidityWarning
 
 
@@ -96,10 +97,6 @@ def _accountant(args: argparse.Namespace) -> Accountant:
         raise ValueError(f"order must be 1 for method 'ew-tune', got {args.order}")
     acc = Accountant(method=args.method, order=args.order)
     return acc.compose(PoissonSubsampledGaussian(args.noise_multiplier, args.sampling_rate), args.steps)
-
-
-#: methods whose value is a rigorous upper bound, not the exact answer
-BOUND_METHODS = ("chernoff-bound", "composition-bound")
 
 
 def _fmt(x: Any) -> str:

@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..mechanisms import PoissonSubsampledGaussian, RandomizedResponse
+from ..mechanisms import Laplace, PoissonSubsampledGaussian, RandomizedResponse
 from ..results import EdgeworthValidityWarning
 from .base import CLOSED_STRUCTURES, DIRECTIONS, Groups, Row, check_finite, structure, worst_direction
 from .closed import ClosedForm
@@ -52,6 +52,8 @@ LAPLACE_NOTE = ("Laplace mixed with other mechanisms is outside the exact engine
                 "complex log-MGF): tilted expansion used")
 LAPLACE_FAILED_NOTE = "the exact Laplace evaluation did not settle this query: tilted expansion used"
 FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
+#: method labels whose value is a rigorous upper bound, not the exact answer (flagged valid=False)
+BOUND_METHODS = ("chernoff-bound", "composition-bound")
 _QUADRATURE_ERRORS = (ArithmeticError, ValueError)
 #: the few-participation quadrature goes before the contour when sum q n is at most this ...
 FEWPART_FIRST_QN = 1e-2
@@ -111,8 +113,6 @@ class ExactDispatch:
             mixed = laplace_exact.mixed_compositions(self.groups)
             if mixed is not None:
                 return [self._laplace_mixed(mixed, kind, float(x)) for x in arr]
-            from ..mechanisms import Laplace
-
             if any(isinstance(m, Laplace) for m, _ in self.groups):
                 return [self._composition_bound(kind, float(x), "no exact evaluation for this mix") for x in arr]
             return [self._tilted(kind, float(x), LAPLACE_NOTE) for x in arr]
@@ -182,7 +182,6 @@ class ExactDispatch:
         So eps_mix(delta) <= eps_R(delta) + eps_L and delta_mix(eps) <= delta_R(eps - eps_L) (<= 1 below
         eps_L).  The rest is answered by the exact engine (or its own flagged bound); the tilted
         expansion, which this replaces, was off by up to 4.7x here (below the rest alone)."""
-        from ..mechanisms import Laplace
         from .exact import ExactMethod, supports
 
         eps_l = math.fsum(n * m.theta for m, n in self.groups if isinstance(m, Laplace))
