@@ -403,3 +403,17 @@ def test_vertical_segment_split_vs_mpmath():
         got = complex(K(np.array([z]))[0])
         ref = _mp_log_g(q, 1.0 / sigma, x0, z + 1.0, dps=20)
         assert abs(got - ref) <= 1e-11 * max(1.0, abs(ref)), (z, got, ref)
+
+
+@pytest.mark.parametrize("q,T,delta", [(0.05, 10, 1e-9), (0.05, 100, 1e-10)])
+def test_small_sigma_started_at_the_saddle_estimate_vs_conditioning_reference(q, T, delta):
+    # issue 8 (no default call beyond 1 s): at sigma = 0.05 these took 2.3-3.1 s (29 evaluations from
+    # eps = 0 on the unshifted contour, up to its node budget); the search now starts at the saddle-point
+    # estimate of the root on the contour of the shifted loss.  The value against the independent
+    # conditioning reference (no contour), through the default API
+    import ewacct
+
+    r = ewacct.epsilon(noise_multiplier=0.05, sampling_probability=q, steps=T, target_delta=delta)
+    assert r.method == "exact-fewpart" and r.valid
+    ref = _conditioning_reference_epsilon(q, 0.05, T, delta, r.value)
+    assert abs(r.value - ref) <= 1e-9 * ref, (r.value, ref)
