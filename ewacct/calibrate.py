@@ -5,9 +5,17 @@ the safe side (the returned sigma always satisfies eps(sigma) <= target for the 
 the spirit of dp_accounting's ``calibrate_dp_mechanism``.  With the exact engine (the default) the
 search corrects the cheap saddle-point model of delta(target eps) by exact evaluations
 (:func:`_model_search`: 2-7 of them, against 11-14 for a bracket search); elsewhere, and wherever that
-search does not settle, by Brent's method on ``log sigma`` inside a bracket found by doubling.  With ``guarantee="certified"`` the search starts from
-the estimate's answer and spends a few PLD evaluations to return the smallest sigma (to a relative
-tolerance) whose *certified upper* epsilon meets the target.
+search does not settle, by Brent's method on ``log sigma`` inside a bracket found by doubling.
+
+With ``guarantee="certified"`` the search starts from the exact engine's sigma (true to ~1e-6, so no
+smaller sigma can be certified) and climbs a geometric ladder, one certificate
+(:func:`ewacct.bounds.certify.certified_epsilon`) per rung, stepping by the certified upper end's
+excess over the target, and returns the first rung whose *certified upper* epsilon is <= the target
+(refined to 0.5 % where the bracket is the wide proven fallback).  Where the contour enclosure does
+not apply at the exact sigma the returned sigma can sit well above it: ``details["certificate_note"]``
+and a UserWarning say by how much and why.  No pass within ``CERT_MAX_EVALS`` certificates raises
+:class:`CertificationError` (a ValueError).  ``calibrate_steps(guarantee="certified")`` descends the
+same way from the exact engine's step count.
 """
 
 from __future__ import annotations
@@ -143,9 +151,27 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
                            "any sigma >= that meets it, smaller ones are outside the accepted domain")
         warnings.warn(details["note"], UserWarning, stacklevel=2)
     if guarantee == "certified":
-        s, res, k = _certified_search(s, q, steps, target_delta, target_epsilon, m)
+        s0 = s
+        if m != "exact":
+            # the ladder starts from the exact engine's sigma (true to ~1e-6): another method's sigma
+            # may sit above the smallest certifiable one
+            found = _model_search(q, steps, target_delta, target_epsilon, rtol)
+            if found is not None:
+                s0 = found[0]
+                n_eval += found[1]
+        s, res, k, info = _certified_search(s0, q, steps, target_delta, target_epsilon, m)
         n_eval += k
         details["certified_sigma"] = s
+        details["certificate"] = info
+        if s > s0 * (1.0 + CERT_FAR):
+            why = info.get("contour_at_exact_sigma", "")
+            src = info["source_at_exact_sigma"].split(" (contour:")[0]
+            details["certificate_note"] = (
+                f"the certified sigma {s:.6g} is {100.0 * (s / s0 - 1.0):.3g} % above the exact engine's {s0:.6g}: "
+                f"there the certificate ({src}) gave eps in [{info['certificate_at_exact_sigma'][0]:.6g}, "
+                f"{info['certificate_at_exact_sigma'][1]:.6g}] (exact: the target {target_epsilon:g})"
+                + (f"; the contour enclosure did not apply: {why}" if why and why != "ok" else ""))
+            warnings.warn(details["certificate_note"], UserWarning, stacklevel=2)
     return CalibrationResult(noise_multiplier=s, epsilon=res, method=res.method, guarantee=guarantee,
                              target_epsilon=target_epsilon, target_delta=target_delta, sampling_probability=q,
                              steps=steps, evaluations=n_eval, seconds=time.perf_counter() - t0, details=details)
@@ -434,85 +460,223 @@ def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float,
     return sigma, calls
 
 
+class CertificationError(ValueError):
+    """``guarantee="certified"``: no noise multiplier (or step count) tried within the bounded search
+    has a certified upper epsilon <= the target (the message names the closest certificate seen and
+    why the contour certificate did not apply)."""
+
+
+#: a certified sigma more than this above the exact one is reported (details["certificate_note"] and a warning)
+CERT_FAR = 0.01
+#: most certified evaluations of one certified calibration (each 0.02-0.3 s; the first up to the
+#: certificate's own time budget, 1 s): past this the search stops with a CertificationError
+CERT_MAX_EVALS = 14
+#: a bracket with (upper - lower) / upper above this is "wide" (the proven fallback): the search then
+#: refines its first pass to CERT_RTOL_WIDE in sigma (relative) with at most CERT_REFINE_EVALS more
+CERT_WIDE = 1e-3
+CERT_RTOL_WIDE = 5e-3
+CERT_REFINE_EVALS = 5
+#: the contour enclosure's CPU budget (s) for the rungs after certificates that cost CERT_SPEND CPU
+#: seconds in all and fell back to the proven bracket (which answers in ~0.03 s); before that each rung
+#: has the certificate's default budget (where the contour's node count is over its budget it refuses
+#: in ~0.05 s, and a few per cent away it may apply: those rungs stay cheap and narrow)
+CERT_RETRY_BUDGET = 0.02
+CERT_SPEND = 0.3
+#: the contour enclosure's CPU budget (s) for the other rungs (the certificate's default is 1 s; where
+#: the enclosure applies it takes 0.01-0.3 s, where it does not it can spend the whole budget first)
+CERT_FIRST_BUDGET = 0.4
+#: the first step's margin over the predicted move (the upper end's excess over the target divided
+#: by the elasticity -d log eps / d log sigma)
+CERT_STEP_MARGIN = 1.25
+
+
+def _why_not_contour(c: Any) -> str:
+    """Why a certificate is not the contour enclosure ("" when it is, or for the exact closed forms)."""
+    a = getattr(c, "analytic", None)
+    if isinstance(a, dict) and isinstance(a.get("contour"), str):
+        return a["contour"]
+    return ""
+
+
+def _is_wide(c: Any) -> bool:
+    return c.upper > 0.0 and (c.upper - c.lower) > CERT_WIDE * c.upper
+
+
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
-                      rtol: float = 5e-4) -> tuple[float, EpsilonResult, int]:
-    """Smallest sigma (to rtol) whose certified upper epsilon <= target, starting at s0."""
+                      ) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
+    """The first sigma >= s0 on a geometric ladder whose certified upper eps(delta) is <= target.
+
+    s0 is the exact engine's sigma (true to ~1e-6): no smaller sigma can be certified, so the ladder
+    only goes up.  Each rung is one :func:`ewacct.bounds.certify.certified_epsilon` (memoised: the
+    returned EpsilonResult reuses the certificate the search checked).  The first step moves log sigma
+    by CERT_STEP_MARGIN x log(upper / target) / E, E the elasticity of eps in sigma (1 for a narrow
+    contour bracket, a lower bound in practice; the exact engine's for a wide one); later steps by the
+    secant of log(upper / target) through the last two rungs, never shorter than the step before.
+    Where the certificate is wide (the proven fallback) the first pass is refined by regula falsi to
+    CERT_RTOL_WIDE.  At most CERT_MAX_EVALS certificates; none passing raises CertificationError.
+
+    Returns:
+        (sigma, EpsilonResult with the certificate at sigma, certified evaluations, details).
+    """
     from .bounds.certify import certified_epsilon
 
-    k = 0
-    vdi: list[float | None] = [None]
+    tried: list[tuple[float, Any]] = []
+    budget: list[float] = [CERT_FIRST_BUDGET]
+    passes: dict[float, tuple[Any, float]] = {}
 
-    def up(s: float):
-        """Certified upper eps at sigma s; after the first call the PLD discretisation is fixed so
-        that the search sees one monotone function of sigma."""
-        nonlocal k
-        k += 1
+    spent = [0.0]
+
+    def sig(x: float) -> float:
+        return min(math.exp(x), SIGMA_MAX)  # exp(log(1e4)) rounds above 1e4
+
+    def cert(x: float):
+        s = sig(x)
         acc = Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps)
-        c = certified_epsilon(acc, delta, value_discretization_interval=vdi[0])
-        if vdi[0] is None:
-            vdi[0] = c.value_discretization_interval
-        return _Upper(c.upper, s)
+        t = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = certified_epsilon(acc, delta, time_budget=budget[0])
+        spent[0] += time.process_time() - t
+        if budget[0] > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
+            # the contour enclosure fell back after costing CERT_SPEND in all: the next rungs give
+            # it CERT_RETRY_BUDGET only (the proven bracket then answers in ~0.03 s)
+            budget[0] = CERT_RETRY_BUDGET
+        tried.append((s, c))
+        if c.upper <= target:
+            passes[x] = (c, budget[0])
+        return c
 
-    def _final(s: float) -> EpsilonResult:
-        return _eps(s, q, steps, delta, method, fallback=True, certify=True,
-                    certify_options={"value_discretization_interval": vdi[0]})
+    def y(c) -> float:  # log(upper / target), -inf for a certified 0
+        return math.log(c.upper / target) if c.upper > 0.0 else -math.inf
 
-    r = up(s0)
-    if float(r.upper) <= target:
-        # the estimate's sigma already meets the target by the certified bound: search downwards
-        hi, lo = s0, s0 * 0.98
-        while float(up(lo).upper) <= target:
-            hi, lo = lo, lo * 0.98
-        while hi / lo - 1.0 > rtol:
-            mid = math.sqrt(lo * hi)
-            if float(up(mid).upper) <= target:
-                hi = mid
+    x0 = math.log(s0)
+    c0 = cert(x0)
+    info: dict[str, Any] = {"exact_sigma": s0, "certificate_at_exact_sigma": [c0.lower, c0.upper],
+                            "source_at_exact_sigma": c0.source}
+    why0 = _why_not_contour(c0)
+    if why0:
+        info["contour_at_exact_sigma"] = why0
+    x_pass = x0 if c0.upper <= target else None
+    if x_pass is None:
+        wide = _is_wide(c0)
+        x_fail, y_fail = x0, y(c0)
+        el = _elasticity(s0, q, steps, delta, target) if wide else 1.0
+        step = CERT_STEP_MARGIN * y_fail / el + 4.0 * 2.0 ** -52
+        x_max = math.log(SIGMA_MAX)
+        while len(tried) < CERT_MAX_EVALS:
+            x = min(x_fail + step, x_max)
+            if x <= x_fail:
+                break
+            c = cert(x)
+            if c.upper <= target:
+                x_pass = x
+                break
+            yx = y(c)
+            slope = (yx - y_fail) / (x - x_fail)
+            x_fail, y_fail = x, yx
+            if slope < 0.0:
+                step = max(step, CERT_STEP_MARGIN * yx / -slope)
             else:
-                lo = mid
-        return hi, _final(hi), k + 1
-    lo = s0
-    hi = s0 * (1.0 + max(2 * rtol, 2.0 * (float(r.upper) - target) / target))
-    rhi = up(hi)
-    while float(rhi.upper) > target:
-        lo, hi = hi, hi * 1.05
-        rhi = up(hi)
-    while hi / lo - 1.0 > rtol:
-        mid = math.sqrt(lo * hi)
-        rm = up(mid)
-        if float(rm.upper) <= target:
-            hi, rhi = mid, rm
-        else:
-            lo = mid
-    return hi, _final(hi), k + 1
+                step *= 2.0
+        if x_pass is None:
+            best = min(tried, key=lambda t: t[1].upper)
+            why = _why_not_contour(best[1])
+            raise CertificationError(
+                f"guarantee='certified': no noise multiplier in [{s0:.6g}, {tried[-1][0]:.6g}] tried "
+                f"({len(tried)} certificates) has a certified upper epsilon <= {target:g} at delta={delta:g} "
+                f"(q={q:g}, steps={steps}); the exact engine's sigma is {s0:.6g}; the lowest certified upper "
+                f"end seen is {best[1].upper:.6g} at sigma {best[0]:.6g} from {best[1].source}"
+                + (f" ({why})" if why and why != "ok" else "")
+                + "; use guarantee='estimate' (the exact engine, 1e-6 relative) or a larger target_epsilon")
+        # refine a first pass found through wide brackets (regula falsi on log(upper / target))
+        n_ref = 0
+        c_pass = passes[x_pass][0]
+        while (x_pass - x_fail > math.log1p(CERT_RTOL_WIDE) and n_ref < CERT_REFINE_EVALS
+               and (_is_wide(c_pass) or y_fail > math.log1p(CERT_WIDE))):
+            yp = y(c_pass)
+            if math.isfinite(yp) and yp < y_fail:
+                xm = x_fail + y_fail * (x_pass - x_fail) / (y_fail - yp)
+            else:
+                xm = 0.5 * (x_fail + x_pass)
+            # keep the probe off the ends (a quarter of the interval), bisect every other time
+            lo_m = x_fail + 0.25 * (x_pass - x_fail)
+            hi_m = x_pass - 0.25 * (x_pass - x_fail)
+            xm = min(max(xm, lo_m), hi_m) if n_ref % 2 == 0 else 0.5 * (x_fail + x_pass)
+            c = cert(xm)
+            n_ref += 1
+            if c.upper <= target:
+                x_pass, c_pass = xm, c
+            else:
+                x_fail, y_fail = xm, y(c)
+        info["ladder"] = [(s, c.upper) for s, c in tried]
+    c_pass, b_pass = passes[x_pass]
+    s = sig(x_pass)
+    res = _eps(s, q, steps, delta, method, fallback=True, certify=True,
+               certify_options={"time_budget": b_pass})
+    if not (res.upper is not None and res.upper <= target):
+        # the certificate is memoised, so this is the one just checked; never return an unchecked sigma
+        raise CertificationError(
+            f"internal error: the certificate at sigma {s:.9g} changed between the search and the result "
+            f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+    info["certified_by"] = res.certified_by
+    info["certificate_cpu_s"] = spent[0]
+    info["sigma_over_exact"] = s / s0
+    return s, res, len(tried), info
 
 
-@dataclass(frozen=True)
-class _Upper:
-    upper: float
-    sigma: float
+def _elasticity(s0: float, q: float, steps: int, delta: float, target: float) -> float:
+    """-d log eps / d log sigma at s0 from one exact evaluation 2 % above (eps(s0) ~ target), clamped to
+    [0.5, 50]; 1 where the engine does not answer."""
+    try:
+        e1 = float(_eps(s0 * 1.02, q, steps, delta, "exact", fallback=True).estimate)
+        if e1 > 0.0:
+            return min(max(-math.log(e1 / target) / math.log(1.02), 0.5), 50.0)
+    except (ArithmeticError, ValueError):
+        pass
+    return 1.0
 
 
 def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_probability: float,
-                    noise_multiplier: float, method: str | None = None, max_steps: int = 10**9) -> int:
+                    noise_multiplier: float, method: str | None = None, max_steps: int = 10**9,
+                    guarantee: str = "estimate") -> int:
     """Largest number of DP-SGD steps whose epsilon stays <= target_epsilon (0, with a warning, if none;
     ``max_steps``, with a warning, if the target is still met there).
 
+    With ``guarantee="certified"`` the largest step count (found from the exact engine's and descended
+    as in :func:`calibrate_noise`) whose *certified upper* epsilon is <= target_epsilon.
+
     Raises:
-        ValueError: on bad input.
+        ValueError: on bad input; CertificationError (a ValueError) when no step count tried within the
+            bounded certified search is certified (the message says what was tried).
     """
     target_epsilon = V.check_positive("target_epsilon", target_epsilon)
     target_delta = V.check_open_unit("target_delta", target_delta)
     q = V.check_probability("sampling_probability", sampling_probability)
     sigma = V.check_positive("noise_multiplier", noise_multiplier)
     max_steps = V.check_count("max_steps", max_steps, allow_zero=False)
+    if guarantee not in GUARANTEES:
+        raise ValueError(f"guarantee must be one of {list(GUARANTEES)}, got {guarantee!r}")
     m = Accountant(method=method).method
+    T = _estimate_steps(target_epsilon, target_delta, q, sigma, m, max_steps)
+    if guarantee == "certified" and T > 0:
+        if m != "exact":
+            T = _estimate_steps(target_epsilon, target_delta, q, sigma, "exact", max_steps)
+        T = _certified_steps(T, sigma, q, target_delta, target_epsilon, m)
+        if T == 0:
+            warnings.warn(f"even one step is not certified within target_epsilon={target_epsilon:g} at "
+                          f"noise_multiplier={sigma:g}, sampling_probability={q:g}: returning 0 steps",
+                          UserWarning, stacklevel=2)
+    return T
 
+
+def _estimate_steps(target_epsilon: float, target_delta: float, q: float, sigma: float, m: str,
+                    max_steps: int) -> int:
     def ok(T: int) -> bool:
         return float(_eps(sigma, q, T, target_delta, m, fallback=True).estimate) <= target_epsilon
 
     if not ok(1):
         warnings.warn(f"even one step exceeds target_epsilon={target_epsilon:g} at noise_multiplier={sigma:g}, "
-                      f"sampling_probability={q:g}: returning 0 steps", UserWarning, stacklevel=2)
+                      f"sampling_probability={q:g}: returning 0 steps", UserWarning, stacklevel=3)
         return 0
     lo, hi = 1, 2
     while hi <= max_steps and ok(hi):
@@ -520,7 +684,7 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
     if hi > max_steps:
         if ok(max_steps):
             warnings.warn(f"the target is still met at max_steps={max_steps}; the largest number of steps may be "
-                          "larger (raise max_steps)", UserWarning, stacklevel=2)
+                          "larger (raise max_steps)", UserWarning, stacklevel=3)
             return max_steps
         hi = max_steps
     while hi - lo > 1:
@@ -530,3 +694,92 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
         else:
             hi = mid
     return lo
+
+
+def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: float, method: str) -> int:
+    """The largest step count <= T0 found on a geometric ladder down from T0 (the exact engine's count,
+    so no larger one can be certified) whose certified upper eps(delta) is <= target: the first passing
+    rung, refined by bisection where the brackets are wide (see :func:`_certified_search`); 0 where
+    even one step fails.  At most CERT_MAX_EVALS certificates, else CertificationError."""
+    from .bounds.certify import certified_epsilon
+
+    budget = [CERT_FIRST_BUDGET]
+    spent = [0.0]
+    tried: list[tuple[int, Any]] = []
+    memo: dict[int, Any] = {}
+
+    def cert(T: int):
+        if T in memo:
+            return memo[T]
+        acc = Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T)
+        t = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = certified_epsilon(acc, delta, time_budget=budget[0])
+        spent[0] += time.process_time() - t
+        if budget[0] > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
+            budget[0] = CERT_RETRY_BUDGET
+        tried.append((T, c))
+        memo[T] = (c, budget[0])
+        return memo[T]
+
+    def y(c) -> float:
+        return math.log(c.upper / target) if c.upper > 0.0 else -math.inf
+
+    c0, _ = cert(T0)
+    if c0.upper <= target:
+        return T0
+    # elasticity d log eps / d log T: 1/2 (a lower bound in the CLT regime; larger steps) for a narrow
+    # bracket, the exact engine's over 2 % of the steps for a wide one
+    el = 0.5
+    if _is_wide(c0) and T0 >= 2:
+        try:
+            T1 = max(1, int(T0 / 1.02))
+            e1 = float(_eps(sigma, q, T1, delta, "exact", fallback=True).estimate)
+            if 0.0 < e1 < target:
+                el = min(max(math.log(target / e1) / math.log(T0 / T1), 0.02), 2.0)
+        except (ArithmeticError, ValueError):
+            pass
+    t_fail, y_fail = T0, y(c0)
+    step = CERT_STEP_MARGIN * y_fail / el
+    t_pass = None
+    while len(tried) < CERT_MAX_EVALS:
+        T = min(int(math.floor(t_fail * math.exp(-step))), t_fail - 1)
+        if T < 1:
+            T = 1
+        c, _ = cert(T)
+        if c.upper <= target:
+            t_pass = T
+            break
+        if T == 1:
+            return 0
+        yT = y(c)
+        slope = (y_fail - yT) / math.log(t_fail / T)
+        t_fail, y_fail = T, yT
+        step = max(step, CERT_STEP_MARGIN * yT / slope) if slope > 0.0 else 2.0 * step
+    if t_pass is None:
+        best = min(tried, key=lambda t: t[1].upper)
+        raise CertificationError(
+            f"guarantee='certified': no step count in [{tried[-1][0]}, {T0}] tried ({len(tried)} certificates) "
+            f"has a certified upper epsilon <= {target:g} at delta={delta:g} (q={q:g}, noise_multiplier={sigma:g}); "
+            f"the exact engine allows {T0}; the lowest certified upper end seen is {best[1].upper:.6g} at "
+            f"{best[0]} steps from {best[1].source}; use guarantee='estimate' or a larger target_epsilon")
+    n_ref = 0
+    while t_fail - t_pass > max(1, CERT_RTOL_WIDE * t_pass) and n_ref < CERT_REFINE_EVALS:
+        # bisection in log T (the ladder's first step can span a factor of 20 where the bracket is wide)
+        mid = int(math.sqrt(t_pass * t_fail)) if t_fail > 1.1 * t_pass else (t_pass + t_fail) // 2
+        mid = min(max(mid, t_pass + 1), t_fail - 1)
+        c, _ = cert(mid)
+        n_ref += 1
+        if c.upper <= target:
+            t_pass = mid
+        else:
+            t_fail = mid
+    c_pass, b_pass = memo[t_pass]
+    res = _eps(sigma, q, t_pass, delta, method, fallback=True, certify=True,
+               certify_options={"time_budget": b_pass})
+    if not (res.upper is not None and res.upper <= target):
+        raise CertificationError(
+            f"internal error: the certificate at {t_pass} steps changed between the search and the check "
+            f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+    return t_pass
