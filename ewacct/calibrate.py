@@ -468,8 +468,8 @@ class CertificationError(ValueError):
 
 #: a certified sigma more than this above the exact one is reported (details["certificate_note"] and a warning)
 CERT_FAR = 0.01
-#: most certified evaluations of one certified calibration (each 0.02-0.3 s; the first up to the
-#: certificate's own time budget, 1 s): past this the search stops with a CertificationError
+#: most certified evaluations of one certified calibration (each 0.02-0.3 s, none over
+#: CERT_FIRST_BUDGET + ~0.05 s): past this the search stops with a CertificationError
 CERT_MAX_EVALS = 14
 #: a bracket with (upper - lower) / upper above this is "wide" (the proven fallback): the search then
 #: refines its first pass to CERT_RTOL_WIDE in sigma (relative) with at most CERT_REFINE_EVALS more
@@ -482,8 +482,9 @@ CERT_REFINE_EVALS = 5
 #: in ~0.05 s, and a few per cent away it may apply: those rungs stay cheap and narrow)
 CERT_RETRY_BUDGET = 0.02
 CERT_SPEND = 0.3
-#: the contour enclosure's CPU budget (s) for the other rungs (the certificate's default is 1 s; where
-#: the enclosure applies it takes 0.01-0.3 s, where it does not it can spend the whole budget first)
+#: the contour enclosure's CPU budget (s) for each rung until then (the certificate's default is 1 s;
+#: where the enclosure applies it takes 0.01-0.3 s, where it does not it can spend the whole budget
+#: before the proven bracket answers: 0.65-0.9 s at q = 1e-7, T = 1e7, delta = 1e-12)
 CERT_FIRST_BUDGET = 0.4
 #: the first step's margin over the predicted move (the upper end's excess over the target divided
 #: by the elasticity -d log eps / d log sigma)
@@ -532,18 +533,18 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
     def cert(x: float):
         s = sig(x)
         acc = Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps)
-        t = time.process_time()
+        t, used = time.process_time(), budget[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = certified_epsilon(acc, delta, time_budget=budget[0])
+            c = certified_epsilon(acc, delta, time_budget=used)
         spent[0] += time.process_time() - t
-        if budget[0] > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
+        if used > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
             # the contour enclosure fell back after costing CERT_SPEND in all: the next rungs give
             # it CERT_RETRY_BUDGET only (the proven bracket then answers in ~0.03 s)
             budget[0] = CERT_RETRY_BUDGET
         tried.append((s, c))
         if c.upper <= target:
-            passes[x] = (c, budget[0])
+            passes[x] = (c, used)  # the budget is part of the certificate's memo key
         return c
 
     def y(c) -> float:  # log(upper / target), -inf for a certified 0
@@ -739,15 +740,15 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
         if T in memo:
             return memo[T]
         acc = Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T)
-        t = time.process_time()
+        t, used = time.process_time(), budget[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = certified_epsilon(acc, delta, time_budget=budget[0])
+            c = certified_epsilon(acc, delta, time_budget=used)
         spent[0] += time.process_time() - t
-        if budget[0] > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
+        if used > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
             budget[0] = CERT_RETRY_BUDGET
         tried.append((T, c))
-        memo[T] = (c, budget[0])
+        memo[T] = (c, used)
         return memo[T]
 
     def y(c) -> float:
