@@ -76,7 +76,10 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         sampling_probability: Poisson rate q in (0, 1].
         steps: number of steps T >= 1.
         method: accountant method for the estimate ("exact" default, "tilted", "edgeworth", "ew-tune").
-        guarantee: "estimate" (meet the target by the estimate) or "certified" (by the certified upper bound).
+        guarantee: "estimate" (meet the target by the estimate) or "certified" (by the certified upper
+            bound: the first sigma on a ladder up from the exact engine's whose certificate meets the
+            target; ``details["certificate"]`` lists the rungs, and ``details["certificate_note"]``
+            with a UserWarning says why where it ends more than 1 % above the exact sigma).
         rtol: relative tolerance on sigma for the estimate search.
 
     Returns:
@@ -85,6 +88,8 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     Raises:
         ValueError: on bad input, or when no sigma in [0.05, 1e4] meets the target (the message says
             what epsilon is achievable).
+        CertificationError: (a ValueError) ``guarantee="certified"`` and no sigma tried within
+            CERT_MAX_EVALS certificates is certified (the message names the closest one and why).
     """
     target_epsilon = V.check_positive("target_epsilon", target_epsilon)
     target_delta = V.check_open_unit("target_delta", target_delta)
