@@ -7,7 +7,10 @@ timed the same way), the ratio certified / estimate sigma, the certified bracket
 sigma (re-checked on a fresh accountant) and the source that certified it.  A second table does the
 same for ``calibrate_steps(..., guarantee="certified")`` where that keyword exists.
 
-    python benchmarks/calibrate_certified_scan.py [--repeat 3] [--points 1,4,7] [--steps]
+    python benchmarks/calibrate_certified_scan.py [--repeat 3] [--points 1,4,7] [--steps] [--random 30 --seed 1]
+
+``--random N`` appends N targets drawn log-uniformly from q 1e-7..0.2, T 1..1e7, eps 0.1..20,
+delta 1e-12..1e-3 (infeasible ones are reported as such).
 
 Kernels are compiled (one warm-up calibration) before timing.
 """
@@ -98,8 +101,21 @@ def main() -> int:
     ap.add_argument("--points", default="")
     ap.add_argument("--steps", action="store_true", help="also calibrate_steps(guarantee='certified')")
     ap.add_argument("--no-noise", action="store_true")
+    ap.add_argument("--random", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     idx = [int(i) for i in args.points.split(",") if i] or list(range(len(POINTS)))
+    if args.random:
+        import random
+
+        rng = random.Random(args.seed)
+        for _ in range(args.random):
+            POINTS.append((10 ** rng.uniform(-1, math.log10(20)), 10 ** rng.uniform(-12, -3),
+                           10 ** rng.uniform(-7, math.log10(0.2)), int(round(10 ** rng.uniform(0, 7)))))
+        if not args.points:
+            idx = list(range(len(POINTS)))
+        else:
+            idx += list(range(len(POINTS) - args.random, len(POINTS)))
 
     _quiet(calibrate_noise, target_epsilon=3.0, target_delta=1e-5, sampling_probability=0.01, steps=300,
            guarantee="certified")  # compile / load kernels
@@ -116,7 +132,7 @@ def main() -> int:
             tc, cer, errc = _timed(lambda: calibrate_noise(**kw, guarantee="certified"), args.repeat)
             s_est = est.noise_multiplier if est is not None else math.nan
             if cer is None or errc:
-                print(f"| {i} | {e:g} | {d:g} | {q:.3g} | {T} | {te:.2f} | {s_est:.6g} | {tc:.2f} | - | - | - | - | - "
+                print(f"| {i} | {e:.3g} | {d:.2g} | {q:.3g} | {T} | {te:.2f} | {s_est:.6g} | {tc:.2f} | - | - | - | - | - "
                       f"| {errc or erre} |")
                 sys.stdout.flush()
                 continue
@@ -125,7 +141,7 @@ def main() -> int:
             chk = _quiet(Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_epsilon, d, certify=True)
             note = cer.details.get("certificate_note", "")
             ok = "OK" if chk.upper <= e else "OVER TARGET"
-            print(f"| {i} | {e:g} | {d:g} | {q:.3g} | {T} | {te:.2f} | {s_est:.6g} | {tc:.2f} | {s:.6g} "
+            print(f"| {i} | {e:.3g} | {d:.2g} | {q:.3g} | {T} | {te:.2f} | {s_est:.6g} | {tc:.2f} | {s:.6g} "
                   f"| {s / s_est:.4f} | {cer.evaluations} | [{chk.lower:.6g}, {chk.upper:.6g}] {ok} "
                   f"| {_short(chk.certified_by)} | {note} |")
             sys.stdout.flush()
