@@ -1,13 +1,14 @@
 """Default eps(delta) / delta(eps) calls below sigma = 0.2 in the few-participation corner (issue 8: no
 single default call longer than 1 s).
 
-    python benchmarks/fewpart_lowsigma_scan.py [--quick] [--delta]
+    python benchmarks/fewpart_lowsigma_scan.py [--quick | --wide] [--delta]
 
 For each (sigma, q, T, delta) of a small grid (sum q T <= 5, where the dispatch sends sigma < 0.2 to the
 few-participation quadrature first) it times one warm ``ewacct.epsilon`` call (CPU time,
-``time.process_time``; one untimed call of another point loads the kernels first) and prints value,
+``time.process_time``; untimed calls of other points load the kernels first) and prints value,
 method, validity and seconds, then the largest times.  ``--delta`` also times ``ewacct.delta`` at the
-eps found (the round trip).
+eps found (the round trip).  ``--wide``: another grid (sigma 0.05-0.25, q 1e-6-0.3, T 2-1000, delta 1e-6
+and 1e-12).
 """
 
 import itertools
@@ -22,11 +23,14 @@ import ewacct  # noqa: E402
 warnings.simplefilter("ignore")
 
 
-def grid(quick: bool):
+def grid(quick: bool, wide: bool = False):
     sig = (0.05, 0.1, 0.19) if quick else (0.05, 0.07, 0.1, 0.15, 0.19)
     qs = (1e-3, 1e-2, 0.05) if quick else (1e-4, 1e-3, 1e-2, 0.05)
     ts = (3, 10, 100)
-    for s, q, t, d in itertools.product(sig, qs, ts, (1e-5, 1e-10)):
+    ds = (1e-5, 1e-10)
+    if wide:
+        sig, qs, ts, ds = (0.05, 0.08, 0.12, 0.2, 0.25), (1e-6, 1e-3, 0.1, 0.3), (2, 5, 30, 1000), (1e-6, 1e-12)
+    for s, q, t, d in itertools.product(sig, qs, ts, ds):
         if q * t <= 5.0:
             yield s, q, t, d
 
@@ -34,9 +38,12 @@ def grid(quick: bool):
 def main() -> None:
     quick = "--quick" in sys.argv
     rt = "--delta" in sys.argv
+    # warm: the kernels of the few-participation quadrature, the direct recursion (T = 2) and the contour
     ewacct.epsilon(noise_multiplier=0.5, sampling_probability=1e-3, steps=10, target_delta=1e-5)
+    ewacct.epsilon(noise_multiplier=0.5, sampling_probability=1e-3, steps=2, target_delta=1e-5)
+    ewacct.epsilon(noise_multiplier=1.0, sampling_probability=1e-2, steps=1000, target_delta=1e-5)
     rows = []
-    for s, q, t, d in grid(quick):
+    for s, q, t, d in grid(quick, "--wide" in sys.argv):
         t0 = time.process_time()
         r = ewacct.epsilon(noise_multiplier=s, sampling_probability=q, steps=t, target_delta=d)
         dt = time.process_time() - t0

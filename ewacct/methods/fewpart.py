@@ -1004,6 +1004,9 @@ SHIFT_NEAR = 0.5
 SHIFT_RATIO = 100.0
 SHIFT_MAX_STEPS = 3
 SHIFT_SIGMA = 0.2
+#: below this noise multiplier an eps(delta) search starts at the saddle-point estimate of its root
+#: (:meth:`_Direction.start_guess`), not at eps = 0
+START_GUESS_SIGMA = SHIFT_SIGMA
 #: the relative accuracy of the contour that decides on which side of the target the other
 #: direction's delta lies (:func:`fewpart_epsilon`)
 SIDE_RTOL = 1e-5
@@ -1139,8 +1142,8 @@ class _Direction:
         raise FewPartError("the truncation bound did not settle below the answer")
 
     def _start_shifted(self) -> bool:
-        return (self.direction == "remove" and self.allow_shift and not self.shifted
-                and min(s for _, s, _ in self.groups) < SHIFT_SIGMA)
+        return (self.direction == "remove" and not self.shifted
+                and min(s for _, s, _ in self.groups) < START_GUESS_SIGMA)
 
     def start_guess(self, log_target: float) -> float | None:
         """A starting point for eps(target): the saddle-point approximation of the contour integral of
@@ -1168,7 +1171,11 @@ class _Direction:
             i = int(np.argmin(ph))
             if i == 0:
                 return math.inf  # the minimum below the grid: eps still in delta's flat start (delta ~ TV)
-            if not (i < ph.size - 1 and np.isfinite(ph[i - 1:i + 2]).all()):
+            if i == ph.size - 1:
+                # the minimum beyond the grid: eps at or beyond the truncated loss's largest values
+                # (K'(c) -> that supremum), where delta is far below any target
+                return -math.inf
+            if not np.isfinite(ph[i - 1:i + 2]).all():
                 return math.nan
             d2 = (ph[i + 1] - 2.0 * ph[i] + ph[i - 1]) / (0.0625 * cs[i] * cs[i])
             return float(ph[i]) - 0.5 * math.log(2.0 * math.pi * d2) if d2 > 0.0 else math.nan
@@ -1233,7 +1240,7 @@ class _Direction:
                 # the contour of the shifted loss (:meth:`start_guess`), not at eps = 0 on the unshifted one
                 g = self.start_guess(log_target)
                 eps_start = g
-                if g is None or g < SHIFT_RATIO * self._loss_inf_size():
+                if g is None or not self.allow_shift or g < SHIFT_RATIO * self._loss_inf_size():
                     # (near the loss's infimum: the unshifted contour, and the switch near the root)
                     self.shifted, self.K, self.P, self._last = False, None, None, None
             return self._epsilon(log_target, eps_start)
@@ -1266,6 +1273,7 @@ class _Direction:
             eps = 0.0
         rebuilt = False
         slope = math.nan  # |d log delta / d eps| at the last iterate where it is known
+        prev = (math.nan, -1)  # the previous iterate's eps and node count (a stalled search)
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
             self.tol = self.rtol
@@ -1314,9 +1322,17 @@ class _Direction:
             # converged: |log delta - log target| at 1e-11, or (near the root, evaluated within its
             # tolerance) a Newton step below 1e-11 of eps (log delta's rounding noise can keep |f|
             # at ~1e-11 where eps |d log delta / d eps| is large)
-            if abs(f) <= 1e-11 or (abs(f) <= 1e-6 and abs(en - eps) <= 1e-11 * eps
+            # ... or stalled: the contour was not refined since the previous iterate, which lay within
+            # 1e-9 of this one, and the Newton step is below 1e-9 of eps (where the node budget stops the
+            # refinement, delta's floating-point noise moves the iterates by ~1e-10 and the 1e-11 step is
+            # never reached: q = 1e-6, sigma = 0.5, T = 1e4, delta = 1e-10 repeated 9 evaluations until the
+            # bracket closed); the remaining |f| is added to the estimate
+            n_now = self.P.n if self.P is not None else -1
+            stalled = (abs(eps - prev[0]) <= 1e-9 * eps and n_now == prev[1] and abs(en - eps) <= 1e-9 * eps)
+            prev = (eps, n_now)
+            if abs(f) <= 1e-11 or (abs(f) <= 1e-6 and (abs(en - eps) <= 1e-11 * eps or stalled)
                                    and lerr - ld <= math.log(max(self.rtol, 0.25 * accept))):
-                rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
+                rel = (math.exp(lerr - ld) + abs(f)) / max(abs(dld) * eps, 1e-300)
                 return eps, ld, rel
             if not (lo < en < hi):
                 if not lo_known and en <= lo:
