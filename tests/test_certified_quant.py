@@ -205,3 +205,17 @@ def test_chernoff_with_early_stop_is_an_upper_bound():
                 assert full > stop or got <= stop
                 ups.append(math.exp(got))
             assert max(ups) >= lo_cf > 0.0
+
+
+def test_engine_abscissa_below_the_saddle_does_not_widen_the_bracket():
+    """q = 0.01, sigma = 0.6421, T = 110, a fresh process state (q T = 1.1: the engine guides): the
+    engine's abscissa is 0.49 where the saddle is 2.72 (its few-participation fractions of c*); the
+    quantised contour there found no eps and the engine-guided contour answered [3.1704, 16.04].
+    The abscissa now comes from the float saddle: a contour bracket <= 1e-5 wide, consistent with
+    dp_accounting's PLD pair."""
+    C.clear_caches()
+    lo, hi, src = _cert(0.6421, 0.01, 110, 1e-5)
+    assert src.startswith("contour integral"), src
+    assert 0.0 < lo <= hi and hi - lo <= 1e-5 * hi, (lo, hi)
+    opt, pess = _pld(0.6421, 0.01, 110, 1e-5)
+    assert lo <= pess and hi >= opt, (lo, hi, opt, pess)
