@@ -419,3 +419,19 @@ def test_small_sigma_started_at_the_saddle_estimate_vs_conditioning_reference(q,
     assert r.method == "exact-fewpart" and r.valid
     ref = _conditioning_reference_epsilon(q, 0.05, T, delta, r.value)
     assert abs(r.value - ref) <= 1e-9 * ref, (r.value, ref)
+
+
+@pytest.mark.parametrize("q,sigma,delta", [(1e-3, 0.25, 1e-10), (0.05, 0.2, 1e-8)])
+def test_eps_started_at_the_saddle_estimate_vs_direct_recursion(q, sigma, delta):
+    # sigma in [0.2, 0.3): the search starts at the saddle-point estimate (START_GUESS_SIGMA), here on the
+    # shifted loss (3 steps); eps against the direct recursion (direct.py, no contour)
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.direct import DirectShort
+    from ewacct.methods.fewpart import START_GUESS_SIGMA
+
+    assert sigma < START_GUESS_SIGMA
+    ref, _, ref_rel, _ = DirectShort([(PoissonSubsampledGaussian(sigma, q), 3)]).epsilon(delta)
+    assert ref_rel <= 1e-9
+    eps, rel, _ = fewpart_epsilon([(q, sigma, 3)], delta)
+    assert rel <= 1e-7
+    assert abs(eps - ref) <= 1e-9 * ref, (eps, ref)

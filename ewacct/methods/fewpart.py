@@ -46,9 +46,9 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   where delta >= target, where the node sum cancels least), all iterates on one contour whose
   panels and u-range are re-checked and refined for each eps; the contour is rebuilt at the final
   eps (its own saddle) only when its error estimate there misses the tolerance.  Below sigma =
-  ``SHIFT_SIGMA`` the search starts instead at the saddle-point estimate of the root
+  ``START_GUESS_SIGMA`` (0.3) the search starts instead at the saddle-point estimate of the root
   (:meth:`_Direction.start_guess`, one kernel call on a real grid), on the contour of the shifted
-  loss where that estimate is far above the loss's infimum: from eps = 0 the iterates crossed
+  loss where that estimate is far above the loss's infimum (and below ``SHIFT_SIGMA``): from eps = 0 the iterates crossed
   delta's flat start (delta ~ TV up to eps ~ mu^2 / 2) on a contour whose abscissa suits eps = 0 and
   refined it to the node budget (sigma = 0.05, q = 0.05, T = 10, delta = 1e-9: 29 evaluations,
   2.8 s; now 5, 0.26 s).  Where cancellation
@@ -1005,8 +1005,12 @@ SHIFT_RATIO = 100.0
 SHIFT_MAX_STEPS = 3
 SHIFT_SIGMA = 0.2
 #: below this noise multiplier an eps(delta) search starts at the saddle-point estimate of its root
-#: (:meth:`_Direction.start_guess`), not at eps = 0
-START_GUESS_SIGMA = SHIFT_SIGMA
+#: (:meth:`_Direction.start_guess`), not at eps = 0.  Measured (fewpart_bench.py's q, T grid, median of 3
+#: CPU times per query, same run, without -> with the estimate): sigma = 0.2 median 77 -> 59 ms at
+#: delta = 1e-5 and 101 -> 45 ms at 1e-10 (max 605 -> 62 ms); 0.25: 52 -> 46 / 53 -> 41 ms (max 463 -> 48);
+#: 0.3: 47 -> 46 / 43 -> 36 ms but 0.77x per query at 1e-5; 0.4: 28 -> 43 ms at 1e-5 (the estimate's
+#: kernel call, 61 real points, costs more than the search it shortens)
+START_GUESS_SIGMA = 0.3
 #: the relative accuracy of the contour that decides on which side of the target the other
 #: direction's delta lies (:func:`fewpart_epsilon`)
 SIDE_RTOL = 1e-5
