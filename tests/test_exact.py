@@ -182,8 +182,68 @@ def test_contour_vs_mpmath_contour_integral():
     q, s, T, eps = 0.05, 1.5, 10, 0.6508804969
     groups = [(PoissonSubsampledGaussian(s, q), T)]
     ours = ExactMethod(groups).dirs["remove"].log_delta(eps)
-    ref = _mp_delta_contour(q, s, T, eps, c=ours.diag["c"], U=60.0)
+    # the integral is the same on every line c > 0: the reference's own c, near the saddle point, where
+    # the integrand is negligible beyond U = 60 (the engine's abscissa may lie far below it: its k < 0
+    # aliases are exact, and its terms then reach further in u)
+    ref = _mp_delta_contour(q, s, T, eps, c=7.0, U=60.0)
     assert ours.value == pytest.approx(ref, rel=1e-6)
+
+
+def _mp_delta_two_steps(q: float, s: float, eps: float, dps: int = 30) -> float:
+    """delta(eps) of two REMOVE steps by mpmath, from the definition E_P[(1 - e^{eps - l(X) - l(Y)})_+]:
+    for fixed x the integral over Y ~ P = (1 - q) N(0, 1) + q N(mu, 1) is closed-form (l increasing:
+    l(Y) > r  <=>  Y > y*(r), and E_P[e^{-l(Y)}; Y > y*] = Q(Y > y*)), the one over x is mp.quad's,
+    split where y* leaves -inf (r = log(1 - q), below it the inner value is 1 - e^r)."""
+    with mp.workdps(dps):
+        q, mu, eps = mp.mpf(q), 1 / mp.mpf(s), mp.mpf(eps)
+
+        def sf(x):
+            return mp.ncdf(-x)
+
+        def inner(x):
+            r = eps - mp.log(1 - q + q * mp.exp(mu * x - mu * mu / 2))
+            if r <= mp.log(1 - q):
+                return 1 - mp.exp(r)
+            y = (mp.log((mp.exp(r) - (1 - q)) / q) + mu * mu / 2) / mu
+            return (1 - q) * sf(y) + q * sf(y - mu) - mp.exp(r) * sf(y)
+
+        x0 = (mp.log((mp.exp(eps) / (1 - q) - (1 - q)) / q) + mu * mu / 2) / mu
+        pts = sorted({-mp.inf, mp.mpf(-6), mp.mpf(-2), mp.mpf(0), mp.mpf(2), mp.mpf(4), mp.mpf(8), mp.inf, x0})
+        return float(mp.quad(lambda x: ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu)) * inner(x), pts))
+
+
+@pytest.mark.parametrize("q,s,eps", [(0.05, 1.0, 0.3), (0.1, 0.8, 0.8)])
+def test_exact_negative_aliases_vs_mpmath_two_steps(q, s, eps):
+    # few participations (q T = 0.1, 0.2): the contour's abscissa is far below the saddle point and its
+    # alias period short, so the k < 0 aliases (delta(eps - kP) e^{-ckP}, ~ e^{-cP}) are of the size of
+    # delta itself and are subtracted in closed form (L >= T log(1 - q): contour module docstring).
+    # Reference: the definition, by mpmath (one closed-form integral inside one quadrature)
+    d = ExactMethod([(PoissonSubsampledGaussian(s, q), 2)]).dirs["remove"]
+    ours = d.log_delta(eps)
+    ct = d._contours[-1]
+    assert ct.neg_exact(eps) and ct.c * ct.period < 20.0  # the path under test: 2 e^{-cP} >> the tolerance
+    ref = _mp_delta_two_steps(q, s, eps)
+    assert ours.rel_err < 1e-8
+    assert ours.value == pytest.approx(ref, rel=1e-8)
+
+
+def test_node_sums_phase_recurrence_matches_plain_form():
+    # log_delta_on's node sum takes e^{-i n h eps} by a recurrence (exact every ROT_SYNC nodes): it must
+    # agree with the plain complex-exp form to rounding over a long contour (q T = 0.1: ~1000 nodes)
+    from ewacct.methods.contour import _node_sums, _node_sums_pre, _node_weights
+
+    d = ExactMethod([(PoissonSubsampledGaussian(1.0, 0.01), 10)]).dirs["remove"]
+    d.epsilon(math.log(1e-5))
+    ct = d._contours[-1]
+    assert ct.n > 500
+    w1 = _node_weights(ct.logk, ct.c, ct.h)
+    for eps in (0.1, 0.38, 1.7):
+        a = _node_sums(ct.logk, ct.c, ct.h, eps)
+        b = _node_sums_pre(w1, float(ct.logk[0].real), ct.c, ct.h, eps)
+        # log delta_h to 1e-12 of sum|terms| / delta_h (the sum's own rounding scale)
+        assert abs(a[0] - b[0]) <= 1e-12 * math.exp(a[2] - a[0]), (eps, a, b)
+        assert a[2] == pytest.approx(b[2], rel=1e-12, abs=1e-12)
+        assert a[1] == pytest.approx(b[1], rel=1e-9, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------- answers vs PLD

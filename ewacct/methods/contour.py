@@ -19,6 +19,23 @@ most 2 exp(psi(s) - s eps - (s - c) P) for any s > c, where delta(x) <= exp(psi(
 psi(s) = K(s) + s log s - (s+1) log(s+1) (a Chernoff bound on the payoff).  P is chosen from these
 (rigorous, given K) bounds; the u-range is marched until the remaining tail is negligible.
 
+Exact k < 0 aliases.  For every real x, (1 - e^{x - L})_+ = 1 - e^{x - L} + (e^{x - L} - 1)_+, and the
+last term vanishes where x <= L.  So where the loss is bounded below under P (ess inf L_T = l_inf > -inf,
+``LogMgf.loss_inf``: the REMOVE direction of Poisson-subsampled Gaussians, L >= sum_g n_g log(1 - q_g)),
+
+    delta(x) = 1 - m e^x     for every x <= l_inf,     m = E_P[e^{-L_T}] = exp(K(-1)) (1 when Q << P),
+
+and when eps - P <= l_inf every k < 0 alias is known in closed form:
+
+    A(eps) = sum_{k >= 1} e^{-c k P} (1 - m e^{eps - k P})
+           = e^{-cP} / (1 - e^{-cP}) - m e^{eps} e^{-(c+1)P} / (1 - e^{-(c+1)P})   (>= 0).
+
+:func:`log_delta_on` subtracts it: the k < 0 aliases then leave only rounding, and P is set by the
+k > 0 aliases alone (:func:`alias_period`; its floor is eps - l_inf plus a margin, and
+e^{-cP} <= e^{NEG_PEN} delta keeps the subtraction's cancellation small).  The k > 0 bound needs s > c
+only, so a small abscissa now has a short period: at q = 0.01, sigma = 1, T = 10, c = 0.3 c* gives
+P = 5 where the e^{-cP} bound needed P = 17.6.
+
 Only values of the per-group log-MGF enter; the method knows nothing of mechanisms.
 """
 
@@ -33,6 +50,8 @@ from numba import njit
 
 #: nodes evaluated per batch while marching along the contour
 CHUNK = 48
+#: most nodes of one chunk of build_contour (one kernel call: ~0.1-0.5 ms at 128)
+CHUNK_MAX = 128
 #: node budget of one contour for one group; divided among the groups of a heterogeneous history
 MAX_NODES = 12_000
 #: the kernel accuracy (log of its relative aliasing target) of the contour's first chunk, and the
@@ -71,6 +90,10 @@ class LogMgf:
     #: whether |exp(K(c + iu))| may decay far slower than its Gaussian model (few participations: the
     #: composition sets it); choose_abscissa then checks the model with a node (and probes the decay)
     slow_decay: bool = True
+    #: essential infimum of L_T under P (-inf if unbounded below or unknown); where finite, the k < 0
+    #: aliases are subtracted exactly (module docstring), with m = E_P[e^{-L_T}] = ``mgf_minus1``
+    loss_inf: float = -math.inf
+    mgf_minus1: float = 1.0
 
     def psi(self, s: float) -> float:
         """Chernoff exponent: delta(x) <= exp(psi(s) - s x) for every s > 0."""
@@ -88,6 +111,28 @@ class Contour:
     #: log of (h/pi) sum_n |exp(K_n)| / |z_n (z_n + 1)| * err_n, err_n the kernel's error estimate of
     #: K_n (-inf when the kernel gives none): the kernel's error of delta_h at eps is this times e^{-c eps}
     lkern0: float = -math.inf
+    #: LogMgf.loss_inf and mgf_minus1 of the composition (the exact k < 0 aliases, :meth:`neg_exact`)
+    loss_inf: float = -math.inf
+    mgf_minus1: float = 1.0
+    #: the terms' eps-independent weights (:func:`_node_weights`), made by the first log_delta_on
+    w1: np.ndarray | None = None
+
+    @property
+    def period(self) -> float:
+        return 2.0 * math.pi / self.h
+
+    def neg_exact(self, eps: float) -> bool:
+        """Whether every k < 0 alias at eps is known in closed form (eps - P <= ess inf L_T)."""
+        return eps - self.period <= self.loss_inf
+
+    def log_neg_alias(self, eps: float) -> tuple[float, float]:
+        """(log A(eps), A'(eps) / A(eps)): the k < 0 aliases' sum where :meth:`neg_exact` (module
+        docstring); A > 0 there (eps - kP <= l_inf <= 0 for every k >= 1)."""
+        P, c = self.period, self.c
+        la = -c * P - math.log(-math.expm1(-c * P))
+        lb = math.log(self.mgf_minus1) + eps - (c + 1.0) * P - math.log(-math.expm1(-(c + 1.0) * P))
+        r = math.exp(lb - la)  # < e^{eps - P} <= e^{l_inf} <= 1
+        return la + math.log1p(-r), -r / (1.0 - r)
 
     def kernel_bound(self, eps: float) -> float:
         """log of the estimated error of delta_h(eps) from the log-MGF kernel's own quadrature error
@@ -110,7 +155,10 @@ class Contour:
     def alias_bound(self, eps: float) -> float:
         """log of a rigorous bound on the aliasing error of delta_h(eps) (given exact K values)."""
         P = 2.0 * math.pi / self.h
-        lo = LOG2 - self.c * P if self.c * P > LOG2 else math.inf
+        if self.neg_exact(eps):
+            lo = -math.inf  # subtracted exactly by log_delta_on (its rounding is the node sum's)
+        else:
+            lo = LOG2 - self.c * P if self.c * P > LOG2 else math.inf
         hi = math.inf
         for s, ps in self.alias_s:
             g = (s - self.c) * P
@@ -119,11 +167,62 @@ class Contour:
         return float(np.logaddexp(lo, hi))
 
 
+#: nodes between exact phase factors in :func:`_node_sums_pre` (the recurrence in between drifts by
+#: ~ROT_SYNC eps_mach, within the node sum's rounding budget, 32 sqrt(n) eps_mach)
+ROT_SYNC = 16
+
+
+@njit(cache=True)
+def _node_weights(logk: np.ndarray, c: float, h: float) -> np.ndarray:
+    """exp(K_n - Re K_0) / (z_n (z_n + 1)), z_n = c + i n h: the eps-independent part of the terms."""
+    n = logk.shape[0]
+    out = np.empty(n, dtype=np.complex128)
+    r0 = logk[0].real
+    for k in range(n):
+        z = complex(c, k * h)
+        out[k] = np.exp(logk[k] - r0) / (z * (z + 1.0))
+    return out
+
+
+@njit(cache=True)
+def _node_sums_pre(w1: np.ndarray, r0: float, c: float, h: float, eps: float):
+    """:func:`_node_sums` from the weights of :func:`_node_weights`: the term of node n at eps is
+    w1_n e^{-i n h eps} times e^{m}, m = Re K_0 - c eps; the phase by a recurrence, exact every
+    ROT_SYNC nodes (one complex product per node instead of a complex exp and two divisions)."""
+    m = r0 - c * eps
+    s = 0.0
+    d = 0.0
+    a = 0.0
+    tail = 0.0
+    n = w1.shape[0]
+    step = complex(math.cos(h * eps), -math.sin(h * eps))
+    rot = 1.0 + 0.0j
+    for k in range(n):
+        if k % ROT_SYNC == 0:
+            ph = k * h * eps
+            rot = complex(math.cos(ph), -math.sin(ph))
+        t1 = w1[k] * rot
+        rot = rot * step
+        wt = 0.5 if k == 0 else 1.0
+        s += wt * t1.real
+        # t2 = t1 z: its real part
+        d -= wt * (t1.real * c - t1.imag * (k * h))
+        at = abs(t1)
+        a += wt * at
+        if k >= n - 8:
+            tail = max(tail, at * k * h / math.pi)
+    scale = h / math.pi
+    if s <= 0.0:
+        return -np.inf, 0.0, math.log(a * scale) + m, math.log(tail + 1e-300) + m
+    return math.log(s * scale) + m, d / s, math.log(a * scale) + m, math.log(tail + 1e-300) + m
+
+
 @njit(cache=True)
 def _node_sums(logk: np.ndarray, c: float, h: float, eps: float):
     """(log delta_h, delta_h' / delta_h, log sum|terms|, log tail estimate) at eps.
 
-    Terms are scaled by exp(-m), m = Re K(c) - c eps, to stay in range.
+    Terms are scaled by exp(-m), m = Re K(c) - c eps, to stay in range.  The plain form (one complex exp
+    per node); :func:`log_delta_on` uses :func:`_node_sums_pre` (tests/test_exact.py compares them).
     """
     m = logk[0].real - c * eps
     s = 0.0
@@ -178,13 +277,26 @@ def saddle(K: LogMgf, eps: float, c0: float | None = None) -> float:
     return c
 
 
+#: where the k < 0 aliases are exact: P at least eps - ess inf L_T + NEG_MARGIN (the contour serves eps
+#: up to NEG_MARGIN above the one it was built for) and e^{-cP} <= e^{NEG_PEN} delta (the subtraction's
+#: cancellation)
+NEG_MARGIN = 1.0
+NEG_PEN = 4.0
+
+
 def alias_period(K: LogMgf, eps: float, c: float, target: float,
-                 s_grid: Sequence[tuple[float, float]]) -> tuple[float, list[tuple[float, float]]]:
+                 s_grid: Sequence[tuple[float, float]], log_delta: float | None = None) -> tuple[float, list[tuple[float, float]]]:
     """Smallest alias period P with both alias sums <= exp(target) (rigorous given K), and the s used.
 
-    ``s_grid`` holds (s, psi(s)) pairs; those with s > c serve the k > 0 bound.
+    ``s_grid`` holds (s, psi(s)) pairs; those with s > c serve the k > 0 bound.  Where the loss is
+    bounded below (``K.loss_inf``) and ``log_delta`` is given, the k < 0 aliases are subtracted
+    exactly (module docstring) and only NEG_MARGIN / NEG_PEN bound P from below.
     """
     p_lo = (LOG2 - target) / c
+    if log_delta is not None and math.isfinite(K.loss_inf):
+        # the exact subtraction's floor where it is the lower one (l_inf = sum n log(1 - q) is far
+        # below 0 with many participations: there the bound 2 e^{-cP} needs the shorter period)
+        p_lo = min(p_lo, max(eps - K.loss_inf + NEG_MARGIN, -(log_delta + NEG_PEN) / c))
     best = math.inf
     used = []
     for s, ps in s_grid:
@@ -213,10 +325,16 @@ def psi_grid(K: LogMgf, c_ref: float) -> list[tuple[float, float]]:
     return grid
 
 
+#: share of the cancellation penalty pen taken off the alias target of a candidate abscissa
+ALIAS_PEN = 0.0
 #: abscissae tried by :func:`choose_abscissa`, as fractions of the saddle point (where the terms decay
 #: as the Gaussian model says), and the ones added where the probe finds them decaying slower
 ABSCISSA_FRACTIONS = (1.0, 0.62, 0.4)
 ABSCISSA_FRACTIONS_SLOW = (0.8, 0.5)
+#: the same where the k < 0 aliases are exact (LogMgf.loss_inf finite): P then shrinks with c down to
+#: where the cancellation (pen) or the rounding check stops it
+ABSCISSA_FRACTIONS_NEG = (1.0, 0.62, 0.4, 0.25)
+ABSCISSA_FRACTIONS_SLOW_NEG = (0.8, 0.5, 0.3, 0.18)
 #: the Gaussian model's u-range is trusted where the terms at GATE times it are below the tail budget
 #: (q = 0.01, sigma = 1: T >= 1000 pass, T <= 300 do not)
 GATE = 4.0
@@ -257,7 +375,7 @@ def _candidate(K: LogMgf, eps: float, c: float, target: float, log_delta: float,
     phi = float(k[0]) - c * eps - math.log(c) - math.log1p(c)
     phi2 = float(k[2]) + 1.0 / (c * c) + 1.0 / ((c + 1.0) ** 2)
     pen = phi - 0.5 * math.log(2.0 * math.pi * phi2) - log_delta
-    P, used = alias_period(K, eps, c, target - max(pen, 0.0), grid)
+    P, used = alias_period(K, eps, c, target - ALIAS_PEN * max(pen, 0.0), grid, log_delta)
     u_g = math.sqrt(2.0 * (-target + max(pen, 0.0)) / phi2)
     return c, P, used, u_g, float(k[0]), pen
 
@@ -294,12 +412,13 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
     target = log_tol + log_delta
     tail_target = target - 2.3  # build_contour's tail test
     cands = []
-    for f in ABSCISSA_FRACTIONS:
+    neg = math.isfinite(K.loss_inf) and K.slow_decay
+    for f in (ABSCISSA_FRACTIONS_NEG if neg else ABSCISSA_FRACTIONS):
         cd = _candidate(K, eps, f * c_star, target, log_delta, grid)
         if f < 1.0 and cd[5] > 11.5:
             break
         cands.append(cd)
-        if f == 1.0 and cd[1] <= 1.5 * (LOG2 - target) / cd[0]:
+        if f == 1.0 and not neg and cd[1] <= 1.5 * (LOG2 - target) / cd[0]:
             break  # the k < 0 aliases set P: a smaller c cannot help
     if len(cands) == 1:
         return cands[0][0], cands[0][1], cands[0][2]
@@ -314,7 +433,7 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
         # the Gaussian model holds
         best = min(((P * u_g, i, c, P, used) for i, (c, P, used, u_g, _, _) in enumerate(cands)))
         return best[2], best[3], best[4]
-    for f in ABSCISSA_FRACTIONS_SLOW:
+    for f in (ABSCISSA_FRACTIONS_SLOW_NEG if neg else ABSCISSA_FRACTIONS_SLOW):
         cd = _candidate(K, eps, f * c_star, target, log_delta, grid)
         if cd[5] <= 11.5:
             cands.append(cd)
@@ -366,12 +485,12 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
 
 
 def _next_size(size: int, mag: np.ndarray, u: np.ndarray, tail_target: float) -> int:
-    """Nodes of the next chunk: 1.5 times the last, at most 128 (short kernel calls: deadline checks and
+    """Nodes of the next chunk: 1.5 times the last, at most CHUNK_MAX (short kernel calls: deadline checks and
     Ctrl-C stay prompt), and no more than the tail test is expected to need (the decay of the last
     chunk's tail values |term| u / pi extrapolated linearly, with a 25 % margin and 8 nodes for the
     test itself): the last chunk then overshoots the end of the u-range by a few nodes, not by up to
     127.  Only the cost depends on it: the tail test decides where the contour ends."""
-    grow = min(int(size * 1.5), 128)
+    grow = min(int(size * 1.5), CHUNK_MAX)
     k = min(int(mag.shape[0]), 24)
     if k < 8 or not u[-k] > 0.0:
         return grow
@@ -449,12 +568,24 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
             # (a K with complex_err_fn checks the query's deadline itself, in every evaluation)
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
         size = nxt if nxt > 0 else _next_size(size, mag, z.imag, target - 2.3)
-    return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s), lkern0=lkern + c * eps)
+    return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s), lkern0=lkern + c * eps,
+                   loss_inf=K.loss_inf, mgf_minus1=K.mgf_minus1)
 
 
 def log_delta_on(ct: Contour, eps: float) -> tuple[float, float, float, float]:
-    """(log delta_h(eps), d log delta / d eps, log sum |terms|, log tail estimate)."""
-    return _node_sums(ct.logk, ct.c, ct.h, float(eps))
+    """(log delta_h(eps), d log delta / d eps, log sum |terms|, log tail estimate), the k < 0 aliases
+    subtracted where they are exact (:meth:`Contour.neg_exact`; -inf where nothing is left)."""
+    if ct.w1 is None:
+        ct.w1 = _node_weights(ct.logk, ct.c, ct.h)
+    ld, dld, labs, ltail = _node_sums_pre(ct.w1, float(ct.logk[0].real), ct.c, ct.h, float(eps))
+    if not ct.neg_exact(eps) or not math.isfinite(ld):
+        return ld, dld, labs, ltail
+    la, dla = ct.log_neg_alias(float(eps))
+    r = math.exp(la - ld)
+    if not r < 1.0:
+        return -math.inf, 0.0, labs, ltail
+    # delta = D - A: log delta = ld + log(1 - r); d delta / d eps = D dld - A dla
+    return ld + math.log1p(-r), (dld - r * dla) / (1.0 - r), labs, ltail
 
 
 def saddle_estimate(K: LogMgf, c: float) -> tuple[float, float]:

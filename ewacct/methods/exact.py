@@ -177,8 +177,12 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     # the u-decay of the contour's terms can be far slower than the Gaussian model of choose_abscissa only
     # with few expected participations (the near-atom of the loss near 0)
     slow_decay = bool(fast) and float(np.dot(qs, ns)) <= PROBE_QN
+    # REMOVE of subsampled Gaussians alone: L_g = log(1 - q + q e^{mu x - mu^2/2}) > log(1 - q), so
+    # L_T > sum n log(1 - q), and E_P[e^{-L_T}] = 1 (P ~ Q): the contour subtracts its k < 0 aliases
+    # exactly (contour module docstring)
+    loss_inf = float(np.dot(ns, np.log1p(-qs))) if direction == "remove" and fast and not slow else -math.inf
     K = LogMgf(complex_fn=complex_fn, real_fn=real_fn, loss_sup=sup, max_nodes=budget, complex_err_fn=complex_err_fn,
-               slow_decay=slow_decay)
+               slow_decay=slow_decay, loss_inf=loss_inf, mgf_minus1=1.0)
     K.state = state  # the running query's deadline (ExactDirection sets and clears it)
     return K
 
