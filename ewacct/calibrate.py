@@ -111,6 +111,12 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
             # eps(delta) <= target  <=>  delta(target) <= delta: one exact delta per sigma (both directions)
             eng = acc._exact_engine() if acc._structure() == "continuous" else None
             if eng is not None:
+                b0 = eng.delta_at_zero_bound()
+                if b0 <= target_delta:
+                    # delta(target) <= delta(0) <= b0 <= target (joint convexity): met, without asking
+                    # the engine (where q T < delta it can take minutes, e.g. q = 6e-7, T = 37, sigma = 1);
+                    # the value has the sign of the true f, so the bracketing search ends at the same root
+                    return math.log(max(b0, 1e-300)) - math.log(target_delta)
                 try:
                     d, _, _, _ = eng.delta(target_epsilon)
                     return math.log(max(d, 1e-300)) - math.log(target_delta)
@@ -327,6 +333,10 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                     # the REMOVE delta as the engine routes it: the full contour, or the truncated
                     # composition / few-participation quadrature in the far mode where the plain
                     # contour cannot settle (q T ~ 1 at tiny delta)
+                    if direction(x).delta_at_zero_bound() <= target_delta:
+                        # met by the joint-convexity bound on delta(0): no exact value to correct the
+                        # model with; the bracketing search takes over (its f uses the bound too)
+                        return None
                     try:
                         fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
                     except ContourError:

@@ -222,3 +222,26 @@ def test_calibrate_steps_certified(q, sigma, delta, target):
         assert T == T_est
     # dp_accounting's pessimistic PLD at the certified count is within the target (2e-4 slack)
     assert _pld_eps(sigma, q, T, delta, vdi=3e-4)[1] <= target * (1 + 2e-4)
+
+
+def test_calibration_where_no_record_is_likely_used_ends_at_once():
+    # q = 1e-7 over 37 steps: a record is used at all with probability 1 - (1 - q)^37 = 3.7e-6 < delta,
+    # so delta(0) <= 3.7e-6 (coupling: the pair is identical when the record is not used) and eps = 0 at
+    # every sigma; the search had asked the exact engine for delta(eps) at sigma = 1, which took minutes
+    # there, and now answers from the joint-convexity bound on delta(0)
+    import time
+
+    q, T, delta = 1e-7, 37, 1e-4
+    assert 1 - (1 - q) ** T < delta
+    t = time.process_time()
+    with pytest.warns(UserWarning, match="smallest noise multiplier"):
+        r = calibrate_noise(target_epsilon=0.9, target_delta=delta, sampling_probability=q, steps=T)
+    assert r.noise_multiplier == pytest.approx(ewacct.calibrate.SIGMA_MIN)
+    assert float(r.epsilon) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = calibrate_noise(target_epsilon=0.9, target_delta=delta, sampling_probability=q, steps=T,
+                            guarantee="certified")
+    assert c.noise_multiplier == pytest.approx(ewacct.calibrate.SIGMA_MIN)
+    assert c.epsilon.upper == 0.0
+    assert time.process_time() - t < 20.0
