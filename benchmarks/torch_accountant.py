@@ -10,7 +10,7 @@ Prints Markdown (and writes it with ``--write``):
    ``get_epsilon`` every 10 steps over CPU training runs of the tiny test model (2-layer BERT,
    hidden 16, the one tests/torch trains): 300 steps at RDP's calibrated sigma and the issue's
    2,000 steps at sigma = 1, through ``ewacct_torch.finetune``'s progress path (certified and
-   estimate); replays of the same histories with "ew" (default and its previous path), RDP, PRV.
+   estimate); replays of the same histories with "ew" (certified and estimate), RDP, PRV.
 3. ``make_private_with_epsilon`` (Opacus' mnist pattern on synthetic data: 300 steps,
    q = 0.01, target eps 3, delta 1e-5) with "ew" (certified), "ew-estimate", "rdp", "prv".
 4. The examples of Opacus' ``test_get_noise_multiplier_overshoot`` (its corners, q = 1e-4
@@ -151,41 +151,26 @@ def _load_ew_kernels(sigma: float, q: float, name: str = "ew") -> None:
 def _replay(name: str, sigma: float, q: float, steps: int, every: int, delta: float
             ) -> tuple[float, list[tuple[int, float, str]]]:
     """CPU seconds of get_epsilon every ``every`` steps on a fresh, step()-ed accountant, and the
-    per-call list (step, seconds, certificate source) for the ew rows.
-
-    ``ew-previous`` is the accountant's path before 228dbc6 (the core's ``get_epsilon`` with
-    ``certify_options``: the exact engine's float query, then the certificate)."""
-    import ewacct_torch.accountant as A
-
-    key = "ew" if name == "ew-previous" else name
-    saved = A._contour_first
-    if name == "ew-previous":
-        A._contour_first = lambda *a, **k: None
-    try:
-        if key.startswith("ew"):
-            _load_ew_kernels(sigma, q, key)
-        else:
-            warm = _accountant(key)
-            warm.history = [(sigma, q, 1)]
-            warm.get_epsilon(delta)
-    except BaseException:
-        A._contour_first = saved
-        raise
+    per-call list (step, seconds, certificate source) for the certified ew row."""
+    key = name
+    if key.startswith("ew"):
+        _load_ew_kernels(sigma, q, key)
+    else:
+        warm = _accountant(key)
+        warm.history = [(sigma, q, 1)]
+        warm.get_epsilon(delta)
     acc = _accountant(key)
     tot, per = 0.0, []
-    try:
-        for k in range(1, steps + 1):
-            acc.step(noise_multiplier=sigma, sample_rate=q)
-            if k % every == 0 or k == steps:
-                t0 = time.process_time()
-                acc.get_epsilon(delta)
-                dt = time.process_time() - t0
-                tot += dt
-                if key == "ew":
-                    by = str(acc.get_epsilon_result(delta, certify=True).certified_by)
-                    per.append((k, dt, by.split(" ")[0]))
-    finally:
-        A._contour_first = saved
+    for k in range(1, steps + 1):
+        acc.step(noise_multiplier=sigma, sample_rate=q)
+        if k % every == 0 or k == steps:
+            t0 = time.process_time()
+            acc.get_epsilon(delta)
+            dt = time.process_time() - t0
+            tot += dt
+            if key == "ew":
+                by = str(acc.get_epsilon_result(delta, certify=True).certified_by)
+                per.append((k, dt, by.split(" ")[0]))
     return tot, per
 
 
@@ -284,7 +269,7 @@ def _train_run(train_steps: int, every: int, sigma: float | None) -> dict[str, A
     steps = int(rec["steps_done"])
     replay: dict[str, float] = {}
     per_call: dict[str, list[tuple[int, float, str]]] = {}
-    for name in ("ew", "ew-previous", "ew-estimate", "rdp", "prv"):
+    for name in ("ew", "ew-estimate", "rdp", "prv"):
         replay[name], per_call[name] = _replay(name, plan.noise_multiplier, plan.sample_rate, steps,
                                                every, plan.target_delta)
     return {"plan": plan, "steps": steps, "calls": calls, "acct": acct, "model_cpu": model_cpu,
@@ -308,8 +293,7 @@ def bench_training(runs: list[tuple[int, float | None]], every: int) -> tuple[li
         "cleared before the run (the kernels' once-per-process load is the table above). *Replay*: a fresh accountant `step()`-ed through the same history and asked "
         "`get_epsilon(delta)` every 10 steps; for each ew row its own kernels loaded first (its queries at q T = 0.07 and "
         "0.57 on another sigma) and then every certified cache cleared, RDP and PRV warmed by one "
-        "query. *ew, previous path*: the accountant as before 228dbc6 (the core's "
-        "float estimate, then the certificate); *estimate*: the exact engine's float value, no "
+        "query. *estimate*: the exact engine's float value, no "
         "certificate. Shares are accounting / (model + accounting).",
         "",
     ]
@@ -336,13 +320,13 @@ def bench_training(runs: list[tuple[int, float | None]], every: int) -> tuple[li
                          f"{_share(calls[0], m):.2f} % |")
             lines.append(f"| ... calls 2-{n} | {n - 1} | {_ms(rest)} | {_ms(rest / (n - 1))} | "
                          f"{_share(rest, m):.2f} % |")
-        label = {"ew": "ew replay (certified, default)", "ew-previous": "ew replay, previous path",
+        label = {"ew": "ew replay (certified, default)",
                  "ew-estimate": "ew replay, `bound=\"estimate\"`", "rdp": "Opacus rdp replay",
                  "prv": "Opacus prv replay"}
         for name, tot in r["replay"].items():
             lines.append(f"| {label[name]} | {n} | {_ms(tot)} | {_ms(tot / max(1, n))} | "
                          f"{_share(tot, m):.2f} % |")
-        for name in ("ew", "ew-previous"):
+        for name in ("ew",):
             pc = r["per_call"][name]
             show = pc if len(pc) <= 30 else pc[:12] + pc[-3:]
             srcs = sorted({src for _, _, src in pc})
@@ -566,14 +550,13 @@ def acceptance(data: dict[str, Any]) -> list[str]:
             m, n = r["model_cpu"], len(r["calls"])
             loop, rep = _share(r["acct"], m), _share(r["replay"]["ew"], m)
             rdp, prv = _share(r["replay"]["rdp"], m), _share(r["replay"]["prv"], m)
-            prev = _share(r["replay"]["ew-previous"], m)
             first = r["calls"][0] if r["calls"] else 0.0
             with_load = _share(r["acct"] + load, m)
             oks.append(max(loop, rep) <= 2.0)
             oks_k.append(with_load <= 2.0)
             parts.append(f"{r['steps']} steps (sigma {r['plan'].noise_multiplier:.4g}, {n} calls, model "
-                         f"{m:.3g} s): in the loop {loop:.2f} %, replay {rep:.2f} % (previous path "
-                         f"{prev:.2f} %; RDP {rdp:.2f} %, PRV {prv:.2f} %); first call {_ms(first)} "
+                         f"{m:.3g} s): in the loop {loop:.2f} %, replay {rep:.2f} % "
+                         f"(RDP {rdp:.2f} %, PRV {prv:.2f} %); first call {_ms(first)} "
                          f"= {_share(first, m):.2f} %; in the loop with the once-per-process kernel load "
                          f"(warm cache) {with_load:.2f} %")
         if "first" in w and "first" in c:

@@ -23,8 +23,10 @@ for the merged history (extended in place when steps were only added) and the
 answers already given for it, so a repeated query costs a dictionary look-up
 and a fresh one costs one core query, whose price depends on the number of
 distinct segments, not on the number of steps. A certified query asks the core's
-certificate only (its contour enclosure carries its own estimate; see
-``_contour_first``): the exact engine's separate float query is not made.
+certificate first (``ewacct.Accountant.get_epsilon(delta, certify=True,
+certify_options=...)``): where its contour enclosure certifies, the answer is built
+from it alone (it carries its own estimate) and the exact engine's separate float
+query is not made.
 
 Importing this module also routes Opacus' ``get_noise_multiplier`` (and so
 ``PrivacyEngine.make_private_with_epsilon``) for the ``"ew"`` accountants to
@@ -349,11 +351,11 @@ class EWAccountant(IAccountant):
                     # The certified upper bound is what is used; the core's remarks
                     # about the estimate (validity, bracket) do not apply to it.
                     warnings.simplefilter("ignore", ewacct.EdgeworthValidityWarning)
-                    result = _contour_first(acc, d, float(self.certify_time_budget))
-                    if result is None:
-                        result = acc.get_epsilon(
-                            d, certify=True,
-                            certify_options={"time_budget": float(self.certify_time_budget)})
+                    # the core answers from its contour enclosure alone where that certifies
+                    # (no separate float query of the exact engine), else estimate + certificate
+                    result = acc.get_epsilon(
+                        d, certify=True,
+                        certify_options={"time_budget": float(self.certify_time_budget)})
             except (NotImplementedError, ArithmeticError, ImportError):
                 result = None
         if result is None:
@@ -483,47 +485,6 @@ class EWAccountant(IAccountant):
             f"{type(self).__name__}(method={self.method!r}, bound={self.bound!r}, "
             f"steps={len(self)}, segments={len(self.history)})"
         )
-
-
-def _contour_first(acc: Any, delta: float, time_budget: float) -> Any:
-    """The certified answer straight from the core's contour enclosure, or None.
-
-    What ``ewacct.Accountant.get_epsilon(delta, certify=True)`` does without ``certify_options``
-    (``ewacct.methods.dispatch.certified_first``), with this accountant's time budget: the
-    certificate (``ewacct.bounds.certify.certified_epsilon``) is asked first, and where the
-    contour enclosure certifies it, the result is built from it alone -- its upper end is the
-    returned bound, its estimate the root of the enclosure's own trapezoidal sum, clamped into
-    the bracket. The exact engine's separate float query (``get_epsilon`` with
-    ``certify_options`` runs it before the certificate, ~55 % of a steady every-10-steps call) is
-    not made. None where the core's default method is not the exact engine, the composition is
-    not continuous, or another source answered (closed forms, two-step integral, proven
-    fallback): the caller then asks ``get_epsilon`` with ``certify_options``, whose certificate
-    is the one just computed (the core memoises it per composition, delta and budget).
-    """
-    try:
-        from ewacct.bounds.certify import CONTOUR_SOURCE, certified_epsilon
-        from ewacct.results import EpsilonResult
-    except ImportError:
-        return None
-    if getattr(acc, "method", None) != "exact" or acc._structure() != "continuous":
-        return None
-    cert = certified_epsilon(acc, delta, time_budget=time_budget)
-    if cert.source != CONTOUR_SOURCE:
-        return None
-    lo, hi = float(cert.lower), float(cert.upper)
-    info = (cert.analytic or {}).get("contour", {})
-    est = info.get("estimate")
-    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi) or est is None:
-        return None  # (the core's own path then raises on an inconsistent bracket)
-    if not math.isfinite(float(est)):
-        return None
-    est = min(max(float(est), lo), hi)
-    return EpsilonResult(
-        value=hi, estimate=est, lower=lo, upper=hi, method="exact",
-        direction=str(info.get("direction", "remove")), valid=True, certified_by=CONTOUR_SOURCE,
-        diagnostics={"rel_error": (hi - lo) / max(hi, 1e-300), "certificate": cert.as_dict(),
-                     "methods": ["exact"]},
-        delta=float(delta))
 
 
 def _is_certified(result: Any) -> bool:

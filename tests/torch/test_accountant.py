@@ -382,3 +382,40 @@ def test_certified_query_asks_only_the_certificate(monkeypatch) -> None:
             return float(p.get_epsilon_for_delta(DELTA))
 
         assert pld(False) <= br["certified_lower"] and eps <= pld(True)
+
+
+def test_core_certify_options_keep_the_certificate_first_path(monkeypatch) -> None:
+    """``ewacct.Accountant.get_epsilon(delta, certify=True, certify_options=...)`` (what EWAccountant
+    asks, with its time budget) is answered from the contour enclosure alone, like the call without
+    options: no float query of the exact engine, the budget reaching the certificate, and a bracket
+    consistent with dp_accounting's PLD pair (an independent reference)."""
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    import ewacct.bounds.certify as C
+
+    seen, rows = [], []
+    real_cert, real_rows = C.certified_epsilon, ewacct.Accountant._exact_rows
+
+    def spy_cert(acc, delta, **kwargs):
+        seen.append(kwargs)
+        return real_cert(acc, delta, **kwargs)
+
+    def spy_rows(self, *args, **kwargs):
+        rows.append(args)
+        return real_rows(self, *args, **kwargs)
+
+    monkeypatch.setattr(C, "certified_epsilon", spy_cert)
+    monkeypatch.setattr(ewacct.Accountant, "_exact_rows", spy_rows)
+    acc = ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(1.0, 0.01), 500)
+    r = acc.get_epsilon(DELTA, certify=True, certify_options={"time_budget": 7.5})
+    monkeypatch.setattr(ewacct.Accountant, "_exact_rows", real_rows)
+    assert rows == [] and seen == [{"time_budget": 7.5}]
+    assert "contour" in str(r.certified_by) and r.value == r.upper
+    assert r.lower <= r.estimate <= r.upper and r.upper - r.lower <= 1e-5 * r.upper
+
+    def pld(pessimistic: bool) -> float:
+        p = pl.from_gaussian_mechanism(1.0, sampling_prob=0.01, pessimistic_estimate=pessimistic,
+                                       value_discretization_interval=1e-3,
+                                       use_connect_dots=pessimistic).self_compose(500)
+        return float(p.get_epsilon_for_delta(DELTA))
+
+    assert pld(False) <= r.upper and r.lower <= pld(True)
