@@ -280,10 +280,7 @@ class Accountant:
                 but wide fallback (Chernoff upper end; tilted-tail and sub-composition lower ends);
                 ``certified_by`` names the source (:mod:`ewacct.bounds.certify`).
             certify_options: passed to :func:`ewacct.bounds.certify.certified_epsilon`
-                (``time_budget``: CPU seconds for the contour enclosure, default 1), on every path:
-                where the contour enclosure certifies every query, the result is built from it alone
-                (its estimate is the root of the enclosure's own sum; the exact engine's separate
-                float query is not made), else the exact engine's estimate and the certificate.
+                (``time_budget``: CPU seconds for the contour enclosure, default 1).
 
         Returns:
             EpsilonResult; ``value`` is the certified upper bound when ``certify`` else the estimate.
