@@ -114,3 +114,35 @@ def test_nan_argument_gets_an_infinite_radius():
     lg, lr = sg_g_enclose_many(0.01, 1.0, w, -20.0, True)
     assert lr[0] == math.inf and lr[2] == math.inf
     _check(0.01, 1.0, complex(w[1]), lg[1], lr[1], True)
+
+
+# -- the cross-segment kernel (ewacct._kernels.mgf_cert_multi, docs/certified.md 3c): one call encloses
+# G_g(w) for every segment g of a history sharing q; each entry is checked against the same mpmath
+# reference (the segment's own mu, its own line), and its radius against the tolerance asked
+MULTI_CASES = [
+    # q, mus (a factor-2 bucket), nodes (Re w shared per call, several line heights), f-form
+    (0.01, [1 / 0.8, 1 / 1.5], [2.2 + 0.0j, 2.2 + 9.0j, 2.2 + 70.0j], True),
+    (0.05, [1 / 0.9, 1 / 1.3], [-1.2 - 3.0j, -1.2 - 40.0j], True),       # ADD: w = -(c + iu)
+    (0.3, [1.0, 0.7], [6.0 + 15.0j], False),                              # G far from 1: direct form
+]
+
+
+@pytest.mark.parametrize("q,mus,ws,ff", MULTI_CASES)
+def test_multi_segment_enclosure_contains_mpmath(q, mus, ws, ff):
+    from ewacct._kernels.mgf_cert_multi import sg_g_enclose_multi
+
+    w = np.array(ws, dtype=np.complex128)
+    tols = []
+    for mu in mus:
+        t, f = _tol(q, mu, w[0].real)
+        assert f == ff
+        tols.append(t + math.log(1e3))  # 1e-10 G(Re w), as the quantised contour asks at 200 segments
+    lg, lr = sg_g_enclose_multi(q, np.array(mus), w, np.array(tols), ff)
+    for g, mu in enumerate(mus):
+        for j in range(len(ws)):
+            assert lr[g, j] <= tols[g] + 2.3, (g, j, lr[g, j], tols[g])
+            ref = _mp_G_minus_1(q, mu, complex(w[j]), dps=25)
+            with mp.workdps(25):
+                gt = mp.mpc(complex(lg[g, j]))
+                err = float(abs(ref - mp.expm1(gt))) if ff else float(abs(1 + ref - mp.exp(gt)))
+            assert err <= math.exp(lr[g, j]), (q, mu, ws[j], err, math.exp(lr[g, j]))
