@@ -76,6 +76,12 @@ the accuracy eps needs (EPS_RTOL), batched kernel calls, a cheaper saddle search
 sigma = 0.5 and delta = 1e-10 (40-300 ms) is the abscissa capped by the truncation edge: the node sum
 cancels by ~1e4-1e5 and the panels are refined to that floating-point floor.
 
+Below sigma = 0.2 (benchmarks/fewpart_ab.py 90516d1 --lowsigma --repeats 1: 120 eps(delta) queries, sigma
+0.05-0.19, q 1e-4-0.05, T 3-100, delta 1e-5 / 1e-10, CPU time, old and new interleaved in one run,
+2026-12-01 02:00 UTC) the saddle-point start of the search: median 337 -> 88 ms, max 3026 -> 335 ms,
+2.1x per query (median; sigma = 0.05: 708 -> 224 ms at delta = 1e-10); answers within 1e-10 of each other
+except one, where the old one was 9.6e-8 off the conditioning reference and the new is within 4e-11.
+
 delta(eps) accepts what eps(delta) accepts: where cancellation or the node budget keeps the strict
 1e-8 out of reach it refines as far as the budgets go and answers when the estimate reached is at
 most ``DELTA_ACCEPT`` = 1e-6 (the dispatch's validity threshold).  :func:`supports` offers the method
