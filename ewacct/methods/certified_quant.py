@@ -13,7 +13,8 @@ engine's contour (its c at the saddle to many digits), this path picks
 * h a power of two, the largest whose alias bounds are below ALIAS_RTOL delta at the estimate (the
   alias bound enters only the lower end of the bracket, S - E - T - A <= delta <= S + E + T: the
   certified upper end, the number reported, does not depend on it);
-* N from the rigorous truncation bound (the previous N of the same (c, h) first).
+* N from the rigorous truncation bound (the previous N of the same (c, h) first; once the history
+  has grown N_SHRINK_GROWTH-fold since that N was set, the float estimate where it is under half).
 
 The per-group node enclosures log G(w(c + i k h)) do not depend on the step counts, so a training loop
 that asks again after more steps finds (almost) every node in the cache (``certified._NODES``, keyed
@@ -55,8 +56,9 @@ TRUNC_RTOL = 1e-6
 #: (accepted at 1e-5, QUANT_RTOL) widens a little
 NODE_SLACK = 100.0
 
-#: the last quantised contour per (direction, composition shape, log delta bucket): (c, h, N)
-_QREC: "OrderedDict[tuple, tuple[float, float, int]]" = OrderedDict()
+#: the last quantised contour per (direction, composition shape, log delta bucket): (c, h, N, the
+#: subsampled steps sum n at which N was set)
+_QREC: "OrderedDict[tuple, tuple[float, float, int, int]]" = OrderedDict()
 #: float K(s) of a group at real a, for the estimates only (not part of the certificate)
 _KF: dict[tuple[float, float, float], float] = {}
 
@@ -143,57 +145,39 @@ _LS_LO, _LS_HI = math.log(1e-6), math.log(1e7)
 
 
 def _root_log(fd, x0: float) -> float | None:
-    """The root in x = log s of an increasing g(e^x) (``fd(s)`` -> (g, dg/dx) or None), by Newton
-    safeguarded with a bracket (expanded from x0 in steps of 2, then bisection where a Newton step
-    leaves it); clipped to [_LS_LO, _LS_HI] where g keeps its sign there; None where fd fails.
-    Estimates only: it replaces golden sections (~26 float K evaluations each) by ~5-8."""
+    """The root in x = log s of an increasing g(e^x) (``fd(s)`` -> (g, dg/dx) or None): Newton steps
+    (each at most 2 in x) from x0 until the sign changes, then Newton safeguarded by the bracket
+    (bisection where a step leaves it); clipped to [_LS_LO, _LS_HI] where g keeps its sign there;
+    None where fd fails.  Estimates only: it replaces golden sections (~26 float K evaluations each)
+    by ~4-8."""
     x = min(max(x0, _LS_LO), _LS_HI)
     got = fd(math.exp(x))
     if got is None:
         return None
     g, dg = got
-    if g == 0.0:
-        return x
-    lo, hi = (x, None) if g < 0.0 else (None, x)
-    step = 2.0
-    while lo is None or hi is None:  # bracket
-        xn = x + step if g < 0.0 else x - step
-        if xn >= _LS_HI or xn <= _LS_LO:
-            xn = _LS_HI if g < 0.0 else _LS_LO
-            got = fd(math.exp(xn))
-            if got is None:
-                return None
-            gn = got[0]
-            if (gn < 0.0) == (g < 0.0):
-                return xn  # no sign change in the range: its end (as the golden section's)
-        else:
-            got = fd(math.exp(xn))
-            if got is None:
-                return None
-            gn = got[0]
-        x, g, dg = xn, gn, got[1]
-        if g < 0.0:
-            lo = x
-        else:
-            hi = x
-        step *= 2.0
-    for _ in range(60):
-        if hi - lo < 1e-9:
-            break
-        xn = x - g / dg if dg > 0.0 and math.isfinite(dg) else math.nan
-        if not (lo < xn < hi):
-            xn = 0.5 * (lo + hi)
-        got = fd(math.exp(xn))
-        if got is None:
-            return None
-        g, dg = got
-        x = xn
-        if abs(g) <= 1e-10 * (1.0 + abs(dg)):
+    lo = hi = None
+    for _ in range(80):
+        if g == 0.0 or abs(g) <= 1e-10 * (1.0 + abs(dg)):
             return x
         if g < 0.0:
             lo = x
         else:
             hi = x
+        if lo is not None and hi is not None and hi - lo < 1e-9:
+            return x
+        xn = x - g / dg if dg > 0.0 and math.isfinite(dg) else (x + 2.0 if g < 0.0 else x - 2.0)
+        xn = min(max(xn, x - 2.0), x + 2.0)
+        if lo is not None and hi is not None:
+            if not (lo < xn < hi):
+                xn = 0.5 * (lo + hi)
+        elif xn >= _LS_HI or xn <= _LS_LO:
+            xn = min(max(xn, _LS_LO), _LS_HI)
+            if xn == x:
+                return x  # no sign change in the range: its end (as the golden section's)
+        got = fd(math.exp(xn))
+        if got is None:
+            return None
+        x, (g, dg) = xn, got
     return x
 
 
@@ -382,7 +366,8 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
         # engine-guided contour at 0.49 gave [3.1704, 16.04] (the truth 3.1705).  The float saddle
         # (Newton from the engine's c, ~10 float K evaluations) places c; the engine's h serves only
         # where c is at or below its c (below)
-        x = _saddle_log(cd, eps, math.log(c_saddle)) if c_saddle > 0.0 and math.isfinite(c_saddle) else None
+        x0 = math.log(rec[0]) if rec is not None else math.log(c_saddle) if c_saddle > 0.0 else math.nan
+        x = _saddle_log(cd, eps, x0) if math.isfinite(x0) else None
         if x is not None and math.isfinite(x):
             c_saddle = math.exp(x)
     # at or below the saddle (the positive aliases shrink there; above it they grow like e^{(c - c*) P}
@@ -428,6 +413,16 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
         if got is not None:
             s_alias = got[1]
     n0 = rec[2] if rec is not None and rec[0] == c and rec[1] == h else 0  # 0: no previous contour
+    if (n0 > 2 * N_SHRINK_MIN and len(rec) > 3 and _steps(cd) >= N_SHRINK_GROWTH * rec[3]
+            and len(cd.sg) <= N_EST_GROUPS):
+        # the history has grown N_SHRINK_GROWTH-fold since this N was set: the integrand decays
+        # faster, and every query sums all N nodes (Newton, the bracket's bisection).  q = 0.01,
+        # sigma = 1: N = 797 set at T = 20 (h = 1/4), ~190 needed at T = 110, ~90 at T = 300.  Start
+        # from the float estimate where it is under half of N (the rigorous search in the caller
+        # decides; the cells between the two counts are probed once)
+        ne = n_estimate(cd, c, h, log_delta + math.log(TRUNC_RTOL) + c * eps + math.log(math.pi))
+        if ne is not None and ne < n0 // 2:
+            n0 = max(N_SHRINK_MIN, ne)
     return c, h, s_alias, n0
 
 
@@ -484,9 +479,22 @@ def forget(cd: Any, log_delta: float) -> None:
         _QREC.pop(shape_key(cd, d, log_delta), None)
 
 
+def _steps(cd: Any) -> int:
+    return sum(g.n for g in cd.sg)
+
+
+#: a recorded node count is re-estimated once the history has grown this many times (choose) ...
+N_SHRINK_GROWTH = 4
+#: ... and never below this
+N_SHRINK_MIN = 64
+
+
 def record(cd: Any, direction: str, log_delta: float, c: float, h: float, n: int) -> None:
     key = shape_key(cd, direction, log_delta)
-    _QREC[key] = (c, h, int(n))
+    rec = _QREC.get(key)
+    # the step count the node count was set at (kept while the same (c, h, N) is recorded again)
+    steps = rec[3] if rec is not None and len(rec) > 3 and rec[:3] == (c, h, int(n)) else _steps(cd)
+    _QREC[key] = (c, h, int(n), steps)
     _QREC.move_to_end(key)
     while len(_QREC) > 256:
         _QREC.popitem(last=False)
