@@ -13,6 +13,7 @@ Prints Markdown tables:
    each point, the largest relative width of the contour enclosure, time percentiles.
 
     python benchmarks/certified.py [--repeat 3] [--sweep 60] [--write docs/benchmarks_certified.md]
+    python benchmarks/certified.py --tables segments --repeat 5      (issue 9's 200-segment item)
 """
 
 from __future__ import annotations
@@ -179,6 +180,41 @@ def table_goals(repeat: int) -> list[str]:
     return rows
 
 
+def table_segments(repeat: int) -> list[str]:
+    """Issue 9's 200-segment schedule (sigma 0.8..1.596, q = 0.01, 10 steps each, delta = 1e-5): the
+    certified query from a fresh accountant with cleared caches, CPU time, with the cross-segment
+    kernel (docs/certified.md 3c) and without it (every group through the one-segment kernel:
+    ``MULTI_MIN`` raised), alternating in one run."""
+    import ewacct.methods.certified as cm
+
+    segs = GOALS[2][1]
+    saved = cm.MULTI_MIN
+    times: dict[bool, list[float]] = {True: [], False: []}
+    last = {}
+    try:
+        for _ in range(repeat):
+            for on in (True, False):
+                cm.MULTI_MIN = saved if on else 10 ** 9
+                clear_caches()
+                acc = _acc(segs)
+                t0 = time.process_time()
+                r = acc.get_epsilon(1e-5, certify=True)
+                times[on].append(time.process_time() - t0)
+                last[on] = r
+    finally:
+        cm.MULTI_MIN = saved
+    rows = ["| path | certified [lower, upper] | rel. width | source | CPU time (ms): median | min | max |",
+            "|---|---|---|---|---|---|---|"]
+    for on, lab in ((True, "cross-segment kernel"), (False, "one-segment kernel only")):
+        r, t = last[on], times[on]
+        width = (r.upper - r.lower) / r.upper if r.upper > 0 else 0.0
+        rows.append(f"| {lab} | [{r.lower:.10g}, {r.upper:.10g}] | {width:.1e} | {r.certified_by.split(' (')[0]} | "
+                    f"{statistics.median(t) * 1e3:.0f} | {min(t) * 1e3:.0f} | {max(t) * 1e3:.0f} |")
+    rows += ["", f"Ratio of the medians: {statistics.median(times[False]) / statistics.median(times[True]):.2f}x "
+             f"({repeat} runs each, alternating)."]
+    return rows
+
+
 def table_calibration() -> list[str]:
     clear_caches()
     t0 = time.perf_counter()
@@ -233,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sweep", type=int, default=60)
     ap.add_argument("--write", default=None)
-    ap.add_argument("--tables", default="points,loop,series,goals,calibration,sweep",
-                    help="comma-separated subset of points,loop,series,goals,calibration,sweep")
+    ap.add_argument("--tables", default="points,loop,series,goals,segments,calibration,sweep",
+                    help="comma-separated subset of points,loop,series,goals,segments,calibration,sweep")
     a = ap.parse_args(argv)
     want = set(a.tables.split(","))
     warnings.simplefilter("ignore")
@@ -255,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     if "goals" in want:
         out += ["", "### 2c. Small sigma with many steps, and 200 segments (fresh, cold caches, CPU time)", ""]
         out += table_goals(a.repeat)
+    if "segments" in want:
+        out += ["", "### 2d. 200 segments: the cross-segment kernel and the one-segment kernel (cold caches, "
+                "CPU time)", ""] + table_segments(a.repeat)
     if "calibration" in want:
         out += ["", "## 3. Certified calibration", ""] + table_calibration()
     if a.sweep and "sweep" in want:

@@ -30,9 +30,10 @@ The derivation is docs/certified.md section 3c; in short, for each segment g and
 
 The integration line is ``Im s = eta`` (sign of Im w, |eta| <= min(0.3 pi, 3 min mu_g), quantised as
 the one-segment kernel's height at the smallest mu); every segment's Gaussian factor grows at most by
-e^{eta^2 / (2 mu_g^2)} <= e^{4.5} on it.  The caller groups segments whose mu lie within a factor 2
-(the panel width is min mu_g).  Returns ``(log G~, log r)`` arrays of shape (segments, nodes), r = inf
-where the enclosure failed (the caller then uses the one-segment kernel).
+e^{eta^2 / (2 mu_g^2)} <= e^{4.5} on it.  The caller groups segments whose mu lie within a factor
+1.5 (certified.MULTI_RATIO; the panel width is min mu_g).  Returns ``(log G~, log r)`` arrays of
+shape (segments, nodes), r = inf where the enclosure failed (the caller then uses the one-segment
+kernel).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from .mgf import _GW, _GX, _cexpm1, _log1p_minus, _loss
-from .mgf_cert import (_GW16, _GX16, L_MAX, LOG2, LOG_GL, LOG_SQRT_2PI, ROUND, U_MACH, X_LO, X_PAD,
+from .mgf_cert import (_GW16, _GX16, L_MAX, LOG_GL, LOG_SQRT_2PI, ROUND, U_MACH, X_LO, X_PAD,
                        _cabs, _clog1p_local, _e2m, _lae, _log_1mq_qe, _log_mills, _node_consts,
                        _rect_log_g, _rect_q, _rect_wn, _shift)
 
@@ -416,7 +417,7 @@ _CHUNK = 64
 @njit(cache=True)
 def sg_g_enclose_multi(q: float, mus: np.ndarray, w: np.ndarray, ltol: np.ndarray, fform: bool):
     """(log G~, log r), each of shape (segments, nodes): |G_g(w_j) - G~| <= r, aiming at
-    r <= exp(ltol[g]).  ``mus``: the segments' mu (within a factor ~2 of each other for speed, any
+    r <= exp(ltol[g]).  ``mus``: the segments' mu (within a factor ~1.5 of each other for speed, any
     values for validity, all <= 4); ``fform``: G - 1 computed (where G is near 1).  Nodes are
     grouped by (Re w, line height); w = 0 gives G = 1 exactly.  r = inf (and G~ NaN) where the
     enclosure failed: the caller computes that entry another way."""

@@ -14,6 +14,11 @@ evaluated with rigorous upper bounds on K(s).  eps(delta) is bracketed by the mo
 an upper end where the upper bound on delta is <= the target, a lower end where the lower bound is
 above it.
 
+Many segments sharing q (a noise schedule) go through the cross-segment kernel
+:func:`ewacct._kernels.mgf_cert_multi.sg_g_enclose_multi` (docs/certified.md section 3c): one call
+encloses every segment's G at every node, the same ``(log G~, log r)`` contract as the one-segment
+kernel, filling the same caches; their decay bounds are computed in array passes.
+
 Supported: compositions of Poisson-subsampled Gaussian and Gaussian steps (the kernels with
 enclosures).  Everything else raises :class:`NotCertifiable` and the caller uses another source.
 """
@@ -32,6 +37,7 @@ from scipy.special import log_ndtr, ndtr
 
 from .._kernels.mgf import sg_log_g
 from .._kernels.mgf_cert import sg_g_enclose_many
+from .._kernels.mgf_cert_multi import sg_g_enclose_multi
 
 U_MACH = 2.0 ** -53
 #: relative error the node enclosures aim at (on delta)
@@ -64,6 +70,13 @@ _D2: dict[tuple[float, float, float], float] = {}
 PROBE_D1 = True
 #: groups probed together before the truncation cells are checked again (log_trunc)
 PROBE_CHUNK = 8
+#: the cross-segment kernel (mgf_cert_multi, docs/certified.md 3c) serves runs of at least this many
+#: groups sharing q and the form, mu within MULTI_RATIO, all mu at most MULTI_MU_MAX (sigma >= 0.25)
+MULTI_MIN = 4
+MULTI_MU_MAX = 4.0
+#: the largest ratio of mu within one call of the cross-segment kernel, and the most groups a call
+MULTI_RATIO = 1.5
+MULTI_MAX_SEG = 128
 
 
 def clear_caches() -> None:
@@ -121,18 +134,55 @@ def _power_coefs(a: float) -> list[tuple[int, float]]:
     return [(j, math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)) for j in range(n + 1)]
 
 
-def _e_abs_tail_vec(m: float, s: float, x0: np.ndarray) -> np.ndarray:
-    """:func:`_e_abs_tail` for an array of x0 (the same formulas; -inf allowed)."""
+def _e_abs_tail_vec(m, s, x0: np.ndarray) -> np.ndarray:
+    """:func:`_e_abs_tail` for an array of x0 (the same formulas; -inf allowed); m and s may be arrays
+    that broadcast against x0 (one row per group)."""
     r2pi = math.sqrt(2 * math.pi)
     with np.errstate(over="ignore", invalid="ignore"):
         pa = ndtr(x0 - m)
         da = np.exp(-0.5 * (x0 - m) ** 2) / r2pi
-        ps = float(ndtr(-s - m))
-        ds = math.exp(-0.5 * (-s - m) ** 2) / r2pi
+        ps = ndtr(-s - m)
+        ds = np.exp(-0.5 * (-s - m) ** 2) / r2pi
         above = (m + s) * (1.0 - pa) + da                  # part(x0, inf)
         below = (m + s) * (ps - pa) + da - ds              # part(x0, -s)
         right = (m + s) * (1.0 - ps) + ds                  # part(-s, inf)
-    return np.where(x0 >= -s, np.maximum(above, 0.0), np.maximum(-below, 0.0) + max(right, 0.0))
+    return np.where(x0 >= -s, np.maximum(above, 0.0), np.maximum(-below, 0.0) + np.maximum(right, 0.0))
+
+
+def sg_decay_bounds_many(q: float, mus: np.ndarray, a: float, x0s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(log A0, log V), arrays of shape (groups, cut points): :func:`sg_decay_bounds` for several mu at
+    once (the same formulas in array arithmetic, one row per group; log A0 = -inf where x0 = -inf)."""
+    x0 = np.asarray(x0s, dtype=float)[None, :]
+    mu = np.asarray(mus, dtype=float)[:, None]
+    m2 = mu * mu
+    l1q = math.log1p(-q)
+    lr = math.log(q) - l1q  # log(q / (1-q))
+    coef = _power_coefs(a)
+    finite = x0 > -math.inf
+
+    def lJ(k: float, s) -> np.ndarray:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
+        e = _e_abs_tail_vec(k * mu, s, x0)
+        with np.errstate(divide="ignore"):
+            return 0.5 * k * (k - 1.0) * m2 + np.where(e > 0.0, np.log(np.where(e > 0.0, e, 1.0)), -np.inf)
+
+    lV = None
+    lA0 = None
+    for j, lb in coef:
+        base = a * l1q + lb + j * lr
+        t1 = base + l1q - np.log(q * mu) + lJ(j - 1.0, mu)
+        t2 = base - np.log(mu) + lJ(float(j), 0.0)
+        ms = base + 0.5 * j * (j - 1.0) * m2 + log_ndtr(np.where(finite, x0, 0.0) - j * mu)
+        t = np.logaddexp(t1, t2)
+        lV = t if lV is None else np.logaddexp(lV, t)
+        lA0 = ms if lA0 is None else np.logaddexp(lA0, ms)
+    x0f = np.where(finite, x0, 0.0)
+    v0 = mu * x0f - 0.5 * m2
+    l_one_u = np.log1p(q * np.expm1(v0))
+    # boundary term phi(x0) e^{a l(x0)} / l'(x0), l' = q mu e^v / (1 + u)
+    lbd = -0.5 * x0f * x0f - 0.5 * math.log(2 * math.pi) + a * l_one_u - (np.log(q * mu) + v0 - l_one_u)
+    lV_out = np.where(finite, np.logaddexp(lV, lbd), lV) + 1e-9
+    lA0_out = np.where(finite, lA0 + 1e-9, -np.inf)
+    return lA0_out, lV_out
 
 
 def sg_decay_bounds(q: float, mu: float, a: float, x0s: Sequence[float]) -> list[tuple[float, float]]:
@@ -144,41 +194,10 @@ def sg_decay_bounds(q: float, mu: float, a: float, x0s: Sequence[float]) -> list
     v = mu x - mu^2/2, e^{a l} = (1-q)^a (1+t)^a <= (1-q)^a sum_j b_j t^j: b = (1) for a <= 0,
     (1, a) for 0 < a <= 1 (concavity), the binomial coefficients of ceil(a) for a > 1 (1 + t >= 1);
     every term is then a Gaussian integral in closed form.  (All cut points in one pass of array
-    arithmetic: the Python loop over 12 cut points was ~0.4 ms per group, 75 ms at 200 groups.)
+    arithmetic, :func:`sg_decay_bounds_many` with one group; several groups at once there.)
     """
-    x0 = np.asarray(x0s, dtype=float)
-    m2 = mu * mu
-    l1q = math.log1p(-q)
-    lr = math.log(q) - l1q  # log(q / (1-q))
-    coef = _power_coefs(a)
-    finite = x0 > -math.inf
-
-    def lJ(k: float, s: float) -> np.ndarray:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
-        e = _e_abs_tail_vec(k * mu, s, x0)
-        with np.errstate(divide="ignore"):
-            return 0.5 * k * (k - 1.0) * m2 + np.where(e > 0.0, np.log(np.where(e > 0.0, e, 1.0)), -np.inf)
-
-    terms = []
-    mass = []
-    for j, lb in coef:
-        base = a * l1q + lb + j * lr
-        terms.append(base + l1q - math.log(q * mu) + lJ(j - 1.0, mu))
-        terms.append(base - math.log(mu) + lJ(float(j), 0.0))
-        mass.append(base + 0.5 * j * (j - 1.0) * m2 + log_ndtr(np.where(finite, x0, 0.0) - j * mu))
-    lV = np.logaddexp.reduce(np.array(terms), axis=0)
-    lA0 = np.logaddexp.reduce(np.array(mass), axis=0)
-    x0f = np.where(finite, x0, 0.0)
-    v0 = mu * x0f - 0.5 * m2
-    l_one_u = np.log1p(q * np.expm1(v0))
-    # boundary term phi(x0) e^{a l(x0)} / l'(x0), l' = q mu e^v / (1 + u)
-    lbd = -0.5 * x0f * x0f - 0.5 * math.log(2 * math.pi) + a * l_one_u - (math.log(q * mu) + v0 - l_one_u)
-    out = []
-    for k in range(x0.shape[0]):
-        if not finite[k]:
-            out.append((-math.inf, float(lV[k]) + 1e-9))
-        else:
-            out.append((float(lA0[k]) + 1e-9, float(np.logaddexp(lV[k], lbd[k])) + 1e-9))
-    return out
+    lA0, lV = sg_decay_bounds_many(q, np.array([float(mu)]), a, x0s)
+    return [(float(x), float(y)) for x, y in zip(lA0[0], lV[0])]
 
 
 def sg_decay_bound(q: float, mu: float, a: float, x0: float) -> tuple[float, float]:
@@ -293,6 +312,20 @@ def sg_moment_bound(q: float, mu: float, a: float) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- groups
+def _mu_buckets(items: list, mus: list[float]) -> list[list]:
+    """items split into runs of increasing mu whose largest mu is at most MULTI_RATIO times the
+    smallest (the cross-segment kernel's panels are as narrow as the smallest mu of its call)."""
+    order = sorted(range(len(items)), key=lambda k: mus[k])
+    out: list[list] = []
+    start = -1.0
+    for k in order:
+        if not out or mus[k] > MULTI_RATIO * start:
+            out.append([])
+            start = mus[k]
+        out[-1].append(items[k])
+    return out
+
+
 @dataclass(frozen=True)
 class _SG:
     q: float
@@ -349,6 +382,45 @@ def _cert_sums(logk: np.ndarray, loge: np.ndarray, c: float, h: float, eps: floa
 
 
 U_MACH_NB = U_MACH
+
+
+@njit(cache=True)
+def _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wwl, wwr, cubr, moments):
+    """out[g, k]: min(gh[g], min_e logaddexp(A[g,e], V[g,e] - (lbl[k] if byb[g,e] else law[k])),
+    log(max(|1 + m2 wwl/2|, |1 + m2 wwr/2|) (1 + 1e-14) + cubr M3 / 6)) -- CertDirection._log_group_bound
+    for every group and cell (entries whose larger term is already >= the best are skipped)."""
+    G = gh.shape[0]
+    C = lbl.shape[0]
+    out = np.empty((G, C))
+    for g in range(G):
+        for k in range(C):
+            best = gh[g]
+            for e in range(nent[g]):
+                x = A[g, e]
+                y = V[g, e] - (lbl[k] if byb[g, e] else law[k])
+                mx = max(x, y)
+                if not (mx < best):
+                    continue
+                if x == -np.inf:
+                    v = y
+                elif x == y:
+                    v = x + LOG2_NB
+                else:
+                    v = mx + math.log1p(math.exp(-abs(x - y)))
+                if v < best:
+                    best = v
+            if moments and m3s[g] < np.inf:
+                ql = abs(1.0 + 0.5 * m2s[g] * wwl[k])
+                qr = abs(1.0 + 0.5 * m2s[g] * wwr[k])
+                mb = max(ql, qr) * (1.0 + 1e-14) + cubr[k] * m3s[g] / 6.0
+                v = math.log(mb) if mb > 0.0 else -np.inf
+                if v < best:
+                    best = v
+            out[g, k] = best
+    return out
+
+
+LOG2_NB = math.log(2.0)
 
 
 def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
@@ -442,6 +514,7 @@ class CertDirection:
     def K_hi(self, s: float) -> float:
         """A rigorous upper bound on K(s), s > 0 real."""
         a = self._a(s)
+        self._prefetch_real(a)
         k = 0.5 * self.mu2 * s * (s + 1.0) * (1.0 + 1e-14)
         for i, g in enumerate(self.sg):
             lg = self.log_G_hi(i, a)
@@ -495,6 +568,35 @@ class CertDirection:
             _DECAY[key] = out
         return _DECAY[key]
 
+    def _prefetch_decay(self, a: float) -> None:
+        """_decay_table's entries of every group at a, the split bounds of groups sharing q in one
+        array pass (:func:`sg_decay_bounds_many`: the same formulas, one row per group)."""
+        if len(self.sg) < MULTI_MIN:
+            return
+        by_q: dict[float, list[int]] = {}
+        for i, g in enumerate(self.sg):
+            if (g.q, g.mu, a) not in _DECAY:
+                by_q.setdefault(g.q, []).append(i)
+        for q, idx in by_q.items():
+            if len(idx) < MULTI_MIN:
+                continue
+            try:
+                lA0, lV = sg_decay_bounds_many(q, np.array([self.sg[i].mu for i in idx]), a, _X0)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                continue
+            for r, i in enumerate(idx):
+                g = self.sg[i]
+                out = []
+                ltv = sg_tv_bound(g.q, g.mu, a)
+                if math.isfinite(ltv):
+                    out.append((-math.inf, ltv, True))  # V / |Im w|
+                for x, y in zip(lA0[r], lV[r]):
+                    if math.isfinite(y):
+                        out.append((float(x), float(y), False))  # A0 + V / |w|
+                if len(_DECAY) > 4096:
+                    _DECAY.clear()
+                _DECAY[(g.q, g.mu, a)] = out
+
     def _moment(self, i: int, a: float) -> tuple[float, float]:
         g = self.sg[i]
         key = (g.q, g.mu, a)
@@ -529,6 +631,37 @@ class CertDirection:
                 best = np.minimum(best, np.log(mb))
         return best
 
+    def _log_group_bounds(self, c: float, ul: np.ndarray, ur: np.ndarray, moments: bool = True) -> np.ndarray:
+        """:meth:`_log_group_bound` of every group at once, shape (groups, cells): the same bounds (the
+        real value, the decay table's entries at ul, the Taylor moment bound unless ``moments`` is
+        False) in one compiled pass (:func:`_group_bounds_nb`); a minimum skips an entry only where
+        the larger of its two terms is already at least the best bound found (logaddexp >= max)."""
+        a = self._a(c)
+        G = len(self.sg)
+        tabs = [self._decay_table(i, a) for i in range(G)]
+        K = max([len(t) for t in tabs] + [1])
+        A = np.full((G, K), -np.inf)
+        V = np.full((G, K), np.inf)
+        byb = np.zeros((G, K), dtype=bool)
+        nent = np.zeros(G, dtype=np.int64)
+        gh = np.empty(G)
+        m2s = np.zeros(G)
+        m3s = np.full(G, np.inf)
+        for i, t in enumerate(tabs):
+            gh[i] = self.log_G_hi(i, a)
+            nent[i] = len(t)
+            for e, (lA0, lV, by_b) in enumerate(t):
+                A[i, e], V[i, e], byb[i, e] = lA0, lV, by_b
+            if moments:
+                m2s[i], m3s[i] = self._moment(i, a)
+        wl = self._w(c + 1j * ul)
+        wr = self._w(c + 1j * ur)
+        with np.errstate(divide="ignore"):
+            lbl = np.log(np.abs(ul))
+            law = np.log(np.abs(wl))
+        return _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wl * (wl - 1.0), wr * (wr - 1.0),
+                                np.abs(wr * (wr - 1.0) * (wr - 2.0)), moments)
+
     def log_abs_bound(self, c: float, u: np.ndarray) -> np.ndarray:
         """log of an upper bound on |e^{K(c + iu)}| (at the points u)."""
         u = np.asarray(u, dtype=float)
@@ -547,6 +680,8 @@ class CertDirection:
         with an enclosure at its midpoint u_m and D1 >= |dG/du| (``sg_deriv_bound``).
         """
         u0 = max(n_nodes - 0.5, 0.5) * h
+        self._prefetch_real(self._a(c))
+        self._prefetch_decay(self._a(c))
         # cells of a geometric ladder anchored at R^k (fixed points: probes are reused across
         # calls), the first cell from u0; on each, a bound valid on the whole cell, times
         # h * (number of nodes in the cell) <= width + h, times 1/|z (z+1)| at the cell's left end
@@ -558,8 +693,9 @@ class CertDirection:
         base = 0.5 * self.mu2 * (c * c + c - ul * ul)
         base = base + 1e-14 * np.abs(base)
         base = base - np.log(np.abs((c + 1j * ul) * (c + 1.0 + 1j * ul))) + np.log(ur - ul + h)
-        per = [g.n * self._log_group_bound(i, c, ul, ur) for i, g in enumerate(self.sg)]
-        lb = base + (np.sum(per, axis=0) if per else 0.0)
+        per = (np.array([g.n for g in self.sg], dtype=float)[:, None] * self._log_group_bounds(c, ul, ur)
+               if self.sg else [])
+        lb = base + (np.sum(per, axis=0) if self.sg else 0.0)
         if target is not None and self.sg:
             share = target - math.log(len(ul)) - 1.0
             bad = np.nonzero(lb > share)[0]
@@ -572,7 +708,12 @@ class CertDirection:
                 if bad.size == 0:
                     break
                 for j0 in range(0, len(order), PROBE_CHUNK):
-                    for i in order[j0:j0 + PROBE_CHUNK]:
+                    chunk = order[j0:j0 + PROBE_CHUNK]
+                    a_c = self._a(c)
+                    for d2 in (0.0, 2.0 ** -3, -2.0 ** -3, 2.0 ** -6, -2.0 ** -6):  # log_d2's points
+                        self._prefetch_real(a_c + d2, chunk)
+                    self._prefetch_probes2(chunk, c, ul[bad], ur[bad], m, deadline)
+                    for i in chunk:
                         g = self.sg[i]
                         pb = self._probe2(i, c, ul[bad], ur[bad], deadline, m)
                         per[i][bad] = np.minimum(per[i][bad], g.n * pb)
@@ -588,13 +729,9 @@ class CertDirection:
         # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
         ue = grid[-1:]
         le = 0.5 * self.mu2 * (c * c + c - ue * ue)
-        for i, g in enumerate(self.sg):
-            a = self._a(c)
-            best = np.full(ue.shape, self.log_G_hi(i, a))
-            for lA0, lV, by_b in self._decay_table(i, a):
-                den = np.log(ue) if by_b else np.log(np.abs(self._w(c + 1j * ue)))
-                best = np.minimum(best, np.logaddexp(lA0, lV - den))
-            le = le + g.n * best
+        if self.sg:
+            ns = np.array([g.n for g in self.sg], dtype=float)
+            le = le + np.sum(ns[:, None] * self._log_group_bounds(c, ue, ue, moments=False), axis=0)
         last = float(le[0]) - math.log(ue[0] - h)
         v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
         return v if v == v else math.inf  # NaN: no bound
@@ -670,6 +807,51 @@ class CertDirection:
                 out[j] = v
                 _PROBES2[(g.q, g.mu, self.direction, c, float(us[j]), lrt)] = float(v)
         return out
+
+    def _prefetch_probes2(self, which: Sequence[int], c: float, ul: np.ndarray, ur: np.ndarray, m: int,
+                          deadline: float) -> None:
+        """_enclose_abs's cache entries for the probes _probe2 will ask of the groups ``which`` (the
+        same points, tolerances and forms), by one cross-segment kernel call per bucket; entries it
+        misses are left to _enclose_abs (the one-segment kernel)."""
+        if len(self.sg) < MULTI_MIN or len(which) < MULTI_MIN:
+            return
+        a = self._a(c)
+        fr = np.arange(m + 1) / m
+        ends = ul[:, None] + (ur - ul)[:, None] * fr[None, :]
+        ends[:, 0], ends[:, -1] = ul, ur
+        pts = np.unique(ends.ravel())
+        buckets: dict[tuple, list] = {}
+        for i in which:
+            g = self.sg[i]
+            if g.mu > MULTI_MU_MAX or not math.isfinite(self.log_d2(i, a)):
+                continue  # _probe2 asks nothing of this group
+            lrt = int(math.floor(math.log2(min(1e-4, 1e-2 / max(g.n, 1)))))
+            miss = np.array([_PROBES2.get((g.q, g.mu, self.direction, c, float(u), lrt)) is None for u in pts])
+            if not miss.any():
+                continue
+            ltol = self.log_G_hi(i, a) + lrt * math.log(2.0)
+            ff = abs(self._real_G(i, a)[0]) < 1.0
+            buckets.setdefault((g.q, ff), []).append((i, ltol, lrt, miss))
+        for q, ff, items in self._buckets(buckets):
+            if _now() > deadline:
+                raise CertError("certified contour ran out of time (probing the truncation)")
+            need = np.zeros(pts.shape, dtype=bool)
+            for it in items:
+                need |= it[3]
+            us = pts[need]
+            w = np.ascontiguousarray(self._w(c + 1j * us))
+            lgm, lrm = sg_g_enclose_multi(q, np.array([self.sg[it[0]].mu for it in items]), w,
+                                          np.array([it[1] for it in items]), ff)
+            if len(_PROBES2) > 50000:
+                _PROBES2.clear()
+            for r, (i, ltol, lrt, miss) in enumerate(items):
+                g = self.sg[i]
+                with np.errstate(invalid="ignore"):
+                    vals = np.logaddexp(lgm[r].real, lrm[r]) + 1e-12
+                vals = np.where(np.isfinite(vals) | (vals == -np.inf), vals, np.inf)
+                for j, u in enumerate(us):
+                    if lrm[r, j] <= ltol + 2.3:
+                        _PROBES2[(g.q, g.mu, self.direction, c, float(u), lrt)] = float(vals[j])
 
     def _probe2(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf,
                 m: int = 1) -> np.ndarray:
@@ -758,6 +940,9 @@ class CertDirection:
         small = np.zeros(z.shape)    # sum n log |G~|
         zero = np.zeros(z.shape, dtype=bool)
         ng = max(len(self.sg), 1)
+        if len(self.sg) >= MULTI_MIN:
+            self._prefetch_real(a)
+            self._multi_nodes(c, h, k1, a, ng)
         for i, g in enumerate(self.sg):
             lga = self.log_G_hi(i, a)
             fform = abs(self._real_G(i, a)[0]) < 1.0
@@ -782,6 +967,108 @@ class CertDirection:
             loge = np.where(zero, big, small + np.log(np.expm1(d + lrel) + 1e-300))
             loge = np.maximum(loge, small + np.log(np.expm1(lrel) + 1e-300))
         return K, loge
+
+    def _node_tol(self, i: int, a: float, ng: int) -> float:
+        g = self.sg[i]
+        nb = 2.0 ** max(3, math.ceil(math.log2(max(g.n * ng, 1))))
+        return self.log_G_hi(i, a) + math.log(self.node_rtol / nb)
+
+    def _buckets(self, buckets: dict[tuple, list]):
+        """(q, fform, items) for every run of at least MULTI_MIN items (first entry: the group index)
+        sharing q and the form, with mu within a factor MULTI_RATIO (:func:`_mu_buckets`)."""
+        for (q, fform), its in buckets.items():
+            for items in _mu_buckets(its, [self.sg[it[0]].mu for it in its]):
+                if len(items) >= MULTI_MIN:
+                    # at most MULTI_MAX_SEG groups a call (its work arrays: ~200 KB a group), in
+                    # near-equal parts
+                    parts = -(-len(items) // MULTI_MAX_SEG)
+                    step = -(-len(items) // parts)
+                    for j in range(0, len(items), step):
+                        yield q, fform, items[j:j + step]
+
+    def _multi_nodes(self, c: float, h: float, k1: int, a: float, ng: int) -> None:
+        """Fill the node cache (_group_nodes' entries) of the groups that share q, the form and a
+        mu-bucket (mu within a factor MULTI_RATIO) with one cross-segment kernel call per bucket
+        (:func:`sg_g_enclose_multi`, docs/certified.md section 3c): the same (log G~, log r) contract,
+        |G(w) - G~| <= r, at the same tolerance the one-segment path would ask.  Entries the shared
+        kernel misses by more than e^2.3 (or fails) are recomputed by the one-segment kernel."""
+        buckets: dict[tuple, list] = {}
+        for i, g in enumerate(self.sg):
+            if g.mu > MULTI_MU_MAX:
+                continue
+            log_tol = self._node_tol(i, a, ng)
+            fform = abs(self._real_G(i, a)[0]) < 1.0
+            key = (g.q, g.mu, self.direction, c, h)
+            ent = _NODES.get(key)
+            have = 0
+            if ent is not None and not (ent[2] > log_tol + self.node_slack or ent[3] != fform):
+                have = ent[0].shape[0]
+                log_tol = ent[2]  # as _group_nodes: appended nodes at the entry's tolerance
+            if have >= k1:
+                continue
+            buckets.setdefault((g.q, fform), []).append((i, log_tol, have))
+        for q, fform, items in self._buckets(buckets):
+            kmin = min(it[2] for it in items)
+            ks = np.arange(kmin, k1)
+            z = c + 1j * h * ks
+            w = np.ascontiguousarray(self._w(z))
+            mus = np.array([self.sg[i].mu for i, _, _ in items])
+            ltol = np.array([lt for _, lt, _ in items])
+            lgm, lrm = sg_g_enclose_multi(q, mus, w, ltol, fform)
+            for r, (i, log_tol, have) in enumerate(items):
+                g = self.sg[i]
+                lg = lgm[r, have - kmin:].copy()
+                lr = lrm[r, have - kmin:].copy()
+                bad = ~(lr <= log_tol + 2.3)
+                if bad.any():
+                    wb = np.ascontiguousarray(w[have - kmin:][bad])
+                    lg[bad], lr[bad] = sg_g_enclose_many(g.q, g.mu, wb, log_tol, fform)
+                key = (g.q, g.mu, self.direction, c, h)
+                ent = _NODES.get(key)
+                if have == 0 or ent is None:
+                    old = 0 if ent is None else ent[0].shape[0]
+                    ent = [lg, lr, log_tol, fform]
+                else:
+                    old = ent[0].shape[0]
+                    ent = [np.concatenate([ent[0], lg]), np.concatenate([ent[1], lr]), ent[2], fform]
+                _NODES[key] = ent
+                _NODES.move_to_end(key)
+                _NODES_COUNT[0] += ent[0].shape[0] - old
+
+    def _prefetch_real(self, a: float, which: Sequence[int] | None = None) -> None:
+        """The real enclosures of the groups ``which`` (all by default) at a (_real_G's cache entries,
+        same tolerance) by one cross-segment kernel call per bucket; entries it misses are left to
+        _real_G."""
+        if len(self.sg) < MULTI_MIN:
+            return
+        buckets: dict[tuple, list] = {}
+        for i in (range(len(self.sg)) if which is None else which):
+            g = self.sg[i]
+            if g.mu > MULTI_MU_MAX:
+                continue
+            want = math.log(1e-13 / max(g.n, 1))
+            hit = _REAL.get((g.q, g.mu, a))
+            if hit is not None and not hit[2] > want + math.log(10.0):
+                continue
+            # a guide for the tolerance and the form (not part of any bound): the second-order
+            # expansion log G(a) ~ a (a-1) E[u^2] / 2 (the float quadrature sg_log_g cost ~20 us a
+            # group); an entry is kept only where its radius meets the tolerance relative to the
+            # enclosure found and the form agrees with it (else _real_G computes it as before)
+            m2 = g.q * g.q * math.expm1(min(g.mu * g.mu, 700.0))
+            est = math.log1p(min(0.5 * a * (a - 1.0) * m2, 1e300))
+            buckets.setdefault((g.q, abs(est) < 1.0), []).append((i, est, want))
+        for q, fform, items in self._buckets(buckets):
+            mus = np.array([self.sg[i].mu for i, _, _ in items])
+            ltol = np.array([e + wt for _, e, wt in items])
+            lgm, lrm = sg_g_enclose_multi(q, mus, np.array([complex(a, 0.0)]), ltol, fform)
+            for r, (i, est, want) in enumerate(items):
+                lg0 = float(lgm[r, 0].real)
+                if not (lrm[r, 0] <= lg0 + want + 2.3 and (abs(lg0) < 1.0) == fform):
+                    continue
+                g = self.sg[i]
+                if len(_REAL) > 4096:
+                    _REAL.clear()
+                _REAL[(g.q, g.mu, a)] = (float(lgm[r, 0].real), float(lrm[r, 0]), want)
 
     def contour(self, c: float, h: float, n_min: int, eps_ref: float, log_delta_ref: float,
                 deadline: float) -> CertContour:
@@ -830,6 +1117,12 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
     P = 2.0 * math.pi / ct.h
     # aliases: k < 0 sum to <= 1/(e^{cP} - 1); k > 0 to <= exp(psi(s) - s eps) / (e^{(s-c)P} - 1)
     la = -_log_expm1(ct.c * P) if ct.c * P > 1e-300 else math.inf
+    # where the loss is bounded below (REMOVE of subsampled Gaussians only: L_T > sum n log(1-q)) and
+    # eps - P is below that bound, the k < 0 aliases are known exactly (docs/certified.md section 2):
+    # [neg_lo, neg_hi] encloses their sum, which is subtracted from both ends
+    neg = _neg_alias(cd, ct.c, P, float(eps))
+    if neg is not None:
+        la = -math.inf
     hi_alias = math.inf
     for s in alias_s:
         g = (s - ct.c) * P
@@ -839,9 +1132,35 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
     S = math.exp(ls) if math.isfinite(ls) else 0.0
     if not (lerr == lerr and la == la and S == S):  # NaN anywhere: no information
         return 0.0, 1.0, dls
-    upper = min(1.0, S + math.exp(min(lerr, 700.0)))
-    lower = max(0.0, S - math.exp(min(lerr, 700.0)) - math.exp(min(la, 700.0)))
+    neg_lo, neg_hi = (0.0, 0.0) if neg is None else neg
+    upper = min(1.0, max(0.0, S + math.exp(min(lerr, 700.0)) - neg_lo))
+    lower = max(0.0, S - math.exp(min(lerr, 700.0)) - math.exp(min(la, 700.0)) - neg_hi)
     return lower, upper, dls
+
+
+def _neg_alias(cd: CertDirection, c: float, P: float, eps: float) -> tuple[float, float] | None:
+    """An enclosure [lo, hi] of the k < 0 aliases sum_{k >= 1} e^{-ckP} delta(eps - kP), or None.
+
+    REMOVE with subsampled-Gaussian groups only: L_T > L_min = sum n log(1 - q) almost surely and
+    E_P[e^{-L_T}] = 1, so delta(x) = E_P[1 - e^{x - L_T}] = 1 - e^x for x <= L_min; where
+    eps - P <= L_min every alias has that form and the sum is 1/(e^{cP} - 1) - e^eps / (e^{(c+1)P} - 1).
+    L_min is taken 1e-10 relative lower (its float rounding), the two terms with a relative margin of
+    8 u each (exp, expm1 and the division, each within a few u)."""
+    if cd.direction != "remove" or cd.mu2 != 0.0 or not cd.sg:
+        return None
+    lmin = sum(g.n * math.log1p(-g.q) for g in cd.sg)
+    lmin -= 1e-10 * abs(lmin) + 1e-300
+    if not (eps - P <= lmin) or not (c * P > 1e-300):
+        return None
+    try:
+        t1 = 1.0 / math.expm1(c * P) if c * P < 700.0 else 0.0
+        t2 = math.exp(eps - (c + 1.0) * P) / -math.expm1(-(c + 1.0) * P) if (c + 1.0) * P > 1e-300 else math.inf
+    except (OverflowError, ZeroDivisionError):
+        return None
+    if not (math.isfinite(t1) and math.isfinite(t2)):
+        return None
+    m = 8.0 * U_MACH * (t1 + t2)
+    return max(0.0, t1 - t2 - m), max(0.0, t1 - t2 + m)
 
 
 # ----------------------------------------------------------------------------- brackets
@@ -893,6 +1212,11 @@ def _warm_once() -> None:
 
     sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, True)
     sg_g_enclose_many(0.01, 1.0, np.array([2.0 + 1.0j]), -20.0, False)
+    sg_g_enclose_multi(0.01, np.array([1.0, 0.9]), np.array([2.0 + 1.0j]), np.array([-20.0, -20.0]), True)
+    sg_g_enclose_multi(0.01, np.array([1.0, 0.9]), np.array([2.0 + 1.0j]), np.array([-20.0, -20.0]), False)
+    _group_bounds_nb(np.zeros(1), np.zeros((1, 1)), np.ones((1, 1)), np.zeros((1, 1), dtype=bool),
+                     np.ones(1, dtype=np.int64), np.zeros(2), np.zeros(2), np.zeros(1), np.ones(1),
+                     np.ones(2, dtype=np.complex128), np.ones(2, dtype=np.complex128), np.ones(2), True)
     _cert_sums(np.zeros(2, dtype=np.complex128), np.full(2, -50.0), 1.0, 0.5, 1.0)
     from .._kernels.mgf import sg_composition_complex  # certified_quant.n_estimate's kernel
 
