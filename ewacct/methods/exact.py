@@ -566,20 +566,30 @@ class ExactMethod:
         record, each component a Gaussian shift of norm mu_S; delta(0) of a mu-Gaussian pair is
         f(mu) = 2 Phi(mu/2) - 1, concave, so delta(0) <= E f(mu_S) <= f(E mu_S), and
         E mu_S <= sum_g n_g q_g mu_g + sqrt(sum over Gaussian groups n mu^2) (triangle inequality).
+
+        Second bound: delta(0) is the total variation distance, and the two neighbours coincide on the
+        event that no step used the record (couple them on the same sampling and noise), so
+        delta(0) <= P(S nonempty) = 1 - prod_g (1 - q_g)^{n_g}; it is the smaller one where the
+        record is rarely used (q T << 1 with a small sigma).  The smaller of the two is returned.
         """
         m = 0.0
         g2 = 0.0
+        log_unused = 0.0
         for mech, n in self.groups:
             q = getattr(mech, "sampling_probability", 1.0)
             mu = 1.0 / mech.noise_multiplier
             if q < 1.0:
                 m += n * q * mu
+                log_unused += n * math.log1p(-q)
             else:
                 g2 += n * mu * mu
+                log_unused = -math.inf
         m += math.sqrt(g2)
         # 2 Phi(m/2) - 1 = erf(m / (2 sqrt 2)), without the cancellation of the former at tiny m; the
         # sums above round up by at most a few ulps: a relative margin covers them
-        return float(min(1.0, math.erf(m / (2.0 * math.sqrt(2.0))) * (1.0 + 1e-12) + 1e-300))
+        convex = math.erf(m / (2.0 * math.sqrt(2.0))) * (1.0 + 1e-12) + 1e-300
+        used = -math.expm1(log_unused) * (1.0 + 1e-12) + 1e-300
+        return float(min(1.0, convex, used))
 
     def epsilon(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
         """(eps, dominating direction, relative error estimate, diagnostics)."""

@@ -526,6 +526,18 @@ class Composition:
             out.append(x)
         return out
 
+    def c_reach(self) -> float:
+        """The largest abscissa at which the real kernel is evaluated: C_REACH / max mu.
+
+        The tilted integrand e^{c l(x)} of a truncated step piles up at the edge x0 in a layer of
+        width ~ 1 / (c l'(x0)) <= 1 / (c mu), and the kernel's panels resolve it: its cost grows
+        like c mu (sigma = 1: 0.1 s per 6 points at c ~ 1e7, seconds at 1e8).  Any c > 0 is exact
+        (the saddle only minimises the node sum's cancellation), so the saddle searches stop here;
+        a target beyond it (delta far below 1e-30) then fails the tolerance and is answered by the
+        dispatch's rigorous bound instead of running for minutes.
+        """
+        return C_REACH / max(mu for q, mu, n in self.groups)
+
     def edge_cap(self, log_weight: float = -28.0) -> float:
         """Largest c at which every truncation edge keeps a tilted weight below exp(log_weight).
 
@@ -545,6 +557,10 @@ class Composition:
 # ----------------------------------------------------------------------------------------------------
 # the contour integral by adaptive Gauss-Kronrod panels in u
 # ----------------------------------------------------------------------------------------------------
+
+#: see :meth:`Composition.c_reach`
+C_REACH = 1e6
+
 
 class FewPartError(ArithmeticError):
     """The quadrature could not reach its tolerance."""
@@ -583,6 +599,7 @@ def _saddle(K: Composition, eps: float) -> float:
         return np.where(np.isfinite(v), v, np.inf)
 
     lcs = np.arange(-7.0, 25.0001, 0.5)
+    lcs = lcs[lcs <= max(math.log(K.c_reach()), lcs[0] + 3.0)]
     ph = np.full(lcs.size, np.inf)
     # in chunks from small c up, stopping once past the minimum: the large-c end, where K grows
     # fastest, is the costliest to evaluate

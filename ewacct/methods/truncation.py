@@ -140,6 +140,11 @@ def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
         k = K.real_fn(c, 1)
         return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
 
+    comp = getattr(K, "comp", None)
+    if comp is not None:
+        # beyond Composition.c_reach the real kernel's cost grows like c mu (minutes at c ~ 1e10,
+        # sigma = 1): the abscissa is capped there (any c > 0 is exact)
+        cmax = min(cmax, comp.c_reach())
     if not cmax > 1e-6:
         raise ContourError(f"truncated composition: edge cap {cmax:.4g} leaves no room for a saddle")
     if math.isfinite(cmax) and g(cmax) <= 0.0:
