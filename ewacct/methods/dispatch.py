@@ -410,30 +410,6 @@ def certify_epsilon(acc: Any, d_arr: np.ndarray, est: np.ndarray, diags: list[di
     return lo, hi, _source(sources)
 
 
-def certified_first(acc: Any, d_arr: np.ndarray):
-    """Certified eps from the contour enclosure, with its estimate (the root of the enclosure's own
-    trapezoidal sum, or the exact engine's where the full path ran); None unless every query is
-    certified by the enclosure."""
-    from ..bounds.certify import CONTOUR_SOURCE, certified_epsilon
-
-    est = np.empty(d_arr.shape)
-    lower = np.empty(d_arr.shape)
-    upper = np.empty(d_arr.shape)
-    direction = np.empty(d_arr.shape, dtype=object)
-    diags: list[dict[str, Any]] = []
-    for i, dl in enumerate(d_arr):
-        c = certified_epsilon(acc, float(dl))
-        if c.source != CONTOUR_SOURCE:
-            return None
-        info = c.analytic["contour"]
-        est[i] = min(max(float(info["estimate"]), c.lower), c.upper)
-        lower[i], upper[i] = c.lower, c.upper
-        direction[i] = info["direction"]
-        diags.append({"rel_error": (c.upper - c.lower) / max(c.upper, 1e-300), "certificate": c.as_dict()})
-    valid = np.ones(d_arr.shape, dtype=bool)
-    return est, direction, valid, diags, ["exact"] * d_arr.size, lower, upper, CONTOUR_SOURCE
-
-
 def certify_delta(acc: Any, e_arr: np.ndarray):
     """(lower, upper, source) of delta per eps from :func:`ewacct.bounds.certify.certified_delta`."""
     from ..bounds.certify import certified_delta
