@@ -324,7 +324,7 @@ class Accountant:
         diags: list[dict[str, Any]] = []
         for i, dl in enumerate(d_arr):
             c = certified_epsilon(self, float(dl), **opts)
-            if c.source != CONTOUR_SOURCE:
+            if not c.source.startswith(CONTOUR_SOURCE):
                 return None
             info = (c.analytic or {}).get("contour")
             if not isinstance(info, dict) or info.get("estimate") is None:
