@@ -219,3 +219,40 @@ def test_engine_abscissa_below_the_saddle_does_not_widen_the_bracket():
     assert 0.0 < lo <= hi and hi - lo <= 1e-5 * hi, (lo, hi)
     opt, pess = _pld(0.6421, 0.01, 110, 1e-5)
     assert lo <= pess and hi >= opt, (lo, hi, opt, pess)
+
+
+def test_node_ladder_loosens_far_nodes_encloses_mpmath_and_keeps_the_width():
+    """The quantised path's node tolerances grow with |z| (certified._ladder, from |z| > 4 c): the
+    nodes below that are unchanged, the loosened ones still enclose mpmath's G, and the q T = 0.1
+    bracket (the first call of a training loop) stays within 5 % of its width without the ladder."""
+    q, sigma, c, h = 0.01, 0.6421, 2.378414230005442, 0.25
+    g = C._SG(q, 1.0 / sigma, 10)
+    cd = C.CertDirection([(PoissonSubsampledGaussian(sigma, q), 10)], "remove")
+    a = cd._a(c)
+    log_tol = cd._real_G(0, a)[0] + math.log(C.QUANT_NODE_RTOL / 16)
+    ff = abs(cd._real_G(0, a)[0]) < 1.0
+    C.clear_caches()
+    lg1, lr1 = C._group_nodes(g, "remove", c, h, 0, 200, log_tol, ff, 0.0, 4.0)
+    C.clear_caches()
+    lg0, lr0 = C._group_nodes(g, "remove", c, h, 0, 200, log_tol, ff, 0.0, 0.0)
+    C.clear_caches()
+    assert np.array_equal(lr1[:36], lr0[:36]) and np.array_equal(lg1[:36], lg0[:36])
+    assert np.all(lr1[160:] >= lr0[160:]) and np.any(lr1[160:] > lr0[160:] + 0.5)
+    for k in (160, 199):
+        ref = _mp_moment(q, 1.0 / sigma, 0.0, 0, complex(c + 1.0, k * h))
+        assert abs(complex(ref) - np.exp(lg1[k])) <= math.exp(lr1[k]), k
+    widths = []
+    for rho in (C.QUANT_NODE_LADDER, 0.0):
+        old = C.QUANT_NODE_LADDER
+        try:
+            C.QUANT_NODE_LADDER = rho
+            C.clear_caches()
+            lo, hi, src = _cert(sigma, q, 10, 1e-5)
+        finally:
+            C.QUANT_NODE_LADDER = old
+            C.clear_caches()
+        assert src.startswith("contour integral"), src
+        widths.append((lo, hi))
+    (lo1, hi1), (lo0, hi0) = widths
+    assert max(lo0, lo1) <= min(hi0, hi1)
+    assert hi1 - lo1 <= 1.05 * (hi0 - lo0), widths

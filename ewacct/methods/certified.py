@@ -423,11 +423,23 @@ def _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wwl, wwr, cubr, mo
 LOG2_NB = math.log(2.0)
 
 
+def _ladder(c: float, u: np.ndarray, rho: float) -> np.ndarray:
+    """log of the factor a node's tolerance is loosened by at height u (quantised path, rho > 0):
+    max(1, |c + iu| / (rho c)) rounded down to a power of two, at most NODE_LADDER_CAP; 0 where rho <= 0.
+    A function of (c, u) only, so the nodes of step 2h (even nodes of step h) have the same factor."""
+    if rho <= 0.0:
+        return np.zeros(u.shape)
+    x = np.log2(np.maximum(np.abs(c + 1j * u) / (rho * c), 1.0))
+    return np.minimum(np.floor(x), math.log2(NODE_LADDER_CAP)) * LOG2_NB
+
+
 def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
-                 fform: bool, slack: float = math.log(10.0)) -> tuple[np.ndarray, np.ndarray]:
+                 fform: bool, slack: float = math.log(10.0), rho: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Enclosures (log G~, log r) of one group at nodes k0..k1-1, from the cache where it covers them
     at a tolerance at most e^slack (10x) looser than asked; missing nodes are computed and appended.
-    The cache holds at most _NODES_TOTAL nodes in all (least recently used entries dropped first)."""
+    The cache holds at most _NODES_TOTAL nodes in all (least recently used entries dropped first).
+    ``rho`` > 0 (the quantised path): node k is asked for the entry's tolerance times
+    _ladder(c, k h, rho) (its radius enters the error bound as it is: only the width can change)."""
     key = (g.q, g.mu, direction, c, h)
     ent = _NODES.get(key)
     old = 0 if ent is None else ent[0].shape[0]
@@ -447,9 +459,16 @@ def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, l
             lr[sel] = co[1][ks[sel] // 2]
             todo &= ~sel
         if todo.any():
-            z = c + 1j * h * ks[todo]
+            kt = ks[todo]
+            z = c + 1j * h * kt
             w = z + 1.0 if direction == "remove" else -z
-            lg[todo], lr[todo] = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w), ent[2], fform)
+            lad = _ladder(c, h * kt, rho)
+            lgt = np.empty(kt.shape[0], dtype=np.complex128)
+            lrt = np.empty(kt.shape[0])
+            for lv in np.unique(lad):  # one kernel call per tolerance
+                s_ = lad == lv
+                lgt[s_], lrt[s_] = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w[s_]), ent[2] + lv, fform)
+            lg[todo], lr[todo] = lgt, lrt
         ent[0] = np.concatenate([ent[0], lg])
         ent[1] = np.concatenate([ent[1], lr])
     _NODES[key] = ent
@@ -481,6 +500,8 @@ class CertDirection:
         self.node_slack = math.log(10.0)
         #: the relative node tolerance (the quantised path loosens it to QUANT_NODE_RTOL)
         self.node_rtol = NODE_RTOL
+        #: > 0: node tolerances loosened with |z| (_ladder; the quantised path sets QUANT_NODE_LADDER)
+        self.node_ladder = 0.0
 
     # -- the argument of G for a group
     def _w(self, z: np.ndarray) -> np.ndarray:
@@ -953,7 +974,8 @@ class CertDirection:
             # segments of 10 steps, where 2^11 gives 5e-12: ~12 % fewer Gauss-Legendre points.)
             nb = 2.0 ** max(3, math.ceil(math.log2(max(g.n * ng, 1))))
             log_tol = lga + math.log(self.node_rtol / nb)
-            lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack)
+            lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack,
+                                  self.node_ladder)
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
             K = K + g.n * lg
@@ -1191,6 +1213,13 @@ FLOAT_HINT_QT = 1.0
 #: relative node tolerance (NODE_RTOL's role) on the quantised path, accepted at QUANT_RTOL: the node
 #: errors add ~this times the cancellation ratio sum|v_k| / delta to the relative width on delta
 QUANT_NODE_RTOL = 1e-8
+#: node k's tolerance on the quantised path is loosened by max(1, |z_k| / (QUANT_NODE_LADDER c)) (a power
+#: of two at or below it, at most NODE_LADDER_CAP; 0: off).  Its error weight is h |G|^{n-1} / |z (z+1)|
+#: <= G(a)^{n-1} h / |z|^2, so the loosened error sum is at most sum h / (|z| rho c) over |z| > rho c
+#: on top of the unchanged part: ~ln(u_max / (rho c)) / (rho c) against ~pi / (2 c) -- at rho = 4 a
+#: factor <= ~1.9 on the (already small) node part of the width at u_max = 661 (q T = 0.1)
+QUANT_NODE_LADDER = 4.0
+NODE_LADDER_CAP = 1024.0
 
 #: CPU-time budget of one certificate (seconds), the exact engine's estimate included; past it the
 #: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
@@ -1495,6 +1524,7 @@ class ContourCertifier:
         E = np.empty(n)
         cd.node_slack = math.log(Q.NODE_SLACK)
         cd.node_rtol = QUANT_NODE_RTOL
+        cd.node_ladder = QUANT_NODE_LADDER
         try:
             for k0 in range(0, n, 256):  # chunks: the deadline is checked between them
                 if _now() > deadline:
@@ -1504,6 +1534,7 @@ class ContourCertifier:
         finally:
             cd.node_slack = math.log(10.0)
             cd.node_rtol = NODE_RTOL
+            cd.node_ladder = 0.0
         Q.record(cd, d, log_delta, c, h, n)
         return CertContour(c, h, K, E, lt, 0.0), list(s_alias), e
 
