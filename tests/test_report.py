@@ -115,8 +115,11 @@ def test_band_is_ewacct_certified_and_flags_under_reporting(quick_report) -> Non
         assert lo is not None and hi is not None and lo <= hi
         assert est >= lo * (1 - 1e-6)  # ewacct's estimate never under-reports (it may sit a hair above)
         if "contour integral" in by or "closed form" in by:
-            # tight: the old band spread from 1.2 to 6.2; the contour enclosure is ~1e-9 wide
-            assert (hi - lo) / hi < 1e-6
+            # tight: the old band spread from 1.2 to 6.2; the contour enclosure is ~1e-9 wide, and the
+            # quantised contours of a growing history (docs/certified.md 5b) are accepted up to QUANT_RTOL
+            from ewacct.methods.certified import QUANT_RTOL
+
+            assert (hi - lo) / hi <= QUANT_RTOL
             tight += 1
         else:
             # few participations (q T = 0.1 at T = 10): only the proven wide fallback, and it says so
