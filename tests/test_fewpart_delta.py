@@ -39,3 +39,10 @@ def test_unreachable_delta_refused_loudly_and_flagged_by_the_dispatch():
         r = ewacct.delta(noise_multiplier=1.0, sampling_probability=1e-4, steps=10, target_epsilon=1.0)
     assert r.method != "exact-fewpart" and not r.valid
     assert r.value >= 0.0 and math.isfinite(r.value)
+
+
+def test_delta_below_the_floating_point_floor_refused_not_overflowing():
+    # q = 1e-5, sigma = 2, T = 3, eps = 0.05: delta ~1.9e-70, the estimate ~e^{700+} times it; the
+    # relative estimate overflowed math.exp (OverflowError, not the FewPartError the dispatch catches)
+    with pytest.raises(FewPartError):
+        fewpart_delta([(1e-5, 2.0, 3)], 0.05)

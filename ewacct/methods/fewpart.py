@@ -927,6 +927,10 @@ def _evaluate(P: Panels, eps: float, rtol: float, log_abs_floor: float | None = 
             # beyond that a strict evaluation refuses
             if strict and fp > (0.25 * ACCEPT_RTOL if accept is None else accept) * abs(tot):
                 raise FewPartError(f"floating-point budget {fp:.3g} above the target {target:.3g} (cancellation)")
+            if fp_goal is not None and fp > 100.0 * fp_goal * abs(tot) and err.sum() <= 2.0 * fp:
+                # (an answer of fewpart_delta whose budget alone is 100x its goal, beyond what refinement or
+                # the halving below can lower: it stops where the default fp_share = 2 stops, and is refused)
+                break
             if err.sum() <= fp_share * fp:
                 if fp_goal is None or fp <= fp_goal * abs(tot) or P.n >= MAX_NODES:
                     break
@@ -1496,7 +1500,9 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
                 res = D.log_delta(eps, strict=False, steer=False, fp_share=0.25, fp_goal=DELTA_FP_GOAL)
         ld, _, lerr = res
         val = math.exp(ld) if math.isfinite(ld) else 0.0
-        rel = math.exp(lerr - ld) if math.isfinite(ld) else 0.0
+        # (an estimate astronomically above the value, delta far below the floating-point floor: a huge
+        # rel, refused below, not an OverflowError)
+        rel = math.exp(min(lerr - ld, 700.0)) if math.isfinite(ld) else 0.0
         if best is None or val > best[0]:
             best = (val, rel, d)
     if best[1] > DELTA_ACCEPT:
