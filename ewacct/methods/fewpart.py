@@ -84,7 +84,11 @@ except one, where the old one was 9.6e-8 off the conditioning reference and the 
 
 delta(eps) accepts what eps(delta) accepts: where cancellation or the node budget keeps the strict
 1e-8 out of reach it refines as far as the budgets go and answers when the estimate reached is at
-most ``DELTA_ACCEPT`` = 1e-6 (the dispatch's validity threshold).  :func:`supports` offers the method
+most ``DELTA_ACCEPT`` = 1e-6 (the dispatch's validity threshold); there the quadrature goes down to 1/4
+of the floating-point budget and the Filon panels carrying most of that budget are halved (plain
+Gauss-Kronrod carries ~5x less) while it is above ``DELTA_FP_GOAL`` (q = 1e-4, sigma = 1, T = 10:
+delta(eps(1e-12)) answered at estimate 7e-7, was refused at 2.5e-6; eps = 0.1, budget ~4e-5 of delta,
+is still refused).  :func:`supports` offers the method
 up to sum q n = ``SUPPORT_QN`` = 32: beyond the designed corner it is the contour's fallback (at
 sigma = 1, q = 1e-3, delta = 1e-12 the contour refuses up to q T ~ 13; docs/benchmarks_fewpart.md).
 
