@@ -521,6 +521,29 @@ def _is_wide(c: Any) -> bool:
     return c.upper > 0.0 and (c.upper - c.lower) > CERT_WIDE * c.upper
 
 
+class _Certifier:
+    """One certificate per rung, with the shared CPU budget rule of the certified ladders: the contour
+    enclosure gets CERT_FIRST_BUDGET per rung until fallbacks have cost CERT_SPEND in all, then
+    CERT_RETRY_BUDGET (the proven bracket then answers in ~0.03 s)."""
+
+    def __init__(self) -> None:
+        self.budget = CERT_FIRST_BUDGET
+        self.spent = 0.0
+
+    def __call__(self, acc: Accountant, delta: float) -> tuple[Any, float]:
+        """(certificate, the time budget it was computed with: part of the certificate's memo key)."""
+        from .bounds.certify import certified_epsilon
+
+        t, used = time.process_time(), self.budget
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = certified_epsilon(acc, delta, time_budget=used)
+        self.spent += time.process_time() - t
+        if used > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and self.spent > CERT_SPEND:
+            self.budget = CERT_RETRY_BUDGET
+        return c, used
+
+
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
                       ) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
     """The first sigma >= s0 on a geometric ladder whose certified upper eps(delta) is <= target.
@@ -537,29 +560,16 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
     Returns:
         (sigma, EpsilonResult with the certificate at sigma, certified evaluations, details).
     """
-    from .bounds.certify import certified_epsilon
-
     tried: list[tuple[float, Any]] = []
-    budget: list[float] = [CERT_FIRST_BUDGET]
     passes: dict[float, tuple[Any, float]] = {}
-
-    spent = [0.0]
+    certifier = _Certifier()
 
     def sig(x: float) -> float:
         return min(math.exp(x), SIGMA_MAX)  # exp(log(1e4)) rounds above 1e4
 
     def cert(x: float):
         s = sig(x)
-        acc = Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps)
-        t, used = time.process_time(), budget[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            c = certified_epsilon(acc, delta, time_budget=used)
-        spent[0] += time.process_time() - t
-        if used > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
-            # the contour enclosure fell back after costing CERT_SPEND in all: the next rungs give
-            # it CERT_RETRY_BUDGET only (the proven bracket then answers in ~0.03 s)
-            budget[0] = CERT_RETRY_BUDGET
+        c, used = certifier(Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps), delta)
         tried.append((s, c))
         if c.upper <= target:
             passes[x] = (c, used)  # the budget is part of the certificate's memo key
@@ -638,7 +648,7 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
             f"internal error: the certificate at sigma {s:.9g} changed between the search and the result "
             f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
     info["certified_by"] = res.certified_by
-    info["certificate_cpu_s"] = spent[0]
+    info["certificate_cpu_s"] = certifier.spent
     info["sigma_over_exact"] = s / s0
     return s, res, len(tried), info
 
@@ -756,24 +766,14 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
     so no larger one can be certified) whose certified upper eps(delta) is <= target: the first passing
     rung, refined by bisection where the brackets are wide (see :func:`_certified_search`); 0 where
     even one step fails.  At most CERT_MAX_EVALS certificates, else CertificationError."""
-    from .bounds.certify import certified_epsilon
-
-    budget = [CERT_FIRST_BUDGET]
-    spent = [0.0]
+    certifier = _Certifier()
     tried: list[tuple[int, Any]] = []
     memo: dict[int, Any] = {}
 
     def cert(T: int):
         if T in memo:
             return memo[T]
-        acc = Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T)
-        t, used = time.process_time(), budget[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            c = certified_epsilon(acc, delta, time_budget=used)
-        spent[0] += time.process_time() - t
-        if used > CERT_RETRY_BUDGET and _why_not_contour(c) not in ("", "ok") and spent[0] > CERT_SPEND:
-            budget[0] = CERT_RETRY_BUDGET
+        c, used = certifier(Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T), delta)
         tried.append((T, c))
         memo[T] = (c, used)
         return memo[T]
