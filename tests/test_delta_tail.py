@@ -64,3 +64,27 @@ def test_unsettled_delta_is_flagged_bound_below_trivial(sigma, q, T, eps):
     dens = lambda x: ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu)) * payoff(x)
     lower = mp.quad(dens, [xs, xs + 1, xs + 5, xs + 40])
     assert r.value >= float(lower) * (1 - 1e-9)
+
+
+def test_large_sigma_tiny_q_deep_tail_stays_exact():
+    """The saddle-search cap (the kernel's reach, C_REACH / l'(x0)) must not cut off cheap saddles: at
+    sigma 742, q 2.19e-8, T 4118 the loss is ~ N(0, mu_eff^2) with mu_eff ~ 1.9e-9 (CLT), so delta(1e-6)
+    ~ exp(-(1e-6 / mu_eff)^2 / 2) ~ e^-1.4e5: zero in double precision, and exact (not a flagged bound)."""
+    q, s, T = 2.19e-8, 742.0, 4118
+    mu_eff = math.sqrt(T * q * q * math.expm1(1.0 / (s * s)))
+    assert (1e-6 / mu_eff) ** 2 / 2 > 1e5
+    r = Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_delta(1e-6)
+    assert r.method not in BOUND_METHODS and r.valid
+    assert 0.0 <= r.value < 1e-300
+
+
+def test_flagged_tail_bound_is_prompt_and_below_delta0():
+    # sigma 100, q 1e-9, T 1e9: spent 3 s on a contour at the capped abscissa before the cap followed l'(x0)
+    q, s, T = 1e-9, 100.0, 10**9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_delta(1e-3)
+    b0 = ExactMethod([(PoissonSubsampledGaussian(s, q), T)]).delta_at_zero_bound()
+    assert math.isfinite(r.value) and 0.0 <= r.value <= b0
+    if r.method in BOUND_METHODS:
+        assert not r.valid

@@ -531,16 +531,27 @@ class Composition:
         return out
 
     def c_reach(self) -> float:
-        """The largest abscissa at which the real kernel is evaluated: C_REACH / max mu.
+        """The largest abscissa at which the saddle searches evaluate the real kernel.
 
         The tilted integrand e^{c l(x)} of a truncated step piles up at the edge x0 in a layer of
-        width ~ 1 / (c l'(x0)) <= 1 / (c mu), and the kernel's panels resolve it: its cost grows
-        like c mu (sigma = 1: 0.1 s per 6 points at c ~ 1e7, seconds at 1e8).  Any c > 0 is exact
+        width ~ 1 / (c l'(x0)), l'(x0) <= mu, and the kernel's panels resolve it: its cost grows
+        like c l'(x0) (sigma = 1, x0 = 40: 0.1 s per 6 points at c ~ 1e7, seconds at 1e8).  The
+        reach is C_REACH / max l'(x0) (mu for ADD).  Any c > 0 is exact
         (the saddle only minimises the node sum's cancellation), so the saddle searches stop here;
         a target beyond it (delta far below 1e-30) then fails the tolerance and is answered by the
         dispatch's rigorous bound instead of running for minutes.
         """
-        return C_REACH / max(mu for q, mu, n in self.groups)
+        slope = 0.0
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            if self.direction == "add" or not math.isfinite(x0):
+                slope = max(slope, mu)
+                continue
+            # l'(x0) = mu w(x0), w = q e^v / (1 - q + q e^v), v = mu x0 - mu^2/2: ~q at large sigma and
+            # tiny q (sigma 742, q 2e-8, T 4118: the saddle of delta(1e-6) lies at c ~ 3e11, and is cheap)
+            v = mu * x0 - 0.5 * mu * mu
+            w = 1.0 / (1.0 + (1.0 - q) / q * math.exp(-v)) if v > -700.0 else 0.0
+            slope = max(slope, mu * w)
+        return C_REACH / max(slope, 1e-300)
 
     def edge_cap(self, log_weight: float = -28.0) -> float:
         """Largest c at which every truncation edge keeps a tilted weight below exp(log_weight).
@@ -563,7 +574,7 @@ class Composition:
 # ----------------------------------------------------------------------------------------------------
 
 #: see :meth:`Composition.c_reach`
-C_REACH = 1e6
+C_REACH = 1e4
 
 
 class FewPartError(ArithmeticError):

@@ -141,17 +141,20 @@ def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
         return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
 
     comp = getattr(K, "comp", None)
-    if comp is not None:
-        # beyond Composition.c_reach the real kernel's cost grows like c mu (minutes at c ~ 1e10,
-        # sigma = 1): the abscissa is capped there (any c > 0 is exact)
-        cmax = min(cmax, comp.c_reach())
+    # beyond Composition.c_reach the real kernel's cost grows like c l'(x0) (minutes at c ~ 1e10,
+    # sigma = 1, x0 = 40): the bracket stops growing there and the abscissa is capped (any c > 0 is
+    # exact); the kernel is not asked at the reach itself (at c ~ 1e15 one call costs seconds)
+    reach = comp.c_reach() if comp is not None else math.inf
     if not cmax > 1e-6:
         raise ContourError(f"truncated composition: edge cap {cmax:.4g} leaves no room for a saddle")
-    if math.isfinite(cmax) and g(cmax) <= 0.0:
+    if math.isfinite(cmax) and cmax <= reach and g(cmax) <= 0.0:
         return cmax  # the saddle lies at or beyond cmax
+    cmax = min(cmax, reach)
     lo, hi = 1e-6, min(1.0, cmax)
     while g(hi) < 0.0:
-        lo, hi = hi, hi * 8.0
+        if hi >= cmax:
+            return cmax  # the saddle lies beyond the kernel's reach
+        lo, hi = hi, min(hi * 8.0, cmax)
         if hi > 1e15:
             raise ContourError("no saddle point below 1e15 (truncated composition)")
     while g(lo) > 0.0 and lo > 1e-12:
