@@ -543,6 +543,21 @@ class _Certifier:
             self.budget = CERT_RETRY_BUDGET
         return c, used
 
+    @staticmethod
+    def confirm(sigma: float, q: float, steps: int, delta: float, method: str, target: float, c_pass: Any,
+                budget: float, what: str) -> EpsilonResult:
+        """The certified EpsilonResult at the rung a ladder accepted, re-checked against the target.
+
+        The certificate is memoised (the budget is part of its key), so this is the one the ladder just
+        checked; a changed one raises rather than returning an unchecked parameter."""
+        res = _eps(sigma, q, steps, delta, method, fallback=True, certify=True,
+                   certify_options={"time_budget": budget})
+        if not (res.upper is not None and res.upper <= target):
+            raise CertificationError(
+                f"internal error: the certificate at {what} changed between the search and the result "
+                f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+        return res
+
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
                       ) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
@@ -640,13 +655,7 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
         info["ladder"] = [(s, c.upper) for s, c in tried]
     c_pass, b_pass = passes[x_pass]
     s = sig(x_pass)
-    res = _eps(s, q, steps, delta, method, fallback=True, certify=True,
-               certify_options={"time_budget": b_pass})
-    if not (res.upper is not None and res.upper <= target):
-        # the certificate is memoised, so this is the one just checked; never return an unchecked sigma
-        raise CertificationError(
-            f"internal error: the certificate at sigma {s:.9g} changed between the search and the result "
-            f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+    res = _Certifier.confirm(s, q, steps, delta, method, target, c_pass, b_pass, f"sigma {s:.9g}")
     info["certified_by"] = res.certified_by
     info["certificate_cpu_s"] = certifier.spent
     info["sigma_over_exact"] = s / s0
@@ -834,10 +843,5 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
         else:
             t_fail = mid
     c_pass, b_pass = memo[t_pass]
-    res = _eps(sigma, q, t_pass, delta, method, fallback=True, certify=True,
-               certify_options={"time_budget": b_pass})
-    if not (res.upper is not None and res.upper <= target):
-        raise CertificationError(
-            f"internal error: the certificate at {t_pass} steps changed between the search and the check "
-            f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+    _Certifier.confirm(sigma, q, t_pass, delta, method, target, c_pass, b_pass, f"{t_pass} steps")
     return t_pass
