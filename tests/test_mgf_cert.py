@@ -146,3 +146,47 @@ def test_multi_segment_enclosure_contains_mpmath(q, mus, ws, ff):
                 gt = mp.mpc(complex(lg[g, j]))
                 err = float(abs(ref - mp.expm1(gt))) if ff else float(abs(1 + ref - mp.exp(gt)))
             assert err <= math.exp(lr[g, j]), (q, mu, ws[j], err, math.exp(lr[g, j]))
+
+
+def test_gauss_legendre_tables():
+    # every tabulated rule: nodes are the correctly rounded roots of P_n (mpmath's legendre and
+    # findroot, not the generator's recurrence), weights 2 / ((1 - x^2) P_n'(x)^2) correctly rounded
+    # within 1 ulp, and the rule integrates x^k exactly for k < 2n (within rounding)
+    from ewacct._kernels.gl_tables import RULE_N, RULE_W, RULE_X
+    from ewacct._kernels.mgf_cert import R16, _GW16, _GX16
+
+    assert np.array_equal(RULE_X[R16, :16], _GX16) and np.array_equal(RULE_W[R16, :16], _GW16)
+    with mp.workdps(30):
+        for r, n in enumerate(RULE_N):
+            x, wt = RULE_X[r, :n], RULE_W[r, :n]
+            assert np.all(np.diff(x) > 0)
+            for i in range(n):
+                xr = mp.findroot(lambda t: mp.legendre(n, t), mp.mpf(float(x[i])))
+                assert float(xr) == x[i]
+                wr = 2 / ((1 - xr * xr) * mp.diff(lambda t: mp.legendre(n, t), xr) ** 2)
+                assert abs(float(wr) - wt[i]) <= 2.3e-16 * wt[i]
+            for k in range(2 * n):
+                s = mp.fsum(mp.mpf(float(wt[i])) * mp.mpf(float(x[i])) ** k for i in range(n))
+                exact = mp.mpf(2) / (k + 1) if k % 2 == 0 else mp.mpf(0)
+                assert abs(s - exact) <= 1e-14
+
+
+# extremes of q (1e-9 .. 1 - 1e-6) and sigma (0.2 .. 1e3, mu = 1 / sigma) at large |Im w|, both forms
+EXTREME_CASES = [
+    (1e-9, 1e-3, complex(50.0, 3e4), None),
+    (1e-9, 5.0, complex(1.3, -2e3), None),
+    (0.999999, 5.0, complex(0.4, 60.0), None),
+    (0.999999, 1e-3, complex(20.0, 900.0), None),
+    (1e-6, 0.2, complex(8.0, 5e3), False),
+    (0.02, 1.0, complex(3.0, 700.0), None),
+]
+
+
+@pytest.mark.parametrize("q,mu,w,form", EXTREME_CASES)
+def test_enclosure_extremes(q, mu, w, form):
+    tol, fform = _tol(q, mu, w.real)
+    if form is not None:
+        fform = form
+    lg, lr, ff = sg_g_enclose(q, mu, w, tol, fform)
+    assert math.isfinite(lr)
+    _check(q, mu, w, lg, lr, ff)

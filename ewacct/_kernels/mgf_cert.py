@@ -9,14 +9,19 @@ split into
 * panels where a rigorous bound of the integrand (interval arithmetic over a rectangle, functions
   :func:`_rect_q` and :func:`_rect_w`) times the panel width is below the panel's share of the
   tolerance: skipped, the bound added to ``r``;
-* the other panels: Gauss-Legendre, the 8-point rule on the panel, then the 16-point rule on 1, 2, 4,
-  ... sub-panels, refined until Trefethen's bound for analytic integrands (ATAP Thm 19.3, any n:
-  ``|I - I_n| <= (64/15) M rho^-2n / (rho^2 - 1)`` per unit
-  half-width, ``M`` = max of ``|integrand|`` on the Bernstein ellipse ``E_rho``, itself bounded over
-  a rectangle containing the ellipse) meets the share;
+* the other panels: Gauss-Legendre with the error bound for analytic integrands (Trefethen, ATAP
+  Thm 19.3, any n: ``|I - I_n| <= (64/15) M rho^-2n / (rho^2 - 1)`` per unit half-width, ``M`` = max
+  of ``|integrand|`` on the Bernstein ellipse ``E_rho``, itself bounded over a rectangle containing
+  the ellipse; the least of the bounds of four ellipses).  On the whole panel the ellipses, hence
+  ``M``, do not depend on n: each node takes the smallest n of RULE_N = 4, 6, ..., 16, 20, 24, 32
+  whose bound meets the share (the rules of :mod:`.gl_tables`); where none does, the 16-point rule
+  on 2, 4, ..., 256 sub-panels, refined until the bound meets the share;
 * floating-point rounding: a first-order budget in the standard model (every operation and libm
   function within 1 ulp), with a safety factor 64 (``ROUND``); see docs/certified.md for what this
-  assumes.
+  assumes.  It includes the conditioning of ``l = log(1 + u)`` formed from ``u``: the rounding of ``u``
+  and of ``1 + u`` give ``l`` an absolute error ``<= 4 u kap``, ``kap = |u| / |1 + u|``, which moves the
+  exponent ``w l`` by ``4 u |w| kap`` (for q near 1, ``|1 + u|`` can be as small as ``1 - q``: at
+  q = 1 - 1e-6, mu = 5, w = 0.4 + 60i the error of G~ was 5x the radius before this term).
 
 Validity: the rectangle bounds need ``mu |Im x| <= pi/2`` (then ``Re(1 + u) >= 1 - q > 0``, the
 principal log is analytic and ``arg(1 + u)`` is monotone in ``Re x`` and ``Im x``); the shift and the
@@ -72,7 +77,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .mgf import _GW, _GX, _cexpm1, _log1p_minus, _loss
+from .gl_tables import RULE_N, RULE_W, RULE_X
+from .mgf import _cexpm1, _log1p_minus, _loss
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 U_MACH = 2.0 ** -53
@@ -89,9 +95,15 @@ _GW16 = np.array([0.027152459411754096, 0.062253523938647894, 0.0951585116824927
                   0.14959598881657674, 0.16915651939500254, 0.18260341504492358, 0.1894506104550685,
                   0.1894506104550685, 0.18260341504492358, 0.16915651939500254, 0.14959598881657674,
                   0.12462897125553388, 0.09515851168249279, 0.062253523938647894, 0.027152459411754096])
-#: refinement levels L = 0..L_MAX: the 8-point rule on the whole panel (L = 0), then the 16-point rule
-#: on 1, 2, 4, ..., 256 sub-panels (L = 1..9); at most 4,096 points per panel, as before (8 x 512)
+#: the cross-segment kernel's (mgf_cert_multi) refinement levels L = 0..L_MAX: the 8-point rule on the
+#: whole panel (L = 0), then the 16-point rule on 1, 2, 4, ..., 256 sub-panels (L = 1..9)
 L_MAX = 9
+#: the one-node kernel's levels: 0..NR-1 the RULE_N[k]-point rule on the whole panel (4..32 points),
+#: then NR..LV_MAX the 16-point rule on 2, 4, ..., 256 sub-panels (at most 4,096 points per panel)
+NR = RULE_N.shape[0]
+R16 = 6  # RULE_N[R16] = 16
+LV_MAX = NR + 7
+assert RULE_N[R16] == 16
 LOG2 = math.log(2.0)
 X_LO = -14.0
 X_PAD = 14.0
@@ -430,6 +442,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     fphi = np.empty(4)
     fcst = np.empty(4)
     frho = np.empty(4)
+    fbase = np.empty(4)
     fracs = np.array([1.0, 0.5, 0.25, 0.1])
     # the Gauss-Legendre points of one panel at one level (at most 4,096: 16 x 256 sub-panels)
     npt = 8 * 512
@@ -446,6 +459,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     p_ephi = np.empty(npt)
     p_i1u = np.empty(npt)
     p_dl = np.empty(npt)
+    p_kap = np.empty(npt)
     for i in range(npan):
         t0 = x_lo + i * pw
         # skip test: a rigorous bound of the panel's integral against the panel's share
@@ -462,15 +476,49 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 nact += 1
         if nact == 0:
             continue
-        # refinement: level L (8 points on the panel, then 16 points on 1, 2, 4, ... sub-panels)
-        # raised until Trefethen's bound for its n-point rule meets the share (or L_MAX)
-        nund = nact
+        # refinement, first on the whole panel: the ellipses (hence every node's M) do not depend on
+        # the rule's n, so each node takes the smallest tabulated n (RULE_N) whose Trefethen bound
+        # meets the share; where none does, the 16-point rule on 2, 4, ..., 256 sub-panels (levels
+        # NR.., raised until the bound meets the share, or LV_MAX)
+        hw = 0.5 * pw
+        lhw = math.log(hw)
+        cen = t0 + hw
+        for f in range(4):
+            B = fracs[f] * bmax
+            rat = B / hw
+            rho = rat + math.sqrt(rat * rat + 1.0)
+            A = 0.5 * hw * (rho + 1.0 / rho)
+            fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
+            (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+             fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
+            fcst[f] = 2.0 * math.log(rho)
+            frho[f] = math.log(rho * rho - 1.0)
+        nund = 0
         for k in range(nact):
-            und[k] = act[k]
-        L = 0
+            jj = act[k]
+            wj = w[idx[jj]]
+            for f in range(4):
+                fbase[f] = LOG_GL + fphi[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4],
+                                                      fq[f, 5], fq[f, 6], logq, wj, n_aw[jj], n_c2[jj],
+                                                      n_c3[jj], fform) + lhw - frho[f]
+            got = False
+            for r in range(NR):
+                nr_ = float(RULE_N[r])
+                best = math.inf
+                for f in range(4):
+                    best = min(best, fbase[f] - nr_ * fcst[f])
+                if best <= share:
+                    lev[jj] = r
+                    parts[jj, 2] = _lae(parts[jj, 2], best)
+                    got = True
+                    break
+            if not got:
+                und[nund] = jj
+                nund += 1
+        L = NR
         while nund > 0:
-            nsub = 1 if L <= 1 else 1 << (L - 1)
-            twon = 16.0 if L == 0 else 32.0  # 2 n: the bound's rho^(-2n)
+            nsub = 1 << (L - NR + 1)
+            twon = 32.0  # 2 n: the bound's rho^(-2n)
             hw = 0.5 * pw / nsub
             lhw = math.log(hw)
             for s in range(nsub):
@@ -505,7 +553,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 for k2 in range(nsub):
                     sm_ += math.exp(lsub[jj, k2] - mx)
                 tot = mx + math.log(sm_)
-                if tot <= share or L >= L_MAX:
+                if tot <= share or L >= LV_MAX:
                     lev[jj] = L
                     parts[jj, 2] = _lae(parts[jj, 2], tot)
                 else:
@@ -514,7 +562,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             nund = nkeep
             L += 1
         # evaluation, one refinement level at a time: the w-independent values once per point
-        for lv in range(L_MAX + 1):
+        for lv in range(LV_MAX + 1):
             any_at = False
             for k in range(nact):
                 if lev[act[k]] == lv:
@@ -522,24 +570,29 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     break
             if not any_at:
                 continue
-            nsub = 1 if lv <= 1 else 1 << (lv - 1)
-            npt = 8 if lv == 0 else 16
+            if lv < NR:
+                nsub = 1
+                rr = lv
+            else:
+                nsub = 1 << (lv - NR + 1)
+                rr = R16
+            npt = RULE_N[rr]
             hw = 0.5 * pw / nsub
             np_ = npt * nsub
             for s in range(nsub):
                 cen = t0 + (2 * s + 1) * hw
                 for kk in range(npt):
                     p = npt * s + kk
-                    if npt == 8:
-                        xc = complex(cen + hw * _GX[kk], y)
-                        p_wt[p] = hw * _GW[kk]
-                    else:
-                        xc = complex(cen + hw * _GX16[kk], y)
-                        p_wt[p] = hw * _GW16[kk]
+                    xc = complex(cen + hw * RULE_X[rr, kk], y)
+                    p_wt[p] = hw * RULE_W[rr, kk]
                     lphi = -0.5 * xc * xc - LOG_SQRT_2PI
                     p_lphi[p] = lphi
                     ell, u, lu = _loss(xc, q, mu, logq)
                     p_ell[p] = ell
+                    # ell = log(1 + u) formed from u (|u| q |e^z| <= 1): its absolute error carries
+                    # u's and 1 + u's rounding, 4 u |u| / |1 + u| (kap; 0 where _loss took the
+                    # log-space form, which has no cancellation)
+                    p_kap[p] = abs(u) * math.exp(-ell.real) if u != 0.0j else 0.0
                     if fform:
                         z = mu * xc - 0.5 * mu * mu
                         if u == 0.0j and lu > -745.0:
@@ -613,16 +666,21 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                         # of the evaluation point, |d f / d z| = sens; ell's relative error moves
                         # w ell by u |w ell|; the split scale adds <= u |Re log phi - P| + 3 u
                         # relative (p_dl, taken 8x)
-                        s_mags += pre * ((m1 + m2) * (8.0 * (1.0 + awl) + p_dl[p]) + 2.0 * sens * p_xf[p])
+                        # ell's absolute error 4 u kap moves p1 + p2 = (1+u)^w - 1 - w u by
+                        # |w e^{w ell}| 4 u kap <= 4 u |w| kap E
+                        s_mags += pre * ((m1 + m2) * (8.0 * (1.0 + awl) + p_dl[p]) + 2.0 * sens * p_xf[p]
+                                         + 4.0 * aw * p_kap[p] * E)
                         s_sabs += pre * (m1 + m2)
                     else:
                         key = lphi.real + (wj * ell).real
                         s_c, s_acc, s_mags, s_sabs = _rescale(key, s_c, s_acc, s_mags, s_sabs)
                         t = wt * cmath.exp(lphi + wj * ell - s_c)
                         s_acc += t
-                        # exp of an exponent with absolute error <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu))
+                        # exp of an exponent with absolute error
+                        # <= 4 u (|w ell| + |x|^2 + mu |w| (|x| + mu) + |w| kap)
                         ax = p_ax[p]
-                        s_mags += abs(t) * (8.0 + 4.0 * (abs(wj * ell) + ax ** 2 + mu * aw * (ax + mu)))
+                        s_mags += abs(t) * (8.0 + 4.0 * (abs(wj * ell) + ax ** 2 + mu * aw * (ax + mu)
+                                                         + aw * p_kap[p]))
                         s_sabs += abs(t)
                 sc[jj] = s_c
                 acc[jj] = s_acc
@@ -757,7 +815,8 @@ def _direct_cannot_win(mu: float, w: complex, lg: complex, lr: float) -> bool:
     the direct-form retry could at best halve the radius, and is not run.
 
     The direct form's rounding part alone is >= ROUND c Sum|t| e^sc with
-    c = 8 + 4 (y^2 + mu |w| (|y| + mu)): every term's weight is 8 + 4 (|w l| + |x|^2 + mu |w| (|x| + mu))
+    c = 8 + 4 (y^2 + mu |w| (|y| + mu)): every term's weight is
+    8 + 4 (|w l| + |x|^2 + mu |w| (|x| + mu) + |w| kap) >= c
     and |x| >= |y| on the line Im x = y; and Sum|t| e^sc >= |G~_d|.  If r_d < r, then
     |G~_d| >= |G| - r_d > |G~| - 2 r, so r_d > ROUND c (|G~| - 2 r).  Hence
     ROUND c (|G~| - 2 r) >= r / 2 implies r_d >= r / 2.  (Margins 1e-6 cover this test's rounding.)
