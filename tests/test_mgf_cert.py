@@ -190,3 +190,21 @@ def test_enclosure_extremes(q, mu, w, form):
     lg, lr, ff = sg_g_enclose(q, mu, w, tol, fform)
     assert math.isfinite(lr)
     _check(q, mu, w, lg, lr, ff)
+
+
+def test_multi_segment_q_near_one():
+    # q = 1 - 1e-6: |1 + u| can be as small as 1 - q, so ell = log(1 + u) carries rounding
+    # 4 u |u| / |1 + u| (the radius must include it); direct form, Re w > 0
+    from ewacct._kernels.mgf_cert_multi import sg_g_enclose_multi
+
+    q, mus = 0.999999, [5.0, 4.0]
+    w = np.array([0.4 + 60.0j], dtype=np.complex128)
+    tols = np.array([_tol(q, mu, 0.4)[0] for mu in mus])
+    lg, lr = sg_g_enclose_multi(q, np.array(mus), w, tols, False)
+    for g, mu in enumerate(mus):
+        if not math.isfinite(lr[g, 0]):
+            continue  # no enclosure claimed (the caller falls back to the one-segment kernel)
+        ref = _mp_G_minus_1(q, mu, complex(w[0]), dps=30)
+        with mp.workdps(30):
+            err = float(abs(1 + ref - mp.exp(mp.mpc(complex(lg[g, 0])))))
+        assert err <= math.exp(lr[g, 0]), (mu, err, math.exp(lr[g, 0]))

@@ -26,7 +26,8 @@ The derivation is docs/certified.md section 3c; in short, for each segment g and
   terms) split into a node part (F's pieces, the sensitivity of F to the evaluation point) and a
   segment part (psi's exponent, the point's and m_g's rounding through |d log psi / ds| = |x| / mu_g,
   the weights), plus (terms + 16) u times the sum of |terms| (summation and products), and the
-  underflow floor.
+  underflow floor.  The node part includes ell = log(1 + u)'s conditioning (absolute error
+  4 u |u| / |1 + u|, large for q near 1), as the one-segment kernel's.
 
 The integration line is ``Im s = eta`` (sign of Im w, |eta| <= min(0.3 pi, 3 min mu_g), quantised as
 the one-segment kernel's height at the smallest mu); every segment's Gaussian factor grows at most by
@@ -191,6 +192,7 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
     p_al = np.empty(npt_max)
     p_ez = np.empty(npt_max)
     p_i1u = np.empty(npt_max)
+    p_kap = np.empty(npt_max)
     psi = np.empty((S, npt_max), dtype=np.complex128)
     apsi = np.empty((S, npt_max))
     rho = np.empty(S)
@@ -285,6 +287,8 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                     sc_ = complex(sr, eta)
                     ell, u, lu = _loss(sc_, q, 1.0, logq)
                     p_ell[p] = ell
+                    # ell's conditioning: absolute error <= 4 u kap, kap = |u| / |1 + u| (mgf_cert)
+                    p_kap[p] = abs(u) * math.exp(-ell.real) if u != 0.0j else 0.0
                     if fform:
                         z = sc_ - 0.5
                         if u == 0.0j and lu > -745.0:
@@ -339,7 +343,7 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                         fv[p] = (p1 + p2) * eP
                         fa[p] = _cabs(fv[p])
                         fr[p] = ((m1 + m2) * (8.0 * (1.0 + math.sqrt(awl2)) + abs(P) + 3.0)
-                                 + 4.0 * sens * sp) * eP
+                                 + 4.0 * sens * sp + 4.0 * aw * p_kap[p] * E) * eP
                     else:
                         e = wj * ell - P
                         if e.real > 700.0:
@@ -348,7 +352,8 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                         t = cmath.exp(e)
                         fv[p] = t
                         fa[p] = _cabs(t)
-                        fr[p] = fa[p] * (8.0 + 4.0 * (_cabs(wj * ell) + abs(P) + 2.0 * aw * sp))
+                        fr[p] = fa[p] * (8.0 + 4.0 * (_cabs(wj * ell) + abs(P) + 2.0 * aw * sp
+                                                      + aw * p_kap[p]))
                     if not (fa[p] < 1e300 and fr[p] < 1e300):
                         ok = False
                         break
