@@ -422,6 +422,11 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     # per node: logs of the error parts (tails, skipped panels, Gauss-Legendre, rounding), kept in log
     # space so that no part can underflow against another; the sum under a running scale e^sc
     parts = np.full((m, 4), -math.inf)
+    # the skipped panels' and the Gauss-Legendre bounds, each <= e^share except at the last refinement
+    # level, summed linearly in units of e^share (one exp per panel): a bound e^b enters as
+    # e^{max(b - share, -600)} >= e^{b - share} (no underflow); those above e^{share + 600} in log
+    # space, parts[:, 1..2]
+    lin = np.zeros((m, 2))
     sc = np.full(m, -math.inf)
     acc = np.zeros(m, dtype=np.complex128)
     mags = np.zeros(m)
@@ -470,7 +475,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             lb = lpm + _rect_wn(llo, lhi, amin, amax, r1, um, l2um, logq, w[idx[jj]], n_aw[jj],
                                 n_c2[jj], n_c3[jj], fform) + lpw
             if lb <= share:
-                parts[jj, 1] = _lae(parts[jj, 1], lb)
+                lin[jj, 0] += math.exp(max(lb - share, -600.0))
             else:
                 act[nact] = jj
                 nact += 1
@@ -509,7 +514,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     best = min(best, fbase[f] - nr_ * fcst[f])
                 if best <= share:
                     lev[jj] = r
-                    parts[jj, 2] = _lae(parts[jj, 2], best)
+                    lin[jj, 1] += math.exp(max(best - share, -600.0))
                     got = True
                     break
             if not got:
@@ -555,7 +560,10 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 tot = mx + math.log(sm_)
                 if tot <= share or L >= LV_MAX:
                     lev[jj] = L
-                    parts[jj, 2] = _lae(parts[jj, 2], tot)
+                    if tot - share <= 600.0:
+                        lin[jj, 1] += math.exp(max(tot - share, -600.0))
+                    else:
+                        parts[jj, 2] = _lae(parts[jj, 2], tot)
                 else:
                     und[nkeep] = jj
                     nkeep += 1
@@ -694,6 +702,10 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             # rounding, and the terms that underflowed against e^sc (each below 2^-1074 e^sc)
             rnd = ROUND * mags[jj] + (n_t + 8) * U_MACH * sabs[jj] + n_t * 5e-324
             parts[jj, 3] = sc[jj] + math.log(rnd) if rnd > 0.0 else -math.inf
+        for k in range(2):
+            if lin[jj, k] > 0.0:
+                # the linear sum's rounding (< 1e-12 relative) is covered by the 1e-10 below
+                parts[jj, 1 + k] = _lae(parts[jj, 1 + k], share + math.log(lin[jj, k]))
         lerr = -math.inf
         for k in range(4):
             lerr = _lae(lerr, parts[jj, k])
