@@ -116,7 +116,9 @@ L_MAX = 9
 #: the one-node kernel's levels: 0..NR-1 the RULE_N[k]-point rule on the whole panel (4..32 points),
 #: then NR..LV_MAX the 16-point rule on 2, 4, ..., 256 sub-panels (at most 4,096 points per panel)
 NR = RULE_N.shape[0]
-R16 = 6  # RULE_N[R16] = 16
+R16 = int(np.nonzero(RULE_N == 16)[0][0])  # RULE_N[R16] = 16
+#: RULE_AT[n]: the first rule with at least n points (n <= RULE_N[-1])
+RULE_AT = np.array([int(np.nonzero(RULE_N >= n)[0][0]) for n in range(int(RULE_N[-1]) + 1)], dtype=np.int64)
 LV_MAX = NR + 7
 assert RULE_N[R16] == 16
 LOG2 = math.log(2.0)
@@ -239,7 +241,8 @@ def _rect_wn(llo: float, lhi: float, amin: float, amax: float, r1: float, um: fl
 
     For |w| >= 8 the small-|u| bound log(|w| + 2 |w|^2 e^{2 |w| |u|}) (+ 2 log |u|) is taken as
     log(2 |w|^2) + 2 |w| |u| + 1 / (2 |w|), since log(X + |w|) <= log X + |w| / X; and the generic
-    bound (one log1p) is only evaluated where it could be the smaller.
+    bound (one log1p) is only evaluated where it could be the smaller, and where
+    log1p(x) <= x / sqrt(1 + x) (x >= 0) shows it is re_wl + log 2 it is taken without the call.
     """
     if not fform or c3 < 0.0 or r1 > 300.0 or not (um <= 0.5 and um > 0.0):
         return _rect_w(llo, lhi, amin, amax, r1, um, l2um, logq, w, fform)
@@ -251,7 +254,11 @@ def _rect_wn(llo: float, lhi: float, amin: float, amax: float, r1: float, um: fl
     small += 1e-12 * (abs(small) + 1.0)
     if small <= re_wl + LOG2:
         return small  # gen >= re_wl + log 2
-    gen = max(re_wl, math.log1p(aw * um)) + LOG2
+    x = aw * um
+    if re_wl >= 0.0 and x * x <= re_wl * re_wl * (1.0 + x):
+        # log1p(x) <= x / sqrt(1 + x) <= re_wl: gen = re_wl + log 2 (no log1p call)
+        return re_wl + LOG2
+    gen = max(re_wl, math.log1p(x)) + LOG2
     return min(gen, small)
 
 
@@ -452,9 +459,11 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     n_aw = np.empty(m)
     n_c2 = np.empty(m)
     n_c3 = np.empty(m)
+    n_aw1 = np.empty(m)
     for jj in range(m):
         parts[jj, 0] = _tails(q, mu, logq, l1q, w[idx[jj]], y, x_lo, x_hi, fform)
         n_aw[jj], n_c2[jj], n_c3[jj] = _node_consts(w[idx[jj]])
+        n_aw1[jj] = abs(w[idx[jj]] - 1.0)
     act = np.empty(m, dtype=np.int64)
     lev = np.empty(m, dtype=np.int64)
     und = np.empty(m, dtype=np.int64)
@@ -530,7 +539,15 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                                                       fq[f, 5], fq[f, 6], logq, wj, n_aw[jj], n_c2[jj],
                                                       n_c3[jj], fform) + lhw - frho[f]
             got = False
-            for r in range(NR):
+            # the least n any ellipse needs (fbase - n fcst <= share), then the first rule with at least
+            # that many points; its bound is checked as computed (the next rules where rounding fails it)
+            nmin = math.inf
+            for f in range(4):
+                nmin = min(nmin, (fbase[f] - share) / fcst[f])
+            r0 = NR
+            if nmin <= float(RULE_N[NR - 1]):
+                r0 = RULE_AT[max(0, int(math.ceil(nmin)))] if nmin > 0.0 else 0
+            for r in range(r0, NR):
                 nr_ = float(RULE_N[r])
                 best = math.inf
                 for f in range(4):
@@ -653,8 +670,8 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                 if lev[jj] != lv:
                     continue
                 wj = w[idx[jj]]
-                aw = abs(wj)
-                aw1 = abs(wj - 1.0)
+                aw = n_aw[jj]
+                aw1 = n_aw1[jj]
                 if fform:
                     # e^{w ell} at every point where |w ell| is past _e2m's series and expm1 ranges:
                     # fresh (cexp) every CH_MAX-th node, else the previous node's value times
