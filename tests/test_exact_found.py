@@ -64,3 +64,25 @@ def test_eps_zero_detected_exactly_when_delta_at_zero_is_below_target():
     # q T = 1e-8: delta(0) <= f(sum q mu) ~ 4e-9 < 1e-5, so eps = 0 exactly (a Chernoff bound said 0.119)
     r = ewacct.epsilon(noise_multiplier=1.0, sampling_probability=1e-12, steps=10**4, target_delta=1e-5)
     assert float(r) == 0.0 and r.valid
+
+
+def test_low_sigma_huge_eps_answers_within_a_second():
+    # sigma 0.144, q 0.196, T 38, delta 3.9e-8 (eps ~ 539): the full K's terms hardly decay along the
+    # contour and the full engine spent its 3 s CPU net (12,000 nodes) before the truncated composition
+    # answered in 30 ms; found 2.4-3.2 s (also sigma 0.077 q 1.07e-6 T 8.1e6, sigma 0.0734 q 3.43e-5
+    # T 282872, sigma 0.1337 q 0.00118 T 8926).  Reference: dp_accounting's PLD bracket (vdi 2e-2, 0.5 s).
+    import time
+
+    from ewacct.baselines import pld
+    from ewacct import PoissonSubsampledGaussian
+
+    ewacct.epsilon(noise_multiplier=1.0, sampling_probability=0.01, steps=10, target_delta=1e-5)  # warm
+    t = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ewacct.epsilon(noise_multiplier=0.144, sampling_probability=0.196, steps=38, target_delta=3.9e-8)
+    cpu = time.process_time() - t
+    assert r.valid and r.method == "exact"
+    assert cpu < 1.0, cpu
+    lo, hi = pld.PldBracket([(PoissonSubsampledGaussian(0.144, 0.196), 38)]).epsilon_bracket(3.9e-8, 2e-2)
+    assert lo <= float(r.value) <= hi, (lo, float(r.value), hi)

@@ -545,6 +545,15 @@ def _full_first(eng, c: float, log_delta: float) -> bool:
 
 _ERRORS = (ContourError, FloatingPointError, OverflowError, ZeroDivisionError)
 
+#: CPU seconds the full engine may spend on a REMOVE query before the truncated composition is tried
+#: (outside fewpart's corner; the full engine's own budget is ExactDirection.TIME_BUDGET, 3 s).  At
+#: low sigma with a huge eps (sigma 0.144, q 0.196, T 38, delta 3.9e-8: eps 539) the full K's terms
+#: hardly decay along the contour (~200 us per node at |Im z| ~ 100) and it spent its 3 s on 12,000
+#: nodes before the truncated composition answered in 30 ms; the four such points known (eps 540-2650)
+#: now take 0.3-0.5 s.  Where the truncated composition fails as well and the full engine stopped on
+#: this budget, the full engine is asked again with its whole budget (the answers before this rule).
+FULL_BUDGET_FALLBACK = 0.25
+
 
 def _route(eng, far, start, solve) -> DirectionAnswer:
     """REMOVE's answer routed between the full and the truncated composition (one rule for
@@ -575,17 +584,37 @@ def _route(eng, far, start, solve) -> DirectionAnswer:
                     return solve(full)
                 except _ERRORS as exc2:
                     raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
+    few = sum(q * n for q, _, n in sg_params(eng.groups)[0]) <= 0.5  # _few_participations, before tr is built
+    # with the truncated composition as its fallback, the full engine gets FULL_BUDGET_FALLBACK of CPU
+    # first (and its whole budget again only where the fallback fails too)
+    short = not few and full.TIME_BUDGET > FULL_BUDGET_FALLBACK
+    prev = full.__dict__.get("TIME_BUDGET")  # a caller's own cap (methods/certified.py) is kept
     try:
-        return solve(full)
+        if short:
+            full.TIME_BUDGET = FULL_BUDGET_FALLBACK
+        try:
+            return solve(full)
+        finally:
+            if short:
+                if prev is None:
+                    full.__dict__.pop("TIME_BUDGET", None)
+                else:
+                    full.TIME_BUDGET = prev
     except _ERRORS as exc:
         why = str(exc)
-    tr = _truncated(eng)
-    if _few_participations(tr):
+    if few:
         raise ContourError(why)  # fewpart.py's corner: the caller tries it next
+    tr = _truncated(eng)
     try:
         return solve(tr)
     except _ERRORS as exc:
-        raise ContourError(f"{why}; truncated composition: {exc}") from exc
+        if not (short and "time budget" in why):
+            raise ContourError(f"{why}; truncated composition: {exc}") from exc
+        why = f"{why}; truncated composition: {exc}"
+    try:
+        return solve(full)
+    except _ERRORS as exc:
+        raise ContourError(f"{why}; full composition again: {exc}") from exc
 
 
 def remove_epsilon(eng, log_target: float) -> DirectionAnswer:
