@@ -182,3 +182,17 @@ def test_truncation_edge_without_room_falls_through():
 
     with pytest.raises(ContourError, match="edge cap"):
         truncation.saddle_wide(None, 1.0, cmax=-3.0)
+
+
+@pytest.mark.parametrize("q,s,T,delta", [(0.05, 1.0, 10, 1e-10), (0.01, 0.5, 30, 1e-10)])
+def test_few_participation_small_delta_goes_to_the_contour_first(q, s, T, delta):
+    # sum q n <= 0.5 and delta <= 1e-8 went to the few-participation quadrature first (19-24 ms); with the
+    # interpolated far chunks the contour settles these in 1-4 ms (dispatch.FEWPART_FIRST_DELTA).
+    # Reference: the few-participation quadrature itself (its own u-rule and path kernel, no contour).
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    r = _eps(q, s, T, delta)
+    assert r.method == "exact" and r.valid, (r.method, r.diagnostics)
+    assert r.diagnostics["rel_error"] <= 1e-6
+    ref = fewpart_epsilon([(q, s, T)], delta)[0]
+    assert float(r.value) == pytest.approx(ref, rel=1e-8)
