@@ -6,6 +6,8 @@ Gauss-Legendre in x; shares nothing with the contour), at T = 2 and 3 steps.
 
 import math
 
+import numpy as np
+
 import pytest
 
 from ewacct.methods.fewpart import FewPartError, fewpart_delta
@@ -46,3 +48,43 @@ def test_delta_below_the_floating_point_floor_refused_not_overflowing():
     # relative estimate overflowed math.exp (OverflowError, not the FewPartError the dispatch catches)
     with pytest.raises(FewPartError):
         fewpart_delta([(1e-5, 2.0, 3)], 0.05)
+
+
+def test_panel_estimate_not_fooled_by_an_aliased_oscillation():
+    # defect D2 (eps(1e-6) at q = 1e-4, sigma = 0.5, T = 10 refused: its iterates jumped by 6.6e-6 of
+    # delta between contours): on this panel (omega = half-width * eps = 1568) the 15 nodes alias
+    # e^{-iu eps}, and the plain rule's Kronrod and Gauss sums agreed to 5e-16 while both were 2.6e-11
+    # off.  Reference: composite 16-point Gauss-Legendre of the same integrand, one panel per period.
+    from ewacct.methods.fewpart import Composition, Panels, _scale
+
+    K = Composition([(1e-4, 0.5, 10)], "remove", math.log(1e-10) + math.log(1e-6))  # x0 = 9.35
+    c, eps, a, b = 1.220254200861548, 0.17902680406, 122645.26125421553, 140166.0128619606
+    P = Panels(K, c)
+    P.add(a, b)
+    m = _scale(K, c, eps)
+    kr, gs, *_ = P.sums(eps, m)
+    gx, gw = np.polynomial.legendre.leggauss(16)
+    n = int((b - a) * eps / (2.0 * math.pi)) + 1
+    e = np.linspace(a, b, n + 1)
+    mid, half = 0.5 * (e[1:] + e[:-1]), 0.5 * (e[1:] - e[:-1])
+    u = (mid[:, None] + half[:, None] * gx[None, :]).ravel()
+    w = (half[:, None] * gw[None, :]).ravel()
+    z = c + 1j * u
+    ref = float(np.dot(w, (np.exp(K(z) - c * eps - m - 1j * u * eps) / (z * (z + 1.0))).real))
+    assert abs(kr[0] - ref) <= abs(kr[0] - gs[0]), (kr[0], gs[0], ref)
+
+
+@pytest.mark.parametrize("q,sigma,T,eps", [(0.01, 2.0, 2, 0.035660434165024825), (1e-3, 1.5, 3, 0.017776685232074544),
+                                           (1e-4, 0.7, 2, 0.22006088139738839)])
+def test_delta_error_estimate_covers_the_error_vs_direct_recursion(q, sigma, T, eps):
+    # defect D3 (benchmarks/fewpart_d3_scan.py): the estimate was optimistic here (true error 1.2e-7 vs
+    # estimate 7.0e-9; 3.1e-8 vs 6.4e-9; 8.0e-8 vs 5.6e-8), the plain rule chosen on aliased panels.
+    # Reference: the direct recursion (composite Gauss-Legendre in x; nothing shared with the contour)
+    from ewacct.mechanisms import PoissonSubsampledGaussian
+    from ewacct.methods.direct import DirectShort
+
+    ref, ref_rel = DirectShort([(PoissonSubsampledGaussian(sigma, q), T)]).delta_dir(eps, "remove")
+    assert ref_rel <= 1e-9
+    got, rel, d = fewpart_delta([(q, sigma, T)], eps, direction="remove")
+    assert rel <= 1e-6
+    assert abs(got - ref) <= (rel + 2e-9) * ref, (got, ref, rel)
