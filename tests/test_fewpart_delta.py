@@ -88,3 +88,24 @@ def test_delta_error_estimate_covers_the_error_vs_direct_recursion(q, sigma, T, 
     got, rel, d = fewpart_delta([(q, sigma, T)], eps, direction="remove")
     assert rel <= 1e-6
     assert abs(got - ref) <= (rel + 2e-9) * ref, (got, ref, rel)
+
+
+def test_d2_eps_answered_exactly_inside_pld_bracket():
+    # defect D2: the public eps(1e-6) at q = 1e-4, sigma = 0.5, T = 10 was a flagged Chernoff bound 2.70
+    # (fewpart refused: its iterates' deltas jumped by 6.6e-6 between contours, the bracket closed away
+    # from the root).  Now the exact 0.1790270884 (a dense Gauss-Legendre u-quadrature of the contour
+    # integral gives 0.17902708842); independent check: dp_accounting's PLD bracket (vdi 1e-4)
+    # [0.178771, 0.179027180]
+    import ewacct
+
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    r = ewacct.epsilon(noise_multiplier=0.5, sampling_probability=1e-4, steps=10, target_delta=1e-6)
+    assert r.valid and r.method == "exact-fewpart", r
+
+    def end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=0.5, sensitivity=1.0, sampling_prob=1e-4,
+                                        value_discretization_interval=1e-4, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(10).get_epsilon_for_delta(1e-6)
+
+    assert end(False) <= r.value <= end(True), r
