@@ -224,3 +224,40 @@ def test_batch_with_irregular_steps():
     assert np.all(np.isfinite(lr))
     for k in (4, 6, 16, 17):
         _check(q, mu, complex(w[k]), lg[k], lr[k], fform)
+
+
+def _mp_G_window(q: float, mu: float, w: complex, lo: float, hi: float, y: float, dps: int = 30):
+    """G(w) = int phi(x) (1+u)^w dx along Im x = y over [lo, hi] (the caller's window holds all but a
+    negligible part), mpmath Gauss-Legendre on unit steps."""
+    with mp.workdps(dps):
+        q_, mu_, w_, y_ = mp.mpf(q), mp.mpf(mu), mp.mpc(w), mp.mpf(y)
+
+        def f(t):
+            x = mp.mpc(t, y_)
+            u = q_ * mp.expm1(mu_ * x - mu_ * mu_ / 2)
+            return mp.exp(-x * x / 2 + w_ * mp.log1p(u)) / mp.sqrt(2 * mp.pi)
+
+        pts = [mp.mpf(x) for x in np.arange(lo, hi, 1.0)] + [mp.mpf(hi)]
+        return mp.quad(f, pts, method="gauss-legendre")
+
+
+@pytest.mark.parametrize("q,mu,w,y", [
+    (0.001, 1.0, complex(6145.0, 0.0), 0.0),     # a real node of the certified truncation (q 1e-3, T 10)
+    (0.001, 1.0, complex(513.0, 0.0), 0.0),
+    (0.01, 2.0, complex(40.0, 30.0), 0.3),       # complex, a mu = 80: the joint bound with the arg term
+])
+def test_direct_form_large_a_mu(q, mu, w, y):
+    # the direct form at large a mu, where the joint bound of |phi| |1+u|^a (mgf_cert._joint) replaces
+    # the product of the two factors' separate maxima; |integrand| <= e^{-(x - a mu)^2/2 + O(1)} times
+    # its peak, so the window [a mu - 12, a mu + 12] misses < e^-60 of the peak (<< the radius)
+    # the tolerance as the driver asks it, 1e-13 G(Re w); the radius reaches ~3e-6 G(Re w) at
+    # a = 6145 (double rounding of the exponent -x^2/2 at x ~ 6145; it was e^1758 G(Re w) with the
+    # separate maxima) and is far below G(Re w) elsewhere
+    la = float(sg_log_g(q, mu, complex(w.real, 0.0)).real)
+    lg, lr, ff = sg_g_enclose(q, mu, w, la + math.log(1e-13), False)
+    assert not ff and lr <= la + math.log(1e-5), (lr, la)
+    c = w.real * mu
+    ref = _mp_G_window(q, mu, w, c - 12.0, c + 12.0, y, dps=20)
+    with mp.workdps(20):
+        err = abs(ref - mp.exp(mp.mpc(lg)))
+        assert err <= mp.exp(lr), (w, float(mp.log(err)), lr)

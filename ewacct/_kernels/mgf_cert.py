@@ -16,6 +16,13 @@ split into
   ``M``, do not depend on n: each node takes the smallest n of RULE_N = 4, 6, ..., 16, 20, 24, 32
   whose bound meets the share (the rules of :mod:`.gl_tables`); where none does, the 16-point rule
   on 2, 4, ..., 256 sub-panels, refined until the bound meets the share;
+* joint bound (where Re w = a >= 0 and a mu >= 8): over a rectangle, ``|phi (1+u)^w|`` is also
+  bounded by maximising ``-t^2/2 + a lam(t)`` (``lam(t) = log(1 - q + q e^{mu t - mu^2/2}) >=
+  log|1+u|``, convex, replaced by its chord: a concave quadratic, :func:`_joint`) instead of taking
+  the two factors' maxima separately; for the f-form through ``|g| <= 2 max(|(1+u)^w|, 1 + |w||u|)``.
+  The smaller of the two bounds is used (skip tests and Trefethen's M).  At a mu ~ 6,000 (the
+  certified truncation's real nodes at q = 1e-3, sigma = 1) the separate maxima lose
+  ``e^{a mu (t1 - t*)}`` and no refinement level met the share (radius e^1758 G(a), now 3e-6 G(a));
 * floating-point rounding: a first-order budget in the standard model (every operation and libm
   function within 1 ulp), with a safety factor 64 (``ROUND``); see docs/certified.md for what this
   assumes.  It includes the conditioning of ``l = log(1 + u)`` formed from ``u``: the rounding of ``u``
@@ -274,6 +281,48 @@ def _rect_log_g(q: float, mu: float, logq: float, l1q: float, w: complex,
 
 
 @njit(cache=True)
+def _joint(q: float, mu: float, logq: float, l1q: float, a: float, t0: float, t1: float,
+           y0: float, y1: float) -> float:
+    """For a >= 0: log of an upper bound of |phi(x)| |1+u(x)|^a over [t0, t1] x [y0, y1] (finite t0).
+
+    |1+u| <= 1 - q + q e^{Re z} = e^{lam(t)}, t = Re x; lam is convex (a log-sum-exp of an affine
+    function), so below its chord on [t0, t1]: lam(t) <= lam0 + s (t - t0).  Hence
+    log|phi (1+u)^a| <= -t^2/2 + a lam0 + a s (t - t0) + max y^2/2 - log sqrt(2 pi), a concave
+    quadratic in t, largest at t* = clamp(a s, t0, t1).  Unlike the product of the two factors'
+    separate maxima it keeps the Gaussian's decay against (1+u)^a's growth (a mu = 6,000: the separate
+    bound is e^{a mu (t1 - t*)} larger).  A margin 1e-12 (|terms| + 1) covers the rounding.
+    """
+    lam0 = _log_1mq_qe(mu * t0 - 0.5 * mu * mu, q, logq, l1q)
+    lam1 = _log_1mq_qe(mu * t1 - 0.5 * mu * mu, q, logq, l1q)
+    s = (lam1 - lam0) / (t1 - t0)
+    ts = min(max(a * s, t0), t1)
+    v = -0.5 * ts * ts + a * lam0 + a * s * (ts - t0)
+    v += 0.5 * max(y0 * y0, y1 * y1) - LOG_SQRT_2PI
+    return v + 1e-12 * (0.5 * ts * ts + abs(a * lam0) + abs(a * lam1) + abs(a * s * ts) + abs(a * s * t0)
+                        + 0.5 * max(y0 * y0, y1 * y1) + 1.0)
+
+
+@njit(cache=True)
+def _joint_w(cur: float, J: float, amin: float, amax: float, lpm: float, um: float, r1: float,
+             w: complex, aw: float, fform: bool) -> float:
+    """min(cur, log of an upper bound of |phi g| over a rectangle from its :func:`_joint` value J)
+    (a >= 0; cur: another such bound).
+
+    |phi (1+u)^w| = |phi| |1+u|^a e^{-b arg(1+u)} <= e^{J + max(-b amin, -b amax)}; the direct form's
+    g is that; the f-form's |g| <= |(1+u)^w| + 1 + |w||u| <= 2 max(|(1+u)^w|, 1 + |w| um), with
+    |phi| <= e^lpm on the second (inf where um is not available, r1 > 300).
+    """
+    b = w.imag
+    jr = J + max(-b * amin, -b * amax)
+    jr += 1e-12 * (abs(jr) + 1.0)
+    if not fform:
+        return min(cur, jr)
+    if r1 > 300.0 or jr + LOG2 >= cur:
+        return cur  # (the f-form's bound is >= jr + log 2)
+    return min(cur, LOG2 + max(jr, lpm + math.log1p(aw * um)))
+
+
+@njit(cache=True)
 def _log_phi_max(t0: float, t1: float, y0: float, y1: float) -> float:
     """max over the rectangle of log|phi(t + i y)| = -(t^2 - y^2)/2 - log sqrt(2 pi)."""
     if t0 <= 0.0 <= t1:
@@ -439,6 +488,8 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     logq = math.log(q)
     l1q = math.log1p(-q)
     a = w[idx[0]].real
+    # the joint bound (_joint) where (1+u)^a's growth across a rectangle is large: a mu >= 8
+    use_jnt = a >= 0.0 and a * mu >= 8.0
     bmax = min(0.5 * math.pi / mu - abs(y), 2.0)
     x_lo, x_hi, pw, npan, fform = _layout(q, mu, a, y, fform)
     lpw = math.log(pw)
@@ -474,6 +525,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     fcst = np.empty(4)
     frho = np.empty(4)
     fbase = np.empty(4)
+    fjnt = np.empty(4)
     fracs = np.array([1.0, 0.5, 0.25, 0.1])
     # the Gauss-Legendre points of one panel at one level (at most 4,096: 16 x 256 sub-panels)
     npt = 8 * 512
@@ -502,10 +554,13 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
         # skip test: a rigorous bound of the panel's integral against the panel's share
         llo, lhi, amin, amax, r1, um, l2um = _rect_q(q, mu, logq, l1q, t0, t0 + pw, y, y, fform)
         lpm = _log_phi_max(t0, t0 + pw, y, y)
+        jnt = _joint(q, mu, logq, l1q, a, t0, t0 + pw, y, y) if use_jnt else math.inf
         nact = 0
         for jj in range(m):
             lb = lpm + _rect_wn(llo, lhi, amin, amax, r1, um, l2um, logq, w[idx[jj]], n_aw[jj],
                                 n_c2[jj], n_c3[jj], fform) + lpw
+            if lb > share and jnt < math.inf:
+                lb = _joint_w(lb - lpw, jnt, amin, amax, lpm, um, r1, w[idx[jj]], n_aw[jj], fform) + lpw
             if lb <= share:
                 lin[jj, 0] += math.exp(max(lb - share, -600.0))
             else:
@@ -530,14 +585,18 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
              fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
             fcst[f] = 2.0 * math.log(rho)
             frho[f] = math.log(rho * rho - 1.0)
+            fjnt[f] = _joint(q, mu, logq, l1q, a, cen - A, cen + A, y - B, y + B) if use_jnt else math.inf
         nund = 0
         for k in range(nact):
             jj = act[k]
             wj = w[idx[jj]]
             for f in range(4):
-                fbase[f] = LOG_GL + fphi[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4],
-                                                      fq[f, 5], fq[f, 6], logq, wj, n_aw[jj], n_c2[jj],
-                                                      n_c3[jj], fform) + lhw - frho[f]
+                lm = fphi[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5], fq[f, 6],
+                                        logq, wj, n_aw[jj], n_c2[jj], n_c3[jj], fform)
+                if fjnt[f] < math.inf:
+                    lm = _joint_w(lm, fjnt[f], fq[f, 2], fq[f, 3], fphi[f], fq[f, 5], fq[f, 4], wj,
+                                  n_aw[jj], fform)
+                fbase[f] = LOG_GL + lm + lhw - frho[f]
             got = False
             # the least n any ellipse needs (fbase - n fcst <= share), then the first rule with at least
             # that many points; its bound is checked as computed (the next rules where rounding fails it)
@@ -578,6 +637,8 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                      fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
                     fcst[f] = twon * math.log(rho)
                     frho[f] = math.log(rho * rho - 1.0)
+                    fjnt[f] = (_joint(q, mu, logq, l1q, a, cen - A, cen + A, y - B, y + B) if use_jnt
+                               else math.inf)
                 for k in range(nund):
                     jj = und[k]
                     wj = w[idx[jj]]
@@ -585,6 +646,9 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     for f in range(4):
                         lm = fphi[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
                                                 fq[f, 6], logq, wj, n_aw[jj], n_c2[jj], n_c3[jj], fform)
+                        if fjnt[f] < math.inf:
+                            lm = _joint_w(lm, fjnt[f], fq[f, 2], fq[f, 3], fphi[f], fq[f, 5], fq[f, 4],
+                                          wj, n_aw[jj], fform)
                         le = LOG_GL + lm + lhw - fcst[f] - frho[f]
                         best = min(best, le)
                     lsub[jj, s] = best
