@@ -17,7 +17,9 @@ The derivation is docs/certified.md section 3c; in short, for each segment g and
   ``x_lo = (s_lo - m_g) / mu_g``, ``x_hi`` and line height ``y = eta / mu_g`` (rounded outward).
 * **Skipped panels and Gauss-Legendre error:** the rectangle bound of |F_w| (mu = 1 rectangle
   quantities, shared) times a closed-form bound of |psi_g| on the same rectangle; Trefethen's bound
-  for the n-point rule (ATAP Thm 19.3) on the Bernstein ellipse's bounding box.  The skip decision
+  for the n-point rule (ATAP Thm 19.3) on the Bernstein ellipse's bounding box (on the whole panel
+  the smallest n of mgf_cert's RULE_N = 4..32 that meets the share, else the 16-point rule on 2, 4,
+  ..., 256 sub-panels).  The skip decision
   and refinement level of a (node, panel) serve all segments: with ``S(box) = max_g (log max|psi_g| -
   share_g)`` the per-segment bound ``max|psi_g| M_F e^{kappa}`` is at most ``e^{share_g} e^{S + log
   M_F + kappa}``, so a node's normalised sum ``T`` over panels (or sub-panels) gives every segment
@@ -45,8 +47,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .mgf import _GW, _GX, _cexpm1, _log1p_minus, _loss
-from .mgf_cert import (_GW16, _GX16, L_MAX, LOG_GL, LOG_SQRT_2PI, ROUND, U_MACH, X_LO, X_PAD,
+from .gl_tables import RULE_N, RULE_W, RULE_X
+from .mgf import _cexpm1, _log1p_minus, _loss
+from .mgf_cert import (LOG_GL, LOG_SQRT_2PI, LV_MAX, NR, R16, ROUND, RULE_AT, U_MACH, X_LO, X_PAD,
                        _cabs, _clog1p_local, _e2m, _lae, _log_1mq_qe, _log_mills, _node_consts,
                        _rect_log_g, _rect_q, _rect_wn, _shift)
 
@@ -182,6 +185,8 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
     fq = np.empty((4, 7))
     fps = np.empty(4)
     fk = np.empty(4)
+    fcs = np.empty(4)
+    fbs = np.empty(4)
     fracs = np.array([1.0, 0.5, 0.25, 0.1])
     npt_max = 16 * 256
     p_s = np.empty(npt_max)
@@ -213,10 +218,56 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
         nund = nact
         for k in range(nact):
             und[k] = act[k]
-        L = 0
+        # the whole panel first: the ellipses do not depend on n, so each node takes the smallest
+        # tabulated rule (RULE_N) whose bound meets the share (as mgf_cert); else the 16-point rule
+        # on 2, 4, ..., 256 sub-panels (levels NR..LV_MAX)
+        hw = 0.5 * pwi
+        lhw = math.log(hw) + 1e-12
+        cen = t0 + hw
+        for f in range(4):
+            B = fracs[f] * bmax
+            rat = B / hw
+            rh = rat + math.sqrt(rat * rat + 1.0)
+            A = 0.5 * hw * (rh + 1.0 / rh) * (1.0 + 1e-12)
+            (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+             fq[f, 6]) = _rect_q(q, 1.0, logq, l1q, cen - A, cen + A, eta - B, eta + B, fform)
+            sm = -math.inf
+            for g in range(S):
+                sm = max(sm, _psi_box(mus[g], mg[g], lmu[g], cen - A, cen + A, eta - B, eta + B)
+                         - share[g])
+            fps[f] = sm
+            fk[f] = LOG_GL + lhw - math.log(rh * rh - 1.0) + 1e-12
+            fcs[f] = 2.0 * math.log(rh)
+        nund = 0
+        for k in range(nact):
+            jj = act[k]
+            wj = w[idx[jj]]
+            for f in range(4):
+                fbs[f] = fps[f] + _rect_wn(fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+                                           fq[f, 6], logq, wj, n_aw[jj], n_c2[jj], n_c3[jj], fform) + fk[f]
+            nmin = math.inf
+            for f in range(4):
+                nmin = min(nmin, fbs[f] / fcs[f])
+            r0 = NR
+            if nmin <= float(RULE_N[NR - 1]):
+                r0 = RULE_AT[max(0, int(math.ceil(nmin)))] if nmin > 0.0 else 0
+            got = False
+            for r in range(r0, NR):
+                best = math.inf
+                for f in range(4):
+                    best = min(best, fbs[f] - float(RULE_N[r]) * fcs[f])
+                if best <= 0.0:
+                    lev[jj] = r
+                    T2[jj] = _lae(T2[jj], best + 1e-12)
+                    got = True
+                    break
+            if not got:
+                und[nund] = jj
+                nund += 1
+        L = NR
         while nund > 0:
-            nsub = 1 if L <= 1 else 1 << (L - 1)
-            twon = 16.0 if L == 0 else 32.0
+            nsub = 1 << (L - NR + 1)
+            twon = 32.0
             hw = 0.5 * pwi / nsub
             lhw = math.log(hw) + 1e-12
             for sb in range(nsub):
@@ -253,7 +304,7 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                 for k2 in range(nsub):
                     sm_ += math.exp(lsub[jj, k2] - mx)
                 tot = mx + math.log(sm_) + 1e-12
-                if tot <= 0.0 or L >= L_MAX:
+                if tot <= 0.0 or L >= LV_MAX:
                     lev[jj] = L
                     T2[jj] = _lae(T2[jj], tot)
                 else:
@@ -261,7 +312,7 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                     nkeep += 1
             nund = nkeep
             L += 1
-        for lv in range(L_MAX + 1):
+        for lv in range(LV_MAX + 1):
             any_at = False
             for k in range(nact):
                 if lev[act[k]] == lv:
@@ -269,20 +320,21 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                     break
             if not any_at:
                 continue
-            nsub = 1 if lv <= 1 else 1 << (lv - 1)
-            npt = 8 if lv == 0 else 16
+            if lv < NR:
+                nsub = 1
+                rr = lv
+            else:
+                nsub = 1 << (lv - NR + 1)
+                rr = R16
+            npt = RULE_N[rr]
             hw = 0.5 * pwi / nsub
             np_ = npt * nsub
             for sb in range(nsub):
                 cen = t0 + (2 * sb + 1) * hw
                 for kk in range(npt):
                     p = npt * sb + kk
-                    if npt == 8:
-                        sr = cen + hw * _GX[kk]
-                        p_wt[p] = hw * _GW[kk]
-                    else:
-                        sr = cen + hw * _GX16[kk]
-                        p_wt[p] = hw * _GW16[kk]
+                    sr = cen + hw * RULE_X[rr, kk]
+                    p_wt[p] = hw * RULE_W[rr, kk]
                     p_s[p] = sr
                     sc_ = complex(sr, eta)
                     ell, u, lu = _loss(sc_, q, 1.0, logq)
