@@ -499,8 +499,8 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     parts = np.full((m, 4), -math.inf)
     # the skipped panels' and the Gauss-Legendre bounds, each <= e^share except at the last refinement
     # level, summed linearly in units of e^share (one exp per panel): a bound e^b enters as
-    # e^{max(b - share, -600)} >= e^{b - share} (no underflow); those above e^{share + 600} in log
-    # space, parts[:, 1..2]
+    # e^{b - share}, or as 4.3e-18 >= e^-40 >= e^{b - share} below e^{share - 40} (no exp, no
+    # underflow); those above e^{share + 600} in log space, parts[:, 1..2]
     lin = np.zeros((m, 2))
     sc = np.full(m, -math.inf)
     acc = np.zeros(m, dtype=np.complex128)
@@ -562,7 +562,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             if lb > share and jnt < math.inf:
                 lb = _joint_w(lb - lpw, jnt, amin, amax, lpm, um, r1, w[idx[jj]], n_aw[jj], fform) + lpw
             if lb <= share:
-                lin[jj, 0] += math.exp(max(lb - share, -600.0))
+                lin[jj, 0] += math.exp(lb - share) if lb - share > -40.0 else 4.3e-18
             else:
                 act[nact] = jj
                 nact += 1
@@ -613,7 +613,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     best = min(best, fbase[f] - nr_ * fcst[f])
                 if best <= share:
                     lev[jj] = r
-                    lin[jj, 1] += math.exp(max(best - share, -600.0))
+                    lin[jj, 1] += math.exp(best - share) if best - share > -40.0 else 4.3e-18
                     got = True
                     break
             if not got:
