@@ -256,3 +256,60 @@ def test_node_ladder_loosens_far_nodes_encloses_mpmath_and_keeps_the_width():
     (lo1, hi1), (lo0, hi0) = widths
     assert max(lo0, lo1) <= min(hi0, hi1)
     assert hi1 - lo1 <= 1.05 * (hi0 - lo0), widths
+
+
+def test_excess_cells_is_the_smallest_top_set_leaving_the_rest_below_the_level():
+    """log_trunc probes only the largest truncation cells, as many as leave the others (and the part
+    beyond the grid) at most e^-1 of the level; none where the whole sum already meets it.  Checked
+    against a brute-force search over the top-k sets of random bounds."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        lb = rng.normal(-30.0, 4.0, size=int(rng.integers(1, 40)))
+        last = float(rng.normal(-34.0, 3.0))
+        target = float(rng.normal(-24.0, 3.0))
+        got = C._excess_cells(lb, last, target)
+        total = np.logaddexp(np.logaddexp.reduce(lb), last)
+        if total <= target - 0.05:
+            assert got.size == 0
+            continue
+        order = np.argsort(-lb, kind="stable")
+        want = None
+        for k in range(1, lb.size + 1):
+            rest = np.logaddexp(np.logaddexp.reduce(lb[order[k:]]) if k < lb.size else -np.inf, last)
+            if rest <= target - 1.0:
+                want = k
+                break
+        want = lb.size if want is None else want
+        assert got.size == want and set(got.tolist()) == set(order[:want].tolist())
+
+
+def test_small_slope_grows_the_node_count_instead_of_the_width():
+    """q = 0.01, sigma = 1, T = 10: |d log delta / d eps| ~ 0.9 at eps ~ 0.38 where the abscissa is ~6.7,
+    so a truncation level aimed by eps c left the quantised bracket 2.3e-5 wide (and the engine-guided
+    contour answered); the node count now follows the sum's own slope (_qslope).  The quantised bracket
+    is within 1e-5 and consistent with dp_accounting's PLD pair."""
+    from ewacct.methods.exact import ExactMethod
+
+    C.clear_caches()
+    groups = [(PoissonSubsampledGaussian(1.0, 0.01), 10)]
+    b = C.ContourCertifier(groups, ExactMethod(groups)).epsilon(1e-5, time_budget=30.0)
+    C.clear_caches()
+    assert b.info.get("quantised_contour"), b.info
+    assert 0.0 < b.lower <= b.upper and b.upper - b.lower <= 1e-5 * b.upper
+    opt, pess = _pld(1.0, 0.01, 10, 1e-5)
+    assert b.lower <= pess and b.upper >= opt, (b.lower, b.upper, opt, pess)
+
+
+def test_tiny_q_corner_answers_with_a_contour_within_the_default_budget():
+    """q = 0.001, sigma = 1, T = 10, delta = 1e-5 (q T = 0.01): the other direction's Chernoff check
+    re-evaluated the float K of the same grid at every eps of the bracket search (~27 ms a point for
+    ADD there): the 1 s budget ran out and the proven fallback [0.0091, 0.608] answered (the contour
+    needed 6.6 s).  With k_float memoised the contour answers; its bracket overlaps dp_accounting's
+    PLD pair and is within 1e-5."""
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(1.0, 0.001), 10).get_epsilon(1e-5, certify=True)
+    C.clear_caches()
+    assert str(r.certified_by).startswith("contour integral"), r.certified_by
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-5 * r.upper
+    opt, pess = _pld(1.0, 0.001, 10, 1e-5)
+    assert r.lower <= pess and r.upper >= opt, (r.lower, r.upper, opt, pess)

@@ -423,6 +423,21 @@ def _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wwl, wwr, cubr, mo
 LOG2_NB = math.log(2.0)
 
 
+def _excess_cells(lb: np.ndarray, last: float, target: float) -> np.ndarray:
+    """Indices (sorted) of the truncation cells to probe: none where the cells' bounds lb and the part
+    beyond the grid ``last`` already sum (log) to at most target - 0.05; else the fewest largest cells
+    whose removal leaves the rest (with ``last``) at most target - 1.  Only which cells are probed
+    depends on it: every cell keeps a valid bound."""
+    if not (np.logaddexp(np.logaddexp.reduce(lb), last) > target - 0.05):
+        return np.empty(0, dtype=np.int64)
+    order = np.argsort(-lb, kind="stable")
+    with np.errstate(invalid="ignore"):
+        rest = np.logaddexp(np.logaddexp.accumulate(lb[order][::-1])[::-1], last)  # rest[j]: cells j.. on
+    ok = np.nonzero(rest <= target - 1.0)[0]
+    j = int(ok[0]) if ok.size else lb.shape[0]
+    return np.sort(order[:max(j, 1)])
+
+
 def _ladder(c: float, u: np.ndarray, rho: float) -> np.ndarray:
     """log of the factor a node's tolerance is loosened by at height u (quantised path, rho > 0):
     max(1, |c + iu| / (rho c)) rounded down to a power of two, at most NODE_LADDER_CAP; 0 where rho <= 0.
@@ -462,7 +477,7 @@ def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, l
             kt = ks[todo]
             z = c + 1j * h * kt
             w = z + 1.0 if direction == "remove" else -z
-            lad = _ladder(c, h * kt, rho)
+            lad = rho(h * kt) if callable(rho) else _ladder(c, h * kt, rho)
             lgt = np.empty(kt.shape[0], dtype=np.complex128)
             lrt = np.empty(kt.shape[0])
             for lv in np.unique(lad):  # one kernel call per tolerance
@@ -717,13 +732,25 @@ class CertDirection:
         per = (np.array([g.n for g in self.sg], dtype=float)[:, None] * self._log_group_bounds(c, ul, ur)
                if self.sg else [])
         lb = base + (np.sum(per, axis=0) if self.sg else 0.0)
+        # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
+        # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
+        ue = grid[-1:]
+        le = 0.5 * self.mu2 * (c * c + c - ue * ue)
+        if self.sg:
+            ns = np.array([g.n for g in self.sg], dtype=float)
+            le = le + np.sum(ns[:, None] * self._log_group_bounds(c, ue, ue, moments=False), axis=0)
+        last = float(le[0]) - math.log(ue[0] - h)
         if target is not None and self.sg:
-            share = target - math.log(len(ul)) - 1.0
-            bad = np.nonzero(lb > share)[0]
+            # the cells to probe: the largest bounds, as many as leave the others (and the part beyond
+            # the grid) summing below e^-1 of the target (_excess_cells); none once the whole sum is
+            # below the target.  (Each cell above its 1/(700 e) share of the target was probed before:
+            # at q = 0.01, sigma = 0.6421, T = 10 every cell to u = 2,500 at 16 sub-cells, ~800 probe
+            # enclosures, where the sum needed far fewer)
+            bad = _excess_cells(lb, last, target)
             # groups with more steps first (their probes lower the cell bounds most), PROBE_CHUNK at a
             # time: a group left unprobed keeps its analytic bound (valid, only looser), so the probing
-            # stops as soon as every cell meets its share -- at 200 segments of 10 steps the cells were
-            # met 22 nats below the target once all groups were probed: most probes were not needed
+            # stops as soon as the cells' sum meets the target -- at 200 segments of 10 steps the cells
+            # were met 22 nats below the target once all groups were probed: most probes were not needed
             order = sorted(range(len(self.sg)), key=lambda j: -self.sg[j].n)
             for m in (1, 4, 16):
                 if bad.size == 0:
@@ -739,21 +766,13 @@ class CertDirection:
                         pb = self._probe2(i, c, ul[bad], ur[bad], deadline, m)
                         per[i][bad] = np.minimum(per[i][bad], g.n * pb)
                     lb = base + np.sum(per, axis=0)
-                    bad = np.nonzero(lb > share)[0]
+                    bad = _excess_cells(lb, last, target)
                     if bad.size == 0:
                         break
             if bad.size > 0 and PROBE_D1:
                 for i, g in enumerate(self.sg):
                     per[i][bad] = np.minimum(per[i][bad], g.n * self._probe(i, c, ul[bad], ur[bad], deadline))
                 lb = base + np.sum(per, axis=0)
-        # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
-        # sum_{u_k >= u_e} h / u_k^2 <= 1 / (u_e - h)
-        ue = grid[-1:]
-        le = 0.5 * self.mu2 * (c * c + c - ue * ue)
-        if self.sg:
-            ns = np.array([g.n for g in self.sg], dtype=float)
-            le = le + np.sum(ns[:, None] * self._log_group_bounds(c, ue, ue, moments=False), axis=0)
-        last = float(le[0]) - math.log(ue[0] - h)
         v = float(np.logaddexp(np.logaddexp.reduce(lb), last))
         return v if v == v else math.inf  # NaN: no bound
 
@@ -1185,6 +1204,107 @@ def _neg_alias(cd: CertDirection, c: float, P: float, eps: float) -> tuple[float
     return max(0.0, t1 - t2 - m), max(0.0, t1 - t2 + m)
 
 
+def _grow_n(cd: CertDirection, c: float, h: float, n: int, lt: float, target: float, deadline: float
+            ) -> tuple[int, float]:
+    """(N, its log truncation bound): the given N where its bound lt meets the target, else a larger one
+    that does -- up to three steps of 1/8 first (the float estimate it starts from is usually close,
+    and the cells beyond were probed already), then doubling and bisection on the rigorous bound."""
+    if lt <= target:
+        return n, lt
+    lo_n, hi_n = n, n
+    for _ in range(3):
+        lo_n, hi_n = hi_n, hi_n + max(8, hi_n // 8)
+        if _now() > deadline:
+            raise CertError("quantised contour ran out of time (node count)")
+        lt = cd.log_trunc(c, h, hi_n, target, deadline)
+        if lt <= target:
+            break
+    while lt > target:
+        lo_n, hi_n = hi_n, 2 * hi_n
+        if hi_n > Q_MAX_NODES:
+            raise CertError(f"quantised contour: truncation bound not met within {Q_MAX_NODES} nodes")
+        if _now() > deadline:
+            raise CertError("quantised contour ran out of time (node count)")
+        lt = cd.log_trunc(c, h, hi_n, target, deadline)
+    while hi_n - lo_n > max(8, lo_n // 16):
+        mid = (lo_n + hi_n) // 2
+        v = cd.log_trunc(c, h, mid, target, deadline)
+        if v > target:
+            lo_n = mid
+        else:
+            hi_n, lt = mid, v
+    return hi_n, lt
+
+
+def _qnodes(cd: CertDirection, c: float, h: float, n: int, e: float, log_delta: float, deadline: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The quantised contour's node values (K~, log error bound) for k < n (docs/certified.md 5b: node
+    tolerance QUANT_NODE_RTOL, cache slack NODE_SLACK, the node ladder)."""
+    from . import certified_quant as Q
+
+    K = np.empty(n, dtype=np.complex128)
+    E = np.empty(n)
+    cd.node_slack = math.log(Q.NODE_SLACK)
+    cd.node_rtol = QUANT_NODE_RTOL
+    cd.node_ladder = QUANT_NODE_LADDER
+    if NODE_WEIGHTED and len(cd.sg) <= Q.N_EST_GROUPS:
+        # built on the first node that is not cached (a later query of a training loop finds all)
+        memo: list = []
+
+        def lazy(us: np.ndarray) -> np.ndarray:
+            if not memo:
+                memo.append(Q.node_ladder(cd, c, h, n, e, log_delta, QUANT_NODE_RTOL))
+            f = memo[0]
+            return f(us) if f is not None else _ladder(c, us, QUANT_NODE_LADDER)
+
+        cd.node_ladder = lazy
+    try:
+        for k0 in range(0, n, 256):  # chunks: the deadline is checked between them
+            if _now() > deadline:
+                raise CertError("quantised contour ran out of time")
+            k1 = min(n, k0 + 256)
+            K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
+    finally:
+        cd.node_slack = math.log(10.0)
+        cd.node_rtol = NODE_RTOL
+        cd.node_ladder = 0.0
+    return K, E
+
+
+def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: float, e: float,
+                lt: float) -> float:
+    """The eps where the sum, less the exact k < 0 aliases where they are known (_neg_alias: their
+    midpoint), equals e^lt: Newton from e; NaN where it fails.  Only the point the bracket is built
+    around (_bracket verifies both ends with delta_bounds): without the alias term the point sat
+    e^{-cP} / (delta |d log delta / d eps|) above the truth (7e-5 of delta at c = 2^(3/4), h = 1/2,
+    q = 0.01, sigma = 0.6421, T = 10), and the upper end is never searched below it."""
+    P = 2.0 * math.pi / h
+    for _ in range(60):
+        ls, _, dls = _cert_sums(K, E, c, h, e)
+        if not math.isfinite(ls) or dls >= 0.0:
+            return math.nan
+        neg = _neg_alias(cd, c, P, e)
+        if neg is None:
+            f, df = ls - lt, dls
+        else:
+            # S - A_-, A_- = 1/(e^{cP} - 1) - e^eps / (e^{(c+1)P} - 1): d(S - A_-)/d eps = S dls + t2
+            S = math.exp(ls)
+            am = 0.5 * (neg[0] + neg[1])
+            t2 = math.exp(e - (c + 1.0) * P) / -math.expm1(-(c + 1.0) * P)
+            if not (S - am > 0.0):
+                return math.nan
+            f = math.log(S - am) - lt
+            df = (S * dls + t2) / (S - am)
+            if not (df < 0.0):
+                return math.nan
+        if abs(f) <= 1e-12:
+            return e
+        e = e - f / df
+        if not (e > 0.0) or not math.isfinite(e):
+            return math.nan
+    return math.nan
+
+
 # ----------------------------------------------------------------------------- brackets
 def _now() -> float:
     """The certificate's clock: this process's CPU time, so that the budget (hence which source
@@ -1210,6 +1330,8 @@ Q_MAX_NODES = 40_000
 #: (25 -> 125 ms).  Either is only a guide: eps comes from Newton on the certified sum
 QUANT_ENGINE_HINT: bool | None = None
 FLOAT_HINT_QT = 1.0
+#: a fresh quantised contour starts at this fraction of the float node-count estimate (no margin)
+FRESH_N = 1.0
 #: relative node tolerance (NODE_RTOL's role) on the quantised path, accepted at QUANT_RTOL: the node
 #: errors add ~this times the cancellation ratio sum|v_k| / delta to the relative width on delta
 QUANT_NODE_RTOL = 1e-8
@@ -1219,6 +1341,9 @@ QUANT_NODE_RTOL = 1e-8
 #: on top of the unchanged part: ~ln(u_max / (rho c)) / (rho c) against ~pi / (2 c) -- at rho = 4 a
 #: factor <= ~1.9 on the (already small) node part of the width at u_max = 661 (q T = 0.1)
 QUANT_NODE_LADDER = 4.0
+#: on the quantised path with at most certified_quant.N_EST_GROUPS groups, the node tolerances follow
+#: the float size of the integrand instead (certified_quant.node_ladder; only the width can change)
+NODE_WEIGHTED = True
 NODE_LADDER_CAP = 1024.0
 
 #: CPU-time budget of one certificate (seconds), the exact engine's estimate included; past it the
@@ -1488,55 +1613,53 @@ class ContourCertifier:
         if got is None:
             raise CertError("quantised contour: no step with negligible aliases")
         c, h, s_alias, n = got
-        target = log_delta + math.log(Q.TRUNC_RTOL) + c * e + math.log(math.pi)
+        target = Q.trunc_target(log_delta, c, e)
         fresh = n <= 0
         if fresh:  # no previous contour of this (c, h): start where the float integrand has decayed
-            n_est = Q.n_estimate(cd, c, h, target)
-            n = 64 if n_est is None else max(64, min(n_est, Q_MAX_NODES // 2))
+            # (the float tail estimate without margin, FRESH_N of it: the rigorous count was 0.92-0.97
+            # of that estimate at sigma 0.6421-2, q 0.001-0.05, T 10-20; a count too low is grown in
+            # steps of 1/8, whose truncation cells were probed already, while each probe pass that
+            # ends below the count used is lost)
+            n_est = Q.n_estimate(cd, c, h, target + 1.0)
+            n = 64 if n_est is None else max(64, min(int(FRESH_N * n_est), Q_MAX_NODES // 2))
         lt = cd.log_trunc(c, h, n, target, deadline)
-        if fresh and lt <= target and n > 64:
-            # the float estimate errs on the safe side: one step down (only the cells between the two
-            # counts are new probes; each node saved is one enclosure per group)
-            n2 = max(64, (7 * n) // 8)
-            v = cd.log_trunc(c, h, n2, target, deadline)
-            if v <= target:
-                n, lt = n2, v
-        if lt > target:
-            lo_n, hi_n = n, n
-            while True:
-                lo_n, hi_n = hi_n, 2 * hi_n
-                if hi_n > Q_MAX_NODES:
-                    raise CertError(f"quantised contour: truncation bound not met within {Q_MAX_NODES} nodes")
-                if _now() > deadline:
-                    raise CertError("quantised contour ran out of time (node count)")
-                lt = cd.log_trunc(c, h, hi_n, target, deadline)
-                if lt <= target:
-                    break
-            while hi_n - lo_n > max(8, lo_n // 16):
-                mid = (lo_n + hi_n) // 2
-                v = cd.log_trunc(c, h, mid, target, deadline)
-                if v > target:
-                    lo_n = mid
-                else:
-                    hi_n, lt = mid, v
-            n = hi_n
-        K = np.empty(n, dtype=np.complex128)
-        E = np.empty(n)
-        cd.node_slack = math.log(Q.NODE_SLACK)
-        cd.node_rtol = QUANT_NODE_RTOL
-        cd.node_ladder = QUANT_NODE_LADDER
-        try:
-            for k0 in range(0, n, 256):  # chunks: the deadline is checked between them
-                if _now() > deadline:
-                    raise CertError("quantised contour ran out of time")
-                k1 = min(n, k0 + 256)
-                K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
-        finally:
-            cd.node_slack = math.log(10.0)
-            cd.node_rtol = NODE_RTOL
-            cd.node_ladder = 0.0
+        n, lt = _grow_n(cd, c, h, n, lt, target, deadline)
+        K, E = _qnodes(cd, c, h, n, e, log_delta, deadline)
         Q.record(cd, d, log_delta, c, h, n)
         return CertContour(c, h, K, E, lt, 0.0), list(s_alias), e
+
+    def _qslope(self, d: str, cc: CertContour, e: float, lt: float, deadline: float
+                ) -> tuple[CertContour, float]:
+        """The quantised contour cc (direction d) with its node count grown where its truncation bound
+        would make the bracket wider than intended, and eps again by Newton.
+
+        The contour's truncation level (certified_quant.trunc_target) took |d log delta / d eps| to be
+        at least c; it is known now (the sum's own derivative at Newton's eps, d log S / d eps): the
+        bound T moves each end by about T / (delta |d log S / d eps|), so the level wanted is
+        TRUNC_EPS_RTOL eps |d log S / d eps| of delta (clipped as there).  With few participations the
+        slope is far below c (q = 0.01, sigma = 1, T = 10: 0.9 against c = 6.7; the bracket was 2.3e-5
+        wide and the engine-guided contour answered, 18 -> 44 ms).  Only the node count changes (the
+        appended nodes are new, the others cached); the bracket is then checked as always."""
+        from . import certified_quant as Q
+
+        _, _, dls = _cert_sums(cc.logk, cc.loge, cc.c, cc.h, e)
+        if not (dls < 0.0 and math.isfinite(dls)):
+            return cc, e
+        rt = min(Q.TRUNC_RTOL, max(Q.TRUNC_RTOL_MIN, Q.TRUNC_EPS_RTOL * e * -dls))
+        target = lt + math.log(rt) + cc.c * e + math.log(math.pi)
+        if cc.log_trunc_base <= target:
+            return cc, e
+        cd = self.dirs[d]
+        n0 = int(cc.logk.shape[0])
+        # a first guess from the float tail estimate at the new level (the rigorous search decides)
+        n_est = Q.n_estimate(cd, cc.c, cc.h, target + 1.0)
+        n = max(n0 + 8, n_est if n_est is not None else n0)
+        n = min(n, Q_MAX_NODES)
+        n, ltr = _grow_n(cd, cc.c, cc.h, n, cd.log_trunc(cc.c, cc.h, n, target, deadline), target, deadline)
+        K, E = _qnodes(cd, cc.c, cc.h, n, e, lt, deadline)
+        Q.record(cd, d, lt, cc.c, cc.h, n)
+        cc = CertContour(cc.c, cc.h, K, E, ltr, 0.0)
+        return cc, _newton_eps(cd, K, E, cc.c, cc.h, e, lt)
 
     def _quant_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
         """eps(delta) from quantised contours (the engine is not asked): the dominating direction by
@@ -1581,20 +1704,9 @@ class ContourCertifier:
         second = "add" if first == "remove" else "remove"
         for d in (first, second, first):
             cc, s_alias, e = self._qcontour(d, lt, deadline, eps=hint)
-            for _ in range(60):
-                ls, _, dls = _cert_sums(cc.logk, cc.loge, cc.c, cc.h, e)
-                if not math.isfinite(ls) or dls >= 0.0:
-                    e = math.nan
-                    break
-                f = ls - lt
-                if abs(f) <= 1e-12:
-                    break
-                e = e - f / dls
-                if not (e > 0.0) or not math.isfinite(e):
-                    e = math.nan
-                    break
-            else:
-                e = math.nan
+            e = _newton_eps(self.dirs[d], cc.logk, cc.loge, cc.c, cc.h, e, lt)
+            if e > 0.0:
+                cc, e = self._qslope(d, cc, e, lt, deadline)
             if not (e > 0.0):
                 continue  # no eps on this direction's sum: the other direction is tried
             b = self._bracket(cc, s_alias, d, e, delta, t0, deadline)
@@ -1617,17 +1729,8 @@ class ContourCertifier:
         cd = self.dirs[d]
         K, E = cd.nodes(c, h, 0, n)
         lt = math.log(delta)
-        for _ in range(60):
-            ls, _, dls = _cert_sums(K, E, c, h, e)
-            if not math.isfinite(ls) or dls >= 0.0:
-                return None
-            f = ls - lt
-            if abs(f) <= 1e-12:
-                break
-            e = e - f / dls
-            if not (e > 0.0) or not math.isfinite(e):
-                return None
-        else:
+        e = _newton_eps(cd, K, E, c, h, e, lt)
+        if not (e > 0.0):
             return None
         tgt = lt + math.log(TARGET_RTOL * 1e-2) + c * e + math.log(math.pi)
         ltr = cd.log_trunc(c, h, n, tgt)
@@ -1683,7 +1786,9 @@ class ContourCertifier:
         # both ends: steps growing 4x from the estimate until verified, then a bisection between the
         # last failed and the verified point (a 4x step alone left [0.0972, 0.2623] at sigma = 1e3,
         # q = 0.5, T = 1000, delta = 1e-12, where the other direction needed a longer step)
-        want = max(TARGET_RTOL * 1e-2 * max(e_ref, 1e-300), 1e-15)
+        # (the ends to 1e-9 of eps, or to 1e-3 of the expected width eta where that is coarser: a quantised
+        # bracket ~2e-6 wide took ~12 bisection steps per end to 1e-9, each a certified sum)
+        want = max(TARGET_RTOL * 1e-2 * max(e_ref, 1e-300), 1e-3 * eta, 1e-15)
         if e_ref == 0.0 and upper_ok(0.0):
             upper = 0.0
         else:

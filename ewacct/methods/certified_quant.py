@@ -37,9 +37,12 @@ from .._kernels.mgf import sg_composition_complex, sg_composition_real, sg_log_g
 #: grid points per octave of the abscissa c
 C_STEPS = 4
 #: keep the previous abscissa while the saddle is within 2^(HYST / C_STEPS) of it
-HYST = 2.5
+HYST = 4.5
 #: a new abscissa is chosen among the grid point at the saddle and this many below it (largest step)
-C_BELOW = 1
+C_BELOW = 3
+#: a grid point further below is taken where its float node-count estimate is below this fraction of
+#: the best so far (the first step below: 0.6)
+BELOW_GAIN = 0.85
 #: ... only where the float estimate of the node count at the saddle's grid point exceeds this
 C_BELOW_MIN_N = 512
 #: relative size the alias bounds are held to (of the target delta).  They bound only the lower end
@@ -49,8 +52,24 @@ C_BELOW_MIN_N = 512
 #: sigma = 0.6421), 560 new node enclosures; 1e-8 keeps h = 1/4 to T = 40 and halves it at T = 50
 #: (~330 new nodes)
 ALIAS_RTOL = 1e-8
-#: relative size of the truncation bound (of the target delta)
-TRUNC_RTOL = 1e-6
+#: relative size of the truncation bound (of the target delta): TRUNC_EPS_RTOL eps c, clipped to
+#: [TRUNC_RTOL_MIN, TRUNC_RTOL] (trunc_target).  The truncation bound T moves each end of the eps
+#: bracket by about T / (delta |d log delta / d eps|), and |d log delta / d eps| is about the saddle
+#: abscissa, at least the c used (c is at or below the saddle): so the bracket's relative width gets
+#: at most ~2 TRUNC_EPS_RTOL from it (against the QUANT_RTOL = 1e-5 acceptance, which is checked on
+#: the bracket itself: this is only where the node count is aimed).  It was 1e-6 of delta whatever eps
+#: and c: q = 0.01, sigma = 0.6421, T = 10 (eps c ~ 3.5) then needed ~20 % more nodes than now, and at
+#: eps c << 1 the bracket missed the acceptance
+TRUNC_RTOL = 1e-5
+TRUNC_RTOL_MIN = 1e-7
+TRUNC_EPS_RTOL = 1.5e-6
+
+
+def trunc_target(log_delta: float, c: float, eps: float) -> float:
+    """log of the level the truncation bound (without e^{-c eps} / pi, CertDirection.log_trunc) is held
+    to on a quantised contour of abscissa c at the estimate eps (see TRUNC_EPS_RTOL)."""
+    rt = min(TRUNC_RTOL, max(TRUNC_RTOL_MIN, TRUNC_EPS_RTOL * max(eps, 0.0) * c))
+    return log_delta + math.log(rt) + c * eps + math.log(math.pi)
 #: a cached node enclosure may be this much looser than the tolerance now asked (QUANT_NODE_RTOL /
 #: (n x groups), rounded to powers of two): a history growing ~64x keeps its nodes; the bracket
 #: (accepted at 1e-5, QUANT_RTOL) widens a little
@@ -86,7 +105,25 @@ def _log_gf(q: float, mu: float, a: float) -> float:
 
 def k_float(cd: Any, s: float) -> float:
     """K(s) of a direction in floats (estimates only): the engine's fast real kernel for the whole
-    history at once (sg_composition_real), sg_log_g per group where it gives no finite value."""
+    history at once (sg_composition_real), sg_log_g per group where it gives no finite value.
+
+    Memoised per direction object (one composition): the bracket's Chernoff check of the other
+    direction orders the same grid of s at every eps it tries (certified._chernoff_hi), and the float
+    kernel can be slow there (q = 0.001, sigma = 1, T = 10, ADD at s ~ 20: ~27 ms a point, 5.7 of the
+    6.5 s of CPU that certificate took)."""
+    memo = cd.__dict__.get("_kf_memo")
+    if memo is None:
+        memo = cd.__dict__.setdefault("_kf_memo", {})
+    v = memo.get(s)
+    if v is None:
+        v = _k_float(cd, s)
+        if len(memo) > 4096:
+            memo.clear()
+        memo[s] = v
+    return v
+
+
+def _k_float(cd: Any, s: float) -> float:
     a = cd._a(s)
     k = 0.5 * cd.mu2 * s * (s + 1.0)
     if not cd.sg:
@@ -300,23 +337,54 @@ def quantise_c(c: float) -> float:
     return 2.0 ** (math.floor(C_STEPS * math.log2(c)) / C_STEPS)
 
 
-def pick_h(cd: Any, c: float, eps: float, log_delta: float, h_max: float = math.inf
+def neg_exact_period(cd: Any, eps: float) -> float:
+    """The smallest alias period P = 2 pi / h for which the k < 0 aliases are expected to be known
+    exactly at the final eps (``certified._neg_alias``: REMOVE of subsampled Gaussians only, where
+    eps - P <= L_min = sum n log(1 - q)); inf where they never are.  The final eps is not known yet
+    (``eps`` is the float estimate), so a margin of max(1, eps) is added: where the final eps misses
+    the condition after all, the certificate uses the bound 1/(e^{cP} - 1) there (valid, only wider;
+    the bracket is then checked against QUANT_RTOL as always)."""
+    if cd.direction != "remove" or cd.mu2 != 0.0 or not cd.sg or not (eps >= 0.0):
+        return math.inf
+    lmin = sum(g.n * math.log1p(-g.q) for g in cd.sg)
+    return eps + max(1.0, eps) - lmin
+
+
+#: pick_h's finer grid of s only up to this abscissa (the float K is slow at large s: ~16 ms a point at
+#: sigma = 605, q = 5.3e-6, where c ~ 9e5)
+FINE_C_MAX = 64.0
+
+
+def pick_h(cd: Any, c: float, eps: float, log_delta: float, h_max: float = math.inf, fine: bool = True
            ) -> tuple[float, list[float]] | None:
     """The largest h = 2^-j whose alias bounds (float psi) are below ALIAS_RTOL * delta, and the s
-    values that bound the positive aliases (their rigorous psi_hi is used in the certificate)."""
+    values that bound the positive aliases (their rigorous psi_hi is used in the certificate).
+
+    The k < 0 aliases' bound 1/(e^{cP} - 1) is not asked where they are subtracted exactly
+    (P >= neg_exact_period: the certificate's _neg_alias): below the saddle that bound, not the
+    positive aliases, limited the step (q = 0.01, sigma = 0.6421, T = 10: h = 1/2 at c = 2^(3/4),
+    two grid points below the c = 2^(5/4) of h = 1/4)."""
     lim = log_delta + math.log(ALIAS_RTOL)
     ss = sorted([c * (1.0 + 2.0 ** (-k / 2.0)) for k in range(1, 13)] + [c * 2.0 ** (k / 4.0) for k in range(5, 17)])
+    p_neg = neg_exact_period(cd, eps)
+    if fine and len(cd.sg) <= N_EST_GROUPS and p_neg < math.inf and c <= FINE_C_MAX:
+        # a finer grid beyond 2c (few groups: each point is one cheap float K): with few participations
+        # K(s) turns from ~0 to steep within ~0.3 c (q = 0.01, sigma = 0.6421, T = 10: K(3.3) = 0.9,
+        # K(4) = 15), and the best s of the positive-alias bound sits inside that turn
+        ss = sorted(set(ss + [c * 2.0 ** (k / 16.0) for k in range(17, 65)]))
     ps = []
     for s in ss:
         v = k_float(cd, s) + s * math.log(s) - (s + 1.0) * math.log1p(s) - s * eps
         ps.append(v if v == v else math.inf)
     j0 = int(math.floor(math.log2(2.0 * math.pi * c / (-lim + 1.0))))  # e^{-cP} <= e^lim
+    if p_neg < math.inf:
+        j0 = max(j0, int(math.floor(math.log2(2.0 * math.pi / p_neg))))
     if h_max < math.inf:
         j0 = min(j0, int(round(math.log2(h_max))))
     for j in range(j0, j0 - 40, -1):
         h = 2.0 ** j
         P = 2.0 * math.pi / h
-        if -c * P - math.log1p(-math.exp(-c * P)) > lim:
+        if P < p_neg and -c * P - math.log1p(-math.exp(-c * P)) > lim:
             continue
         best, arg = math.inf, None
         for s, p in zip(ss, ps):
@@ -375,7 +443,13 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
     c = quantise_c(c_saddle)
     if rec is not None and 0.0 <= math.log2(c_saddle) - math.log2(rec[0]) <= HYST / C_STEPS:
         c = rec[0]
-        got = pick_h(cd, c, eps, log_delta)
+        # the coarse s-grid first (a later query of a training loop: ~50 float K less); the fine one
+        # where the coarse one does not reach the recorded step
+        got = pick_h(cd, c, eps, log_delta, fine=False)
+        if got is None or got[0] < rec[1]:
+            gf = pick_h(cd, c, eps, log_delta)
+            if gf is not None and (got is None or gf[0] > got[0]):
+                got = gf
     else:
         # the node count is u_max / h, u_max where the integrand has decayed: among the grid points at
         # and up to C_BELOW steps below the saddle, the one with the smallest float estimate of the
@@ -387,7 +461,7 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
         got = pick_h(cd, c, eps, log_delta)
         if below and got is not None and len(cd.sg) <= N_EST_GROUPS:
             k = math.floor(C_STEPS * math.log2(c_saddle))
-            best = n_estimate(cd, c, got[0], log_delta + math.log(TRUNC_RTOL) + c * eps + math.log(math.pi))
+            best = n_estimate(cd, c, got[0], trunc_target(log_delta, c, eps))
             # (only for long contours: pick_h's float K at other abscissae is not free -- at sigma = 605,
             # q = 5.3e-6 (c ~ 9e5) it took the whole budget -- and short ones have little to gain)
             for j in range(1, C_BELOW + 1) if best is not None and best > C_BELOW_MIN_N else ():
@@ -395,8 +469,8 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
                 gj = pick_h(cd, cj, eps, log_delta)
                 if gj is None or gj[0] <= got[0]:
                     continue
-                nj = n_estimate(cd, cj, gj[0], log_delta + math.log(TRUNC_RTOL) + cj * eps + math.log(math.pi))
-                if nj is not None and nj < 0.6 * best:
+                nj = n_estimate(cd, cj, gj[0], trunc_target(log_delta, cj, eps))
+                if nj is not None and nj < (0.6 if j == 1 else BELOW_GAIN) * best:
                     got, c, best = gj, cj, nj
                     LAST_BELOW[0] = True
     if eng is not None and c <= eng[0]:
@@ -420,7 +494,7 @@ def choose(cd: Any, direction: str, c_saddle: float, eps: float, log_delta: floa
         # sigma = 1: N = 797 set at T = 20 (h = 1/4), ~190 needed at T = 110, ~90 at T = 300.  Start
         # from the float estimate where it is under half of N (the rigorous search in the caller
         # decides; the cells between the two counts are probed once)
-        ne = n_estimate(cd, c, h, log_delta + math.log(TRUNC_RTOL) + c * eps + math.log(math.pi))
+        ne = n_estimate(cd, c, h, trunc_target(log_delta, c, eps))
         if ne is not None and ne < n0 // 2:
             n0 = max(N_SHRINK_MIN, ne)
     return c, h, s_alias, n0
@@ -471,6 +545,72 @@ def n_estimate(cd: Any, c: float, h: float, target: float) -> int | None:
     if ok.size == 0 or lf[-1] > target - 10.0:
         return None
     return int(math.ceil(u[ok[0]] / h))
+
+
+#: the node errors the value-weighted ladder (node_ladder) aims at, relative to delta (their sum); the
+#: bracket's ends move by about E / (delta |d log delta / d eps|) on their account
+NODE_ERR_RTOL = 2e-6
+#: node_ladder only for contours of at least this many nodes, reaching at most this far
+LADDER_MIN_N = 256
+LADDER_U_MAX = 1e5
+#: the largest loosening of a node's tolerance by node_ladder (a power of two)
+NODE_WEIGHT_CAP = 2.0 ** 20
+
+
+def node_ladder(cd: Any, c: float, h: float, n: int, eps: float, log_delta: float, node_rtol: float):
+    """A function u -> log of the factor node k's tolerance is loosened by on the quantised contour
+    (c, h, N = n), or None where the floats give no estimate.  Not part of the certificate: each
+    node's radius enters the error bound E as it is (docs/certified.md section 2), so the factor
+    decides only the width.
+
+    Node k adds about (h/pi) |e^{K(z_k) - z_k eps}| / |z_k (z_k + 1)| n r_k / |G(w_k)| to E (the
+    telescoped bound of section 3), and its radius is asked for node_rtol G(a) / nb times the factor:
+    so the factor that makes each node's share NODE_ERR_RTOL delta / N is
+    NODE_ERR_RTOL delta e^{c eps} pi / (N h W(u) node_rtol G(a) / |G(w)|), W(u) = |e^{K}| / |z (z+1)|,
+    rounded down to a power of two, at least 1, at most NODE_WEIGHT_CAP.  W and |G(w)| / G(a) come
+    from the float kernel on a geometric grid in u (ratio 1.1; each node takes the larger W of the
+    two grid points around it, times e).  The integrand decays by e^-20 and more within the contour
+    (q = 0.01, sigma = 0.6421, T = 10: ~90 % of the nodes at u >= 60, where a factor >= 2^7 applies;
+    an enclosure at 1e-5 of G(a) costs ~11 us against ~19 us at 6e-10)."""
+    if len(cd.sg) > N_EST_GROUPS or n < LADDER_MIN_N or not (n * h <= LADDER_U_MAX):
+        return None  # short contours gain little; the float kernel is slow at very large |Im w|
+    qs = np.array([g.q for g in cd.sg])
+    mus = np.array([g.mu for g in cd.sg])
+    ns = np.array([float(g.n) for g in cd.sg])
+    ntot = float(ns.sum())
+    u_end = (n + 1) * h
+    m = max(2, int(math.ceil(math.log(u_end / h) / math.log(1.1))) + 2)
+    u = np.concatenate([[0.0], h * 1.1 ** np.arange(m)])
+    z = c + 1j * u
+    try:
+        lk = 0.5 * cd.mu2 * (z * z + z).real
+        lk = lk + sg_composition_complex(qs, mus, ns, np.ascontiguousarray(cd._w(z))).real
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return None
+    lw = lk - np.log(np.abs(z * (z + 1.0)))
+    if not np.all(np.isfinite(lw)):
+        return None
+    # log(G(a) / |G(w)|) per step (one group: exact; several: their average, a guide)
+    lgr = np.maximum((lk[0] - lk) / max(ntot, 1.0), 0.0)
+    need = lw + lgr
+    # each interval [u_j, u_{j+1}] takes the larger end (+1 nat)
+    top = np.maximum(need[:-1], need[1:]) + 1.0
+    base = (math.log(NODE_ERR_RTOL) + log_delta + c * eps + math.log(math.pi) - math.log(n * h)
+            - math.log(node_rtol))
+    lf = base - top
+    cap = math.log2(NODE_WEIGHT_CAP)
+
+    def ladder(us: np.ndarray) -> np.ndarray:
+        j = np.clip(np.searchsorted(u, us, side="right") - 1, 0, lf.shape[0] - 1)
+        x = np.floor(np.clip(lf[j] / LOG2, 0.0, cap))
+        # at least the distance ladder of certified._ladder (rho = 4)
+        x = np.maximum(x, np.minimum(np.floor(np.log2(np.maximum(np.abs(c + 1j * us) / (4.0 * c), 1.0))), 10.0))
+        return x * LOG2
+
+    return ladder
+
+
+LOG2 = math.log(2.0)
 
 
 def forget(cd: Any, log_delta: float) -> None:
