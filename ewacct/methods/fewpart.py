@@ -64,6 +64,15 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   for eps > 0 with 1 <= c eps the near-atom's plateau is removed (e^K -> e^K - 1 on a prefix of the
   u-range, the rest of the -1 added back in closed form), the abscissa then being the saddle of the
   atom-free integrand.  The kernel reports its own rounding error (from the integrand's L1 norm).
+  A rule's |K15 - G7| is taken as its error estimate only where its integrand (F for the plain rule,
+  h for Filon) is resolved by the 15 nodes (every phase step between neighbours <= ``RES_PHASE`` =
+  pi/3, :func:`_resolved`); a panel where neither is gets at least its L1 norm as estimate, and is
+  split where that matters.  Before (taking the smaller of the two differences), an aliased
+  e^{-iu eps} let the plain rule's K15 and G7 agree by chance: defect D2 (q = 1e-4, sigma = 0.5,
+  T = 10, eps(1e-6): one panel at omega = 1568 off by 6.6e-6 of delta at estimate 8e-9, the search's
+  bracket closed away from the root and the dispatch answered a flagged Chernoff bound 2.70; now the
+  exact 0.1790270884) and D3 (delta(eps) at T = 2-3: 7 of 272 estimates optimistic against the direct
+  recursion, worst 1.2e-7 at estimate 7.0e-9; now none, benchmarks/fewpart_d3_scan.py).  Cost ~0.92x.
 
 Measured (benchmarks/fewpart_bench.py, 168 queries, CPU time per warm query on the loaded 2-core
 machine, before/after in one run, 2026-11-30 23:20 UTC): median 14.2 -> 10.1 ms at delta = 1e-5 and
@@ -1115,6 +1124,15 @@ DELTA_ACCEPT = 1e-6
 #: Measured at q = 1e-4, sigma = 1, T = 10, eps = 0.04680706 (eps(1e-12)): estimate 1.2e-6 -> 7.2e-7
 #: (refused -> answered), 0.08 -> 0.18 s of CPU
 DELTA_FP_GOAL = 0.5 * DELTA_ACCEPT
+#: an eps(delta) search rebuilds its contour (once) at an iterate with REBUILD_LATE <= |log delta - log
+#: target| <= REBUILD_NEAR whose eps differs from the contour's by more than REBUILD_MOVE of eps, where the
+#: contour's abscissa is the truncation edge's cap, it holds REBUILD_NODES nodes and the saddle at that eps is
+#: beyond REBUILD_RATIO times its abscissa (:meth:`_Direction._epsilon`)
+REBUILD_NEAR = 1.0
+REBUILD_MOVE = 0.25
+REBUILD_RATIO = 1.6
+REBUILD_NODES = 450
+REBUILD_LATE = 1e-2
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
 
@@ -1377,6 +1395,7 @@ class _Direction:
         rebuilt = False
         slope = math.nan  # |d log delta / d eps| at the last iterate where it is known
         prev = (math.nan, -1)  # the previous iterate's eps and node count (a stalled search)
+        moved = False  # the contour rebuilt once near the root (REBUILD_NEAR)
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
             self.tol = self.rtol
@@ -1386,6 +1405,23 @@ class _Direction:
             f = ld - log_target
             if math.isfinite(dld) and dld < 0.0:
                 slope = -dld
+            if (REBUILD_NEAR > 0.0 and not moved and abs(f) <= REBUILD_NEAR and self.P is not None
+                    and abs(eps - self.P_eps) > REBUILD_MOVE * eps and self.P.n >= REBUILD_NODES
+                    and self.P.c >= (1.0 - 1e-9) * self.K.edge_cap()):
+                # near the root on a contour built at an eps far from it (eps = 0, the search's start) whose
+                # abscissa is the truncation edge's cap: where the saddle at this eps lies far beyond
+                # (REBUILD_RATIO), the capped abscissa needs many more panels than the contour rebuilt here
+                # (its own abscissa, the truncation pushed out where that pays).  Checked once per search, at
+                # the first such iterate whose contour holds REBUILD_NODES, and taken only while |f| >=
+                # REBUILD_LATE (later the refinement is already spent).  Measured (fewpart_ab.py, sigma = 0.5,
+                # delta = 1e-10, same run): q = 1e-3, T = 10 98 -> 47 ms (2160 -> 450 nodes); q = 1e-2, T = 10
+                # 82 -> 57 ms; q = 1e-4, T = 10 134 -> 111 ms; no other point of the grid beyond +-10 %.
+                # Without the node and |f| conditions it was a loss (q = 0.05, sigma = 1.5, T = 10, delta =
+                # 1e-5: 8.8 -> 14.8 ms; q = 1e-4, sigma = 0.5, T = 100, delta = 1e-10: 42 -> 66 ms)
+                moved = True
+                if abs(f) >= REBUILD_LATE and _saddle(self.K, eps - self.K.shift) >= REBUILD_RATIO * self.P.c:
+                    self._last, self.P = self.P, None
+                    continue
             if (self.allow_shift and not self.shifted and self.direction == "remove" and abs(f) <= SHIFT_NEAR
                     and eps >= SHIFT_RATIO * self._loss_inf_size()):
                 # near the root, with eps far above |s| (s = the loss's infimum, where the steps not
