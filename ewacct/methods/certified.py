@@ -1754,6 +1754,13 @@ class ContourCertifier:
         eta = max(2.0 * rel / slope, 8.0 * U_MACH * e_ref, 1e-15)
         other = order[1]
         c_ref = cc.c
+        # the other direction's Chernoff grid around its own float saddle where this query has it (any
+        # s gives a valid bound; the grid only decides which are tried): around this contour's c it sat
+        # far off when the directions were tried the other way round -- q = 0.001, sigma = 1, T = 10:
+        # REMOVE's real enclosures at s = 512..6144 (ADD's c = 2048; REMOVE's saddle ~8), 12-52 ms each
+        o_est = self.__dict__.get("_qest", {}).get((other, lt))
+        if o_est is not None and o_est[1] > 0.0 and math.isfinite(o_est[1]):
+            c_ref = o_est[1]
         others: dict[str, Any] = {}
 
         def upper_ok(e: float) -> bool:
