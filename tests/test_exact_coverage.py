@@ -196,3 +196,25 @@ def test_few_participation_small_delta_goes_to_the_contour_first(q, s, T, delta)
     assert r.diagnostics["rel_error"] <= 1e-6
     ref = fewpart_epsilon([(q, s, T)], delta)[0]
     assert float(r.value) == pytest.approx(ref, rel=1e-8)
+
+
+def test_contour_refusal_on_its_rounding_floor_stops_early(monkeypatch):
+    # q = 0.01, sigma = 2, T = 10, delta = 1e-10: the node sum's cancellation exceeds the floating-point budget
+    # at every abscissa; Newton sits on the rounding floor (eps moves by ~1e-13) with the same contour, and
+    # eps(delta) ran all 8 rounds in each engine (truncated and full) before the few-participation quadrature
+    # answered (74 -> 46 ms).  The refusal must come after at most 4 rounds per engine (was 16 in all); the
+    # answer, the few-participation quadrature's, lies inside dp_accounting's PLD bracket (vdi 1e-4).
+    from dp_accounting.pld import privacy_loss_distribution as pld
+
+    from ewacct.methods import exact
+
+    calls = []
+    orig = exact._newton_eps
+    monkeypatch.setattr(exact, "_newton_eps", lambda ct, e, lt: calls.append(e) or orig(ct, e, lt))
+    r = _eps(0.01, 2.0, 10, 1e-10)
+    assert r.method == "exact-fewpart" and r.valid, (r.method, r.diagnostics)
+    assert len(calls) <= 8, calls
+    lo, hi = (pld.from_gaussian_mechanism(standard_deviation=2.0, sampling_prob=0.01, value_discretization_interval=1e-4,
+                                          pessimistic_estimate=p, use_connect_dots=p).self_compose(10)
+              .get_epsilon_for_delta(1e-10) for p in (False, True))
+    assert lo <= float(r.value) <= hi, (lo, float(r.value), hi)

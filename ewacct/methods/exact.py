@@ -213,10 +213,14 @@ class ExactDirection:
         #: abscissa (choose_abscissa), so that a contour refused for its floating-point budget is not
         #: built again unchanged
         self._last_build: tuple[float, float] | None = None
+        #: whether the last contour _contour_for returned is the one it would return again for the same
+        #: (eps, log_delta) (see _epsilon's fixed-point exit)
+        self._repeat_same = False
 
     # -- contours
     def _contour_for(self, eps: float, log_delta: float, deadline: float) -> Contour:
         """A cached contour that meets the tolerance at (eps, log_delta), else a new one."""
+        self._repeat_same = True  # a cached contour: the same one again (the cache is only appended to)
         for ct in reversed(self._contours):
             ok, _ = self._check(ct, eps, log_delta)
             if ok:
@@ -234,6 +238,10 @@ class ExactDirection:
         self._last_build = (eps, lr)
         info: dict = {}
         c, P, used = choose_abscissa(K, eps, c_star, lt, log_delta, grid, log_round=lr, info=info)
+        # a rebuild at the same eps lowers only log_round, which only removes candidates c < c_star
+        # (choose_abscissa): a choice at c >= c_star is the choice again (nearly the same eps: the
+        # same c* and choice up to its last digits)
+        self._repeat_same = c >= c_star
         if info.get("nodes", 0.0) > REFUSE_PREDICTED * K.max_nodes:
             # the probe's node count was 3-19 % below what the contour then took on a 14-point check
             # (q T 0.1..1, sigma 0.5..1): refuse now rather than after the budget's worth of nodes
@@ -323,6 +331,7 @@ class ExactDirection:
                 eps = min(eps, (K.psi(c0) - log_target) / c0)
             except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
                 pass
+        last_sig = None
         for _round in range(8):
             if eps <= 0.0 or not math.isfinite(eps):
                 d0 = self._log_delta(0.0)
@@ -339,12 +348,25 @@ class ExactDirection:
                 eps = 0.5 * eps
                 continue
             ok, lerr = self._check(ct, eps_new, log_target)
+            sig = (ct.c, ct.h, ct.n)
+            # the same contour as the last round's, which _contour_for would return again, Newton held
+            # within 1e-9 of eps (on the node sum's rounding floor), and the error estimate above what an
+            # answer may carry by more than e^0.5 (it moves by ~c |d eps| there): another round repeats this one
+            stuck = (self._repeat_same and last_sig is not None and sig[1:] == last_sig[1:]
+                     and abs(sig[0] - last_sig[0]) <= 1e-6 * sig[0] and abs(eps_new - eps) <= 1e-9 * eps
+                     and lerr > self.log_accept + min(ld, log_target) + 0.5)
+            last_sig = sig
             eps = eps_new
             if ok and abs(ld - log_target) <= 1e-10:
                 # relative error of eps from that of delta: d eps = d delta / |delta'|
                 rel = math.exp(lerr - ld) / max(abs(dld) * eps, 1e-300)
                 return DirectionAnswer(eps, ld, rel, {"c": ct.c, "h": ct.h, "nodes": ct.n,
                                                       "kernel_rel_error": _kernel_rel(ct, eps_new, ld)})
+            if stuck:
+                # the same refusal now (q = 0.01, sigma = 2, T = 10, delta = 1e-10: the node sum's
+                # cancellation exceeds the floating-point budget at every abscissa; 8 rounds, 6 of them
+                # alike, in each of two engines before the few-participation quadrature answered)
+                break
             if clock() > deadline:
                 break
         raise ContourError(f"eps(delta) did not converge (last eps={eps:.6g})")

@@ -227,6 +227,8 @@ class TruncatedRemove(ExactDirection):
 
     # -- the contour: the saddle of K_A, kept below the truncation edge
     def _contour_for(self, eps: float, log_delta: float, deadline: float):
+        # the contour is a function of (eps, log_delta) and K (no rebuild ladder): the same one again
+        self._repeat_same = True
         for ct in reversed(self._contours):
             ok, _ = self._check(ct, eps, log_delta)
             if ok:
