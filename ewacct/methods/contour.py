@@ -453,12 +453,17 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
             cands.append(cd)
     cands.sort(key=lambda cd: -cd[0])
 
+    terms: dict[tuple[float, float], list[float]] = {}
+
     def u_need(c: float, re_kc: float, us: list[float], kz: list[complex]) -> float:
         """The u where the modelled terms fall below the tail budget (log-linear between ladder points;
-        inf when not on the ladder).  Plain Python: the ladder has at most 16 points."""
+        inf when not on the ladder).  Plain Python: the ladder has at most 16 points.  The ladder only
+        grows between calls (_u_probe): each candidate's terms are computed once, then looked up."""
+        tl = terms.setdefault((c, re_kc), [])
+        for i in range(len(tl), len(us)):
+            tl.append(term(c, re_kc, us[i], kz[i]))
         prev_u = prev_t = None
-        for u, k in zip(us, kz):
-            t = term(c, re_kc, u, k)
+        for u, t in zip(us, tl):
             if t <= tail_target:
                 if prev_u is None:
                     return u
