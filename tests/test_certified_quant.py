@@ -313,3 +313,24 @@ def test_tiny_q_corner_answers_with_a_contour_within_the_default_budget():
     assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-5 * r.upper
     opt, pess = _pld(1.0, 0.001, 10, 1e-5)
     assert r.lower <= pess and r.upper >= opt, (r.lower, r.upper, opt, pess)
+
+
+@pytest.mark.parametrize("sigma,q,T,pld_vdi", [(1.0, 1e-4, 10, 1e-5), (1.0, 1e-5, 100, None)])
+def test_newton_from_a_float_estimate_far_above_the_root(sigma, q, T, pld_vdi):
+    # few participations: the float saddle estimate of eps (0.239 at q = 1e-4, T = 10) lies far above
+    # the root (1.07e-3), where the certified sum is lost in its rounding; Newton used to return NaN
+    # there and the answer was the proven wide fallback ([0.000219, 0.4285]; [0, 0.332] at q = 1e-5,
+    # T = 100).  It now quarters eps until the sum is usable: a contour bracket, tight.  References:
+    # the few-participation engine (truncation + adaptive Gauss-Kronrod/Filon panels in u, another
+    # quadrature) and dp_accounting's PLD pair (pessimistic end an upper bound).
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(1e-5, certify=True)
+    assert r.certified_by.startswith("contour integral"), r.certified_by
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-4 * r.upper
+    ref, err, _ = fewpart_epsilon([(q, sigma, T)], 1e-5)
+    assert r.lower - 1e-6 * ref <= ref <= r.upper + 1e-6 * ref and err < 1e-6
+    if pld_vdi is not None:
+        opt, pess = _pld(sigma, q, T, 1e-5, vdi=pld_vdi)
+        assert r.upper <= pess and r.lower >= opt * (1 - 1e-6)

@@ -1282,7 +1282,8 @@ def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: fl
     for _ in range(60):
         ls, _, dls = _cert_sums(K, E, c, h, e)
         if not math.isfinite(ls) or dls >= 0.0:
-            return math.nan
+            e *= 0.25  # the sum is lost in its rounding this far out: towards the root from above
+            continue
         neg = _neg_alias(cd, c, P, e)
         if neg is None:
             f, df = ls - lt, dls
@@ -1292,15 +1293,22 @@ def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: fl
             am = 0.5 * (neg[0] + neg[1])
             t2 = math.exp(e - (c + 1.0) * P) / -math.expm1(-(c + 1.0) * P)
             if not (S - am > 0.0):
-                return math.nan
+                e *= 0.25
+                continue
             f = math.log(S - am) - lt
             df = (S * dls + t2) / (S - am)
             if not (df < 0.0):
-                return math.nan
+                e *= 0.25
+                continue
         if abs(f) <= 1e-12:
             return e
-        e = e - f / df
-        if not (e > 0.0) or not math.isfinite(e):
+        e_new = e - f / df
+        if not math.isfinite(e_new):
+            return math.nan
+        # a step to eps <= 0 (a start far above the root, where log delta is convex and flat: the float
+        # estimate 0.239 at q = 1e-4, sigma = 1, T = 10, delta = 1e-5, root 1.07e-3) quarters eps instead
+        e = e_new if e_new > 0.0 else 0.25 * e
+        if not (e > 1e-300):
             return math.nan
     return math.nan
 
