@@ -5,6 +5,7 @@ Gauss-Legendre in x; shares nothing with the contour), at T = 2 and 3 steps.
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -109,3 +110,24 @@ def test_d2_eps_answered_exactly_inside_pld_bracket():
         return p.self_compose(10).get_epsilon_for_delta(1e-6)
 
     assert end(False) <= r.value <= end(True), r
+
+
+def test_near_miss_estimate_is_returned_flagged_with_the_bound_beside_it():
+    # H-R3's D1: the few-participation quadrature's error estimate 2.1e-6 missed the 1e-6 tolerance and
+    # the default answer was the bare Chernoff bound 1.2e-6, 1e8 times the estimate.  Now: the estimate,
+    # flagged (valid False), with the rigorous bound in its diagnostics.  References: delta is decreasing
+    # in eps (answers at 1.7 and 1.8, within tolerance), and eps(delta) at the returned delta (a separate
+    # search on its own contours) lands back on the queried eps.
+    import ewacct
+
+    kw = dict(noise_multiplier=0.5032372622286618, sampling_probability=1e-06, steps=12452)
+    eps = 1.748993325387129
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ewacct.delta(target_epsilon=eps, **kw)
+        lo, hi = (ewacct.delta(target_epsilon=e, **kw) for e in (1.8, 1.7))
+        back = ewacct.epsilon(target_delta=r.value, **kw)
+    assert r.method == "exact-fewpart" and not r.valid
+    assert r.diagnostics["rel_error"] <= 1e-4 and r.value <= r.diagnostics["upper_bound"]
+    assert lo.valid and hi.valid and lo.value < r.value < hi.value
+    assert back.valid and abs(back.value - eps) <= 1e-6 * eps

@@ -587,7 +587,12 @@ C_REACH = 1e4
 
 
 class FewPartError(ArithmeticError):
-    """The quadrature could not reach its tolerance."""
+    """The quadrature could not reach its tolerance.  ``estimate``: where the query ran to its end, the
+    (value, estimated relative error, direction) it reached (the dispatch may report it, flagged)."""
+
+    def __init__(self, msg: str, estimate: tuple | None = None) -> None:
+        super().__init__(msg)
+        self.estimate = estimate
 
 
 #: the atom at 0 is subtracted from e^K where K(c) is at most this (its weight e^{-K(c)} above ~1e-9)
@@ -1595,7 +1600,7 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
         if best is None or val > best[0]:
             best = (val, rel, d)
     if best[1] > DELTA_ACCEPT:
-        raise FewPartError(f"estimated relative error {best[1]:.3g} above {DELTA_ACCEPT:g}")
+        raise FewPartError(f"estimated relative error {best[1]:.3g} above {DELTA_ACCEPT:g}", best)
     return best
 
 
@@ -1636,5 +1641,5 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
         e, _, rel = _Direction(g, direction, rtol).epsilon(lt)
         best = (e, rel, direction)
     if best[1] > EPS_ACCEPT:
-        raise FewPartError(f"estimated relative error of eps {best[1]:.3g} too large")
+        raise FewPartError(f"estimated relative error of eps {best[1]:.3g} too large", best)
     return best
