@@ -105,11 +105,13 @@ def _fmt(x: Any) -> str:
     return f"{x:.6g}"
 
 
-def _validity_words(valid: bool, method: str) -> str:
+def _validity_words(valid: bool, method: str, near: bool = False) -> str:
     if valid:
         return "ok"
     if method in BOUND_METHODS:
         return "UPPER BOUND only"
+    if near:
+        return "ESTIMATE (tol. missed)"
     return "UNRELIABLE"
 
 
@@ -129,8 +131,10 @@ def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
         return a.reshape(-1)[i].item() if hasattr(a.reshape(-1)[i], "item") else a.reshape(-1)[i]
 
     methods = res.diagnostics.get("methods", [res.method] * n)
+    per = res.diagnostics.get("per_query", [res.diagnostics] * n)
     rows = []
     for i in range(n):
+        d = per[i] if i < len(per) and isinstance(per[i], dict) else {}
         rows.append({
             key: at(getattr(res, key), i),
             "estimate": at(res.estimate, i),
@@ -139,6 +143,8 @@ def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
             "method": methods[i],
             "direction": at(res.direction, i),
             "valid": bool(at(res.valid, i)),
+            # a quadrature estimate that missed its tolerance: the rigorous bound the dispatch kept beside it
+            "upper_bound": d.get("upper_bound"),
         })
     return rows
 
@@ -157,11 +163,12 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
         print(dump_json({"query": kind, "config": _config(args), "results": rows}))
         return 0
     print(f"DP-SGD: q={args.sampling_rate:g}, sigma={args.noise_multiplier:g}, T={args.steps}, add-or-remove-one adjacency")
-    exact = all(str(r["method"]).startswith("exact") for r in rows)
+    exact = all(str(r["method"]).startswith("exact") and r["valid"] for r in rows)
     label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
     print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
                  [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
-                   str(r["direction"]), _validity_words(r["valid"], r["method"])] for r in rows]))
+                   str(r["direction"]), _validity_words(r["valid"], r["method"], r["upper_bound"] is not None)]
+                  for r in rows]))
     asked = getattr(args, "method", None)
     diag = res.diagnostics if isinstance(res.diagnostics, dict) else {}
     fbs = [d.get("fallback") for d in diag.get("per_query", [diag]) if isinstance(d, dict)]
@@ -172,7 +179,10 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     if any(r["method"] in BOUND_METHODS for r in rows):
         print("UPPER BOUND only: the exact value could not be settled here; the number is a rigorous\n"
               "upper bound (Chernoff, or by composition), not the exact value.")
-    if any(not r["valid"] and r["method"] not in BOUND_METHODS for r in rows):
+    if any(not r["valid"] and r["upper_bound"] is not None for r in rows):
+        print("ESTIMATE (tol. missed): the exact quadrature missed its 1e-6 tolerance (its own error estimate is\n"
+              "at most 1e-4); the number to state is the rigorous upper bound beside it.")
+    if any(not r["valid"] and r["method"] not in BOUND_METHODS and r["upper_bound"] is None for r in rows):
         print("UNRELIABLE: the estimate is outside its method's validity (more than 1e-3 from the exact\n"
               "value) or outside its certified bracket; do not state it.")
     sym = "epsilon" if kind == "epsilon" else "delta"
@@ -184,6 +194,9 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
             print(f"The number to state{at}: {sym} = {_fmt(r['estimate'])} (exact; --certify adds a bracket).")
         elif r["method"] in BOUND_METHODS:
             print(f"The number to state{at}: {sym} <= {_fmt(r['estimate'])} (rigorous upper bound).")
+        elif not r["valid"] and r["upper_bound"] is not None:
+            print(f"The number to state{at}: {sym} <= {_fmt(r['upper_bound'])} (rigorous upper bound; the estimate "
+                  f"{_fmt(r['estimate'])} missed its tolerance; --certify may tighten it).")
         else:
             print(f"The number to state{at}: unknown from this method; rerun without --method or with --certify.")
     return 0

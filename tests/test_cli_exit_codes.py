@@ -291,3 +291,20 @@ def test_method_replaced_by_exact_is_said(capsys):
     assert "NOTE: --method tilted was asked for" in out and "answered by the exact engine" in out
     assert main(["epsilon", "-q", "0.01", "-s", "1", "-T", "1000", "--delta", "1e-5"]) == 0
     assert "NOTE" not in capsys.readouterr().out
+
+
+def test_near_miss_estimate_states_the_bound(capsys):
+    # a few-participation estimate that missed its 1e-6 tolerance (dispatch NEAR_RTOL): labelled as an
+    # estimate, never under the "exact" header, and the number to state is the rigorous bound beside it
+    import json
+
+    argv = ["delta", "-s", "0.5032372622286618", "-q", "1e-06", "-T", "12452", "--eps", "1.748993325387129"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "delta (estimate)" in out and "ESTIMATE (tol. missed)" in out
+    stated = [line for line in out.splitlines() if line.startswith("The number to state")]
+    assert len(stated) == 1 and "rigorous upper bound" in stated[0]
+    assert main(argv + ["--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert not row["valid"] and row["estimate"] <= row["upper_bound"]
+    assert f"{row['upper_bound']:.6g}" in stated[0]
