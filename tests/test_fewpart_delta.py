@@ -131,3 +131,28 @@ def test_near_miss_estimate_is_returned_flagged_with_the_bound_beside_it():
     assert r.diagnostics["rel_error"] <= 1e-4 and r.value <= r.diagnostics["upper_bound"]
     assert lo.valid and hi.valid and lo.value < r.value < hi.value
     assert back.valid and abs(back.value - eps) <= 1e-6 * eps
+
+
+@pytest.mark.parametrize("sigma,q,steps,delta,vdi", [
+    # D1 of 666f31d (reviewer): both were exact before it (0.865532838, 3.849816537), then refused (the
+    # strict evaluation at the root spent the node budget on unresolved panels at u ~ 3e7, where e^K keeps
+    # the phase e^{iu s} of the loss's infimum s) and answered as flagged Chernoff bounds 5.60 and 6.67.
+    # Now the search moves to the shifted loss's contour there.  Independent check: dp_accounting's PLD
+    # pair (optimistic, pessimistic), vdi 1e-4 (2 s) for the first and 1e-3 (0.2 s) for the second
+    (0.33295785446918075, 2.9010539075826877e-05, 4, 1.1567840825739598e-06, 1e-4),
+    (0.3521752579422841, 0.00012587906516156778, 5, 2.8059538163198503e-07, 1e-3),
+])
+def test_d1_node_budget_at_the_root_moves_to_the_shifted_contour(sigma, q, steps, delta, vdi):
+    import ewacct
+
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    r = ewacct.epsilon(noise_multiplier=sigma, sampling_probability=q, steps=steps, target_delta=delta)
+    assert r.valid and r.method == "exact-fewpart", r
+
+    def end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
+                                        value_discretization_interval=vdi, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(steps).get_epsilon_for_delta(delta)
+
+    assert end(False) <= r.value <= end(True), r

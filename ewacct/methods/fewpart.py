@@ -54,7 +54,11 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   2.8 s; now 5, 0.26 s).  Where cancellation
   puts the floating-point budget above the 1e-8 target, it is accepted up to what keeps the
   estimate on eps below ``EPS_ACCEPT`` = 1e-6 (and carried in the reported estimate); beyond that,
-  or beyond ``MAX_NODES``, the query raises :class:`FewPartError`.
+  or beyond ``MAX_NODES``, the query raises :class:`FewPartError`.  Where the strict evaluation at the
+  root spends the node budget on the unshifted contour (REMOVE, eps >= SHIFT_RATIO |s|), the search moves
+  to the shifted loss's contour instead of refusing (unshifted, e^K keeps the phase e^{iu s} out to
+  u >> 1/q; defect D1 of 666f31d: q = 2.9e-5, sigma = 0.333, T = 4, delta = 1.16e-6 was refused, now
+  0.8655328388 in ~0.9 s).
 * ADD (with ``direction="both"``): delta_ADD(eps_REMOVE) is settled without a contour when eps_REMOVE
   is beyond ADD's loss bound sum n log(1/(1-q)) (delta_ADD = 0) or ADD's Chernoff bound (rigorous:
   ADD is not truncated) is already below the target; otherwise ADD is solved as REMOVE.
@@ -1163,6 +1167,8 @@ class _Direction:
         #: q = 0.01, sigma = 0.1, T = 30, delta = 1e-6 1.3 s -> 0.27 s; the largest of 8 points 1.3 -> 0.8 s)
         self.allow_shift = (sum(n for _, _, n in self.groups) <= SHIFT_MAX_STEPS
                             or min(s for _, s, _ in self.groups) < SHIFT_SIGMA)
+        #: False once a search on the shifted contour failed (the retry stays unshifted)
+        self.shift_ok = True
         self.K: Composition | None = None
         self.P: Panels | None = None
         self.P_eps = math.nan
@@ -1266,6 +1272,12 @@ class _Direction:
                 lerr = float(np.logaddexp(lerr, math.log(K.trunc)))
             return ld, dld, lerr
         raise FewPartError("the truncation bound did not settle below the answer")
+
+    def _can_shift(self, eps: float) -> bool:
+        """Whether an eps(delta) search at ``eps`` may move to the contour of the shifted loss: REMOVE, not
+        shifted yet (nor failed there), eps far above the loss's infimum (SHIFT_RATIO)."""
+        return (self.direction == "remove" and not self.shifted and self.shift_ok
+                and eps >= SHIFT_RATIO * self._loss_inf_size())
 
     def _start_shifted(self) -> bool:
         return (self.direction == "remove" and not self.shifted
@@ -1374,7 +1386,7 @@ class _Direction:
             if not self.shifted:
                 raise
             # the shifted contour did not settle: the search again on the unshifted one
-            self.shifted, self.allow_shift = False, False
+            self.shifted, self.allow_shift, self.shift_ok = False, False, False
             self.K, self.P, self._last = None, None, None
             return self._epsilon(log_target, eps_start)
         finally:
@@ -1427,8 +1439,7 @@ class _Direction:
                 if abs(f) >= REBUILD_LATE and _saddle(self.K, eps - self.K.shift) >= REBUILD_RATIO * self.P.c:
                     self._last, self.P = self.P, None
                     continue
-            if (self.allow_shift and not self.shifted and self.direction == "remove" and abs(f) <= SHIFT_NEAR
-                    and eps >= SHIFT_RATIO * self._loss_inf_size()):
+            if self.allow_shift and abs(f) <= SHIFT_NEAR and self._can_shift(eps):
                 # near the root, with eps far above |s| (s = the loss's infimum, where the steps not
                 # sampled put their near-atom): continue on a contour of the shifted loss L - s, whose
                 # atom removal takes that near-atom out (Composition.shift); delta is the same function,
@@ -1449,7 +1460,23 @@ class _Direction:
                     rebuilt = True
                     # the bracket was set by the less accurate contour: start it afresh
                     lo, hi, lo_known = 0.0, (K.loss_sup if K is not None else math.inf), False
-                ld, dld, lerr = self.log_delta(eps, log_target, accept=accept)
+                try:
+                    ld, dld, lerr = self.log_delta(eps, log_target, accept=accept)
+                except FewPartError as exc:
+                    if not ("did not converge" in str(exc) and self._can_shift(eps)):
+                        raise
+                    # the node budget spent near the root on the unshifted contour: e^K keeps the phase
+                    # e^{iu s} of the loss's infimum s out to u >> 1/q, which the panels must resolve
+                    # (RES_PHASE).  The search continues on the contour of the shifted loss, as the switch
+                    # above does where allowed (defect D1 of 666f31d: q = 2.9e-5, sigma = 0.333, T = 4,
+                    # delta = 1.16e-6: 338 unresolved panels at u ~ 3e7 spent the budget, the query was
+                    # refused; shifted, eps = 0.8655328388 at estimate 5.8e-9, in dp_accounting's PLD bracket)
+                    self.shifted = True
+                    self.K, self.P, self._last = None, None, None
+                    self._composition(log_target)
+                    K = self.K
+                    lo, hi, lo_known = 0.0, (K.loss_sup if math.isfinite(K.loss_sup) else math.inf), False
+                    continue
                 f = ld - log_target
             if eps == 0.0 and f <= 0.0:
                 if lerr - ld > math.log(self.rtol):
