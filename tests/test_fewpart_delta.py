@@ -156,3 +156,31 @@ def test_d1_node_budget_at_the_root_moves_to_the_shifted_contour(sigma, q, steps
         return p.self_compose(steps).get_epsilon_for_delta(delta)
 
     assert end(False) <= r.value <= end(True), r
+
+
+def test_node_budget_at_the_root_carries_its_estimate(monkeypatch):
+    # where the strict evaluation at the root spends the node budget and the shifted contour is not
+    # available (here forced off: SHIFT_RATIO = inf), the refusal carries the estimate reached (eps,
+    # relative error, direction), and the dispatch returns it flagged with the rigorous bound beside it
+    # (before: no estimate, the bare Chernoff bound 5.60).  Independent check: dp_accounting's PLD pair
+    # (vdi 1e-3), widened by the estimate's own error
+    import ewacct
+    from ewacct.methods import fewpart
+
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    sigma, q, steps, delta = 0.33295785446918075, 2.9010539075826877e-05, 4, 1.1567840825739598e-06
+    monkeypatch.setattr(fewpart, "SHIFT_RATIO", math.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ewacct.epsilon(noise_multiplier=sigma, sampling_probability=q, steps=steps, target_delta=delta)
+    assert r.method == "exact-fewpart" and not r.valid, r
+    rel = r.diagnostics["rel_error"]
+    assert rel <= 1e-4 and r.value <= r.diagnostics["upper_bound"]
+
+    def end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
+                                        value_discretization_interval=1e-3, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(steps).get_epsilon_for_delta(delta)
+
+    assert end(False) * (1.0 - rel) <= r.value <= end(True) * (1.0 + rel), r

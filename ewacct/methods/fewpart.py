@@ -1279,6 +1279,21 @@ class _Direction:
         return (self.direction == "remove" and not self.shifted and self.shift_ok
                 and eps >= SHIFT_RATIO * self._loss_inf_size())
 
+    def _estimate_at(self, eps: float, log_target: float) -> tuple | None:
+        """(eps, estimated relative error of eps, direction) at an iterate near the root whose strict
+        evaluation spent the node budget: delta evaluated as far as the budgets go (not strict, not
+        steered), the estimate its error plus |log delta - log target|, divided by eps |d log delta / d eps|
+        (as an answer's).  None where that evaluation fails or has no slope.  For the caller to report,
+        flagged (:class:`FewPartError`'s ``estimate``), never as an answer."""
+        try:
+            ld, dld, lerr = self.log_delta(eps, log_target, strict=False, steer=False)
+        except FewPartError:
+            return None
+        if not (math.isfinite(ld) and math.isfinite(dld) and dld < 0.0 and eps > 0.0):
+            return None
+        rel = (math.exp(min(lerr - ld, 700.0)) + abs(ld - log_target)) / (abs(dld) * eps)
+        return (eps, rel, self.direction)
+
     def _start_shifted(self) -> bool:
         return (self.direction == "remove" and not self.shifted
                 and min(s for _, s, _ in self.groups) < START_GUESS_SIGMA)
@@ -1463,8 +1478,10 @@ class _Direction:
                 try:
                     ld, dld, lerr = self.log_delta(eps, log_target, accept=accept)
                 except FewPartError as exc:
-                    if not ("did not converge" in str(exc) and self._can_shift(eps)):
+                    if "did not converge" not in str(exc):
                         raise
+                    if not self._can_shift(eps):
+                        raise FewPartError(str(exc), self._estimate_at(eps, log_target)) from exc
                     # the node budget spent near the root on the unshifted contour: e^K keeps the phase
                     # e^{iu s} of the loss's infimum s out to u >> 1/q, which the panels must resolve
                     # (RES_PHASE).  The search continues on the contour of the shifted loss, as the switch
@@ -1645,7 +1662,19 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
     lt = math.log(delta)
     if direction == "both":
-        e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
+        try:
+            e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
+        except FewPartError as exc:
+            # REMOVE's estimate (node budget spent at the root) stands for the answer only where ADD's
+            # delta at it is settled below the target without a contour (its loss bound, its rigorous
+            # Chernoff bound): else ADD's eps could be the larger one, and no estimate is attached
+            est = exc.estimate
+            if est is None:
+                raise
+            add = _Direction(g, "add", rtol)
+            if not (est[0] >= sum(-n * math.log1p(-q) for q, _, n in g) or add.chernoff_log_delta(est[0]) <= lt):
+                raise FewPartError(str(exc)) from exc
+            raise
         add = _Direction(g, "add", rtol)
         # ADD's loss is bounded by sum n log(1/(1-q)), and its Chernoff bound is rigorous (no
         # truncation): either settles delta_ADD(eps_REMOVE) <= target without a contour
