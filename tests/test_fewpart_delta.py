@@ -137,12 +137,13 @@ def test_near_miss_estimate_is_returned_flagged_with_the_bound_beside_it():
     # D1 of 666f31d (reviewer): both were exact before it (0.865532838, 3.849816537), then refused (the
     # strict evaluation at the root spent the node budget on unresolved panels at u ~ 3e7, where e^K keeps
     # the phase e^{iu s} of the loss's infimum s) and answered as flagged Chernoff bounds 5.60 and 6.67.
-    # Now the search moves to the shifted loss's contour there.  Independent check: dp_accounting's PLD
+    # Now such panels take the Filon rule on h demodulated by e^{iu s} (and a search that still spends the
+    # budget at the root moves to the shifted loss's contour).  Independent check: dp_accounting's PLD
     # pair (optimistic, pessimistic), vdi 1e-4 (2 s) for the first and 1e-3 (0.2 s) for the second
     (0.33295785446918075, 2.9010539075826877e-05, 4, 1.1567840825739598e-06, 1e-4),
     (0.3521752579422841, 0.00012587906516156778, 5, 2.8059538163198503e-07, 1e-3),
 ])
-def test_d1_node_budget_at_the_root_moves_to_the_shifted_contour(sigma, q, steps, delta, vdi):
+def test_d1_answered_exactly_inside_pld_bracket(sigma, q, steps, delta, vdi):
     import ewacct
 
     pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
@@ -160,16 +161,18 @@ def test_d1_node_budget_at_the_root_moves_to_the_shifted_contour(sigma, q, steps
 
 def test_node_budget_at_the_root_carries_its_estimate(monkeypatch):
     # where the strict evaluation at the root spends the node budget and the shifted contour is not
-    # available (here forced off: SHIFT_RATIO = inf), the refusal carries the estimate reached (eps,
-    # relative error, direction), and the dispatch returns it flagged with the rigorous bound beside it
-    # (before: no estimate, the bare Chernoff bound 5.60).  Independent check: dp_accounting's PLD pair
-    # (vdi 1e-3), widened by the estimate's own error
+    # available, the refusal carries the estimate reached (eps, relative error, direction), and the
+    # dispatch returns it flagged with the rigorous bound beside it (before: no estimate, the bare
+    # Chernoff bound).  Forced here at a D1 point (answered exactly otherwise) by a node budget of 600 and
+    # the shift off (SHIFT_RATIO = inf).  Independent check: dp_accounting's PLD pair (vdi 1e-3), widened
+    # by the estimate's own error
     import ewacct
     from ewacct.methods import fewpart
 
     pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
     sigma, q, steps, delta = 0.33295785446918075, 2.9010539075826877e-05, 4, 1.1567840825739598e-06
     monkeypatch.setattr(fewpart, "SHIFT_RATIO", math.inf)
+    monkeypatch.setattr(fewpart, "MAX_NODES", 600)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = ewacct.epsilon(noise_multiplier=sigma, sampling_probability=q, steps=steps, target_delta=delta)

@@ -71,7 +71,11 @@ What this module does instead (docs/math.md section 4b, "few participations"):
   A rule's |K15 - G7| is taken as its error estimate only where its integrand (F for the plain rule,
   h for Filon) is resolved by the 15 nodes (every phase step between neighbours <= ``RES_PHASE`` =
   pi/3, :func:`_resolved`); a panel where neither is gets at least its L1 norm as estimate, and is
-  split where that matters.  Before (taking the smaller of the two differences), an aliased
+  split where that matters.  Where h is not resolved, the Filon rule is also tried at frequency
+  eps - s on h e^{-iu s} (s: the near-atom's position, ``Composition.atom_phase``; the same integral):
+  unshifted, e^K keeps the phase e^{iu s} out to u >> 1/q (defect D1 of 666f31d: q = 2.9e-5,
+  sigma = 0.333, T = 4, eps(1.16e-6) spent the node budget on 338 such panels at u ~ 3e7 and was
+  refused, 1 s; now 0.8655328386 in 0.15 s; a mixed history of 3 groups 1.12 -> 0.79 s).  Before (taking the smaller of the two differences), an aliased
   e^{-iu eps} let the plain rule's K15 and G7 agree by chance: defect D2 (q = 1e-4, sigma = 0.5,
   T = 10, eps(1e-6): one panel at omega = 1568 off by 6.6e-6 of delta at estimate 8e-9, the search's
   bracket closed away from the root and the dispatch answered a flagged Chernoff bound 2.70; now the
@@ -482,6 +486,11 @@ class Composition:
         #: the atom removal (e^K - 1) leaves oscillating against the Filon factor (sigma = 0.1: 4000
         #: Gauss-Kronrod nodes spent on |s| = 0.1 at u ~ 1e3-1e4)
         self.shift = sum(n * math.log1p(-q) for q, mu, n in self.groups) if (shifted and direction == "remove") else 0.0
+        #: where the near-atom of the steps not sampled sits on this K's loss axis (REMOVE: s unshifted, 0
+        #: shifted; ADD: -s): e^K keeps the phase e^{iu atom_phase} out to u >> 1/q, and a Filon panel
+        #: may be taken on h demodulated by it (:meth:`Panels._sums`)
+        s_inf = sum(n * math.log1p(-q) for q, mu, n in self.groups)
+        self.atom_phase = (s_inf - self.shift) if direction == "remove" else -s_inf
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.with_error(z)[0]
@@ -821,6 +830,7 @@ class Panels:
         om = half * eps
         fil = om > 0.5
         res_f = _resolved(f)
+        demod = np.zeros(len(idx), dtype=bool)
         if fil.any():
             wk, wg = _FILON.weights(om[fil])
             ph = half[fil] * np.exp(-1j * mid[fil] * eps)
@@ -831,13 +841,41 @@ class Panels:
             # for Filon) is resolved by the nodes (_resolved): an aliased F makes K15 and G7 agree by chance
             ok_p, ok_f = res_f[fil], _resolved(hf)
             d_p, d_f = np.abs(kr[fil] - gs[fil]), np.abs(kr_f - gs_f)
+            sa = self.K.atom_phase
+            if sa != 0.0 and not ok_f.all():
+                # h itself carries the phase e^{iu s} of the near-atom at s (unshifted contour): F =
+                # e^{-iu (eps - s)} (h e^{-iu s}), Filon at frequency eps - s on the demodulated h where
+                # that is resolved and h is not (mathematically the same integral, another rule)
+                om2 = half[fil] * (eps - sa)
+                cand = ~ok_f & (om2 > 0.5)
+                if cand.any():
+                    ci = np.nonzero(cand)[0]
+                    fi = np.nonzero(fil)[0][ci]
+                    wk2, wg2 = _FILON.weights(om2[ci])
+                    ph2 = half[fi] * np.exp(-1j * mid[fi] * (eps - sa))
+                    g2 = h[fi] * np.exp(-1j * u[fi] * sa)
+                    ok2 = _resolved(g2)
+                    if ok2.any():
+                        j = ci[ok2]
+                        jj = fi[ok2]
+                        k2 = (ph2[ok2] * np.einsum("ij,ij->i", wk2[ok2], g2[ok2])).real
+                        gg2 = (ph2[ok2] * np.einsum("ij,ij->i", wg2[ok2], g2[ok2][:, 1::2])).real
+                        # substituted into the Filon slot (its weights and node values for dk, fpb below)
+                        kr_f[j], gs_f[j] = k2, gg2
+                        ok_f[j] = True
+                        d_f[j] = np.abs(k2 - gg2)
+                        wk[j], wg[j] = wk2[ok2], wg2[ok2]
+                        ph[j] = ph2[ok2]
+                        hf[j] = g2[ok2]
+                        demod[jj] = True
             better = ok_f & ((d_f < d_p) | ~ok_p) | (~ok_f & ~ok_p & (d_f < d_p))
             res_f[fil] = ok_p | ok_f
             if better.any():
                 idx = np.nonzero(fil)[0][better]
                 wk, wg, ph = wk[better], wg[better], ph[better]
                 kr[idx], gs[idx] = kr_f[better], gs_f[better]
-                dk[idx] = (ph * np.einsum("ij,ij->i", wk, hd[idx])).real
+                hdd = np.where(demod[idx][:, None], hd[idx] * np.exp(-1j * u[idx] * self.K.atom_phase), hd[idx])
+                dk[idx] = (ph * np.einsum("ij,ij->i", wk, hdd)).real
                 # each Filon weight carries an error ~ eps_mach WEIGHT_FP_UNITS relative to the largest
                 wmax = np.abs(wk).max(axis=1)
                 fpb[idx] = half[idx] * (np.einsum("ij,ij->i", np.abs(wk), node_fp[idx])
