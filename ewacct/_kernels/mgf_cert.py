@@ -473,6 +473,27 @@ def _layout(q: float, mu: float, a: float, y: float, fform: bool):
 
 
 @njit(cache=True)
+def _ellipse_boxes(q: float, mu: float, logq: float, l1q: float, a: float, use_jnt: bool, fform: bool,
+                   cen: float, hw: float, y: float, fracs: np.ndarray, bmax: float, fphi: np.ndarray,
+                   fq: np.ndarray, flr: np.ndarray, frho: np.ndarray, fjnt: np.ndarray) -> None:
+    """The four Bernstein ellipses (heights fracs * bmax) of the (sub-)panel [cen - hw, cen + hw] on the
+    line Im x = y: per ellipse f, the w-independent rectangle bounds of its bounding box (fphi: log max
+    |phi|, fq: _rect_q's ranges, fjnt: the joint bound or inf), flr = log rho and frho = log(rho^2 - 1)
+    (the caller scales flr by 2 n)."""
+    for f in range(4):
+        B = fracs[f] * bmax
+        rat = B / hw
+        rho = rat + math.sqrt(rat * rat + 1.0)
+        A = 0.5 * hw * (rho + 1.0 / rho)
+        fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
+        (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+         fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
+        flr[f] = math.log(rho)
+        frho[f] = math.log(rho * rho - 1.0)
+        fjnt[f] = _joint(q, mu, logq, l1q, a, cen - A, cen + A, y - B, y + B) if use_jnt else math.inf
+
+
+@njit(cache=True)
 def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, y: float,
                    log_tol: float, fform: bool, lg_out: np.ndarray, lr_out: np.ndarray,
                    ff_out: np.ndarray) -> None:
@@ -575,17 +596,9 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
         hw = 0.5 * pw
         lhw = math.log(hw)
         cen = t0 + hw
+        _ellipse_boxes(q, mu, logq, l1q, a, use_jnt, fform, cen, hw, y, fracs, bmax, fphi, fq, fcst, frho, fjnt)
         for f in range(4):
-            B = fracs[f] * bmax
-            rat = B / hw
-            rho = rat + math.sqrt(rat * rat + 1.0)
-            A = 0.5 * hw * (rho + 1.0 / rho)
-            fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
-            (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
-             fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
-            fcst[f] = 2.0 * math.log(rho)
-            frho[f] = math.log(rho * rho - 1.0)
-            fjnt[f] = _joint(q, mu, logq, l1q, a, cen - A, cen + A, y - B, y + B) if use_jnt else math.inf
+            fcst[f] = 2.0 * fcst[f]
         nund = 0
         for k in range(nact):
             jj = act[k]
@@ -627,18 +640,10 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             lhw = math.log(hw)
             for s in range(nsub):
                 cen = t0 + (2 * s + 1) * hw
+                _ellipse_boxes(q, mu, logq, l1q, a, use_jnt, fform, cen, hw, y, fracs, bmax, fphi, fq, fcst, frho,
+                               fjnt)
                 for f in range(4):
-                    B = fracs[f] * bmax
-                    rat = B / hw
-                    rho = rat + math.sqrt(rat * rat + 1.0)
-                    A = 0.5 * hw * (rho + 1.0 / rho)
-                    fphi[f] = _log_phi_max(cen - A, cen + A, y - B, y + B)
-                    (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
-                     fq[f, 6]) = _rect_q(q, mu, logq, l1q, cen - A, cen + A, y - B, y + B, fform)
-                    fcst[f] = twon * math.log(rho)
-                    frho[f] = math.log(rho * rho - 1.0)
-                    fjnt[f] = (_joint(q, mu, logq, l1q, a, cen - A, cen + A, y - B, y + B) if use_jnt
-                               else math.inf)
+                    fcst[f] = twon * fcst[f]
                 for k in range(nund):
                     jj = und[k]
                     wj = w[idx[jj]]

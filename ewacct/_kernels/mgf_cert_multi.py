@@ -95,6 +95,29 @@ def _tails_seg(q: float, mu: float, logq: float, l1q: float, a: float, aw: float
 
 
 @njit(cache=True)
+def _ellipse_boxes(q: float, logq: float, l1q: float, fform: bool, S: int, mus: np.ndarray, mg: np.ndarray,
+                   lmu: np.ndarray, share: np.ndarray, cen: float, hw: float, eta: float, fracs: np.ndarray,
+                   bmax: float, fq: np.ndarray, fps: np.ndarray, flr: np.ndarray, fr2: np.ndarray) -> None:
+    """The four Bernstein ellipses (heights fracs * bmax) of the (sub-)panel [cen - hw, cen + hw] on the
+    line Im s = eta: per ellipse f, the mu = 1 rectangle bounds of its bounding box (fq; the half-width
+    rounded up by 1e-12 relative), fps = max over segments of log max |psi_g| - share_g, flr = log rho and
+    fr2 = log(rho^2 - 1)."""
+    for f in range(4):
+        B = fracs[f] * bmax
+        rat = B / hw
+        rh = rat + math.sqrt(rat * rat + 1.0)
+        A = 0.5 * hw * (rh + 1.0 / rh) * (1.0 + 1e-12)
+        (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
+         fq[f, 6]) = _rect_q(q, 1.0, logq, l1q, cen - A, cen + A, eta - B, eta + B, fform)
+        sm = -math.inf
+        for g in range(S):
+            sm = max(sm, _psi_box(mus[g], mg[g], lmu[g], cen - A, cen + A, eta - B, eta + B) - share[g])
+        fps[f] = sm
+        flr[f] = math.log(rh)
+        fr2[f] = math.log(rh * rh - 1.0)
+
+
+@njit(cache=True)
 def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.ndarray, m: int,
           eta: float, fform: bool, lg_out: np.ndarray, lr_out: np.ndarray) -> None:
     """Enclosures of every segment at the nodes w[idx[:m]] (same Re w, line Im s = eta)."""
@@ -186,6 +209,8 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
     fps = np.empty(4)
     fk = np.empty(4)
     fcs = np.empty(4)
+    flr = np.empty(4)
+    fr2 = np.empty(4)
     fbs = np.empty(4)
     fracs = np.array([1.0, 0.5, 0.25, 0.1])
     npt_max = 16 * 256
@@ -224,20 +249,10 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
         hw = 0.5 * pwi
         lhw = math.log(hw) + 1e-12
         cen = t0 + hw
+        _ellipse_boxes(q, logq, l1q, fform, S, mus, mg, lmu, share, cen, hw, eta, fracs, bmax, fq, fps, flr, fr2)
         for f in range(4):
-            B = fracs[f] * bmax
-            rat = B / hw
-            rh = rat + math.sqrt(rat * rat + 1.0)
-            A = 0.5 * hw * (rh + 1.0 / rh) * (1.0 + 1e-12)
-            (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
-             fq[f, 6]) = _rect_q(q, 1.0, logq, l1q, cen - A, cen + A, eta - B, eta + B, fform)
-            sm = -math.inf
-            for g in range(S):
-                sm = max(sm, _psi_box(mus[g], mg[g], lmu[g], cen - A, cen + A, eta - B, eta + B)
-                         - share[g])
-            fps[f] = sm
-            fk[f] = LOG_GL + lhw - math.log(rh * rh - 1.0) + 1e-12
-            fcs[f] = 2.0 * math.log(rh)
+            fk[f] = LOG_GL + lhw - fr2[f] + 1e-12
+            fcs[f] = 2.0 * flr[f]
         nund = 0
         for k in range(nact):
             jj = act[k]
@@ -272,19 +287,10 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
             lhw = math.log(hw) + 1e-12
             for sb in range(nsub):
                 cen = t0 + (2 * sb + 1) * hw
+                _ellipse_boxes(q, logq, l1q, fform, S, mus, mg, lmu, share, cen, hw, eta, fracs, bmax, fq, fps, flr,
+                               fr2)
                 for f in range(4):
-                    B = fracs[f] * bmax
-                    rat = B / hw
-                    rh = rat + math.sqrt(rat * rat + 1.0)
-                    A = 0.5 * hw * (rh + 1.0 / rh) * (1.0 + 1e-12)
-                    (fq[f, 0], fq[f, 1], fq[f, 2], fq[f, 3], fq[f, 4], fq[f, 5],
-                     fq[f, 6]) = _rect_q(q, 1.0, logq, l1q, cen - A, cen + A, eta - B, eta + B, fform)
-                    sm = -math.inf
-                    for g in range(S):
-                        sm = max(sm, _psi_box(mus[g], mg[g], lmu[g], cen - A, cen + A, eta - B, eta + B)
-                                 - share[g])
-                    fps[f] = sm
-                    fk[f] = LOG_GL + lhw - twon * math.log(rh) - math.log(rh * rh - 1.0) + 1e-12
+                    fk[f] = LOG_GL + lhw - twon * flr[f] - fr2[f] + 1e-12
                 for k in range(nund):
                     jj = und[k]
                     wj = w[idx[jj]]
