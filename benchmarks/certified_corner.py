@@ -1,0 +1,31 @@
+"""Certified eps(delta) at the first call of a training loop and in the few-participation corner.
+
+A fresh accountant and cleared enclosure caches and certificate memo before each query (kernels warm),
+CPU time, median of 3; then the training-loop pattern (T = 10, 20, ..., 300).  Prints a markdown table
+(docs/benchmarks_certified.md section 0d).  Usage: python benchmarks/certified_corner.py
+"""
+
+import time, statistics, subprocess, sys
+import ewacct
+from ewacct import Accountant, PoissonSubsampledGaussian
+from ewacct.methods.certified import clear_caches
+from ewacct.bounds.certify import clear_memo
+Accountant().compose(PoissonSubsampledGaussian(0.9,0.01),7).get_epsilon(1e-5,certify=True)
+Accountant().compose(PoissonSubsampledGaussian(0.9,0.01),57).get_epsilon(1e-5,certify=True)
+pts=[(0.6421,0.01,10,1e-5),(1.0,0.01,10,1e-5),(1.0,0.001,10,1e-5),(2.0,0.001,10,1e-5),(1.0,0.001,100,1e-5),(1.0,1e-4,10,1e-5),(1.0,1e-5,100,1e-5),(0.5,0.001,10,1e-10)]
+print("| sigma | q | T | delta | certified [lower, upper] | rel. width | source | CPU ms (median of 3) |")
+print("|---|---|---|---|---|---|---|---|")
+for s,q,T,d in pts:
+    ts=[]
+    for i in range(3):
+        clear_caches(); clear_memo()
+        t=time.process_time(); c=Accountant().compose(PoissonSubsampledGaussian(s,q),T).get_epsilon(d,certify=True); ts.append(time.process_time()-t)
+    src=c.certified_by.split(" (")[0]
+    print(f"| {s} | {q:g} | {T} | {d:g} | [{c.lower:.9g}, {c.upper:.9g}] | {(c.upper-c.lower)/c.upper:.1e} | {src} | {statistics.median(ts)*1e3:.0f} |")
+# loop
+clear_caches(); clear_memo()
+tot=0; first=None
+for T in range(10,301,10):
+    t=time.process_time(); Accountant().compose(PoissonSubsampledGaussian(0.6421,0.01),T).get_epsilon(1e-5,certify=True); dt=time.process_time()-t
+    tot+=dt; first = dt if first is None else first
+print(f"\nTraining-loop pattern (q = 0.01, sigma = 0.6421, delta = 1e-5, T = 10, 20, ..., 300, a fresh accountant per call, caches cleared once before the first): first call {first*1e3:.1f} ms, all 30 calls {tot*1e3:.0f} ms CPU.")
