@@ -60,7 +60,10 @@ def test_certified_bracket_contains_estimate_and_pld():
     assert r.lower <= r.estimate <= r.upper
     assert float(r) == r.upper
     assert r.certified_by.startswith("contour integral")
-    assert r.upper - r.lower <= 1e-8 * r.upper
+    # the quantised contour's bracket (docs/certified.md 5b) is accepted up to QUANT_RTOL = 1e-5 and has
+    # measured 9e-8 here since its ends are bisected to 1e-3 of the expected width (was ~1e-10): a guard
+    # against a 10x widening
+    assert r.upper - r.lower <= 1e-6 * r.upper
     lo, hi = PldBracket(list(acc.groups())).epsilon_bracket(1e-5, 1e-4)
     assert r.lower <= hi and lo <= r.upper  # the two rigorous brackets overlap
 

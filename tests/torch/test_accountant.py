@@ -295,7 +295,8 @@ def test_six_segment_schedule_against_dp_accounting_pld() -> None:
     """A 6-segment noise schedule recorded step by step: the certified epsilon is the upper end of
     its bracket, below PLD's pessimistic (connect-the-dots) epsilon and close to it. At the value
     discretisation 1e-3 used here PLD is 5.6e-4 relative above ewacct's certified value; at 1e-4
-    5.6e-6, at 1e-5 6e-8 (benchmarks/torch_accountant.py section 5 runs that one: 25 s)."""
+    5.6e-6; at 1e-5 the certified value is 1.6e-7 above PLD's pessimistic end, the two brackets
+    overlapping (benchmarks/torch_accountant.py section 5 runs that one: 25 s)."""
     pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
     schedule = [(2.0, 0.01, 300), (1.6, 0.01, 300), (1.3, 0.01, 300), (1.1, 0.01, 300),
                 (1.0, 0.01, 300), (0.9, 0.01, 300)]
@@ -308,7 +309,8 @@ def test_six_segment_schedule_against_dp_accounting_pld() -> None:
     eps = acc.get_epsilon(DELTA)
     assert eps == br["certified"]
     assert br["certified_lower"] <= br["estimate"] <= br["certified"]
-    assert br["certified"] - br["certified_lower"] <= 1e-8 * br["certified"]
+    # (the quantised contour's bracket: accepted up to 1e-5, measured 4.4e-7 here; docs/certified.md 5b)
+    assert br["certified"] - br["certified_lower"] <= 2e-6 * br["certified"]
 
     def pld(pessimistic: bool) -> float:
         total = None
@@ -343,7 +345,8 @@ def test_certified_query_gives_the_contour_its_time_budget(monkeypatch) -> None:
     assert seen == [EWAccountant.certify_time_budget]
     assert EWAccountant.certify_time_budget >= 10.0
     assert "contour" in str(res.certified_by)
-    assert res.upper - res.lower <= 1e-8 * res.upper
+    # (the quantised contour's bracket: accepted up to 1e-5, measured 9.3e-8 here)
+    assert res.upper - res.lower <= 1e-6 * res.upper
 
 
 def test_certified_query_asks_only_the_certificate(monkeypatch) -> None:
