@@ -473,6 +473,15 @@ def _layout(q: float, mu: float, a: float, y: float, fform: bool):
 
 
 @njit(cache=True)
+def _level_rule(lv: int):
+    """(sub-panels, index into RULE_N) of refinement level lv: levels below NR are the whole panel with
+    rule RULE_N[lv]; level NR + k is the 16-point rule on 2^(k+1) sub-panels."""
+    if lv < NR:
+        return 1, lv
+    return 1 << (lv - NR + 1), R16
+
+
+@njit(cache=True)
 def _ellipse_boxes(q: float, mu: float, logq: float, l1q: float, a: float, use_jnt: bool, fform: bool,
                    cen: float, hw: float, y: float, fracs: np.ndarray, bmax: float, fphi: np.ndarray,
                    fq: np.ndarray, flr: np.ndarray, frho: np.ndarray, fjnt: np.ndarray) -> None:
@@ -687,12 +696,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                     break
             if not any_at:
                 continue
-            if lv < NR:
-                nsub = 1
-                rr = lv
-            else:
-                nsub = 1 << (lv - NR + 1)
-                rr = R16
+            nsub, rr = _level_rule(lv)
             npt = RULE_N[rr]
             hw = 0.5 * pw / nsub
             np_ = npt * nsub

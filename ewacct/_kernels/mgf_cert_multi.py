@@ -49,8 +49,8 @@ from numba import njit
 
 from .gl_tables import RULE_N, RULE_W, RULE_X
 from .mgf import _cexpm1, _log1p_minus, _loss
-from .mgf_cert import (LOG_GL, LOG_SQRT_2PI, LV_MAX, NR, R16, ROUND, RULE_AT, U_MACH, X_LO, X_PAD,
-                       _cabs, _clog1p_local, _e2m, _lae, _log_1mq_qe, _log_mills, _node_consts,
+from .mgf_cert import (LOG_GL, LOG_SQRT_2PI, LV_MAX, NR, ROUND, RULE_AT, U_MACH, X_LO, X_PAD,
+                       _cabs, _clog1p_local, _e2m, _lae, _level_rule, _log_1mq_qe, _log_mills, _node_consts,
                        _rect_log_g, _rect_q, _rect_wn, _shift)
 
 
@@ -326,12 +326,7 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                     break
             if not any_at:
                 continue
-            if lv < NR:
-                nsub = 1
-                rr = lv
-            else:
-                nsub = 1 << (lv - NR + 1)
-                rr = R16
+            nsub, rr = _level_rule(lv)
             npt = RULE_N[rr]
             hw = 0.5 * pwi / nsub
             np_ = npt * nsub
