@@ -56,6 +56,7 @@ __all__ = [
     "calibrate_noise_multiplier",
     "get_noise_multiplier",
     "install_noise_calibration",
+    "load_kernels",
     "make_accountant_class",
     "merge_history",
     "register",
@@ -148,6 +149,46 @@ def _check_bound(bound: str) -> Bound:
     return bound  # type: ignore[return-value]
 
 
+_LOADED: set[tuple[str | None, str]] = set()
+
+
+def load_kernels(*, method: str | None = None, bound: Bound = "certified") -> bool:
+    """Pay ewacct's once-per-process start-up now rather than in the first query.
+
+    The first query of a process loads ewacct's compiled Numba kernels from the on-disk cache
+    (compiling them when the cache is empty), and before that Numba initialises its own type and
+    implementation registries; together about 0.3-0.4 s of CPU with a warm cache (see
+    ``docs/finetune.md``, measured in ``docs/benchmarks_torch.md``). This function answers one
+    throwaway query of the given setting (7 steps, q = 0.01, sigma = 1.37, delta = 1e-5: a history
+    unlikely to be asked, so that no later answer is a cached copy of it), which loads what that
+    setting's queries use (the same 11 kernels serve certified queries of 7 to 2,000 steps at
+    q = 0.01). It runs once per process and ``(method, bound)``; :class:`EWAccountant`'s
+    constructor calls it (:attr:`EWAccountant.preload_kernels`).
+
+    It moves the cost, it does not remove it. It never raises: a failure here is reported by the
+    real query, where it belongs.
+
+    Returns:
+        ``True`` when this call did the loading, ``False`` when it had been done (or failed).
+    """
+    key = (method, _check_bound(bound))
+    if key in _LOADED or (key[1] == "estimate" and (method, "certified") in _LOADED):
+        return False
+    _LOADED.add(key)
+    try:
+        acc = EWAccountant.__new__(EWAccountant)
+        IAccountant.__init__(acc)
+        acc.method, acc.bound = method, key[1]
+        acc._reset_cache()
+        acc.history = [(1.37, 0.01, 7)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            acc.get_epsilon(1e-5)
+    except Exception:  # noqa: BLE001 - the user's own query raises it again, with its context
+        return False
+    return True
+
+
 class EWAccountant(IAccountant):
     """Opacus accountant that composes Poisson-subsampled Gaussians with ewacct.
 
@@ -167,6 +208,14 @@ class EWAccountant(IAccountant):
         self.method = method
         self.bound: Bound = _check_bound(bound)
         self._reset_cache()
+        if self.preload_kernels:
+            load_kernels(method=method, bound=self.bound)
+
+    #: construct-time kernel load (:func:`load_kernels`, once per process and setting): the first
+    #: accountant of a process (``PrivacyEngine(accountant="ew")``) pays ewacct's one-off Numba
+    #: start-up, so the training loop's first ``get_epsilon`` does not. Set to ``False`` on the
+    #: class to leave it to the first query instead (the cost is the same, only moved).
+    preload_kernels: bool = True
 
     # ------------------------------------------------------------------- caching
     #: most answers kept for one history (different deltas / bounds)
