@@ -13,6 +13,11 @@ points, with log phi(x), l(x), log1p(u) - u and exp(log phi), are computed the f
 needs that rule and then reused by every later w.  Panels, cut-offs and the f-form are those of
 ``batch_log_g``; phase variations beyond the largest rule (256 points) fall back to its on-the-fly
 8-point subdivision.
+
+A panel whose integrand lies far below the largest panel's (by e^{slack}) needs its rule accurate only to
+1e-15 e^{slack} of itself (:func:`rule_for_slack`, from a table of the rules' measured errors on the model
+integrand of :func:`rule_for`): 5-15 % fewer points at sigma = 0.5 in the few-participation corner, values
+within 0.09 of the kernel's own error estimate of the per-rule choice (2e-13 in log G at most).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 SQRT2 = math.sqrt(2.0)
 #: integrand magnitudes below exp(-CUT) times the largest are not integrated (as fewpart.CUT)
 CUT = 42.0
+LOG_1E15 = math.log(1e-15)
 #: Gauss-Legendre rule sizes a panel may use (one rule per panel, chosen by its phase variation)
 RULES = np.array([8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256], dtype=np.int64)
 NRULES = RULES.shape[0]
@@ -66,6 +72,27 @@ RX = np.concatenate([r[0] for r in _RULES_XW])
 RW = np.concatenate([r[1] for r in _RULES_XW])
 
 
+def _rule_err_table(n_om: int = 241) -> np.ndarray:
+    """log of each rule's error for exp(g x) on [-1, 1], g = (1 + i) omega (the model of rule_for), relative to
+    the integral of |exp(g x)|, at omega = 0, 1, ..., n_om - 1 (rows), measured in double precision and made
+    monotone (non-increasing in the rule size, non-decreasing in omega); floored at 1e-15 (rounding)."""
+    t = np.empty((n_om, NRULES))
+    for i in range(n_om):
+        om = float(i)
+        g = (1.0 + 1.0j) * om
+        exact = (np.exp(g) - np.exp(-g)) / g if om > 0.0 else 2.0
+        scale = 2.0 * np.sinh(om) / om if om > 0.0 else 2.0
+        for k in range(NRULES):
+            x, w = _RULES_XW[k]
+            t[i, k] = max(abs((w * np.exp(g * x)).sum() - exact) / scale, 1e-15)
+    t = np.log(t)
+    t = np.minimum.accumulate(t, axis=1)
+    return np.maximum.accumulate(t, axis=0)
+
+
+RULE_LOG_ERR = _rule_err_table()
+
+
 @njit(cache=True)
 def rule_for(dph: float) -> int:
     """Index of the smallest rule resolving a phase variation dph across the panel.
@@ -80,6 +107,25 @@ def rule_for(dph: float) -> int:
         if RULES[k] >= need:
             return k
     return NRULES
+
+
+@njit(cache=True)
+def rule_for_slack(dph: float, slack: float, lerr: np.ndarray) -> int:
+    """:func:`rule_for` for a panel whose integrand lies e^{slack} below the largest one's: the smallest
+    rule whose modelled error (``lerr`` = RULE_LOG_ERR at omega = 0.8 dph, rounded up) times e^{-slack} is
+    at most 1e-15 (what :func:`rule_for` asks of every panel relative to itself), and never a larger
+    rule than rule_for's.  Each panel's error then stays below 1e-15 of the largest panel's scale, the
+    sum over panels within the error units' 4 eps_mach times the L1 norm (see cached_log_g)."""
+    k0 = rule_for(dph)
+    if slack <= 0.0 or k0 >= NRULES:
+        return k0
+    io = int(0.8 * dph) + 1
+    if io >= lerr.shape[0]:
+        return k0
+    for k in range(k0):
+        if lerr[io, k] - slack <= LOG_1E15:
+            return k
+    return k0
 
 
 @njit(cache=True)
@@ -222,6 +268,7 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
     rw = RW
     roff = ROFF
     rules = RULES
+    lerr = RULE_LOG_ERR
     for iw in range(nw):
         ww = w[iw]
         if ww == 0.0:
@@ -267,7 +314,9 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
             dph = 0.0
             if mo >= amax - CUT:
                 dph = abs(ww * (e_l[i + 1] - e_l[i]))
-                lev = rule_for(dph)
+                # the panel's slack below the largest panel (amax, in the form summed), less log(npan): the
+                # panels' rule errors together stay below 1e-15 of the largest one's scale
+                lev = rule_for_slack(dph, amax - m - math.log(npan), lerr)
             if lev >= NRULES:
                 nsub = int(dph / 2.0) + 1
                 stats[1] += 8 * nsub
