@@ -95,6 +95,10 @@ class ExactDispatch:
     def __init__(self, groups: Groups, engine: Any) -> None:
         self.groups = list(groups)
         self.eng = engine
+        #: whether the last contour stage skipped REMOVE's full engine for the few-participation quadrature
+        #: (see _contour), and whether the contour stage now runs with that fallback restored
+        self._full_skipped = False
+        self._retry_full = False
 
     def rows(self, kind: str, arr: np.ndarray) -> list[Row]:
         """(value, direction, valid, diagnostics, method) per query; ``kind`` is "delta" or "epsilon"."""
@@ -164,6 +168,7 @@ class ExactDispatch:
             stages = (contour, direct_, fewpart_)
         why = skip_contour
         near = None  # a quadrature's estimate that missed its tolerance by little: (value, rel, direction)
+        self._full_skipped = self._retry_full = False
         for name, applies, run, errors in stages:
             if not applies():
                 continue
@@ -174,6 +179,15 @@ class ExactDispatch:
                 est = getattr(exc, "estimate", None)
                 if est is not None and math.isfinite(est[0]) and est[0] >= 0.0 and est[1] <= NEAR_RTOL:
                     near = est
+        if self._full_skipped:
+            # the full engine was skipped for the few-participation quadrature, which failed too: try it now
+            self._retry_full = True
+            try:
+                return self._contour(kind, x, why)
+            except contour[3] as exc:
+                why = f"{why}; contour (full composition): {exc}"
+            finally:
+                self._retry_full = False
         bound = self._chernoff(kind, x, why)
         if near is not None and near[0] <= bound.value:
             # the estimate, flagged, with the rigorous bound beside it: the bound alone was 6.5x the truth
@@ -293,7 +307,21 @@ class ExactDispatch:
 
     # ------------------------------------------------------------------ the stages
     def _contour(self, kind: str, x: float, why: str | None) -> Row:
-        v, d, rel, diag = self.eng.delta(x) if kind == "delta" else self.eng.epsilon(x)
+        # where the few-participation quadrature follows in the chain, REMOVE's full engine is not tried
+        # after a failed truncated composition (truncation.FULL_AFTER_TRUNC_NOTE); should the quadrature fail
+        # too, answer() comes back here with the full fallback (self._full_skipped)
+        few_next = self._fewpart_applies() and not self._retry_full
+        self.eng.fewpart_next = few_next
+        try:
+            v, d, rel, diag = self.eng.delta(x) if kind == "delta" else self.eng.epsilon(x)
+        except ArithmeticError as exc:
+            from .truncation import FULL_AFTER_TRUNC_NOTE
+
+            if few_next and FULL_AFTER_TRUNC_NOTE in str(exc):
+                self._full_skipped = True
+            raise
+        finally:
+            self.eng.fewpart_next = False
         check_finite(kind, v)
         return Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact")
 

@@ -557,6 +557,14 @@ _ERRORS = (ContourError, FloatingPointError, OverflowError, ZeroDivisionError)
 FULL_BUDGET_FALLBACK = 0.25
 
 
+#: the reason a query in fewpart's corner skipped the full engine after the truncated composition failed
+#: (the engine's ``fewpart_next`` set by the dispatch).  Measured (REMOVE eps(delta), sum q n in (0.01, 0.5],
+#: sigma 0.3-4, q 1e-5..0.05, delta 1e-5..1e-12, 230 queries): the truncated composition failed on 81, the
+#: full engine after it then settled 2 (9 ms each) and failed on 79 after 0.4-157 ms (median ~25 ms), while
+#: the few-participation quadrature answers those in 10-60 ms
+FULL_AFTER_TRUNC_NOTE = "full composition skipped (few participations: the few-participation quadrature is next)"
+
+
 def _route(eng, far, start, solve) -> DirectionAnswer:
     """REMOVE's answer routed between the full and the truncated composition (one rule for
     :func:`remove_epsilon` and :func:`remove_log_delta`).
@@ -571,6 +579,7 @@ def _route(eng, far, start, solve) -> DirectionAnswer:
     engine answers, with the truncated one as its fallback outside fewpart's corner.
     """
     full = eng.dirs["remove"]
+    few = sum(q * n for q, _, n in sg_params(eng.groups)[0]) <= 0.5  # _few_participations, before tr is built
     if far():
         tr = _truncated(eng)
         try:
@@ -582,11 +591,14 @@ def _route(eng, far, start, solve) -> DirectionAnswer:
             try:
                 return solve(tr)
             except _ERRORS as exc:
+                if few and getattr(eng, "fewpart_next", False):
+                    # the caller (dispatch) tries the few-participation quadrature next and comes back to the
+                    # full engine only should that fail (FULL_AFTER_TRUNC_NOTE)
+                    raise ContourError(f"truncated composition: {exc}; {FULL_AFTER_TRUNC_NOTE}") from exc
                 try:
                     return solve(full)
                 except _ERRORS as exc2:
                     raise ContourError(f"truncated composition: {exc}; full composition: {exc2}") from exc2
-    few = sum(q * n for q, _, n in sg_params(eng.groups)[0]) <= 0.5  # _few_participations, before tr is built
     # with the truncated composition as its fallback, the full engine gets FULL_BUDGET_FALLBACK of CPU
     # first (and its whole budget again only where the fallback fails too)
     short = not few and full.TIME_BUDGET > FULL_BUDGET_FALLBACK

@@ -1,0 +1,46 @@
+"""Routing of the exact chain in the few-participation corner (ewacct.methods.dispatch / truncation._route).
+
+Where the few-participation quadrature follows the contour in the chain (sum q n <= 0.5), REMOVE's full
+engine is not tried after the truncated composition failed (it then settled 2 of 81 such queries and spent
+0.4-157 ms failing on the rest); should the quadrature fail too, the dispatch comes back to the full engine.
+References: dp_accounting's PLD bracket (value_discretization_interval 1e-5), and the few-participation
+quadrature (another engine: Gauss-Kronrod panels on the truncated MGF) for the contour's answer.
+"""
+
+import pytest
+
+import ewacct
+from ewacct.methods import fewpart
+from ewacct.methods.truncation import FULL_AFTER_TRUNC_NOTE
+
+
+def test_full_engine_skipped_after_the_truncated_one_answer_inside_pld_bracket():
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    s, q, T, d = 1.5, 1e-3, 100, 1e-10
+
+    def end(pess):
+        p = pld.from_gaussian_mechanism(standard_deviation=s, sensitivity=1.0, sampling_prob=q,
+                                        value_discretization_interval=1e-5, pessimistic_estimate=pess,
+                                        use_connect_dots=pess)
+        return p.self_compose(T).get_epsilon_for_delta(d)
+
+    r = ewacct.epsilon(noise_multiplier=s, sampling_probability=q, steps=T, target_delta=d)
+    assert r.method == "exact-fewpart" and r.valid
+    assert FULL_AFTER_TRUNC_NOTE in r.diagnostics["contour"]
+    lo, hi = end(False), end(True)
+    assert lo <= r.value <= hi * (1 + 1e-9), (lo, r.value, hi)
+
+
+def test_full_engine_retried_when_the_quadrature_fails(monkeypatch):
+    # sigma 1, q 0.003, T 100, delta 1e-10: the truncated composition fails, the full engine settles it
+    kw = dict(noise_multiplier=1.0, sampling_probability=0.003, steps=100, target_delta=1e-10)
+    ref, rel, _ = fewpart.fewpart_epsilon([(0.003, 1.0, 100)], 1e-10)
+    assert rel < 1e-7
+
+    def refuse(*a, **k):
+        raise fewpart.FewPartError("forced by the test")
+
+    monkeypatch.setattr(fewpart, "fewpart_epsilon", refuse)
+    r = ewacct.epsilon(**kw)
+    assert r.method == "exact" and r.valid, (r.method, r.diagnostics)
+    assert abs(r.value - ref) <= 1e-8 * ref, (r.value, ref)
