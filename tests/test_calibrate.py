@@ -245,3 +245,25 @@ def test_calibration_where_no_record_is_likely_used_ends_at_once():
     assert c.noise_multiplier == pytest.approx(ewacct.calibrate.SIGMA_MIN)
     assert c.epsilon.upper == 0.0
     assert time.process_time() - t < 20.0
+
+
+def test_certified_calibration_tiny_q_ends_at_the_exact_sigma():
+    # q 1e-5, T 1000 (q T = 0.01), eps 0.05, delta 1e-5: the contour proved a 1.3e-5-wide bracket at the
+    # exact sigma 0.45701, but wider than its own 1e-5 acceptance it was dropped, the later paths
+    # refused, and the proven fallback [0, 2.23] answered: the ladder ended at sigma 2.264, 4.95x the
+    # exact one.  The narrowest proven bracket is now kept (ewacct.methods.certified._keep): the
+    # certified sigma is within 1e-4 of the exact one.  Reference: the few-participation engine (an
+    # adaptive Gauss-Kronrod/Filon quadrature, another method) holds eps inside the bracket.
+    from ewacct.methods.certified import clear_caches
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    clear_caches()
+    r = calibrate_noise(target_epsilon=0.05, target_delta=1e-5, sampling_probability=1e-5, steps=1000,
+                        guarantee="certified")
+    clear_caches()
+    s, s0 = r.noise_multiplier, r.details["certificate"]["exact_sigma"]
+    assert r.epsilon.upper <= 0.05
+    assert r.epsilon.certified_by.startswith("contour integral"), r.epsilon.certified_by
+    assert 1.0 <= s / s0 < 1.0 + 1e-4, (s, s0)
+    ref, err, _ = fewpart_epsilon([(1e-5, s, 1000)], 1e-5)
+    assert err < 1e-6 and r.epsilon.lower - 1e-6 * ref <= ref <= r.epsilon.upper + 1e-6 * ref

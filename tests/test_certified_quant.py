@@ -334,3 +334,92 @@ def test_newton_from_a_float_estimate_far_above_the_root(sigma, q, T, pld_vdi):
     if pld_vdi is not None:
         opt, pess = _pld(sigma, q, T, 1e-5, vdi=pld_vdi)
         assert r.upper <= pess and r.lower >= opt * (1 - 1e-6)
+
+
+def test_a_bracket_wider_than_the_quantised_acceptance_is_kept_over_the_fallback():
+    """sigma 0.4570123, q 1e-5, T 1000, delta 1e-5 (the first rung of the certified calibration to
+    eps 0.05): the quantised contour proved [0.0499994, 0.0500001] (1.3e-5 wide, above its 1e-5
+    acceptance), the later paths failed (the engine-guided contour over its node budget), and the
+    answer was the proven fallback [0, 2.23] -- the calibration then ended on a sigma 4.95x the exact
+    one.  The narrowest bracket proved on the way is now kept.  References: the few-participation
+    engine (another quadrature) and dp_accounting's pessimistic PLD end (an upper bound)."""
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    sigma, q, T = 0.4570122973883449, 1e-5, 1000
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(1e-5, certify=True)
+    C.clear_caches()
+    assert r.certified_by.startswith("contour integral"), r.certified_by
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-4 * r.upper
+    ref, err, _ = fewpart_epsilon([(q, sigma, T)], 1e-5)
+    assert r.lower - 1e-6 * ref <= ref <= r.upper + 1e-6 * ref and err < 1e-6
+    _, pess = _pld(sigma, q, T, 1e-5, vdi=1e-4)
+    assert r.upper <= pess, (r.upper, pess)
+
+
+def test_disjoint_brackets_raise_instead_of_answering():
+    groups = [(PoissonSubsampledGaussian(1.0, 0.01), 10)]
+    from ewacct.methods.exact import ExactMethod
+
+    cf = C.ContourCertifier(groups, ExactMethod(groups))
+    cf._kept = None
+    b = cf._keep(C.Bracket(1.0, 2.0, {}))
+    assert (b.lower, b.upper) == (1.0, 2.0)
+    b = cf._keep(C.Bracket(1.5, 3.0, {}))
+    assert (b.lower, b.upper) == (1.5, 2.0)  # the intersection of two proofs
+    with pytest.raises(C.CertInconsistent):
+        cf._keep(C.Bracket(2.5, 3.0, {}))
+
+
+def test_newton_settles_on_the_rounding_floor_of_a_cancelling_sum():
+    """q 0.0019, sigma 1.32, T 50, delta 1e-10 (eps 0.168; the float saddle estimate 0.735): the
+    certified sum on the quantised REMOVE contours cancels ~e^14-fold, its rounding (~1e-9 relative)
+    kept Newton hopping around the root for 60 rounds and it returned NaN; ADD's contour then set the
+    bracket, [0.0441, 0.168] (74 % wide; before the kept bracket, the proven fallback).  Newton now
+    stops on its rounding floor, and where the node errors would dominate the width the nodes are
+    enclosed more tightly (_qtight).  References: dp_accounting's PLD pair and the few-participation
+    engine."""
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    sigma, q, T, delta = 1.32, 0.0019, 50, 1e-10
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(delta, certify=True)
+    C.clear_caches()
+    assert r.certified_by.startswith("contour integral"), r.certified_by
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 2e-5 * r.upper, (r.lower, r.upper)
+    ref, err, _ = fewpart_epsilon([(q, sigma, T)], delta)
+    assert r.lower - 1e-6 * ref <= ref <= r.upper + 1e-6 * ref and err < 1e-6
+    opt, pess = _pld(sigma, q, T, delta, vdi=1e-4)
+    assert opt <= r.lower and r.upper <= pess, (r.lower, r.upper, opt, pess)
+
+
+def test_newton_returns_its_best_point_where_it_stalls():
+    # a sum whose rounding keeps |f| above 1e-12: the best point is returned (a guide for the bracket)
+    from ewacct.methods.exact import ExactMethod
+
+    groups = [(PoissonSubsampledGaussian(1.32, 0.0019), 50)]
+    cf = C.ContourCertifier(groups, ExactMethod(groups))
+    C.clear_caches()
+    cd = cf.dirs["remove"]
+    K, E = C._qnodes(cd, 11.313708498984761, 2.0, 450, 0.168, math.log(1e-10), math.inf)
+    e = C._newton_eps(cd, K, E, 11.313708498984761, 2.0, 0.168, math.log(1e-10))
+    C.clear_caches()
+    assert abs(e - 0.16793125888) < 1e-5 * 0.168, e
+
+
+def test_long_history_tiny_q_is_a_narrow_contour_bracket():
+    """q 4.7e-6, sigma 0.93, T 1.4e7, delta 4.5e-9 (a sweep point): the proven fallback [0.0598, 0.786]
+    answered (the quantised brackets 1.7e-5..7e-5 wide were dropped, the retry's Newton returned NaN).
+    Now the nodes are enclosed more tightly where their errors set the width (_qtight) and the
+    narrowest bracket is kept.  dp_accounting's PLD overflows at this T (math range error), so the
+    reference is the exact engine (the contour quadrature with its own error estimate, 1e-6)."""
+    import ewacct
+
+    sigma, q, T, delta = 0.93, 4.7e-6, 14_000_000, 4.5e-9
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(delta, certify=True)
+    C.clear_caches()
+    assert r.certified_by.startswith("contour integral"), r.certified_by
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 2e-5 * r.upper, (r.lower, r.upper)
+    ref = ewacct.epsilon(noise_multiplier=sigma, sampling_probability=q, steps=T, target_delta=delta)
+    assert ref.valid and r.lower - 2e-6 * ref.value <= ref.value <= r.upper + 2e-6 * ref.value
