@@ -12,7 +12,9 @@ from ewacct.methods.certified import clear_caches
 from ewacct.bounds.certify import clear_memo
 Accountant().compose(PoissonSubsampledGaussian(0.9,0.01),7).get_epsilon(1e-5,certify=True)
 Accountant().compose(PoissonSubsampledGaussian(0.9,0.01),57).get_epsilon(1e-5,certify=True)
-pts=[(0.6421,0.01,10,1e-5),(1.0,0.01,10,1e-5),(1.0,0.001,10,1e-5),(2.0,0.001,10,1e-5),(1.0,0.001,100,1e-5),(1.0,1e-4,10,1e-5),(1.0,1e-5,100,1e-5),(0.5,0.001,10,1e-10)]
+pts=[(0.6421,0.01,10,1e-5),(1.0,0.01,10,1e-5),(1.0,0.001,10,1e-5),(2.0,0.001,10,1e-5),(1.0,0.001,100,1e-5),(1.0,1e-4,10,1e-5),(1.0,1e-5,100,1e-5),(0.5,0.001,10,1e-10),
+     # session 8: a sweep point, a near-atom point, the certified calibration's first rung to eps 0.05
+     (0.93,4.7e-6,14000000,4.5e-9),(1.32,0.0019,50,1e-10),(0.4570122973883449,1e-5,1000,1e-5)]
 print("| sigma | q | T | delta | certified [lower, upper] | rel. width | source | CPU ms (median of 3) |")
 print("|---|---|---|---|---|---|---|---|")
 for s,q,T,d in pts:
@@ -21,7 +23,7 @@ for s,q,T,d in pts:
         clear_caches(); clear_memo()
         t=time.process_time(); c=Accountant().compose(PoissonSubsampledGaussian(s,q),T).get_epsilon(d,certify=True); ts.append(time.process_time()-t)
     src=c.certified_by.split(" (")[0]
-    print(f"| {s} | {q:g} | {T} | {d:g} | [{c.lower:.9g}, {c.upper:.9g}] | {(c.upper-c.lower)/c.upper:.1e} | {src} | {statistics.median(ts)*1e3:.0f} |")
+    print(f"| {s:.7g} | {q:g} | {T} | {d:g} | [{c.lower:.9g}, {c.upper:.9g}] | {(c.upper-c.lower)/c.upper:.1e} | {src} | {statistics.median(ts)*1e3:.0f} |")
 # loop
 clear_caches(); clear_memo()
 tot=0; first=None
