@@ -34,11 +34,15 @@ from numba import njit
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
-# 8-point Gauss-Legendre on [-1, 1]
-_GX = np.array([-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
-                0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363])
-_GW = np.array([0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
-                0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763])
+# 8-point Gauss-Legendre on [-1, 1], from 30-digit values (mpmath: the roots of P_8 by findroot at 50 digits,
+# w = 2 / ((1 - x^2) P_8'(x)^2)), so that each double is the correctly rounded value (the earlier 16-digit
+# literals left three weights 1-3 ulp off, defect D4; tests/test_kernels.py checks them against mpmath)
+_GX_POS = (0.183434642495649804939476142360, 0.525532409916328985817739049189,
+           0.796666477413626739591553936476, 0.960289856497536231683560868569)
+_GW_POS = (0.362683783378361982965150449277, 0.313706645877887287337962201987,
+           0.222381034453374470544355994426, 0.101228536290376259152531354310)
+_GX = np.array([-x for x in _GX_POS[::-1]] + list(_GX_POS))
+_GW = np.array(list(_GW_POS[::-1]) + list(_GW_POS))
 
 _FACT = np.array([1.0, 1.0, 2.0, 6.0, 24.0, 120.0, 720.0, 5040.0, 40320.0])
 
@@ -327,11 +331,31 @@ def _strip_v(need: float, mu: float, y: float, a: float) -> float:
 
 
 @njit(cache=True)
+def _alias_rel(lw: float, nx: int, mu: float) -> float:
+    """The trapezoid's relative error estimate for one w (the factor of sum |terms| / |G|), given the
+    aliasing exponent lw it reached (:func:`_sg_batch_shared`): e^{ALIAS_MARGIN - lw} times
+    1 + min(2 lw, 4 / expm1(mu^2)), plus the sums' rounding, 8 eps_mach sqrt(points).  The factor: the
+    f-form's leading term phi u^2 = q^2 phi (e^{mu x - mu^2/2} - 1)^2 is three shifted Gaussians whose
+    transforms at v cancel to ~|e^{mu^2} e^{-2i mu v} - 2 e^{-i mu v} + 1| against their integral's
+    e^{mu^2} - 1: ~(mu v)^2 / mu^2 = v^2 ~ 2 lw at small mu (the polynomial x^2), at most ~4 / (e^{mu^2} - 1)
+    beyond.
+
+    Defect D4: with e^{3 - trap_l} alone the stated error was too small by 683x at q = 0.7, sigma = 2,
+    w = -5, trap_l = 30, by 4e7 at q = 0.01, sigma = 1, w = -794.8 (an ADD abscissa), trap_l = 30, and by
+    3-5x at sigma = 4.9 (the polynomial factor).
+    """
+    em = math.expm1(mu * mu)
+    poly = 2.0 * lw if em <= 0.0 else min(2.0 * lw, 4.0 / em)
+    return (1.0 + poly) * math.exp(ALIAS_MARGIN - lw) + 8.0 * EPS_MACH * math.sqrt(nx)
+
+
+@njit(cache=True)
 def _scan_v(q: float, mu: float, logq: float, w: np.ndarray, idx: np.ndarray, y: float, x_lo: float,
-            x_hi: float, trap_l: float = TRAP_L) -> float:
+            x_hi: float, trap_l: float, om_out: np.ndarray) -> float:
     """2 pi / h needed on the line Im x = y: a coarse scan of the integrand's log-magnitude and phase
     derivative, the frequency counted only where the magnitude is within exp(-TRAP_L - 5) of the
-    result's scale (see the section comment)."""
+    result's scale (see the section comment).  om_out[t] receives w[idx[t]]'s largest frequency there
+    (for its error estimate, :func:`_alias_rel`)."""
     n = idx.shape[0]
     hs = min(0.5, 0.5 / mu)
     ns = int((x_hi - x_lo) / hs) + 2
@@ -373,6 +397,7 @@ def _scan_v(q: float, mu: float, logq: float, w: np.ndarray, idx: np.ndarray, y:
                     om = o
             if abs(s_x[k] - x_s) <= 1.0 + 2.0 / mu and m > ms:
                 ms = m
+        om_out[t] = om
         v = max(v, om + math.sqrt(2.0 * trap_l))
         v = max(v, _strip_v(trap_l + 5.0 - (ref - ms), mu, y, a))
     return v
@@ -415,14 +440,23 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
     # at distance theta pi / mu: both add |Im w| mu to what the Gaussian / the branch points need
     y = 0.0
     v = bmax_abs * mu + max(math.sqrt(2.0 * trap_l), _strip_v(trap_l + 5.0, mu, 0.0, a_lo))
+    # per w: its largest frequency (on the real axis the bound |Im w| mu), for its error estimate
+    om_w = np.empty(n)
+    for t in range(n):
+        om_w[t] = abs(w[idx[t]].imag) * mu
+    om_s = np.empty(n)
     if bmax_abs * mu > 1.0:
         y_s = sgn * min(0.4 * math.pi / mu, 3.0, 0.25 + 0.25 * bmax_abs * mu)
-        v_s = _scan_v(q, mu, logq, w, idx, y_s, x_lo, x_hi, trap_l)
+        v_s = _scan_v(q, mu, logq, w, idx, y_s, x_lo, x_hi, trap_l, om_s)
         if v_s < v:
             y = y_s
             v = v_s
+            om_w = om_s
     else:
-        v = min(v, _scan_v(q, mu, logq, w, idx, 0.0, x_lo, x_hi, trap_l))
+        v_s = _scan_v(q, mu, logq, w, idx, 0.0, x_lo, x_hi, trap_l, om_s)
+        if v_s < v:
+            v = v_s
+            om_w = om_s
     h = 2.0 * math.pi / v
     nx = int((x_hi - x_lo) / h) + 1
     if nx > FAST_MAX_X:
@@ -434,17 +468,19 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
     lphis = np.empty(nx, dtype=np.complex128)
     ells = np.empty(nx, dtype=np.complex128)
     rs = np.empty(nx, dtype=np.complex128)
+    lpps = np.empty(nx)  # Re l''(x) = Re mu^2 p (1 - p), p = 1 - (1 - q) e^{-l} (_alias_rel)
     for j in range(nx):
         xc = complex(x_lo + j * h, y)
         lphi = -0.5 * xc * xc - LOG_SQRT_2PI
         ell, u, lu = _loss(xc, q, mu, logq)
+        pp = 1.0 - (1.0 - q) * cmath.exp(-ell)
+        lpps[j] = (mu * mu * pp * (1.0 - pp)).real
         if u == 0.0j and lu > -745.0:
             u = q * _cexpm1(mu * xc - 0.5 * mu * mu)
         lphis[j] = lphi
         ephi[j] = cmath.exp(lphi)
         ells[j] = ell
         rs[j] = _log1p_minus(u, ell)
-    rel = math.exp(ALIAS_MARGIN - trap_l) + 8.0 * EPS_MACH * math.sqrt(nx)
     for t in range(n):
         i = idx[t]
         wi = w[i]
@@ -460,6 +496,22 @@ def _sg_batch_shared(q: float, mu: float, w: np.ndarray, idx: np.ndarray, out: n
             m = lphis[j].real + a * ells[j].real - b * ells[j].imag
             if m > amax:
                 amax = m
+        # the aliasing exponent reached: the step resolves a unit-width Gaussian envelope oscillating at up
+        # to om_w (v >= om + sqrt(2 trap_l) where that envelope matters), e^{-(v - om)^2 / 2}; for a < 0 the
+        # log of phi |(1 + u)^w| has curvature -(1 - a l''), l'' = mu^2 p (1 - p) >= 0 (p = l' / mu), an
+        # envelope narrower by sqrt(kap_j), kap_j = 1 - a Re l''(x_j), whose alias near x_j is
+        # ~ e^{m_j - amax} e^{-(v - om)^2 / (2 kap_j)} of the peak's scale: the smallest exponent counts
+        dv = v - om_w[t]
+        d2 = 0.5 * dv * dv if dv > 0.0 else 0.0
+        lw = min(trap_l, d2)
+        if a < 0.0 and lw > 0.0:
+            for j in range(nx):
+                kj = 1.0 - a * lpps[j]
+                if kj > 1.0:
+                    lj = amax - (lphis[j].real + a * ells[j].real - b * ells[j].imag) + d2 / kj
+                    if lj < lw:
+                        lw = lj
+        rel = _alias_rel(lw, nx, mu)
         acc = 0.0j
         sabs = 0.0
         if amax - 0.5 * y * y + LOG_SQRT_2PI > 25.0:
