@@ -44,3 +44,21 @@ def test_full_engine_retried_when_the_quadrature_fails(monkeypatch):
     r = ewacct.epsilon(**kw)
     assert r.method == "exact" and r.valid, (r.method, r.diagnostics)
     assert abs(r.value - ref) <= 1e-8 * ref, (r.value, ref)
+
+
+def test_truncated_composition_capped_where_the_quadrature_follows():
+    # sigma 0.5, q 1e-5, T 30000, delta 1e-10: the truncated composition spent ~0.8 s failing before the
+    # quadrature answered in ~50 ms; it now gets FEW_TRUNC_BUDGET of CPU there
+    import time
+
+    from ewacct.methods.truncation import FEW_TRUNC_BUDGET
+
+    kw = dict(noise_multiplier=0.5, sampling_probability=1e-5, steps=30000, target_delta=1e-10)
+    ewacct.epsilon(**kw)  # kernels loaded
+    t0 = time.process_time()
+    r = ewacct.epsilon(**kw)
+    dt = time.process_time() - t0
+    assert r.method == "exact-fewpart" and r.valid
+    assert dt <= FEW_TRUNC_BUDGET + 0.35, dt
+    ref, rel, _ = fewpart.fewpart_epsilon([(1e-5, 0.5, 30000)], 1e-10)
+    assert r.value == pytest.approx(ref, rel=1e-12)
