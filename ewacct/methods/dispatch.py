@@ -9,7 +9,9 @@ the one place that fixes the order):
 4. the truncated-MGF contour for few participations (:mod:`.fewpart`), up to sum q n <= 32 as the
    contour's fallback (around q T ~ 1-13 at small delta the contour refuses); it goes before the
    contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8 with
-   sum q n <= 0.5);
+   sum q n <= 0.5).  Where it follows the contour, the contour stage skips REMOVE's full engine after a
+   failed truncated composition and caps that composition's CPU (truncation.FULL_AFTER_TRUNC_NOTE,
+   FEW_TRUNC_BUDGET); the full engine is tried after all should the quadrature fail too;
 5. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
