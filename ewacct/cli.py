@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _validate as V
+from ._format import fmt_down, fmt_up
 from .accountant import DEFAULT_METHOD, METHODS, Accountant
 from .commands import register_all
 from .commands._common import (
@@ -166,7 +167,9 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     exact = all(str(r["method"]).startswith("exact") and r["valid"] for r in rows)
     label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
     print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
-                 [[_fmt(r[key]), _fmt(r["estimate"]), _fmt(r["lower"]), _fmt(r["upper"]), r["method"],
+                 [[_fmt(r[key]), (fmt_up if r["method"] in BOUND_METHODS else _fmt)(r["estimate"]),
+                   fmt_down(r["lower"]) if r["lower"] is not None else "-",
+                   fmt_up(r["upper"]) if r["upper"] is not None else "-", r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"], r["upper_bound"] is not None)]
                   for r in rows]))
     asked = getattr(args, "method", None)
@@ -189,13 +192,13 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     for r in rows:
         at = f" at {key} = {_fmt(r[key])}" if len(rows) > 1 else ""
         if args.certify and r["upper"] is not None:
-            print(f"The number to state{at}: {sym} <= {_fmt(r['upper'])} (certified upper bound).")
+            print(f"The number to state{at}: {sym} <= {fmt_up(r['upper'])} (certified upper bound, rounded up).")
         elif r["valid"] and str(r["method"]).startswith("exact"):
             print(f"The number to state{at}: {sym} = {_fmt(r['estimate'])} (exact; --certify adds a bracket).")
         elif r["method"] in BOUND_METHODS:
-            print(f"The number to state{at}: {sym} <= {_fmt(r['estimate'])} (rigorous upper bound).")
+            print(f"The number to state{at}: {sym} <= {fmt_up(r['estimate'])} (rigorous upper bound, rounded up).")
         elif not r["valid"] and r["upper_bound"] is not None:
-            print(f"The number to state{at}: {sym} <= {_fmt(r['upper_bound'])} (rigorous upper bound; the estimate "
+            print(f"The number to state{at}: {sym} <= {fmt_up(r['upper_bound'])} (rigorous upper bound, rounded up; the estimate "
                   f"{_fmt(r['estimate'])} missed its tolerance; --certify may tighten it).")
         else:
             print(f"The number to state{at}: unknown from this method; rerun without --method or with --certify.")

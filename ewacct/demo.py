@@ -15,6 +15,7 @@ import sys
 import time
 import warnings
 
+from ._format import fixed_down, fixed_up
 from .accountant import Accountant
 from .calibrate import calibrate_noise
 from .mechanisms import PoissonSubsampledGaussian
@@ -39,8 +40,8 @@ def run_demo(*, quick_finetune: bool = True) -> int:
            f"{est.diagnostics.get('rel_error', float('nan')):.1e}; method {est.method}")
     t0 = time.perf_counter()
     cert = acc.get_epsilon(DELTA, certify=True)
-    _print(f"certified bracket: [{cert.lower:.4f}, {cert.upper:.4f}] by {cert.certified_by} "
-           f"[{time.perf_counter() - t0:.1f} s]  -> the number to state: eps <= {cert.upper:.4f}")
+    _print(f"certified bracket: [{fixed_down(cert.lower, 4)}, {fixed_up(cert.upper, 4)}] by {cert.certified_by} "
+           f"[{time.perf_counter() - t0:.1f} s]  -> the number to state: eps <= {fixed_up(cert.upper, 4)}")
     _print("\n== the Edgeworth family beside it (asymptotic expansions of the same integral), error vs exact")
     ew = None
     for label, m, order in (("EW-Tune's accountant (order 1, REMOVE only)", "ew-tune", None),

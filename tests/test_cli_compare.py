@@ -48,7 +48,7 @@ def test_compare_json_shape_and_sanity(capsys: pytest.CaptureFixture[str]) -> No
     assert data["config"]["groups"] == [{"noise_multiplier": 1.2, "sampling_probability": 0.02, "steps": 3000}]
     assert [r["name"] for r in data["rows"]] == methods.split(",")
     keys = {"name", "label", "kind", "available", "epsilon", "lower", "upper", "rel_diff_to_pld", "seconds",
-            "unsafe", "invalid", "flags", "note", "extra"}
+            "unsafe", "invalid", "overstates", "flags", "note", "extra"}
     rows = {r["name"]: r for r in data["rows"]}
     for r in data["rows"]:
         assert set(r) == keys

@@ -4,16 +4,24 @@ For a composition and a target delta, every requested accountant is asked for
 epsilon. Each row carries its value, its bracket when it has one, the relative
 difference to the exact PLD value, its wall time and two flags:
 
-* ``unsafe`` -- the value lies below the best *certified lower bound* on the
-  true epsilon (the larger of ewacct's certified lower bound and dp_accounting's
-  optimistic PLD). A method whose number is below that bound under-reports
-  privacy loss; calibrating noise with it would miss the target.
+* ``unsafe`` -- the value lies below the *certified lower bound* on the true
+  epsilon: ewacct's certified bracket (a proof; computed for the reference even
+  when its row is not asked). A method whose number is below that bound
+  under-reports privacy loss; calibrating noise with it would miss the target.
+  dp_accounting's optimistic PLD is *not* used as a certified bound: it is a
+  lower bound in exact arithmetic only, and its FFT rounding puts it above the
+  truth at small deltas (q = 0.003, sigma = 0.6, T = 2000, delta = 1e-13: the
+  "bracket" reads [16.33, 10.08] around a true 9.9487). It is used only where no
+  certified bound could be computed, and then labelled as such.
 * ``invalid`` -- the method itself says its answer is outside its validity
   domain (e.g. the Edgeworth correction exceeds the leading term).
 
 The reference for "relative difference" is the pessimistic PLD epsilon
-(dp_accounting's reported value, an upper bound; the optimistic PLD gives the
-matching lower bound, and their gap is reported as the reference's width).
+(dp_accounting's reported value, an upper bound in exact arithmetic; the
+optimistic PLD gives the matching lower bound, and their gap is reported as the
+reference's width). Where the pair is inverted or not finite (dp_accounting's
+rounding at small deltas) it is reported as inconsistent and no relative
+difference is given.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class ComparisonRow:
     invalid: bool
     note: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a row offered as a lower bound lies above the certified upper bound (it is not a lower bound)
+    overstates: bool = False
 
     @property
     def flags(self) -> list[str]:
@@ -63,6 +73,8 @@ class ComparisonRow:
         out = []
         if self.unsafe:
             out.append("UNSAFE: below certified lower bound")
+        if self.overstates:
+            out.append("WRONG: above certified upper bound")
         if self.invalid:
             out.append("outside validity")
         return out
@@ -73,7 +85,8 @@ class ComparisonRow:
             "name": self.name, "label": self.label, "kind": self.kind, "available": self.available,
             "epsilon": _j(self.epsilon), "lower": _j(self.lower), "upper": _j(self.upper),
             "rel_diff_to_pld": _j(self.rel_diff_to_pld), "seconds": self.seconds,
-            "unsafe": self.unsafe, "invalid": self.invalid, "flags": self.flags, "note": self.note,
+            "unsafe": self.unsafe, "invalid": self.invalid, "overstates": self.overstates, "flags": self.flags,
+            "note": self.note,
             "extra": {k: _j(v) for k, v in self.extra.items()},
         }
 
@@ -98,6 +111,10 @@ class Comparison:
     certified_lower: float | None
     certified_lower_source: str
     rows: list[ComparisonRow]
+    #: ewacct's certified upper bound (a proof), None where it could not be computed
+    certified_upper: float | None = None
+    #: why the PLD reference is not used ("" when it is)
+    pld_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -110,6 +127,7 @@ class Comparison:
             "reference": {
                 "pld_lower": _j(self.pld_lower), "pld_upper": _j(self.pld_upper),
                 "certified_lower": _j(self.certified_lower), "certified_lower_source": self.certified_lower_source,
+                "certified_upper": _j(self.certified_upper), "pld_note": self.pld_note,
                 "rel_diff_definition": "(epsilon - pld_upper) / pld_upper",
             },
             "rows": [r.to_dict() for r in self.rows],
@@ -157,15 +175,32 @@ def compare_epsilon(
         ref = get_baseline("pld-pessimistic", pld_discretization=pld_discretization).epsilon(g, target_delta=d)
     pld_lo = ref.lower if ref.ok else None
     pld_hi = ref.upper if ref.ok else None
+    pld_note = ""
+    if pld_lo is not None and pld_hi is not None and not (
+            math.isfinite(pld_lo) and math.isfinite(pld_hi) and 0.0 <= pld_lo <= pld_hi):
+        pld_note = (f"dp_accounting's PLD pair is unusable here ([{pld_lo!r}, {pld_hi!r}]: inverted or infinite, "
+                    "its FFT rounding at this delta); not used as a reference")
+        pld_lo = pld_hi = None
 
-    # best certified lower bound on the true epsilon
-    lowers: list[tuple[float, str]] = []
-    if pld_lo is not None:
-        lowers.append((pld_lo, f"optimistic PLD (dp_accounting, discretisation {pld_discretization:g})"))
+    # the certified lower bound on the true epsilon: ewacct's certified bracket (a proof), computed for
+    # the reference when its row was not asked
     cert = results.get("ewacct-certified")
-    if cert is not None and cert[1].ok and cert[1].lower is not None:
-        lowers.append((float(cert[1].lower), "ewacct certified lower bound"))
-    cert_lo, cert_src = (max(lowers) if lowers else (None, "none available"))
+    if cert is None:
+        cb = get_baseline("ewacct-certified", pld_discretization=pld_discretization)
+        cert = (cb, cb.epsilon(g, target_delta=d))
+    cert_lo: float | None = None
+    cert_hi: float | None = None
+    cert_src = "none available"
+    # (a bracket is a proof whenever a certificate source is named, even where the estimate beside it
+    # fell outside it and the row says so)
+    if (cert[1].ok and cert[1].lower is not None and cert[1].upper is not None
+            and cert[1].extra.get("certified_by")):
+        cert_lo, cert_hi = float(cert[1].lower), float(cert[1].upper)
+        cert_src = "ewacct certified lower bound"
+    elif pld_lo is not None:
+        cert_lo = pld_lo
+        cert_src = (f"optimistic PLD (dp_accounting, discretisation {pld_discretization:g}; a lower bound in exact "
+                    "arithmetic, not a proof: no certified bracket could be computed here)")
 
     rows = []
     for b, r in results.values():
@@ -178,15 +213,20 @@ def compare_epsilon(
             kind_of(b) != "lower bound" and value is not None and cert_lo is not None
             and value < cert_lo * (1.0 - 1e-9) - 1e-12
         )
+        overstates = bool(
+            kind_of(b) == "lower bound" and value is not None and cert_hi is not None
+            and value > cert_hi * (1.0 + 1e-9) + 1e-12
+        )
         extra = dict(r.extra)
         if r.estimate is not None:
             extra["estimate"] = r.estimate
         rows.append(ComparisonRow(
             name=b.name, label=b.label, kind=kind_of(b), available=b.available,
             epsilon=value, lower=r.lower, upper=r.upper, rel_diff_to_pld=rel, seconds=r.seconds,
-            unsafe=unsafe, invalid=not r.valid, note=r.note, extra=extra,
+            unsafe=unsafe, invalid=not r.valid, note=r.note, extra=extra, overstates=overstates,
         ))
     return Comparison(
         groups=g, target_delta=d, pld_lower=pld_lo, pld_upper=pld_hi, pld_discretization=pld_discretization,
-        certified_lower=cert_lo, certified_lower_source=cert_src, rows=rows,
+        certified_lower=cert_lo, certified_lower_source=cert_src, rows=rows, certified_upper=cert_hi,
+        pld_note=pld_note,
     )

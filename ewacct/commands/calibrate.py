@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from ewacct import _validate
+from ewacct._format import fixed_up, fmt_up
 from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
@@ -29,6 +30,7 @@ from ewacct.commands._common import (
     STEPS_HELP,
     fail,
     fmt,
+    fmt_bound,
     methods_arg,
     one_line_errors,
     positive_int_arg,
@@ -113,8 +115,11 @@ def _table(rows: list[Any], *, q: float, T: int, eps: float, delta: float, how: 
         if c.noise_multiplier is None:
             body.append((c.name, "-", "-", "-", "-", f"{c.seconds:.3f}", c.note))
             continue
-        true = f"[{fmt(r.true_lower)}, {fmt(r.true_upper)}]" if r.true_upper is not None else "-"
-        body.append((c.name, f"{c.noise_multiplier:.5f}", fmt(c.epsilon), true, r.meets_target,
+        true = (f"[{fmt_bound(r.true_lower, up=False)}, {fmt_bound(r.true_upper, up=True)}]"
+                if r.true_upper is not None else "-")
+        # sigma rounded up: more noise never spends more privacy, so the printed sigma still meets
+        # what the computed one meets
+        body.append((c.name, fixed_up(c.noise_multiplier, 5), fmt(c.epsilon), true, r.meets_target,
                      f"{c.seconds:.3f}", "" if common else r.truth_source))
     widths = [max(len(str(x[i])) for x in [header] + body) for i in range(len(header) - 1)]
     out = []
@@ -129,8 +134,9 @@ def _table(rows: list[Any], *, q: float, T: int, eps: float, delta: float, how: 
     ok = [r for r in rows if r.meets_target == "meets target" and r.calibration.noise_multiplier is not None]
     if ok:
         best = min(ok, key=lambda r: r.calibration.noise_multiplier)
-        tail.append(f"The number to state: sigma = {best.calibration.noise_multiplier:.5f} "
-                    f"({best.calibration.name}; certified epsilon <= {best.true_upper:.6g} meets the target).")
+        tail.append(f"The number to state: sigma = {fixed_up(best.calibration.noise_multiplier, 5)} "
+                    f"(rounded up; {best.calibration.name}; certified epsilon <= {fmt_up(best.true_upper)} at the "
+                    "computed sigma meets the target, and more noise spends no more).")
     else:
         tail.append("The number to state: unknown -- no sigma here has a certified epsilon within the target "
                     "(try --certify-with ewacct or a finer --pld-discretization).")

@@ -17,6 +17,8 @@ import argparse
 import sys
 from typing import Any
 
+from ewacct._format import fmt_up
+
 from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
@@ -25,6 +27,7 @@ from ewacct.commands._common import (
     SIGMA_HELP,
     STEPS_HELP,
     fmt,
+    fmt_bound,
     methods_arg,
     noise_multiplier_arg,
     one_line_errors,
@@ -69,20 +72,24 @@ def _table(cmp: Any) -> str:
     ]
     if cmp.pld_upper is not None:
         lines.append(
-            f"exact PLD bracket: [{cmp.pld_lower:.6f}, {cmp.pld_upper:.6f}] "
-            f"(dp_accounting, discretisation {cmp.pld_discretization:g})"
+            f"PLD reference bracket: [{cmp.pld_lower:.6f}, {cmp.pld_upper:.6f}] "
+            f"(dp_accounting, discretisation {cmp.pld_discretization:g}; bounds in exact arithmetic, not proofs)"
         )
+    elif cmp.pld_note:
+        lines.append(f"PLD reference: {cmp.pld_note} (no relative differences)")
     else:
-        lines.append("exact PLD: unavailable (no relative differences)")
+        lines.append("PLD reference: unavailable (no relative differences)")
     if cmp.certified_lower is not None:
-        lines.append(f"certified lower bound on epsilon: {cmp.certified_lower:.6f} ({cmp.certified_lower_source})")
+        lines.append(f"certified lower bound on epsilon: {fmt_bound(cmp.certified_lower, 6, up=False)} "
+                     f"({cmp.certified_lower_source})")
     header = ("method", "kind", "epsilon", "bracket", "vs PLD", "time [s]", "flags / notes")
     body = []
     for r in cmp.rows:
         if r.epsilon is None:
             body.append((r.name, r.kind, "-", "-", "-", fmt(r.seconds, 3) if r.seconds else "-", r.note))
             continue
-        bracket = f"[{fmt(r.lower)}, {fmt(r.upper)}]" if (r.lower is not None and r.upper is not None) else "-"
+        bracket = (f"[{fmt_bound(r.lower, up=False)}, {fmt_bound(r.upper, up=True)}]"
+                   if (r.lower is not None and r.upper is not None) else "-")
         rel = f"{100 * r.rel_diff_to_pld:+.2f}%" if r.rel_diff_to_pld is not None else "-"
         notes = "; ".join(r.flags + ([r.note] if r.note else []))
         body.append((r.name, r.kind, fmt(r.epsilon), bracket, rel, f"{r.seconds:.4f}", notes))
@@ -99,16 +106,22 @@ def _table(cmp: Any) -> str:
             "UNSAFE rows report an epsilon below a certified lower bound on the true epsilon: "
             "they under-report the privacy loss (" + ", ".join(unsafe) + ")."
         )
+    over = [r.name for r in cmp.rows if r.overstates]
+    if over:
+        tail.append("WRONG rows offer a lower bound above ewacct's certified upper bound on the true epsilon: "
+                    "not a lower bound here (" + ", ".join(over) + ").")
     invalid = [r.name for r in cmp.rows if r.invalid]
     if invalid:
         tail.append("Outside validity: " + ", ".join(invalid) + " (the method's own diagnostic says its expansion is unreliable here).")
-    uppers = [u for u in [cmp.pld_upper] + [r.upper for r in cmp.rows if r.name.startswith("ewacct") and r.upper is not None]
-              if u is not None]
-    if uppers:
-        tail.append(f"The number to state: epsilon <= {min(uppers):.6g} (the smallest certified upper bound above).")
+    if cmp.certified_upper is not None:
+        tail.append(f"The number to state: epsilon <= {fmt_up(cmp.certified_upper)} (ewacct's certified upper "
+                    "bound, rounded up).")
+    elif cmp.pld_upper is not None:
+        tail.append(f"The number to state: no certified bound could be computed here; dp_accounting's pessimistic "
+                    f"PLD says epsilon <= {fmt_up(cmp.pld_upper)} (an upper bound in exact arithmetic, not a proof "
+                    "in floating point).")
     else:
-        tail.append("The number to state: unknown here (no certified upper bound among these rows; use --methods "
-                    "with pld-pessimistic or ewacct-certified).")
+        tail.append("The number to state: unknown here (no certified upper bound could be computed).")
     return "\n".join(lines + [""] + out + ([""] + tail if tail else []))
 
 

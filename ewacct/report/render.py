@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ewacct._format import fixed_up
+
 __all__ = ["render_html", "render_markdown", "audit_summary_rows", "timing_rows", "number_to_state"]
 
 
@@ -29,9 +31,12 @@ def _f(x: Any, d: int = 4) -> str:
 
 
 def _bracket(lo: Any, hi: Any, d: int = 3) -> str:
+    # printed outward (lower end down, upper end up): the printed decimals are still bounds
     if lo is None or hi is None:
         return "-"
-    return f"[{_f(lo, d)}, {_f(hi, d)}]"
+    from ewacct.commands._common import fmt_bound
+
+    return f"[{fmt_bound(float(lo), d, up=False)}, {fmt_bound(float(hi), d, up=True)}]"
 
 
 def audit_summary_rows(audit: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -65,8 +70,9 @@ def number_to_state(a: dict[str, Any]) -> str:
     if not rec:
         return (f"{a['setting']}: no audited sigma has a certified epsilon <= {a['target']:g}; "
                 f"use a larger sigma (e.g. `ewacct calibrate`).")
-    return (f"{a['setting']}: use sigma = {rec['noise_multiplier']:.4f} (chosen by {rec['by']}); "
-            f"the number to state is epsilon <= {rec['true_upper']:.4f} (certified upper bound).")
+    # sigma rounded up (more noise spends no more privacy), the bound rounded up
+    return (f"{a['setting']}: use sigma = {fixed_up(rec['noise_multiplier'], 4)} (chosen by {rec['by']}); "
+            f"the number to state is epsilon <= {fixed_up(rec['true_upper'], 4)} (certified upper bound).")
 
 
 def timing_rows(timing: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
