@@ -198,3 +198,11 @@ def test_check_bool_refuses_truthy_non_bools(bad):
 
 def test_check_bool_accepts_bools():
     assert V.check_bool("certify", True) is True and V.check_bool("certify", np.bool_(False)) is False
+
+
+@pytest.mark.parametrize("n_grid", [100_001, 10**9])
+def test_tradeoff_grid_is_bounded(n_grid):
+    # (reviewer: n_grid = 10^6 ran for minutes, 10^9 raised a raw MemoryError)
+    acc = ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(1.0, 0.01), 100)
+    with pytest.raises(ValueError, match=r"n_grid must be an integer in \[1, 100000\]"):
+        acc.tradeoff([0.1, 0.5], n_grid=n_grid)
