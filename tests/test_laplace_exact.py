@@ -411,3 +411,20 @@ def test_certify_true_uses_the_laplace_bracket():
     assert r6.lower <= est.value <= r6.upper and (r6.upper - r6.lower) <= 1e-8 * r6.upper
     d = acc6.get_delta(r6.upper, certify=True)
     assert d.certified_by == LAPLACE_SOURCE and d.lower <= 1e-6 * (1 + 1e-12)
+
+
+def test_delta_below_the_smallest_double_is_zero_not_an_error():
+    # Laplace(scale 100) + Gaussian(sigma 50) at eps = 1: delta <= P(L_G > 1 - 0.01) with L_G ~ N(mu^2/2, mu^2),
+    # mu = 0.02 (mpmath), below 2^-1075: the exact double is 0.0, proven by the Chernoff bound (was a refusal
+    # "gave delta = 0.0" and the composition bound); a vector query keeps its other elements exact
+    from ewacct import Gaussian
+
+    mu = mp.mpf(1) / 50
+    assert mp.ncdf(-(mp.mpf("0.99") - mu * mu / 2) / mu) < mp.mpf(2) ** -1075
+    acc = Accountant().compose(Laplace(100.0), 1).compose(Gaussian(50.0), 1)
+    r = acc.get_delta([1.0, 0.05])
+    assert r.value[0] == 0.0 and r.method == "exact" and bool(np.all(r.valid))
+    # eps = 0.05: between the Gaussian alone at 0.05 (dropping the Laplace step) and at 0.04 (composing with
+    # a pure 0.01-DP step)
+    g = [mp.ncdf(-x / mu + mu / 2) - mp.exp(x) * mp.ncdf(-x / mu - mu / 2) for x in (mp.mpf("0.05"), mp.mpf("0.04"))]
+    assert float(g[0]) <= r.value[1] <= float(g[1])

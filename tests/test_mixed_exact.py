@@ -183,10 +183,15 @@ def test_rr_mixes_inside_the_pld_bracket(groups):
     assert r.valid and lo * (1 - 1e-6) <= 1e-5 <= hi * (1 + 1e-6)
 
 
-def test_too_many_lattice_points_refused_loudly():
-    g = [(RandomizedResponse(0.1), 500), (Gaussian(1.0), 1)]
-    with pytest.raises(ValueError, match="lattice points"):
-        _rows(g, "delta", 1.0)
+def test_too_many_lattice_points_give_a_flagged_bound_above_the_truth():
+    # 151 x 134 = 20234 lattice points with a contour rest: beyond MAX_ATOMS, so the flagged proven upper
+    # bound, never a silent number: at least the PLD optimistic end, its proven lower end at most the pessimistic one
+    g = [(RandomizedResponse(0.1), 150), (RandomizedResponse(0.07), 133), (PoissonSubsampledGaussian(1.0, 0.01), 20)]
+    r = _rows(g, "delta", 2.0)
+    assert r.method == "chernoff-bound" and not r.valid and "lattice points" in r.diagnostics["error"]
+    assert "mixed with other mechanisms" in r.diagnostics["note"]
+    lo, hi = _pld_bracket(g, 2.0)
+    assert r.value >= lo * (1 - 1e-9) and r.diagnostics["proven_lower"] <= hi * (1 + 1e-9)
     assert lattice_mix_for([(RandomizedResponse(1.0), 5)]) is None  # the closed form's case
 
 

@@ -23,8 +23,10 @@ decays (docs/math.md section 9): few Laplace steps settle with Gaussians, or wit
 of enough steps.  Elsewhere the answer is a rigorous upper bound by composition (the rest's answer plus
 the Laplace steps' pure epsilon; ``"composition-bound"``, flagged ``valid=False``; the exact
 evaluation's reason is kept).  Randomized response mixed with anything else (other mechanisms, several parameters) is
-answered exactly by conditioning on its lattice (:mod:`.mixed_exact`), or refused with a ValueError
-(more than 400 lattice points, or the rest's exact evaluation failed); no expansion is trusted there.
+answered exactly by conditioning on its lattice (:mod:`.mixed_exact`: up to 1e6 lattice points for
+randomized response alone, 2e5 with a closed-form rest, 2e4 otherwise, within a CPU budget); where that
+refuses, the answer is the upper end of the proven bracket (:mod:`ewacct.bounds.proven`), flagged
+``valid=False`` (``"chernoff-bound"``, the reason kept); no expansion is trusted there.
 
 Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
 argument and hand it to :mod:`ewacct.bounds.certify`.
@@ -112,7 +114,7 @@ class ExactDispatch:
             try:
                 lat = mixed_exact.lattice_mix_for(self.groups)
             except mixed_exact.LatticeMixError as exc:
-                raise ValueError(f"randomized response mixed with other mechanisms: no exact answer here ({exc})") from exc
+                return [self._lattice_bound(kind, float(x), str(exc)) for x in arr]
             if lat is not None:
                 return [self._lattice_mixed(lat, kind, float(x)) for x in arr]
         st = structure(self.groups)
@@ -290,8 +292,8 @@ class ExactDispatch:
     def _lattice_mixed(self, lat: Any, kind: str, x: float) -> Row:
         """Randomized response mixed with anything else (:class:`.mixed_exact.LatticeMix`): both
         directions by the conditioned lattice sum, the worse reported.  Where it cannot answer (too
-        many lattice points, the rest's exact evaluation failed) a ValueError says so, as before this
-        evaluation existed (no expansion is trusted on a lattice)."""
+        many lattice points, the rest's exact evaluation failed) the flagged proven upper bound
+        (:meth:`_lattice_bound`; no expansion is trusted on a lattice)."""
         from .mixed_exact import LatticeMixError
 
         best: Row | None = None
@@ -302,10 +304,39 @@ class ExactDispatch:
                 v, rel, diag = lat.delta(x, d) if kind == "delta" else lat.epsilon(x, d)
                 check_finite(kind, v)
             except (LatticeMixError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-                raise ValueError(f"randomized response mixed with other mechanisms: no exact answer here ({exc})") from exc
+                return self._lattice_bound(kind, x, str(exc))
             best = _worse(best, Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact"))
         assert best is not None
         return best
+
+    def _lattice_what(self) -> str:
+        rest = [m for m, n in self.groups if int(n) > 0 and not isinstance(m, RandomizedResponse)]
+        return ("randomized response mixed with other mechanisms" if rest
+                else "randomized response with several parameters")
+
+    def _lattice_bound(self, kind: str, x: float, why: str) -> Row:
+        """Where the exact lattice sum refuses (too many lattice points for its cost, its CPU budget, or the
+        rest's exact evaluation failed): the upper end of the proven bracket (:mod:`ewacct.bounds.proven`:
+        a Chernoff bound from rigorous real-MGF enclosures, randomized response and Laplace by their closed
+        MGFs), flagged ``valid=False`` with method ``"chernoff-bound"``; certify=True then reports that
+        proven bracket.  A ValueError only where that bound cannot be formed either."""
+        from ..bounds import proven
+
+        what = self._lattice_what()
+        try:
+            if kind == "delta":
+                lo, hi, info = proven.proven_delta_bracket(self.groups, x)
+            else:
+                lo, hi, info = proven.proven_epsilon_bracket(self.groups, x)
+            check_finite(kind, hi)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise ValueError(f"{what}: no exact answer here ({why}), and no proven bound either ({exc})") from exc
+        d = "add" if info.get("chernoff_add", -math.inf) > info.get("chernoff_remove", -math.inf) else "remove"
+        diag = {"error": why, "proven_lower": float(lo),
+                "note": f"{what}: the exact lattice sum did not answer ({why}); the value is a rigorous upper "
+                        "bound (Chernoff, from the proven bracket of ewacct.bounds.proven), not the exact answer; "
+                        "certify=True gives the proven bracket"}
+        return Row(float(hi), d, False, diag, "chernoff-bound")
 
     # ------------------------------------------------------------------ the stages
     def _contour(self, kind: str, x: float, why: str | None) -> Row:

@@ -72,6 +72,10 @@ _LOG2 = math.log(2.0)
 _EPS = 2.220446049250313e-16
 
 
+#: log of half the smallest positive double (2^-1075): a delta whose rigorous bound is below it rounds to 0.0
+LOG_BELOW_DOUBLE = -1075.0 * math.log(2.0)
+
+
 class LaplaceExactError(ArithmeticError):
     """The exact Laplace evaluation could not meet its tolerance (never a silent number)."""
 
@@ -237,8 +241,18 @@ class LaplaceComposition:
                 why.append(str(exc))
         raise LaplaceExactError("; ".join(why))
 
-    def _finish(self, res: tuple[float, float, dict], how: str) -> tuple[float, float, dict]:
+    def _finish(self, res: tuple[float, float, dict], how: str, eps: float | None = None) -> tuple[float, float, dict]:
         v, abs_err, diag = res
+        if v == 0.0 and eps is not None and math.isfinite(abs_err):
+            # delta below the smallest positive double: accepted as 0.0 only where the rigorous Chernoff
+            # bound (log_chernoff: any t > 0 gives an upper bound) proves it is below 2^-1075
+            try:
+                lc = float(self.log_chernoff(eps))
+            except (ArithmeticError, ValueError):
+                lc = math.nan
+            if lc < LOG_BELOW_DOUBLE:
+                return 0.0, 0.0, {**diag, "laplace": how, "log_chernoff": lc,
+                                  "note": "delta below the smallest positive double (Chernoff bound): 0.0"}
         if not (v > 0.0 and math.isfinite(v)):
             raise LaplaceExactError(f"the {how} evaluation gave delta = {v!r}")
         rel = abs_err / v
@@ -390,7 +404,7 @@ class LaplaceComposition:
             m = np.maximum(a.real, s.real)
             return T * (m + np.log(np.exp(a - m) + np.exp(s - m)))
 
-        return self._finish(self._trapezoid(eps, c, log_phi, self._log_K, 0.0, tail, est), "full contour")
+        return self._finish(self._trapezoid(eps, c, log_phi, self._log_K, 0.0, tail, est), "full contour", eps)
 
     def _var(self, c: float) -> float:
         h = 1e-4 * max(abs(c), 1e-3)
@@ -422,7 +436,7 @@ class LaplaceComposition:
         fp = exact * 1e-13
         diag: dict = {"exact_terms": kx}
         if T < K_EXACT:
-            return self._finish((exact, fp, diag), "exact sum over the atom lattice")
+            return self._finish((exact, fp, diag), "exact sum over the atom lattice", eps)
         # the contour on k >= K_EXACT, only the k whose Chernoff bound matters
         ks_all = np.arange(K_EXACT, T + 1, dtype=float)
 
@@ -439,7 +453,7 @@ class LaplaceComposition:
         ks = ks_all[keep]
         dropped = float(np.exp(lt[~keep]).sum()) if (~keep).any() else 0.0
         if ks.size == 0:
-            return self._finish((exact, fp + dropped, diag), "exact sum over the atom lattice")
+            return self._finish((exact, fp + dropped, diag), "exact sum over the atom lattice", eps)
         lc_bin = gammaln(T + 1.0) - gammaln(ks + 1.0) - gammaln(T - ks + 1.0)
         lwk = lc_bin + (T - ks) * self.log_pa + ks * self.log_pc
         mw = float(lwk.max())
@@ -482,7 +496,7 @@ class LaplaceComposition:
         v, err, d2 = self._trapezoid(eps, c, log_phi, log_total, log_mass, tail, est)
         diag.update(d2)
         diag["contour_k"] = (int(ks[0]), int(ks[-1]))
-        return self._finish((exact + v, fp + dropped + err, diag), "atoms exact, continuous part on the contour")
+        return self._finish((exact + v, fp + dropped + err, diag), "atoms exact, continuous part on the contour", eps)
 
     # ---------------------------------------------------------- epsilon
     def log_chernoff(self, eps: float) -> float:
@@ -622,7 +636,7 @@ class LaplaceMixture(LaplaceComposition):
             return out
 
         res = self._trapezoid(eps, c, log_phi, self._log_K, 0.0, tail, est)
-        return self._finish(res, "full contour (several Laplace scales)")
+        return self._finish(res, "full contour (several Laplace scales)", eps)
 
 
 class LaplaceWithOthers(LaplaceMixture):

@@ -22,9 +22,15 @@ cancellation, of values the rest's own exact method gives at arguments >= 0:
 The sum runs over the lattice points in decreasing order of ``a_j``; since ``delta_rest`` is
 non-increasing, the points not yet evaluated contribute at most their total weight times the last
 value evaluated, and the sum stops when that bound is below ``RTOL`` of the partial sum (rigorous).
-The number of lattice points is ``prod_g (n_g + 1)``: only compositions with at most ``MAX_ATOMS`` of
-them are answered (:class:`LatticeMixError` otherwise).  Every answer carries its relative error
-bound: the rest's own relative errors (weighted) plus the stopping bound.
+The number of lattice points is ``prod_g (n_g + 1)``; the weights are kept in log space
+(:func:`lattice_log`).  How many are answered depends on the rest's cost (:func:`atom_limit`):
+``MAX_ATOMS_RR_ONLY`` for randomized response alone (several parameters: one vectorised log-space sum
+of the positive terms ``w_j (1 - e^{eps - a_j})`` over the points above eps), ``MAX_ATOMS_CHEAP`` with a
+closed-form rest, ``MAX_ATOMS`` with a contour / Laplace rest; every query is also held to DEADLINE_S of
+CPU.  Beyond either, :class:`LatticeMixError` (the dispatch then answers with the flagged proven upper
+bound, ``"chernoff-bound"``).  Every answer carries its relative error bound: the weights', the rest's
+own relative errors (weighted) plus the stopping bound.  A delta whose terms' rigorous bounds sum below
+2^-1075 is 0.0 (the correctly rounded double), not an error.
 """
 
 from __future__ import annotations
@@ -41,9 +47,16 @@ RTOL = 1e-11
 ACCEPT_RTOL = 1e-7
 #: CPU-time budget of one query of one direction (past it LatticeMixError: never a silent number)
 DEADLINE_S = 0.45
-#: most lattice points a composition may have (prod over randomized-response groups of n_g + 1)
-MAX_ATOMS = 400
+#: most lattice points (prod over randomized-response groups of n_g + 1) with a rest evaluated by the contour /
+#: Laplace engines (a Chernoff bound per point, then exact evaluations; DEADLINE_S guards the cost)
+MAX_ATOMS = 20_000
+#: ... with a closed-form rest (Gaussians, one subsampled step): one closed form per point evaluated, stopped early
+MAX_ATOMS_CHEAP = 200_000
+#: ... randomized response alone: one vectorised log-space sum over the points above eps per evaluation
+MAX_ATOMS_RR_ONLY = 1_000_000
 _EPS = 2.220446049250313e-16
+#: log 2^-1075: a delta proven below it rounds to 0.0
+_LOG_BELOW_DOUBLE = -1075.0 * math.log(2.0)
 DIRECTIONS = ("remove", "add")
 _OTHER = {"remove": "add", "add": "remove"}
 
@@ -54,41 +67,68 @@ class LatticeMixError(ArithmeticError):
 
 
 # ---------------------------------------------------------------------- the lattice
-def lattice(rr: Sequence[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(values a_j, probabilities w_j) of the summed randomized-response loss, values decreasing.
+def atom_limit(rest: Sequence[tuple[Any, int]]) -> tuple[int, str]:
+    """(most lattice points, why) for a composition whose non-randomized-response part is ``rest``:
+    randomized response alone is one vectorised log-space sum per evaluation (MAX_ATOMS_RR_ONLY);
+    a closed-form rest (Gaussians, one subsampled step) costs one closed form per point evaluated, and the
+    sum stops early (MAX_ATOMS_CHEAP); any other rest costs a Chernoff bound per point plus one exact
+    evaluation per point that matters (MAX_ATOMS).  All are also held to DEADLINE_S of CPU per query."""
+    from ..mechanisms import Gaussian, PoissonSubsampledGaussian
 
-    Each group ``(e0, n)``: ``a = e0 (2 j - n)``, ``w = C(n, j) p^j (1 - p)^(n - j)``, ``p = 1/(1 + e^-e0)``
-    (``math.comb`` exactly, the powers as ``exp(j log p + (n - j) log(1 - p))`` with ``log p = -log1p(e^-e0)``,
-    ``log(1 - p) = -log1p(e^e0)``: a relative error of ~n e0 ulps, n < MAX_ATOMS; scipy.stats is not
-    imported, its import alone costs ~0.25 s); groups combined by convolution, equal sums merged."""
-    vals = np.zeros(1)
-    wts = np.ones(1)
+    rest = [(m, int(n)) for m, n in rest if int(n) > 0]
+    if not rest:
+        return MAX_ATOMS_RR_ONLY, "randomized response alone (vectorised log-space sum)"
+    if all(isinstance(m, Gaussian) or (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability >= 1.0)
+           for m, _ in rest) or (len(rest) == 1 and rest[0][1] == 1 and isinstance(rest[0][0], PoissonSubsampledGaussian)):
+        return MAX_ATOMS_CHEAP, "a closed-form rest (one closed form per lattice point evaluated)"
+    return MAX_ATOMS, "a rest evaluated by the contour / Laplace engines (a Chernoff bound and an exact evaluation per point)"
+
+
+def lattice_log(rr: Sequence[tuple[float, int]], limit: int | None = None,
+                why: str = "") -> tuple[np.ndarray, np.ndarray, float]:
+    """(values a_j decreasing, log-probabilities log w_j, relative error bound on the w_j) of the summed
+    randomized-response loss.
+
+    Each group ``(e0, n)``: ``a = e0 (2 j - n)``, ``log w = log C(n, j) + j log p + (n - j) log(1 - p)``,
+    ``p = 1/(1 + e^-e0)``, ``log p = -log1p(e^-e0)``, ``log(1 - p) = -log1p(e^e0)``, ``log C(n, j)`` from
+    ``scipy.special.gammaln`` (a few ulps of lgamma(n + 1) each: the bound taken is 32 u (lgamma(n + 2) +
+    n max(|log p|, |log(1 - p)|) + 1) per group, checked against mpmath in tests/test_rr_lattice.py);
+    groups combined by the outer sum (at most ``limit`` points, LatticeMixError beyond), equal sums
+    (within 1e-12 of the value scale; the largest value kept) merged by logaddexp."""
+    from scipy.special import gammaln
+
+    limit = MAX_ATOMS if limit is None else int(limit)
     size = 1
-    for e0, n in rr:
+    for _, n in rr:
         size *= n + 1
-        if size > MAX_ATOMS:
-            raise LatticeMixError(f"randomized response here has more than {MAX_ATOMS} lattice points "
-                                  f"(prod of (steps + 1) over its parameters): the conditioned sum is not used")
-        j = np.arange(n + 1)
+    if size > limit:
+        raise LatticeMixError(f"randomized response here has {size} lattice points (prod of (steps + 1) over its "
+                              f"parameters), more than the {limit} answered for {why or 'this composition'}: "
+                              f"the exact conditioned sum is not attempted")
+    vals = np.zeros(1)
+    lw = np.zeros(1)
+    werr = 0.0
+    for e0, n in rr:
+        j = np.arange(n + 1, dtype=float)
         a = e0 * (2.0 * j - n)
         lp = -_softplus(-e0)
         lq = -_softplus(e0)
-        w = np.array([float(math.comb(n, int(k))) * math.exp(k * lp + (n - k) * lq) if k * lp + (n - k) * lq > -745.0
-                      else 0.0 for k in j])
+        lc = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+        lw_g = lc + j * lp + (n - j) * lq
+        werr += 32 * _EPS * (float(gammaln(n + 2.0)) + n * max(abs(lp), abs(lq)) + 1.0)
         vals = (vals[:, None] + a[None, :]).ravel()
-        wts = (wts[:, None] * w[None, :]).ravel()
+        lw = (lw[:, None] + lw_g[None, :]).ravel()
     order = np.argsort(-vals, kind="stable")
-    vals, wts = vals[order], wts[order]
-    # merge equal sums (parameters in rational ratio): within 1e-12 relative of the value scale
+    vals, lw = vals[order], lw[order]
     scale = max(1.0, float(np.max(np.abs(vals))))
-    keep_v, keep_w = [float(vals[0])], [float(wts[0])]
-    for v, w in zip(vals[1:], wts[1:]):
-        if abs(v - keep_v[-1]) <= 1e-12 * scale:
-            keep_w[-1] += float(w)
-        else:
-            keep_v.append(float(v))
-            keep_w.append(float(w))
-    return np.array(keep_v), np.array(keep_w)
+    starts = np.concatenate(([0], np.nonzero(vals[:-1] - vals[1:] > 1e-12 * scale)[0] + 1))
+    return vals[starts], np.logaddexp.reduceat(lw, starts), float(math.expm1(werr))
+
+
+def lattice(rr: Sequence[tuple[float, int]], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(values a_j decreasing, probabilities w_j) of :func:`lattice_log` (w_j below ~1e-308 are 0.0)."""
+    vals, lw, _ = lattice_log(rr, limit)
+    return vals, np.exp(lw)
 
 
 def _softplus(x: float) -> float:
@@ -217,8 +257,13 @@ class LatticeMix:
         self.rr = [(float(e0), int(n)) for e0, n in rr if int(n) > 0]
         if not self.rr:
             raise ValueError("no randomized response in the composition")
-        self.vals, self.wts = lattice(self.rr)
         self.rest = [(m, int(n)) for m, n in rest if int(n) > 0]
+        limit, why = atom_limit(self.rest)
+        self.vals, self.lw, self.wrel = lattice_log(self.rr, limit, why)
+        with np.errstate(under="ignore"):
+            self.wts = np.exp(self.lw)
+        #: bound on the error of the lattice values (each a sum of G + 1 rounded products, G groups)
+        self.da = (len(self.rr) + 2) * _EPS * math.fsum(e0 * n for e0, n in self.rr)
         self.kind, self._f = rest_evaluator(self.rest)
         self.rtol = float(rtol)
         self._memo: dict[tuple[float, str], tuple[float, float]] = {}
@@ -310,6 +355,9 @@ class LatticeMix:
         with np.errstate(divide="ignore"):
             out = np.log(self.wts)
         for j, a in enumerate(self.vals):
+            if not j & 255 and time.process_time() > self._deadline:
+                raise LatticeMixError(f"the lattice's Chernoff bounds ran past the CPU-time budget ({DEADLINE_S} s) "
+                                      f"at {self.vals.size} points")
             x = eps - float(a)
             if x > 0.0:
                 try:
@@ -321,6 +369,8 @@ class LatticeMix:
 
     def _delta(self, eps: float, d: str) -> tuple[float, float, dict]:
         eps = float(eps)
+        if not self.rest:
+            return self._delta_rr_only(eps)
         if eps >= self.sup[d]:
             return 0.0, 0.0, {"lattice": "eps at or beyond the largest loss"}
         lb = self.log_bounds(eps, d)
@@ -340,7 +390,7 @@ class LatticeMix:
             err += w * e
             last = v
             used += 1
-        err += 8 * _EPS * total
+        err += (8 * _EPS + self.wrel) * total
         diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
         if total <= 0.0:
             if err <= 1e-300:
@@ -349,6 +399,37 @@ class LatticeMix:
                 return 0.0, 0.0, {**diag, "note": "delta below the smallest positive double"}
             raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
         return total, err / total, diag
+
+    def _delta_rr_only(self, eps: float) -> tuple[float, float, dict]:
+        """Randomized response alone (several parameters): ``delta = sum_{a_j > eps} w_j (1 - e^{eps - a_j})``,
+        every term positive, summed in log space (vectorised).  Relative error bound: the weights' (wrel),
+        the log-sum-exp's ((log2 k + 8) u plus u |t| per exponent argument t), and the lattice values'
+        rounding (|a_j - computed a_j| <= da): a term changes by at most w_j da (|d(1 - e^{-y})| <= |dy|),
+        and only points computed above eps - da can contribute, so the absolute error from the values is at
+        most da sum_{a_j > eps - da} w_j.  Where eps lies within da of the largest values and no computed
+        value is above it, delta is not resolved (LatticeMixError), unless that bound is below 2^-1075."""
+        da = self.da + 2 * _EPS * abs(eps)
+        kn = int(np.searchsorted(-self.vals, -(eps - da), side="left"))  # points with a_j > eps - da
+        k = int(np.searchsorted(-self.vals, -eps, side="left"))  # points with a_j > eps
+        diag = {"lattice_points": int(self.vals.size), "evaluated": k, "rest": self.kind}
+        if kn == 0:
+            return 0.0, 0.0, {**diag, "note": "eps beyond the largest loss (by more than its rounding)"}
+        lwn = self.lw[:kn]
+        mw = float(np.max(lwn))
+        l_abs = mw + math.log(float(np.sum(np.exp(lwn - mw)))) + math.log(da)  # log of the values' error bound
+        ld = -math.inf
+        if k > 0:
+            t = self.lw[:k] + np.log(-np.expm1(eps - self.vals[:k]))
+            m = float(np.max(t))
+            ld = m + math.log(float(np.sum(np.exp(t - m))))
+        if float(np.logaddexp(ld + 1e-6, l_abs)) < _LOG_BELOW_DOUBLE:
+            return 0.0, 0.0, {**diag, "log_delta": ld, "note": "delta below the smallest positive double"}
+        if k == 0 or l_abs - ld > math.log(ACCEPT_RTOL):
+            raise LatticeMixError(f"eps = {eps!r} lies within the rounding of the lattice values ({da:.2g}) "
+                                  f"of the points that carry delta: not resolved to {ACCEPT_RTOL:g}")
+        rel = (self.wrel + (math.log2(k) + 8.0) * _EPS * (1.0 + float(np.max(np.abs(t - m))) + abs(m))
+               + math.exp(l_abs - ld))
+        return math.exp(ld), rel, {**diag, "log_delta": ld}
 
     def _delta_bounded(self, eps: float, d: str, lb: np.ndarray) -> tuple[float, float, dict]:
         """The lattice sum with the terms in decreasing order of their bounds B_j, stopped when the
@@ -366,10 +447,16 @@ class LatticeMix:
             total += w * v
             err += w * e
             used += 1
-        err += 8 * _EPS * total
+        err += (8 * _EPS + self.wrel) * total
         diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
         if total <= 0.0:
-            raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss")
+            lsum = float(np.logaddexp.reduce(lb))
+            if lsum < _LOG_BELOW_DOUBLE:
+                # sum_j B_j >= delta (each B_j a rigorous bound on its term) is below 2^-1075: 0.0 is the double
+                return 0.0, 0.0, {**diag, "log_bound": lsum, "note": "delta below the smallest positive double "
+                                  "(the terms' rigorous bounds sum below 2^-1075)"}
+            raise LatticeMixError(f"the lattice sum gave delta = {total!r} below the largest loss, and its "
+                                  f"rigorous bound (log {lsum:.4g}) does not put it below the smallest double")
         return total, err / total, diag
 
     def epsilon(self, delta: float, d: str) -> tuple[float, float, dict]:
@@ -399,6 +486,20 @@ class LatticeMix:
             return math.log(v) - ld if v > 0.0 else -1.0
 
         sup = self.sup[d]
+        if not self.rest and sup > 0.0:
+            # randomized response alone: delta is not resolved within ~1e-7 of the largest lattice value
+            # (the values' rounding, _delta_rr_only).  Where delta there still exceeds the target, eps lies in
+            # [e_b, sup + da], sup + da a rigorous upper end (delta = 0 beyond the true largest value):
+            # answered by it, 1e-7 relative wide; else the root is searched below e_b
+            e_b = sup * (1.0 - 1e-7)
+            v_b, rel_b, diag_b = self.delta(e_b, d)
+            if v_b > delta:
+                top = sup + self.da + 2 * _EPS * sup
+                w = (top - e_b) / top
+                return top, w, {**diag_b, "delta_at_eps": 0.0, "eps_rel_error": w,
+                                "note": "eps within 1e-7 of the largest loss: its rigorous upper end reported"}
+            cache[e_b] = (v_b, rel_b, diag_b)
+            sup = e_b
         lo, hi = 0.0, 1.0 if not math.isfinite(sup) else min(1.0, 0.5 * sup)
         while g(hi) > 0.0:
             lo = hi
