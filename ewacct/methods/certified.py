@@ -515,6 +515,8 @@ class CertDirection:
 
     def __init__(self, groups: Sequence[tuple[Any, int]], direction: str) -> None:
         self.sg, self.mu2 = _split(groups)
+        #: the number of Gaussian groups summed into mu2 (the rounding of mu2, nodes())
+        self.n_gauss = sum(1 for m, _ in groups if float(getattr(m, "sampling_probability", 1.0)) >= 1.0)
         self.direction = direction
         #: how much looser than asked a cached node enclosure may be (log); the quantised path widens it
         self.node_slack = math.log(10.0)
@@ -979,10 +981,15 @@ class CertDirection:
         w = self._w(z)
         a = self._a(c)
         K = 0.5 * self.mu2 * z * (z + 1.0)
-        # Gaussian part: exact formula, rounding <= 8 u |mu2 z (z+1)/2| in the exponent
-        lrel = 8.0 * U_MACH * np.abs(K)
-        big = np.zeros(z.shape)      # sum n log(|G~| + r)
-        small = np.zeros(z.shape)    # sum n log |G~|
+        # Gaussian part: exact formula, its rounding in the exponent <= (16 + groups) u |mu2 z (z+1)/2|
+        # (mu2 = sum n fl(1/sigma)^2 within (4 + groups) u of the true sum, first order; then the
+        # complex product z (z+1) within sqrt(5) u, z + 1 and the real factors within 1 u each)
+        lrel = (16.0 + self.n_gauss) * U_MACH * np.abs(K)
+        # |e^K~| = e^{Re K~_gauss} prod |G~|^n: the Gaussian factor starts both sums (it was left out
+        # before 2026-12: the node errors were taken e^{-Re K_gauss} too small wherever Re K_gauss > 0,
+        # i.e. u^2 < c^2 + c -- docs/certified.md section 3, "The node value")
+        big = K.real.copy()          # Re K~_gauss + sum n log(|G~| + r)
+        small = K.real.copy()        # Re K~_gauss + sum n log |G~|
         zero = np.zeros(z.shape, dtype=bool)
         ng = max(len(self.sg), 1)
         if len(self.sg) >= MULTI_MIN:
