@@ -22,7 +22,13 @@ from ewacct import Accountant, Gaussian, Laplace, PoissonSubsampledGaussian, Ran
 from ewacct.methods.dispatch import ExactDispatch
 from ewacct.methods.mixed_exact import lattice_log
 
-mp.mp.dps = 30
+
+
+@pytest.fixture(autouse=True)
+def _thirty_digits():
+    """mpmath at 30 digits in every test here (other modules set mp.mp.dps at import)."""
+    with mp.workdps(30):
+        yield
 
 
 def mp_lattice(groups):
@@ -191,3 +197,27 @@ def test_laplace_gaussian_rr_delta_below_smallest_double():
     # the other element is answered, and lies in [the Gaussian part alone's delta at eps (dropping steps),
     # its delta at eps - 0.011 (composing with pure 0.011-DP steps)]
     assert float(mp_gauss(0.01, mu)) <= r.value[1] <= float(mp_gauss(0.01 - 0.011, mu))
+
+
+def test_vectorised_gaussian_hockey_stick_against_mpmath():
+    from ewacct.methods.mixed_exact import gaussian_log_delta_vec
+
+    xs = np.concatenate([-np.geomspace(1e-8, 60, 25), [0.0], np.geomspace(1e-8, 60, 25)])
+    for mu in (0.01, 0.3, 1.0, 4.0, 12.0):
+        got = gaussian_log_delta_vec(xs, mu)
+        for x, lv in zip(xs, got):
+            ref = mp.log(mp_gauss(float(x), mu))
+            if ref > -700:  # representable values: relative error = absolute error of the log
+                assert abs(lv - float(ref)) <= 1e-12, (mu, x)
+
+
+def test_rr_two_parameters_with_gaussians_against_mpmath():
+    # 21 x 16 = 336 points, two RR parameters and two Gaussian steps (the vectorised Gaussian rest)
+    g = [(RandomizedResponse(0.3), 20), (RandomizedResponse(0.11), 15), (Gaussian(2.0), 2)]
+    lat = mp_lattice([(0.3, 20), (0.11, 15)])
+    mu = mp.sqrt(mp.mpf(2) / 4)
+    acc = _acc(g)
+    for eps in (0.0, 1.5, 6.0):
+        r = acc.get_delta(eps)
+        want = mp.fsum(w * mp_gauss(mp.mpf(eps) - a, mu) for a, w in lat)
+        assert r.method == "exact" and r.valid and abs(r.value / float(want) - 1) <= 1e-9

@@ -24,7 +24,7 @@ of enough steps.  Elsewhere the answer is a rigorous upper bound by composition 
 the Laplace steps' pure epsilon; ``"composition-bound"``, flagged ``valid=False``; the exact
 evaluation's reason is kept).  Randomized response mixed with anything else (other mechanisms, several parameters) is
 answered exactly by conditioning on its lattice (:mod:`.mixed_exact`: up to 1e6 lattice points for
-randomized response alone, 2e5 with a closed-form rest, 2e4 otherwise, within a CPU budget); where that
+randomized response alone, 5e4 with a closed-form rest, 2e4 otherwise, within a CPU budget); where that
 refuses, the answer is the upper end of the proven bracket (:mod:`ewacct.bounds.proven`), flagged
 ``valid=False`` (``"chernoff-bound"``, the reason kept); no expansion is trusted there.
 
