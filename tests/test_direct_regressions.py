@@ -157,3 +157,45 @@ def test_unverified_answer_is_refused(monkeypatch):
                         lambda self, d, *a, **k: 0.0 if d == "remove" else real(self, d, *a, **k))
     with pytest.raises(ArithmeticError):
         ds.epsilon(POINT1["target_delta"])
+
+
+def _mp_two_remove_fine(eps, q, sigma, dps=40, reach=24, panels=400):
+    """REMOVE two-step delta as :func:`_mp_two`, converged far into the tails: 40 digits (the one-step
+    closed form cancels ~e^30-fold out there), x over [-24, mu + 24] in 400 panels (the 20-digit,
+    14-sigma, 40-panel rule is 3e-4 off at delta 3.5e-36; this one agrees with 50 digits, 26 sigma,
+    800 panels to 1e-12)."""
+    with mp.workdps(dps):
+        q, mu, eps = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
+        l1q = mp.log1p(-q)
+
+        def f(x):
+            ell = mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
+            return ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu)) * _mp_one(eps - ell, q, mu, "remove")
+
+        hi = mu + reach
+        pts = [-reach + (hi + reach) * mp.mpf(k) / panels for k in range(panels + 1)]
+        v = eps - l1q
+        if v > l1q:
+            xb = (mp.log(mp.expm1(v) + q) - mp.log(q) + mu * mu / 2) / mu
+            if -reach < xb < hi:
+                pts = sorted([p for p in pts if abs(p - xb) > 1e-6] + [xb])
+        return mp.quad(f, pts)
+
+
+@pytest.mark.parametrize("sigma,q,eps", [
+    (1.6841160523675205, 0.0011114387528063218, 0.5827210217119547),   # delta 2.853e-31 (was 1.43e-31, valid)
+    (3.0, 1e-3, 0.05),                                                  # delta 3.49e-36 (was ~half)
+])
+def test_tiny_delta_keeps_both_single_participation_tails(sigma, q, eps):
+    """Reviewer H-R5 D2: below delta ~ 1e-22 the fixed x-range [-10, mu + 10] dropped one of the two
+    single-participation tails (the answer about half the truth, marked valid with rel_error 7.5e-13).
+    Reference: mpmath's two-step quadrature at 40 digits over 24 standard deviations.  ADD's loss is at
+    most -2 log(1 - q) < eps here, so its delta is 0 and REMOVE's is the answer."""
+    assert -2 * math.log1p(-q) < eps
+    res = ewacct.delta(noise_multiplier=sigma, sampling_probability=q, steps=2, target_epsilon=eps)
+    ref = float(_mp_two_remove_fine(eps, q, sigma))
+    assert ref > 0
+    if res.valid:
+        assert float(res.value) == pytest.approx(ref, rel=1e-6, abs=0.0)
+    else:  # a flagged answer must then be a rigorous upper bound
+        assert float(res.value) >= ref * (1 - 1e-9)

@@ -98,8 +98,11 @@ def _ell_inv(v: np.ndarray, q: float, mu: float) -> np.ndarray:
     return (_log_expm1_plus_q(v, q) - math.log(q) + 0.5 * mu * mu) / mu
 
 
-def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, scale: float) -> np.ndarray:
-    """delta of the composition ``steps`` at each eps in ``e`` (1-D array), recursively."""
+def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, scale: float,
+               reach: float = 10.0) -> np.ndarray:
+    """delta of the composition ``steps`` at each eps in ``e`` (1-D array), recursively; each outer
+    integral over x in [-reach, mu + reach] (REMOVE) or [-reach, reach] (ADD): the mass it leaves out
+    is at most 2 Phi(-reach) per level (:func:`truncation_bound`)."""
     if len(steps) == 1:
         q, mu = steps[0]
         return _one_step(e, q, mu, direction)
@@ -110,10 +113,10 @@ def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, 
         b = _ell_inv(e - edge, q, mu)                     # e - l(x) = edge
     else:
         b = _ell_inv(-edge - e, q, mu)                    # e + l(x) = -edge (sup of the rest's loss)
-    lo, hi = -10.0, (mu if direction == "remove" else 0.0) + 10.0
+    lo, hi = -reach, (mu if direction == "remove" else 0.0) + reach
     # no breakpoint inside the support: put it just beyond the mass
     b = np.where(np.isfinite(b), np.clip(b, lo, hi), hi)
-    sg, wsg, tu, wtu = _unit_nodes(scale, mu, 20)
+    sg, wsg, tu, wtu = _unit_nodes(scale, mu, int(math.ceil(2.0 * reach)))
     left = b - lo                        # span left of b
     m = np.minimum(1.0, left)            # graded part: offsets m e^{-s}
     right = hi - b
@@ -127,8 +130,23 @@ def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, 
     w = np.concatenate(ws, axis=1) * _density(x, q, mu, direction)
     sign = -1.0 if direction == "remove" else 1.0
     ell = np.logaddexp(math.log1p(-q), math.log(q) + mu * x - 0.5 * mu * mu)
-    inner = _delta_rec((e[:, None] + sign * ell).ravel(), rest, direction, scale).reshape(x.shape)
+    inner = _delta_rec((e[:, None] + sign * ell).ravel(), rest, direction, scale, reach).reshape(x.shape)
     return np.sum(w * inner, axis=1)
+
+
+def truncation_bound(levels: int, reach: float) -> float:
+    """A bound on what :func:`_delta_rec`'s finite x-ranges leave out: at each of the ``levels`` outer
+    integrals, the upper measure's mass outside the range (each Gaussian component's two tails beyond
+    ``reach`` from its centre: at most 2 Phi(-reach) in all), times the inner delta (<= 1); the inner
+    levels' omissions are averaged by weights summing to at most 1."""
+    return 2.0 * levels * 0.5 * math.erfc(reach / math.sqrt(2.0))
+
+
+#: the x-range's reach (standard deviations) of the first evaluation, and the most it is widened to
+REACH = 10.0
+REACH_MAX = 40.0
+#: the range is widened until the omitted mass is at most this fraction of delta
+TRUNC_RTOL = 1e-10
 
 
 #: three steps make a 2-D rule whose graded panels narrow with 1/sigma (and whose range grows with
@@ -156,22 +174,41 @@ class DirectShort:
 
     def __init__(self, groups: Sequence[tuple[Any, int]]) -> None:
         self.steps = []
-        self._memo: dict[tuple[float, str, float], float] = {}
+        self._memo: dict[tuple[float, str, float], tuple[float, float]] = {}
         for m, n in groups:
             self.steps += [(m.sampling_probability, 1.0 / m.noise_multiplier)] * int(n)
 
     def _delta_dir(self, eps: float, direction: str, scale: float = 1.0) -> float:
+        """delta on the rule of panel scale ``scale``, its x-ranges wide enough that the mass they leave
+        out is at most TRUNC_RTOL of delta (reviewer H-R5 D2: a fixed reach of 10 dropped one of the two
+        single-participation tails at delta ~ 1e-31, the answer half the truth and marked valid)."""
+        return self._entry(eps, direction, scale)[0]
+
+    def _entry(self, eps: float, direction: str, scale: float) -> tuple[float, float]:
+        """(delta, the truncation bound relative to it) on the rule of scale ``scale``, memoised."""
         key = (float(eps), direction, scale)
         if key not in self._memo:   # the root search revisits points (coarse root, final checks)
-            self._memo[key] = float(_delta_rec(np.array([float(eps)]), self.steps, direction, scale)[0])
+            levels = len(self.steps) - 1
+            reach = REACH
+            v = float(_delta_rec(np.array([float(eps)]), self.steps, direction, scale, reach)[0])
+            tb = truncation_bound(levels, reach)
+            if v > 0.0 and not tb <= TRUNC_RTOL * v:
+                # Phi(-r) <= phi(r) / r (r >= 1): r^2 / 2 >= log(2 levels / (TRUNC_RTOL v sqrt(2 pi))) suffices
+                need = math.log(2.0 * levels / (TRUNC_RTOL * v * math.sqrt(2.0 * math.pi)))
+                reach = min(REACH_MAX, max(REACH, math.sqrt(2.0 * max(need, 0.0)) + 0.5))
+                v = float(_delta_rec(np.array([float(eps)]), self.steps, direction, scale, reach)[0])
+                tb = truncation_bound(levels, reach)
+            rel = tb / v if v > 0.0 else (0.0 if tb == 0.0 else math.inf)
+            self._memo[key] = (v, rel)
         return self._memo[key]
 
     def delta_dir(self, eps: float, direction: str) -> tuple[float, float]:
-        """(delta, relative error estimate): the rule against one with panels twice as wide."""
-        fine = self._delta_dir(eps, direction, 1.0)
+        """(delta, relative error estimate): the rule against one with panels twice as wide, plus the
+        bound on what the finite x-ranges leave out."""
+        fine, trunc = self._entry(eps, direction, 1.0)
         coarse = self._delta_dir(eps, direction, 2.0)
         rel = abs(fine - coarse) / fine if fine > 0 else (0.0 if coarse == 0 else math.inf)
-        return fine, rel
+        return fine, rel + trunc
 
     def delta(self, eps: float) -> tuple[float, str, float, dict[str, Any]]:
         r, er = self.delta_dir(eps, "remove")
@@ -280,7 +317,7 @@ class DirectShort:
         fine = math.exp(fe + lt)
         coarse = self._delta_dir(e, d, 2.0)
         rel_d = abs(fine - coarse) / fine if fine > 0 else math.inf
-        return e, rel_d, slope, abs(fe)
+        return e, rel_d + self._entry(e, d, 1.0)[1], slope, abs(fe)
 
     def _solve(self, d: str, lt: float, scale: float, start: float | None = None, tol: float = 1e-12) -> float:
         import time
