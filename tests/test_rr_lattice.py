@@ -9,7 +9,6 @@ References, independent of ewacct's evaluation:
 
 from __future__ import annotations
 
-import logging
 import math
 import warnings
 from math import comb
@@ -141,28 +140,8 @@ def test_rr_with_gaussian_past_400_points_against_mpmath():
     assert c.lower <= e.value <= c.upper
 
 
-def _pld_pair(groups, eps, vdi=1e-3):
-    pytest.importorskip("dp_accounting")
-    from dp_accounting.pld import privacy_loss_distribution as pl
-
-    logging.disable(logging.WARNING)
-    try:
-        ends = []
-        for pess in (False, True):
-            acc = None
-            for m, n in groups:
-                if isinstance(m, RandomizedResponse):
-                    b = pl.from_randomized_response(2.0 / (1.0 + math.exp(m.epsilon0)), 2, pessimistic_estimate=pess,
-                                                    value_discretization_interval=vdi)
-                else:
-                    b = pl.from_gaussian_mechanism(m.noise_multiplier, sampling_prob=m.sampling_probability,
-                                                   pessimistic_estimate=pess, value_discretization_interval=vdi)
-                b = b.self_compose(n)
-                acc = b if acc is None else acc.compose(b)
-            ends.append(acc.get_delta_for_epsilon(eps))
-    finally:
-        logging.disable(logging.NOTSET)
-    return ends
+# dp_accounting's PLD pair of a mixed composition: the helper of test_mixed_exact (tests/ is on the path)
+from test_mixed_exact import _pld_bracket as _pld_pair  # noqa: E402
 
 
 def test_subsampled_gaussian_with_450_rr_steps_in_pld_bracket():
