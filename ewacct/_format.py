@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-__all__ = ["fmt_up", "fmt_down", "fixed_up", "fixed_down"]
+__all__ = ["fmt_up", "fmt_down", "fixed_up", "fixed_down", "fmt_bound"]
 
 
 def _sig(x: float, sig: int, rounding: str) -> str:
@@ -59,3 +59,12 @@ def fixed_up(x: float | None, decimals: int) -> str:
 def fixed_down(x: float | None, decimals: int) -> str:
     """``x`` with ``decimals`` digits after the point, rounded toward -inf."""
     return _fixed(x, decimals, ROUND_FLOOR)
+
+
+def fmt_bound(x: float | None, digits: int = 4, *, up: bool) -> str:
+    """A table cell for a bound, in the style of ``ewacct.commands._common.fmt`` (``digits`` decimals,
+    or ``digits`` significant digits below 1e-3 and from 1e5 on), rounded toward +inf (``up``, an upper
+    bound) or -inf (a lower bound)."""
+    if x is not None and x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return (fmt_up if up else fmt_down)(x, digits)
+    return (fixed_up if up else fixed_down)(x, digits)

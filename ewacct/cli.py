@@ -168,8 +168,7 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
     print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
                  [[_fmt(r[key]), (fmt_up if r["method"] in BOUND_METHODS else _fmt)(r["estimate"]),
-                   fmt_down(r["lower"]) if r["lower"] is not None else "-",
-                   fmt_up(r["upper"]) if r["upper"] is not None else "-", r["method"],
+                   fmt_down(r["lower"]), fmt_up(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"], r["upper_bound"] is not None)]
                   for r in rows]))
     asked = getattr(args, "method", None)

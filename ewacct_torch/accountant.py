@@ -176,10 +176,7 @@ def load_kernels(*, method: str | None = None, bound: Bound = "certified") -> bo
         return False
     _LOADED.add(key)
     try:
-        acc = EWAccountant.__new__(EWAccountant)
-        IAccountant.__init__(acc)
-        acc.method, acc.bound = method, key[1]
-        acc._reset_cache()
+        acc = EWAccountant(method=method, bound=key[1])  # (its own preload finds the key taken)
         acc.history = [(1.37, 0.01, 7)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -10,9 +10,9 @@ difference to the exact PLD value, its wall time and two flags:
   under-reports privacy loss; calibrating noise with it would miss the target.
   dp_accounting's optimistic PLD is *not* used as a certified bound: it is a
   lower bound in exact arithmetic only, and its FFT rounding puts it above the
-  truth at small deltas (q = 0.003, sigma = 0.6, T = 2000, delta = 1e-13: the
-  "bracket" reads [16.33, 10.08] around a true 9.9487). It is used only where no
-  certified bound could be computed, and then labelled as such.
+  truth at small deltas (q = 0.003, sigma = 0.6, T = 2000, delta = 1e-13, vdi
+  1e-5: the "bracket" reads [9.8977, 9.7416] around a true 9.9487). It is used
+  only where no certified bound could be computed, and then labelled as such.
 * ``invalid`` -- the method itself says its answer is outside its validity
   domain (e.g. the Edgeworth correction exceeds the leading term).
 
@@ -20,7 +20,7 @@ The reference for "relative difference" is the pessimistic PLD epsilon
 (dp_accounting's reported value, an upper bound in exact arithmetic; the
 optimistic PLD gives the matching lower bound, and their gap is reported as the
 reference's width). Where the pair is inverted or not finite (dp_accounting's
-rounding at small deltas) it is reported as inconsistent and no relative
+rounding at small deltas) it is reported as unusable and no relative
 difference is given.
 """
 

@@ -212,20 +212,6 @@ def fmt(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def fmt_bound(x: float | None, digits: int = 4, *, up: bool) -> str:
-    """:func:`fmt` for a bound: rounded toward +inf (``up``, an upper bound) or -inf (a lower bound), so
-    that the printed decimal is still a bound (:mod:`ewacct._format`)."""
-    from ewacct._format import fixed_down, fixed_up, fmt_down, fmt_up
-
-    if x is None:
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return (fmt_up if up else fmt_down)(x, digits)
-    return (fixed_up if up else fixed_down)(x, digits)
-
-
 def dump_json(obj: Any) -> str:
     """Serialise to JSON, replacing non-finite floats by strings."""
 

@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from ewacct import _validate
-from ewacct._format import fixed_up, fmt_up
+from ewacct._format import fixed_up, fmt_bound, fmt_up
 from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
@@ -30,7 +30,6 @@ from ewacct.commands._common import (
     STEPS_HELP,
     fail,
     fmt,
-    fmt_bound,
     methods_arg,
     one_line_errors,
     positive_int_arg,

@@ -17,8 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from ewacct._format import fmt_up
-
+from ewacct._format import fmt_bound, fmt_up
 from ewacct.commands._common import (
     delta_arg,
     discretization_arg,
@@ -27,7 +26,6 @@ from ewacct.commands._common import (
     SIGMA_HELP,
     STEPS_HELP,
     fmt,
-    fmt_bound,
     methods_arg,
     noise_multiplier_arg,
     one_line_errors,

@@ -99,7 +99,7 @@ def _ell_inv(v: np.ndarray, q: float, mu: float) -> np.ndarray:
 
 
 def _delta_rec(e: np.ndarray, steps: list[tuple[float, float]], direction: str, scale: float,
-               reach: float = 10.0) -> np.ndarray:
+               reach: float) -> np.ndarray:
     """delta of the composition ``steps`` at each eps in ``e`` (1-D array), recursively; each outer
     integral over x in [-reach, mu + reach] (REMOVE) or [-reach, reach] (ADD): the mass it leaves out
     is at most 2 Phi(-reach) per level (:func:`truncation_bound`)."""
@@ -139,7 +139,7 @@ def truncation_bound(levels: int, reach: float) -> float:
     integrals, the upper measure's mass outside the range (each Gaussian component's two tails beyond
     ``reach`` from its centre: at most 2 Phi(-reach) in all), times the inner delta (<= 1); the inner
     levels' omissions are averaged by weights summing to at most 1."""
-    return 2.0 * levels * 0.5 * math.erfc(reach / math.sqrt(2.0))
+    return levels * math.erfc(reach / math.sqrt(2.0))  # 2 Phi(-reach) per level
 
 
 #: the x-range's reach (standard deviations) of the first evaluation, and the most it is widened to

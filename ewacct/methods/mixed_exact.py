@@ -129,12 +129,6 @@ def lattice_log(rr: Sequence[tuple[float, int]], limit: int | None = None,
     return vals[starts], np.logaddexp.reduceat(lw, starts), float(math.expm1(werr))
 
 
-def lattice(rr: Sequence[tuple[float, int]], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(values a_j decreasing, probabilities w_j) of :func:`lattice_log` (w_j below ~1e-308 are 0.0)."""
-    vals, lw, _ = lattice_log(rr, limit)
-    return vals, np.exp(lw)
-
-
 def _softplus(x: float) -> float:
     """log(1 + e^x) without overflow."""
     return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
@@ -300,12 +294,6 @@ def gaussian_log_delta_vec(x: np.ndarray, mu: float) -> np.ndarray:
         neg = x < 0.0
         out[neg] = np.log(-np.expm1(x[neg]) + np.exp(x[neg] + out[neg]))
     return out
-
-
-def gaussian_delta_vec(x: np.ndarray, mu: float) -> np.ndarray:
-    """``exp`` of :func:`gaussian_log_delta_vec`."""
-    with np.errstate(under="ignore"):
-        return np.exp(gaussian_log_delta_vec(x, mu))
 
 
 # ---------------------------------------------------------------------- the composition

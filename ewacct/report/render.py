@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ewacct._format import fixed_up
+from ewacct._format import fixed_up, fmt_bound
 
 __all__ = ["render_html", "render_markdown", "audit_summary_rows", "timing_rows", "number_to_state"]
 
@@ -34,8 +34,6 @@ def _bracket(lo: Any, hi: Any, d: int = 3) -> str:
     # printed outward (lower end down, upper end up): the printed decimals are still bounds
     if lo is None or hi is None:
         return "-"
-    from ewacct.commands._common import fmt_bound
-
     return f"[{fmt_bound(float(lo), d, up=False)}, {fmt_bound(float(hi), d, up=True)}]"
 
 
