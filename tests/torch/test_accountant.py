@@ -120,6 +120,14 @@ def test_uncertifiable_history_falls_back_with_warning(monkeypatch: pytest.Monke
         return real(self, delta, certify=False)
 
     monkeypatch.setattr(EWAccountant, "get_epsilon_result", no_cert)
+
+    def cannot_certify(*args, **kwargs):
+        raise NotImplementedError("no certificate for this composition")
+
+    # the certificate-only path of get_epsilon (EWAccountant._certified_upper) asks this directly
+    import ewacct.bounds.certify as core_certify
+
+    monkeypatch.setattr(core_certify, "certified_epsilon", cannot_certify)
     if core_epsilon([(1.1, 0.02, 400)]).certified_by is not None:
         pytest.skip("core marks estimates as certified")
     with pytest.warns(CertificationUnavailableWarning, match="estimate"):
@@ -430,3 +438,39 @@ def test_core_certify_options_keep_the_certificate_first_path(monkeypatch) -> No
         return float(p.get_epsilon_for_delta(DELTA))
 
     assert pld(False) <= r.upper and r.lower <= pld(True)
+
+
+def test_certified_get_epsilon_asks_the_certificate_only(monkeypatch) -> None:
+    """``get_epsilon`` (certified default) at a history whose bracket is wider than the exact tolerance
+    (q T = 0.1: the first log line of a training run) takes the core certificate's upper end without
+    the exact engine's float query, and that end is the core's certified upper bound, above
+    dp_accounting's optimistic PLD (an independent lower reference) and below its pessimistic one."""
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    sigma, q, steps = 0.6421, 0.01, 10
+    rows = []
+    real_rows = ewacct.Accountant._exact_rows
+
+    def spy_rows(self, *args, **kwargs):
+        rows.append(args)
+        return real_rows(self, *args, **kwargs)
+
+    monkeypatch.setattr(ewacct.Accountant, "_exact_rows", spy_rows)
+    acc = EWAccountant()
+    acc.history = [(sigma, q, steps)]
+    eps = acc.get_epsilon(DELTA)
+    assert rows == []
+    assert acc.get_epsilon(DELTA) == eps  # a repeated query is a look-up
+    monkeypatch.setattr(ewacct.Accountant, "_exact_rows", real_rows)
+    full = ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(sigma, q), steps).get_epsilon(
+        DELTA, certify=True, certify_options={"time_budget": float(acc.certify_time_budget)})
+    assert full.upper - full.lower > 1e-6 * full.upper  # (the point exercises the engine-skipping path)
+    assert eps == pytest.approx(float(full.upper), rel=1e-12)
+    assert acc.epsilons(DELTA)["certified"] == pytest.approx(eps, rel=1e-12)
+
+    def pld(pessimistic: bool) -> float:
+        p = pl.from_gaussian_mechanism(sigma, sampling_prob=q, pessimistic_estimate=pessimistic,
+                                       value_discretization_interval=1e-4,
+                                       use_connect_dots=pessimistic).self_compose(steps)
+        return float(p.get_epsilon_for_delta(DELTA))
+
+    assert pld(False) <= eps <= pld(True) * (1 + 1e-3)
