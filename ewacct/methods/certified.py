@@ -84,6 +84,7 @@ def clear_caches() -> None:
     for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES, _PROBES2, _D2):
         d.clear()
     _NODES_COUNT[0] = 0
+    _PRE.clear()
     from ..bounds.certify import clear_memo
     from . import certified_quant
 
@@ -387,6 +388,83 @@ def _cert_sums(logk: np.ndarray, loge: np.ndarray, c: float, h: float, eps: floa
 
 
 U_MACH_NB = U_MACH
+
+
+@njit(cache=True)
+def _cert_pre(logk: np.ndarray, loge: np.ndarray, c: float, h: float):
+    """The parts of _cert_sums that do not depend on eps, for :func:`_cert_sums_at` (docs/certified.md
+    section 2, "The sums").  With r0 = Re K~_0 and m = r0 - c eps (_cert_sums' scale), node k's term is
+    e^{K~_k - z_k eps - m} / (z_k (z_k + 1)) = B_k e^{-i k h eps}, B_k = e^{K~_k - r0} / (z_k (z_k + 1)):
+    only the phase depends on eps.  Returns (B, r0, a, e0, rk, rz) with the weights wt (1/2 at k = 0):
+    a = sum wt |B_k|, e0 = sum wt e^{loge_k - r0} / |z_k (z_k + 1)| (the node errors in units of e^m,
+    eps-free: loge_k - c eps - m = loge_k - r0), rk = sum wt |B_k| (|K~_k| + 16), rz = sum wt |B_k| |z_k|."""
+    n = logk.shape[0]
+    r0 = logk[0].real
+    B = np.empty(n, dtype=np.complex128)
+    a = 0.0
+    e0 = 0.0
+    rk = 0.0
+    rz = 0.0
+    for k in range(n):
+        z = complex(c, k * h)
+        zz = z * (z + 1.0)
+        v = np.exp(logk[k] - r0) / zz
+        B[k] = v
+        wt = 0.5 if k == 0 else 1.0
+        av = abs(v)
+        a += wt * av
+        e0 += wt * math.exp(loge[k] - r0) / abs(zz)
+        rk += wt * av * (abs(logk[k]) + 16.0)
+        rz += wt * av * abs(z)
+    return B, r0, a, e0, rk, rz
+
+
+@njit(cache=True)
+def _cert_sums_at(B: np.ndarray, r0: float, a: float, e0: float, rk: float, rz: float, c: float, h: float,
+                  eps: float):
+    """_cert_sums from _cert_pre's parts: (log S, log E, d log S / d eps).
+
+    v_k = B_k e^{-i k h eps} (k h exact: h is a power of two on every contour the driver builds, and in
+    any case its rounding is inside the budget below).  The computed v_k differs from the exact term
+    by a relative error of at most u (|K~_k - r0| + |r0| + |z_k| eps + 12) to first order (the
+    subtraction K~_k - r0, the complex exp, the division by z (z+1), the phase k h eps and its cos/sin,
+    one complex product), which the budget 4u (|K~_k| + |z_k| eps + |r0| + c eps + 16) |v_k| covers
+    (|K~_k - r0| <= |K~_k| + |r0|); it is at least _cert_sums' 4u (|K~_k| + |z_k| eps + |m| + 16) |v_k|
+    (|m| <= |r0| + c eps), so E here is never below _cert_sums' E.  The budget is summed from the
+    eps-free sums: sum wt |v_k| rnd_k = 4u (rk + eps rz + (|r0| + c eps) a)."""
+    n = B.shape[0]
+    m = r0 - c * eps
+    s = 0.0
+    d = 0.0
+    for k in range(n):
+        ph = -(k * h) * eps
+        v = B[k] * complex(math.cos(ph), math.sin(ph))
+        wt = 0.5 if k == 0 else 1.0
+        s += wt * v.real
+        d -= wt * (v * complex(c, k * h)).real
+    e = e0 + 4.0 * U_MACH_NB * (rk + eps * rz + (abs(r0) + c * eps) * a) * 1.01
+    e += (n + 4) * U_MACH_NB * a
+    scale = h / math.pi
+    ls = math.log(s * scale) + m if s > 0.0 else -math.inf
+    return ls, math.log(e * scale) + m, (d / s if s > 0.0 else 0.0)
+
+
+#: _cert_pre's parts of the last few contours (the arrays themselves are kept and compared by identity)
+_PRE: "OrderedDict[int, tuple]" = OrderedDict()
+
+
+def _sums(logk: np.ndarray, loge: np.ndarray, c: float, h: float, eps: float) -> tuple[float, float, float]:
+    """(log S, log E, d log S / d eps) at eps: _cert_sums_at on the memoised eps-free parts of this
+    contour (Newton and the bracket's bisection evaluate the same nodes at ~10-30 values of eps)."""
+    key = id(logk)
+    ent = _PRE.get(key)
+    if ent is None or ent[0] is not logk or ent[1] is not loge or ent[2] != c or ent[3] != h:
+        ent = (logk, loge, c, h, _cert_pre(logk, loge, c, h))
+        _PRE[key] = ent
+        while len(_PRE) > 16:
+            _PRE.popitem(last=False)
+    B, r0, a, e0, rk, rz = ent[4]
+    return _cert_sums_at(B, r0, a, e0, rk, rz, c, h, float(eps))
 
 
 @njit(cache=True)
@@ -1164,7 +1242,7 @@ def _log_expm1(x: float) -> float:
 
 def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequence[float]) -> tuple[float, float, float]:
     """(lower, upper, d log S / d eps) of delta(eps) in one direction from a certified contour."""
-    ls, le, dls = _cert_sums(ct.logk, ct.loge, ct.c, ct.h, float(eps))
+    ls, le, dls = _sums(ct.logk, ct.loge, ct.c, ct.h, float(eps))
     lt = ct.log_trunc_base - ct.c * eps - math.log(math.pi)
     lerr = float(np.logaddexp(le, lt))
     P = 2.0 * math.pi / ct.h
@@ -1295,7 +1373,7 @@ def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: fl
     P = 2.0 * math.pi / h
     best, stall = (math.inf, math.nan), 0
     for _ in range(60):
-        ls, _, dls = _cert_sums(K, E, c, h, e)
+        ls, _, dls = _sums(K, E, c, h, e)
         if not math.isfinite(ls) or dls >= 0.0:
             e *= 0.25  # the sum is lost in its rounding this far out: towards the root from above
             continue
@@ -1412,6 +1490,7 @@ def _warm_once() -> None:
                      np.ones(1, dtype=np.int64), np.zeros(2), np.zeros(2), np.zeros(1), np.ones(1),
                      np.ones(2, dtype=np.complex128), np.ones(2, dtype=np.complex128), np.ones(2), True)
     _cert_sums(np.zeros(2, dtype=np.complex128), np.full(2, -50.0), 1.0, 0.5, 1.0)
+    _sums(np.zeros(2, dtype=np.complex128), np.full(2, -50.0), 1.0, 0.5, 1.0)
     from .._kernels.mgf import sg_composition_complex  # certified_quant.n_estimate's kernel
 
     sg_composition_complex(np.array([0.01]), np.array([1.0]), np.array([10.0]), np.array([2.0 + 1.0j]))
@@ -1712,7 +1791,7 @@ class ContourCertifier:
         appended nodes are new, the others cached); the bracket is then checked as always."""
         from . import certified_quant as Q
 
-        _, _, dls = _cert_sums(cc.logk, cc.loge, cc.c, cc.h, e)
+        _, _, dls = _sums(cc.logk, cc.loge, cc.c, cc.h, e)
         if not (dls < 0.0 and math.isfinite(dls)):
             return cc, e
         rt = min(Q.TRUNC_RTOL, max(Q.TRUNC_RTOL_MIN, Q.TRUNC_EPS_RTOL * e * -dls))
@@ -1746,7 +1825,7 @@ class ContourCertifier:
         where the node errors do not dominate."""
         if not (e > 0.0):
             return None
-        _, le, dls = _cert_sums(cc.logk, cc.loge, cc.c, cc.h, e)
+        _, le, dls = _sums(cc.logk, cc.loge, cc.c, cc.h, e)
         if not (dls < 0.0 and math.isfinite(le)):
             return None
         r_node = 2.0 * math.exp(min(le - lt, 50.0)) / (-dls * e)
