@@ -268,12 +268,18 @@ def test_mixed_laplace_few_steps_now_exact_else_noted():
 
 # ---------------------------------------------------------------------- certified brackets (Arb)
 def test_certified_residue_bracket_contains_mpmath():
-    from ewacct.methods.laplace_certified import certified_delta, certified_epsilon
+    from ewacct.methods.laplace_certified import certified_delta, certified_epsilon, residue_delta
 
     for sens, scale, T, eps in [(1.0, 1.0, 3, 0.5), (1.0, 10.0, 20, 0.5), (2.0, 0.2, 10, 60.0)]:
-        lo, hi, info = certified_delta(sens, scale, T, eps)
         ref = mp_delta_residues(sens / scale, T, eps, dps=50)
-        assert info["source"] == "residues (Arb)"
+        # the residue sum in Arb (now the last resort: the conditioned sum answers first, tested in
+        # tests/test_laplace_certified.py) and the certified bracket
+        v = residue_delta(sens, scale, T, eps)
+        with mp.workdps(60):  # theta exactly sens / scale (1/10 is not a double), the ends to 50 digits
+            ref_exact = mp_delta_residues(mp.mpf(sens) / mp.mpf(scale), T, eps, dps=50)
+            vlo, vhi = (mp.mpf(b.str(50, radius=False)) for b in (v.lower(), v.upper()))
+            assert vlo <= ref_exact <= vhi and vhi - vlo <= 1e-12 * vhi
+        lo, hi, info = certified_delta(sens, scale, T, eps)
         assert lo <= ref <= hi and hi - lo <= 1e-12 * hi
     lo, hi, _ = certified_epsilon(1.0, 2.0, 12, 1e-6)
     assert mp_delta_residues(0.5, 12, hi) <= 1e-6 < mp_delta_residues(0.5, 12, lo)
