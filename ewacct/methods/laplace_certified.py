@@ -121,6 +121,19 @@ def _bspline_int(k: int):
     return fmpz_mat(k, k, rows)
 
 
+@lru_cache(maxsize=512)
+def _bspline_arb(k: int, prec: int):
+    """_bspline_int(k) as an arb_mat at ``prec`` bits (its integers rounded outward: balls)."""
+    from flint import arb_mat, ctx
+
+    old = ctx.prec
+    try:
+        ctx.prec = prec
+        return arb_mat(_bspline_int(k))
+    finally:
+        ctx.prec = old
+
+
 def _binom_pmf(n: int, i: int, q, lq1):
     """C(n, i) q^i (1 - q)^{n - i} as an Arb ball (lq1 = 1 - q)."""
     from flint import arb, fmpz
@@ -219,37 +232,31 @@ def _ksum_core(th, T: int, eps, N: int, r, K: int, prec: int):
         U = U + q * _binom_pmf(n - 1, a - 1, q, q1)
         V = V + q1 * _binom_pmf(n - 1, a - 1, q1, q)
         full[n] = (U, V)
+    ej = th.exp()
+    epow = [one]                 # e^{theta j}, e^{-theta j}, j = 0..K
+    for j in range(1, K + 1):
+        epow.append(epow[-1] * ej)
+    einv = [1 / x for x in epow]
+    flat = []
+    for m in range(K):
+        flat.extend((Ep0[m], Em0[m], Epr[m], Emr[m]))
+    qr = q1 / q
     for k in range(K + 1):
         n = T - k
         wk = arb(fmpz.bin_uiui(T, k)) * pc ** k * pc1 ** n
         Uk, Vk = full[n]
         part = Uk - ee * Vk
         if k >= 1:
-            C = _bspline_int(k)
-            E = arb_mat(k, 4)
-            for m in range(k):
-                E[m, 0] = Ep0[m]
-                E[m, 1] = Em0[m]
-                E[m, 2] = Epr[m]
-                E[m, 3] = Emr[m]
-            J = arb_mat(C) * E
+            J = _bspline_arb(k, prec) * arb_mat(k, 4, flat[:4 * k])
             scale = norm1 ** k / arb.fac_ui(k - 1)
             # suffix sums over pieces j > n' of e^{theta j} J+_j and e^{-theta j} J-_j
-            ej = th.exp()
-            epow = [one]
-            for j in range(1, k):
-                epow.append(epow[-1] * ej)
             sp = [arb(0)] * (k + 1)
             sm = [arb(0)] * (k + 1)
             for j in range(k - 1, -1, -1):
                 sp[j] = sp[j + 1] + epow[j] * J[j, 0]
-                sm[j] = sm[j + 1] + J[j, 1] / epow[j]
+                sm[j] = sm[j + 1] + einv[j] * J[j, 1]
             # window: i = N - n', n' = 0..k-1, x0 = n' + r
-            i0 = N
-            if 0 <= i0 <= n:
-                wi = _binom_pmf(n, i0, q, q1)
-            else:
-                wi = None
+            wi = None
             win = arb(0)
             for nn in range(k):
                 i = N - nn
@@ -259,10 +266,10 @@ def _ksum_core(th, T: int, eps, N: int, r, K: int, prec: int):
                     if wi is None:
                         wi = _binom_pmf(n, i, q, q1)
                     ex = e2x * epow[nn] * epow[nn]
-                    hk = (sp[nn + 1] + epow[nn] * J[nn, 2]) - ex * (sm[nn + 1] + J[nn, 3] / epow[nn])
+                    hk = (sp[nn + 1] + epow[nn] * J[nn, 2]) - ex * (sm[nn + 1] + einv[nn] * J[nn, 3])
                     win += wi * hk
                     # next i - 1: b(n, i-1) = b(n, i) i / (n - i + 1) (1-q)/q
-                    wi = wi * i / (n - i + 1) * q1 / q
+                    wi = wi * qr * i / (n - i + 1)
             part = part + win * scale
         total += wk * part
     rest = _binom_upper(T, K + 1, pc, pc1, prec)
@@ -458,10 +465,10 @@ def certified_epsilon(sensitivity: float, scale: float, T: int, delta: float,
                       rel: float = 1e-9) -> tuple[float, float, dict[str, Any]]:
     """(lower, upper, info) on eps(delta) = inf{eps >= 0: delta(eps) <= delta}: the upper end is an eps
     whose certified delta is at most ``delta``, the lower end one whose certified delta is above it."""
-    from .laplace_exact import LaplaceComposition
+    from .laplace_exact import _cached_composition
 
     T = int(T)
-    lap = LaplaceComposition(float(sensitivity) / float(scale), T)
+    lap = _cached_composition(float(sensitivity) / float(scale), T)  # the accountant's instance (memoised eps)
     est, _, _ = lap.epsilon(delta)
     sup = T * float(sensitivity) / float(scale)
     info: dict[str, Any] = {"estimate": est}

@@ -511,12 +511,25 @@ class LaplaceComposition:
         return min(0.0, f1, f2)
 
     def epsilon(self, delta: float) -> tuple[float, float, dict]:
-        """(eps, relative error bound on delta at eps, diagnostics): inf{eps >= 0: delta(eps) <= delta}."""
-        from scipy.optimize import brentq
-
+        """(eps, relative error bound on delta at eps, diagnostics): inf{eps >= 0: delta(eps) <= delta}.
+        Memoised per instance (the certified bracket of laplace_certified starts from the estimate the
+        accountant has just computed on the same cached instance)."""
         delta = float(delta)
         if not 0.0 < delta < 1.0:
             raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+        memo = self.__dict__.setdefault("_eps_memo", {})
+        if delta in memo:
+            eps, rel, diag = memo[delta]
+            return eps, rel, dict(diag)
+        res = self._epsilon(delta)
+        if len(memo) >= 64:
+            memo.clear()
+        memo[delta] = res
+        return res[0], res[1], dict(res[2])
+
+    def _epsilon(self, delta: float) -> tuple[float, float, dict]:
+        from scipy.optimize import brentq
+
         if self.T == 1:
             if delta >= -math.expm1(-0.5 * self.theta):
                 return 0.0, 4 * _EPS, {"laplace": "one step, closed form", "note": "delta(0) <= target"}
