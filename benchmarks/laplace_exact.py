@@ -14,6 +14,14 @@ eps(delta) and delta(eps) CPU times (median of 5 fresh accountants each after on
 dispatch answers both directions where they may differ), the method and error bound, and dp_accounting's PLD delta bracket (interval 1e-4) at our
 eps and at eps = 1.  Randomized-response mixes are queried through the dispatch directly
 (ewacct.methods.base.structure still refuses them in the Accountant).
+
+    .venv/bin/python benchmarks/laplace_exact.py --certified
+
+Certified brackets of one Laplace scale (issue 9, docs/certified_laplace.md): per (scale, T) at
+delta = 1e-5 the bracket, its relative width and source, the CPU time of one certified delta at the
+estimate and of one certified eps(delta) with the estimate memoised (medians of 3 after a warm-up), the
+estimate's own time (a fresh instance), and dp_accounting's PLD eps pair (interval 1e-4), which must
+overlap the bracket.  Then Accountant().get_epsilon(certify=True) at fresh deltas (the estimate included).
 """
 
 from __future__ import annotations
@@ -138,10 +146,53 @@ def mixed(delta: float = 1e-5) -> None:
               f"[{rd.method}] {td * 1e3:.0f} ms, in PLD [{lo1:.8g}, {hi1:.8g}]: {ok1}", flush=True)
 
 
+CERT_CASES = [(3.0, 65), (3.0, 100), (10.0, 100), (10.0, 200), (30.0, 500), (100.0, 3000), (20.0, 100),
+              (3.0, 64), (3.0, 20), (100.0, 10000)]
+
+
+def certified(delta: float = 1e-5) -> None:
+    from ewacct.methods import laplace_certified as lc
+    from ewacct.methods.laplace_exact import LaplaceComposition
+
+    logging.disable(logging.WARNING)
+    for scale, T in CERT_CASES:
+        lc.certified_epsilon(1.0, scale, T, delta)  # warm-up (B-spline tables, the memoised estimate)
+        te, tc, tk = [], [], []
+        for _ in range(3):
+            t = time.process_time()
+            est = LaplaceComposition(1.0 / scale, T).epsilon(delta)[0]
+            te.append(time.process_time() - t)
+            t = time.process_time()
+            lo, hi, info = lc.certified_epsilon(1.0, scale, T, delta)
+            tc.append(time.process_time() - t)
+            t = time.process_time()
+            lc.certified_delta(1.0, scale, T, est)
+            tk.append(time.process_time() - t)
+        plo, phi = (pl.from_laplace_mechanism(scale, sensitivity=1.0, pessimistic_estimate=p,
+                                              value_discretization_interval=1e-4).self_compose(T).get_epsilon_for_delta(delta)
+                    for p in (False, True))
+        ok = plo <= hi and lo <= phi
+        print(f"scale {scale:g} T {T}: [{lo:.10g}, {hi:.10g}] rel width {(hi - lo) / hi:.1e} ({info['source']}); "
+              f"one certified delta {statistics.median(tk) * 1e3:.1f} ms, certified eps {statistics.median(tc) * 1e3:.1f} ms "
+              f"(estimate memoised), estimate {statistics.median(te) * 1e3:.1f} ms; PLD [{plo:.8g}, {phi:.8g}] "
+              f"{'overlaps' if ok else 'DISJOINT'}", flush=True)
+    for scale, T in [(20.0, 100), (3.0, 100), (100.0, 3000)]:
+        ts = []
+        for rep in range(4):
+            acc = Accountant().compose(Laplace(scale=scale), T)
+            t = time.process_time()
+            r = acc.get_epsilon(delta * (1 + 0.01 * rep), certify=True)
+            ts.append(time.process_time() - t)
+        print(f"Accountant Laplace({scale:g}) x {T} get_epsilon(~{delta:g}, certify=True) at fresh deltas: "
+              f"[{r.lower:.10g}, {r.upper:.10g}] {r.certified_by!r}, {statistics.median(ts[1:]) * 1e3:.1f} ms", flush=True)
+
+
 if __name__ == "__main__":
     import sys
 
     if "--mixed" in sys.argv:
         mixed()
+    elif "--certified" in sys.argv:
+        certified()
     else:
         main()

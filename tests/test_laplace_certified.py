@@ -164,3 +164,12 @@ def test_hook_and_refusal():
     # beyond KSUM_MAX_K continuous steps the conditioned sum refuses (the contour answers there)
     with pytest.raises(NotCertified):
         ksum_delta(1.0, 1.0, 10_000, 100.0)
+
+
+def test_eps_zero_is_certified_exactly():
+    # delta(0) <= 0.1 for Laplace(300) x 100: the bracket is [0, 0] (was [0, 1e-9]), checked against the
+    # mpmath sum at eps = 0
+    lo, hi, info = certified_epsilon(1.0, 300.0, 100, 0.1)
+    assert (lo, hi) == (0.0, 0.0) and info["source"] == KSUM_SOURCE
+    S, tail = mp_delta_conditioned(_theta(300.0), 100, 0.0, 8)
+    assert S + tail <= 0.1

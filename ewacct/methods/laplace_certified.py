@@ -472,6 +472,12 @@ def certified_epsilon(sensitivity: float, scale: float, T: int, delta: float,
     est, _, _ = lap.epsilon(delta)
     sup = T * float(sensitivity) / float(scale)
     info: dict[str, Any] = {"estimate": est}
+    if est <= 0.0:
+        # delta(0) <= delta by the estimate: eps(delta) = 0 where the certified delta(0) agrees
+        lo_d, hi_d, src = certified_delta(sensitivity, scale, T, 0.0)
+        if hi_d <= delta:
+            info["source"] = src["source"]
+            return 0.0, 0.0, info
     # upper end
     r = rel
     hi = None
