@@ -89,9 +89,12 @@ machine, before/after in one run, 2026-11-30 23:20 UTC): median 14.2 -> 10.1 ms 
 largest difference to an independent reference (contour engine, direct recursion; 106 points)
 1.1e-8, median 1.5e-12.  What made it faster: the kernel's vertical closing segment (75 % of the
 kernel's time; :func:`ewacct._kernels.fewpart_path.vert_smooth`), iterates' delta tolerance set by
-the accuracy eps needs (EPS_RTOL), batched kernel calls, a cheaper saddle search.  What is left at
-sigma = 0.5 and delta = 1e-10 (40-300 ms) is the abscissa capped by the truncation edge: the node sum
-cancels by ~1e4-1e5 and the panels are refined to that floating-point floor.
+the accuracy eps needs (EPS_RTOL), batched kernel calls, a cheaper saddle search.  At sigma = 0.5
+and delta = 1e-10, q <= 1e-5 (120-240 ms) the abscissa at the truncation edge's absolute cap left the edge's
+oscillating 1/u tail (frequency l(x0) ~ 5) at ~1e5 x delta, and the panels resolved it out to u ~ 1e3 (the
+6000-node budget); near the root such a search now rebuilds its contour at an abscissa where that tail is
+below e^-18 of the target (:meth:`Composition.edge_cap_rel`, EDGE_REL_LOG; docs/benchmarks_fewpart.md:
+max 242 -> 81 ms over those 19 points, same run).
 
 Below sigma = 0.2 (benchmarks/fewpart_ab.py 90516d1 --lowsigma --repeats 1: 120 eps(delta) queries, sigma
 0.05-0.19, q 1e-4-0.05, T 3-100, delta 1e-5 / 1e-10, CPU time, old and new interleaved in one run,
@@ -590,6 +593,56 @@ class Composition:
             cap = min(cap, (0.5 * x0 * x0 + LOG_SQRT_2PI + log_weight) / l0 - 1.0)
         return cap
 
+    def edge_cap_rel(self, log_target: float, eps: float, log_rel: float | None = None,
+                     min_freq: float = 0.0) -> float:
+        """Largest c at which every truncation edge's tilted weight, against the answer, stays below
+        exp(``log_rel``) (default ``EDGE_REL_LOG``): n phi(x0) e^{(c + 1) l(x0) - c eps} <= target e^{log_rel}.
+
+        :meth:`edge_cap` bounds the weight absolutely (e^-28); what the quadrature must resolve is that
+        weight against delta ~ target: the edge adds to K a term ~ n phi(x0) e^{(c + 1) l(x0)} / (iu l'(x0))
+        oscillating at frequency l(x0) (5.2 at q = 1e-6, sigma = 0.5) and decaying only like 1/u, and the
+        node sum carries it with the factor e^{-c eps}.  Where it is above ~ rtol delta, the panels resolve its
+        oscillation out to u ~ 1e3 (q = 1e-6, sigma = 0.5, T = 1000, delta = 1e-10: c = 4.4, 244 panels of
+        width 1.7 at u ~ 1e2, the 6000-node budget spent; c = 2.2: 1155 nodes).  Any c > 0 is exact: the cap
+        only picks a cheaper contour.  +inf for ADD (not truncated).  ``min_freq``: only the groups whose
+        edge oscillates against e^{-iu eps} at a frequency l(x0) - eps of at least this count.
+        """
+        if self.direction == "add":
+            return math.inf
+        lr = EDGE_REL_LOG if log_rel is None else log_rel
+        cap = math.inf
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            if not math.isfinite(x0):
+                continue
+            l0 = math.log1p(q * math.expm1(mu * x0 - 0.5 * mu * mu))
+            e0 = eps + self.shift  # (eps on the unshifted loss axis: K_shifted(c) - c (eps - s) = K(c) - c eps)
+            if l0 - e0 <= max(min_freq, 0.0):
+                continue
+            v = (log_target + lr + 0.5 * x0 * x0 + LOG_SQRT_2PI - math.log(n) - l0) / (l0 - e0)
+            cap = min(cap, v)
+        return cap
+
+
+#: see :meth:`Composition.edge_cap_rel`: the truncation edge's weight against the answer, at most e^EDGE_REL_LOG
+#: (near the root of an eps(delta) search; None: not capped).  A contour above the cap by more than
+#: EDGE_REL_SLACK is rebuilt there once
+#: (below an abscissa of EDGE_REL_MIN the cap is not applied: the node sum's cancellation grows as c falls).
+#: Measured (sigma = 0.5, delta = 1e-10, q = 1e-6, T = 5e5): at e^-8 the edge's tail, ~4e-4 of delta and
+#: unresolved by panels whose Kronrod-Gauss differences did not see it, left delta 4.5e-7 low at an
+#: estimate of 1.6e-7 (eps 1e-7 low); at e^-14 and e^-18 eps agrees with the uncapped contour to <= 1e-8
+EDGE_REL_LOG = -18.0
+EDGE_REL_SLACK = 1.25
+EDGE_REL_MIN = 0.25
+#: ... applied (and the contour rebuilt) only where the search's contour puts the edge's weight above
+#: e^EDGE_REL_TRIGGER of the target (elsewhere the lower abscissa only costs cancellation: sigma 1-5 measured
+#: 1.6x slower with the cap applied everywhere; not where the search may move to the shifted loss, 2-3 steps
+#: or sigma < 0.2: q = 1e-6, sigma = 0.4, T = 2, delta = 1e-12 spent the node budget capped, 0.29 -> 1.3 s)
+EDGE_REL_TRIGGER = -8.0
+#: ... and whose edge oscillates at a frequency l(x0) - eps of at least EDGE_REL_FREQ (a slower oscillation
+#: is resolved by few panels, while the lower abscissa costs cancellation: sigma = 1, q = 1e-3, T = 500,
+#: delta = 1e-10, l(x0) - eps = 2.4: 17 -> 39 ms with the cap; sigma = 0.5, q <= 1e-5: 3.0 .. 5.1)
+EDGE_REL_FREQ = 2.9
+
 
 # ----------------------------------------------------------------------------------------------------
 # the contour integral by adaptive Gauss-Kronrod panels in u
@@ -686,6 +739,8 @@ class Panels:
         self.errk: list[np.ndarray] = []
         self.maxre: list[float] = []
         self.u_end = 0.0
+        #: the abscissa's cap when built (:meth:`_Direction._contour`: truncation edge, absolute and against the answer)
+        self.cap = math.inf
         #: per-panel ids (a split panel gets new ones) and the cache of :meth:`sums` at one (eps, m)
         self.ids: list[int] = []
         self._next = 0
@@ -1211,6 +1266,11 @@ class _Direction:
         self.P: Panels | None = None
         self.P_eps = math.nan
         self.x0_min: list[float] | None = None
+        #: log target of an eps(delta) search once near its root: the contours built from then on also cap
+        #: the abscissa by the truncation edge's weight against it (Composition.edge_cap_rel)
+        self.rel_target: float | None = None
+        #: False once a search with that cap failed (:meth:`epsilon` retries without it)
+        self.rel_ok = True
         self._lb = math.nan
         #: the contour a rebuild replaces (reused when the rebuild would give the same one)
         self._last: Panels | None = None
@@ -1254,7 +1314,14 @@ class _Direction:
                 self.x0_min = x0_min
                 self.K = K = K2
                 cs = cs2
-        c = min(cs, K.edge_cap())
+        cap = K.edge_cap()
+        if self.direction == "remove" and EDGE_REL_LOG is not None and self.rel_target is not None:
+            # ... and, near the root of an eps(delta) search (:meth:`_epsilon`), by the edge's weight against
+            # the target (its oscillating 1/u tail resolved otherwise)
+            rc = K.edge_cap_rel(self.rel_target, eps)
+            if rc >= EDGE_REL_MIN:
+                cap = min(cap, rc)
+        c = min(cs, cap)
         c = max(c, min(cs, 0.05))
         last = self._last
         if last is not None and last.K is K and last.c == c:
@@ -1263,6 +1330,7 @@ class _Direction:
             self.P, self.P_eps = last, eps
             return last
         P = _build(K, eps, c, self.rtol)
+        P.cap = cap
         self.P, self.P_eps = P, eps
         return P
 
@@ -1419,6 +1487,25 @@ class _Direction:
     def epsilon(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
         """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
 
+        See :meth:`_epsilon_search`.  Where a search whose contours were capped by the truncation edge's
+        weight against the target (EDGE_REL_LOG) fails, it is run again from scratch without that cap
+        (the cap only chooses a cheaper abscissa; measured: q = 1e-6, sigma = 0.4, T = 2, delta = 1e-12
+        spent the node budget capped, and answers uncapped).
+        """
+        state = (self.shifted, self.allow_shift, self.shift_ok)
+        try:
+            return self._epsilon_search(log_target, eps_start)
+        except FewPartError:
+            if self.rel_target is None:
+                raise
+            self.shifted, self.allow_shift, self.shift_ok = state
+            self.K, self.P, self._last, self.x0_min = None, None, None, None
+            self.rel_target, self.rel_ok = None, False
+            return self._epsilon_search(log_target, eps_start)
+
+    def _epsilon_search(self, log_target: float, eps_start: float | None = None) -> tuple[float, float, float]:
+        """(eps, log delta(eps), relative error of eps) with delta(eps) = target (eps = 0 when delta(0) <= target).
+
         See :meth:`_epsilon`.  Each iterate's delta is evaluated to the relative tolerance that holds
         eps to ``EPS_RTOL``: a relative error r of delta moves eps by r / (eps |d log delta / d eps|)
         relatively, so the tolerance is max(rtol, EPS_RTOL eps |slope| / 2), with the slope of the
@@ -1466,6 +1553,7 @@ class _Direction:
         slope = math.nan  # |d log delta / d eps| at the last iterate where it is known
         prev = (math.nan, -1)  # the previous iterate's eps and node count (a stalled search)
         moved = False  # the contour rebuilt once near the root (REBUILD_NEAR)
+        relcapped = False  # ... and once for the truncation edge's weight against the target (EDGE_REL_LOG)
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
             self.tol = self.rtol
@@ -1475,9 +1563,26 @@ class _Direction:
             f = ld - log_target
             if math.isfinite(dld) and dld < 0.0:
                 slope = -dld
+            if (EDGE_REL_LOG is not None and self.rel_ok and not relcapped and self.direction == "remove"
+                    and not self.allow_shift and self.P is not None
+                    and REBUILD_LATE <= abs(f) <= REBUILD_NEAR
+                    and self.P.c > EDGE_REL_SLACK * max(self.K.edge_cap_rel(log_target, eps - self.K.shift,
+                                                                            EDGE_REL_TRIGGER, EDGE_REL_FREQ),
+                                                    EDGE_REL_MIN)):
+                # near the root, on a contour whose abscissa puts the truncation edge's weight above e^-8 of the
+                # target (Composition.edge_cap_rel; it depends on eps, unknown when the search's first contour
+                # was built at eps = 0): the refinement near the root would resolve the edge's oscillating tail
+                # panel by panel (q = 1e-6, sigma = 0.5, T = 1000, delta = 1e-10: c = 4.40, 6015 nodes).  From
+                # here on the contours' abscissae are capped at the edge weight e^EDGE_REL_LOG against the
+                # target (c 4.40 -> 0.58, the root's contour ~1200 nodes, the query 220 -> 57 ms); the contour
+                # is rebuilt here once
+                relcapped = True
+                self.rel_target = log_target
+                self._last, self.P = self.P, None
+                continue
             if (REBUILD_NEAR > 0.0 and not moved and abs(f) <= REBUILD_NEAR and self.P is not None
                     and abs(eps - self.P_eps) > REBUILD_MOVE * eps and self.P.n >= REBUILD_NODES
-                    and self.P.c >= (1.0 - 1e-9) * self.K.edge_cap()):
+                    and self.P.c >= (1.0 - 1e-9) * getattr(self.P, "cap", self.K.edge_cap())):
                 # near the root on a contour built at an eps far from it (eps = 0, the search's start) whose
                 # abscissa is the truncation edge's cap: where the saddle at this eps lies far beyond
                 # (REBUILD_RATIO), the capped abscissa needs many more panels than the contour rebuilt here
