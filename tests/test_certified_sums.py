@@ -88,3 +88,40 @@ def test_few_participation_tiny_eps_takes_the_longer_step_and_contains_the_refer
     assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-5 * r.upper
     ref, err, _ = fewpart_epsilon([(1e-4, 1.0, 10)], 1e-5)
     assert err < 1e-6 and r.lower - 1e-6 * ref <= ref <= r.upper + 1e-6 * ref
+
+
+def _mp_G(q: float, mu: float, w: complex, dps: int = 30) -> mp.mpc:
+    """G(w) = E[(1 + q (e^{mu X - mu^2/2} - 1))^w], X ~ N(0, 1), by mpmath on the line Im x = y (Cauchy)."""
+    with mp.workdps(dps):
+        q_, mu_, w_ = mp.mpf(q), mp.mpf(mu), mp.mpc(w)
+        y = 0.0 if abs(w.imag) * mu <= 1.0 else math.copysign(min(0.3 * math.pi / mu, 2.5), w.imag)
+        c = 1 / mp.sqrt(2 * mp.pi)
+
+        def f(t):
+            x = mp.mpc(t, y)
+            u = q_ * mp.expm1(mu_ * x - mu_ * mu_ / 2)
+            return c * mp.exp(-x * x / 2 + w_ * mp.log1p(u))
+
+        hi = max(16.0, max(w.real, 0.0) * mu + 16.0)
+        pts = [mp.mpf(x) for x in np.arange(-16.0, hi, 0.25)] + [mp.mpf(hi)]
+        return mp.quad(f, pts, method="gauss-legendre")
+
+
+@pytest.mark.parametrize("rel", [-12.0, -20.0])
+def test_direct_form_at_loose_tolerances_encloses_mpmath(rel):
+    """_enclose_nodes (an f-form group's nodes, the direct form where its rounding floor is far below
+    the tolerance): every node's enclosure contains the 30-digit mpmath value of G(w) and meets the
+    tolerance (within the e^2.3 the kernel allows before its retry); at rel = -12 every node goes
+    direct, at -20 the two near ones direct and the two far ones in the f-form (a mixed batch)."""
+    from ewacct._kernels.mgf import sg_log_g
+
+    q, mu = 1e-4, 1.0
+    w = np.array([9.0 + 3.0j, 9.0 + 40.0j, 9.0 + 700.0j, 9.0 + 1402.0j])
+    lga = float(sg_log_g(q, mu, complex(9.0, 0.0)).real)
+    lg, lr = C._enclose_nodes(q, mu, w, lga + rel, True, rel)
+    for k in range(w.shape[0]):
+        ref = _mp_G(q, mu, complex(w[k]))
+        with mp.workdps(30):
+            err = abs(ref - mp.exp(mp.mpc(lg[k])))
+        assert err <= mp.e ** mp.mpf(lr[k]), (w[k], err, lr[k])
+        assert lr[k] <= lga + rel + 2.3, (w[k], lr[k], lga + rel)

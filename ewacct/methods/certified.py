@@ -531,13 +531,60 @@ def _ladder(c: float, u: np.ndarray, rho: float) -> np.ndarray:
     return np.minimum(np.floor(x), math.log2(NODE_LADDER_CAP)) * LOG2_NB
 
 
+#: the direct form for f-form groups' nodes where its rounding floor is this far below the tolerance
+DIRECT_FAR = True
+#: ... log of the margin asked of the floor estimate (_enclose_nodes)
+DIRECT_MARGIN = math.log(1e3)
+
+
+def _enclose_nodes(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, rel: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """sg_g_enclose_many at the nodes w, where ``fform``: in the direct form (G itself, not 1 + E f_w)
+    at the nodes whose tolerance is loose against the direct form's rounding.
+
+    Both forms enclose the same G(w) (docs/certified.md section 3), so the choice decides only the
+    radius and the cost.  The f-form exists for G ~ 1 at tight tolerances (no cancellation); at large
+    |Im w| its per-term work (the chained e^{w l}, the series pieces, the sensitivity) costs ~2x the
+    direct form's, whose radius is then no larger (q = 1e-4, sigma = 1, w = 9 + iu, u = 2,000-38,000:
+    1.9-3.1 against 3.2-5.2 us a node, radii e^-0.3..-0.8 smaller).  The direct form's rounding part is
+    about ROUND (8 + 4 (y^2 + mu |w| (|y| + mu))) e^{y^2/2} G(a) (_direct_cannot_win's lower bound, y
+    the line height), so a node goes direct where that is e^DIRECT_MARGIN below its tolerance, ``rel``
+    = log_tol - log G(a) (nan: none does).  A direct node whose radius still misses its tolerance by
+    more than e^2.3 is enclosed again in the f-form, the smaller radius kept."""
+    if not (fform and DIRECT_FAR and rel == rel):
+        return sg_g_enclose_many(q, mu, w, log_tol, fform)
+    b = np.abs(w.imag)
+    ymax = min(0.3 * math.pi / mu, 3.0)
+    y = np.where(b * mu > 1.0, np.minimum(0.25 + 0.25 * b * mu, ymax), 0.0)
+    floor = (math.log(64.0 * 2.0 ** -53) + np.log(8.0 + 4.0 * (y * y + mu * np.abs(w) * (y + mu)))
+             + 0.5 * y * y)
+    d = floor + DIRECT_MARGIN <= rel
+    if not d.any():
+        return sg_g_enclose_many(q, mu, w, log_tol, True)
+    lg = np.empty(w.shape[0], dtype=np.complex128)
+    lr = np.empty(w.shape[0])
+    if (~d).any():
+        lg[~d], lr[~d] = sg_g_enclose_many(q, mu, np.ascontiguousarray(w[~d]), log_tol, True)
+    lgd, lrd = sg_g_enclose_many(q, mu, np.ascontiguousarray(w[d]), log_tol, False)
+    miss = ~(lrd <= log_tol + 2.3)
+    if miss.any():
+        lgf, lrf = sg_g_enclose_many(q, mu, np.ascontiguousarray(w[d][miss]), log_tol, True)
+        better = (lrf < lrd[miss]) | ~(lrd[miss] == lrd[miss])
+        idx = np.nonzero(miss)[0][better]
+        lgd[idx], lrd[idx] = lgf[better], lrf[better]
+    lg[d], lr[d] = lgd, lrd
+    return lg, lr
+
+
 def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
-                 fform: bool, slack: float = math.log(10.0), rho: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 fform: bool, slack: float = math.log(10.0), rho: float = 0.0, rel: float = math.nan
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Enclosures (log G~, log r) of one group at nodes k0..k1-1, from the cache where it covers them
     at a tolerance at most e^slack (10x) looser than asked; missing nodes are computed and appended.
     The cache holds at most _NODES_TOTAL nodes in all (least recently used entries dropped first).
     ``rho`` > 0 (the quantised path): node k is asked for the entry's tolerance times
-    _ladder(c, k h, rho) (its radius enters the error bound as it is: only the width can change)."""
+    _ladder(c, k h, rho) (its radius enters the error bound as it is: only the width can change).
+    ``rel``: log_tol - log G(a), where known (_enclose_nodes: the direct form at loose tolerances)."""
     key = (g.q, g.mu, direction, c, h)
     ent = _NODES.get(key)
     old = 0 if ent is None else ent[0].shape[0]
@@ -565,7 +612,8 @@ def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, l
             lrt = np.empty(kt.shape[0])
             for lv in np.unique(lad):  # one kernel call per tolerance
                 s_ = lad == lv
-                lgt[s_], lrt[s_] = sg_g_enclose_many(g.q, g.mu, np.ascontiguousarray(w[s_]), ent[2] + lv, fform)
+                lgt[s_], lrt[s_] = _enclose_nodes(g.q, g.mu, np.ascontiguousarray(w[s_]), ent[2] + lv, fform,
+                                                  rel + (ent[2] - log_tol) + lv)
             lg[todo], lr[todo] = lgt, lrt
         ent[0] = np.concatenate([ent[0], lg])
         ent[1] = np.concatenate([ent[1], lr])
@@ -1084,7 +1132,7 @@ class CertDirection:
             nb = 2.0 ** max(3, math.ceil(math.log2(max(g.n * ng, 1))))
             log_tol = lga + math.log(self.node_rtol / nb)
             lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack,
-                                  self.node_ladder)
+                                  self.node_ladder, rel=log_tol - lga)
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
             K = K + g.n * lg
