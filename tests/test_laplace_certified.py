@@ -10,7 +10,9 @@ References, independent of ewacct.methods.laplace_certified:
   integrated term by term with the textbook antiderivative of e^{cv} v^n (no incomplete-gamma or B-spline
   piece code shared with the module, no tilt identity);
 * the residue sum of tests/test_laplace_exact.py (M^T expanded, inverted by residues; mpmath);
-* dp_accounting's Laplace PLD pessimistic / optimistic pair.
+* dp_accounting's Laplace PLD pessimistic / optimistic pair;
+* several scales: delta of one step of theta_2 in closed form, averaged over the law of a theta_1 step by
+  mpmath quadrature (nested once more for three steps), and the PLD pair.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import mpmath as mp
 import pytest
 
 from ewacct import Accountant, Laplace
-from ewacct.methods.laplace_certified import (KSUM_SOURCE, NotCertified, certified_bracket, certified_delta,
-                                              certified_epsilon, ksum_delta)
+from ewacct.methods.laplace_certified import (GROUPS_SOURCE, KSUM_SOURCE, NotCertified, certified_bracket,
+                                              certified_delta, certified_epsilon, groups_delta_ball, ksum_delta)
 
 
 # ---------------------------------------------------------------------- the reference
@@ -173,3 +175,73 @@ def test_eps_zero_is_certified_exactly():
     assert (lo, hi) == (0.0, 0.0) and info["source"] == KSUM_SOURCE
     S, tail = mp_delta_conditioned(_theta(300.0), 100, 0.0, 8)
     assert S + tail <= 0.1
+
+
+# ---------------------------------------------------------------------- several scales, few steps
+def _d1(th, e):
+    """One step of theta th: delta(e) = 1 - e^{(e - th)/2} inside (-th, th) (closed form from the law)."""
+    if e >= th:
+        return mp.mpf(0)
+    if e <= -th:
+        return -mp.expm1(e)
+    return -mp.expm1((e - th) / 2)
+
+
+def _step(th, f, eps, breaks):
+    """E over one step's loss L (theta th) of f(eps - L): the two atoms and the density e^{(l - th)/2} / 4
+    on (-th, th) by quadrature split at f's breakpoints."""
+    pts = sorted({-th, th} | {min(max(eps - b, -th), th) for b in breaks})
+    return (f(eps - th) / 2 + mp.exp(-th) / 2 * f(eps + th)
+            + mp.quad(lambda l: f(eps - l) * mp.exp((l - th) / 2) / 4, pts))
+
+
+def _two(th1, th2, eps):
+    return _step(th1, lambda e: _d1(th2, e), eps, [th2, -th2])
+
+
+def _three(th1, th2, eps):  # th1 twice, th2 once
+    return _step(th1, lambda e: _two(th1, th2, e), eps, [th1 + th2, th1 - th2, th2 - th1, -th1 - th2])
+
+
+@pytest.mark.parametrize("steps,eps", [((1, 1), 0.3), ((1, 1), 0.0), ((1, 1), 0.8), ((1, 1), -0.2), ((2, 1), 0.6)])
+def test_two_scales_against_first_principles(steps, eps):
+    with mp.workdps(25):
+        th1, th2 = _theta(2.0), _theta(3.0)
+        ref = _two(th1, th2, mp.mpf(eps)) if steps == (1, 1) else _three(th1, th2, mp.mpf(eps))
+    v = groups_delta_ball([(1.0, 2.0, steps[0]), (1.0, 3.0, steps[1])], eps)
+    with mp.workdps(40):
+        lo, hi = mp.mpf(v.lower().str(35, radius=False)), mp.mpf(v.upper().str(35, radius=False))
+        assert lo * (1 - mp.mpf(10) ** -22) <= ref <= hi * (1 + mp.mpf(10) ** -22)
+        assert hi - lo <= 1e-12 * hi
+
+
+def test_two_equal_scales_agree_with_the_conditioned_sum():
+    # two different codes (truncated powers of the convolution, the B-spline pieces of one scale)
+    for eps in (0.2, 1.0, 3.0):
+        a = groups_delta_ball([(1.0, 3.0, 6), (1.0, 3.0, 4)], eps)
+        b = ksum_delta(1.0, 3.0, 10, eps)
+        assert a.overlaps(b) and a.rad() <= 1e-12 * abs(a.mid())
+
+
+def test_issue_point_two_scales_is_exact_and_certified():
+    """Laplace(2) x 5 + Laplace(3) x 5 at delta 1e-5 answered 'tilted', valid=False (4.15987, outside the
+    proven bracket [4.1245, 4.1569]); now exact, and certify=True the enumerated bracket, inside
+    dp_accounting's PLD eps pair."""
+    acc = Accountant().compose(Laplace(scale=2.0), 5).compose(Laplace(scale=3.0), 5)
+    r = acc.get_epsilon(1e-5)
+    assert r.method == "exact" and bool(r.valid)
+    c = acc.get_epsilon(1e-5, certify=True)
+    assert c.lower <= r.value <= c.upper and (c.upper - c.lower) <= 1e-4 * c.upper
+    lo, hi, info = certified_bracket(acc.groups(), "epsilon", 1e-5)
+    assert info["source"] == GROUPS_SOURCE and lo <= r.value <= hi
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    logging.disable(logging.WARNING)
+    try:
+        ends = []
+        for pess in (False, True):
+            a, b = (pl.from_laplace_mechanism(sc, sensitivity=1.0, pessimistic_estimate=pess,
+                                              value_discretization_interval=1e-4).self_compose(5) for sc in (2.0, 3.0))
+            ends.append(a.compose(b).get_epsilon_for_delta(1e-5))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert ends[0] <= hi and lo <= ends[1]

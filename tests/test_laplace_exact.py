@@ -298,8 +298,14 @@ def test_certified_contour_bracket_contains_bromwich():
     lo, hi, _ = certified_bracket(acc.groups(), "epsilon", 1e-9)
     est = float(acc.get_epsilon(1e-9).value)
     assert lo <= est <= hi and hi - lo <= 1e-7 * hi
+    # several scales with few steps: the enumerated sum (tests/test_laplace_certified.py checks it against
+    # first principles and PLD); with many steps no bracket from this module
+    from ewacct.methods.laplace_certified import GROUPS_SOURCE
+
     mixed = Accountant().compose(Laplace(scale=1.0), 5).compose(Laplace(scale=2.0), 5)
-    assert certified_bracket(mixed.groups(), "delta", 1.0) is None
+    assert certified_bracket(mixed.groups(), "delta", 1.0)[2]["source"] == GROUPS_SOURCE
+    many = Accountant().compose(Laplace(scale=1.0), 50).compose(Laplace(scale=2.0), 50)
+    assert certified_bracket(many.groups(), "delta", 1.0) is None
 
 
 # ---------------------------------------------------------------------- several Laplace scales
@@ -340,9 +346,27 @@ def test_two_laplace_scales_against_bromwich_and_pld():
 
 
 def test_few_steps_of_two_scales_fall_back_with_a_note():
+    # 3 + 2 steps: exact now (every step count enumerated in Arb), inside dp_accounting's PLD delta pair;
+    # 7 + 7 steps (beyond the enumeration, the contour does not settle): the fallback with its note
     from ewacct.methods.dispatch import LAPLACE_FAILED_NOTE
 
     acc = Accountant().compose(Laplace(scale=2.0), 3).compose(Laplace(scale=5.0), 2)
+    r = acc.get_delta(0.5)
+    assert r.method == "exact" and bool(r.valid)
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        ends = []
+        for pess in (False, True):
+            a, b = (pl.from_laplace_mechanism(sc, sensitivity=1.0, pessimistic_estimate=pess,
+                                              value_discretization_interval=1e-4).self_compose(n) for sc, n in ((2.0, 3), (5.0, 2)))
+            ends.append(a.compose(b).get_delta_for_epsilon(0.5))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert ends[0] <= float(r.value) <= ends[1]
+    acc = Accountant().compose(Laplace(scale=2.0), 7).compose(Laplace(scale=5.0), 7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = acc.get_delta(0.5)

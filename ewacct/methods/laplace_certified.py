@@ -345,6 +345,193 @@ def ksum_delta(sensitivity: float, scale: float, T: int, eps: float, log_tol: fl
         ctx.prec = old
 
 
+# ---------------------------------------------------------------------- several scales, few steps (Arb)
+#: several Laplace scales are enumerated (every count of continuous steps and of atoms per group) while
+#: prod_g (T_g + 1)^2 is at most this (~10 ms per delta at 5 + 5 steps)
+GROUPS_MAX_WORK = 2500
+#: the source name of the enumerated sum of several scales
+GROUPS_SOURCE = "several Laplace scales, every step count enumerated (Arb)"
+
+
+def groups_work(counts) -> int:
+    w = 1
+    for T in counts:
+        w *= (int(T) + 1) ** 2
+    return w
+
+
+def _anti_poly(c, n: int, v):
+    """P with F(v) = e^{cv} P(v) an antiderivative of e^{cv} v^n: P(v) = sum_j (-1)^{n-j} n!/j! v^j /
+    c^{n-j+1} (d/dv [e^{cv} P(v)] telescopes to e^{cv} v^n)."""
+    from flint import arb
+
+    t = (-1) ** n * arb.fac_ui(n) / c ** (n + 1)
+    s = t
+    for j in range(n):
+        t = -t * v * c / (j + 1)
+        s += t
+    return s
+
+
+def _groups_sum(parts, eps):
+    """delta(eps) of independent Laplace groups [(theta ball, T)], every (k_g, i_g) enumerated: given the
+    continuous counts k_g the continuous part is S = sum_g S_g with density e^{s/2} (B_1 * ... * B_G)(s)
+    / prod Z_g^{k_g}, the convolution of the uniform sums by the truncated powers
+    (B_1 * ... * B_G)(s) = sum_m prod_g (-1)^{m_g} C(k_g, m_g) (s - a_m)_+^{n} / (n! prod_g (2 theta_g)^{k_g}),
+    n = sum k_g - 1, a_m = sum_g theta_g (2 m_g - k_g); h(y) = E[(1 - e^{y - S})_+] term by term with the
+    antiderivatives of e^{+-s/2} (s - a)^n (docs/certified_laplace.md section 6)."""
+    import itertools
+
+    from flint import arb, fmpz
+
+    half = arb(1) / 2
+    e = arb(eps)
+    G = []
+    for th, T in parts:
+        eth = (-th).exp()
+        G.append((th, int(T), (1 - eth) / 2, (1 + eth) / 2, 1 / (1 + eth), (th * half).sinh() / (th * half)))
+    zero = arb(0)
+    total = arb(0)
+    for ks in itertools.product(*[range(g[1] + 1) for g in G]):
+        Pk = arb(1)
+        for (th, T, pc, pa, q, Z), k in zip(G, ks):
+            Pk *= arb(fmpz.bin_uiui(T, k)) * pc ** k * pa ** (T - k)
+        ntot = sum(ks)
+        top = sum((g[0] * k for g, k in zip(G, ks)), arb(0))
+        knots = []
+        if ntot:
+            n = ntot - 1
+            norm = 1 / arb.fac_ui(n)
+            for g, k in zip(G, ks):
+                norm /= (2 * g[0] * g[5]) ** k
+            Fp0 = _anti_poly(half, n, zero)
+            Fm0 = _anti_poly(-half, n, zero)
+            for ms in itertools.product(*[range(k + 1) for k in ks]):
+                if ms == ks:
+                    continue  # a = top: (s - a)_+ vanishes on (-top, top)
+                a = sum((g[0] * (2 * m - k) for g, k, m in zip(G, ks, ms)), arb(0))
+                c = 1
+                for k, m in zip(ks, ms):
+                    c *= (-1) ** m * math.comb(k, m)
+                v = top - a
+                Fpt = (half * v).exp() * _anti_poly(half, n, v)
+                Fmt = (-half * v).exp() * _anti_poly(-half, n, v)
+                knots.append((a, c * norm, (half * a).exp(), (-half * a).exp(), Fpt, Fmt))
+        ns = [g[1] - k for g, k in zip(G, ks)]
+        inner = arb(0)
+        for iv in itertools.product(*[range(m + 1) for m in ns]):
+            Pi = arb(1)
+            y = e
+            for (th, T, pc, pa, q, Z), m, i in zip(G, ns, iv):
+                Pi *= arb(fmpz.bin_uiui(m, i)) * q ** i * (1 - q) ** (m - i)
+                y = y - th * (2 * i - m)
+            ey = y.exp()
+            if ntot == 0:  # h = (1 - e^y)_+, continuous at y = 0
+                h = (1 - ey) if y < 0 else (zero if y >= 0 else (1 - ey).union(zero))
+            elif y >= top:
+                h = zero
+            elif y <= -top:
+                h = 1 - ey  # E[e^{-S}] = 1 (the mirror of section 2.2)
+            else:
+                h = arb(0)
+                for a, cn, ea, ema, Fpt, Fmt in knots:
+                    # cn int_{max(y, a)}^{top} (e^{s/2} - e^y e^{-s/2}) (s - a)^n ds (0 for y >= top)
+                    def phi_y():
+                        v = y - a
+                        Fp = (half * v).exp() * _anti_poly(half, n, v)
+                        Fm = (-half * v).exp() * _anti_poly(-half, n, v)
+                        return ea * (Fpt - Fp) - ey * ema * (Fmt - Fm)
+
+                    if y < a:
+                        val = ea * (Fpt - Fp0) - ey * ema * (Fmt - Fm0)
+                    elif y > a:
+                        val = phi_y() if y < top else phi_y().union(zero)
+                    else:  # the ball of y holds the knot: both formulas (Phi is continuous in y)
+                        val = phi_y().union(ea * (Fpt - Fp0) - ey * ema * (Fmt - Fm0))
+                    h += cn * val
+            inner += Pi * h
+        total += Pk * inner
+    return total
+
+
+def groups_delta_ball(parts, eps: float, theta_balls: bool = False):
+    """An Arb ball containing delta(eps) of several Laplace groups: ``parts`` [(sensitivity, scale, T)]
+    (theta formed in Arb), or [(theta, T)] with ``theta_balls`` (theta taken as the double given: the
+    float engine's fallback).  Raises NotCertified beyond GROUPS_MAX_WORK."""
+    from flint import arb, ctx
+
+    counts = [p[-1] for p in parts]
+    if groups_work(counts) > GROUPS_MAX_WORK:
+        raise NotCertified(f"several Laplace scales with {counts} steps: enumeration beyond {GROUPS_MAX_WORK}")
+    old = ctx.prec
+    try:
+        prec = 128 + 8 * sum(int(T) for T in counts)
+        for _ in range(5):
+            ctx.prec = prec
+            if theta_balls:
+                pa = [(arb(float(th)), int(T)) for th, T in parts]
+            else:
+                pa = [(arb(float(s)) / arb(float(b)), int(T)) for s, b, T in parts]
+            v = _groups_sum(pa, float(eps))
+            if v.rad() <= 1e-13 * abs(v.mid()) or v.rad() < arb(10) ** -300:
+                return v
+            prec *= 2
+        return v
+    finally:
+        ctx.prec = old
+
+
+def _groups_bracket(parts, kind: str, x: float):
+    """(lower, upper, info) for several Laplace groups [(sensitivity, scale, T)]: delta at eps = x, or
+    eps at delta = x from the float engine's estimate (LaplaceMixture, whose few-step fallback is this
+    sum at the doubles theta) and two certified deltas."""
+    from .laplace_exact import LaplaceMixture
+
+    def dbr(e: float):
+        sup = sum(float(s) / float(b) * T for s, b, T in parts)
+        if e >= sup * (1 + 1e-15):
+            from flint import arb
+
+            if arb(e) >= sum((arb(float(s)) / arb(float(b)) * T for s, b, T in parts), arb(0)):
+                return 0.0, 0.0
+        v = groups_delta_ball(parts, e)
+        lo = max(0.0, float(v.lower()))
+        hi = min(1.0, float(v.upper()))
+        return (math.nextafter(lo, 0.0) if lo > 0 else 0.0), math.nextafter(hi, math.inf)
+
+    info: dict[str, Any] = {"source": GROUPS_SOURCE}
+    if kind == "delta":
+        lo, hi = dbr(float(x))
+        return lo, hi, info
+    delta = float(x)
+    est, _, _ = LaplaceMixture([(float(s) / float(b), T) for s, b, T in parts]).epsilon(delta)
+    info["estimate"] = est
+    if est <= 0.0 and dbr(0.0)[1] <= delta:
+        return 0.0, 0.0, info
+    sup = sum(float(s) / float(b) * T for s, b, T in parts)
+    hi = None
+    r = 1e-9
+    for _ in range(12):
+        e = min(est * (1 + r) + r, sup)
+        if dbr(e)[1] <= delta:
+            hi = e
+            break
+        r *= 10
+    if hi is None:
+        raise NotCertified("no certified upper end for eps")
+    lo = 0.0
+    r = 1e-9
+    for _ in range(12):
+        e = max(est * (1 - r), 0.0)
+        if dbr(e)[0] > delta:
+            lo = e
+            break
+        if e == 0.0:
+            break
+        r *= 10
+    return lo, hi, info
+
+
 # ---------------------------------------------------------------------- the contour in Arb
 def contour_delta(sensitivity: float, scale: float, T: int, eps: float):
     """An Arb ball containing delta(eps) from the full-contour plan of the float engine, or raises
@@ -509,15 +696,27 @@ def certified_epsilon(sensitivity: float, scale: float, T: int, delta: float,
 
 def certified_bracket(groups, kind: str, x: float) -> tuple[float, float, dict[str, Any]] | None:
     """The hook for :mod:`ewacct.bounds.certify`: (lower, upper, info) for ``kind`` "delta" (x = eps) or
-    "epsilon" (x = delta) of a composition that is one Laplace scale composed with itself; None
-    otherwise or where neither source applies."""
+    "epsilon" (x = delta) of a composition of Laplace mechanisms only (one scale composed with itself, or
+    several scales with few steps: GROUPS_MAX_WORK); None otherwise or where no source applies."""
     from ..mechanisms import Laplace
 
     g = [(m, int(n)) for m, n in groups if int(n) > 0]
     if not g or not all(isinstance(m, Laplace) for m, _ in g):
         return None
-    if len({(float(m.sensitivity), float(m.scale)) for m, _ in g}) != 1:
-        return None  # (equal theta from different pairs: theta's Arb enclosure differs; not merged here)
+    pairs: dict[tuple[float, float], int] = {}
+    for m, n in g:
+        key = (float(m.sensitivity), float(m.scale))
+        pairs[key] = pairs.get(key, 0) + n
+    if len(pairs) != 1:
+        # several scales: the enumerated sum where few steps (the contour's float engine answers the rest;
+        # equal theta from different pairs are kept apart: theta's Arb enclosure differs)
+        parts = [(s, b, T) for (s, b), T in sorted(pairs.items())]
+        if groups_work([T for *_, T in parts]) > GROUPS_MAX_WORK:
+            return None
+        try:
+            return _groups_bracket(parts, kind, float(x))
+        except (NotCertified, ArithmeticError, ValueError):
+            return None
     m = g[0][0]
     T = sum(n for _, n in g)
     try:

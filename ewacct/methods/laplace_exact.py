@@ -577,8 +577,10 @@ class LaplaceComposition:
 
 # ---------------------------------------------------------------------- several Laplace scales
 class LaplaceMixture(LaplaceComposition):
-    """Laplace mechanisms of several ``theta`` composed: the full contour on prod_g M_g(z)^{n_g} only,
-    where the atoms' returns are provably negligible (enough steps); elsewhere LaplaceExactError."""
+    """Laplace mechanisms of several ``theta`` composed: the full contour on prod_g M_g(z)^{n_g} where the
+    atoms' returns are provably negligible (enough steps); with few steps (prod (n_g + 1)^2 <=
+    laplace_certified.GROUPS_MAX_WORK) every step count enumerated in Arb (:meth:`_enumerated`);
+    elsewhere LaplaceExactError."""
 
     def __init__(self, parts: list[tuple[float, int]], rtol: float = RTOL) -> None:
         parts = [(float(th), int(n)) for th, n in parts if int(n) > 0]
@@ -608,7 +610,28 @@ class LaplaceMixture(LaplaceComposition):
         eps = float(eps)
         if eps >= self.sup:
             return 0.0, 0.0, {"laplace": "eps at or beyond the largest loss"}
-        return self._full(eps)
+        try:
+            return self._full(eps)
+        except LaplaceExactError as exc:
+            if type(self) is not LaplaceMixture:
+                raise
+            return self._enumerated(eps, str(exc))
+
+    def _enumerated(self, eps: float, why: str) -> tuple[float, float, dict]:
+        """Few steps (the atoms' returns defeat the contour): every count of continuous steps and atoms
+        enumerated, in Arb (laplace_certified.groups_delta_ball at these doubles theta); the value is the
+        ball's midpoint, its error the radius (docs/certified_laplace.md section 6)."""
+        from .laplace_certified import GROUPS_MAX_WORK, NotCertified, groups_delta_ball, groups_work
+
+        if groups_work([n for _, n in self.parts]) > GROUPS_MAX_WORK:
+            raise LaplaceExactError(f"{why}; too many steps to enumerate")
+        try:
+            v = groups_delta_ball(self.parts, eps, theta_balls=True)
+        except NotCertified as exc:
+            raise LaplaceExactError(f"{why}; {exc}") from None
+        mid, rad = float(v.mid()), float(v.rad())
+        res = (mid, rad + 4 * _EPS * abs(mid), {"abscissa": math.nan})
+        return self._finish(res, "several Laplace scales, every step count enumerated (Arb)", eps)
 
     def _tail_bound(self, c: float, eps: float, bounds, logK: float):
         """U -> log of a bound on (1/pi) int_U^inf |integrand(c + iu)| du: prod_g rho_g(U)^{n_g} (each
