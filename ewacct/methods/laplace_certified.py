@@ -483,9 +483,9 @@ def groups_delta_ball(parts, eps: float, theta_balls: bool = False):
 
 def _groups_bracket(parts, kind: str, x: float):
     """(lower, upper, info) for several Laplace groups [(sensitivity, scale, T)]: delta at eps = x, or
-    eps at delta = x from the float engine's estimate (LaplaceMixture, whose few-step fallback is this
-    sum at the doubles theta) and two certified deltas."""
-    from .laplace_exact import LaplaceMixture
+    eps at delta = x from the float engine's estimate (the accountant's cached LaplaceMixture, whose
+    few-step fallback is this sum at the doubles theta; its eps memoised) and two certified deltas."""
+    from .laplace_exact import _cached_composition, _cached_mixture
 
     def dbr(e: float):
         sup = sum(float(s) / float(b) * T for s, b, T in parts)
@@ -504,7 +504,14 @@ def _groups_bracket(parts, kind: str, x: float):
         lo, hi = dbr(float(x))
         return lo, hi, info
     delta = float(x)
-    est, _, _ = LaplaceMixture([(float(s) / float(b), T) for s, b, T in parts]).epsilon(delta)
+    counts: dict[float, int] = {}
+    for s_, b_, T_ in parts:  # merged by theta as laplace_exact.composition_for does (its cached instance)
+        counts[float(s_) / float(b_)] = counts.get(float(s_) / float(b_), 0) + int(T_)
+    if len(counts) == 1:
+        (th1, T1), = counts.items()
+        est, _, _ = _cached_composition(th1, T1).epsilon(delta)
+    else:
+        est, _, _ = _cached_mixture(tuple(sorted(counts.items()))).epsilon(delta)
     info["estimate"] = est
     if est <= 0.0 and dbr(0.0)[1] <= delta:
         return 0.0, 0.0, info

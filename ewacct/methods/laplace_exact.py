@@ -1033,7 +1033,12 @@ def composition_for(groups) -> LaplaceComposition | None:
     if len(counts) == 1:
         (theta, T), = counts.items()
         return _cached_composition(theta, T)
-    return LaplaceMixture(sorted(counts.items()))
+    return _cached_mixture(tuple(sorted(counts.items())))
+
+
+@lru_cache(maxsize=32)
+def _cached_mixture(parts: tuple[tuple[float, int], ...]) -> LaplaceMixture:
+    return LaplaceMixture(list(parts))
 
 
 @lru_cache(maxsize=32)
