@@ -27,6 +27,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 A_LEFT = 40.0  # P(N(mu, 1) < -40 + mu) < 1e-349: the left tail's share
 #: integrand evaluations per integral (Arb returns a wider ball past it, which then fails to verify;
 #: at q = 1e-4 one integral took 70,000 evaluations, 5 s)
@@ -189,18 +191,12 @@ def _bounds(p, eps: float, prec: int) -> tuple[float, float]:
     return max(0.0, lo), min(1.0, hi)
 
 
-def two_step_epsilon_bracket(acc: Any, delta: float, estimate: float | None = None,
-                             rel: float = 1e-6) -> tuple[float, float] | None:
-    """A verified [lower, upper] on eps(delta) for two subsampled-Gaussian steps, or None."""
-    p = _params(acc)
-    if p is None:
-        return None
+def _arb_epsilon_bracket(p, delta: float, estimate: float | None = None,
+                         rel: float = 1e-6) -> tuple[float, float] | None:
+    """The Arb integral's verified [lower, upper] on eps(delta) (slow at small q: kept for sigma below
+    the cell kernel's range), or None."""
     ld = math.log(delta)
     deadline = time.process_time() + TIME_BUDGET
-    from ..methods.exact import ExactMethod
-
-    if ExactMethod(list(acc.groups())).delta_at_zero_bound() <= delta:
-        return 0.0, 0.0  # the joint-convexity bound on delta(0)
 
     def g(e: float) -> float:  # log delta(e) - log delta in floating point (the search only)
         try:
@@ -234,10 +230,177 @@ def two_step_epsilon_bracket(acc: Any, delta: float, estimate: float | None = No
     return None
 
 
-def two_step_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | None:
+def _arb_delta_bracket(p, eps: float) -> tuple[float, float] | None:
+    lo, hi = _bounds(p, float(eps), 128)
+    return (lo, hi) if hi < 1.0 or lo > 0.0 else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The cell enclosure (docs/certified_small_t.md): float kernel with directed error bounds, fast at
+# every q.  The Arb integral above answers only where the kernel does not apply (sigma below ~0.1).
+
+#: the cell kernel's range: exp(mu (x - mu/2)) must stay finite on x <= mu + X_SPAN
+KERNEL_MU_MAX = 10.0
+#: the grid spans [-X_SPAN, X_SPAN] (+ mu1 for REMOVE); P(|N(0,1)| > 37) < 1e-299 joins the bounds
+X_SPAN = 37.0
+#: the uniform pilot grid's step
+PILOT_H = 0.05
+#: the most grid points of one direction's enclosure
+MAX_POINTS = 300_000
+#: the eps bracket's half-width: relative (then at least the absolute floor)
+W_REL = 1e-6
+W_ABS = 1e-12
+
+
+def _mus(s: float) -> tuple[float, float, float]:
+    """(mu_lo, mu, mu_hi) around 1/s: delta is increasing in mu (N(mu', 0) vs N(0, 1) for mu' < mu is
+    a post-processing of the pair at mu, and subsampling and composition keep that), so mu_hi gives
+    upper bounds and mu_lo lower bounds for the exact 1/s."""
+    m = 1.0 / s
+    return math.nextafter(m, -math.inf), m, math.nextafter(m, math.inf)
+
+
+class _Cells:
+    """One direction's grid and the enclosures on it."""
+
+    def __init__(self, p, remove: bool):
+        (self.q1, s1), (self.q2, s2) = p
+        self.mu1 = _mus(s1)
+        self.mu2 = _mus(s2)
+        self.remove = remove
+        hi = X_SPAN + (self.mu1[1] if remove else 0.0)
+        n = int(math.ceil((hi + X_SPAN) / PILOT_H))
+        self.xs = np.linspace(-X_SPAN, hi, n + 1)
+        self.w = np.empty(n)
+
+    def run(self, eps: float, which: int = 1):
+        """(lower, upper, estimate, slope) at eps with mu rounded down (0), as is (1) or up (2)."""
+        from ._two_step_kernel import enclose
+
+        if self.w.shape[0] != self.xs.shape[0] - 1:
+            self.w = np.empty(self.xs.shape[0] - 1)
+        return enclose(self.remove, self.q1, self.mu1[which], self.q2, self.mu2[which], float(eps), self.xs, self.w)
+
+    def refine(self, target: float) -> bool:
+        """Split the cells so that the modelled width (cell widths ~ h^4: a cell cut in k has 1/k^3 of
+        its width; k ~ w^(1/4) minimises the count) is about target; False where that needs more than
+        MAX_POINTS points."""
+        w = np.maximum(self.w, 0.0)
+        c = np.sqrt(np.sqrt(w))
+        tot = float(c.sum())
+        if not (tot > 0.0 and target > 0.0):
+            return True
+        lam = (tot / target) ** (1.0 / 3.0) * 1.1
+        k = np.ceil(lam * c)
+        total = float(k.sum()) + float((k == 0).sum())
+        capped = total > MAX_POINTS
+        if capped:
+            k = np.ceil(k * (MAX_POINTS / total))
+        k = np.maximum(k, 1).astype(np.int64)
+        a = self.xs[:-1]
+        h = np.diff(self.xs)
+        idx = np.repeat(np.arange(a.shape[0]), k)
+        off = np.arange(idx.shape[0]) - np.repeat(np.cumsum(k) - k, k)
+        x = a[idx] + off * (h[idx] / k[idx])
+        self.xs = np.append(x, self.xs[-1])
+        return not capped
+
+
+def _kernel_ok(p) -> bool:
+    return all(1.0 / s <= KERNEL_MU_MAX and 0.0 < q < 1.0 for q, s in p)
+
+
+def _search(cells, delta: float, e: float, tol: float) -> tuple[float, float]:
+    """Safeguarded Newton on log(max of the directions' estimates) = log delta: (eps, |slope|)."""
+    ld = math.log(delta)
+    lo_e, hi_e = 0.0, math.inf
+    slope = 0.0
+    for _ in range(80):
+        best = (-math.inf, 0.0, 0.0)
+        for c in cells:
+            _, _, m, s = c.run(e)
+            if m > best[1]:
+                best = (m, m, s)
+        m, s = best[1], best[2]
+        g = math.log(m) - ld if m > 0.0 else -math.inf
+        if g > 0.0:
+            lo_e = max(lo_e, e)
+        else:
+            hi_e = min(hi_e, e)
+        slope = -s
+        if m > 0.0 and s < 0.0:
+            en = e - g * m / s  # d log m / d e = s / m
+        else:
+            en = math.nan
+        if not (lo_e < en < hi_e):
+            if hi_e == math.inf:
+                en = 4.0 * e if e > 0.0 else 1.0
+            elif lo_e == 0.0:
+                en = 0.25 * hi_e
+            else:
+                en = math.sqrt(lo_e * hi_e)
+        done = abs(en - e) <= tol * max(e, 1e-300) or hi_e - lo_e <= tol * max(lo_e, 1e-300)
+        e = en
+        if done or (hi_e < 1e-14):
+            break
+    return e, slope
+
+
+def two_step_epsilon_bracket(acc: Any, delta: float, estimate: float | None = None,
+                             rel: float = W_REL) -> tuple[float, float] | None:
+    """A verified [lower, upper] on eps(delta) for two subsampled-Gaussian steps, or None."""
+    p = _params(acc)
+    if p is None:
+        return None
+    from ..methods.exact import ExactMethod
+
+    if ExactMethod(list(acc.groups())).delta_at_zero_bound() <= delta:
+        return 0.0, 0.0  # the joint-convexity bound on delta(0)
+    if not _kernel_ok(p):
+        return _arb_epsilon_bracket(p, delta, estimate)
+    cells = [_Cells(p, True), _Cells(p, False)]
+    e0 = estimate if estimate and estimate > 0 else 1.0
+    e, slope = _search(cells, delta, e0, 1e-4)
+    if not (e > 0.0 and math.isfinite(e)):
+        return None
+    w = max(rel * e, W_ABS)
+    for attempt in range(4):
+        # refine each direction at e: the dominating one to a fraction of the change of delta over w,
+        # the other until its upper end clears delta
+        for c in cells:
+            for _ in range(3):
+                lo, hi, m, s = c.run(e)
+                target = 0.25 * slope * w + 0.5 * max(0.0, delta - m - slope * w)
+                if hi - lo <= target or not c.refine(target):
+                    break
+        e, slope2 = _search(cells, delta, e, 0.02 * w / max(e, 1e-300))
+        slope = slope2 if slope2 > 0.0 else slope
+        up, dn = e + w, max(0.0, e - w)
+        ups = [c.run(up, 2) for c in cells]
+        if max(u[1] for u in ups) <= delta:
+            if dn == 0.0:
+                return 0.0, up
+            if max(c.run(dn, 0)[0] for c in cells) > delta:
+                return dn, up
+        w *= 4.0
+    return None
+
+
+def two_step_delta_bracket(acc: Any, eps: float, rel: float = 2e-10) -> tuple[float, float] | None:
     """A verified [lower, upper] on delta(eps) for two subsampled-Gaussian steps, or None."""
     p = _params(acc)
     if p is None:
         return None
-    lo, hi = _bounds(p, float(eps), 128)
-    return (lo, hi) if hi < 1.0 or lo > 0.0 else None
+    if not _kernel_ok(p):
+        return _arb_delta_bracket(p, eps)
+    eps = float(eps)
+    lo_t, hi_t = 0.0, 0.0
+    for c in (_Cells(p, True), _Cells(p, False)):
+        for _ in range(4):
+            lo, hi, m, s = c.run(eps)
+            if hi - lo <= rel * m or not c.refine(0.5 * rel * m):
+                break
+        lo_t = max(lo_t, c.run(eps, 0)[0])
+        hi_t = max(hi_t, c.run(eps, 2)[1])
+    lo_t, hi_t = max(0.0, lo_t), min(1.0, hi_t)
+    return (lo_t, hi_t) if hi_t < 1.0 or lo_t > 0.0 else None
