@@ -86,3 +86,37 @@ def test_no_nan_or_inf_over_the_box(q, s, T):
                 assert str(exc)
                 return
     assert math.isfinite(e) and e >= 0.0
+
+
+def test_expansion_without_an_exact_comparison_is_not_valid() -> None:
+    """An expansion's answer is valid only when measured against an exact value (reviewer H-R6 F1:
+    EW-Tune mode returned 1.33811 marked valid for two Laplace scales and randomized response, where
+    dp_accounting's PLD pair is [1.809412, 1.809910]; its heuristic ratio alone passed it)."""
+    from ewacct import Laplace, RandomizedResponse
+
+    acc = ewacct.Accountant(method="ew-tune").compose(Laplace(10.678), 4).compose(Laplace(5.972), 2).compose(
+        RandomizedResponse(0.551), 2)
+    with pytest.warns(ewacct.EdgeworthValidityWarning):
+        r = acc.get_epsilon(1e-5)
+    assert not r.valid
+    exact = r.diagnostics.get("exact")
+    if exact is not None:  # measured: the PLD pair of the reviewer's report (dp_accounting, vdi 1e-4)
+        assert 1.809412 <= exact <= 1.809910 + 1e-6
+        assert r.diagnostics["error_vs_exact"] < -0.2
+
+
+def test_expansion_measured_where_only_a_bound_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the exact dispatch answers with a bound (not an exact value), the expansion is unmeasured
+    and not valid, whatever its heuristic ratio says."""
+    from ewacct.methods.base import Row
+
+    acc = ewacct.Accountant(method="edgeworth").compose(ewacct.PoissonSubsampledGaussian(1.0, 0.01), 1000)
+    real = ewacct.Accountant._exact_rows
+
+    def bound_rows(self, kind, arr):
+        return [Row(v * 1.5, d, False, {"note": "a bound"}, "chernoff-bound") for v, d, _, _, _ in real(self, kind, arr)]
+
+    monkeypatch.setattr(ewacct.Accountant, "_exact_rows", bound_rows)
+    with pytest.warns(ewacct.EdgeworthValidityWarning):
+        r = acc.get_epsilon(1e-5)
+    assert not r.valid and r.diagnostics["exact"] is None
