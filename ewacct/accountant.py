@@ -117,7 +117,7 @@ class Accountant:
     def __init__(self, *, method: str | None = None, order: int | None = None, fallback: bool = True) -> None:
         self.method = _check_method(method)
         if self.method == "ew-tune":
-            if order not in (None, 1):
+            if order is not None and (isinstance(order, bool) or order != 1):
                 raise ValueError(f"order must be 1 for method 'ew-tune', got {order!r}")
             order = 1
         if order is None:

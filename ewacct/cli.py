@@ -96,6 +96,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _accountant(args: argparse.Namespace) -> Accountant:
     if args.method == "ew-tune" and args.order not in (None, 1):
         raise ValueError(f"order must be 1 for method 'ew-tune', got {args.order}")
+    if args.order is not None and args.method in (None, "exact"):
+        raise ValueError("--order applies to the expansions (--method tilted, edgeworth or ew-tune); "
+                         "the exact method (the default) has no order")
     acc = Accountant(method=args.method, order=args.order)
     return acc.compose(PoissonSubsampledGaussian(args.noise_multiplier, args.sampling_rate), args.steps)
 

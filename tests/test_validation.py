@@ -120,3 +120,25 @@ def test_expansion_measured_where_only_a_bound_answers(monkeypatch: pytest.Monke
     with pytest.warns(ewacct.EdgeworthValidityWarning):
         r = acc.get_epsilon(1e-5)
     assert not r.valid and r.diagnostics["exact"] is None
+
+
+def test_tilted_order_zero_answers_eps(recwarn) -> None:
+    """``Accountant(method="tilted", order=0)`` is accepted, so eps(delta) must answer (reviewer H-R6 F4:
+    IndexError in newton_tilt), consistently with its own delta(eps) and measured against the exact value."""
+    acc = ewacct.Accountant(method="tilted", order=0, fallback=False).compose(
+        ewacct.PoissonSubsampledGaussian(1.0, 0.01), 1000)
+    r = acc.get_epsilon(1e-5)
+    assert math.isfinite(r.value) and r.value > 0.0
+    assert acc.get_delta(r.value).value == pytest.approx(1e-5, rel=1e-6)
+    exact = r.diagnostics["exact"]
+    assert exact == pytest.approx(1.8282, rel=1e-4)  # dp_accounting's PLD: 1.828244 (issue 8)
+    assert r.valid == (abs(r.diagnostics["error_vs_exact"]) <= ewacct.accountant.EXPANSION_TOLERANCE)
+
+
+def test_order_arguments_that_mean_nothing_are_refused(capsys) -> None:
+    """``order=True`` for EW-Tune mode and ``--order`` with the exact method were accepted silently
+    (reviewer H-R6 F4)."""
+    with pytest.raises(ValueError, match="order must be 1"):
+        ewacct.Accountant(method="ew-tune", order=True)
+    rc = main(["epsilon", "-q", "0.01", "-s", "1", "-T", "100", "--delta", "1e-5", "--order", "5"])
+    assert rc == 2 and "--order applies" in capsys.readouterr().err

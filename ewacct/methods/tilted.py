@@ -177,7 +177,7 @@ def newton_tilt(cgf: CgfFn, order: int, delta: float, t0: float) -> float | None
     with bisection when a step falls outside.
     """
     target = math.log(delta)
-    nmax = order + 2
+    nmax = max(order + 2, 3)  # the Newton slope uses the third cumulant, also at order 0
     lo = max(t0, 0.0)
     p_lo = delta_at_tilt(cgf, lo, order)
     g_lo = math.log(max(p_lo.delta, 1e-320)) - target
