@@ -200,3 +200,37 @@ def test_rr_two_parameters_with_gaussians_against_mpmath():
         r = acc.get_delta(eps)
         want = mp.fsum(w * mp_gauss(mp.mpf(eps) - a, mu) for a, w in lat)
         assert r.method == "exact" and r.valid and abs(r.value / float(want) - 1) <= 1e-9
+
+
+def _mp_rr_delta(lat, eps):
+    eps = mp.mpf(eps)
+    return mp.fsum(w * -mp.expm1(eps - a) for a, w in lat if a > eps)
+
+
+@pytest.mark.parametrize("groups", [[(0.2, 30), (0.05, 20)], [(1.0, 10), (2.0, 10), (0.5, 10)], [(0.5, 100), (1.0, 5)]])
+def test_rr_lattice_certified_bracket_against_mpmath(groups):
+    # the enclosed lattice sum (bounds/rr_lattice.py): delta brackets and verified eps ends against the
+    # exact binomial sum in mpmath; 1e-10 wide (the proven fallback gave [24.06, 36.51] around 34.88
+    # for the third composition)
+    from ewacct.bounds.rr_lattice import rr_delta_bracket, rr_epsilon_bracket
+
+    lat = mp_lattice(groups)
+    acc = _acc([(RandomizedResponse(e0), n) for e0, n in groups])
+    for eps in (0.0, 0.3, 2.0, 5.0):
+        lo, hi = rr_delta_bracket(acc, eps)
+        ref = _mp_rr_delta(lat, eps)
+        assert lo <= ref <= hi and hi - lo <= 1e-12 * hi
+    for delta in (1e-3, 1e-6, 1e-12):
+        lo, hi = rr_epsilon_bracket(acc, delta)
+        assert 0.0 < lo and hi - lo <= 2e-10 * hi
+        assert _mp_rr_delta(lat, lo) > delta >= _mp_rr_delta(lat, hi)
+
+
+def test_rr_lattice_bracket_near_the_largest_loss():
+    # 30 * 0.2 + 20 * 0.05 = 7.00000000000000039 (the doubles, mpmath): eps(1e-30) just below it
+    from ewacct.bounds.rr_lattice import rr_epsilon_bracket
+
+    lat = mp_lattice([(0.2, 30), (0.05, 20)])
+    lo, hi = rr_epsilon_bracket(_acc(RR_RR), 1e-30)
+    assert _mp_rr_delta(lat, lo) > 1e-30 >= _mp_rr_delta(lat, hi)
+    assert hi - lo <= 1e-9
