@@ -140,5 +140,6 @@ def test_order_arguments_that_mean_nothing_are_refused(capsys) -> None:
     (reviewer H-R6 F4)."""
     with pytest.raises(ValueError, match="order must be 1"):
         ewacct.Accountant(method="ew-tune", order=True)
-    rc = main(["epsilon", "-q", "0.01", "-s", "1", "-T", "100", "--delta", "1e-5", "--order", "5"])
-    assert rc == 2 and "--order applies" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["epsilon", "-q", "0.01", "-s", "1", "-T", "100", "--delta", "1e-5", "--order", "5"])
+    assert exc.value.code == 2 and "--order applies" in capsys.readouterr().err
