@@ -284,6 +284,13 @@ class Accountant:
         lower = upper = cert = None
         if certify:
             lower, upper, cert = dispatch.certify_delta(self, eps_arr)
+            # an upper end that underflowed to 0 where the loss exceeds eps with positive probability
+            # (delta(eps) > 0 there) is replaced by the least positive double, which bounds any value
+            # that rounds to 0 (reviewer H-R6 F5: PSG(1, 0.01) x 1000 at eps = 100 certified [0, 0])
+            sup = max(self._loss_sup(d) for d in self._directions)
+            tiny = (upper == 0.0) & (eps_arr < sup)
+            if np.any(tiny):
+                upper = np.where(tiny, math.ulp(0.0), upper)
         _warn_invalid(valid, methods)
         return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr)
 

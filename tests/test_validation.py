@@ -143,3 +143,18 @@ def test_order_arguments_that_mean_nothing_are_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["epsilon", "-q", "0.01", "-s", "1", "-T", "100", "--delta", "1e-5", "--order", "5"])
     assert exc.value.code == 2 and "--order applies" in capsys.readouterr().err
+
+
+def test_certified_delta_upper_never_underflows_to_zero_below_the_loss_sup() -> None:
+    """The subsampled Gaussian's loss is unbounded above, so delta(eps) > 0 at every eps: a certified
+    upper bound of 0.0 excludes the truth (reviewer H-R6 F5: eps = 100 gave [0, 0]; the value at eps = 80
+    is 1.14e-280). Where the loss is bounded (randomized response beyond its largest loss), 0 stays 0."""
+    acc = ewacct.Accountant().compose(PoissonSubsampledGaussian(1.0, 0.01), 1000)
+    r = acc.get_delta(np.array([80.0, 100.0, 1e300]), certify=True)
+    assert np.all(r.upper > 0.0) and np.all(r.lower >= 0.0) and np.all(r.lower <= r.upper)
+    assert r.upper[0] == pytest.approx(1.1411328635e-280, rel=1e-6)  # the contour enclosure, not the floor
+    rr = ewacct.Accountant().compose(RandomizedResponse(1.0), 3)
+    sup = max(rr._loss_sup("remove"), rr._loss_sup("add"))  # 3 epsilon0
+    assert sup == pytest.approx(3.0)
+    d = rr.get_delta(sup * 1.01)
+    assert d.value == 0.0
