@@ -12,7 +12,7 @@ into outward doubles; the product lattice is formed in doubles with outward roun
 2u per product; loss values: the absolute error of each sum and of e0 (2 j - n)), and each term is
 bounded by monotonicity in a: ``-expm1(eps - a)`` increases with a, so the lower bound uses the lower
 value of a (argument rounded up, ``-expm1`` times 1 - 16u), the upper one the upper value.  The sum of
-N nonnegative terms is widened by (N + 4) u relative (docs/certified_small_t.md, section 7).
+N nonnegative terms is widened by (N + 4) u relative (docs/certified_small_t.md, section 6).
 
 eps(delta): verified ends of a monotone search, as for the closed forms: an upper end whose upper
 delta bound is <= delta, a lower end whose lower bound is > delta.  A single parameter is left to the
