@@ -292,7 +292,8 @@ class Accountant:
             if np.any(tiny):
                 upper = np.where(tiny, math.ulp(0.0), upper)
         _warn_invalid(valid, methods)
-        return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr)
+        return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr,
+                     _shape=np.shape(target_epsilon))
 
     def get_epsilon(self, target_delta: Any, *, certify: bool = False,
                     certify_options: dict[str, Any] | None = None) -> EpsilonResult:
@@ -320,7 +321,7 @@ class Accountant:
             if first is not None:  # the enclosure's own estimate: no second evaluation of the engine
                 est, direction, valid, diags, methods, lower, upper, cert = first
                 return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags,
-                             delta=d_arr)
+                             delta=d_arr, _shape=np.shape(target_delta))
         if self.method == "exact":
             est, direction, valid, diags, methods = _columns(self._exact_rows("epsilon", d_arr))
         else:
@@ -330,7 +331,8 @@ class Accountant:
         if certify:
             lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options or {})
         _warn_invalid(valid, methods)
-        return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr)
+        return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr,
+                     _shape=np.shape(target_delta))
 
     def _certified_first(self, d_arr: np.ndarray, opts: dict[str, Any]):
         """Certified eps from the contour enclosure (``certified_epsilon(self, delta, **opts)``), with
@@ -524,7 +526,7 @@ def _check_consistency(cls, est, lower, upper, valid, diags) -> None:
             valid[i] = False
 
 
-def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags, **extra):
+def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags, _shape=None, **extra):
     _check_consistency(cls, est, lower, upper, valid, diags)
     method = methods[0] if len(set(methods)) == 1 else "mixed:" + ",".join(sorted(set(methods)))
     if scalar:
@@ -534,6 +536,12 @@ def _pack(cls, scalar, est, lower, upper, methods, direction, valid, cert, diags
         kw = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in extra.items()}
         return cls(value=value, estimate=e, lower=lo, upper=hi, method=method, direction=str(direction[0]),
                    valid=bool(valid[0]), certified_by=cert, diagnostics={**diags[0], "methods": methods}, **kw)
+    if _shape is not None and len(_shape) > 1:
+        # array answers keep the query's shape (a (2, 2) array of deltas gives (2, 2) answers; the
+        # per-query diagnostics stay a flat list in C order)
+        shaped = lambda x: None if x is None else np.asarray(x).reshape(_shape)  # noqa: E731
+        est, lower, upper, direction, valid = (shaped(x) for x in (est, lower, upper, direction, valid))
+        extra = {k: shaped(v) for k, v in extra.items()}
     value = upper if upper is not None else est
     return cls(value=value, estimate=est, lower=lower, upper=upper, method=method, direction=direction,
                valid=valid, certified_by=cert, diagnostics={"per_query": diags, "methods": methods}, **extra)

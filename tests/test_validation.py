@@ -158,3 +158,19 @@ def test_certified_delta_upper_never_underflows_to_zero_below_the_loss_sup() -> 
     assert sup == pytest.approx(3.0)
     d = rr.get_delta(sup * 1.01)
     assert d.value == 0.0
+
+
+def test_array_queries_keep_their_shape() -> None:
+    """A (2, 2) array of deltas gives (2, 2) answers (reviewer H-R6 F8: flattened to (4,)), each equal to
+    the scalar query."""
+    acc = ewacct.Accountant().compose(PoissonSubsampledGaussian(1.0, 0.01), 1000)
+    d = np.array([[1e-5, 1e-6], [1e-7, 1e-8]])
+    r = acc.get_epsilon(d, certify=True)
+    for x in (r.value, r.estimate, r.lower, r.upper, r.valid, r.direction, r.delta):
+        assert np.shape(x) == (2, 2)
+    for i in range(2):
+        for j in range(2):
+            assert r.estimate[i, j] == pytest.approx(acc.get_epsilon(float(d[i, j])).estimate, rel=1e-9)
+    e = acc.get_delta([[1.0, 2.0]])
+    assert e.value.shape == (1, 2) and e.value[0, 1] == pytest.approx(acc.get_delta(2.0).value, rel=1e-12)
+    assert acc.get_delta([1.0, 2.0]).value.shape == (2,)
