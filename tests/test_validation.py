@@ -174,3 +174,18 @@ def test_array_queries_keep_their_shape() -> None:
     e = acc.get_delta([[1.0, 2.0]])
     assert e.value.shape == (1, 2) and e.value[0, 1] == pytest.approx(acc.get_delta(2.0).value, rel=1e-12)
     assert acc.get_delta([1.0, 2.0]).value.shape == (2,)
+
+
+def test_delta_a_rounding_error_above_one_is_one() -> None:
+    """A lattice sum that evaluates to 1 + 2.6e-11 raised an internal FloatingPointError on a valid query
+    (reviewer H-R6 F3); delta <= 1 always, so it is 1. Reference: delta(0) = TV >= P(the one RR step's loss
+    and the subsampled steps' total are both large), here > 1 - 1e-6 by dp_accounting's PLD (optimistic end)."""
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    acc = ewacct.Accountant().compose(RandomizedResponse(0.055), 1).compose(PoissonSubsampledGaussian(1.1, 0.6748), 728)
+    r = acc.get_delta(np.array([0.0, 1.0, 10.0]))
+    assert np.all(r.value <= 1.0)
+    opt = pld.from_gaussian_mechanism(1.1, sampling_prob=0.6748, pessimistic_estimate=False,
+                                      value_discretization_interval=1e-2).self_compose(728)
+    for e, v in zip((0.0, 1.0, 10.0), r.value):
+        # the subsampled part alone lower-bounds the composition's delta (post-processing)
+        assert v >= float(opt.get_delta_for_epsilon(e)) - 1e-9
