@@ -292,6 +292,17 @@ class Accountant:
         lower = upper = cert = None
         if certify:
             lower, upper, cert = dispatch.certify_delta(self, eps_arr)
+            # delta(eps) <= delta(0) <= the engine's rigorous joint-convexity / record-use bound
+            # (ExactMethod.delta_at_zero_bound): where the sources above are wider (few participations:
+            # [9.5e-21, 0.00887] at q = 1e-9, sigma = 1, T = 10, eps = 1e-6, where that bound is 1e-8;
+            # reviewer H-R6 F6), it is the upper end
+            eng = self._exact_engine() if self._structure() == "continuous" else None
+            if eng is not None:
+                b0 = eng.delta_at_zero_bound()
+                cap = upper > b0
+                if np.any(cap):
+                    upper = np.where(cap, np.maximum(b0, lower), upper)
+                    cert = f"{cert}; upper end capped by the joint-convexity bound on delta(0)"
             # an upper end that underflowed to 0 where the loss exceeds eps with positive probability
             # (delta(eps) > 0 there) is replaced by the least positive double, which bounds any value
             # that rounds to 0 (reviewer H-R6 F5: PSG(1, 0.01) x 1000 at eps = 100 certified [0, 0])

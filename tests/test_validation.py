@@ -1,6 +1,7 @@
 """Bad input: a ValueError naming the argument and its range, from the API and the CLI."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -189,3 +190,21 @@ def test_delta_a_rounding_error_above_one_is_one() -> None:
     for e, v in zip((0.0, 1.0, 10.0), r.value):
         # the subsampled part alone lower-bounds the composition's delta (post-processing)
         assert v >= float(opt.get_delta_for_epsilon(e)) - 1e-9
+
+
+def test_certified_delta_capped_by_the_joint_convexity_bound() -> None:
+    """Few participations (q = 1e-9, sigma = 1, T = 10): no contour certificate; the proven fallback's
+    upper end was 0.00887 while delta(eps) <= delta(0) <= erf(T q mu / (2 sqrt 2)) = 3.99e-9 (joint
+    convexity; reviewer H-R6 F6). The certified upper end is now that bound (mpmath here)."""
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    bound = float(mp.erf(mp.mpf(10) * mp.mpf("1e-9") / (2 * mp.sqrt(2))))
+    acc = ewacct.Accountant().compose(PoissonSubsampledGaussian(1.0, 1e-9), 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = acc.get_delta(np.array([0.0, 1e-6]), certify=True)
+        d0 = acc.get_delta(0.0)
+    assert np.all(r.upper <= bound * (1 + 1e-9)) and np.all(r.upper >= bound * (1 - 1e-9))
+    assert np.all(r.lower <= r.upper)
+    assert d0.valid and r.lower[0] <= d0.estimate <= r.upper[0]
