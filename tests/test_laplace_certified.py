@@ -130,6 +130,24 @@ def test_conditioned_sum_against_residues():
         assert lo <= ref <= hi and hi - lo <= 1e-12 * hi
 
 
+def test_conditioned_sum_random_points_against_residues():
+    # 8 seeded points, scale 0.3-50, T 2-8, eps anywhere in [0, T theta): the residue sum (mpmath)
+    import random
+
+    from test_laplace_exact import mp_delta_residues
+
+    rng = random.Random(20261201)
+    for _ in range(8):
+        scale = 10 ** rng.uniform(-0.5, 1.7)
+        T = rng.randint(2, 8)
+        eps = rng.uniform(0.0, T / scale)
+        v = ksum_delta(1.0, scale, T, eps)
+        with mp.workdps(60):
+            ref = mp_delta_residues(mp.mpf(1) / mp.mpf(scale), T, eps, dps=50)
+            lo, hi = mp.mpf(v.lower().str(50, radius=False)), mp.mpf(v.upper().str(50, radius=False))
+            assert lo <= ref <= hi and hi - lo <= 1e-12 * hi, (scale, T, eps)
+
+
 # ---------------------------------------------------------------------- the gap of issue 9
 def test_issue_point_scale_20_T_100_is_narrow_and_correct():
     """Accountant().compose(Laplace(scale=20.0), 100).get_epsilon(1e-5, certify=True) was the proven

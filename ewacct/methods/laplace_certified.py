@@ -33,8 +33,8 @@ RESIDUE_MAX_T = 64
 RESIDUE_RTOL = 1e-12
 #: the conditioned sum goes first (before the contour) while it needs at most this many continuous steps
 KSUM_FIRST_K = 80
-#: ... and is tried at all up to this many (its cost grows like K^3: ~40 ms at K = 60, ~0.5 s at 150)
-KSUM_MAX_K = 300
+#: ... and is tried at all up to this many (its cost grows like K^3: ~10 ms at K = 60, 0.5 s at 128)
+KSUM_MAX_K = 160
 #: relative width the conditioned sum is refined to
 KSUM_RTOL = 1e-12
 #: the source name of the conditioned sum
@@ -99,8 +99,20 @@ def _residue_sum(sensitivity: float, scale: float, T: int, eps):
 
 
 # ---------------------------------------------------------------------- conditioning on k (Arb)
-@lru_cache(maxsize=512)
+#: the B-spline tables are cached up to this k (memory ~ k^3 log k bits; larger k are rebuilt per call)
+BSPLINE_CACHE_K = 100
+
+
 def _bspline_int(k: int):
+    return _bspline_int_cached(k) if k <= BSPLINE_CACHE_K else _bspline_int_build(k)
+
+
+@lru_cache(maxsize=BSPLINE_CACHE_K)
+def _bspline_int_cached(k: int):
+    return _bspline_int_build(k)
+
+
+def _bspline_int_build(k: int):
     """fmpz_mat C (k x k): (k-1)! M_k(j + t) = sum_m C[j, m] t^m on t in [0, 1], M_k the density of a sum
     of k uniforms on (0, 1) (the cardinal B-spline with knots 0..k), exact integers from the truncated
     powers: (k-1)! M_k(x) = sum_l (-1)^l C(k, l) (x - l)_+^{k-1}, so with a = j - l,
@@ -121,9 +133,17 @@ def _bspline_int(k: int):
     return fmpz_mat(k, k, rows)
 
 
-@lru_cache(maxsize=512)
 def _bspline_arb(k: int, prec: int):
     """_bspline_int(k) as an arb_mat at ``prec`` bits (its integers rounded outward: balls)."""
+    return _bspline_arb_cached(k, prec) if k <= BSPLINE_CACHE_K else _bspline_arb_build(k, prec)
+
+
+@lru_cache(maxsize=2 * BSPLINE_CACHE_K)
+def _bspline_arb_cached(k: int, prec: int):
+    return _bspline_arb_build(k, prec)
+
+
+def _bspline_arb_build(k: int, prec: int):
     from flint import arb_mat, ctx
 
     old = ctx.prec
