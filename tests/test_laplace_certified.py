@@ -158,8 +158,8 @@ def test_issue_point_scale_20_T_100_is_narrow_and_correct():
     r = Accountant().compose(Laplace(scale=20.0), 100).get_epsilon(1e-5, certify=True)
     assert r.certified_by == LAPLACE_SOURCE
     assert (r.upper - r.lower) <= 1e-4 * r.upper
-    S_hi, tail_hi = mp_delta_conditioned(_theta(20.0), 100, r.upper, 22)
-    S_lo, _ = mp_delta_conditioned(_theta(20.0), 100, r.lower, 22)
+    S_hi, tail_hi = mp_delta_conditioned(_theta(20.0), 100, r.upper, 20)
+    S_lo, _ = mp_delta_conditioned(_theta(20.0), 100, r.lower, 20)
     assert S_hi + tail_hi <= 1e-5 < S_lo
     pld_lo, pld_hi = _pld_eps(20.0, 100, 1e-5)
     assert pld_lo <= r.upper and r.lower <= pld_hi
