@@ -410,8 +410,12 @@ def enclose(remove, q1, mu1, q2, mu2, eps, xs, widths):
             P_hi = min(P_hi, M_hi * (1.0 + 4.0 * U))
         if P_hi < P_lo:  # (cannot happen with valid bounds; keep the wider reading)
             P_lo, P_hi = min(P_lo, P_hi), max(P_lo, P_hi)
-        h2 = 0.5 * h * h * (1.0 + 2.0 * U)
-        h3 = h * h * h / 6.0 * (1.0 + 4.0 * U)
+        # h^2/2 and h^3/6 from above and below (the true b - a is within U of hh; the products round)
+        h_dn = hh * (1.0 - 2.0 * U)
+        h2 = 0.5 * h * h * (1.0 + 4.0 * U)
+        h2_dn = 0.5 * h_dn * h_dn * (1.0 - 4.0 * U)
+        h3 = h * h * h / 6.0 * (1.0 + 8.0 * U)
+        h3_dn = h_dn * h_dn * h_dn / 6.0 * (1.0 - 8.0 * U)
         # (log f')' on the cell, where its factors are bounded (else the third-order bound is skipped)
         third = False
         kl = 0.0
@@ -423,7 +427,7 @@ def enclose(remove, q1, mu1, q2, mu2, eps, xs, widths):
         if remove:  # f increasing: f(a) P + int f' P(t < X < b)
             d_lo = E_lo[i + 1] * B_lo[i] * L_lo[i]
             d_hi = E_hi[i] * B_hi[i + 1] * L_hi[i + 1]
-            c_lo = f_lo[i] * P_lo + d_lo * plo * h2
+            c_lo = f_lo[i] * P_lo + d_lo * plo * h2_dn
             c_hi = f_hi[i] * P_hi + d_hi * phi_ * h2
             c_hi = min(c_hi, f_hi[i + 1] * P_hi)  # (monotone: f <= f(b) on the cell)
             slope -= P * E_lo[i] * B_lo[i]
@@ -448,7 +452,7 @@ def enclose(remove, q1, mu1, q2, mu2, eps, xs, widths):
         else:  # f decreasing: f(b) P + int |f'| P(a < X < t)
             d_lo = E_lo[i] * B_lo[i + 1] * L_lo[i]
             d_hi = E_hi[i + 1] * B_hi[i] * L_hi[i + 1]
-            c_lo = f_lo[i + 1] * P_lo + d_lo * plo * h2
+            c_lo = f_lo[i + 1] * P_lo + d_lo * plo * h2_dn
             c_hi = f_hi[i + 1] * P_hi + d_hi * phi_ * h2
             c_hi = min(c_hi, f_hi[i] * P_hi)
             slope -= P * E_lo[i] * B_lo[i]
@@ -493,19 +497,20 @@ def enclose(remove, q1, mu1, q2, mu2, eps, xs, widths):
             s_lo = d_lo * kl if kl >= 0.0 else d_hi * kl
             s_hi = d_hi * kh if kh >= 0.0 else d_lo * kh
             # int s(t) N(t) dt with int N in [plo, phi_] h^3/6
-            R_lo = min(s_lo * plo, s_lo * phi_) * h3
-            R_hi = max(s_hi * plo, s_hi * phi_) * h3
+            R_lo = min(s_lo * plo, s_lo * phi_) * (h3 if s_lo < 0.0 else h3_dn)
+            R_hi = max(s_hi * plo, s_hi * phi_) * (h3 if s_hi > 0.0 else h3_dn)
             if remove:
                 t_lo = fa_lo * P_lo + g_lo * M_lo + R_lo
                 t_hi = fa_hi * P_hi + g_hi * M_hi + R_hi
             else:  # f(b) P + |f'(b)| M' - R
                 t_lo = fa_lo * P_lo + g_lo * M_lo - R_hi
                 t_hi = fa_hi * P_hi + g_hi * M_hi - R_lo
-            err = 4.0 * U * (abs(fa_hi * P_hi) + abs(g_hi * M_hi) + abs(R_lo) + abs(R_hi))
+            # (the roundings of the products and sums: a few u of each term's size)
+            err = 16.0 * U * (abs(fa_hi * P_hi) + abs(g_hi * M_hi) + abs(R_lo) + abs(R_hi))
             c_lo = max(c_lo, t_lo - err)
             c_hi = min(c_hi, t_hi + err)
-        c_lo = max(c_lo, 0.0) * (1.0 - 4.0 * U)
-        c_hi = c_hi * (1.0 + 4.0 * U)
+        c_lo = max(c_lo, 0.0) * (1.0 - 8.0 * U)
+        c_hi = c_hi * (1.0 + 8.0 * U)
         if c_hi < c_lo:  # (cannot happen with valid bounds)
             c_hi = c_lo
         widths[i] = c_hi - c_lo

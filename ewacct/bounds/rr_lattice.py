@@ -9,9 +9,9 @@ with the product weights, and
 
 Each group's weights are Arb balls (log-gamma at the mode, the ratio recurrence both ways), turned
 into outward doubles; the product lattice is formed in doubles with outward rounding (weights: relative
-2u per product; loss values: the absolute error of each sum and of e0 (2 j - n)), and each term is
+4u per product; loss values: one ulp out after each rounded sum or product), and each term is
 bounded by monotonicity in a: ``-expm1(eps - a)`` increases with a, so the lower bound uses the lower
-value of a (argument rounded up, ``-expm1`` times 1 - 16u), the upper one the upper value.  The sum of
+value of a (argument one ulp up, ``-expm1`` times 1 - 32u), the upper one the upper value.  The sum of
 N nonnegative terms is widened by (N + 4) u relative (docs/certified_small_t.md, section 6).
 
 eps(delta): verified ends of a monotone search, as for the closed forms: an upper end whose upper
@@ -92,9 +92,8 @@ def _group(e0: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     finally:
         ctx.prec = old
     m = 2.0 * np.arange(n + 1, dtype=np.float64) - n  # exact integers
-    a = e0 * m
-    da = U * np.abs(a)  # one rounding of an exact product
-    return a - da, a + da, w_lo, w_hi
+    a = e0 * m  # one rounding of an exact product: within half an ulp, so one ulp out is outward
+    return np.nextafter(a, -np.inf), np.nextafter(a, np.inf), w_lo, w_hi
 
 
 def _lattice(groups: list[tuple[float, int]]):
@@ -105,12 +104,11 @@ def _lattice(groups: list[tuple[float, int]]):
     w_hi = np.ones(1)
     for e0, n in groups:
         g_alo, g_ahi, g_wlo, g_whi = _group(e0, n)
-        s_lo = (a_lo[:, None] + g_alo[None, :]).ravel()
-        s_hi = (a_hi[:, None] + g_ahi[None, :]).ravel()
-        a_lo = s_lo - U * np.abs(s_lo)
-        a_hi = s_hi + U * np.abs(s_hi)
-        w_lo = (w_lo[:, None] * g_wlo[None, :]).ravel() * (1.0 - 2.0 * U)
-        w_hi = (w_hi[:, None] * g_whi[None, :]).ravel() * (1.0 + 2.0 * U)
+        # each sum rounds by at most half an ulp: one ulp out; each product by u relative: 4u out
+        a_lo = np.nextafter((a_lo[:, None] + g_alo[None, :]).ravel(), -np.inf)
+        a_hi = np.nextafter((a_hi[:, None] + g_ahi[None, :]).ravel(), np.inf)
+        w_lo = (w_lo[:, None] * g_wlo[None, :]).ravel() * (1.0 - 4.0 * U)
+        w_hi = (w_hi[:, None] * g_whi[None, :]).ravel() * (1.0 + 4.0 * U)
     # keep the points that can lie above some eps >= 0 (a <= 0 contributes nothing at eps >= 0)
     keep = a_hi > 0.0
     return a_lo[keep], a_hi[keep], w_lo[keep], w_hi[keep]
@@ -126,16 +124,16 @@ class RRLattice:
     def delta(self, eps: float) -> tuple[float, float]:
         """(lower, upper) on delta(eps), eps >= 0."""
         eps = float(eps)
-        x_lo = eps - self.a_lo  # -expm1 decreasing in x: the lower term at the larger x
-        x_lo = x_lo + U * np.abs(x_lo) + U * abs(eps)
-        x_hi = eps - self.a_hi
-        x_hi = x_hi - U * np.abs(x_hi) - U * abs(eps)
-        t_lo = np.where(x_lo < 0.0, -np.expm1(np.minimum(x_lo, 0.0)) * (1.0 - RL), 0.0)
-        t_hi = np.where(x_hi < 0.0, -np.expm1(np.minimum(x_hi, 0.0)) * (1.0 + RL), 0.0)
+        # -expm1 decreases in x = eps - a: the lower term at the larger x (the difference rounds by
+        # half an ulp: one ulp out), expm1 within RL relative: 2 RL out
+        x_lo = np.nextafter(eps - self.a_lo, np.inf)
+        x_hi = np.nextafter(eps - self.a_hi, -np.inf)
+        t_lo = np.where(x_lo < 0.0, -np.expm1(np.minimum(x_lo, 0.0)) * (1.0 - 2.0 * RL), 0.0)
+        t_hi = np.where(x_hi < 0.0, -np.expm1(np.minimum(x_hi, 0.0)) * (1.0 + 2.0 * RL), 0.0)
         n = self.a_lo.shape[0]
         g = (n + 4) * U
-        lo = float(np.sum(self.w_lo * t_lo)) * (1.0 - 2.0 * U) * (1.0 - g)
-        hi = float(np.sum(self.w_hi * t_hi)) * (1.0 + 2.0 * U) * (1.0 + g)
+        lo = float(np.sum(self.w_lo * t_lo)) * (1.0 - 4.0 * U) * (1.0 - g)
+        hi = float(np.sum(self.w_hi * t_hi)) * (1.0 + 4.0 * U) * (1.0 + g)
         return max(0.0, lo), min(1.0, hi)
 
 
