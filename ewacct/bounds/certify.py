@@ -48,8 +48,9 @@ CONTOUR_SOURCE = "contour integral (rigorous enclosure)"
 CLOSED_SOURCE = "exact closed form (Arb enclosure)"
 #: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form (bounds/two_step.py)
 TWO_STEP_SOURCE = "two-step integral (Arb enclosure)"
-#: a Laplace mechanism composed with itself (methods/laplace_certified.py)
-LAPLACE_SOURCE = "Laplace composition: residue sum / contour (Arb enclosure)"
+#: Laplace mechanisms only: one scale composed with itself, or several scales with few steps
+#: (methods/laplace_certified.py, docs/certified_laplace.md)
+LAPLACE_SOURCE = "Laplace composition: conditioned sum / residue sum / contour (Arb enclosure)"
 #: where the contour enclosure does not apply or did not finish: proven, often wide (bounds/proven.py)
 PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (proven, wide)"
 #: kept for callers that import the name; no certificate carries it any more
@@ -182,8 +183,8 @@ def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certifi
 
 
 def _laplace_bracket(acc: Any, kind: str, x: float) -> Certificate | None:
-    """The Arb bracket of a Laplace mechanism composed with itself (None for anything else, or where
-    neither of its sources applies: the next source answers)."""
+    """The Arb bracket of a composition of Laplace mechanisms only (one scale, or several with few steps;
+    None for anything else, or where none of its sources applies: the next source answers)."""
     from ..methods.laplace_certified import certified_bracket
 
     t0 = time.perf_counter()
