@@ -22,11 +22,12 @@ sample_rate)`` segments; the accountant keeps one core ``ewacct.Accountant``
 for the merged history (extended in place when steps were only added) and the
 answers already given for it, so a repeated query costs a dictionary look-up
 and a fresh one costs one core query, whose price depends on the number of
-distinct segments, not on the number of steps. A certified query asks the core's
-certificate first (``ewacct.Accountant.get_epsilon(delta, certify=True,
-certify_options=...)``): where its contour enclosure certifies, the answer is built
-from it alone (it carries its own estimate) and the exact engine's separate float
-query is not made.
+distinct segments, not on the number of steps. ``get_epsilon`` (certified) asks the
+core's certificate alone (``ewacct.bounds.certify.certified_epsilon``, the upper end
+of ``ewacct.Accountant.get_epsilon(delta, certify=True)``), without the exact
+engine's float estimate; ``epsilons`` asks the full certified result (where the
+contour enclosure certifies within the exact tolerance it carries its own estimate
+and the engine's separate float query is not made).
 
 Importing this module also routes Opacus' ``get_noise_multiplier`` (and so
 ``PrivacyEngine.make_private_with_epsilon``) for the ``"ew"`` accountants to
