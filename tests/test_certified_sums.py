@@ -125,3 +125,32 @@ def test_direct_form_at_loose_tolerances_encloses_mpmath(rel):
             err = abs(ref - mp.exp(mp.mpc(lg[k])))
         assert err <= mp.e ** mp.mpf(lr[k]), (w[k], err, lr[k])
         assert lr[k] <= lga + rel + 2.3, (w[k], lr[k], lga + rel)
+
+
+def test_prefix_tightening_narrows_the_calibration_rung_and_keeps_the_cache():
+    """sigma 0.4570123, q 1e-5, T 1000, delta 1e-5 (the certified calibration's rung to eps 0.05, 11,488
+    nodes): the node errors set the width (1.3e-5, above the 1e-5 acceptance; re-enclosing every node
+    tighter was refused as too dear) and ~80 % of them sit in the first ~100 nodes.  The prefix that
+    carries them is enclosed again, tighter: within 1e-5 now.  The cache keeps the full contour at its
+    own tolerance (the prefix's tight entries are not stored).  References: the few-participation
+    engine and dp_accounting's pessimistic PLD end (an upper bound)."""
+    from ewacct.methods.fewpart import fewpart_epsilon
+
+    sigma, q, T = 0.4570122973883449, 1e-5, 1000
+    C.clear_caches()
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(1e-5, certify=True)
+    info = r.diagnostics["certificate"]["analytic"]["contour"]
+    n = info["nodes"]
+    ents = [v for k, v in C._NODES.items() if k[0] == q and k[3] == info["c"] and k[4] == info["h"]]
+    C.clear_caches()
+    assert r.certified_by.startswith("contour integral") and info.get("tightened_nodes"), (r.certified_by, info)
+    assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-5 * r.upper
+    assert ents and all(v[0].shape[0] >= n for v in ents), [v[0].shape[0] for v in ents]
+    ref, err, _ = fewpart_epsilon([(q, sigma, T)], 1e-5)
+    assert err < 1e-6 and r.lower - 1e-6 * ref <= ref <= r.upper + 1e-6 * ref
+    from dp_accounting.pld import privacy_loss_distribution as pl
+
+    pess = pl.from_gaussian_mechanism(sigma, sampling_prob=q, value_discretization_interval=1e-4,
+                                      pessimistic_estimate=True, use_connect_dots=True
+                                      ).self_compose(T).get_epsilon_for_delta(1e-5)
+    assert r.upper <= pess, (r.upper, pess)
