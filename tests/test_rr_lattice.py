@@ -234,3 +234,20 @@ def test_rr_lattice_bracket_near_the_largest_loss():
     lo, hi = rr_epsilon_bracket(_acc(RR_RR), 1e-30)
     assert _mp_rr_delta(lat, lo) > 1e-30 >= _mp_rr_delta(lat, hi)
     assert hi - lo <= 1e-9
+
+
+def test_rr_lattice_answers_certify_true():
+    # routed in bounds/certify.py: get_epsilon / get_delta(certify=True) of randomized response alone with
+    # several parameters use the enclosed lattice sum (was the proven fallback [24.06, 36.51] around 34.88;
+    # reviewer H-R6 F8: RR(0.7) x 7 + RR(1.3) x 3 delta(5) was [0.0065, 0.4286] around 0.2304)
+    from ewacct.bounds.certify import RR_LATTICE_SOURCE
+
+    for groups, eps, delta in (([(0.5, 100), (1.0, 5)], 30.0, 1e-5), ([(0.7, 7), (1.3, 3)], 5.0, 1e-3)):
+        lat = mp_lattice(groups)
+        acc = _acc([(RandomizedResponse(e0), n) for e0, n in groups])
+        d = acc.get_delta(eps, certify=True)
+        assert d.certified_by == RR_LATTICE_SOURCE and d.lower <= _mp_rr_delta(lat, eps) <= d.upper
+        assert d.upper - d.lower <= 1e-9 * d.upper
+        e = acc.get_epsilon(delta, certify=True)
+        assert e.certified_by == RR_LATTICE_SOURCE and e.upper - e.lower <= 1e-9 * e.upper
+        assert _mp_rr_delta(lat, e.lower) > delta >= _mp_rr_delta(lat, e.upper)

@@ -5,7 +5,10 @@ Sources, tried in this order (docs/certified.md):
 1. exact closed forms (Gaussian compositions, one subsampled-Gaussian step, randomized response),
    enclosed in Arb ball arithmetic (:mod:`ewacct.bounds.closed_form`): rigorous, ~1e-13 wide;
 1b. two subsampled-Gaussian steps (T = 2, where the contour has none): the one-step closed form
-   integrated over the first step in Arb (:mod:`ewacct.bounds.two_step`): rigorous, ~2e-6 wide;
+   integrated over the first step by monotone cells with directed rounding (Arb below sigma 0.1;
+   :mod:`ewacct.bounds.two_step`, docs/certified_small_t.md): rigorous, ~2e-6 wide;
+1c. randomized response alone with several parameters: the exact lattice sum, weights in Arb, the
+   product lattice rounded outward (:mod:`ewacct.bounds.rr_lattice`): ~1e-10 wide;
 2. the contour-integral enclosure (:mod:`ewacct.methods.certified`) for every composition of
    subsampled-Gaussian and Gaussian steps: rigorous (given the floating-point model stated in
    docs/certified.md), about 1e-9 wide, cost independent of T;
@@ -46,8 +49,11 @@ class Certificate:
 
 CONTOUR_SOURCE = "contour integral (rigorous enclosure)"
 CLOSED_SOURCE = "exact closed form (Arb enclosure)"
-#: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form (bounds/two_step.py)
-TWO_STEP_SOURCE = "two-step integral (Arb enclosure)"
+#: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form, enclosed by
+#: monotone cells with directed rounding (bounds/two_step.py, bounds/_two_step_kernel.py; Arb below sigma 0.1)
+TWO_STEP_SOURCE = "two-step integral (cell enclosure, directed rounding)"
+#: randomized response alone with several parameters: the enclosed lattice sum (bounds/rr_lattice.py)
+RR_LATTICE_SOURCE = "randomized-response lattice sum (Arb weights, outward rounding)"
 #: Laplace mechanisms only: one scale composed with itself, or several scales with few steps
 #: (methods/laplace_certified.py, docs/certified_laplace.md)
 LAPLACE_SOURCE = "Laplace composition: conditioned sum / residue sum / contour (Arb enclosure)"
@@ -117,6 +123,11 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     br = two_step_epsilon_bracket(acc, delta)
     if br is not None:
         return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
+    from .rr_lattice import rr_epsilon_bracket
+
+    br = rr_epsilon_bracket(acc, delta)
+    if br is not None:
+        return Certificate(br[0], br[1], RR_LATTICE_SOURCE, None, time.perf_counter() - t0)
     lap = _laplace_bracket(acc, "epsilon", delta)
     if lap is not None:
         return lap
@@ -142,6 +153,11 @@ def _delta(acc: Any, eps: float) -> Certificate:
     br = two_step_delta_bracket(acc, eps)
     if br is not None:
         return Certificate(br[0], br[1], TWO_STEP_SOURCE, None, time.perf_counter() - t0)
+    from .rr_lattice import rr_delta_bracket
+
+    br = rr_delta_bracket(acc, eps)
+    if br is not None:
+        return Certificate(br[0], br[1], RR_LATTICE_SOURCE, None, time.perf_counter() - t0)
     lap = _laplace_bracket(acc, "delta", eps)
     if lap is not None:
         return lap
