@@ -450,8 +450,9 @@ class Accountant:
         symmetric and <= 1 - alpha by construction (Dong, Roth & Su 2022, Prop. 2.12).  delta(eps) is
         evaluated only at the grid points that can change the result for the requested alphas (the
         others are bounded by the convexity of delta: :mod:`ewacct.methods.tradeoff_profile`); the
-        curve is the full grid's to 1e-9, never above it.  ``valid`` is False where a delta value used
-        was not exact (e.g. a flagged Chernoff bound: a smaller beta, the safe side).
+        curve is the full grid's to 1e-9 (for the same delta values), never above it.  ``valid`` is
+        False where a delta value used was not exact (e.g. a flagged Chernoff bound: a smaller beta,
+        the safe side).
 
         Args:
             alpha: type I error(s) in [0, 1].

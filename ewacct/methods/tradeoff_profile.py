@@ -20,9 +20,13 @@ delta tells which those are without evaluating the others:
   rounds (for each alpha still open: the middle of its open set), until none is open.
 
 The result is the maximum over the EVALUATED points only, taken for all alphas together (one set of
-affine minorants: the curve stays convex, non-increasing and <= 1 - alpha).  It is therefore never
-above the full grid's result (a subset of its minorants: the safe side), and equal to it up to
-``tol`` wherever the evaluated values are convex in eps (the exact engine's estimates, 1e-6 relative).
+affine minorants: the curve stays convex, non-increasing and <= 1 - alpha).  Given the same delta
+values it is therefore never above the full grid's result (a subset of its minorants: the safe side),
+and equal to it up to ``tol`` wherever the evaluated values are convex in e^eps (the exact engine's
+estimates, 1e-6 relative).  The accountant's answers to one eps may differ slightly between calls of
+different sizes (the exact method: 1.2e-10 in beta measured at PSG(1, 0.01) x 300; method="tilted"
+answers a batch of >= BATCH_MIN from an interpolated profile and a small batch per query with the exact
+fallback: 4.6e-5 in beta there), so the comparison with a separately computed full grid holds to that.
 Where a value is only an upper bound of delta (a flagged Chernoff bound), the pruning's lower bounds
 may be off and the result may miss the full grid's maximum; it stays below the curve those values
 imply, i.e. below the truth (an upper bound of delta gives a smaller beta).  The work is never more
