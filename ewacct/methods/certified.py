@@ -1549,6 +1549,58 @@ def _warm_once() -> None:
         pass
 
 
+class _CertClock:
+    """The certificate's deadline where no other check reaches (docs/certified.md section 7): while a
+    certified query runs, every real evaluation of the exact engine's K (``LogMgf.real_fn``: the saddle
+    search, the psi grid of its contour choice) and every float K of certified_quant (``k_float``: the
+    quantised contour's saddle and step choice, the Chernoff grid's ordering) first checks the clock
+    and raises ContourError past the deadline; the caller's proven fallback then answers (a proof too).
+    Before: those paths had no check, and at sigma = 681.6, q = 1.91e-6, T = 96, delta = 3.13e-10 the
+    saddle searches walked to |w| ~ 1e8, where one real kernel call takes up to 250 ms (8.3 s of CPU
+    for a 1 s budget).  The clock is read only once the wall clock says the budget may be spent (the
+    CPU time of this thread never runs ahead of the wall time); the wrappers are removed on exit, so
+    the engine answers estimates without a deadline afterwards."""
+
+    def __init__(self, exact: Any, deadline: float) -> None:
+        self.exact = exact
+        self.deadline = deadline
+
+    def check(self) -> None:
+        if time.perf_counter() >= self.wall_until and _now() > self.deadline:
+            from .contour import ContourError
+
+            raise ContourError("the certified contour ran past its time budget")
+
+    def __enter__(self) -> "_CertClock":
+        from . import certified_quant as Q
+
+        self.wall_until = time.perf_counter() + max(0.0, self.deadline - _now())
+        self.saved = []
+        for ed in getattr(self.exact, "dirs", {}).values():
+            K = ed.K
+            fn = K.__dict__.get("real_fn")
+            if fn is None or getattr(fn, "_cert_clock", False):
+                continue
+
+            def real_fn(t: float, nmax: int, _fn: Any = fn) -> np.ndarray:
+                self.check()
+                return _fn(t, nmax)
+
+            real_fn._cert_clock = True  # type: ignore[attr-defined]
+            K.real_fn = real_fn
+            self.saved.append((K, fn))
+        self.prev_q = Q.CLOCK[0]
+        Q.CLOCK[0] = self
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from . import certified_quant as Q
+
+        for K, fn in self.saved:
+            K.real_fn = fn
+        Q.CLOCK[0] = self.prev_q
+
+
 class _EngineBudget:
     """Caps the exact engine's own CPU-time net (ExactDirection.TIME_BUDGET, 3 s) by the
     certificate's remaining time while the certifier asks it for its estimate and contours."""
@@ -1610,9 +1662,17 @@ class ContourCertifier:
         rigorous bound is <= stop -- each point costs one real enclosure per group (200 groups: ~10 ms)."""
         grid = [f * c_ref for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0) if f * c_ref > 1e-6]
         cd = self.dirs[d]
-        if stop is None:
-            return cd.chernoff_log_delta_hi(eps, grid)
         from . import certified_quant as Q
+
+        clock = Q.CLOCK[0]  # (each point's real enclosures cost up to ~80 ms where w mu is large)
+        if stop is None:
+            if clock is None:
+                return cd.chernoff_log_delta_hi(eps, grid)
+            best = math.inf
+            for s in grid:
+                clock.check()
+                best = min(best, cd.chernoff_log_delta_hi(eps, [s]))
+            return best
 
         def fl(s: float) -> float:
             try:
@@ -1623,6 +1683,8 @@ class ContourCertifier:
 
         best = math.inf
         for s in sorted(grid, key=fl):
+            if clock is not None:
+                clock.check()
             best = min(best, cd.chernoff_log_delta_hi(eps, [s]))
             if best <= stop:
                 break
@@ -1634,7 +1696,8 @@ class ContourCertifier:
         self._budget = TIME_BUDGET if time_budget is None else float(time_budget)
         _warm_once()
         try:
-            return self._delta(eps)
+            with _CertClock(self.exact, _now() + self._budget):
+                return self._delta(eps)
         except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
             raise CertError(f"certified delta failed numerically: {type(exc).__name__}: {exc}") from exc
 
@@ -1644,7 +1707,8 @@ class ContourCertifier:
         self._budget = TIME_BUDGET if time_budget is None else float(time_budget)
         _warm_once()
         try:
-            return self._epsilon(delta)
+            with _CertClock(self.exact, _now() + self._budget):
+                return self._epsilon(delta)
         except (OverflowError, FloatingPointError, ZeroDivisionError, ValueError) as exc:
             raise CertError(f"certified eps failed numerically: {type(exc).__name__}: {exc}") from exc
 

@@ -108,6 +108,11 @@ def _log_gf(q: float, mu: float, a: float) -> float:
     return v
 
 
+#: the running certified query's clock (certified._CertClock, None outside one): k_float checks its
+#: deadline before each kernel call
+CLOCK: list = [None]
+
+
 def k_float(cd: Any, s: float) -> float:
     """K(s) of a direction in floats (estimates only): the engine's fast real kernel for the whole
     history at once (sg_composition_real), sg_log_g per group where it gives no finite value.
@@ -121,6 +126,8 @@ def k_float(cd: Any, s: float) -> float:
         memo = cd.__dict__.setdefault("_kf_memo", {})
     v = memo.get(s)
     if v is None:
+        if CLOCK[0] is not None:
+            CLOCK[0].check()
         v = _k_float(cd, s)
         if len(memo) > 4096:
             memo.clear()
@@ -169,6 +176,8 @@ def k_float3(cd: Any, s: float) -> tuple[float, float, float] | None:
         if arrs is None:
             k_float(cd, s)  # builds cd._qarrs
             arrs = cd._qarrs
+        if CLOCK[0] is not None:
+            CLOCK[0].check()
         try:
             sg_composition_real(arrs[0], arrs[1], arrs[2], a, arrs[3])
         except (OverflowError, ValueError, ZeroDivisionError):
