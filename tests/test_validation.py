@@ -208,3 +208,14 @@ def test_certified_delta_capped_by_the_joint_convexity_bound() -> None:
     assert np.all(r.upper <= bound * (1 + 1e-9)) and np.all(r.upper >= bound * (1 - 1e-9))
     assert np.all(r.lower <= r.upper)
     assert d0.valid and r.lower[0] <= d0.estimate <= r.upper[0]
+
+
+def test_certified_delta_never_above_one() -> None:
+    """A Laplace certificate's outward rounding ended at 1.0000000000000002 (reviewer H-R7 F1); delta <= 1.
+    With theta = 10 per step, delta(1) >= P(some step's loss is the atom +theta) - e * P_Q(the same event)
+    = (1 - 2^-100) - e (1 - (1 - e^-10 / 2)^100) > 1 - 0.062: the bracket stays in [0, 1] around the
+    estimate."""
+    r = ewacct.Accountant().compose(Laplace(0.1), 100).get_delta(np.array([1.0, 5.0]), certify=True)
+    assert np.all(r.upper <= 1.0) and np.all(r.lower <= r.upper) and np.all(r.value <= 1.0)
+    assert np.all(r.lower <= r.estimate) and np.all(r.estimate <= r.upper)
+    assert np.all(r.lower > 1.0 - 0.062)
