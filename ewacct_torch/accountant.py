@@ -420,7 +420,9 @@ class EWAccountant(IAccountant):
     def _certified_upper(self, delta: float) -> float | None:
         """The certified upper bound alone: the core's certificate
         (``ewacct.bounds.certify.certified_epsilon``, the source of
-        ``get_epsilon(delta, certify=True).upper``) without the exact engine's
+        ``get_epsilon(delta, certify=True, certify_options={"time_budget":
+        self.certify_time_budget}).upper``; another budget may end on another
+        proven bracket, ~1e-11 apart) without the exact engine's
         float estimate, which the core computes beside it wherever the bracket
         is wider than the exact tolerance (the first calls of a training run,
         few participations: ~15 % of the certified query there).
