@@ -62,3 +62,30 @@ def test_truncated_composition_capped_where_the_quadrature_follows():
     assert dt <= FEW_TRUNC_BUDGET + 0.35, dt
     ref, rel, _ = fewpart.fewpart_epsilon([(1e-5, 0.5, 30000)], 1e-10)
     assert r.value == pytest.approx(ref, rel=1e-12)
+
+
+def test_exact_real_kernel_checks_the_query_deadline(monkeypatch):
+    """The saddle search's real log-MGF (k012) consults the query's deadline like the complex kernel:
+    past it the engine raises ContourError and the dispatch answers its flagged Chernoff bound
+    (sigma 681.6, q 1.91e-6, T 96, eps 1e-3 spent 5 s in 99 real-kernel calls without the check)."""
+    import ewacct.methods.exact as ex
+    from ewacct import Accountant, PoissonSubsampledGaussian
+
+    import ewacct._kernels.mgf as mgf
+
+    Accountant().compose(PoissonSubsampledGaussian(1.0, 0.01), 10).get_epsilon(1e-5)  # kernels loaded
+    calls = []
+    real = mgf.sg_composition_real
+
+    def spy(*args):
+        calls.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(mgf, "sg_composition_real", spy)
+    monkeypatch.setattr(ex.ExactDirection, "TIME_BUDGET", -1.0)  # every deadline already passed
+    acc = Accountant().compose(PoissonSubsampledGaussian(681.6, 1.91e-6), 96)
+    with pytest.warns(Warning):
+        r = acc.get_delta(1e-3)
+    assert len(calls) < 30  # the fallback's own Chernoff search (11); 99 before the check
+    assert not r.valid and r.method == "chernoff-bound"
+    assert 0.0 <= r.value <= 1.1e-7  # the Chernoff bound (the truth is below 1e-100)
