@@ -449,8 +449,8 @@ def bench_training(runs: list[tuple[int, float | None]], every: int) -> tuple[li
         f"physical batch 8, delta = {DELTA:g}); the run's sigma is the one RDP calibrates for "
         "`--epsilon 4` over 300 steps, or the issue's sigma = 1. Every time is CPU time "
         "(`time.process_time`), the model's included (the loop's CPU time less the accounting's). "
-        "*In the loop*: `ewacct_torch.finetune`'s progress line, each asking the certified bound and "
-        "its estimate (`EWAccountant.epsilons`), ewacct's kernels loaded and its certified caches "
+        "*In the loop*: `ewacct_torch.finetune`'s progress line, each asking the certified bound "
+        "(`EWAccountant.get_epsilon`, the certificate alone), ewacct's kernels loaded and its certified caches "
         "cleared before the run (the kernels' once-per-process load is the table above). *Replay*: a fresh accountant `step()`-ed through the same history and asked "
         "`get_epsilon(delta)` every 10 steps; for each ew row its own kernels loaded first (its queries at q T = 0.07 and "
         "0.57 on another sigma) and then every certified cache cleared, RDP and PRV warmed by one "
@@ -472,7 +472,7 @@ def bench_training(runs: list[tuple[int, float | None]], every: int) -> tuple[li
             "",
             "| accountant | calls | accounting (CPU) | per call | share of (model + accounting) |",
             "|---|---:|---:|---:|---:|",
-            f"| ew in the loop (certified + estimate) | {n} | {_ms(r['acct'])} | "
+            f"| ew in the loop (certified) | {n} | {_ms(r['acct'])} | "
             f"{_ms(r['acct'] / max(1, n))} | {_share(r['acct'], m):.2f} % |",
         ]
         if n > 1:
