@@ -331,6 +331,33 @@ def closed_form_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | Non
     return _with_estimate(max(b[0] for b in br), max(b[1] for b in br), _estimate(acc, "delta", eps))
 
 
+def illinois_upper_end(g, a: float, ga: float, b: float, gb: float, rel: float, abs_tol: float
+                       ) -> tuple[float, float]:
+    """Illinois regula falsi for eps(delta) on [a, b], g(e) = log(upper delta bound at e) - log(delta):
+    g(a) > 0 >= g(b) on entry, and every point moved to is evaluated, so b stays an eps whose upper delta
+    bound is <= delta (a verified upper end) and a one whose bound is above it.  Stops when
+    b - a <= max(rel b, abs_tol) or after 200 steps.  Returns (a, b)."""
+    side = 0
+    for _ in range(200):
+        if b - a <= max(rel * b, abs_tol):
+            break
+        m = b - gb * (b - a) / (gb - ga) if gb != ga else 0.5 * (a + b)
+        lo_edge, hi_edge = a + 1e-3 * (b - a), b - 1e-3 * (b - a)
+        m = min(max(m, lo_edge), hi_edge) if math.isfinite(m) else 0.5 * (a + b)
+        gm = g(m)
+        if gm > 0.0:
+            a, ga = m, gm
+            if side == -1:
+                gb *= 0.5
+            side = -1
+        else:
+            b, gb = m, gm
+            if side == 1:
+                ga *= 0.5
+            side = 1
+    return a, b
+
+
 def closed_form_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] | None:
     """Rigorous ``(lower, upper)`` on ``eps(delta) = inf{eps >= 0: delta(eps) <= delta}``.
 
@@ -382,24 +409,7 @@ def closed_form_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] |
             return (0.0, math.inf)
         gb = g(b)
     # 2. Illinois (regula falsi) on [a, b]: b always keeps upper(b) <= delta (a verified upper end)
-    side = 0
-    for _ in range(200):
-        if b - a <= max(EPS_REL_TOL * b, EPS_ABS_TOL):
-            break
-        m = b - gb * (b - a) / (gb - ga) if gb != ga else 0.5 * (a + b)
-        lo_edge, hi_edge = a + 1e-3 * (b - a), b - 1e-3 * (b - a)
-        m = min(max(m, lo_edge), hi_edge) if math.isfinite(m) else 0.5 * (a + b)
-        gm = g(m)
-        if gm > 0.0:
-            a, ga = m, gm
-            if side == -1:
-                gb *= 0.5
-            side = -1
-        else:
-            b, gb = m, gm
-            if side == 1:
-                ga *= 0.5
-            side = 1
+    a, b = illinois_upper_end(g, a, ga, b, gb, EPS_REL_TOL, EPS_ABS_TOL)
     # 3. verified lower end: the largest tried point below b whose lower delta bound exceeds delta
     lower = 0.0
     s_dn = max(b - a, EPS_REL_TOL * b, EPS_ABS_TOL)

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .closed_form import illinois_upper_end
+
 U = 2.0 ** -53
 RL = 16.0 * U
 #: most points of the product lattice (memory: ~5 arrays of doubles of this size)
@@ -167,24 +169,7 @@ def rr_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] | None:
         if b > 2.0 * lat.top + 2.0:  # (upper(e) = 0 beyond the largest loss)
             return None
         gb = g(b)
-    side = 0
-    for _ in range(200):  # Illinois: b keeps upper(b) <= delta
-        if b - a <= max(EPS_REL * b, 1e-12):
-            break
-        m = b - gb * (b - a) / (gb - ga) if gb != ga else 0.5 * (a + b)
-        lo_edge, hi_edge = a + 1e-3 * (b - a), b - 1e-3 * (b - a)
-        m = min(max(m, lo_edge), hi_edge) if math.isfinite(m) else 0.5 * (a + b)
-        gm = g(m)
-        if gm > 0.0:
-            a, ga = m, gm
-            if side == -1:
-                gb *= 0.5
-            side = -1
-        else:
-            b, gb = m, gm
-            if side == 1:
-                ga *= 0.5
-            side = 1
+    a, b = illinois_upper_end(g, a, ga, b, gb, EPS_REL, 1e-12)  # b keeps upper(b) <= delta
     lower = 0.0
     s = max(b - a, EPS_REL * b, 1e-12)
     while s < b:

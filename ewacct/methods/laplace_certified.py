@@ -546,17 +546,7 @@ def _groups_bracket(parts, kind: str, x: float):
         r *= 10
     if hi is None:
         raise NotCertified("no certified upper end for eps")
-    lo = 0.0
-    r = 1e-9
-    for _ in range(12):
-        e = max(est * (1 - r), 0.0)
-        if dbr(e)[0] > delta:
-            lo = e
-            break
-        if e == 0.0:
-            break
-        r *= 10
-    return lo, hi, info
+    return _lower_end(lambda e: dbr(e)[0], est, delta, 1e-9), hi, info
 
 
 # ---------------------------------------------------------------------- the contour in Arb
@@ -707,18 +697,22 @@ def certified_epsilon(sensitivity: float, scale: float, T: int, delta: float,
         raise NotCertified("no certified upper end for eps")
     if est <= 0.0:
         return 0.0, hi, info
+    return _lower_end(lambda e: certified_delta(sensitivity, scale, T, e)[0], est, delta, rel), hi, info
+
+
+def _lower_end(lower_delta, est: float, delta: float, rel: float) -> float:
+    """A verified lower end of eps(delta): the first of est (1 - r), r = rel, 10 rel, ... (12 tries) whose
+    certified lower delta bound ``lower_delta(e)`` is above delta (delta is non-increasing: every eps below
+    it is then below eps(delta)); 0 when none is."""
     r = rel
-    lo = 0.0
     for _ in range(12):
         e = max(est * (1 - r), 0.0)
-        lo_d, hi_d, _ = certified_delta(sensitivity, scale, T, e)
-        if lo_d > delta:
-            lo = e
-            break
+        if lower_delta(e) > delta:
+            return e
         if e == 0.0:
             break
         r *= 10
-    return lo, hi, info
+    return 0.0
 
 
 def certified_bracket(groups, kind: str, x: float) -> tuple[float, float, dict[str, Any]] | None:
