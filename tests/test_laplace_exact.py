@@ -345,6 +345,28 @@ def test_two_laplace_scales_against_bromwich_and_pld():
     assert r.method == "exact" and abs(r.value - eps) <= 1e-12 * eps
 
 
+def laplace_pld_pair(groups, kind, x):
+    """dp_accounting's (optimistic, pessimistic) PLD values (vdi 1e-4) of Laplace scales composed
+    ``[(scale, count), ...]``: delta at eps x (kind "delta") or eps at delta x (kind "epsilon");
+    skips the test where dp_accounting is absent."""
+    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        ends = []
+        for pess in (False, True):
+            parts = [pl.from_laplace_mechanism(sc, sensitivity=1.0, pessimistic_estimate=pess,
+                                               value_discretization_interval=1e-4).self_compose(n) for sc, n in groups]
+            tot = parts[0]
+            for p in parts[1:]:
+                tot = tot.compose(p)
+            ends.append(tot.get_delta_for_epsilon(x) if kind == "delta" else tot.get_epsilon_for_delta(x))
+    finally:
+        logging.disable(logging.NOTSET)
+    return ends
+
+
 def test_few_steps_of_two_scales_fall_back_with_a_note():
     # 3 + 2 steps: exact now (every step count enumerated in Arb), inside dp_accounting's PLD delta pair;
     # 7 + 7 steps (beyond the enumeration, the contour does not settle): the fallback with its note
@@ -353,18 +375,7 @@ def test_few_steps_of_two_scales_fall_back_with_a_note():
     acc = Accountant().compose(Laplace(scale=2.0), 3).compose(Laplace(scale=5.0), 2)
     r = acc.get_delta(0.5)
     assert r.method == "exact" and bool(r.valid)
-    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
-    import logging
-
-    logging.disable(logging.WARNING)
-    try:
-        ends = []
-        for pess in (False, True):
-            a, b = (pl.from_laplace_mechanism(sc, sensitivity=1.0, pessimistic_estimate=pess,
-                                              value_discretization_interval=1e-4).self_compose(n) for sc, n in ((2.0, 3), (5.0, 2)))
-            ends.append(a.compose(b).get_delta_for_epsilon(0.5))
-    finally:
-        logging.disable(logging.NOTSET)
+    ends = laplace_pld_pair([(2.0, 3), (5.0, 2)], "delta", 0.5)
     assert ends[0] <= float(r.value) <= ends[1]
     acc = Accountant().compose(Laplace(scale=2.0), 7).compose(Laplace(scale=5.0), 7)
     with warnings.catch_warnings():
