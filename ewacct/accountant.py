@@ -292,28 +292,6 @@ class Accountant:
         lower = upper = cert = None
         if certify:
             lower, upper, cert = dispatch.certify_delta(self, eps_arr)
-            # delta <= 1: a source's outward rounding may end a hair above it (Laplace(0.1) x 100 at eps 1
-            # was certified [0.99999999999540, 1.0000000000000002]; reviewer H-R7 F1)
-            upper = np.minimum(upper, 1.0)
-            lower = np.minimum(lower, upper)
-            # delta(eps) <= delta(0) <= the engine's rigorous joint-convexity / record-use bound
-            # (ExactMethod.delta_at_zero_bound): where the sources above are wider (few participations:
-            # [9.5e-21, 0.00887] at q = 1e-9, sigma = 1, T = 10, eps = 1e-6, where that bound is 1e-8;
-            # reviewer H-R6 F6), it is the upper end
-            eng = self._exact_engine() if self._structure() == "continuous" else None
-            if eng is not None:
-                b0 = eng.delta_at_zero_bound()
-                cap = upper > b0
-                if np.any(cap):
-                    upper = np.where(cap, np.maximum(b0, lower), upper)
-                    cert = f"{cert}; upper end capped by the joint-convexity bound on delta(0)"
-            # an upper end that underflowed to 0 where the loss exceeds eps with positive probability
-            # (delta(eps) > 0 there) is replaced by the least positive double, which bounds any value
-            # that rounds to 0 (reviewer H-R6 F5: PSG(1, 0.01) x 1000 at eps = 100 certified [0, 0])
-            sup = max(self._loss_sup(d) for d in self._directions)
-            tiny = (upper == 0.0) & (eps_arr < sup)
-            if np.any(tiny):
-                upper = np.where(tiny, math.ulp(0.0), upper)
         _warn_invalid(valid, methods)
         return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr,
                      _shape=np.shape(target_epsilon))

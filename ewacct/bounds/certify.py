@@ -140,7 +140,37 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
     """Certified [lower, upper] on delta(eps); both ends proven."""
 
-    return _memo(_memo_key(acc, "delta", eps, None), lambda: _delta(acc, eps))
+    return _memo(_memo_key(acc, "delta", eps, None), lambda: _finish_delta(acc, eps, _delta(acc, eps)))
+
+
+def _finish_delta(acc: Any, eps: float, c: Certificate) -> Certificate:
+    """What every source's delta bracket must also respect, applied once here:
+
+    * delta <= 1: a source's outward rounding may end a hair above it (Laplace(0.1) x 100 at eps 1 was
+      certified [0.99999999999540, 1.0000000000000002]; reviewer H-R7 F1);
+    * delta(eps) <= delta(0) <= the exact engine's rigorous joint-convexity / record-use bound
+      (``ExactMethod.delta_at_zero_bound``): where a source is wider (few participations:
+      [9.5e-21, 0.00887] at q = 1e-9, sigma = 1, T = 10, eps = 1e-6, where that bound is 3.99e-9;
+      reviewer H-R6 F6), it is the upper end;
+    * an upper end that underflowed to 0 where the loss exceeds eps in some direction (delta(eps) > 0
+      there) is the least positive double, which bounds any value that rounds to 0 (reviewer H-R6 F5:
+      PSG(1, 0.01) x 1000 at eps = 100 was certified [0, 0])."""
+    from ..methods.base import DIRECTIONS, loss_sup, structure
+
+    lo, hi, source = c.lower, min(c.upper, 1.0), c.source
+    groups = list(acc.groups())
+    eng = acc._exact_engine() if structure(groups) == "continuous" else None
+    if eng is not None:
+        b0 = eng.delta_at_zero_bound()
+        if hi > b0:
+            hi = max(b0, lo)
+            source = f"{source}; upper end capped by the joint-convexity bound on delta(0)"
+    if hi == 0.0 and eps < max(loss_sup(groups, d) for d in DIRECTIONS):
+        hi = math.ulp(0.0)
+    lo = min(lo, hi)
+    if (lo, hi, source) == (c.lower, c.upper, c.source):
+        return c
+    return Certificate(lo, hi, source, c.value_discretization_interval, c.seconds, c.analytic)
 
 
 def _delta(acc: Any, eps: float) -> Certificate:
