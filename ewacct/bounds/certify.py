@@ -16,6 +16,11 @@ Sources, tried in this order (docs/certified.md):
    did not finish within its time budget (small sigma, few participations, T = 1-2): the proven
    bracket of :mod:`ewacct.bounds.proven` -- a Chernoff upper end from rigorous real-MGF enclosures,
    a tilted-tail / sub-composition (closed forms in Arb) lower end; proven, often wide, fast.
+4. Poisson-subsampled Gaussian compositions where the bracket of 2-3 is wider than issue 9's target
+   (1e-4 relative, 1e-7 absolute below eps 1e-3; the few-participation corner): intersected with the
+   rounded, tilted PLD bracket of :mod:`ewacct.bounds.fewpart_cert` (loss rounded up / down on a
+   power-of-two grid, outward-enclosed cell masses, FFT compositions with a proven l2 error budget;
+   docs/certified_fewpart.md), where its grid fits its FFT limit.
 
 dp_accounting's PLD pair is not used for certificates: its optimistic end is not a proof (it was seen
 above the truth at sigma = 0.05, q = 0.01, T = 1000, delta = 1e-5, and at delta = 1e-12), and it took
@@ -59,6 +64,9 @@ RR_LATTICE_SOURCE = "randomized-response lattice sum (Arb weights, outward round
 LAPLACE_SOURCE = "Laplace composition: conditioned sum / residue sum / contour (Arb enclosure)"
 #: where the contour enclosure does not apply or did not finish: proven, often wide (bounds/proven.py)
 PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (proven, wide)"
+#: Poisson-subsampled Gaussian compositions where the above is wider than issue 9's target: the loss
+#: rounded up / down to a grid, composed by FFT with a proven error budget (bounds/fewpart_cert.py)
+FEWPART_SOURCE = "rounded tilted PLD bracket (outward-rounded laws, FFT error budget)"
 #: kept for callers that import the name; no certificate carries it any more
 PLD_SOURCE = "dp_accounting PLD (not used for certificates: not proven by ewacct)"
 
@@ -133,8 +141,10 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
         return lap
     cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
     if cert is not None:
-        return _with_proven(acc, "epsilon", delta, cert, t0)
-    return _proven_certificate(acc, "epsilon", delta, note, t0)
+        c = _with_proven(acc, "epsilon", delta, cert, t0)
+    else:
+        c = _proven_certificate(acc, "epsilon", delta, note, t0)
+    return _with_fewpart(acc, "epsilon", delta, c, t0)
 
 
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
@@ -193,8 +203,10 @@ def _delta(acc: Any, eps: float) -> Certificate:
         return lap
     cert, note = _contour_bracket(acc, "delta", eps)
     if cert is not None:
-        return _with_proven(acc, "delta", eps, cert, t0)
-    return _proven_certificate(acc, "delta", eps, note, t0)
+        c = _with_proven(acc, "delta", eps, cert, t0)
+    else:
+        c = _proven_certificate(acc, "delta", eps, note, t0)
+    return _with_fewpart(acc, "delta", eps, c, t0)
 
 
 #: a contour bracket wider than this (relative) is intersected with the proven bracket (10-30 ms)
@@ -226,6 +238,52 @@ def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certifi
             info["proven"] = pinfo
             source = f"{CONTOUR_SOURCE}, intersected with the {PROVEN_SOURCE}"
     return Certificate(lo, hi, source, None, time.perf_counter() - t0, info)
+
+
+def _too_wide(kind: str, lo: float, hi: float) -> bool:
+    """Wider than issue 9's target: 1e-4 relative where the upper end is >= 1e-3 (eps) and 1e-7 absolute
+    below; for delta 1e-4 relative."""
+    if kind == "epsilon":
+        return (hi - lo) > (1e-4 * hi if hi >= 1e-3 else 1e-7)
+    return (hi - lo) > 1e-4 * hi
+
+
+def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> Certificate:
+    """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
+    Gaussian only: intersected with the rounded tilted-PLD bracket of :mod:`ewacct.bounds.fewpart_cert`
+    (both are proofs about the same number; an empty intersection raises).  That bracket declines (the
+    certificate is returned unchanged) where its grid would exceed its FFT limit."""
+    if not _too_wide(kind, c.lower, c.upper):
+        return c
+    from . import fewpart_cert
+
+    groups = list(acc.groups())
+    g = fewpart_cert._psg_groups(groups)
+    if g is None:
+        return c
+    try:
+        from ..methods import fewpart
+
+        if kind == "epsilon":
+            est = fewpart.fewpart_epsilon([(q, s, n) for q, s, n in g], x)[0]
+            br = fewpart_cert.epsilon_bracket(groups, x, est)
+        else:
+            est = fewpart.fewpart_delta([(q, s, n) for q, s, n in g], x)[0]
+            br = fewpart_cert.delta_bracket(groups, x, est)
+    except (ArithmeticError, ValueError, RuntimeError, MemoryError):
+        return c
+    if br is None:
+        return c
+    lo, hi, finfo = br
+    if not (0.0 <= lo <= hi) or (lo <= c.lower and hi >= c.upper):
+        return c
+    if max(lo, c.lower) > min(hi, c.upper):
+        raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and rounded-PLD "
+                                 f"bracket [{lo!r}, {hi!r}] of the same {kind} are disjoint; please report")
+    info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
+    info["fewpart_pld"] = finfo
+    return Certificate(max(lo, c.lower), min(hi, c.upper), f"{c.source}; intersected with the {FEWPART_SOURCE}",
+                       None, time.perf_counter() - t0, info)
 
 
 def _laplace_bracket(acc: Any, kind: str, x: float) -> Certificate | None:

@@ -1,0 +1,486 @@
+"""Certified eps(delta) / delta(eps) of Poisson-subsampled Gaussian compositions by a rounded,
+tilted privacy-loss distribution with a proven error budget (docs/certified_fewpart.md).
+
+For each direction the per-step privacy loss L = l(X) is a monotone function of a Gaussian (mixture)
+X.  On the grid g_k = k h (h a power of two, so every g_k and every sum of them is exact):
+
+* the UPPER law rounds L up (U = g_k on g_{k-1} < L <= g_k); mass above the grid's top goes to an
+  "infinite" state.  U >= L pointwise, and delta(eps) = E[(1 - e^{eps - sum L})_+] is increasing in
+  every step's loss, so the composition of upper laws bounds delta from above; every configuration
+  containing an infinite state contributes at most its probability (the payoff is <= 1);
+* the LOWER law rounds L down (D = g_k on g_k <= L < g_{k+1}), with the mass below the grid dropped
+  (the payoff is >= 0): a lower bound.
+
+Survival values P(L > g) are enclosed with the repository's floating-point model (IEEE double, libm
+exp/expm1/log/erfc within RL = 16 U relative; bounds/_two_step_kernel.py) and made monotone; the cell
+masses are their differences.  The T-fold compositions are computed by FFT on exponentially tilted
+vectors (tilt theta >= 0 near the saddle point, so that the mass near eps is not below the FFT's
+absolute rounding) with an l2 error bound per convolution (Higham, Accuracy and Stability of
+Numerical Algorithms, 2nd ed., Thm 24.2, with twiddle factors assumed accurate to MU = 8 U and the
+bound doubled for pocketfft's radix-4 passes), propagated through the powering by Young's
+inequality.  Window truncations are either free (a partial sum that cannot reach any eps searched
+contributes 0) or charged (dropped top mass counts with payoff 1 in the upper bound).
+
+Width: the two laws differ by exactly h per step, so the eps bracket is at most ~ T h wide plus the
+error budget; h is chosen from the width wanted, and the method declines (returns None) where the
+grid would exceed ``MAX_FFT``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+from numba import njit
+
+from ._two_step_kernel import RL, U, _pb
+
+#: largest FFT length used (complex128): 2^22 points, ~0.4 s per transform on the 2-core machine
+MAX_FFT = 1 << 22
+#: assumed bound on the error of pocketfft's twiddle factors (Higham's mu)
+MU = 8.0 * U
+#: relative budget, against the target delta, of every charged truncation together
+TRUNC_REL = 1e-8
+
+
+@njit(cache=True)
+def _x_of(gp, q, mu):
+    """(x, dx, ok): x with l(x) = gp for l(x) = log(1 - q + q e^{mu x - mu^2/2}), i.e.
+    x = log((expm1(gp) + q) / q) / mu + mu / 2, within dx of the true value; ok = 0 where the
+    argument may be <= 0 (x may be -inf), 1 otherwise; -1 where it certainly is <= 0."""
+    a = math.expm1(gp)
+    b = a + q
+    err_b = RL * abs(a) + U * abs(b)
+    if b <= 0.0 and -b > 2.0 * err_b:
+        return -math.inf, 0.0, -1
+    if b <= 0.0 or err_b > 0.25 * b:
+        return -math.inf, 0.0, 0
+    eb = err_b / b + U  # relative error of r = b / q
+    lr = math.log(b / q)
+    dl = 2.0 * eb + RL * abs(lr)
+    x = lr / mu + 0.5 * mu
+    dx = (dl + 4.0 * U * abs(lr)) / mu + 4.0 * U * (mu + abs(x))
+    return x, dx, 1
+
+
+@njit(cache=True)
+def survival_bounds(k0, n, h, q, mu, remove, lo, hi):
+    """lo[i] <= P(L > g) <= hi[i] at g = (k0 + i) h, for the REMOVE loss (X ~ (1-q) N(0,1) + q N(mu,1),
+    L = l(X) increasing) or the ADD loss (X ~ N(0,1), L = -l(X) decreasing)."""
+    for i in range(n):
+        g = (k0 + i) * h
+        if remove:
+            x, dx, ok = _x_of(g, q, mu)
+            if ok == -1:
+                lo[i] = 1.0
+                hi[i] = 1.0
+                continue
+            if ok == 0:
+                lo[i] = 0.0
+                hi[i] = 1.0
+                continue
+            d = dx + 2.0 * U * (abs(x) + mu)
+            _, l0, h0 = _pb(x, d)
+            _, l1, h1 = _pb(x - mu, d)
+            lo[i] = max(((1.0 - q) * l0 + q * l1) * (1.0 - 6.0 * U), 0.0)
+            hi[i] = min(((1.0 - q) * h0 + q * h1) * (1.0 + 6.0 * U), 1.0)
+        else:
+            # L > g  <=>  l(X) < -g  <=>  X < x(-g);  P = Phibar(-x(-g))
+            x, dx, ok = _x_of(-g, q, mu)
+            if ok == -1:
+                lo[i] = 0.0
+                hi[i] = 0.0
+                continue
+            if ok == 0:
+                lo[i] = 0.0
+                hi[i] = 1.0
+                continue
+            _, l0, h0 = _pb(-x, dx)
+            lo[i] = l0
+            hi[i] = h0
+
+
+class _Step:
+    """One group's per-step upper and lower laws on the grid [k_lo, k_hi]."""
+
+    def __init__(self, q: float, sigma: float, n: int, remove: bool, h: float, tail: float):
+        self.q, self.n, self.remove, self.h = q, n, remove, h
+        self.mu = mu = 1.0 / sigma
+        # top of the grid: P(L > g_top) * n <= tail (REMOVE; ADD's loss is <= -log(1-q))
+        if remove:
+            x = _x_tail(q, mu, tail / n)
+            l_top = math.log1p(q * math.expm1(mu * x - 0.5 * mu * mu)) + 2 * h
+            k_lo = math.floor(math.log1p(-q) / h) - 1 if q < 1.0 else None
+            if k_lo is None:
+                raise ValueError("q = 1")
+            k_hi = math.ceil(l_top / h)
+        else:
+            k_hi = math.ceil(-math.log1p(-q) / h) + 1
+            x = _x_tail(0.0, mu, tail / n)  # P(X > x) small: L below -l(x) is dropped / moved up
+            l_bot = -math.log1p(q * math.expm1(mu * x - 0.5 * mu * mu)) - 2 * h
+            k_lo = math.floor(l_bot / h)
+        self.k_lo, self.k_hi = k_lo, k_hi
+        m = k_hi - k_lo + 2
+        if m > MAX_FFT:
+            raise _TooBig(m)
+        lo = np.empty(m)
+        hi = np.empty(m)
+        survival_bounds(k_lo - 1, m, h, q, mu, remove, lo, hi)  # entry j at g = (k_lo - 1 + j) h
+        hi = np.minimum.accumulate(hi)  # a non-increasing upper bound on the survival
+        lo = np.maximum.accumulate(lo[::-1])[::-1]  # a non-increasing lower bound
+        # upper law: P(U >= g_k) = S(g_{k-1}) <= hi[k - k_lo]; all mass >= g_{k_lo} (ADD: the mass
+        # below moved up, which only raises the bound)
+        su = hi[: m - 1].copy()  # su[i] for k = k_lo + i, i = 0 .. m-2 (the last is k_hi + 1)
+        su[0] = 1.0
+        self.up = su[:-1] - su[1:]  # k_lo .. k_hi
+        self.m_inf = float(su[-1])  # P(L > g_{k_hi}) bound: the infinite state
+        # lower law: P(D >= g_k) = P(L >= g_k) >= lo[k - k_lo + 1]; mass >= g_{k_hi} kept at g_{k_hi}
+        sd = lo[1:]  # k = k_lo .. k_hi + 1
+        dn = sd[:-1] - sd[1:]
+        dn[-1] = sd[-2]
+        self.dn = dn
+        self.top = k_hi * h  # largest loss value carried by a vector entry
+
+
+def _x_tail(m: float, mu: float, p: float) -> float:
+    """x with (1-q) Phibar(x) + q Phibar(x - mu) <= p (q = m, m = 0 for one Gaussian); a generous float
+    bisection (the survival at the resulting grid top is enclosed rigorously afterwards)."""
+    lo, hi = -5.0, 60.0 + mu
+    for _ in range(80):
+        x = 0.5 * (lo + hi)
+        s = (1.0 - m) * 0.5 * math.erfc(x / math.sqrt(2.0)) + m * 0.5 * math.erfc((x - mu) / math.sqrt(2.0))
+        if s > p:
+            lo = x
+        else:
+            hi = x
+    return hi
+
+
+def _eps_fft(n: int) -> float:
+    """Relative l2 error bound of one computed FFT of length n (power of two)."""
+    lg = max(1, int(math.log2(n)))
+    g4 = 4 * U / (1 - 4 * U)
+    eta = MU + g4 * (math.sqrt(2.0) + MU)
+    e = lg * eta / (1 - lg * eta)
+    return 4.0 * e  # radix-4 passes and the real-data transforms: doubled twice (documented assumption)
+
+
+class _Vec:
+    """A computed vector a on grid indices off .. off + len - 1 with ||a - a*||_2 <= err, where a* is the
+    exact-arithmetic vector (from the exact per-step laws) it stands for; entry s stands for the
+    untilted mass a*_s exp(ls - theta s h); steps: how many steps it composes."""
+
+    __slots__ = ("a", "off", "err", "ls", "steps")
+
+    def __init__(self, a: np.ndarray, off: int, err: float, ls: float, steps: int):
+        self.a, self.off, self.err, self.ls, self.steps = a, off, err, ls, steps
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _conv(x: _Vec, y: _Vec) -> _Vec:
+    """The linear convolution by FFT, with its l2 error bound (module docstring)."""
+    n_out = len(x.a) + len(y.a) - 1
+    N = 1 << max(1, (n_out - 1).bit_length())
+    if N > MAX_FFT:
+        raise _TooBig(N)
+    if x is y:
+        fx = np.fft.rfft(x.a, N)
+        c = np.fft.irfft(fx * fx, N)[:n_out]
+    else:
+        c = np.fft.irfft(np.fft.rfft(x.a, N) * np.fft.rfft(y.a, N), N)[:n_out]
+    n1x = float(np.abs(x.a).sum()) * (1 + len(x.a) * U)
+    n1y = float(np.abs(y.a).sum()) * (1 + len(y.a) * U)
+    ef = _eps_fft(N)
+    fft_err = (4 * ef + 4 * U + 2 * ef * ef * math.sqrt(N)) * n1x * n1y * 1.01
+    # ||x*y - x'*y'||_2 <= ||x - x'||_2 ||y||_1 + ||x'||_1 ||y - y'||_2 (Young), ||x'||_1 <= ||x||_1 + sqrt(len) err
+    m1x = n1x + math.sqrt(len(x.a)) * x.err
+    err = fft_err + x.err * n1y + m1x * y.err
+    return _Vec(np.ascontiguousarray(c), x.off + y.off, err, x.ls + y.ls, x.steps + y.steps)
+
+
+class _Law:
+    """One direction's bound (upper or lower) on delta(eps): the composed tilted vector and the extras."""
+
+    def __init__(self, steps: list[_Step], upper: bool, theta: float, target_delta: float, e_min: float):
+        self.upper, self.theta = upper, theta
+        self.h = h = steps[0].h
+        self.budget = TRUNC_REL * target_delta
+        self.spent = 0.0
+        self.extra = 0.0  # upper: infinite states and charged truncations
+        self.rel = 0.0  # summed per-entry relative error of the step vectors (multiplicative)
+        self.e_min = e_min
+        total_top = sum(st.n * st.top for st in steps)
+        done = 0.0
+        res: _Vec | None = None
+        for st in steps:
+            p = st.up if upper else st.dn
+            k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                lg = np.log(np.maximum(p, 0.0)) + theta * h * k
+            fin = np.isfinite(lg)
+            c = float(np.max(lg[fin]))
+            v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
+            z = float(v.sum())
+            v = v / z
+            # per entry: the survival difference (U), log (RL + U), theta h k (2 U |.|), exp (RL + U |arg|),
+            # the division (U): first order, doubled
+            arg = float(np.max(np.abs(lg[fin] - c)))
+            self.rel += st.n * (6 * RL + 6 * U * (1 + arg + abs(theta * h) * max(abs(k[0]), abs(k[-1])) + abs(c)
+                                                  + abs(math.log(z))))
+            if upper:
+                self.extra += st.n * st.m_inf
+            base = _Vec(v, st.k_lo, 0.0, c + math.log(z), 1)
+            rem_after = total_top - done - st.n * st.top
+            result: _Vec | None = None
+            b = base
+            left = st.n
+            while True:
+                if left & 1:
+                    if result is None:
+                        result = b
+                    else:
+                        r = _conv(result, b)
+                        result = self._trunc(r, rem_after + (st.n - r.steps) * st.top)
+                left >>= 1
+                if not left:
+                    break
+                b2 = _conv(b, b)
+                b = self._trunc(b2, rem_after + (st.n - b2.steps) * st.top)
+            assert result is not None
+            done += st.n * st.top
+            res = result if res is None else self._trunc(_conv(res, result), rem_after)
+        assert res is not None
+        self.vec = res
+        self.rel_total = self.rel
+        if self.rel >= 0.5:
+            raise FloatingPointError("relative error budget too large")
+
+    def _trunc(self, v: _Vec, rem_top: float) -> _Vec:
+        """Drop what cannot matter (free) or what is charged within the budget; rem_top bounds the loss the
+        steps not yet composed can add (every entry of their vectors is <= their top)."""
+        a, h, th = v.a, self.h, self.theta
+        n = len(a)
+        s = (v.off + np.arange(n)) * h
+        # free: s + rem_top <= e_min => payoff 0 at every eps searched (>= e_min)
+        cut_lo = int(np.searchsorted(s + rem_top, self.e_min, side="right"))
+        cut_lo = max(0, min(cut_lo, n - 1))
+        if not self.upper:  # lower law: any drop keeps a lower bound; a negligible tilted bottom
+            cs = np.cumsum(np.abs(a))
+            j = int(np.searchsorted(cs, 1e-30 * cs[-1], side="right"))
+            cut_lo = max(cut_lo, min(j, n - 1))
+        # charged top: untilted mass of the top m entries <= (sum|a| + sqrt(m) err) e^{ls - theta s_min}
+        # (theta >= 0); each configuration through them has payoff <= 1 and the rest mass <= 1
+        rc = np.cumsum(np.abs(a[cut_lo:])[::-1])
+        mcount = np.arange(1, len(rc) + 1)
+        s_min = s[n - mcount]
+        with np.errstate(over="ignore"):
+            bound = (rc * (1 + mcount * U) + np.sqrt(mcount) * v.err) * np.exp(v.ls - th * s_min) * (1 + 1e-12)
+        left = (self.budget - self.spent) / 64
+        ok = np.nonzero(bound <= left)[0]
+        m_drop = min(int(ok[-1]) + 1 if len(ok) else 0, len(rc) - 1)
+        if m_drop > 0:
+            x = float(bound[m_drop - 1])
+            self.spent += x
+            if self.upper:
+                self.extra += x
+        end = n - m_drop
+        if cut_lo == 0 and end == n:
+            return v
+        return _Vec(np.ascontiguousarray(a[cut_lo:end]), v.off + cut_lo, v.err, v.ls, v.steps)
+
+    def bound(self, eps: float) -> float:
+        """Upper (or lower) bound on this direction's delta(eps), for eps >= e_min."""
+        if eps < self.e_min:
+            raise ValueError("eps below the searched range")
+        v, h, th = self.vec, self.h, self.theta
+        s_all = (v.off + np.arange(len(v.a))) * h
+        i0 = int(np.searchsorted(s_all, eps, side="right"))
+        a = v.a[i0:]
+        ss = s_all[i0:]
+        if len(a) == 0:
+            val = err = 0.0
+        else:
+            lw = v.ls - th * ss
+            lmax = float(lw.max())
+            if lmax > 700.0:  # weights beyond the double range: the trivial bounds (delta in [0, 1])
+                return 1.0 if self.upper else 0.0
+            w = np.exp(lw - lmax) * (-np.expm1(eps - ss))
+            terms = a * w
+            scale = math.exp(lmax)
+            val = float(terms.sum()) * scale
+            tot = float(np.abs(terms).sum()) * scale
+            wn = float(math.sqrt(float(np.dot(w, w)))) * scale * (1 + len(w) * U)
+            err = v.err * wn * (1 + 1e-10) + 2 * len(a) * U * tot
+        # the weights: exp (RL + U |arg|), expm1 (RL + U), the products; doubled
+        wrel = 8 * RL + 8 * U * (abs(v.ls) + abs(th * s_all[-1]) + abs(eps) + 1.0)
+        if self.upper:
+            r = ((val + err) * (1 + wrel) + self.extra) / (1 - self.rel)
+            return min(r * (1 + 4 * U), 1.0) if r > 0 else 0.0
+        r = (val - err) * (1 - wrel) / (1 + self.rel)
+        return max(r * (1 - 4 * U), 0.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the certificate
+
+
+def _psg_groups(groups: Sequence[tuple[Any, int]]) -> list[tuple[float, float, int]] | None:
+    """[(q, sigma, n)] where every group is a Poisson-subsampled Gaussian with q < 1, else None."""
+    from ..mechanisms.subsampled_gaussian import PoissonSubsampledGaussian
+
+    out = []
+    for m, n in groups:
+        if not isinstance(m, PoissonSubsampledGaussian) or not (0.0 < m.sampling_probability < 1.0) or n < 1:
+            return None
+        out.append((float(m.sampling_probability), float(m.noise_multiplier), int(n)))
+    return out
+
+
+def _grid_h(n_total: int, width: float) -> float:
+    """The largest power of two h with n_total h <= width (the two laws differ by n_total h in eps)."""
+    return 2.0 ** math.floor(math.log2(width / n_total))
+
+
+def _theta(steps: list[_Step], e_target: float) -> float:
+    """theta >= 0 with K'(theta) ~ e_target for the upper laws (a float estimate: any theta >= 0 is valid,
+    this one only keeps the mass near e_target above the FFT's absolute rounding)."""
+    sub = []
+    for st in steps:
+        p = st.up
+        g = (st.k_lo + np.arange(len(p))) * st.h
+        blk = max(1, len(p) // 4096)
+        m = len(p) // blk * blk
+        pp = np.concatenate([p[:m].reshape(-1, blk).sum(axis=1), [p[m:].sum()]])
+        gg = np.concatenate([g[blk - 1:m:blk], [g[-1]]])
+        keep = pp > 0
+        sub.append((st.n, np.log(pp[keep]), gg[keep]))
+
+    def kprime(th: float) -> float:
+        tot = 0.0
+        for n, lp, g in sub:
+            x = lp + th * g
+            w = np.exp(x - x.max())
+            tot += n * float(np.dot(w, g) / w.sum())
+        return tot
+
+    if kprime(0.0) >= e_target:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while kprime(hi) < e_target and hi < 1e12:
+        lo, hi = hi, hi * 4.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if kprime(mid) < e_target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-3 * hi:
+            break
+    return lo
+
+
+class _Direction:
+    def __init__(self, groups, remove: bool, h: float, target_delta: float, e_target: float):
+        tail = TRUNC_REL * target_delta / len(groups)
+        self.steps = [_Step(q, sig, n, remove, h, tail) for q, sig, n in groups]
+        self.theta = _theta(self.steps, e_target)
+        self.up = _Law(self.steps, True, self.theta, target_delta, 0.0)
+        self.lo = _Law(self.steps, False, self.theta, target_delta, 0.0)
+
+
+def _search(f, delta: float, lo: float, hi: float, want_le: bool, rtol: float, atol: float) -> float:
+    """Bisection on the monotone (non-increasing) f: the least e with f(e) <= delta (want_le), or the
+    greatest e with f(e) > delta; lo/hi bracket the answer (f(hi) <= delta < f(lo))."""
+    while hi - lo > max(rtol * hi, atol):
+        mid = 0.5 * (lo + hi)
+        if f(mid) <= delta:
+            hi = mid
+        else:
+            lo = mid
+    return hi if want_le else lo
+
+
+def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
+                    width: float | None = None) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on eps(delta) (the larger of REMOVE and ADD), or None where the grid this
+    width needs exceeds MAX_FFT (or the composition is not subsampled Gaussian).
+
+    estimate: an estimate of eps(delta) (sets the grid and the tilt; any value gives a valid bracket).
+    width: the eps width aimed at (default 0.8 x (1e-4 relative above eps 1e-3, 1e-7 absolute below))."""
+    g = _psg_groups(groups)
+    if g is None or not (0.0 < delta < 1.0) or not math.isfinite(estimate) or estimate < 0:
+        return None
+    t0 = time.process_time()
+    n_total = sum(n for _, _, n in g)
+    if width is None:
+        width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    h = _grid_h(n_total, width)
+    add_sup = sum(-n * math.log1p(-q) for q, _, n in g) * (1 + 1e-12)
+    out: dict[str, Any] = {"h": h}
+    brackets = []
+    try:
+        for remove in (True, False):
+            if not remove and brackets and brackets[0][0] >= add_sup:
+                out["add"] = "eps_ADD <= its loss bound < REMOVE's lower end"
+                continue
+            d = _Direction(g, remove, h, delta, estimate)
+            up, lo = d.up.bound, d.lo.bound
+            if up(0.0) <= delta:
+                e_hi = 0.0
+            else:
+                a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
+                while up(b) > delta:
+                    a, b = b, 2 * b + h
+                    if b > 1e4:
+                        return None
+                e_hi = _search(up, delta, a, b, True, 1e-9, 1e-13)
+            if lo(0.0) <= delta:
+                e_lo = 0.0
+            else:
+                a = 0.0
+                b = e_hi if e_hi > 0 else h
+                while lo(b) > delta:
+                    a, b = b, 2 * b + h
+                e_lo = _search(lo, delta, a, b, False, 1e-9, 1e-13)
+            brackets.append((e_lo, e_hi))
+            out["remove" if remove else "add"] = {"bracket": (e_lo, e_hi), "theta": d.theta,
+                                                  "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
+                                                  "extra_upper": d.up.extra}
+    except _TooBig as exc:
+        out["declined"] = f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})"
+        return None
+    except FloatingPointError:
+        return None
+    lo_e = max(b[0] for b in brackets)
+    hi_e = max(b[1] for b in brackets)
+    out["seconds"] = time.process_time() - t0
+    return lo_e, hi_e, out
+
+
+def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float,
+                  rel_width: float = 1e-4) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on delta(eps) (the larger of REMOVE and ADD), or None (as epsilon_bracket).
+
+    estimate: an estimate of delta(eps) (sets the truncation budget; any value > 0 gives a valid bracket).
+    The grid: the eps-shift n h at most rel_width * delta / |d delta / d eps| is not known in advance;
+    h is taken from the eps-width rule at eps (as for eps(delta))."""
+    g = _psg_groups(groups)
+    if g is None or not (eps >= 0.0) or not (estimate > 0.0):
+        return None
+    n_total = sum(n for _, _, n in g)
+    width = 0.8 * (1e-4 * eps if eps >= 1e-3 else 1e-7)
+    h = _grid_h(n_total, width)
+    lo_d, hi_d = 0.0, 0.0
+    info: dict[str, Any] = {"h": h}
+    try:
+        for remove in (True, False):
+            d = _Direction(g, remove, h, min(estimate, 0.5), eps)
+            lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
+    except (_TooBig, FloatingPointError):
+        return None
+    return lo_d, min(hi_d, 1.0), info
