@@ -1,0 +1,126 @@
+"""The rounded tilted-PLD bracket of ewacct/bounds/fewpart_cert.py (issue 9, few-participation corner).
+
+References, none sharing code with the module: the one-step closed form enclosed in Arb
+(bounds/closed_form.py), dp_accounting's PLD pair (ewacct.baselines.pld), per-step survival values in
+mpmath (50 digits, the inverse of the loss found by root finding), a longdouble direct convolution for
+the FFT error budget; plus the exact engine's estimate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from ewacct import Accountant
+from ewacct.bounds import fewpart_cert as fc
+from ewacct.bounds.closed_form import closed_form_delta_bracket, closed_form_epsilon_bracket
+from ewacct.mechanisms import PoissonSubsampledGaussian as PSG
+
+
+def _acc(sigma, q, T):
+    return Accountant().compose(PSG(sigma, q), T)
+
+
+def _mp_survival(q, sigma, g, remove):
+    """P(L > g) for one step, in mpmath: the crossing point of the (increasing) loss found by bisection."""
+    with mp.workdps(50):
+        q, mu, g = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(g)
+
+        def l(x):
+            return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
+
+        if remove:
+            if g <= mp.log1p(-q):
+                return mp.mpf(1)
+            x = _root(lambda x: l(x) - g)
+            return (1 - q) * mp.ncdf(-x) + q * mp.ncdf(-(x - mu))
+        if -g <= mp.log1p(-q):
+            return mp.mpf(0)
+        x = _root(lambda x: l(x) + g)
+        return mp.ncdf(x)  # L = -l(X) > g  <=>  X < x
+
+
+def _root(f):
+    a, b = mp.mpf(-200), mp.mpf(2000)
+    for _ in range(200):
+        m = (a + b) / 2
+        if f(m) > 0:
+            b = m
+        else:
+            a = m
+    return (a + b) / 2
+
+
+@pytest.mark.parametrize("q,sigma,remove", [(1e-3, 0.5, True), (1e-3, 0.5, False), (3e-5, 4.0, True),
+                                            (3e-5, 4.0, False)])
+def test_survival_enclosures_contain_mpmath(q, sigma, remove):
+    h = 2.0 ** -12
+    gs = [-1e-3, -1e-4, 1e-5, 1e-4, 1e-3, 0.05, 0.5, 3.0] if remove else [-4.0, -0.5, -1e-2, -1e-4, 1e-6, 1e-5]
+    for g in gs:
+        k = round(g / h * 2 ** 20)
+        hh = h * 2.0 ** -20
+        lo, hi = np.empty(1), np.empty(1)
+        fc.survival_bounds(k, 1, hh, q, 1.0 / sigma, remove, lo, hi)
+        ref = _mp_survival(q, sigma, k * hh, remove)
+        assert lo[0] <= ref <= hi[0], (g, lo[0], float(ref), hi[0])
+        if 1e-300 < ref < 1:
+            assert hi[0] - lo[0] <= 1e-10 * ref + 1e-15  # tight, not only valid
+
+
+def test_fft_error_budget_against_longdouble():
+    rng = np.random.default_rng(1)
+    a = rng.random(3000) ** 8
+    b = rng.random(2500) ** 8
+    x = fc._Vec(a / a.sum(), 0, 1e-14, 0.0, 1)
+    y = fc._Vec(b / b.sum(), 0, 0.0, 0.0, 1)
+    c = fc._conv(x, y)
+    ref = np.convolve(x.a.astype(np.longdouble), y.a.astype(np.longdouble))
+    err = float(np.sqrt(np.sum((c.a.astype(np.longdouble) - ref) ** 2)))
+    assert err <= c.err
+    assert c.err < 1e-11  # the budget is not vacuous
+
+
+@pytest.mark.parametrize("sigma,q,delta", [(0.5, 1e-3, 1e-10), (2.0, 1e-4, 1e-8)])
+def test_one_step_brackets_overlap_the_arb_closed_form(sigma, q, delta):
+    acc = _acc(sigma, q, 1)
+    cf = closed_form_epsilon_bracket(acc, delta)
+    est = 0.5 * (cf[0] + cf[1])
+    r = fc.epsilon_bracket(list(acc.groups()), delta, est)
+    assert r is not None
+    lo, hi, _ = r
+    assert lo <= cf[0] and cf[1] <= hi, (lo, hi, cf)  # the closed form is ~1e-13 wide: inside
+    assert hi - lo <= (1e-4 * hi if hi >= 1e-3 else 1e-7)
+    eps = est
+    dcf = closed_form_delta_bracket(acc, eps)
+    dr = fc.delta_bracket(list(acc.groups()), eps, 0.5 * (dcf[0] + dcf[1]))
+    assert dr is not None and dr[0] <= dcf[0] and dcf[1] <= dr[1], (dr, dcf)
+
+
+def test_few_steps_against_pld_and_estimate():
+    from ewacct.baselines.pld import PldBracket
+
+    sigma, q, T, delta = 2.0, 5e-3, 4, 1e-6
+    acc = _acc(sigma, q, T)
+    est = float(acc.get_epsilon(delta).value)
+    lo, hi, _ = fc.epsilon_bracket(list(acc.groups()), delta, est)
+    plo, phi = PldBracket(list(acc.groups())).epsilon_bracket(delta, 1e-4)
+    assert lo <= phi and plo <= hi, (lo, hi, plo, phi)  # two brackets of the same number overlap
+    assert lo <= est <= hi
+    assert hi - lo <= 1e-4 * hi
+
+
+def test_reported_point_via_the_api():
+    # issue 9's report: (sigma, q, T, delta) = (32.25, 8.61e-6, 6, 2.56e-12) was certified [1.12e-6, 1.26e-3]
+    acc = _acc(32.25, 8.61e-6, 6)
+    r = acc.get_epsilon(2.56e-12, certify=True)
+    est = float(_acc(32.25, 8.61e-6, 6).get_epsilon(2.56e-12).value)
+    assert r.lower <= est <= r.upper
+    assert r.upper - r.lower <= 1e-7
+
+
+def test_declines_where_the_grid_is_too_large():
+    acc = _acc(0.5535, 2.17e-6, 873)
+    assert fc.epsilon_bracket(list(acc.groups()), 3.13e-11, 0.1414) is None
