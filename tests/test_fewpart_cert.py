@@ -124,3 +124,18 @@ def test_reported_point_via_the_api():
 def test_declines_where_the_grid_is_too_large():
     acc = _acc(0.5535, 2.17e-6, 873)
     assert fc.epsilon_bracket(list(acc.groups()), 3.13e-11, 0.1414) is None
+
+
+def test_heterogeneous_history_against_pld_and_estimate():
+    from ewacct.baselines.pld import PldBracket
+
+    acc = Accountant().compose(PSG(1.0, 1e-2), 1).compose(PSG(0.8, 5e-3), 2)
+    delta = 1e-6
+    est = float(acc.get_epsilon(delta).value)
+    r = fc.epsilon_bracket(list(acc.groups()), delta, est)
+    assert r is not None
+    lo, hi, _ = r
+    plo, phi = PldBracket(list(acc.groups())).epsilon_bracket(delta, 2e-4)
+    assert lo <= phi and plo <= hi, (lo, hi, plo, phi)
+    assert lo <= est <= hi
+    assert hi - lo <= 1e-4 * hi

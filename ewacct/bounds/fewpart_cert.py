@@ -227,15 +227,18 @@ class _Law:
             v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
             z = float(v.sum())
             v = v / z
-            # per entry: the survival difference (U), log (RL + U), theta h k (2 U |.|), exp (RL + U |arg|),
-            # the division (U): first order, doubled
+            # per entry (relative): the survival difference (U); log (RL |log p| + U, absolute, becomes
+            # relative after exp); theta h k (U |theta h k|), the sums (U |lg|, U |lg - c|); exp (RL); the
+            # division (U); |log p| <= |lg - c| + |c| + |theta h k|.  Every U term is below RL, so:
             arg = float(np.max(np.abs(lg[fin] - c)))
-            self.rel += st.n * (6 * RL + 6 * U * (1 + arg + abs(theta * h) * max(abs(k[0]), abs(k[-1])) + abs(c)
-                                                  + abs(math.log(z))))
+            thk = abs(theta * h) * max(abs(k[0]), abs(k[-1]))
+            self.rel += st.n * 2.0 * RL * (4.0 + 2.0 * arg + 2.0 * abs(c) + 3.0 * thk + abs(math.log(z)))
             if upper:
                 self.extra += st.n * st.m_inf
             base = _Vec(v, st.k_lo, 0.0, c + math.log(z), 1)
-            rem_after = total_top - done - st.n * st.top
+            # what the steps outside a partial vector can add at most: the other groups' tops (composed
+            # before or after) and this group's remaining steps
+            rem_other = total_top - st.n * st.top
             result: _Vec | None = None
             b = base
             left = st.n
@@ -245,15 +248,15 @@ class _Law:
                         result = b
                     else:
                         r = _conv(result, b)
-                        result = self._trunc(r, rem_after + (st.n - r.steps) * st.top)
+                        result = self._trunc(r, rem_other + (st.n - r.steps) * st.top)
                 left >>= 1
                 if not left:
                     break
                 b2 = _conv(b, b)
-                b = self._trunc(b2, rem_after + (st.n - b2.steps) * st.top)
+                b = self._trunc(b2, rem_other + (st.n - b2.steps) * st.top)
             assert result is not None
             done += st.n * st.top
-            res = result if res is None else self._trunc(_conv(res, result), rem_after)
+            res = result if res is None else self._trunc(_conv(res, result), total_top - done)
         assert res is not None
         self.vec = res
         self.rel_total = self.rel
@@ -316,12 +319,15 @@ class _Law:
             tot = float(np.abs(terms).sum()) * scale
             wn = float(math.sqrt(float(np.dot(w, w)))) * scale * (1 + len(w) * U)
             err = v.err * wn * (1 + 1e-10) + 2 * len(a) * U * tot
-        # the weights: exp (RL + U |arg|), expm1 (RL + U), the products; doubled
-        wrel = 8 * RL + 8 * U * (abs(v.ls) + abs(th * s_all[-1]) + abs(eps) + 1.0)
+        # the weights: exp (RL + U |arg|), expm1 (RL + U (1 + |eps - s|)), the products; doubled
+        smax = max(abs(s_all[0]), abs(s_all[-1]))
+        wrel = 8 * RL + 8 * U * (abs(v.ls) + (th + 1.0) * smax + abs(eps) + 1.0)
+        # the step vectors' relative errors: a positive multilinear functional of N steps moves by at most
+        # (1 - rho)^-N <= exp(1.01 N rho) up and (1 + rho)^-N >= exp(-N rho) down (rel = N rho <= 0.5)
         if self.upper:
-            r = ((val + err) * (1 + wrel) + self.extra) / (1 - self.rel)
+            r = ((val + err) * (1 + wrel) + self.extra) * math.exp(1.01 * self.rel)
             return min(r * (1 + 4 * U), 1.0) if r > 0 else 0.0
-        r = (val - err) * (1 - wrel) / (1 + self.rel)
+        r = (val - err) * (1 - wrel) * math.exp(-1.01 * self.rel)
         return max(r * (1 - 4 * U), 0.0)
 
 
@@ -454,7 +460,7 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     except _TooBig as exc:
         out["declined"] = f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})"
         return None
-    except FloatingPointError:
+    except (FloatingPointError, OverflowError, ZeroDivisionError):
         return None
     lo_e = max(b[0] for b in brackets)
     hi_e = max(b[1] for b in brackets)
@@ -481,6 +487,6 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
         for remove in (True, False):
             d = _Direction(g, remove, h, min(estimate, 0.5), eps)
             lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
-    except (_TooBig, FloatingPointError):
+    except (_TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
         return None
     return lo_d, min(hi_d, 1.0), info
