@@ -71,7 +71,7 @@ def main():
         inside = n_[0] <= est <= n_[1]
         print(f"{i:2d} sigma={s:.4g} q={q:.3g} T={T} delta={d:.3g} est={est:.8g} | before [{b[0]:.8g}, {b[1]:.8g}] "
               f"ok={ok(b[0], b[1])} {b[2]:.2f}s | after [{n_[0]:.8g}, {n_[1]:.8g}] ok={ok(n_[0], n_[1])} {n_[2]:.2f}s "
-              f"est_inside={inside} {'NEW' if 'rounded tilted PLD' in n_[3] else ''}", flush=True)
+              f"est_inside={inside} {'NEW' if 'rounded loss-distribution' in n_[3] else ''}", flush=True)
     print(f"meets width target: before {nb}/{len(pts)}, after {na}/{len(pts)}")
 
 

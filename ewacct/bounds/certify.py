@@ -18,7 +18,7 @@ Sources, tried in this order (docs/certified.md):
    a tilted-tail / sub-composition (closed forms in Arb) lower end; proven, often wide, fast.
 4. Poisson-subsampled Gaussian compositions where the bracket of 2-3 is wider than issue 9's target
    (1e-4 relative, 1e-7 absolute below eps 1e-3; the few-participation corner): intersected with the
-   rounded, tilted PLD bracket of :mod:`ewacct.bounds.fewpart_cert` (loss rounded up / down on a
+   rounded, tilted loss-distribution bracket of :mod:`ewacct.bounds.fewpart_cert` (loss rounded up / down on a
    power-of-two grid, outward-enclosed cell masses, FFT compositions with a proven l2 error budget;
    docs/certified_fewpart.md), where its grid fits its FFT limit.
 
@@ -66,7 +66,7 @@ LAPLACE_SOURCE = "Laplace composition: conditioned sum / residue sum / contour (
 PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (proven, wide)"
 #: Poisson-subsampled Gaussian compositions where the above is wider than issue 9's target: the loss
 #: rounded up / down to a grid, composed by FFT with a proven error budget (bounds/fewpart_cert.py)
-FEWPART_SOURCE = "rounded tilted PLD bracket (outward-rounded laws, FFT error budget)"
+FEWPART_SOURCE = "rounded loss-distribution bracket (outward-rounded laws, FFT error budget)"
 #: kept for callers that import the name; no certificate carries it any more
 PLD_SOURCE = "dp_accounting PLD (not used for certificates: not proven by ewacct)"
 
@@ -248,9 +248,15 @@ def _too_wide(kind: str, lo: float, hi: float) -> bool:
     return (hi - lo) > 1e-4 * hi
 
 
+#: the rounded loss-distribution bracket is tried up to this sum of q n (few participations: its grid
+#: grows with the number of participations' spread; beyond, the contour is the certificate)
+FEWPART_QN = 0.5
+
+
 def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> Certificate:
     """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
-    Gaussian only: intersected with the rounded tilted-PLD bracket of :mod:`ewacct.bounds.fewpart_cert`
+    Gaussian only, with sum q n <= FEWPART_QN: intersected with the rounded loss-distribution bracket of
+    :mod:`ewacct.bounds.fewpart_cert`
     (both are proofs about the same number; an empty intersection raises).  That bracket declines (the
     certificate is returned unchanged) where its grid would exceed its FFT limit."""
     if not _too_wide(kind, c.lower, c.upper):
@@ -259,7 +265,7 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> C
 
     groups = list(acc.groups())
     g = fewpart_cert._psg_groups(groups)
-    if g is None:
+    if g is None or sum(q * n for q, _, n in g) > FEWPART_QN:
         return c
     try:
         from ..methods import fewpart
@@ -278,7 +284,7 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> C
     if not (0.0 <= lo <= hi) or (lo <= c.lower and hi >= c.upper):
         return c
     if max(lo, c.lower) > min(hi, c.upper):
-        raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and rounded-PLD "
+        raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and rounded-loss "
                                  f"bracket [{lo!r}, {hi!r}] of the same {kind} are disjoint; please report")
     info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
     info["fewpart_pld"] = finfo

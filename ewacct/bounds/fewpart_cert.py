@@ -39,6 +39,8 @@ from ._two_step_kernel import RL, U, _pb
 
 #: largest FFT length used (complex128): 2^22 points, ~0.4 s per transform on the 2-core machine
 MAX_FFT = 1 << 22
+#: largest per-step grid (entries) tried: beyond it the compositions would exceed MAX_FFT anyway
+MAX_STEP = 1 << 20
 #: assumed bound on the error of pocketfft's twiddle factors (Higham's mu)
 MU = 8.0 * U
 #: relative budget, against the target delta, of every charged truncation together
@@ -123,7 +125,7 @@ class _Step:
             k_lo = math.floor(l_bot / h)
         self.k_lo, self.k_hi = k_lo, k_hi
         m = k_hi - k_lo + 2
-        if m > MAX_FFT:
+        if m > MAX_STEP:
             raise _TooBig(m)
         lo = np.empty(m)
         hi = np.empty(m)
@@ -394,9 +396,14 @@ class _Direction:
     def __init__(self, groups, remove: bool, h: float, target_delta: float, e_target: float):
         tail = TRUNC_REL * target_delta / len(groups)
         self.steps = [_Step(q, sig, n, remove, h, tail) for q, sig, n in groups]
-        self.theta = _theta(self.steps, e_target)
-        self.up = _Law(self.steps, True, self.theta, target_delta, 0.0)
-        self.lo = _Law(self.steps, False, self.theta, target_delta, 0.0)
+        self.target_delta, self.e_target = target_delta, e_target
+        self.theta = self.up = self.lo = None
+
+    def compose(self) -> "_Direction":
+        self.theta = _theta(self.steps, self.e_target)
+        self.up = _Law(self.steps, True, self.theta, self.target_delta, 0.0)
+        self.lo = _Law(self.steps, False, self.theta, self.target_delta, 0.0)
+        return self
 
 
 def _search(f, delta: float, lo: float, hi: float, want_le: bool, rtol: float, atol: float) -> float:
@@ -430,11 +437,12 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     out: dict[str, Any] = {"h": h}
     brackets = []
     try:
-        for remove in (True, False):
+        dirs = [_Direction(g, remove, h, delta, estimate) for remove in (True, False)]  # declines early
+        for remove, d in zip((True, False), dirs):
             if not remove and brackets and brackets[0][0] >= add_sup:
                 out["add"] = "eps_ADD <= its loss bound < REMOVE's lower end"
                 continue
-            d = _Direction(g, remove, h, delta, estimate)
+            d.compose()
             up, lo = d.up.bound, d.lo.bound
             if up(0.0) <= delta:
                 e_hi = 0.0
@@ -484,8 +492,9 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     lo_d, hi_d = 0.0, 0.0
     info: dict[str, Any] = {"h": h}
     try:
-        for remove in (True, False):
-            d = _Direction(g, remove, h, min(estimate, 0.5), eps)
+        dirs = [_Direction(g, remove, h, min(estimate, 0.5), eps) for remove in (True, False)]
+        for d in dirs:
+            d.compose()
             lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
     except (_TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
         return None
