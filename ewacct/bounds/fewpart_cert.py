@@ -378,9 +378,13 @@ def _theta(steps: list[_Step], e_target: float) -> float:
 
     if kprime(0.0) >= e_target:
         return 0.0
-    lo, hi = 0.0, 1.0
-    while kprime(hi) < e_target and hi < 1e12:
-        lo, hi = hi, hi * 4.0
+    # cap: theta |g| <= 700 on every grid (the tilt factors stay doubles; rounding stays small)
+    cap = 700.0 / max(max(abs(g[0]), abs(g[-1])) for _, _, g in sub)
+    if kprime(cap) < e_target:
+        return cap
+    lo, hi = 0.0, min(1.0, cap)
+    while kprime(hi) < e_target:
+        lo, hi = hi, min(hi * 4.0, cap)
     for _ in range(40):
         mid = 0.5 * (lo + hi)
         if kprime(mid) < e_target:
@@ -481,21 +485,37 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     """Proven [lower, upper] on delta(eps) (the larger of REMOVE and ADD), or None (as epsilon_bracket).
 
     estimate: an estimate of delta(eps) (sets the truncation budget; any value > 0 gives a valid bracket).
-    The grid: the eps-shift n h at most rel_width * delta / |d delta / d eps| is not known in advance;
-    h is taken from the eps-width rule at eps (as for eps(delta))."""
+    The grid: first from the eps-width rule at eps; where the delta bracket is then wider than
+    rel_width, once more with h from the measured slope of log delta (N h x slope <= 0.8 rel_width),
+    if that grid fits."""
     g = _psg_groups(groups)
     if g is None or not (eps >= 0.0) or not (estimate > 0.0):
         return None
     n_total = sum(n for _, _, n in g)
     width = 0.8 * (1e-4 * eps if eps >= 1e-3 else 1e-7)
     h = _grid_h(n_total, width)
-    lo_d, hi_d = 0.0, 0.0
-    info: dict[str, Any] = {"h": h}
-    try:
-        dirs = [_Direction(g, remove, h, min(estimate, 0.5), eps) for remove in (True, False)]
-        for d in dirs:
-            d.compose()
-            lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
-    except (_TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
-        return None
-    return lo_d, min(hi_d, 1.0), info
+    best: tuple[float, float, dict[str, Any]] | None = None
+    for _ in range(2):
+        info: dict[str, Any] = {"h": h}
+        lo_d = hi_d = 0.0
+        try:
+            # ADD's loss is <= sum n log(1/(1-q)): at eps beyond it delta_ADD = 0
+            add = eps < sum(-n * math.log1p(-q) for q, _, n in g) * (1 + 1e-12)
+            dirs = [_Direction(g, remove, h, min(estimate, 0.5), eps) for remove in ((True, False) if add else (True,))]
+            for d in dirs:
+                d.compose()
+                lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
+        except (_TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+            break
+        hi_d = min(hi_d, 1.0)
+        best = (lo_d, hi_d, info) if best is None else (max(lo_d, best[0]), min(hi_d, best[1]), info)
+        lo_d, hi_d = best[0], best[1]
+        if hi_d - lo_d <= rel_width * hi_d or lo_d <= 0.0:
+            break
+        # the two laws are (up to truncations) one eps-shift N h apart: slope of log delta ~ log(hi/lo)/(N h)
+        slope = math.log(hi_d / lo_d) / (n_total * h)
+        h2 = 2.0 ** math.floor(math.log2(0.8 * rel_width / (n_total * slope)))
+        if h2 >= h:
+            break
+        h = h2
+    return best
