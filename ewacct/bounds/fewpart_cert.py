@@ -226,6 +226,19 @@ class _Law:
                 lg = np.log(np.maximum(p, 0.0)) + theta * h * k
             fin = np.isfinite(lg)
             c = float(np.max(lg[fin]))
+            # entries below e^-650 of the largest would be subnormal after the division (their relative
+            # error unbounded): the lower law drops them (a lower bound stays one); the upper law drops
+            # those that cannot reach eps >= 0 (g + every other step's top <= 0) and moves the others'
+            # mass to the infinite state (payoff <= 1: the union bound of (B4) covers them)
+            small = fin & (lg - c < -650.0)
+            if small.any():
+                fin = fin & ~small
+                if upper:
+                    g_small = k[small] * h
+                    reach = g_small + (total_top - st.top) > 0.0
+                    if reach.any():
+                        st_m = float(np.sum(p[small][reach])) * (1 + len(p) * U)
+                        self.extra += st.n * st_m
             v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
             z = float(v.sum())
             v = v / z
@@ -304,6 +317,9 @@ class _Law:
             raise ValueError("eps below the searched range")
         v, h, th = self.vec, self.h, self.theta
         s_all = (v.off + np.arange(len(v.a))) * h
+        # the weights: exp (RL + U |arg|), expm1 (RL + U (1 + |eps - s|)), the products; doubled
+        smax = max(abs(s_all[0]), abs(s_all[-1]))
+        wrel = 8 * RL + 8 * U * (abs(v.ls) + (th + 1.0) * smax + abs(eps) + 1.0)
         i0 = int(np.searchsorted(s_all, eps, side="right"))
         a = v.a[i0:]
         ss = s_all[i0:]
@@ -314,16 +330,23 @@ class _Law:
             lmax = float(lw.max())
             if lmax > 700.0:  # weights beyond the double range: the trivial bounds (delta in [0, 1])
                 return 1.0 if self.upper else 0.0
+            if lmax < -700.0:  # every term below the double range: sum <= (sum |a| + sqrt(n) err) e^{lmax}
+                if not self.upper:
+                    return 0.0
+                ntot = float(np.abs(a).sum()) * (1 + len(a) * U) + math.sqrt(len(a)) * v.err
+                lu = lmax + math.log(ntot) + 1e-6 if ntot > 0 else -math.inf
+                tiny = math.exp(lu) * (1 + 8 * RL) if lu > -700.0 else 1e-300
+                return min((tiny + self.extra) * math.exp(1.01 * self.rel) * (1 + 4 * U), 1.0)
             w = np.exp(lw - lmax) * (-np.expm1(eps - ss))
             terms = a * w
             scale = math.exp(lmax)
             val = float(terms.sum()) * scale
             tot = float(np.abs(terms).sum()) * scale
             wn = float(math.sqrt(float(np.dot(w, w)))) * scale * (1 + len(w) * U)
-            err = v.err * wn * (1 + 1e-10) + 2 * len(a) * U * tot
-        # the weights: exp (RL + U |arg|), expm1 (RL + U (1 + |eps - s|)), the products; doubled
-        smax = max(abs(s_all[0]), abs(s_all[-1]))
-        wrel = 8 * RL + 8 * U * (abs(v.ls) + (th + 1.0) * smax + abs(eps) + 1.0)
+            # weights that underflowed (lw - lmax < -708) are below e^{lmax - 708}: their terms together are
+            # at most (sum |a| + sqrt(n) err) e^{lmax - 708}
+            under = (float(np.abs(a).sum()) + math.sqrt(len(a)) * v.err) * math.exp(lmax - 708.0)
+            err = v.err * wn * (1 + wrel) + 2 * len(a) * U * tot + under  # ||w*|| <= (1 + wrel) ||w||
         # the step vectors' relative errors: a positive multilinear functional of N steps moves by at most
         # (1 - rho)^-N <= exp(1.01 N rho) up and (1 + rho)^-N >= exp(-N rho) down (rel = N rho <= 0.5)
         if self.upper:
