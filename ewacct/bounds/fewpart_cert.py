@@ -311,6 +311,27 @@ class _Law:
             return v
         return _Vec(np.ascontiguousarray(a[cut_lo:end]), v.off + cut_lo, v.err, v.ls, v.steps)
 
+    def fast(self, eps: float) -> float:
+        """A float approximation of :meth:`bound` (no error terms) from suffix sums, for the bisection only:
+        every end returned is verified with :meth:`bound`."""
+        if not hasattr(self, "_sfx"):
+            v, th = self.vec, self.theta
+            s_all = (v.off + np.arange(len(v.a))) * self.h
+            lw = v.ls - th * s_all
+            l0 = float(lw.max())
+            l1 = float((lw - s_all).max())
+            with np.errstate(under="ignore"):
+                sa = np.cumsum((v.a * np.exp(lw - l0))[::-1])[::-1]
+                sb = np.cumsum((v.a * np.exp(lw - s_all - l1))[::-1])[::-1]
+            self._sfx = (s_all, l0, l1, sa, sb)
+        s_all, l0, l1, sa, sb = self._sfx
+        i0 = int(np.searchsorted(s_all, eps, side="right"))
+        if i0 >= len(s_all):
+            return self.extra if self.upper else 0.0
+        with np.errstate(over="ignore", under="ignore"):
+            val = math.exp(min(l0, 700.0)) * float(sa[i0]) - math.exp(min(eps + l1, 700.0)) * float(sb[i0])
+        return max(val, 0.0) + (self.extra if self.upper else 0.0)
+
     def bound(self, eps: float) -> float:
         """Upper (or lower) bound on this direction's delta(eps), for eps >= e_min."""
         if eps < self.e_min:
@@ -433,6 +454,30 @@ class _Direction:
         return self
 
 
+def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool) -> float:
+    """The end of the eps bracket from one law: bisection on the fast approximation between lo and hi
+    (f(hi) <= delta < f(lo) verified by the caller with the rigorous bound), then the candidate is
+    verified with the rigorous bound and moved outward until it holds (or the slow bisection answers)."""
+    f = law.bound
+    e = _search(law.fast, delta, lo, hi, want_le, 1e-10, 1e-15)
+    step = max(2e-10 * e, 1e-15)
+    for _ in range(40):
+        if want_le:
+            if e >= hi:
+                return hi
+            if f(e) <= delta:
+                return e
+            e = min(e + step, hi)
+        else:
+            if e <= lo:
+                return lo
+            if f(e) > delta:
+                return e
+            e = max(e - step, lo)
+        step *= 2.0
+    return _search(f, delta, lo, hi, want_le, 1e-9, 1e-13)
+
+
 def _search(f, delta: float, lo: float, hi: float, want_le: bool, rtol: float, atol: float) -> float:
     """Bisection on the monotone (non-increasing) f: the least e with f(e) <= delta (want_le), or the
     greatest e with f(e) > delta; lo/hi bracket the answer (f(hi) <= delta < f(lo))."""
@@ -479,7 +524,7 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
                     a, b = b, 2 * b + h
                     if b > 1e4:
                         return None
-                e_hi = _search(up, delta, a, b, True, 1e-9, 1e-13)
+                e_hi = _verified(d.up, delta, a, b, True)
             if lo(0.0) <= delta:
                 e_lo = 0.0
             else:
@@ -487,7 +532,7 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
                 b = e_hi if e_hi > 0 else h
                 while lo(b) > delta:
                     a, b = b, 2 * b + h
-                e_lo = _search(lo, delta, a, b, False, 1e-9, 1e-13)
+                e_lo = _verified(d.lo, delta, a, b, False)
             brackets.append((e_lo, e_hi))
             out["remove" if remove else "add"] = {"bracket": (e_lo, e_hi), "theta": d.theta,
                                                   "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
