@@ -453,18 +453,22 @@ class Accountant:
         n_grid = V.check_count("n_grid", n_grid, allow_zero=False)
         if n_grid > MAX_TRADEOFF_GRID:  # (10^6 ran for minutes, 10^9 ran out of memory)
             raise V.InputError(f"n_grid must be an integer in [1, {MAX_TRADEOFF_GRID}], got {n_grid}")
+        from .methods import budget
         from .methods.tradeoff_profile import grid_sup
-
-        eps_max = float(self.get_epsilon(1e-12).estimate) if self._structure() != "lattice" else self._loss_sup("remove")
-        eps_grid = np.linspace(0.0, max(eps_max, 1e-6) * 1.05, n_grid)
 
         def profile(eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             prof = self.get_delta(eps)
             return np.asarray(prof.estimate, float).reshape(-1), np.asarray(prof.valid, bool).reshape(-1)
 
-        # the supremum over the grid, delta(eps) evaluated only where it can change the result (convexity
-        # of delta bounds the rest): the same curve as the full grid to 1e-9, never above it
-        beta, info = grid_sup(eps_grid, a_arr, profile)
+        # one CPU budget for the whole curve (methods/budget.py): delta(eps) evaluated after it ran out is the
+        # flagged upper bound (a smaller beta, the safe side; valid False)
+        with budget.limit(budget.TRADEOFF_BUDGET):
+            eps_max = (float(self.get_epsilon(1e-12).estimate) if self._structure() != "lattice"
+                       else self._loss_sup("remove"))
+            eps_grid = np.linspace(0.0, max(eps_max, 1e-6) * 1.05, n_grid)
+            # the supremum over the grid, delta(eps) evaluated only where it can change the result (convexity
+            # of delta bounds the rest): the same curve as the full grid to 1e-9, never above it
+            beta, info = grid_sup(eps_grid, a_arr, profile)
         return TradeoffResult(alpha=a_arr, beta=beta, method=self.method, valid=info["valid"],
                               diagnostics={"eps_grid_max": float(eps_grid[-1]), "n_grid": n_grid,
                                            "n_evaluated": info["n_evaluated"]})

@@ -12,7 +12,15 @@ the one place that fixes the order):
    sum q n <= 0.5).  Where it follows the contour, the contour stage skips REMOVE's full engine after a
    failed truncated composition and caps that composition's CPU (truncation.FULL_AFTER_TRUNC_NOTE,
    FEW_TRUNC_BUDGET); the full engine is tried after all should the quadrature fail too;
-5. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
+5. for two subsampled-Gaussian steps (sigma >= 0.1), the verified bracket of the cell enclosure
+   (:mod:`ewacct.bounds.two_step`; ``"exact-two-step"``: the midpoint, valid where the bracket is within
+   EXACT_RTOL, else flagged with the bracket beside it), tried right after the direct quadrature fails or
+   returns an estimate outside its tolerance;
+6. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
+
+Every query point runs under one CPU budget shared by all these stages (:mod:`.budget`, 0.6 s): each
+engine's own net is capped by it, no stage starts once it is spent, and the bound then answers, its note
+saying so.  delta(eps) is 0 without any stage where both directions' Chernoff bounds underflow.
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
 :mod:`.laplace_exact` (the atom lattice summed exactly, the continuous part on the contour; method
@@ -42,6 +50,7 @@ import numpy as np
 
 from ..mechanisms import Laplace, PoissonSubsampledGaussian, RandomizedResponse
 from ..results import EdgeworthValidityWarning
+from . import budget
 from .base import CLOSED_STRUCTURES, DIRECTIONS, Groups, Row, check_finite, structure, worst_direction
 from .closed import ClosedForm
 from .tilted import DEFAULT_ORDER as TILTED_ORDER
@@ -80,6 +89,15 @@ FEWPART_FIRST_SIGMA = 0.3
 FEWPART_FIRST_SIGMA_QN = 5.0
 
 
+def _each(fn: Callable[[float], Row], arr: np.ndarray) -> list[Row]:
+    """fn(x) for every query point, each under its own CPU budget (methods/budget.py)."""
+    out = []
+    for x in arr:
+        with budget.limit():
+            out.append(fn(float(x)))
+    return out
+
+
 def _worse(best: Row | None, row: Row) -> Row:
     """The larger of two directions' rows; valid only if both are."""
     if best is None or row.value > best.value:
@@ -116,32 +134,35 @@ class ExactDispatch:
             except mixed_exact.LatticeMixError as exc:
                 return [self._lattice_bound(kind, float(x), str(exc)) for x in arr]
             if lat is not None:
-                return [self._lattice_mixed(lat, kind, float(x)) for x in arr]
+                return _each(lambda x: self._lattice_mixed(lat, kind, x), arr)
         st = structure(self.groups)
         if st in CLOSED_STRUCTURES:
             closed = ClosedForm(self.groups)
             fn = closed.delta if kind == "delta" else closed.epsilon
-            return [worst_direction(fn, float(x), DIRECTIONS, kind) for x in arr]
+            return _each(lambda x: worst_direction(fn, x, DIRECTIONS, kind), arr)
         if self.eng is None:
             from . import laplace_exact
 
             lap = laplace_exact.composition_for(self.groups)
             if lap is not None:
-                return [self._laplace(lap, kind, float(x)) for x in arr]
+                return _each(lambda x: self._laplace(lap, kind, x), arr)
             mixed = laplace_exact.mixed_compositions(self.groups)
             if mixed is not None:
-                return [self._laplace_mixed(mixed, kind, float(x)) for x in arr]
+                return _each(lambda x: self._laplace_mixed(mixed, kind, x), arr)
             if any(isinstance(m, Laplace) for m, _ in self.groups):
-                return [self._composition_bound(kind, float(x), "no exact evaluation for this mix") for x in arr]
-            return [self._tilted(kind, float(x), LAPLACE_NOTE) for x in arr]
+                return _each(lambda x: self._composition_bound(kind, x, "no exact evaluation for this mix"), arr)
+            return _each(lambda x: self._tilted(kind, x, LAPLACE_NOTE), arr)
         from . import direct
 
         if direct.supports(self.groups) and sum(m.sampling_probability * n for m, n in self.groups) < 0.5:
             # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature
-            return [self.answer(kind, float(x), skip_contour=FEW_PARTICIPATIONS) for x in arr]
+            return _each(lambda x: self.answer(kind, x, skip_contour=FEW_PARTICIPATIONS), arr)
         self.eng.clear()  # contours are shared within one call only: answers do not depend on history
         order = np.argsort(arr)[::-1] if kind == "epsilon" else np.argsort(arr)
-        res = {int(i): self.answer(kind, float(arr[i])) for i in order}
+        res = {}
+        for i in order:
+            with budget.limit():  # each query point its own CPU budget (methods/budget.py)
+                res[int(i)] = self.answer(kind, float(arr[i]))
         return [res[i] for i in range(arr.size)]
 
     def answer(self, kind: str, x: float, skip_contour: str | None = None) -> Row:
@@ -158,6 +179,15 @@ class ExactDispatch:
             if b0 <= x:
                 return Row(0.0, "remove", True, {"note": f"delta(0) <= {b0:.3g} <= target (joint-convexity "
                                                          "bound): eps = 0", "rel_error": 0.0}, "exact")
+        elif kind == "delta":
+            # delta = 0 in double precision where both directions' Chernoff bounds are below the smallest
+            # double: milliseconds, before any stage
+            try:
+                note = self.eng.delta_underflow(x)
+            except (ArithmeticError, ValueError):
+                note = None  # (the stages decide)
+            if note is not None:
+                return Row(0.0, "remove", True, {"note": note, "rel_error": 0.0}, "exact")
         contour = ("contour", lambda: skip_contour is None, self._contour,
                    (ContourError, FloatingPointError, OverflowError, ZeroDivisionError))
         direct_ = ("direct quadrature", self._direct_applies, self._direct, _QUADRATURE_ERRORS)
@@ -172,18 +202,42 @@ class ExactDispatch:
             stages = (contour, direct_, fewpart_)
         why = skip_contour
         near = None  # a quadrature's estimate that missed its tolerance by little: (value, rel, direction)
+        two_done: Row | bool | None = None  # the two-step bracket's row once tried (False: none found)
         self._full_skipped = self._retry_full = False
         for name, applies, run, errors in stages:
+            if budget.expired():
+                # the call's CPU budget (methods/budget.py) is spent: no further stage, the flagged bound
+                why = budget.NOTE if why is None else f"{why}; {budget.NOTE}"
+                break
             if not applies():
                 continue
             try:
-                return run(kind, x, why)
+                row = run(kind, x, why)
+                if not row.valid:
+                    # two steps: the cell enclosure's bracket where it settles (_two_step); where it is wider
+                    # than the tolerance, the stage's estimate stays, the bracket beside it
+                    two = self._two_step(kind, x, row.value, f"{name}: estimated relative error "
+                                                             f"{row.diagnostics.get('rel_error')} above {EXACT_RTOL:g}")
+                    if two is not None:
+                        lo, hi = two.diagnostics["lower"], two.diagnostics["upper"]
+                        if two.valid or not lo <= row.value <= hi:
+                            return two
+                        return row._replace(diagnostics={**row.diagnostics, "two_step_lower": lo,
+                                                         "two_step_upper": hi})
+                return row
             except errors as exc:
                 why = str(exc) if why is None else f"{why}; {name}: {exc}"
                 est = getattr(exc, "estimate", None)
+                if name == "direct quadrature" and two_done is None:
+                    # two steps whose direct quadrature failed: the cell enclosure's bracket next (the other
+                    # stages rarely settle there, and spent the whole budget at sigma 0.16-0.23), its search
+                    # started at the direct quadrature's last iterate
+                    two_done = self._two_step(kind, x, est[0] if est is not None else None, why) or False
+                    if two_done and two_done.valid:
+                        return two_done
                 if est is not None and math.isfinite(est[0]) and est[0] >= 0.0 and est[1] <= NEAR_RTOL:
-                    near = est
-        if self._full_skipped:
+                    near = (*est[:3], name)
+        if self._full_skipped and not budget.expired():
             # the full engine was skipped for the few-participation quadrature, which failed too: try it now
             self._retry_full = True
             try:
@@ -192,6 +246,9 @@ class ExactDispatch:
                 why = f"{why}; contour (full composition): {exc}"
             finally:
                 self._retry_full = False
+        two = two_done if two_done is not None else self._two_step(kind, x, near[0] if near is not None else None, why)
+        if two:
+            return two
         bound = self._chernoff(kind, x, why)
         if near is not None and near[0] <= bound.value:
             # the estimate, flagged, with the rigorous bound beside it: the bound alone was 6.5x the truth
@@ -200,10 +257,11 @@ class ExactDispatch:
             # quadrature's error estimate was 2e-6
             diag = {"rel_error": float(near[1]), "why_not_exact": why, "upper_bound": float(bound.value),
                     "upper_bound_method": bound.method,
-                    "note": f"the few-participation quadrature missed its tolerance ({EXACT_RTOL:g}): the value "
+                    "note": f"the {near[3]} missed its tolerance ({EXACT_RTOL:g}): the value "
                             f"is its estimate (estimated relative error {near[1]:.2g}), not certified; a rigorous "
                             f"upper bound is diagnostics['upper_bound']"}
-            return Row(float(near[0]), near[2], False, diag, "exact-fewpart")
+            label = "exact-direct" if near[3] == "direct quadrature" else "exact-fewpart"
+            return Row(float(near[0]), near[2], False, diag, label)
         return bound
 
     # ------------------------------------------------------------------ Laplace
@@ -411,6 +469,44 @@ class ExactDispatch:
         check_finite(kind, v)
         return Row(v, d, rel <= EXACT_RTOL, {"rel_error": rel, "contour": why}, "exact-fewpart")
 
+    def _two_step(self, kind: str, x: float, guess: float | None, why: str | None) -> Row | None:
+        """Two subsampled-Gaussian steps (sigma >= 0.1, heterogeneous or not) where the exact stages did not
+        settle: the verified bracket of :mod:`ewacct.bounds.two_step`'s cell enclosure (outward-rounded
+        directed bounds, both directions; delta(eps) to ~1e-10 relative in 10-25 ms).  delta(eps): its
+        bracket.  eps(delta): a bracket of the root from delta brackets, :func:`two_step_eps_bracket`.
+        The value is the bracket's midpoint, valid where the bracket's relative width is at most
+        EXACT_RTOL; otherwise flagged, with the bracket in the diagnostics.  None where it does not apply
+        or finds no bracket.  Reviewer H-R7 F6: the default was a Chernoff bound 0.2661 (truth 7.4557e-6)."""
+        if not _two_step_applies(self.groups):
+            return None
+        from ..bounds.two_step import two_step_delta_bracket
+
+        shim = _GroupsView(self.groups)
+        try:
+            if kind == "delta":
+                b = two_step_delta_bracket(shim, x)
+                info: dict[str, Any] = {}
+            else:
+                b, info = two_step_eps_bracket(lambda e: two_step_delta_bracket(shim, e), x, guess)
+        except (ArithmeticError, ValueError):
+            return None
+        if b is None:
+            return None
+        lo, hi = float(b[0]), float(b[1])
+        if not (0.0 <= lo <= hi and math.isfinite(hi)):
+            return None
+        mid = 0.5 * (lo + hi)
+        rel = (hi - lo) / mid if mid > 0.0 else (0.0 if hi == 0.0 else math.inf)
+        ok = rel <= EXACT_RTOL
+        diag = {"lower": lo, "upper": hi, "rel_error": rel, "why_not_exact": why, **info,
+                "note": ("two steps: the value is the midpoint of the verified bracket of the cell enclosure "
+                         "(ewacct.bounds.two_step), diagnostics['lower'] .. ['upper']")}
+        if not ok:
+            diag["note"] += (f"; the bracket is wider than the tolerance ({EXACT_RTOL:g} relative): not certified "
+                             "to it, the rigorous upper end is diagnostics['upper']")
+        check_finite(kind, mid)
+        return Row(mid, "remove", ok, diag, "exact-two-step")
+
     def _chernoff(self, kind: str, x: float, why: str | None) -> Row:
         """A rigorous upper bound when no exact stage settled the query (flagged invalid)."""
         from .exact import chernoff_eps, chernoff_log_delta
@@ -422,17 +518,107 @@ class ExactDispatch:
         d = max(vals, key=vals.get)
         diag = {"error": why, "note": "exact quadrature did not converge within its budget; the value is a "
                 "rigorous upper bound (Chernoff), not the exact answer"}
+        if why is not None and budget.NOTE in why:
+            diag["note"] = (f"exact quadrature did not converge: {budget.NOTE} (methods/budget.py: "
+                            f"{budget.CALL_BUDGET:g} s of CPU per query); the value is a rigorous upper bound "
+                            "(Chernoff), not the exact answer")
         if kind == "delta" and x >= 0.0:
             # delta is non-increasing in eps and delta(0) = TV <= the engine's bound (joint convexity /
             # P(the record is used)): where that is smaller (few participations, small eps: Chernoff gave
             # 0.0089 at q = 1e-4, sigma = 1, T = 10, eps = 0.047 where delta(0) <= 1e-3), it is the bound
             b0 = self.eng.delta_at_zero_bound()
             if b0 < vals[d]:
-                diag["note"] = ("exact quadrature did not converge within its budget; the value is a rigorous "
-                                "upper bound (delta(eps) <= delta(0) <= joint-convexity / record-use bound), "
-                                "not the exact answer")
+                diag["note"] = diag["note"].replace("(Chernoff)", "(delta(eps) <= delta(0) <= joint-convexity / "
+                                                    "record-use bound)")
                 return Row(float(b0), d, False, diag, "chernoff-bound")
         return Row(float(vals[d]), d, False, diag, "chernoff-bound")
+
+
+class _GroupsView:
+    """The ``groups()`` view :mod:`ewacct.bounds.two_step` reads from an accountant."""
+
+    def __init__(self, groups: Groups) -> None:
+        self._g = list(groups)
+
+    def groups(self) -> Groups:
+        return self._g
+
+
+#: the two-step cell kernel's range (ewacct.bounds.two_step.KERNEL_MU_MAX = 10: sigma >= 0.1); below, that
+#: module answers by an Arb integral taking seconds, not tried here
+TWO_STEP_SIGMA_MIN = 0.1
+#: secant steps of an eps(delta) bracket search (one delta bracket each, 10-25 ms) ...
+TWO_STEP_EVALS = 12
+#: ... and the CPU seconds the whole search may take (it runs after the exact stages, whose budget may be
+#: spent: the call then takes up to CALL_BUDGET + this)
+TWO_STEP_BUDGET = 0.15
+
+
+def _two_step_applies(groups: Groups) -> bool:
+    return (sum(int(n) for _, n in groups) == 2
+            and all(isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0
+                    and m.noise_multiplier >= TWO_STEP_SIGMA_MIN for m, _ in groups))
+
+
+def two_step_eps_bracket(dbr: Callable[[float], Any], delta: float, guess: float | None,
+                         rel: float = 0.4 * EXACT_RTOL) -> tuple[tuple[float, float] | None, dict[str, Any]]:
+    """A verified bracket [e_dn, e_up] of eps(delta) from verified brackets ``dbr(e) = (lo, hi)`` of a
+    non-increasing delta(e): hi(e_up) <= delta gives eps(delta) <= e_up, lo(e_dn) > delta gives
+    eps(delta) > e_dn (eps(delta) = inf{e >= 0 : delta(e) <= delta}).  A safeguarded secant on the
+    brackets' midpoints (log delta against eps) from ``guess`` finds the root to the brackets' own
+    resolution, then the ends e -+ w are checked, w = rel e widened 10x at a time where the delta brackets
+    cannot separate them (eps far below 1: delta(eps) - delta(0) is then below the brackets' ~1e-10
+    relative width; the result is then wider than EXACT_RTOL and the caller flags it).  At most
+    TWO_STEP_BUDGET of CPU.  ((0, 0), info) where hi(0) <= delta."""
+    ld = math.log(delta)
+    n = [0]
+    stop = budget.clock() + TWO_STEP_BUDGET
+
+    def br(e: float) -> tuple[float, float]:
+        if budget.clock() > stop:
+            raise ArithmeticError(f"two-step bracket search ran past its {TWO_STEP_BUDGET:g} s")
+        n[0] += 1
+        b = dbr(e)
+        if b is None:
+            raise ArithmeticError("no delta bracket")
+        return float(b[0]), float(b[1])
+
+    lo0, hi0 = br(0.0)
+    if hi0 <= delta:
+        return (0.0, 0.0), {"evaluations": n[0]}
+    if not lo0 > delta:
+        return None, {}
+    # g(e) = log mid(e) - log delta, decreasing; secant steps kept inside the bracket [a, b] of the root
+    a, b = 0.0, math.inf
+    e = guess if guess is not None and guess > 0.0 and math.isfinite(guess) else 1.0
+    prev: tuple[float, float] | None = (0.0, math.log(0.5 * (lo0 + hi0)) - ld)
+    for _ in range(TWO_STEP_EVALS):
+        lo, hi = br(e)
+        mid = 0.5 * (lo + hi)
+        g = math.log(mid) - ld if mid > 0.0 else -math.inf
+        if g > 0.0:
+            a = e
+        else:
+            b = e
+        if math.isfinite(g) and abs(g) <= 2.0 * (hi - lo) / mid:
+            break  # at the brackets' resolution
+        en = math.nan
+        if prev is not None and math.isfinite(g) and math.isfinite(prev[1]) and g != prev[1]:
+            en = e - g * (e - prev[0]) / (g - prev[1])
+        prev = (e, g)
+        if not (a < en < b):
+            en = 0.5 * (a + b) if b < math.inf else 4.0 * max(e, 1e-12)
+        if abs(en - e) <= 0.05 * rel * e:
+            e = en
+            break
+        e = en
+    w = rel * e
+    while w <= 0.1 * e:
+        up, dn = e + w, e - w
+        if br(up)[1] <= delta and br(dn)[0] > delta:
+            return (dn, up), {"evaluations": n[0]}
+        w *= 10.0
+    return None, {"evaluations": n[0]}
 
 
 def _add_not_larger(add: Any, kind: str, x: float, remove_value: float) -> str | None:

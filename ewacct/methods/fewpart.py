@@ -125,6 +125,7 @@ import numpy as np
 from numba import njit
 
 from .._kernels.fewpart_path import CachedPath
+from . import budget
 from .fewpart_filon import WEIGHT_FP_UNITS, FilonGK
 from scipy.special import exp1 as _exp1
 from .._kernels.mgf import _GW, _GX, _cexpm1, _clog1p, _e2, _f_form, _log1p_minus, _loss
@@ -652,6 +653,13 @@ EDGE_REL_FREQ = 2.9
 C_REACH = 1e4
 
 
+def _check_budget() -> None:
+    """Stop where the call's CPU budget (methods/budget.py) has run out: checked before every batch of
+    nodes, the quadrature's unit of work (this method has no time net of its own, only MAX_NODES)."""
+    if budget.expired():
+        raise FewPartError(budget.NOTE)
+
+
 class FewPartError(ArithmeticError):
     """The quadrature could not reach its tolerance.  ``estimate``: where the query ran to its end, the
     (value, estimated relative error, direction) it reached (the dispatch may report it, flagged)."""
@@ -762,6 +770,7 @@ class Panels:
 
     def add_many(self, ab: list[tuple[float, float]]) -> list[int]:
         """Add the panels [a, b] of ``ab`` (their nodes in one kernel call); returns their indices."""
+        _check_budget()
         ab = list(ab)
         lo = np.array([x for x, _ in ab])
         hi = np.array([y for _, y in ab])
@@ -785,6 +794,7 @@ class Panels:
 
     def split_many(self, idx) -> None:
         """Halve the panels ``idx`` (all new nodes in one kernel call)."""
+        _check_budget()
         idx = [int(i) for i in idx]
         a = np.array([self.a[i] for i in idx])
         b = np.array([self.b[i] for i in idx])

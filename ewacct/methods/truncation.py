@@ -40,7 +40,7 @@ import numpy as np
 
 from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
 from .contour import saddle_estimate
-from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection, saddle_curve_start
+from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection, over_budget, saddle_curve_start
 
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
@@ -97,7 +97,7 @@ class TruncatedLogMgf(LogMgf):
 
     def _complex(self, z: np.ndarray) -> np.ndarray:
         if time.process_time() > self.state["deadline"]:  # CPU time, as exact.clock
-            raise ContourError("the exact quadrature ran past its time budget")
+            raise ContourError(over_budget())
         z = np.ascontiguousarray(z, dtype=np.complex128)
         out = self.comp(z)
         if self.g2:

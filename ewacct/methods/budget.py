@@ -1,0 +1,86 @@
+"""One CPU-time budget per default query, shared by every stage of the exact chain.
+
+Issue 8 asks that no single default call run longer than 1 s.  Each engine of the exact chain has its
+own safety net (the contour's ``ExactDirection.TIME_BUDGET``, the direct quadrature's, the truncated
+composition's, the few-participation quadrature's node budget); a degenerate query could chain them
+(3.3 s at PSG(681.6, 1.91e-6) x 96, delta(1e-3): the full engine's 3 s net, then the Chernoff bound).
+Here one deadline is set per query point (:func:`limit`, by :class:`ewacct.methods.dispatch.ExactDispatch`)
+and every engine's own deadline is ``min``-ed with it (:func:`cap`), so the whole chain, including the
+flagged Chernoff bound that answers when it runs out, stays within about a second of CPU.
+
+Rules:
+
+* a scalar query gets :data:`CALL_BUDGET` CPU seconds for its exact stages; the fallback bound (the
+  rigorous Chernoff bound, ``valid=False``, with a note that the time budget ran out) is computed after it
+  and costs milliseconds (two subsampled-Gaussian steps first try the cell enclosure's bracket, at most
+  ``dispatch.TWO_STEP_BUDGET`` more);
+* an array query gives each point its own budget (answers do not depend on which other points were asked
+  in the same call); such a call takes at most about ``CALL_BUDGET`` per point;
+* :meth:`ewacct.Accountant.tradeoff` is one answer: the whole curve (its eps range and every delta(eps) it
+  evaluates) shares one budget of :data:`TRADEOFF_BUDGET`; points evaluated after it ran out are the flagged
+  upper bounds of delta (a smaller beta: the safe side; the curve is then ``valid=False``).
+
+Budgets nest: an inner :func:`limit` never extends the outer deadline.  The clock is this process's CPU
+time (as ``ewacct.methods.exact.clock``), so whether a query settles does not depend on the machine's load.
+Set :data:`CALL_BUDGET` to ``math.inf`` to give the engines their own nets back (minutes at worst).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+#: CPU seconds of one query point's exact stages (the fallback bound comes after, in milliseconds).  The
+#: work in flight when the deadline passes finishes first (up to ~0.3 s where the real log-MGF kernel is
+#: slowest, sigma ~700 at w mu ~ 1e4: 0.66 s in all there), so the whole call stays below 1 s.  No answer
+#: that was exact and valid on the random sweeps of the H-D report took more than 0.34 s
+CALL_BUDGET = 0.6
+#: CPU seconds of a whole trade-off curve (its eps range and all the delta(eps) it evaluates)
+TRADEOFF_BUDGET = 0.6
+#: the note a stage's error carries when this budget (not the stage's own net) stopped it
+NOTE = "the call's time budget ran out"
+
+_DEADLINE: ContextVar[float] = ContextVar("ewacct_call_deadline", default=math.inf)
+
+
+def clock() -> float:
+    """CPU time of this process (the budgets' clock)."""
+    return time.process_time()
+
+
+def deadline() -> float:
+    """The running call's deadline (``clock()`` value), ``inf`` outside any budget."""
+    return _DEADLINE.get()
+
+
+def cap(own_deadline: float) -> float:
+    """An engine's own deadline, capped by the running call's."""
+    return min(own_deadline, _DEADLINE.get())
+
+
+def remaining() -> float:
+    """CPU seconds left to the running call (``inf`` outside any budget)."""
+    dl = _DEADLINE.get()
+    return math.inf if dl == math.inf else dl - clock()
+
+
+def expired() -> bool:
+    """Whether the running call's budget has run out."""
+    dl = _DEADLINE.get()
+    return dl != math.inf and clock() > dl
+
+
+@contextmanager
+def limit(seconds: float | None = None) -> Iterator[float]:
+    """Run the block under a deadline ``seconds`` (default :data:`CALL_BUDGET`) of CPU from now, or the
+    enclosing block's, whichever is earlier; yields the deadline."""
+    s = CALL_BUDGET if seconds is None else seconds
+    dl = min(_DEADLINE.get(), clock() + s) if s != math.inf else _DEADLINE.get()
+    tok = _DEADLINE.set(dl)
+    try:
+        yield dl
+    finally:
+        _DEADLINE.reset(tok)
