@@ -155,3 +155,21 @@ def test_two_step_eps_bracket_on_a_closed_form():
     (lo, hi), info = two_step_eps_bracket(dbr, 0.3, None)
     assert lo < 2.0 < hi and (hi - lo) / 2.0 <= 1e-6
     assert two_step_eps_bracket(dbr, 0.6, None)[0] == (0.0, 0.0)  # delta(0) <= target: eps = 0
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_underflowing_delta_is_zero_before_any_stage(monkeypatch):
+    # q 6.06e-9, sigma 10.95, T 197887, eps 1.933: the few-participation quadrature (first at sum q n <= 1e-2)
+    # spent 1.8 s failing before the contour's check found delta < e^-1941.  The check now comes first, so it
+    # answers even with no budget at all
+    monkeypatch.setattr(budget, "CALL_BUDGET", 0.0)
+    q, sigma, T, eps = 6.057e-9, 10.95, 197887, 1.933
+    r = _acc(sigma, q, T).get_delta(eps)
+    assert r.method == "exact" and r.valid and r.value == 0.0 and "0 in double precision" in r.diagnostics["note"]
+    # independent of the engines: the subsampled Gaussian's RDP at order lam is at most 2 q^2 lam / sigma^2
+    # (Mironov, Talwar & Zhang 2019, Thm 11: q <= 1/5, sigma >= 4, lam - 1 <= sigma^2 L / 2 - 2 ln sigma with
+    # L = ln(1 + 1 / (q (lam - 1))) ~ 12.9 at lam = 400: 399 <= 768, so lam <= 400 qualifies), and RDP gives
+    # log delta <= (lam - 1) (T rdp(lam) - eps) (Mironov 2017, Prop. 3): below log(5e-324) = -744.4 too
+    lam = np.arange(2, 401)
+    log_bound = np.min((lam - 1) * (T * 2.0 * q * q * lam / sigma**2 - eps))
+    assert log_bound < -744.4
