@@ -47,6 +47,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import budget
+
 
 def gammaln(x):
     """scipy.special.gammaln, imported on first use (scipy costs a noticeable share of CLI start-up)."""
@@ -810,7 +812,7 @@ class LaplaceWithOthers(LaplaceMixture):
     def delta(self, eps: float) -> tuple[float, float, dict]:
         if self._deadline < math.inf:  # inside epsilon: its budget
             return super().delta(eps)
-        self._deadline = time.process_time() + DEADLINE_S
+        self._deadline = budget.cap(time.process_time() + DEADLINE_S)
         try:
             return super().delta(eps)
         finally:
@@ -818,7 +820,7 @@ class LaplaceWithOthers(LaplaceMixture):
 
     def epsilon(self, delta: float) -> tuple[float, float, dict]:
         self._pins, self._nodes = [], {}
-        self._deadline = time.process_time() + DEADLINE_S
+        self._deadline = budget.cap(time.process_time() + DEADLINE_S)
         try:
             return super().epsilon(delta)
         finally:

@@ -42,6 +42,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import budget
+
 #: relative accuracy aimed at on delta (stopping bound of the lattice sum)
 RTOL = 1e-11
 #: largest relative error an answer may carry and still be called exact
@@ -339,7 +341,7 @@ class LatticeMix:
             if self._deadline < math.inf:
                 yield
                 return
-            self._deadline = time.process_time() + DEADLINE_S
+            self._deadline = budget.cap(time.process_time() + DEADLINE_S)
             try:
                 yield
             finally:
