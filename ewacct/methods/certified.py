@@ -1795,6 +1795,7 @@ class ContourCertifier:
         """Certified [lower, upper] on delta(eps) = max over both directions (CertError past
         ``time_budget`` seconds, default ``TIME_BUDGET``)."""
         self._budget = TIME_BUDGET if time_budget is None else float(time_budget)
+        self._eng = {}  # (per query, as in epsilon())
         _warm_once()
         try:
             with _CertClock(self.exact, _now() + self._budget):
