@@ -29,10 +29,10 @@ lower end whose lower bound (one direction) is > delta.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
+from ..methods import budget
 
 A_LEFT = 40.0  # P(N(mu, 1) < -40 + mu) < 1e-349: the left tail's share
 #: integrand evaluations per integral (Arb returns a wider ball past it, which then fails to verify;
@@ -201,7 +201,7 @@ def _arb_epsilon_bracket(p, delta: float, estimate: float | None = None,
     """The Arb integral's verified [lower, upper] on eps(delta) (slow at small q: kept for sigma below
     the cell kernel's range), or None."""
     ld = math.log(delta)
-    deadline = time.process_time() + TIME_BUDGET
+    deadline = budget.clock() + TIME_BUDGET
 
     def g(e: float) -> float:  # log delta(e) - log delta in floating point (the search only)
         try:
@@ -226,7 +226,7 @@ def _arb_epsilon_bracket(p, delta: float, estimate: float | None = None,
     est = e1
     prec = 128
     for widen in (1.0, 10.0, 100.0):
-        if time.process_time() > deadline:
+        if budget.clock() > deadline:
             return None
         w = widen * max(rel * est, 2e-9)
         up, dn = est + w, max(0.0, est - w)

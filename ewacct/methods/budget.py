@@ -46,9 +46,51 @@ NOTE = "the call's time budget ran out"
 _DEADLINE: ContextVar[float] = ContextVar("ewacct_call_deadline", default=math.inf)
 
 
+#: CPU seconds this process has spent holding Numba's compiler lock (compiling a kernel or loading it from
+#: the on-disk cache), and the state of the listener that counts them (nesting depth, start time)
+_JIT = {"total": 0.0, "depth": 0, "t0": 0.0}
+
+
+def _count_jit() -> None:
+    """Count the CPU time spent under Numba's global compiler lock (``numba:compiler_lock`` events, which
+    cover compilation and cache loads alike): the budgets bound the engines' work, not a one-time kernel
+    load.  Without this a cold Numba cache (seconds of compilation) or the first use of a kernel in a
+    process (0.1-0.5 s to load it) pushed a query past its budget into the flagged fallback."""
+    try:
+        from numba.core import event as ev
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+
+    class _JitTimer(ev.Listener):
+        def on_start(self, event) -> None:
+            if _JIT["depth"] == 0:
+                _JIT["t0"] = time.process_time()
+            _JIT["depth"] += 1
+
+        def on_end(self, event) -> None:
+            _JIT["depth"] -= 1
+            if _JIT["depth"] == 0:
+                _JIT["total"] += time.process_time() - _JIT["t0"]
+
+    ev.register("numba:compiler_lock", _JitTimer())
+
+
+_count_jit()
+
+
+def jit_seconds() -> float:
+    """CPU seconds spent so far compiling or loading Numba kernels (including one in progress)."""
+    j = _JIT["total"]
+    if _JIT["depth"] > 0:
+        j += time.process_time() - _JIT["t0"]
+    return j
+
+
 def clock() -> float:
-    """CPU time of this process (the budgets' clock)."""
-    return time.process_time()
+    """The budgets' clock: this process's CPU time less what Numba spent compiling or loading kernels
+    (:func:`jit_seconds`), so whether a query settles depends neither on the machine's load nor on whether
+    its kernels were already loaded.  Every engine's deadline is on this clock."""
+    return time.process_time() - jit_seconds()
 
 
 def deadline() -> float:

@@ -48,6 +48,8 @@ from typing import Callable, Sequence
 import numpy as np
 from numba import njit
 
+from . import budget
+
 #: nodes evaluated per batch while marching along the contour
 CHUNK = 48
 #: most nodes of one chunk of build_contour (one kernel call: ~0.1-0.5 ms at 128)
@@ -706,7 +708,7 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
         if total >= K.max_nodes:
             raise ContourError(
                 f"contour quadrature did not converge within {K.max_nodes} nodes (c={c:.4g}, h={h:.4g})")
-        if kfn is None and time.process_time() > deadline:  # CPU time, as ewacct.methods.exact.clock
+        if kfn is None and budget.clock() > deadline:  # CPU time, as ewacct.methods.exact.clock
             # (a K with complex_err_fn checks the query's deadline itself, in every evaluation)
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
         size = nxt if nxt > 0 else _next_size(size, mag, z.imag, target - 2.3)

@@ -295,12 +295,11 @@ class DirectShort:
         Stops once the residual is at the rule's own accuracy (fine vs coarse at e0, at least ``tol``):
         below that the fine rule's rounding noise (1e-10 .. 1e-8 relative at tiny delta) makes further
         steps wander.  Returns the iterate with the smallest residual; the caller verifies it."""
-        import time
 
-        deadline = budget.cap(time.process_time() + TIME_BUDGET)
+        deadline = budget.cap(budget.clock() + TIME_BUDGET)
 
         def f(e: float) -> float:
-            if time.process_time() > deadline:
+            if budget.clock() > deadline:
                 raise ArithmeticError(_over_budget())
             return _log_rel(self._delta_dir(e, d, 1.0), lt)
 
@@ -343,13 +342,12 @@ class DirectShort:
         return e, rel_d + self._entry(e, d, 1.0)[1], slope, abs(fe)
 
     def _solve(self, d: str, lt: float, scale: float, start: float | None = None, tol: float = 1e-12) -> float:
-        import time
 
         # CPU time: the answer does not depend on load; capped by the call's budget (methods/budget.py)
-        deadline = budget.cap(time.process_time() + TIME_BUDGET)
+        deadline = budget.cap(budget.clock() + TIME_BUDGET)
 
         def f(e: float) -> float:
-            if time.process_time() > deadline:
+            if budget.clock() > deadline:
                 raise ArithmeticError(_over_budget())
             return _log_rel(self._delta_dir(e, d, scale), lt)
 

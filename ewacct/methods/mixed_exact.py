@@ -37,7 +37,6 @@ own relative errors (weighted) plus the stopping bound.  A delta whose terms' ri
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -341,7 +340,7 @@ class LatticeMix:
             if self._deadline < math.inf:
                 yield
                 return
-            self._deadline = budget.cap(time.process_time() + DEADLINE_S)
+            self._deadline = budget.cap(budget.clock() + DEADLINE_S)
             try:
                 yield
             finally:
@@ -354,7 +353,7 @@ class LatticeMix:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        if time.process_time() > self._deadline:
+        if budget.clock() > self._deadline:
             raise LatticeMixError(f"the conditioned sum ran past its CPU-time budget ({DEADLINE_S} s)")
         try:
             if x >= 0.0:
@@ -407,7 +406,7 @@ class LatticeMix:
         with np.errstate(divide="ignore"):
             out = np.log(self.wts)
         for j, a in enumerate(self.vals):
-            if not j & 255 and time.process_time() > self._deadline:
+            if not j & 255 and budget.clock() > self._deadline:
                 raise LatticeMixError(f"the lattice's Chernoff bounds ran past the CPU-time budget ({DEADLINE_S} s) "
                                       f"at {self.vals.size} points")
             x = eps - float(a)

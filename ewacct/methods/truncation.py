@@ -33,7 +33,6 @@ closed by a vertical segment at x0, in the cancellation-free f-form).
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,6 +40,7 @@ import numpy as np
 from .contour import ContourError, LogMgf, alias_period, build_contour, log_delta_on, psi_grid
 from .contour import saddle_estimate
 from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection, over_budget, saddle_curve_start
+from . import budget
 
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
@@ -96,7 +96,7 @@ class TruncatedLogMgf(LogMgf):
         super().__init__(complex_fn=self._complex, real_fn=self._real, loss_sup=math.inf, max_nodes=MAX_NODES)
 
     def _complex(self, z: np.ndarray) -> np.ndarray:
-        if time.process_time() > self.state["deadline"]:  # CPU time, as exact.clock
+        if budget.clock() > self.state["deadline"]:  # CPU time, as exact.clock
             raise ContourError(over_budget())
         z = np.ascontiguousarray(z, dtype=np.complex128)
         out = self.comp(z)
