@@ -63,20 +63,7 @@ def _eps(sigma: float, q: float, steps: int, delta: float, method: str, *, fallb
     acc = Accountant(method=method, fallback=fallback).compose(PoissonSubsampledGaussian(sigma, q), steps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = acc.get_epsilon(delta, certify=certify, certify_options=certify_options)
-        if _budget_ran_out(res):
-            res = acc.get_epsilon(delta, certify=certify, certify_options=certify_options)
-        return res
-
-
-def _budget_ran_out(res: EpsilonResult) -> bool:
-    """Whether the query's CPU budget (methods/budget.py) stopped the exact engine and a flagged bound
-    answered.  The calibration then asks once more: the first few-participation query of a process spends
-    ~0.5-1.3 s loading its Numba kernels inside that budget, and its flagged Chernoff bound (e.g. 3.06
-    for 0.0268 at q = 1e-6, sigma = 0.5, T = 16, delta = 1e-10) sent calibrate_steps to 15 steps for 408."""
-    from .methods import budget
-
-    return not res.valid and budget.NOTE in str(res.diagnostics.get("note", ""))
+        return acc.get_epsilon(delta, certify=certify, certify_options=certify_options)
 
 
 def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_probability: float, steps: int,
@@ -210,10 +197,7 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
 def _eps_on(acc: Accountant, delta: float) -> EpsilonResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = acc.get_epsilon(delta)
-        if _budget_ran_out(res):
-            res = acc.get_epsilon(delta)
-        return res
+        return acc.get_epsilon(delta)
 
 
 #: most exact evaluations of the model-corrected search before it hands over to the bracketing search
