@@ -3,9 +3,12 @@
 ``calibrate_noise`` finds the smallest noise multiplier whose epsilon meets the target, finished on
 the safe side (the returned sigma always satisfies eps(sigma) <= target for the chosen method), in
 the spirit of dp_accounting's ``calibrate_dp_mechanism``.  With the exact engine (the default) the
-search corrects the cheap saddle-point model of delta(target eps) by exact evaluations
-(:func:`_model_search`: 2-7 of them, against 11-14 for a bracket search); elsewhere, and wherever that
-search does not settle, by Brent's method on ``log sigma`` inside a bracket found by doubling.
+search corrects a cheap model of delta(target eps) by exact evaluations (:func:`_model_search`: 2-7 of
+them, against 11-14 for a bracket search): the saddle-point model, or with few participations (q T <= 1)
+T times one step's exact delta (:func:`_log_step_model`; 2 evaluations at q = 1e-4, T = 10, delta = 1e-10,
+where the saddle-point model was off by e^11-e^19); elsewhere, and wherever that search does not settle, by
+Brent's method on ``log sigma`` inside a bracket found by doubling.  ``calibrate_steps`` starts there from
+the same one-step model's root (:func:`_steps_newton`).
 
 With ``guarantee="certified"`` the search starts from the exact engine's sigma (true to ~1e-6, so no
 smaller sigma can be certified) and climbs a geometric ladder, one certificate
