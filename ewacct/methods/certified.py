@@ -1560,8 +1560,11 @@ def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: fl
 # ----------------------------------------------------------------------------- brackets
 def _now() -> float:
     """The certificate's clock: this process's CPU time, so that the budget (hence which source
-    answers, and the bracket's width) does not depend on what else the machine is running."""
-    return time.process_time()
+    answers, and the bracket's width) does not depend on what else the machine is running; Numba's
+    kernel compilation and loading are left out (:func:`ewacct.methods.budget.clock`)."""
+    from . import budget
+
+    return budget.clock()
 
 
 #: eps(delta) from quantised contours first (certified_quant; their node enclosures are reused across
