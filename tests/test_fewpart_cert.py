@@ -139,3 +139,26 @@ def test_heterogeneous_history_against_pld_and_estimate():
     assert lo <= phi and plo <= hi, (lo, hi, plo, phi)
     assert lo <= est <= hi
     assert hi - lo <= 1e-4 * hi
+
+
+def test_lower_end_found_below_the_upper_end_where_the_tilted_lower_law_is_void_at_zero():
+    # reviewer H-R8 F1: tilted for eps ~ 29, the lower law's bound at eps = 0 is 0 (the FFT error times the
+    # tilt's weight swamps it), and the lower end collapsed to 0: [0, 29.23476].  The lower end is now
+    # searched below the upper end.  Reference: the default exact engine's estimate (a different method:
+    # the direct quadrature of two steps) must lie inside, and the bracket must be narrow.
+    groups = [(PSG(0.4, 0.3), 2)]
+    delta = 1e-14
+    est = float(Accountant().compose(PSG(0.4, 0.3), 2).get_epsilon(delta).estimate)
+    br = fc.epsilon_bracket(groups, delta, est)
+    assert br is not None
+    lo, hi, _ = br
+    assert lo <= est <= hi
+    assert lo > 0.999 * hi
+
+
+def test_declines_when_its_time_budget_runs_out():
+    # its CPU is bounded (reviewer H-R8 F2: 10 s at sigma 0.3, q 1e-3, T 50): with no time at all it declines
+    # (None: the certificate before it stands) instead of answering late
+    groups = [(PSG(0.5, 1e-3), 10)]
+    assert fc.epsilon_bracket(groups, 1e-10, 5.8465, time_budget=0.0) is None
+    assert fc.delta_bracket(groups, 5.8465, 1e-10, time_budget=0.0) is None

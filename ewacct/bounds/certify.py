@@ -146,7 +146,7 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
         c = _proven_certificate(acc, "epsilon", delta, note, t0)
     if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
         return c  # the caller asked for a quick answer (the calibration ladders pass 0.4 s, then 0.02 s)
-    return _with_fewpart(acc, "epsilon", delta, c, t0)
+    return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget)
 
 
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
@@ -253,18 +253,20 @@ def _too_wide(kind: str, lo: float, hi: float) -> bool:
 #: the rounded loss-distribution bracket is tried up to this sum of q n (few participations: its grid
 #: grows with the number of participations' spread; beyond, the contour is the certificate)
 FEWPART_QN = 0.5
-#: ... and only where the caller's time_budget (if given) is at least this (CPU seconds): its cost,
-#: 0.01-6 s measured, is not bounded by the budget
+#: ... and only where the caller's time_budget (if given) is at least this (CPU seconds).  Its own CPU is
+#: bounded by fewpart_cert.TIME_BUDGET (2 s), or by the caller's time_budget where that is larger
 FEWPART_MIN_BUDGET = 1.0
 
 
-def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> Certificate:
+def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
+                  time_budget: float | None = None) -> Certificate:
     """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
     Gaussian only, with sum q n <= FEWPART_QN: intersected with the rounded loss-distribution bracket of
     :mod:`ewacct.bounds.fewpart_cert` (both are proofs about the same number; an empty intersection
     raises).  That bracket declines (the certificate is returned unchanged) where its grid would exceed
-    its FFT limit, or where the exact estimate that sets its grid is refused.  Its cost (0.01-6 s
-    measured) is not bounded by the contour's ``time_budget``."""
+    its FFT limit, where it runs out of its CPU budget (``fewpart_cert.TIME_BUDGET``, 2 s, or the caller's
+    ``time_budget`` where larger), or where the exact estimate that sets its grid is refused (that
+    estimate runs under the default query's budget, ``ewacct.methods.budget``)."""
     if not _too_wide(kind, c.lower, c.upper):
         return c
     from . import fewpart_cert
@@ -273,15 +275,19 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float) -> C
     g = fewpart_cert._psg_groups(groups)
     if g is None or sum(q * n for q, _, n in g) > FEWPART_QN:
         return c
+    tb = None if time_budget is None else max(time_budget, fewpart_cert.TIME_BUDGET)
     try:
-        from ..methods import fewpart
+        from ..methods import budget, fewpart
 
+        with budget.limit():
+            if kind == "epsilon":
+                est = fewpart.fewpart_epsilon([(q, s, n) for q, s, n in g], x)[0]
+            else:
+                est = fewpart.fewpart_delta([(q, s, n) for q, s, n in g], x)[0]
         if kind == "epsilon":
-            est = fewpart.fewpart_epsilon([(q, s, n) for q, s, n in g], x)[0]
-            br = fewpart_cert.epsilon_bracket(groups, x, est)
+            br = fewpart_cert.epsilon_bracket(groups, x, est, time_budget=tb)
         else:
-            est = fewpart.fewpart_delta([(q, s, n) for q, s, n in g], x)[0]
-            br = fewpart_cert.delta_bracket(groups, x, est)
+            br = fewpart_cert.delta_bracket(groups, x, est, time_budget=tb)
     except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the proven bracket stands
         return c
     if br is None:

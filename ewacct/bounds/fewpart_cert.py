@@ -29,12 +29,12 @@ grid would exceed ``MAX_FFT``.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Sequence
 
 import numpy as np
 from numba import njit
 
+from ..methods import budget
 from ._two_step_kernel import RL, U, _pb
 
 #: largest FFT length used (complex128): 2^22 points, ~0.4 s per transform on the 2-core machine
@@ -184,12 +184,31 @@ class _TooBig(Exception):
     pass
 
 
+class _OutOfTime(_TooBig):
+    """The bracket's CPU budget (TIME_BUDGET) ran out before a composition step: it declines."""
+
+
+#: CPU seconds (ewacct.methods.budget.clock: Numba's kernel loading left out) one bracket may spend; it is
+#: checked before every FFT composition (so a call overruns it by at most one FFT, ~0.3 s at MAX_FFT) and in
+#: the eps searches.  Without it a bracket took up to 10 s (sigma 0.3, q 1e-3, T 50, delta 1e-13; reviewer
+#: H-R8), or 4 s before declining at MAX_FFT.  2 s: at (sigma 10, q 1e-3, T 10, delta 1e-12) the bracket needs
+#: ~2 s to narrow the contour's 4.7e-4 to 7.8e-5 (relative); a caller's larger time_budget raises it
+TIME_BUDGET = 2.0
+_deadline = [math.inf]
+
+
+def _check_time() -> None:
+    if budget.clock() > _deadline[0]:
+        raise _OutOfTime("time budget")
+
+
 def _conv(x: _Vec, y: _Vec) -> _Vec:
     """The linear convolution by FFT, with its l2 error bound (module docstring)."""
     n_out = len(x.a) + len(y.a) - 1
     N = 1 << max(1, (n_out - 1).bit_length())
     if N > MAX_FFT:
         raise _TooBig(N)
+    _check_time()
     if x is y:
         fx = np.fft.rfft(x.a, N)
         c = np.fft.irfft(fx * fx, N)[:n_out]
@@ -491,16 +510,26 @@ def _search(f, delta: float, lo: float, hi: float, want_le: bool, rtol: float, a
 
 
 def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
-                    width: float | None = None) -> tuple[float, float, dict[str, Any]] | None:
+                    width: float | None = None, time_budget: float | None = None
+                    ) -> tuple[float, float, dict[str, Any]] | None:
     """Proven [lower, upper] on eps(delta) (the larger of REMOVE and ADD), or None where the grid this
     width needs exceeds MAX_FFT (or the composition is not subsampled Gaussian).
 
     estimate: an estimate of eps(delta) (sets the grid and the tilt; any value gives a valid bracket).
-    width: the eps width aimed at (default 0.8 x (1e-4 relative above eps 1e-3, 1e-7 absolute below))."""
+    width: the eps width aimed at (default 0.8 x (1e-4 relative above eps 1e-3, 1e-7 absolute below)).
+    time_budget: CPU seconds it may spend (default TIME_BUDGET); past it, it declines."""
     g = _psg_groups(groups)
     if g is None or not (0.0 < delta < 1.0) or not math.isfinite(estimate) or estimate < 0:
         return None
-    t0 = time.process_time()
+    t0 = budget.clock()
+    _deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
+    try:
+        return _epsilon_bracket(g, delta, estimate, width, t0)
+    finally:
+        _deadline[0] = math.inf
+
+
+def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: float):
     n_total = sum(n for _, _, n in g)
     if width is None:
         width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
@@ -521,16 +550,31 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
             else:
                 a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
                 while up(b) > delta:
+                    _check_time()
                     a, b = b, 2 * b + h
                     if b > 1e4:
                         return None
                 e_hi = _verified(d.up, delta, a, b, True)
             if lo(0.0) <= delta:
+                # the lower law is a bound at every eps, but tilted for the target it can be 0 at eps = 0 (the
+                # FFT error term times the weight e^{theta (eps - s)} swamps it) while tight near the target
+                # (reviewer H-R8: [0, 29.23476] where 29.2328 holds): look below e_hi for a point where it
+                # proves delta(e) > delta; any such e is a lower end (delta is non-increasing in eps), and
+                # lo(e_hi) <= up(e_hi) <= delta brackets the bisection
                 e_lo = 0.0
+                for k in range(14):
+                    _check_time()
+                    a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
+                    if a <= 0.0:
+                        break
+                    if lo(a) > delta:
+                        e_lo = _verified(d.lo, delta, a, e_hi, False)
+                        break
             else:
                 a = 0.0
                 b = e_hi if e_hi > 0 else h
                 while lo(b) > delta:
+                    _check_time()
                     a, b = b, 2 * b + h
                 e_lo = _verified(d.lo, delta, a, b, False)
             brackets.append((e_lo, e_hi))
@@ -538,18 +582,20 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
                                                   "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
                                                   "extra_upper": d.up.extra}
     except _TooBig as exc:
-        out["declined"] = f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})"
+        out["declined"] = (f"ran out of its {TIME_BUDGET:g} s time budget" if isinstance(exc, _OutOfTime)
+                           else f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})")
         return None
     except (FloatingPointError, OverflowError, ZeroDivisionError):
         return None
     lo_e = max(b[0] for b in brackets)
     hi_e = max(b[1] for b in brackets)
-    out["seconds"] = time.process_time() - t0
+    out["seconds"] = budget.clock() - t0
     return lo_e, hi_e, out
 
 
 def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float,
-                  rel_width: float = 1e-4) -> tuple[float, float, dict[str, Any]] | None:
+                  rel_width: float = 1e-4, time_budget: float | None = None
+                  ) -> tuple[float, float, dict[str, Any]] | None:
     """Proven [lower, upper] on delta(eps) (the larger of REMOVE and ADD), or None (as epsilon_bracket).
 
     estimate: an estimate of delta(eps) (sets the truncation budget; any value > 0 gives a valid bracket).
@@ -559,6 +605,14 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     g = _psg_groups(groups)
     if g is None or not (eps >= 0.0) or not (estimate > 0.0):
         return None
+    _deadline[0] = budget.clock() + (TIME_BUDGET if time_budget is None else time_budget)
+    try:
+        return _delta_bracket(g, eps, estimate, rel_width)
+    finally:
+        _deadline[0] = math.inf
+
+
+def _delta_bracket(g, eps: float, estimate: float, rel_width: float):
     n_total = sum(n for _, _, n in g)
     width = 0.8 * (1e-4 * eps if eps >= 1e-3 else 1e-7)
     h = _grid_h(n_total, width)
