@@ -162,3 +162,17 @@ def test_declines_when_its_time_budget_runs_out():
     groups = [(PSG(0.5, 1e-3), 10)]
     assert fc.epsilon_bracket(groups, 1e-10, 5.8465, time_budget=0.0) is None
     assert fc.delta_bracket(groups, 5.8465, 1e-10, time_budget=0.0) is None
+
+
+@pytest.mark.parametrize("kw", [dict(width=0.0), dict(width=-1.0), dict(width=float("nan"))])
+def test_bad_width_is_a_clear_value_error(kw):
+    # reviewer H-R8 F4: width 0 raised "math domain error" from deep inside
+    with pytest.raises(ValueError, match="width"):
+        fc.epsilon_bracket([(PSG(1.0, 1e-3), 10)], 1e-5, 0.1, **kw)
+
+
+@pytest.mark.parametrize("eps", [float("inf"), float("nan"), -1.0])
+def test_bad_eps_is_a_clear_value_error(eps):
+    # reviewer H-R8 F4: eps = inf raised OverflowError from the grid's spacing
+    with pytest.raises(ValueError, match="eps"):
+        fc.delta_bracket([(PSG(1.0, 1e-3), 10)], eps, 1e-5)

@@ -518,6 +518,8 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     estimate: an estimate of eps(delta) (sets the grid and the tilt; any value gives a valid bracket).
     width: the eps width aimed at (default 0.8 x (1e-4 relative above eps 1e-3, 1e-7 absolute below)).
     time_budget: CPU seconds it may spend (default TIME_BUDGET); past it, it declines."""
+    if width is not None and not (math.isfinite(width) and width > 0.0):
+        raise ValueError(f"width must be a positive finite number (the eps width aimed at), got {width!r}")
     g = _psg_groups(groups)
     if g is None or not (0.0 < delta < 1.0) or not math.isfinite(estimate) or estimate < 0:
         return None
@@ -602,8 +604,12 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     The grid: first from the eps-width rule at eps; where the delta bracket is then wider than
     rel_width, once more with h from the measured slope of log delta (N h x slope <= 0.8 rel_width),
     if that grid fits."""
+    if not (math.isfinite(eps) and eps >= 0.0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    if not (math.isfinite(rel_width) and rel_width > 0.0):
+        raise ValueError(f"rel_width must be a positive finite number, got {rel_width!r}")
     g = _psg_groups(groups)
-    if g is None or not (eps >= 0.0) or not (estimate > 0.0):
+    if g is None or not (estimate > 0.0):
         return None
     _deadline[0] = budget.clock() + (TIME_BUDGET if time_budget is None else time_budget)
     try:
