@@ -111,18 +111,22 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
 
     state = {"deadline": math.inf, "dl_set": math.nan, "wall_until": -math.inf}
 
+    def check_deadline() -> None:
+        """Raise ContourError past the running query's deadline.  The CPU clock is a system call (0.02-0.5 ms
+        under load); while the wall clock (cheap) says less than the budget has passed since
+        ExactDirection._deadline set this deadline, so does the CPU clock of a single thread: no need to
+        read it."""
+        dl = state["deadline"]
+        if dl != math.inf and not (dl == state["dl_set"] and time.perf_counter() < state["wall_until"]):
+            if clock() > dl:
+                raise ContourError(over_budget())
+
     def complex_err_fn(z: np.ndarray, trap_l: float = TRAP_L) -> tuple[np.ndarray, np.ndarray]:
         """(K(z), estimate of the x-quadrature's absolute error of K(z)) with the fast kernels aimed
         at a relative aliasing error exp(-trap_l) (ewacct._kernels.mgf.sg_log_g_fast_err); the other
         groups are closed forms (Gaussian) or the Gauss-Legendre kernel at its fixed accuracy, not
         counted here (their rounding is in the contour's floating-point budget)."""
-        dl = state["deadline"]
-        # the CPU clock is a system call (0.02-0.5 ms under load); while the wall clock (cheap) says less
-        # than the budget has passed since ExactDirection._deadline set this deadline, so does the CPU
-        # clock of a single thread: no need to read it
-        if dl != math.inf and not (dl == state["dl_set"] and time.perf_counter() < state["wall_until"]):
-            if clock() > dl:
-                raise ContourError(over_budget())
+        check_deadline()
         z = np.ascontiguousarray(z, dtype=np.complex128)
         err = np.zeros(z.shape[0])
         if fast:
@@ -156,10 +160,7 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
             return hit
         # the query's deadline (as in complex_err_fn): the saddle search's real kernel, 50-250 ms a call
         # where w mu >> 1 (sigma 681.6, q 1.91e-6, T 96, eps 1e-3: 99 calls, 5 s without this check)
-        dl = state["deadline"]
-        if dl != math.inf and not (dl == state["dl_set"] and time.perf_counter() < state["wall_until"]):
-            if clock() > dl:
-                raise ContourError(over_budget())
+        check_deadline()
         out = np.zeros(3)
         if fast:
             sg_composition_real(qs, mus, ns, w_sign * t + w_shift, buf)
