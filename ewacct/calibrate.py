@@ -60,6 +60,13 @@ class CalibrationResult:
     def __float__(self) -> float:
         return self.noise_multiplier
 
+    @property
+    def valid(self) -> bool:
+        """False where an answer the calibration used was flagged (``valid=False``: e.g. the rigorous Chernoff
+        bound that answers when a query's CPU budget ran out); ``details["flag_note"]`` says which and whether
+        the returned sigma is still safe."""
+        return bool(self.epsilon.valid) and not self.details.get("flagged_evaluations")
+
 
 def _eps(sigma: float, q: float, steps: int, delta: float, method: str, *, fallback: bool,
          certify: bool = False, certify_options: dict[str, Any] | None = None) -> EpsilonResult:
@@ -110,6 +117,11 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     directions = ("remove",)  # REMOVE dominates DP-SGD; verified at the end, redone with both if not
 
     last_t: dict[str, float] = {}
+    flagged: list[EpsilonResult] = []   # flagged answers (valid=False) the search or the result used
+
+    def seen(r: EpsilonResult) -> None:
+        if not r.valid:
+            flagged.append(r)
 
     def f(logs: float) -> float:
         acc = Accountant(method=m, fallback=False).compose(PoissonSubsampledGaussian(math.exp(logs), q), steps)
@@ -128,7 +140,9 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
                     return math.log(max(d, 1e-300)) - math.log(target_delta)
                 except ArithmeticError:
                     pass
-            return float(_eps_on(acc, target_delta).value) - target_epsilon
+            r_acc = _eps_on(acc, target_delta)
+            seen(r_acc)
+            return float(r_acc.value) - target_epsilon
         if m != "tilted":
             return max(acc._eps_one(target_delta, d)[0] for d in directions) - target_epsilon
         # tilted: eps(delta) <= target  <=>  delta(target) <= delta (delta(eps) is decreasing), and
@@ -161,11 +175,17 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol)
         n_eval += n_search
         res = _eps(s, q, steps, target_delta, m, fallback=True)
+    seen(res)
     while float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
         s *= 1.0 + max(1e-3, (float(res.estimate) - target_epsilon) / target_epsilon)
         res = _eps(s, q, steps, target_delta, m, fallback=True)
+        seen(res)
         n_eval += 1
     details: dict[str, Any] = {"estimate_sigma": s}
+    if flagged:
+        details["flagged_evaluations"] = len(flagged)
+        details["flag_note"] = _flag_note(flagged, res, "sigma")
+        warnings.warn(details["flag_note"], UserWarning, stacklevel=2)
     if s <= SIGMA_MIN * (1.0 + 1e-9):
         details["note"] = (f"the target is met already at the smallest noise multiplier searched ({SIGMA_MIN:g}); "
                            "any sigma >= that meets it, smaller ones are outside the accepted domain")
@@ -203,6 +223,38 @@ def _eps_on(acc: Accountant, delta: float) -> EpsilonResult:
         return acc.get_epsilon(delta)
 
 
+def _is_bound(r: EpsilonResult) -> bool:
+    """A flagged answer that is a rigorous upper bound (the exact chain's Chernoff / composition bound)."""
+    from .methods.dispatch import BOUND_METHODS
+
+    return r.method in BOUND_METHODS
+
+
+def _flag_note(flagged: list[EpsilonResult], final: EpsilonResult, what: str) -> str:
+    """What flagged answers (``valid=False``) mean for a calibration: the note of ``details["flag_note"]``.
+
+    A flagged rigorous upper bound (``dispatch.BOUND_METHODS``, e.g. the Chernoff bound answering after a
+    query's CPU budget ran out, methods/budget.py) is >= the exact eps: a target met by it is met by the
+    exact eps (safe), a target missed by it may not be missed (the search then chose more noise / fewer
+    steps than needed: conservative).  A flagged estimate (a quadrature that missed its tolerance) carries
+    no such guarantee either way."""
+    n = len(flagged)
+    kinds = sorted({r.method for r in flagged})
+    why = next((str(r.diagnostics.get("note")) for r in flagged if r.diagnostics.get("note")), "")
+    head = (f"{n} epsilon evaluation{'s' if n > 1 else ''} used by this calibration {'were' if n > 1 else 'was'} "
+            f"flagged (valid=False, method {', '.join(kinds)}{': ' + why if why else ''}); ")
+    if all(_is_bound(r) for r in flagged):
+        return head + (f"each is a rigorous upper bound on the exact epsilon, so the returned {what} is safe "
+                       f"(its epsilon is at most the target) but conservative: the exact optimum may allow "
+                       f"{'less noise' if what == 'sigma' else 'more steps'}")
+    if final.valid or _is_bound(final):
+        return head + (f"the returned {what} meets the target by a "
+                       f"{'valid exact evaluation' if final.valid else 'rigorous upper bound'} (safe), but the "
+                       f"search steps that used a flagged estimate may have moved it away from the optimum")
+    return head + (f"the returned {what} meets the target only by a flagged estimate that missed its tolerance "
+                   "(not guaranteed): use guarantee='certified' for a proven one")
+
+
 #: most exact evaluations of the model-corrected search before it hands over to the bracketing search
 _MODEL_MAX_EVALS = 8
 #: with fewer expected participations q T than this and a saddle abscissa above _MODEL_C_FAR at the
@@ -219,6 +271,12 @@ _SECOND_STEP_DAMPING = 0.6
 #: off by 11-19 in log delta at q = 1e-4, T = 10, eps = 0.05, delta = 1e-10, and its search handed over
 #: to the bracket search: 15 evaluations, 2 s); measured |d(f - M)/dx| / |dM/dx| <= 0.25 up to q T = 1
 _STEP_MODEL_QT = 1.0
+#: the few-participation quadrature's relative tolerance on delta during the search (its default is 1e-8):
+#: 2-5x cheaper (q = 3.04e-6, sigma = 0.655, T = 892270, eps = 0.19: 0.22 -> 0.12 s; q = 6.2e-4, sigma =
+#: 1.25, T = 170, eps = 0.12: 0.25 -> 0.05 s); used where it moves the root by at most rtol / 4 in log sigma
+_FEWPART_SEARCH_RTOL = 1e-6
+#: after the contour refused at one point of the search, it is not asked within this distance in log sigma
+_REFUSED_NEAR = 0.05
 
 
 def _log_step_model(q: float, sigma: float, steps: int, eps: float) -> float:
@@ -368,8 +426,21 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
         return math.exp(x), evals, acc, res
 
     evals = failures = 0
-    contour_refused = False
+    refused_at: float | None = None   # where the contour last refused
+
+    def _search_rtol(x: float) -> float | None:
+        """The quadrature's relative tolerance on delta at x: _FEWPART_SEARCH_RTOL where an error of that size
+        moves the root by at most rtol / 4 in x (|d log delta / d log sigma| >= 4e-6 / rtol, by the exact
+        secant or the model's slope; a first point, far from the root, needs no more), else its default."""
+        if len(pts) >= 2 and pts[-1][0] != pts[-2][0]:
+            d = abs((fs[-1] - fs[-2]) / (pts[-1][0] - pts[-2][0]))
+        elif slope:
+            d = abs(slope[-1])
+        else:
+            return _FEWPART_SEARCH_RTOL if not pts else None
+        return _FEWPART_SEARCH_RTOL if 0.25 * rtol * d >= _FEWPART_SEARCH_RTOL else None
     pts: list[tuple[float, float]] = []   # (x, r = f - M) at the exact evaluations
+    fs: list[float] = []                  # f at those points
     above, below = -math.inf, math.inf      # exact bracket: f > 0 at `above`, f <= 0 at `below`
 
     def correction(x: float) -> float:
@@ -402,17 +473,26 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                         # met by the joint-convexity bound on delta(0): no exact value to correct the
                         # model with; the bracketing search takes over (its f uses the bound too)
                         return None
+                    skip = refused_at is not None and abs(x - refused_at) <= _REFUSED_NEAR
                     try:
-                        if contour_refused:
-                            raise ContourError("the contour refused at the search's first point")
+                        if skip:
+                            raise ContourError("the contour refused at a point of the search nearby")
                         fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
                     except ContourError:
                         # few participations where the contour refuses (e.g. sigma < 0.2 at q T = 0.1):
-                        # the few-participation quadrature, REMOVE direction, as the dispatch does.  With the
-                        # one-step model the next points lie within ~1e-3 of this sigma: the contour is not
-                        # asked again (0.08-0.11 s per refusal at q = 4.05e-6, T = 7226, delta = 1e-10)
-                        contour_refused = step_model and shortcut
-                        fx = _fewpart_log_delta(q, math.exp(x), steps, target_epsilon) - log_d
+                        # the few-participation quadrature, REMOVE direction, as the dispatch does.  The
+                        # contour is not asked again within _REFUSED_NEAR of a refusal (0.08-0.11 s per
+                        # refusal at q = 4.05e-6, T = 7226, delta = 1e-10 and at q = 3e-6, T = 9e5,
+                        # delta = 1.65e-11), unless the quadrature fails there
+                        if not skip:
+                            refused_at = x
+                        try:
+                            fx = _fewpart_log_delta(q, math.exp(x), steps, target_epsilon,
+                                                    rtol=_search_rtol(x)) - log_d
+                        except ContourError:
+                            if not skip:
+                                raise
+                            fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
                 except ContourError:
                     # the engine's far tail (too much noise for it): back off towards less noise;
                     # a second failure hands over to the bracket search (each costs ~1 s)
@@ -434,6 +514,7 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                 else:
                     below = min(below, x)
                 pts.append((x, fx - model(x)))
+                fs.append(fx)
                 root = model_root(correction, x)
                 if fx <= 0.0 and x - root <= rtol:
                     return math.exp(x), evals, acc_x, None
@@ -455,8 +536,11 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
     return None
 
 
-def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float) -> float:
-    """log delta_remove(eps) by the few-participation quadrature; ContourError where it does not apply."""
+def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float, rtol: float | None = None) -> float:
+    """log delta_remove(eps) by the few-participation quadrature; ContourError where it does not apply.
+
+    ``rtol``: the quadrature's relative tolerance (its default, 1e-8, where None); where a looser one is
+    refused with an error estimate near the quadrature's acceptance (<= 1e-3), the default is asked."""
     from .methods import fewpart
     from .methods.contour import ContourError
 
@@ -464,7 +548,15 @@ def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float) -> float:
     if not fewpart.supports(g):
         raise ContourError("few-participation quadrature not applicable")
     try:
-        d, _, _ = fewpart.fewpart_delta(g, eps, direction="remove")
+        try:
+            if rtol is None:
+                raise fewpart.FewPartError("default tolerance")
+            d, _, _ = fewpart.fewpart_delta(g, eps, direction="remove", rtol=rtol)
+        except fewpart.FewPartError as exc:
+            est = exc.estimate
+            if est is not None and not est[1] <= 1e-3:
+                raise  # far from the acceptance (cancellation): the default tolerance fails as well
+            d, _, _ = fewpart.fewpart_delta(g, eps, direction="remove")
     except (ArithmeticError, ValueError) as exc:
         raise ContourError(f"few-participation quadrature: {exc}") from exc
     if not d > 0.0:
@@ -794,15 +886,30 @@ def _estimate_steps(target_epsilon: float, target_delta: float, q: float, sigma:
     probe that leaves more than half of it is followed by a bisection in log T), to hi - lo = 1:
     ~8-12 evaluations instead of the 2 log2 T of doubling and bisection."""
     vals: dict[int, float] = {}
+    res_at: dict[int, EpsilonResult] = {}
+    flagged: list[EpsilonResult] = []
 
     def g(T: int) -> float:
         if T not in vals:
-            vals[T] = float(_eps(sigma, q, T, target_delta, m, fallback=True).estimate) - target_epsilon
+            r = res_at[T] = _eps(sigma, q, T, target_delta, m, fallback=True)
+            if not r.valid:
+                flagged.append(r)
+            vals[T] = float(r.estimate) - target_epsilon
         return vals[T]
+
+    T = _estimate_steps_search(g, target_epsilon, target_delta, q, sigma, max_steps)
+    if flagged:
+        warnings.warn(_flag_note(flagged, res_at.get(T, flagged[-1]), "step count"), UserWarning, stacklevel=3)
+    return T
+
+
+def _estimate_steps_search(g, target_epsilon: float, target_delta: float, q: float, sigma: float,
+                           max_steps: int) -> int:
+    """The search of :func:`_estimate_steps` on g(T) = eps(T) - target."""
 
     if g(1) > 0.0:
         warnings.warn(f"even one step exceeds target_epsilon={target_epsilon:g} at noise_multiplier={sigma:g}, "
-                      f"sampling_probability={q:g}: returning 0 steps", UserWarning, stacklevel=3)
+                      f"sampling_probability={q:g}: returning 0 steps", UserWarning, stacklevel=4)
         return 0
     lo, hi = 1, 16
     near = _steps_newton(g, target_epsilon, target_delta, q, sigma, max_steps)
@@ -815,7 +922,7 @@ def _estimate_steps(target_epsilon: float, target_delta: float, q: float, sigma:
     if hi > max_steps:
         if g(max_steps) <= 0.0:
             warnings.warn(f"the target is still met at max_steps={max_steps}; the largest number of steps may be "
-                          "larger (raise max_steps)", UserWarning, stacklevel=3)
+                          "larger (raise max_steps)", UserWarning, stacklevel=4)
             return max_steps
         hi = max_steps
     g_lo, g_hi = g(lo), g(hi)
