@@ -176,3 +176,73 @@ def test_bad_eps_is_a_clear_value_error(eps):
     # reviewer H-R8 F4: eps = inf raised OverflowError from the grid's spacing
     with pytest.raises(ValueError, match="eps"):
         fc.delta_bracket([(PSG(1.0, 1e-3), 10)], eps, 1e-5)
+
+
+def _mp_one_step_eps(sigma, q, delta, direction):
+    """eps(delta) of one Poisson-subsampled Gaussian step in one direction, mpmath (30 digits): the loss is
+    monotone in x, so delta(e) = P(loss > e) - e^e Q(loss > e) in closed form; bisection on e."""
+    with mp.workdps(30):
+        q, mu, delta = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(delta)
+
+        def d(e):
+            if direction == "remove":  # P = (1-q) N(0,1) + q N(mu,1), Q = N(0,1); loss > e  <=>  x > xe
+                xe = mu / 2 + mp.log(mp.expm1(e) / q + 1) / mu
+                return (1 - q) * mp.ncdf(-xe) + q * mp.ncdf(mu - xe) - mp.exp(e) * mp.ncdf(-xe)
+            if e >= -mp.log(1 - q):  # ADD: P = N(0,1), Q = the mixture; loss > e  <=>  x < xe
+                return mp.mpf(0)
+            xe = mu / 2 + mp.log((mp.exp(-e) - (1 - q)) / q) / mu
+            return mp.ncdf(xe) - mp.exp(e) * ((1 - q) * mp.ncdf(xe) + q * mp.ncdf(xe - mu))
+
+        lo, hi = mp.mpf(0), mp.mpf(40)
+        for _ in range(110):
+            mid = (lo + hi) / 2
+            if d(mid) > delta:
+                lo = mid
+            else:
+                hi = mid
+        return float(hi)
+
+
+def test_add_chernoff_end_bounds_the_mpmath_add_epsilon():
+    # the proven upper end on eps_ADD that lets the bracket skip composing ADD (bounds/proven.py's Chernoff bound)
+    for sigma, q, delta in [(4.0, 0.3, 1e-2), (1.0, 0.05, 1e-4), (0.5, 1e-3, 1e-10)]:
+        ref = _mp_one_step_eps(sigma, q, delta, "add")
+        ub = fc._add_chernoff([(PSG(sigma, q), 1)], delta)
+        assert ref <= ub, (sigma, q, delta, ref, ub)
+
+
+def test_remove_bracket_kept_when_add_cannot_finish(monkeypatch):
+    # ADD dominates here (eps_ADD 0.0639 > eps_REMOVE 0.0504): when ADD's composition cannot finish, the bracket
+    # is [REMOVE's lower end, max(REMOVE's upper end, ADD's Chernoff end)], which must still contain the truth
+    sigma, q, delta = 4.0, 0.3, 1e-2
+    ref = max(_mp_one_step_eps(sigma, q, delta, "remove"), _mp_one_step_eps(sigma, q, delta, "add"))
+    orig = fc._Direction
+
+    def no_add(g, remove, *a, **k):
+        if not remove:
+            raise fc._TooBig(1 << 30)
+        return orig(g, remove, *a, **k)
+
+    monkeypatch.setattr(fc, "_Direction", no_add)
+    lo, hi, info = fc.epsilon_bracket([(PSG(sigma, q), 1)], delta, 0.06)
+    assert "not finished" in info["add"]
+    assert lo <= ref <= hi, (lo, ref, hi)
+    assert lo > 0.7 * ref  # REMOVE's lower end, not 0
+
+
+def test_certify_tries_the_rounded_bracket_when_the_estimate_is_refused(monkeypatch):
+    # reviewer H-R8 F3: where the few-participation estimate raised, the rounded bracket was not tried and the
+    # proven bracket stood.  Here the estimate is refused on purpose: the bracket is centred on the proven bracket
+    # and must still reach the target and contain the exact engine's estimate
+    from ewacct.bounds import certify
+
+    monkeypatch.setattr(certify, "_fewpart_estimate", lambda g, kind, x: None)
+    certify.clear_memo()
+    sigma, q, T, delta = 0.35, 0.3, 3, 1e-13
+    acc = _acc(sigma, q, T)
+    c = certify.certified_epsilon(acc, delta)
+    certify.clear_memo()
+    est = float(_acc(sigma, q, T).get_epsilon(delta).value)
+    assert "rounded loss-distribution" in c.source
+    assert c.lower <= est <= c.upper, (c.lower, est, c.upper)
+    assert c.upper - c.lower <= 1e-4 * c.upper

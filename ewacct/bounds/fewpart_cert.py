@@ -513,7 +513,10 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
                     width: float | None = None, time_budget: float | None = None
                     ) -> tuple[float, float, dict[str, Any]] | None:
     """Proven [lower, upper] on eps(delta) (the larger of REMOVE and ADD), or None where the grid this
-    width needs exceeds MAX_FFT (or the composition is not subsampled Gaussian).
+    width needs exceeds MAX_FFT (or the composition is not subsampled Gaussian).  Where REMOVE finished
+    and ADD did not (time, grid), the upper end is the larger of REMOVE's and a proven Chernoff upper end
+    on eps_ADD, possibly inf (the lower end, REMOVE's, still holds); ADD is not composed where that
+    Chernoff end is already <= REMOVE's upper end.
 
     estimate: an estimate of eps(delta) (sets the grid and the tilt; any value gives a valid bracket).
     width: the eps width aimed at (default 0.8 x (1e-4 relative above eps 1e-3, 1e-7 absolute below)).
@@ -526,12 +529,24 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     t0 = budget.clock()
     _deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
     try:
-        return _epsilon_bracket(g, delta, estimate, width, t0)
+        return _epsilon_bracket(g, delta, estimate, width, t0, list(groups))
     finally:
         _deadline[0] = math.inf
 
 
-def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: float):
+def _add_chernoff(groups, delta: float) -> float:
+    """A proven upper bound on ADD's eps(delta) (bounds/proven.py: the Chernoff bound from rigorous real-MGF
+    enclosures, capped by ADD's loss bound); inf where it fails."""
+    from .proven import _Dir, chernoff_eps_upper
+
+    try:
+        cd = _Dir(groups, "add")
+        return min(chernoff_eps_upper(cd, math.log(delta))[0], cd.loss_sup)
+    except (ArithmeticError, ValueError):
+        return math.inf
+
+
+def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: float, groups=None):
     n_total = sum(n for _, _, n in g)
     if width is None:
         width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
@@ -539,12 +554,21 @@ def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: 
     add_sup = sum(-n * math.log1p(-q) for q, _, n in g) * (1 + 1e-12)
     out: dict[str, Any] = {"h": h}
     brackets = []
+    add_ub = math.inf  # a proven upper end on eps_ADD, once asked for
     try:
-        dirs = [_Direction(g, remove, h, delta, estimate) for remove in (True, False)]  # declines early
-        for remove, d in zip((True, False), dirs):
-            if not remove and brackets and brackets[0][0] >= add_sup:
-                out["add"] = "eps_ADD <= its loss bound < REMOVE's lower end"
-                continue
+        for remove in (True, False):
+            if not remove:
+                if brackets[0][0] >= add_sup:
+                    out["add"] = "eps_ADD <= its loss bound < REMOVE's lower end"
+                    continue
+                # eps = max(eps_REMOVE, eps_ADD): where a proven upper end on eps_ADD is <= REMOVE's upper end,
+                # [REMOVE's lower end, REMOVE's upper end] bounds the maximum; ADD is not composed
+                if groups is not None:
+                    add_ub = _add_chernoff(groups, delta)
+                    if add_ub <= brackets[0][1]:
+                        out["add"] = f"eps_ADD <= {add_ub!r} (proven Chernoff bound) <= REMOVE's upper end"
+                        continue
+            d = _Direction(g, remove, h, delta, estimate)
             d.compose()
             up, lo = d.up.bound, d.lo.bound
             if up(0.0) <= delta:
@@ -583,12 +607,16 @@ def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: 
             out["remove" if remove else "add"] = {"bracket": (e_lo, e_hi), "theta": d.theta,
                                                   "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
                                                   "extra_upper": d.up.extra}
-    except _TooBig as exc:
+    except (_TooBig, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
         out["declined"] = (f"ran out of its {TIME_BUDGET:g} s time budget" if isinstance(exc, _OutOfTime)
-                           else f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})")
-        return None
-    except (FloatingPointError, OverflowError, ZeroDivisionError):
-        return None
+                           else f"grid needs an FFT of {exc.args[0]} points (> {MAX_FFT})"
+                           if isinstance(exc, _TooBig) else f"numerical trouble: {exc!r}")
+        if not brackets:
+            return None
+        # REMOVE finished, ADD did not: eps >= eps_REMOVE >= REMOVE's lower end, and eps <= max(REMOVE's
+        # upper end, any proven upper end on eps_ADD) (inf where none: the caller keeps its own upper end)
+        out["add"] = f"not finished ({out['declined']})"
+        brackets.append((0.0, add_ub))
     lo_e = max(b[0] for b in brackets)
     hi_e = max(b[1] for b in brackets)
     out["seconds"] = budget.clock() - t0
