@@ -155,18 +155,29 @@ def _e2f(L: complex) -> complex:
     relative).  One complex exponential at most (``mgf._e2`` uses up to five real transcendentals
     for 0.02 <= |L| < 0.7)."""
     if abs(L.real) + abs(L.imag) < 0.2:
-        p = _INVFACT[13]
-        for k in range(12, 1, -1):
-            p = p * L + _INVFACT[k]
-        return p * L * L
+        # Estrin's scheme on sum_{k=2}^{13} L^k / k! = L^2 sum_{j=0}^{11} L^j / (j+2)!: a short
+        # dependency chain (Horner's 11 dependent complex multiply-adds were slower than one exp)
+        L2 = L * L
+        L4 = L2 * L2
+        a0 = _INVFACT[2] + _INVFACT[3] * L
+        a1 = _INVFACT[4] + _INVFACT[5] * L
+        a2 = _INVFACT[6] + _INVFACT[7] * L
+        a3 = _INVFACT[8] + _INVFACT[9] * L
+        a4 = _INVFACT[10] + _INVFACT[11] * L
+        a5 = _INVFACT[12] + _INVFACT[13] * L
+        b0 = a0 + a1 * L2
+        b1 = a2 + a3 * L2
+        b2 = a4 + a5 * L2
+        return (b0 + (b1 + b2 * L4) * L4) * L2
     return cmath.exp(L) - 1.0 - L
 
 
 @njit(cache=True)
 def _fill(q: float, mu: float, logq: float, x_lo: float, pw: float, y: float, i: int, lev: int,
-          c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules) -> None:
+          c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm) -> None:
     base = i * PER_PANEL + roff[lev]
     xa = x_lo + i * pw
+    slm = 0.0j
     for k in range(rules[lev]):
         j = base + k
         a, b, c, d = _pp(complex(xa + 0.5 * pw * (rx[roff[lev] + k] + 1.0), y), q, mu, logq)
@@ -174,7 +185,12 @@ def _fill(q: float, mu: float, logq: float, x_lo: float, pw: float, y: float, i:
         c_l[j] = b
         c_lm[j] = c
         c_ov[j] = d
-        c_ephi[j] = cmath.exp(a) if a.real > -745.0 else 0.0j
+        # the rule's weight folded in: the node sum is sum_k c_ephi (w lm + e2(w l)), and its part linear in
+        # w, w sum_k c_ephi lm, is w-independent up to the factor w (c_slm)
+        c_ephi[j] = rw[roff[lev] + k] * cmath.exp(a) if a.real > -745.0 else 0.0j
+        if not d:
+            slm += c_ephi[j] * c
+    c_slm[i, lev] = slm
     filled[i, lev] = True
 
 
@@ -237,7 +253,7 @@ def vert_smooth(q: float, mu: float, x0: float, y: float):
 @njit(cache=True)
 def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: float, x_hi: float,
                  npan: int, e_lphi, e_l, e_lm, e_ov, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, stats,
-                 v_s0: complex, v_s1: complex) -> np.ndarray:
+                 v_s0: complex, v_s1: complex, c_slm) -> np.ndarray:
     """(log G_A(w), error units) for a batch of w on the cached path (see the module docstring).
 
     The error units estimate the absolute floating-point error of log G_A(w) in units of eps_mach:
@@ -326,18 +342,20 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                                     complex(hw, 0.0))
                 continue
             if not filled[i, lev]:
-                _fill(q, mu, logq, x_lo, pw, y, i, lev, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules)
+                _fill(q, mu, logq, x_lo, pw, y, i, lev, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm)
             base = i * PER_PANEL + roff[lev]
             stats[0] += rules[lev]
             part = 0.0j
-            for k in range(rules[lev]):
-                j = base + k
-                wk = rw[roff[lev] + k]
-                wl = ww * c_l[j]
-                if big:
-                    part += wk * cmath.exp(c_lphi[j] + wl - amax)
-                elif not c_ov[j]:
-                    part += wk * c_ephi[j] * (ww * c_lm[j] + _e2f(wl))
+            if big:
+                for k in range(rules[lev]):
+                    j = base + k
+                    part += rw[roff[lev] + k] * cmath.exp(c_lphi[j] + ww * c_l[j] - amax)
+            else:
+                for k in range(rules[lev]):
+                    j = base + k
+                    if not c_ov[j]:
+                        part += c_ephi[j] * _e2f(ww * c_l[j])
+                part += ww * c_slm[i, lev]
             acc += part * (0.5 * pw)
         need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
         if need_v:
@@ -418,6 +436,8 @@ class CachedPath:
         self.c_lm = np.empty(n, dtype=np.complex128)
         self.c_ov = np.empty(n, dtype=np.bool_)
         self.filled = np.zeros((self.npan, NRULES), dtype=np.bool_)
+        #: per panel and rule, sum_k w_k phi(x_k) (log1p(u) - u)(x_k) (the node sum's part linear in w)
+        self.c_slm = np.zeros((self.npan, NRULES), dtype=np.complex128)
         #: the vertical closing segment's w-independent integrals (:func:`vert_smooth`)
         self.v_s = vert_smooth(self.q, self.mu, self.x0, self.y) if x_hi == x0 else (0.0j, 0.0j)
         #: points summed from the cache, points computed on the fly (diagnostics)
@@ -433,4 +453,4 @@ class CachedPath:
         """(log G_A(w), its absolute floating-point error in units of eps_mach, an estimate)."""
         return cached_log_g(self.q, self.mu, self.x0, w, self.y, self.x_lo, self.x_hi, self.npan,
                             *self.edges, self.c_lphi, self.c_ephi, self.c_l, self.c_lm, self.c_ov,
-                            self.filled, self.stats, self.v_s[0], self.v_s[1])
+                            self.filled, self.stats, self.v_s[0], self.v_s[1], self.c_slm)
