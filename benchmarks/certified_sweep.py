@@ -6,7 +6,9 @@ Each point: a fresh accountant with every certificate cache cleared (kernels com
 clock: a warm process), CPU time of the call (time.process_time: the machine is shared).  Wide means
 (upper - lower) / upper > 1e-4 where eps >= 1e-3, or upper - lower > 1e-7 below.
 
-    python benchmarks/certified_sweep.py [--n 60] [--seed 9] [--check] [--list]
+    python benchmarks/certified_sweep.py [--n 60] [--seed 9] [--check] [--list] [--wide-grid]
+
+``--wide-grid`` draws q in [1e-9, 1] and sigma in [0.2, 1e3] instead (T and delta as above).
 
 ``--check`` also evaluates the default estimate (not timed) and counts points where it lies outside
 the bracket (relative slack 1e-9).  ``--list`` prints every point.
@@ -29,12 +31,13 @@ from ewacct.methods.certified import clear_caches
 LIMIT_S = 0.100
 
 
-def grid(n: int, seed: int) -> list[tuple[float, float, int, float]]:
+def grid(n: int, seed: int, wide_grid: bool = False) -> list[tuple[float, float, int, float]]:
     rng = random.Random(seed)
+    s_lo, s_hi, q_lo = (0.2, 1e3, -9.0) if wide_grid else (0.3, 50.0, -6.0)
     pts = []
     for _ in range(n):
-        s = 10 ** rng.uniform(math.log10(0.3), math.log10(50.0))
-        q = 10 ** rng.uniform(-6.0, 0.0)
+        s = 10 ** rng.uniform(math.log10(s_lo), math.log10(s_hi))
+        q = 10 ** rng.uniform(q_lo, 0.0)
         T = max(1, int(round(10 ** rng.uniform(0.0, 9.0))))
         d = 10 ** rng.uniform(-12.0, -1.0)
         pts.append((s, q, T, d))
@@ -68,12 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--check", action="store_true", help="containment of the default estimate")
     ap.add_argument("--list", action="store_true", help="print every point")
+    ap.add_argument("--wide-grid", action="store_true",
+                    help="the wider grid: q in [1e-9, 1], sigma in [0.2, 1e3]")
     a = ap.parse_args(argv)
     # warm: compile/load the kernels and the certificate's first-call work before any clock
     run_point(1.0, 1e-4, 10, 1e-5)
     run_point(16.0, 1e-4, 1000, 1e-9)
     rows = []
-    for s, q, T, d in grid(a.n, a.seed):
+    for s, q, T, d in grid(a.n, a.seed, a.wide_grid):
         r = run_point(s, q, T, d)
         r.update(s=s, q=q, T=T, d=d)
         if a.check and "error" not in r:
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{extra} | {r['src'][:60]}", flush=True)
     ts = sorted(r["t"] for r in rows)
     p90 = ts[min(len(ts) - 1, int(math.ceil(0.9 * len(ts))) - 1)]
-    print(f"points {len(rows)}  seed {a.seed}  CPU ms: median {statistics.median(ts) * 1e3:.1f}  "
+    print(f"points {len(rows)}  seed {a.seed}{'  wide grid' if a.wide_grid else ''}  CPU ms: median {statistics.median(ts) * 1e3:.1f}  "
           f"p90 {p90 * 1e3:.1f}  max {ts[-1] * 1e3:.1f}  over {LIMIT_S * 1e3:.0f} ms: "
           f"{sum(t > LIMIT_S for t in ts)}  wide: {sum(r['wide'] for r in rows)}  "
           f"errors: {sum('error' in r for r in rows)}"

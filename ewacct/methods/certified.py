@@ -54,6 +54,8 @@ _X0 = (-math.inf, -8.0, -6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0
 #: them): real enclosures, decay bounds and node enclosures depend on (q, mu, abscissa), not on counts
 _REAL: dict[tuple[float, float, float], tuple[float, float, float]] = {}
 _DECAY: dict[tuple[float, float, float], list[tuple[float, float, bool]]] = {}
+#: (q, mu, a) -> (log G_hi(a), sg_floor_pieces) of the density-floor bound
+_FLOOR: dict[tuple[float, float, float], tuple[float, list]] = {}
 _MOMENTS: dict[tuple[float, float, float], tuple[float, float]] = {}
 _NODES: "OrderedDict[tuple[float, float, str, float, float], list]" = OrderedDict()
 _NODES_MAX = 4096
@@ -81,7 +83,7 @@ MULTI_MAX_SEG = 128
 
 def clear_caches() -> None:
     """Forget every cached enclosure (tests; answers never depend on the caches)."""
-    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES, _PROBES2, _D2):
+    for d in (_REAL, _DECAY, _MOMENTS, _NODES, _LAST, _DERIV, _PROBES, _PROBES2, _D2, _FLOOR):
         d.clear()
     _NODES_COUNT[0] = 0
     _PRE.clear()
@@ -309,6 +311,102 @@ def sg_ibp_bound(q: float, mu: float, a: float, log_g_a: float, log_g_pw: float,
     # (each float operation above is within a few ulps of exact, on values below ~1e6 in log: the
     # relative margin covers them and the logaddexp)
     return float(np.logaddexp(t1, t2)) + 1e-9 * (1.0 + abs(t1 if math.isfinite(t1) else 0.0) + abs(t2) + abs(lm))
+
+
+#: the density-floor bound (sg_floor_bound) among the decay bounds of section 4
+FLOOR_BOUND = True
+#: piece widths in x of :func:`sg_floor_pieces` (each partition gives a valid bound; the best is used)
+FLOOR_DX = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
+#: at most this many pieces per partition (wider pieces where the tilted mass is spread wider)
+FLOOR_MAX_PIECES = 4096
+
+
+def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pieces of :func:`sg_floor_bound`: for each partition of x (widths FLOOR_DX) the arrays
+    (dt, r): dt_j a lower bound on l(x_{j+1}) - l(x_j) >= 0 and r_j a lower bound on
+    m_j / G_hi(a) >= 0, m_j a lower bound on g(t) = phi(x(t)) e^{a t} / l'(x(t)) for t between l(x_j) and
+    l(x_{j+1}) (docs/certified.md section 4, "density floor"), G_hi(a) = e^{log_g_hi} >= G(a).
+
+    log g = log phi(x) + (a+1) l(x) - v(x) - log(q mu) (l' = q mu e^{v - l}); on [x_j, x_{j+1}]:
+    -x^2/2 is least at the end of larger |x| (concave), (a+1) l at one end (l increasing), -v at the
+    right end (v increasing): the sum of these minima bounds the minimum of the sum from below."""
+    if not (0.0 < q < 1.0 and mu > 0.0 and math.isfinite(a) and math.isfinite(log_g_hi)):
+        return []
+    l1q = math.log1p(-q)
+    m2 = mu * mu
+
+    def ell(x: np.ndarray) -> np.ndarray:
+        return np.log1p(q * np.expm1(mu * x - 0.5 * m2))
+
+    # where the tilted mass phi e^{a l} lives (floats: only which pieces are used)
+    x_hi = max(40.0, a * mu + 40.0) if a > 0.0 else 40.0
+    x_lo = -40.0 if a >= 0.0 else min(-40.0, -math.sqrt(max(2.0 * (a * l1q + 80.0), 0.0)))
+    xs = np.linspace(x_lo, x_hi, 8001)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = -0.5 * xs * xs + a * ell(xs)
+    if not np.isfinite(f).any():
+        return []
+    fm = np.nanmax(f)
+    keep = np.nonzero(f >= fm - 40.0)[0]
+    step = xs[1] - xs[0]
+    xa, xb = xs[keep[0]] - step, xs[keep[-1]] + step
+    out = []
+    lq = math.log(q) + math.log(mu)
+    for dx in FLOOR_DX:
+        n = int(math.ceil((xb - xa) / dx))
+        if n > FLOOR_MAX_PIECES or n < 1:
+            continue
+        x = xa + dx * np.arange(n + 1, dtype=float)  # (any points: each piece's bounds use its own ends)
+        with np.errstate(over="ignore", invalid="ignore"):
+            l = ell(x)
+            v = mu * x - 0.5 * m2
+            # |error of l| <= err_l: v within 2u (|mu x| + mu^2) + u, d l / d v <= 1; expm1 and the
+            # product q (e^v - 1) within 2u relative, which moves l by <= 2u q |e^v - 1| / (1 + u)
+            # <= 2u max(1, q / (1 - q)); log1p within u |l| -- budgeted 2^10-fold
+            err_l = 1024.0 * U_MACH * (np.abs(mu * x) + m2 + 2.0 + np.abs(l) + q / (1.0 - q))
+            dt = (l[1:] - l[:-1]) * (1.0 - 4.0 * U_MACH) - err_l[1:] - err_l[:-1]
+            x2 = np.maximum(x[:-1] * x[:-1], x[1:] * x[1:])
+            al = np.minimum((a + 1.0) * (l[:-1] - np.sign(a + 1.0) * err_l[:-1]),
+                            (a + 1.0) * (l[1:] - np.sign(a + 1.0) * err_l[1:]))
+            lg = -0.5 * x2 - 0.5 * math.log(2.0 * math.pi) + al - v[1:] - lq - log_g_hi
+            mag = 0.5 * x2 + 1.0 + np.abs(al) + np.abs(v[1:]) + np.abs(mu * x[1:]) + m2 + abs(lq) + abs(log_g_hi)
+            lg = lg - 1e-12 * mag - 2.0 * U_MACH * np.abs(mu * x[1:]) - 1e-15
+            r = np.exp(lg) * (1.0 - 1e-12)
+        ok = np.isfinite(dt) & np.isfinite(r) & (dt > 0.0) & (r > 0.0)
+        if ok.any():
+            out.append((dt[ok], r[ok]))
+    return out
+
+
+def sg_floor_bound(pieces: list[tuple[np.ndarray, np.ndarray]], log_g_hi: float, b: np.ndarray) -> np.ndarray:
+    """log of an upper bound on |G(a + ib')| for every |b'| >= |b| (elementwise; non-increasing in |b|),
+    from :func:`sg_floor_pieces` (docs/certified.md section 4, "density floor").
+
+    On a piece [t1, t2] of the loss where g >= m >= 0 (g the density in t = l(x) of phi e^{a l}),
+    |int g e^{ibt} dt| <= int (g - m) + m |int e^{ibt} dt| <= int g - m (t2 - t1 - 2/|b|); the rest of the
+    line is bounded by its real integral, so |G(a + ib)| <= G(a) - sum_j m_j (dt_j - 2/|b|)_+."""
+    b = np.abs(np.asarray(b, dtype=float))
+    best = np.zeros(b.shape)
+    with np.errstate(divide="ignore"):
+        inv = np.where(b > 0.0, 2.0 / b, np.inf) * (1.0 + 4.0 * U_MACH)
+    for dt, r in pieces:
+        # sum_j r_j (dt_j - inv)_+ for every b: sorted by dt, prefix sums (the float sum of
+        # non-negative terms is within (count) u of the exact one: the factor below covers it)
+        o = np.argsort(dt)
+        dts, rs = dt[o], r[o]
+        crd = np.concatenate([[0.0], np.cumsum((rs * dts)[::-1])])[::-1]  # sum_{j >= k} r_j dt_j
+        cr = np.concatenate([[0.0], np.cumsum(rs[::-1])])[::-1]  # sum_{j >= k} r_j
+        k = np.searchsorted(dts, inv, side="right")
+        with np.errstate(invalid="ignore"):
+            tail = inv * cr[k]
+            s = crd[k] - tail - (dts.shape[0] + 8) * 8.0 * U_MACH * (crd[k] + tail)
+        best = np.maximum(best, np.where(np.isfinite(s), s, 0.0))
+    # (mathematically best <= G(a) / G_hi(a) <= 1; the cap only guards the logarithm)
+    best = np.minimum(best, 1.0 - 2.0 ** -20)
+    with np.errstate(divide="ignore"):
+        lv = np.log1p(-best)
+    out = log_g_hi + lv
+    return out + 1e-12 * (abs(log_g_hi) + np.abs(lv)) + 1e-300
 
 
 def sg_deriv_bound(q: float, mu: float, a: float) -> float:
@@ -860,6 +958,27 @@ class CertDirection:
                     _DECAY.clear()
                 _DECAY[(g.q, g.mu, a)] = out
 
+    def _floor(self, i: int, a: float, u: np.ndarray) -> np.ndarray:
+        """log of the density-floor bound (:func:`sg_floor_bound`) on |G_i(a + ib)| for every |b| >= |u|
+        (|Im w| = |u| in both directions)."""
+        g = self.sg[i]
+        key = (g.q, g.mu, a)
+        hit = _FLOOR.get(key)
+        if hit is None:
+            lgh = self.log_G_hi(i, a)
+            try:
+                pcs = sg_floor_pieces(g.q, g.mu, a, lgh) if math.isfinite(lgh) else []
+            except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
+                pcs = []
+            hit = (lgh, pcs)
+            if len(_FLOOR) > 4096:
+                _FLOOR.clear()
+            _FLOOR[key] = hit
+        lgh, pcs = hit
+        if not pcs:
+            return np.full(np.shape(u), np.inf)
+        return sg_floor_bound(pcs, lgh, u)
+
     def _moment(self, i: int, a: float) -> tuple[float, float]:
         g = self.sg[i]
         key = (g.q, g.mu, a)
@@ -892,6 +1011,8 @@ class CertDirection:
             mb = np.maximum(quad(ul), quad(ur)) * (1.0 + 1e-14) + np.abs(wr * (wr - 1.0) * (wr - 2.0)) * M3 / 6.0
             with np.errstate(divide="ignore"):
                 best = np.minimum(best, np.log(mb))
+        if FLOOR_BOUND:
+            best = np.minimum(best, self._floor(i, a, ul))  # non-increasing in |u|: its value at ul
         return best
 
     def _log_group_bounds(self, c: float, ul: np.ndarray, ur: np.ndarray, moments: bool = True) -> np.ndarray:
@@ -922,8 +1043,12 @@ class CertDirection:
         with np.errstate(divide="ignore"):
             lbl = np.log(np.abs(ul))
             law = np.log(np.abs(wl))
-        return _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wl * (wl - 1.0), wr * (wr - 1.0),
-                                np.abs(wr * (wr - 1.0) * (wr - 2.0)), moments)
+        out = _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wl * (wl - 1.0), wr * (wr - 1.0),
+                               np.abs(wr * (wr - 1.0) * (wr - 2.0)), moments)
+        if FLOOR_BOUND:
+            for i in range(G):  # the density floor, non-increasing in |u|: its value at ul
+                out[i] = np.minimum(out[i], self._floor(i, a, ul))
+        return out
 
     def log_abs_bound(self, c: float, u: np.ndarray) -> np.ndarray:
         """log of an upper bound on |e^{K(c + iu)}| (at the points u)."""
