@@ -246,3 +246,21 @@ def test_certify_tries_the_rounded_bracket_when_the_estimate_is_refused(monkeypa
     assert "rounded loss-distribution" in c.source
     assert c.lower <= est <= c.upper, (c.lower, est, c.upper)
     assert c.upper - c.lower <= 1e-4 * c.upper
+
+
+def test_shifted_upper_lower_bound_against_mpmath_delta():
+    # B11: the lower bound evaluated on the upper law's composition shifted by N h (one composition instead of
+    # two); checked, with the upper bound, against REMOVE's one-step delta(eps) in mpmath (30 digits)
+    sigma, q, delta = 0.5, 1e-3, 1e-10
+    h = fc._grid_h(1, 0.8e-4 * 5.8)
+    d = fc._Direction([(q, sigma, 1)], True, h, delta, 5.8).compose()
+    assert isinstance(d.lo, fc._ShiftedLower)
+    with mp.workdps(30):
+        mu = 1 / mp.mpf(sigma)
+        for e in (4.0, 5.0, 5.8, 6.5):
+            E = mp.mpf(e)
+            xe = mu / 2 + mp.log(mp.expm1(E) / q + 1) / mu
+            ref = (1 - q) * mp.ncdf(-xe) + q * mp.ncdf(mu - xe) - mp.exp(E) * mp.ncdf(-xe)
+            lo, hi = d.lo.bound(e), d.up.bound(e)
+            assert lo <= ref <= hi, (e, lo, float(ref), hi)
+            assert lo >= 0.99 * float(ref)  # tight, not only valid

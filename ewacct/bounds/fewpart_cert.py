@@ -469,8 +469,68 @@ class _Direction:
     def compose(self) -> "_Direction":
         self.theta = _theta(self.steps, self.e_target)
         self.up = _Law(self.steps, True, self.theta, self.target_delta, 0.0)
-        self.lo = _Law(self.steps, False, self.theta, self.target_delta, 0.0)
+        self.lo = _ShiftedLower.make(self.up, self.steps, self.target_delta)
+        if self.lo is None:  # the enclosures' relative gaps are too wide: the lower law is composed itself
+            self.lo = _Law(self.steps, False, self.theta, self.target_delta, 0.0)
         return self
+
+
+#: the shifted-upper lower bound (B11) is used where N r, the total relative factor it costs, is at most this
+SHIFT_MAX_NR = 1e-8
+
+
+class _ShiftedLower:
+    """The lower bound from the UPPER law's composition, shifted by N h (docs/certified_fewpart.md, B11).
+
+    The exact lower law's mass at g_k (D: rounded down; survival lo) and the exact upper law's at g_{k+1} (U:
+    rounded up; survival hi) are the same cell's mass up to the enclosures: dn_k >= (1 - r) up_{k+1} on every cell
+    but a set B of small mass.  With D' = (1 - r) (U - h) on the cells outside B (D' <= D entrywise, a positive
+    measure), phi non-decreasing, payoff in [0, 1] and the multilinearity of the composition:
+        E phi_eps(sum D) >= (1 - r)^N [E phi_{eps + N h}(sum U_fin) - N m_B],
+    where U_fin is U without its infinite state (the computed vector, whose lower evaluation bounds it from
+    below) and m_B the upper law's mass on B (a union bound)."""
+
+    def __init__(self, up: "_Law", shift: float, factor: float, bad: float):
+        import copy
+
+        self.view = copy.copy(up)  # the same composed vector, evaluated as a lower bound
+        self.view.upper = False
+        self.view.extra = 0.0
+        self.shift, self.factor, self.bad = shift, factor, bad
+        self.e_min = up.e_min
+
+    @classmethod
+    def make(cls, up: "_Law", steps: list["_Step"], target_delta: float) -> "_ShiftedLower | None":
+        n_tot = sum(st.n for st in steps)
+        log_f, bad, shift = 0.0, 0.0, 0.0
+        for st in steps:
+            u = st.up[1:]  # U at g_{k+1}, k = k_lo .. k_hi - 1
+            d = st.dn[:-1]  # D at g_k (the top cell of D also holds the mass above: larger, not used)
+            # exact real differences vs their floats: |fl(a - b) - (a - b)| <= U |a - b|; 8 U of margin
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = np.where(u > 0.0, 1.0 - (d * (1.0 - 2 * U)) / (u * (1.0 + 2 * U)), 0.0)
+            gap = np.maximum(gap, 0.0) + 8 * U
+            # B: the cells of largest gap whose upper-law mass together is within the truncation budget, plus U's
+            # bottom cell (no D cell below it)
+            order = np.argsort(gap)[::-1]
+            cm = np.cumsum(u[order]) * (1 + len(u) * U)
+            allow = TRUNC_REL * target_delta / (len(steps) * n_tot)
+            nb = int(np.searchsorted(cm, allow, side="right"))
+            r = float(gap[order[nb]]) if nb < len(order) else 0.0
+            m_b = (float(cm[nb - 1]) if nb > 0 else 0.0) + float(st.up[0]) * (1 + 2 * U)
+            if st.n * r > SHIFT_MAX_NR or not (r < 0.5):
+                return None
+            log_f += st.n * math.log1p(-r) * (1 + 1e-12) - 1e-300
+            bad += st.n * m_b
+            shift += st.n * st.h
+        return cls(up, shift, math.exp(log_f) * (1 - 4 * U), bad * (1 + 1e-12))
+
+    def bound(self, eps: float) -> float:
+        v = self.view.bound(eps + self.shift) * self.factor - self.bad
+        return max(v * (1 - 4 * U), 0.0)
+
+    def fast(self, eps: float) -> float:
+        return max(self.view.fast(eps + self.shift) * self.factor - self.bad, 0.0)
 
 
 def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool) -> float:
