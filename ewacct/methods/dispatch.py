@@ -55,6 +55,7 @@ from .base import CLOSED_STRUCTURES, DIRECTIONS, Groups, Row, check_finite, stru
 from .closed import ClosedForm
 from .tilted import DEFAULT_ORDER as TILTED_ORDER
 from .tilted import TiltedMethod
+from .tv_bound import hellinger_delta0_bound
 
 #: an expansion is valid when within this relative distance of the exact value
 EXPANSION_TOLERANCE = 1e-3
@@ -174,11 +175,15 @@ class ExactDispatch:
         if kind == "epsilon":
             # eps = 0 exactly where the joint-convexity bound on delta(0) is already below the target:
             # microseconds, before any stage (the few-participation stage took 2 s to find it at
-            # q = 2.1e-9, sigma = 0.24, T = 20, delta = 1.2e-7)
+            # q = 2.1e-9, sigma = 0.24, T = 20, delta = 1.2e-7); or the Hellinger-affinity bound (tv_bound.py)
             b0 = self.eng.delta_at_zero_bound()
+            src = "joint-convexity bound"
+            bh = hellinger_delta0_bound(self.groups)
+            if bh < b0:
+                b0, src = bh, "Hellinger-affinity bound, methods/tv_bound.py"
             if b0 <= x:
-                return Row(0.0, "remove", True, {"note": f"delta(0) <= {b0:.3g} <= target (joint-convexity "
-                                                         "bound): eps = 0", "rel_error": 0.0}, "exact")
+                return Row(0.0, "remove", True, {"note": f"delta(0) <= {b0:.3g} <= target ({src}): eps = 0",
+                                                 "rel_error": 0.0}, "exact")
         elif kind == "delta":
             # delta = 0 in double precision where both directions' Chernoff bounds are below the smallest
             # double: milliseconds, before any stage
@@ -527,9 +532,16 @@ class ExactDispatch:
             # P(the record is used)): where that is smaller (few participations, small eps: Chernoff gave
             # 0.0089 at q = 1e-4, sigma = 1, T = 10, eps = 0.047 where delta(0) <= 1e-3), it is the bound
             b0 = self.eng.delta_at_zero_bound()
+            src = "joint-convexity / record-use bound"
+            # ... or the Hellinger-affinity bound TV <= sqrt(1 - BC_T^2) (Le Cam; BC_T = prod BC_step^n, each
+            # step's BC >= 1 - k q^2 (e^{mu^2} - 1): methods/tv_bound.py), ~ sqrt(T) q mu instead of T q mu:
+            # PSG(240, 8.9e-9) x 7.15e6, eps = 1e-5: 1.06e-4 (joint convexity) -> 4.96e-8, delta(0) = 3.956e-8
+            bh = hellinger_delta0_bound(self.groups)
+            if bh < b0:
+                b0, src = bh, "Hellinger-affinity bound on the total variation, methods/tv_bound.py"
             if b0 < vals[d]:
-                diag["note"] = diag["note"].replace("(Chernoff)", "(delta(eps) <= delta(0) <= joint-convexity / "
-                                                    "record-use bound)")
+                diag["note"] = diag["note"].replace("(Chernoff)", f"(delta(eps) <= delta(0) <= {src})")
+                diag["upper_bound_source"] = src
                 return Row(float(b0), d, False, diag, "chernoff-bound")
         return Row(float(vals[d]), d, False, diag, "chernoff-bound")
 
