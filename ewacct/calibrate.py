@@ -112,6 +112,9 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         raise V.InputError(f"rtol must be in [1e-12, 0.1], got {rtol!r}")
     m = Accountant(method=method).method
     t0 = time.perf_counter()
+    from .methods.budget import clock
+
+    started = clock()  # CPU seconds less Numba's kernel loading (methods/budget.py)
     n_eval = 0
     # the search stays in the fast expansion (no fallback); the final answer is re-checked with it
     directions = ("remove",)  # REMOVE dominates DP-SGD; verified at the end, redone with both if not
@@ -199,7 +202,7 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
             if found is not None:
                 s0 = found[0]
                 n_eval += found[1]
-        s, res, k, info = _certified_search(s0, q, steps, target_delta, target_epsilon, m)
+        s, res, k, info = _certified_search(s0, q, steps, target_delta, target_epsilon, m, started=started)
         n_eval += k
         details["certified_sigma"] = s
         details["certificate"] = info
@@ -277,6 +280,12 @@ _STEP_MODEL_QT = 1.0
 _FEWPART_SEARCH_RTOL = 1e-6
 #: after the contour refused at one point of the search, it is not asked within this distance in log sigma
 _REFUSED_NEAR = 0.05
+#: a contour evaluation slower than this (CPU s) lets the few-participation quadrature go first at the next point
+_SLOW_CONTOUR = 0.1
+#: the one-step model's shortcut (its corrected root answered by the final eps query) is tried only where that
+#: root lies within this of the first exact point in log sigma (from farther the correction is not accurate to
+#: rtol: 0.27 s lost at q = 2.7e-6, T = 1156600, delta = 2.5e-12 from 0.2 away)
+_SHORTCUT_NEAR = 0.02
 
 
 def _log_step_model(q: float, sigma: float, steps: int, eps: float) -> float:
@@ -427,6 +436,45 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
 
     evals = failures = 0
     refused_at: float | None = None   # where the contour last refused
+    cost: dict[str, float] = {}       # CPU seconds of each engine's last evaluation
+    fewpart_ok = q < 1.0 and _fewpart_supports(q, steps)
+
+    def timed(name: str, fn, *a, **k) -> float:
+        t = time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            cost[name] = time.process_time() - t
+
+    def contour_f(x: float) -> float:
+        return timed("contour", lambda: direction(x)._remove_log_delta(target_epsilon).log_delta) - log_d
+
+    def fewpart_f(x: float) -> float:
+        return timed("fewpart", _fewpart_log_delta, q, math.exp(x), steps, target_epsilon,
+                     rtol=_search_rtol(x)) - log_d
+
+    def exact_f(x: float) -> float:
+        """f(x) by the contour (as the engine routes it) or the few-participation quadrature, REMOVE
+        direction, as the dispatch does where the contour refuses (e.g. sigma < 0.2 at q T = 0.1).  The
+        contour is not asked again within _REFUSED_NEAR of a refusal (0.08-0.11 s per refusal at q = 4.05e-6,
+        T = 7226, delta = 1e-10 and at q = 3e-6, T = 9e5, delta = 1.65e-11), and the quadrature is asked first
+        where the contour's last evaluation took over _SLOW_CONTOUR s and the quadrature's was cheaper (or not
+        yet tried: q = 1.1e-6, T = 1036621, delta = 6.1e-7: contour 0.28-0.33 s, quadrature 0.09 s); either
+        engine's failure falls back to the other."""
+        nonlocal refused_at
+        skip = refused_at is not None and abs(x - refused_at) <= _REFUSED_NEAR
+        quad_first = fewpart_ok and (skip or (cost.get("contour", 0.0) > _SLOW_CONTOUR
+                                              and cost.get("fewpart", 0.0) < cost["contour"]))
+        if quad_first:
+            try:
+                return fewpart_f(x)
+            except ContourError:
+                return contour_f(x)
+        try:
+            return contour_f(x)
+        except ContourError:
+            refused_at = x
+            return fewpart_f(x)
 
     def _search_rtol(x: float) -> float | None:
         """The quadrature's relative tolerance on delta at x: _FEWPART_SEARCH_RTOL where an error of that size
@@ -473,26 +521,7 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                         # met by the joint-convexity bound on delta(0): no exact value to correct the
                         # model with; the bracketing search takes over (its f uses the bound too)
                         return None
-                    skip = refused_at is not None and abs(x - refused_at) <= _REFUSED_NEAR
-                    try:
-                        if skip:
-                            raise ContourError("the contour refused at a point of the search nearby")
-                        fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
-                    except ContourError:
-                        # few participations where the contour refuses (e.g. sigma < 0.2 at q T = 0.1):
-                        # the few-participation quadrature, REMOVE direction, as the dispatch does.  The
-                        # contour is not asked again within _REFUSED_NEAR of a refusal (0.08-0.11 s per
-                        # refusal at q = 4.05e-6, T = 7226, delta = 1e-10 and at q = 3e-6, T = 9e5,
-                        # delta = 1.65e-11), unless the quadrature fails there
-                        if not skip:
-                            refused_at = x
-                        try:
-                            fx = _fewpart_log_delta(q, math.exp(x), steps, target_epsilon,
-                                                    rtol=_search_rtol(x)) - log_d
-                        except ContourError:
-                            if not skip:
-                                raise
-                            fx = direction(x)._remove_log_delta(target_epsilon).log_delta - log_d
+                    fx = exact_f(x)
                 except ContourError:
                     # the engine's far tail (too much noise for it): back off towards less noise;
                     # a second failure hands over to the bracket search (each costs ~1 s)
@@ -515,11 +544,25 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
                     below = min(below, x)
                 pts.append((x, fx - model(x)))
                 fs.append(fx)
+                if len(pts) == 1 and not step_model and q < 1.0 and q * steps <= _FEW_PARTICIPATIONS:
+                    # few participations: T times one step's delta models f far better than the saddle-point
+                    # model where q is small (measured f - M at the root: 0.004-0.5 at q <= 1e-4 and q T in
+                    # 1..13, against 3-15 for the saddle-point model); the better one at the first point is kept
+                    try:
+                        r_step = fx - (_log_step_model(q, math.exp(x), steps, target_epsilon) - log_d)
+                    except (ArithmeticError, ValueError):
+                        r_step = math.inf
+                    if abs(r_step) < abs(pts[0][1]):
+                        step_model = True
+                        far = False  # (the damping below is the saddle-point model's)
+                        pts[0] = (x, r_step)
+                        slope.clear()
                 root = model_root(correction, x)
                 if fx <= 0.0 and x - root <= rtol:
                     return math.exp(x), evals, acc_x, None
                 nxt = root + 0.5 * rtol
-                if shortcut and step_model and len(pts) == 1 and above < nxt < below and nxt != x:
+                if (shortcut and step_model and len(pts) == 1 and above < nxt < below and nxt != x
+                        and abs(nxt - x) <= _SHORTCUT_NEAR):
                     done = _final_at(nxt)
                     if done is not None:
                         return done
@@ -534,6 +577,13 @@ def _model_search(q: float, steps: int, target_delta: float, target_epsilon: flo
     except (ArithmeticError, ContourError, ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
         return None
     return None
+
+
+def _fewpart_supports(q: float, steps: int) -> bool:
+    """Whether the few-participation quadrature applies to q, T at some sigma (its q T limit)."""
+    from .methods import fewpart
+
+    return q * steps <= fewpart.SUPPORT_QN
 
 
 def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float, rtol: float | None = None) -> float:
@@ -673,6 +723,75 @@ CERT_FIRST_BUDGET = 0.4
 CERT_STEP_MARGIN = 1.25
 
 
+#: CPU seconds (budget.clock, from the start of the calibration) after which the certified ladders do not refine
+#: a first certified rung further (its answer stays certified; the refinement narrows the gap to the smallest
+#: certifiable sigma / largest certifiable step count, 0.08-0.25 s per rung where the bracket is the proven
+#: fallback): the confirmation that follows costs 0.03-0.25 s, so the whole call stays near 1 s (issue 9)
+CERT_REFINE_CPU = 0.7
+
+
+def _out_of_time(started: float | None) -> bool:
+    from .methods.budget import clock
+
+    return started is not None and clock() - started > CERT_REFINE_CPU
+
+
+#: relative tolerance in sigma of the search on the proven Chernoff upper end (:func:`_chernoff_root`)
+CERT_CHERNOFF_RTOL = 1e-4
+
+
+def _is_proven(c: Any) -> bool:
+    """A certificate from the proven wide fallback (whose upper end is the Chernoff bound of bounds/proven.py)."""
+    from .bounds.certify import PROVEN_SOURCE
+
+    return str(getattr(c, "source", "")).startswith(PROVEN_SOURCE)
+
+
+def _chernoff_root(q: float, steps: int, delta: float, target: float, x_fail: float, x_pass: float) -> float | None:
+    """The smallest log sigma in (x_fail, x_pass] (to CERT_CHERNOFF_RTOL, on the safe side) whose proven Chernoff
+    upper end of eps(delta) (both directions, as :func:`ewacct.bounds.proven.proven_epsilon_bracket` computes it,
+    a rigorous upper bound) is <= target: Illinois regula falsi on log(upper / target); None where it fails.
+    Only a search: the caller certifies the point it returns."""
+    from .bounds.proven import _Dir, chernoff_eps_upper
+
+    ld = math.log(delta)
+
+    def y(x: float) -> float:
+        g = [(PoissonSubsampledGaussian(min(math.exp(x), SIGMA_MAX), q), steps)]
+        hi = 0.0
+        for d in ("remove", "add"):
+            cd = _Dir(g, d)
+            hi = max(hi, min(chernoff_eps_upper(cd, ld)[0], cd.loss_sup))
+        return math.log(hi / target) if hi > 0.0 else -math.inf
+
+    try:
+        a, b = x_fail, x_pass
+        ya, yb = y(a), y(b)
+        if not (ya > 0.0 >= yb) or not math.isfinite(ya):
+            return None
+        side = 0
+        for _ in range(40):
+            if b - a <= math.log1p(CERT_CHERNOFF_RTOL):
+                break
+            xm = b - yb * (b - a) / (yb - ya) if math.isfinite(yb) else 0.5 * (a + b)
+            if not (a < xm < b):
+                xm = 0.5 * (a + b)
+            ym = y(xm)
+            if ym > 0.0:
+                a, ya = xm, ym
+                if side == -1:
+                    yb *= 0.5
+                side = -1
+            else:
+                b, yb = xm, ym
+                if side == 1:
+                    ya *= 0.5
+                side = 1
+        return b
+    except (ArithmeticError, ValueError, ImportError):
+        return None
+
+
 def _why_not_contour(c: Any) -> str:
     """Why a certificate is not the contour enclosure ("" when it is, or for the exact closed forms)."""
     a = getattr(c, "analytic", None)
@@ -725,7 +844,7 @@ class _Certifier:
 
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
-                      ) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
+                      started: float | None = None) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
     """The first sigma >= s0 on a geometric ladder whose certified upper eps(delta) is <= target.
 
     s0 is the exact engine's sigma (true to ~1e-6): no smaller sigma can be certified, so the ladder
@@ -800,8 +919,23 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
         # refine a first pass found through wide brackets (regula falsi on log(upper / target))
         n_ref = 0
         c_pass = passes[x_pass][0]
+        if _is_proven(c_pass) and x_pass - x_fail > math.log1p(CERT_RTOL_WIDE):
+            # the proven fallback's upper end is the Chernoff bound: the smallest sigma it certifies is found on
+            # that bound alone (~6 ms per point against 0.07-0.25 s per certificate), then one certificate there
+            xs = _chernoff_root(q, steps, delta, target, x_fail, x_pass)
+            if xs is not None and xs < x_pass:
+                c = cert(xs)
+                if c.upper <= target:
+                    x_pass, c_pass = xs, c
+                    info["chernoff_refinement"] = f"sigma from the proven Chernoff upper end to {CERT_CHERNOFF_RTOL:g}"
+                    n_ref = CERT_REFINE_EVALS  # (the certificates' refinement is not needed after it)
         while (x_pass - x_fail > math.log1p(CERT_RTOL_WIDE) and n_ref < CERT_REFINE_EVALS
                and (_is_wide(c_pass) or y_fail > math.log1p(CERT_WIDE))):
+            if _out_of_time(started):
+                info["refinement_stopped"] = (
+                    f"the refinement stopped after {CERT_REFINE_CPU:g} s of CPU for the whole calibration: the "
+                    f"smallest certified sigma on this ladder lies in ({sig(x_fail):.6g}, {sig(x_pass):.6g}]")
+                break
             yp = y(c_pass)
             if math.isfinite(yp) and yp < y_fail:
                 xm = x_fail + y_fail * (x_pass - x_fail) / (y_fail - yp)
@@ -860,12 +994,15 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
     if guarantee not in GUARANTEES:
         raise ValueError(f"guarantee must be one of {list(GUARANTEES)}, got {guarantee!r}")
     m = Accountant(method=method).method
+    from .methods.budget import clock
+
+    started = clock()
     T = _estimate_steps(target_epsilon, target_delta, q, sigma, m, max_steps)
     if guarantee == "certified" and T > 0:
         if m != "exact":
             T = _estimate_steps(target_epsilon, target_delta, q, sigma, "exact", max_steps)
         T_exact = T
-        T = _certified_steps(T, sigma, q, target_delta, target_epsilon, m)
+        T = _certified_steps(T, sigma, q, target_delta, target_epsilon, m, started=started)
         if 0 < T < 0.99 * T_exact:
             warnings.warn(f"guarantee='certified': {T} steps are certified within target_epsilon={target_epsilon:g}, "
                           f"while the exact engine allows {T_exact}: the certified bracket is wide here (the "
@@ -1011,7 +1148,8 @@ def _steps_newton(g, eps: float, delta: float, q: float, sigma: float, max_steps
 CERT_MAX_DESCENT = 4.0
 
 
-def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: float, method: str) -> int:
+def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: float, method: str,
+                     started: float | None = None) -> int:
     """The largest step count <= T0 found on a geometric ladder down from T0 (the exact engine's count,
     so no larger one can be certified) whose certified upper eps(delta) is <= target: the first passing
     rung, refined by bisection where the brackets are wide (see :func:`_certified_search`); 0 where
@@ -1074,6 +1212,8 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
             f"{best[0]} steps from {best[1].source}; use guarantee='estimate' or a larger target_epsilon")
     n_ref = 0
     while t_fail - t_pass > max(1, CERT_RTOL_WIDE * t_pass) and n_ref < CERT_REFINE_EVALS:
+        if _out_of_time(started):
+            break  # (the step count stays certified; the largest certified one lies in [t_pass, t_fail))
         # bisection in log T (the ladder's first step can span a factor of 20 where the bracket is wide)
         mid = int(math.sqrt(t_pass * t_fail)) if t_fail > 1.1 * t_pass else (t_pass + t_fail) // 2
         mid = min(max(mid, t_pass + 1), t_fail - 1)
