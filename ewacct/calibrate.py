@@ -8,13 +8,22 @@ them, against 11-14 for a bracket search): the saddle-point model, or with few p
 T times one step's exact delta (:func:`_log_step_model`; 2 evaluations at q = 1e-4, T = 10, delta = 1e-10,
 where the saddle-point model was off by e^11-e^19); elsewhere, and wherever that search does not settle, by
 Brent's method on ``log sigma`` inside a bracket found by doubling.  ``calibrate_steps`` starts there from
-the same one-step model's root (:func:`_steps_newton`).
+the same one-step model's root (:func:`_steps_newton`).  With up to 30 expected participations the search
+keeps whichever of the two models is closer at its first exact point, asks the few-participation quadrature
+for delta to 1e-6 where that moves the root by at most rtol / 4, and asks first whichever engine was cheaper
+at the previous point (no call of the random scans of ``benchmarks/calibrate_scan.py`` took over 0.8 s CPU).
+
+An answer the calibration used that is flagged (``valid=False``: e.g. the rigorous Chernoff bound that
+answers when a query's CPU budget ran out, methods/budget.py) is reported: ``CalibrationResult.valid`` is
+False, ``details["flag_note"]`` says whether the returned sigma is still safe (a rigorous upper bound: yes,
+conservative) and a UserWarning repeats it (``calibrate_steps`` warns likewise).
 
 With ``guarantee="certified"`` the search starts from the exact engine's sigma (true to ~1e-6, so no
 smaller sigma can be certified) and climbs a geometric ladder, one certificate
 (:func:`ewacct.bounds.certify.certified_epsilon`) per rung, stepping by the certified upper end's
 excess over the target, and returns the first rung whose *certified upper* epsilon is <= the target
-(refined to 0.5 % where the bracket is the wide proven fallback).  Where the contour enclosure does
+(refined to 0.5 % where the bracket is wide; on the proven fallback's Chernoff upper end alone, to 1e-4, then
+certified once; no refinement starts after CERT_REFINE_CPU s of the call).  Where the contour enclosure does
 not apply at the exact sigma the returned sigma can sit well above it: ``details["certificate_note"]``
 and a UserWarning say by how much and why.  No pass within ``CERT_MAX_EVALS`` certificates raises
 :class:`CertificationError` (a ValueError).  ``calibrate_steps(guarantee="certified")`` descends the

@@ -273,3 +273,27 @@ def test_certified_calibration_tiny_q_ends_at_the_exact_sigma():
     assert 1.0 <= s / s0 < 1.0 + 1e-4, (s, s0)
     ref, err, _ = fewpart_epsilon([(1e-5, s, 1000)], 1e-5)
     assert err < 1e-6 and r.epsilon.lower - 1e-6 * ref <= ref <= r.epsilon.upper + 1e-6 * ref
+
+
+def test_certified_refinement_stops_on_its_cpu_budget_and_stays_certified(monkeypatch):
+    # the contour enclosure off (every certificate the wide proven bracket), the Chernoff refinement off and
+    # the refinement's CPU allowance spent from the start: the first passing rung is returned, certified, and
+    # the details say between which sigmas the smallest certified one lies
+    import ewacct.bounds.certify as C
+    import ewacct.calibrate as cal
+    from ewacct.methods.certified import clear_caches
+
+    clear_caches()
+    monkeypatch.setattr(C, "_contour_bracket", lambda acc, kind, x, tb=None: (None, "contour disabled for this test"))
+    monkeypatch.setattr(cal, "_chernoff_root", lambda *a: None)
+    monkeypatch.setattr(cal, "CERT_REFINE_CPU", -1.0)
+    q, T, delta, target = 0.01, 300, 1e-5, 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = calibrate_noise(target_epsilon=target, target_delta=delta, sampling_probability=q, steps=T,
+                            guarantee="certified")
+    clear_caches()
+    info = r.details["certificate"]
+    assert "refinement_stopped" in info
+    assert r.epsilon.upper <= target
+    assert _pld_eps(r.noise_multiplier, q, T, delta)[1] <= target
