@@ -236,7 +236,7 @@ def test_certify_tries_the_rounded_bracket_when_the_estimate_is_refused(monkeypa
     # and must still reach the target and contain the exact engine's estimate
     from ewacct.bounds import certify
 
-    monkeypatch.setattr(certify, "_fewpart_estimate", lambda g, kind, x: None)
+    monkeypatch.setattr(certify, "_fewpart_estimate", lambda groups, g, kind, x: None)
     certify.clear_memo()
     sigma, q, T, delta = 0.35, 0.3, 3, 1e-13
     acc = _acc(sigma, q, T)

@@ -469,30 +469,36 @@ class _Direction:
     def compose(self) -> "_Direction":
         self.theta = _theta(self.steps, self.e_target)
         self.up = _Law(self.steps, True, self.theta, self.target_delta, 0.0)
-        self.lo = _ShiftedLower.make(self.up, self.steps, self.target_delta)
-        if self.lo is None:  # the enclosures' relative gaps are too wide: the lower law is composed itself
+        self.lo = _ShiftedLower.make(self.up, self.steps, self.e_target)
+        if self.lo is None:  # B11 would lose too much here: the lower law is composed itself
             self.lo = _Law(self.steps, False, self.theta, self.target_delta, 0.0)
         return self
 
 
-#: the shifted-upper lower bound (B11) is used where N r, the total relative factor it costs, is at most this
-SHIFT_MAX_NR = 1e-8
+#: the shifted-upper lower bound (B11): cells whose relative enclosure gap exceeds SHIFT_R / N are the set B (union
+#: bound); the factor (1 - r)^N then costs at most SHIFT_R relative
+SHIFT_R = 1e-9
 
 
 class _ShiftedLower:
     """The lower bound from the UPPER law's composition, shifted by N h (docs/certified_fewpart.md, B11).
 
     The exact lower law's mass at g_k (D: rounded down; survival lo) and the exact upper law's at g_{k+1} (U:
-    rounded up; survival hi) are the same cell's mass up to the enclosures: dn_k >= (1 - r) up_{k+1} on every cell
-    but a set B of small mass.  With D' = (1 - r) (U - h) on the cells outside B (D' <= D entrywise, a positive
-    measure), phi non-decreasing, payoff in [0, 1] and the multilinearity of the composition:
-        E phi_eps(sum D) >= (1 - r)^N [E phi_{eps + N h}(sum U_fin) - N m_B],
-    where U_fin is U without its infinite state (the computed vector, whose lower evaluation bounds it from
-    below) and m_B the upper law's mass on B (a union bound)."""
+    rounded up; survival hi) are the same cell's mass up to the enclosures: D_k >= (1 - r) U_{k+1} on every cell
+    outside a set B.  With V = U - h (a step's rounded-up loss moved down one cell), D' = (1 - r) V outside B
+    is a positive measure <= D, so by the monotone payoff and the multilinearity of the composition
 
-    def __init__(self, up: "_Law", shift: float, factor: float, bad: float):
+        E phi_eps(sum D) >= (1 - r)^N [E phi_{eps + N h}(sum U) - sum_g n_g m_{B,g} E phi_{eps + N h - b_g + m_g}(sum U)]
+
+    (a union bound over the step that lands in B: its loss is <= b_g, the top of B, and every step's is >= m_g,
+    the bottom of its grid, so the other N - 1 steps' sum is <= sum U - m_g); the first expectation (U without
+    its infinite state) is bounded below by the lower evaluation of the computed upper vector, the second above
+    by the upper law's bound."""
+
+    def __init__(self, up: "_Law", shift: float, factor: float, bad: list[tuple[float, float]]):
         import copy
 
+        self.up = up
         self.view = copy.copy(up)  # the same composed vector, evaluated as a lower bound
         self.view.upper = False
         self.view.extra = 0.0
@@ -500,37 +506,60 @@ class _ShiftedLower:
         self.e_min = up.e_min
 
     @classmethod
-    def make(cls, up: "_Law", steps: list["_Step"], target_delta: float) -> "_ShiftedLower | None":
+    def make(cls, up: "_Law", steps: list["_Step"], e_target: float) -> "_ShiftedLower | None":
+        """The best of a few thresholds r_max (N r_max = 1e-9 .. 1e-5) at e_target; None where even that one loses
+        more than 2e-5 (relative) against the shifted upper vector's own lower evaluation (the caller then
+        composes the lower law itself)."""
         n_tot = sum(st.n for st in steps)
-        log_f, bad, shift = 0.0, 0.0, 0.0
+        gaps = []
         for st in steps:
             u = st.up[1:]  # U at g_{k+1}, k = k_lo .. k_hi - 1
             d = st.dn[:-1]  # D at g_k (the top cell of D also holds the mass above: larger, not used)
             # exact real differences vs their floats: |fl(a - b) - (a - b)| <= U |a - b|; 8 U of margin
             with np.errstate(divide="ignore", invalid="ignore"):
                 gap = np.where(u > 0.0, 1.0 - (d * (1.0 - 2 * U)) / (u * (1.0 + 2 * U)), 0.0)
-            gap = np.maximum(gap, 0.0) + 8 * U
-            # B: the cells of largest gap whose upper-law mass together is within the truncation budget, plus U's
-            # bottom cell (no D cell below it)
-            order = np.argsort(gap)[::-1]
-            cm = np.cumsum(u[order]) * (1 + len(u) * U)
-            allow = TRUNC_REL * target_delta / (len(steps) * n_tot)
-            nb = int(np.searchsorted(cm, allow, side="right"))
-            r = float(gap[order[nb]]) if nb < len(order) else 0.0
-            m_b = (float(cm[nb - 1]) if nb > 0 else 0.0) + float(st.up[0]) * (1 + 2 * U)
-            if st.n * r > SHIFT_MAX_NR or not (r < 0.5):
-                return None
-            log_f += st.n * math.log1p(-r) * (1 + 1e-12) - 1e-300
-            bad += st.n * m_b
-            shift += st.n * st.h
-        return cls(up, shift, math.exp(log_f) * (1 - 4 * U), bad * (1 + 1e-12))
+            gaps.append((st, u, np.maximum(gap, 0.0) + 8 * U))
+        shift = sum(st.n * st.h for st in steps)
+        e = max(e_target, up.e_min)
+        best, best_v = None, -1.0
+        for nr in (1e-9, 1e-8, 1e-7, 1e-6, 1e-5):
+            r_max = nr / n_tot
+            log_f = 0.0
+            bad: list[tuple[float, float]] = []
+            for st, u, gap in gaps:
+                inb = gap > r_max
+                r = float(gap[~inb].max()) if (~inb).any() else 0.0
+                # B: those cells and U's bottom cell (no D cell below it); its mass and its top (index k + 1)
+                m_b = ((float(u[inb].sum()) * (1 + len(u) * U) if inb.any() else 0.0)
+                       + float(st.up[0]) * (1 + 2 * U))
+                top = (st.k_lo + 1 + int(np.nonzero(inb)[0][-1])) * st.h if inb.any() else st.k_lo * st.h
+                if m_b > 0.0:
+                    bad.append((st.n * m_b * (1 + 1e-12), top - st.k_lo * st.h))
+                log_f += st.n * math.log1p(-r) * (1 + 1e-12) - 1e-300
+            cand = cls(up, shift, math.exp(log_f) * (1 - 4 * U), bad)
+            v = cand.bound(e)
+            if v > best_v:
+                best, best_v = cand, v
+        ref = best.view.bound(e + shift)
+        if not (best_v >= (1 - 2e-5) * ref):
+            return None
+        return best
+
+    def _penalty(self, e: float, f) -> float:
+        tot = 0.0
+        for m, span in self.bad:
+            a = e - span
+            tot += m * (f(a) if a >= self.e_min else 1.0)
+        return tot * (1 + 1e-12)
 
     def bound(self, eps: float) -> float:
-        v = self.view.bound(eps + self.shift) * self.factor - self.bad
-        return max(v * (1 - 4 * U), 0.0)
+        e = eps + self.shift
+        v = self.view.bound(e) - self._penalty(e, self.up.bound)
+        return max(v * self.factor * (1 - 4 * U), 0.0)
 
     def fast(self, eps: float) -> float:
-        return max(self.view.fast(eps + self.shift) * self.factor - self.bad, 0.0)
+        e = eps + self.shift
+        return max((self.view.fast(e) - self._penalty(e, self.up.fast)) * self.factor, 0.0)
 
 
 def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool) -> float:
