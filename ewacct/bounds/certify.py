@@ -282,7 +282,7 @@ def _fewpart_estimate(groups, g, kind: str, x: float) -> float | None:
             warnings.simplefilter("ignore")
             r = a.get_epsilon(x) if kind == "epsilon" else a.get_delta(x)
         v = float(r.value)
-        return v if bool(r.valid) and math.isfinite(v) and v > 0.0 else None
+        return v if bool(r.valid) and math.isfinite(v) and v >= 0.0 else None
     except Exception:  # noqa: BLE001 - an estimate only: any failure means "no estimate"
         return None
 
@@ -324,7 +324,7 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     lo, hi = c.lower, c.upper
     rounds: list[dict[str, Any]] = []
     for _ in range(FEWPART_ROUNDS if kind == "epsilon" else 1):
-        if est is None or not (math.isfinite(est) and est > 0.0):
+        if est is None or not (math.isfinite(est) and est >= 0.0):
             est = _centre(lo, hi) if kind == "epsilon" else (hi if 0.0 < hi < 1.0 else None)
         if est is None:
             break
