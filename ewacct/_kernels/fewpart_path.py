@@ -26,7 +26,9 @@ import cmath
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
+from llvmlite import ir as _llir
 
 from .mgf import _GW, _GX, _e2, _f_form, _loss, _cexpm1, _log1p_minus, _clog1p
 
@@ -172,9 +174,96 @@ def _e2f(L: complex) -> complex:
     return cmath.exp(L) - 1.0 - L
 
 
+@intrinsic
+def _bits_to_f64(typingctx, x):
+    """The float64 whose bit pattern is the int64 x (for 2^n in :func:`_e2_terms`)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _llir.DoubleType())
+
+    return sig, codegen
+
+
+_LOG2E = 1.4426950408889634
+# ln 2 and pi/2 split for Cody-Waite reduction (fdlibm's e_exp.c and e_rem_pio2.c: the leading parts have
+# 33 significant bits, so n times them is exact for |n| < 2^20)
+_LN2HI = 6.93147180369123816490e-01
+_LN2LO = 1.90821492927058770002e-10
+_PIO2_1 = 1.57079632673412561417e+00
+_PIO2_2 = 6.07710050630396597660e-11
+_PIO2_3 = 2.02226624871116645580e-21
+_TWO_OVER_PI = 6.36619772367581382433e-01
+_MAGIC = 6755399441055744.0  # 1.5 * 2^52: (x + _MAGIC) - _MAGIC rounds x to an integer
+# fdlibm's k_sin.c / k_cos.c kernels on |x| <= pi/4
+_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
+_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
+_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
+_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
+_F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10, _F11, _F12, _F13 = [1.0 / math.factorial(k) for k in range(2, 14)]
+#: largest |Im(w l)| the vectorised terms reduce (|n| < 2^18 quadrants; checked against mpmath to 4e5)
+_B_MAX = 2.0e5
+
+
+@njit(fastmath={"contract"}, cache=True)
+def _e2_terms(lr, li, er, ei, m: int, wr: float, wi: float, out_r, out_i) -> None:
+    """out[k] = (er + i ei)[k] e2(w (lr + i li)[k]), e2(L) = exp(L) - 1 - L, k < m: :func:`_e2f` in real
+    arithmetic that LLVM vectorises (exp, sin and cos as polynomials after Cody-Waite reduction; no libm call,
+    no branch): ~13 ns a point instead of ~37 ns for the scalar loop (2.8x), within 4e-16 of mpmath relative
+    to the terms' size (as cmath's).  A point with Re(w l) > 709.7 (exp overflows) or |Im(w l)| > _B_MAX gives
+    a non-finite term: the caller then sums that panel by the scalar loop."""
+    for k in range(m):
+        a = wr * lr[k] - wi * li[k]
+        b = wr * li[k] + wi * lr[k]
+        # exp(a) = 2^n p(r), r = a - n ln 2 in [-ln2/2, ln2/2]: Taylor to degree 13 (r^14/14! < 4e-18);
+        # below -708 flushed to 0 (e2 = e^L - 1 - L is then -1 - L to far below an ulp); above 709.7, 2^1024 = inf
+        ac = min(max(a, -708.0), 710.0)
+        nf = (ac * _LOG2E + _MAGIC) - _MAGIC
+        r = (ac - nf * _LN2HI) - nf * _LN2LO
+        p = 1.0 + r * (1.0 + r * (_F2 + r * (_F3 + r * (_F4 + r * (_F5 + r * (_F6 + r * (_F7 + r * (
+            _F8 + r * (_F9 + r * (_F10 + r * (_F11 + r * (_F12 + r * _F13))))))))))))
+        ea = p * _bits_to_f64((np.int64(nf) + 1023) << 52)
+        ea = ea if a >= -708.0 else 0.0
+        # cos b, sin b: b = n pi/2 + x, |x| <= pi/4
+        nq = (b * _TWO_OVER_PI + _MAGIC) - _MAGIC
+        x = ((b - nq * _PIO2_1) - nq * _PIO2_2) - nq * _PIO2_3
+        z = x * x
+        sn = x + x * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
+        cs = 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
+        iq = np.int64(nq) & 3
+        sg = 1.0 - 2.0 * ((iq >> 1) & 1)
+        odd = (iq & 1) == 1
+        s_ = sg * (cs if odd else sn)
+        c_ = sg * (-sn if odd else cs)
+        e_r = ea * c_ - 1.0 - a
+        e_i = ea * s_ - b
+        # |L| small: sum_{k=2}^{13} L^k / k! by Estrin's scheme (as _e2f)
+        l2r = a * a - b * b
+        l2i = 2.0 * a * b
+        l4r = l2r * l2r - l2i * l2i
+        l4i = 2.0 * l2r * l2i
+        a0r, a0i = _F2 + _F3 * a, _F3 * b
+        a1r, a1i = _F4 + _F5 * a, _F5 * b
+        a2r, a2i = _F6 + _F7 * a, _F7 * b
+        a3r, a3i = _F8 + _F9 * a, _F9 * b
+        a4r, a4i = _F10 + _F11 * a, _F11 * b
+        a5r, a5i = _F12 + _F13 * a, _F13 * b
+        b0r, b0i = a0r + (a1r * l2r - a1i * l2i), a0i + (a1r * l2i + a1i * l2r)
+        b1r, b1i = a2r + (a3r * l2r - a3i * l2i), a2i + (a3r * l2i + a3i * l2r)
+        b2r, b2i = a4r + (a5r * l2r - a5i * l2i), a4i + (a5r * l2i + a5i * l2r)
+        t1r, t1i = b1r + (b2r * l4r - b2i * l4i), b1i + (b2r * l4i + b2i * l4r)
+        t2r, t2i = b0r + (t1r * l4r - t1i * l4i), b0i + (t1r * l4i + t1i * l4r)
+        small = abs(a) + abs(b) < 0.2
+        fr = (t2r * l2r - t2i * l2i) if small else e_r
+        fi = (t2r * l2i + t2i * l2r) if small else e_i
+        fr = fr if abs(b) <= _B_MAX else math.inf
+        out_r[k] = er[k] * fr - ei[k] * fi
+        out_i[k] = er[k] * fi + ei[k] * fr
+
+
 @njit(cache=True)
 def _fill(q: float, mu: float, logq: float, x_lo: float, pw: float, y: float, i: int, lev: int,
-          c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm) -> None:
+          c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm, c_soa) -> None:
     base = i * PER_PANEL + roff[lev]
     xa = x_lo + i * pw
     slm = 0.0j
@@ -190,6 +279,11 @@ def _fill(q: float, mu: float, logq: float, x_lo: float, pw: float, y: float, i:
         c_ephi[j] = rw[roff[lev] + k] * cmath.exp(a) if a.real > -745.0 else 0.0j
         if not d:
             slm += c_ephi[j] * c
+        # the same in real arrays for _e2_terms (an overflowing point: weight 0 and l = 0, never non-finite)
+        c_soa[0, j] = 0.0 if d else b.real
+        c_soa[1, j] = 0.0 if d else b.imag
+        c_soa[2, j] = 0.0 if d else c_ephi[j].real
+        c_soa[3, j] = 0.0 if d else c_ephi[j].imag
     c_slm[i, lev] = slm
     filled[i, lev] = True
 
@@ -253,7 +347,7 @@ def vert_smooth(q: float, mu: float, x0: float, y: float):
 @njit(cache=True)
 def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: float, x_hi: float,
                  npan: int, e_lphi, e_l, e_lm, e_ov, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, stats,
-                 v_s0: complex, v_s1: complex, c_slm) -> np.ndarray:
+                 v_s0: complex, v_s1: complex, c_slm, c_soa) -> np.ndarray:
     """(log G_A(w), error units) for a batch of w on the cached path (see the module docstring).
 
     The error units estimate the absolute floating-point error of log G_A(w) in units of eps_mach:
@@ -282,6 +376,8 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
     eu = q * (tail0 - _phibar(x0 - mu)) if trunc else 0.0
     rx = RX
     rw = RW
+    t_r = np.empty(PER_PANEL)
+    t_i = np.empty(PER_PANEL)
     roff = ROFF
     rules = RULES
     lerr = RULE_LOG_ERR
@@ -342,7 +438,8 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                                     complex(hw, 0.0))
                 continue
             if not filled[i, lev]:
-                _fill(q, mu, logq, x_lo, pw, y, i, lev, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm)
+                _fill(q, mu, logq, x_lo, pw, y, i, lev, c_lphi, c_ephi, c_l, c_lm, c_ov, filled, rx, roff, rules, rw, c_slm,
+                      c_soa)
             base = i * PER_PANEL + roff[lev]
             stats[0] += rules[lev]
             part = 0.0j
@@ -351,10 +448,22 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                     j = base + k
                     part += rw[roff[lev] + k] * cmath.exp(c_lphi[j] + ww * c_l[j] - amax)
             else:
-                for k in range(rules[lev]):
-                    j = base + k
-                    if not c_ov[j]:
-                        part += c_ephi[j] * _e2f(ww * c_l[j])
+                mk = rules[lev]
+                _e2_terms(c_soa[0, base:base + mk], c_soa[1, base:base + mk], c_soa[2, base:base + mk],
+                          c_soa[3, base:base + mk], mk, ww.real, ww.imag, t_r, t_i)
+                sr = 0.0
+                si = 0.0
+                for k in range(mk):
+                    sr += t_r[k]
+                    si += t_i[k]
+                if math.isfinite(sr) and math.isfinite(si):
+                    part = complex(sr, si)
+                else:
+                    # a point beyond the vectorised range (exp overflow, |Im(w l)| > _B_MAX): the scalar loop
+                    for k in range(mk):
+                        j = base + k
+                        if not c_ov[j]:
+                            part += c_ephi[j] * _e2f(ww * c_l[j])
                 part += ww * c_slm[i, lev]
             acc += part * (0.5 * pw)
         need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
@@ -438,6 +547,8 @@ class CachedPath:
         self.filled = np.zeros((self.npan, NRULES), dtype=np.bool_)
         #: per panel and rule, sum_k w_k phi(x_k) (log1p(u) - u)(x_k) (the node sum's part linear in w)
         self.c_slm = np.zeros((self.npan, NRULES), dtype=np.complex128)
+        #: l and the weighted phi of the cached points as real arrays (rows Re l, Im l, Re, Im) for _e2_terms
+        self.c_soa = np.zeros((4, n))
         #: the vertical closing segment's w-independent integrals (:func:`vert_smooth`)
         self.v_s = vert_smooth(self.q, self.mu, self.x0, self.y) if x_hi == x0 else (0.0j, 0.0j)
         #: points summed from the cache, points computed on the fly (diagnostics)
@@ -453,4 +564,4 @@ class CachedPath:
         """(log G_A(w), its absolute floating-point error in units of eps_mach, an estimate)."""
         return cached_log_g(self.q, self.mu, self.x0, w, self.y, self.x_lo, self.x_hi, self.npan,
                             *self.edges, self.c_lphi, self.c_ephi, self.c_l, self.c_lm, self.c_ov,
-                            self.filled, self.stats, self.v_s[0], self.v_s[1], self.c_slm)
+                            self.filled, self.stats, self.v_s[0], self.v_s[1], self.c_slm, self.c_soa)
