@@ -130,6 +130,7 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
 
     last_t: dict[str, float] = {}
     flagged: list[EpsilonResult] = []   # flagged answers (valid=False) the search or the result used
+    stopped: dict[str, Any] = {}          # the bracketing search's note where its CPU allowance ran out
 
     def seen(r: EpsilonResult) -> None:
         if not r.valid:
@@ -178,13 +179,13 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
             # the accountant of the search at s holds the contour just built there: eps(delta) reuses it
             res = _eps_on(acc_s, target_delta)
     else:
-        s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol)
+        s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol, started, stopped)
         n_eval += n_search
         res = _eps(s, q, steps, target_delta, m, fallback=True)
     n_eval += 1
     if m != "ew-tune" and res.direction != "remove":
         directions = ("remove", "add")
-        s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol)
+        s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol, started, stopped)
         n_eval += n_search
         res = _eps(s, q, steps, target_delta, m, fallback=True)
     seen(res)
@@ -194,6 +195,9 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         seen(res)
         n_eval += 1
     details: dict[str, Any] = {"estimate_sigma": s}
+    if "note" in stopped:
+        details["search_note"] = stopped["note"]
+        warnings.warn(f"calibrate_noise: {stopped['note']}", UserWarning, stacklevel=2)
     if flagged:
         details["flagged_evaluations"] = len(flagged)
         details["flag_note"] = _flag_note(flagged, res, "sigma")
@@ -656,14 +660,53 @@ def _achievable(sigma: float, q: float, steps: int, delta: float) -> float:
     return float(_eps(sigma, q, steps, delta, "exact", fallback=True).value)
 
 
-def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float, rtol: float) -> tuple[float, int]:
-    """Bracket by doubling, Brent on log sigma, then nudge to the safe side; returns (sigma, evaluations)."""
+class _OutOfTime(Exception):
+    """A calibration search's CPU allowance (SEARCH_CPU) is spent and a safe point is known."""
+
+
+#: CPU seconds (budget.clock, from the start of the call) after which the bracketing searches of calibrate_noise
+#: and calibrate_steps stop at the best safe point found so far (one whose evaluation met the target), with a
+#: note and a warning: the noise / step count stays safe, the gap to the optimum is reported.  The model-
+#: corrected search, which answers almost everywhere, ends well before (<= 0.8 s on the random scans)
+SEARCH_CPU = 0.8
+
+
+def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float, rtol: float,
+            started: float | None = None, stop: dict[str, Any] | None = None) -> tuple[float, int]:
+    """Bracket by doubling, Brent on log sigma, then nudge to the safe side; returns (sigma, evaluations).
+
+    Past SEARCH_CPU of the call (``started``: its budget.clock at the start) the search stops at the smallest
+    log sigma whose f was <= 0 (met), once one is known; ``stop["note"]`` then says so."""
+    from .methods.budget import clock
+
     calls = 0
+    met = [math.inf]     # smallest x with f(x) <= 0
+    failed = [-math.inf]  # largest x with f(x) > 0
 
     def g(x: float) -> float:
         nonlocal calls
+        if started is not None and math.isfinite(met[0]) and clock() - started > SEARCH_CPU:
+            raise _OutOfTime
         calls += 1
-        return f(x)
+        v = f(x)
+        if v <= 0.0:
+            met[0] = min(met[0], x)
+        else:
+            failed[0] = max(failed[0], x)
+        return v
+
+    try:
+        return _search_in(g, q, steps, target_delta, target_epsilon, rtol) + (calls,)
+    except _OutOfTime:
+        if stop is not None:
+            stop["note"] = (f"the search stopped after {SEARCH_CPU:g} s of CPU: sigma {math.exp(met[0]):.9g} meets "
+                            f"the target" + (f", {math.exp(failed[0]):.9g} does not (the smallest sigma lies "
+                                             f"between)" if math.isfinite(failed[0]) else ""))
+        return math.exp(met[0]), calls
+
+
+def _search_in(g, q: float, steps: int, target_delta: float, target_epsilon: float, rtol: float) -> tuple[float]:
+    """The body of :func:`_search` on g (counting, timed); returns (sigma,)."""
 
     lo, hi = math.log(1.0), math.log(1.0)
     flo = g(lo)
@@ -698,7 +741,7 @@ def _search(f, q: float, steps: int, target_delta: float, target_epsilon: float,
             sigma *= 1.0 + rtol
     else:
         sigma = math.exp(hi)
-    return sigma, calls
+    return (sigma,)
 
 
 class CertificationError(ValueError):
@@ -1006,7 +1049,7 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
     from .methods.budget import clock
 
     started = clock()
-    T = _estimate_steps(target_epsilon, target_delta, q, sigma, m, max_steps)
+    T = _estimate_steps(target_epsilon, target_delta, q, sigma, m, max_steps, started)
     if guarantee == "certified" and T > 0:
         if m != "exact":
             T = _estimate_steps(target_epsilon, target_delta, q, sigma, "exact", max_steps)
@@ -1024,7 +1067,7 @@ def calibrate_steps(*, target_epsilon: float, target_delta: float, sampling_prob
 
 
 def _estimate_steps(target_epsilon: float, target_delta: float, q: float, sigma: float, m: str,
-                    max_steps: int) -> int:
+                    max_steps: int, started: float | None = None) -> int:
     """Largest T <= max_steps with eps(T) <= target by the chosen method (0 with a warning if none).
 
     g(T) = eps(T) - target is increasing in T and smooth in log T: a bracket by factors of 16, then
@@ -1043,15 +1086,21 @@ def _estimate_steps(target_epsilon: float, target_delta: float, q: float, sigma:
             vals[T] = float(r.estimate) - target_epsilon
         return vals[T]
 
-    T = _estimate_steps_search(g, target_epsilon, target_delta, q, sigma, max_steps)
+    stop: dict[str, Any] = {}
+    T = _estimate_steps_search(g, target_epsilon, target_delta, q, sigma, max_steps, started, stop)
+    if "note" in stop:
+        warnings.warn(f"calibrate_steps: {stop['note']}", UserWarning, stacklevel=3)
     if flagged:
         warnings.warn(_flag_note(flagged, res_at.get(T, flagged[-1]), "step count"), UserWarning, stacklevel=3)
     return T
 
 
 def _estimate_steps_search(g, target_epsilon: float, target_delta: float, q: float, sigma: float,
-                           max_steps: int) -> int:
-    """The search of :func:`_estimate_steps` on g(T) = eps(T) - target."""
+                           max_steps: int, started: float | None = None, stop: dict[str, Any] | None = None) -> int:
+    """The search of :func:`_estimate_steps` on g(T) = eps(T) - target; past SEARCH_CPU of the call (from
+    ``started``) the bracket's lower end (met) is returned and ``stop["note"]`` says where the largest count lies."""
+    from .methods.budget import clock
+
 
     if g(1) > 0.0:
         warnings.warn(f"even one step exceeds target_epsilon={target_epsilon:g} at noise_multiplier={sigma:g}, "
@@ -1075,6 +1124,11 @@ def _estimate_steps_search(g, target_epsilon: float, target_delta: float, q: flo
     side = 0
     bisect = False
     while hi - lo > 1:
+        if started is not None and clock() - started > SEARCH_CPU:
+            if stop is not None:
+                stop["note"] = (f"the search stopped after {SEARCH_CPU:g} s of CPU: {lo} steps meet the target, "
+                                f"{hi} do not (the largest count lies between)")
+            return lo
         width = hi - lo
         if bisect or not (g_hi > 0.0 >= g_lo) or g_hi == g_lo:
             mid = int(round(math.sqrt(lo * hi))) if hi > 2 * lo else (lo + hi) // 2

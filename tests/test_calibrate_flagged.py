@@ -72,3 +72,20 @@ def test_flag_note_for_an_estimate_is_not_a_guarantee():
     assert "not guaranteed" in note and "rigorous upper bound" not in note.split(";")[1]
     ok = EpsilonResult(value=0.9, estimate=0.9, lower=None, upper=None, method="exact", direction="remove", valid=True)
     assert "valid exact evaluation (safe)" in _flag_note([est], ok, "sigma")
+
+
+def test_search_cpu_allowance_stops_at_a_safe_point(monkeypatch):
+    # the bracketing searches stop past calibrate.SEARCH_CPU (forced below zero here) at the best point that met
+    # the target, with a note: the answer stays safe (dp_accounting's PLD pessimistic eps <= target)
+    import ewacct.calibrate as cal
+
+    monkeypatch.setattr(cal, "SEARCH_CPU", -1.0)
+    monkeypatch.setattr(cal, "_model_search", lambda *a, **k: None)  # the bracketing search answers
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = calibrate_noise(target_epsilon=EPS, target_delta=DELTA, sampling_probability=Q, steps=T)
+        n = calibrate_steps(target_epsilon=EPS, target_delta=DELTA, sampling_probability=Q, noise_multiplier=1.0)
+    assert "search stopped" in r.details["search_note"]
+    assert float(r.epsilon.value) <= EPS and _pld_eps(r.noise_multiplier, Q, T, DELTA) <= EPS
+    assert any("calibrate_steps: the search stopped" in str(x.message) for x in w)
+    assert n >= 1 and _pld_eps(1.0, Q, n, DELTA) <= EPS
