@@ -308,7 +308,8 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     budget, ``ewacct.methods.budget``; where the engine flags its answer, e.g. the Chernoff bound), or, where that is refused (reviewer H-R8 F3: sigma 0.3,
     q 1e-9, T 3, delta 1e-14 kept the proven [0.185, 8.266]), a point of the bracket already proven.  Any
     estimate gives a valid bracket; where the result is still too wide and does not contain the estimate used,
-    the next round (up to ``FEWPART_ROUNDS``) centres on the narrowed bracket (eps only)."""
+    the next round (up to ``FEWPART_ROUNDS``) centres on the narrowed bracket (eps only), as long as each
+    re-centred round at least halves the width."""
     if not _too_wide(kind, c.lower, c.upper):
         return c
     from . import fewpart_cert
@@ -347,7 +348,10 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
             raise FloatingPointError(f"internal error: certified bracket [{lo!r}, {hi!r}] and rounded-loss "
                                      f"bracket [{blo!r}, {bhi!r}] of the same {kind} are disjoint; please report")
         rounds.append(dict(finfo, estimate=est, bracket=(blo, bhi)))
+        w_before = hi - lo
         lo, hi = max(lo, blo), min(hi, bhi)
+        if len(rounds) > 1 and hi - lo > 0.5 * w_before:
+            break  # a re-centred round that did not halve the width: another would not either
         if not _too_wide(kind, lo, hi) or blo <= est <= bhi:
             break  # within the target, or centred where it should be: another round would not narrow it
         est = None  # re-centre on [lo, hi]
