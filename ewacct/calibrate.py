@@ -627,6 +627,29 @@ def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float, rtol: flo
     return math.log(d)
 
 
+def _clt_steps(q: float, sigma: float, eps: float, delta: float) -> int | None:
+    """The step count from the Gaussian (CLT) approximation of DP-SGD, mu = q sqrt(T (e^{1/sigma^2} - 1)) at the
+    mu-GDP pair's mu for (eps, delta) (a starting point only; None where it does not apply)."""
+    def gdp_delta(mu: float) -> float:
+        return 0.5 * math.erfc((eps / mu - mu / 2.0) / math.sqrt(2.0)) - math.exp(eps) * 0.5 * math.erfc(
+            (eps / mu + mu / 2.0) / math.sqrt(2.0))
+
+    try:
+        lo, hi = 1e-3, 50.0
+        if gdp_delta(hi) < delta or gdp_delta(lo) > delta:
+            return None
+        for _ in range(60):
+            mid = math.sqrt(lo * hi)
+            if gdp_delta(mid) > delta:
+                hi = mid
+            else:
+                lo = mid
+        t = (lo / q) ** 2 / math.expm1(1.0 / sigma ** 2)
+        return int(t) if math.isfinite(t) and t < 1e18 else None
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return None
+
+
 def _clt_log_sigma(q: float, steps: int, eps: float, delta: float) -> float:
     """log sigma from the Gaussian (CLT) approximation of DP-SGD (a starting point only).
 
@@ -1112,6 +1135,17 @@ def _estimate_steps_search(g, target_epsilon: float, target_delta: float, q: flo
         lo, hi = near
         if hi - lo == 1:
             return lo
+    else:
+        # from the Gaussian (CLT) guess instead of 16, 256, ... (each a query): a bracket around it by factors
+        # of 4 (g is increasing: the answer does not depend on the start)
+        tc = _clt_steps(q, sigma, target_epsilon, target_delta)
+        if tc is not None and 16 < tc < max_steps // 4:
+            if g(tc) <= 0.0:
+                lo, hi = tc, 4 * tc
+            else:
+                hi, lo = tc, tc // 4
+                while lo > 1 and g(lo) > 0.0:
+                    hi, lo = lo, max(1, lo // 16)
     while hi <= max_steps and g(hi) <= 0.0:
         lo, hi = hi, hi * 16
     if hi > max_steps:
