@@ -1,5 +1,5 @@
 """The vectorised node terms of the few-participation kernel (ewacct/_kernels/fewpart_path._e2_terms) against
-mpmath at 30 digits: e2(L) = exp(L) - 1 - L times a weight, over |L| from 1e-8 to 2e5 (the Taylor branch, the
+mpmath at 30 digits: e2(L) = exp(L) - 1 - L times a weight, over |L| from 1e-8 to 1e8 (the Taylor branch, the
 exp branch, quadrant boundaries of the sin/cos reduction, exp's underflow), and the out-of-range points that
 must come back non-finite (the kernel then sums that panel by its scalar loop)."""
 
@@ -29,7 +29,8 @@ def test_terms_against_mpmath():
     L.real = np.clip(L.real, -800.0, 40.0)
     # quadrant boundaries of the reduction and the Taylor/exp switch
     extra = np.array([0.1999 + 0j, 0.0999 + 0.1001j, -0.2 + 0j, 1j * math.pi / 4, 1j * math.pi / 2, -1j * 3 * math.pi / 4,
-                      1j * (1e5 * math.pi / 2), 5.0 + 1j * (12345 * math.pi / 2 + 1e-9), -707.9 + 3.0j, -708.1 + 1.0j])
+                      1j * (1e5 * math.pi / 2), 5.0 + 1j * (12345 * math.pi / 2 + 1e-9), -3.0 + 1j * (6.3e7 * math.pi / 2),
+                      2.0 - 1j * 0.99 * _B_MAX, -707.9 + 3.0j, -708.1 + 1.0j])
     L = np.concatenate([L, extra])
     wt = np.exp(1j * rng.uniform(0, 2 * np.pi, L.size)) * 10 ** rng.uniform(-3, 3, L.size)
     got = _terms(L, wt)

@@ -186,13 +186,15 @@ def _bits_to_f64(typingctx, x):
 
 
 _LOG2E = 1.4426950408889634
-# ln 2 and pi/2 split for Cody-Waite reduction (fdlibm's e_exp.c and e_rem_pio2.c: the leading parts have
-# 33 significant bits, so n times them is exact for |n| < 2^20)
+# ln 2 split for Cody-Waite reduction (fdlibm's e_exp.c; |n| <= 1024); pi/2 split into three parts of at most
+# 26 significant bits (n times each exact for |n| < 2^27; each subtraction then exact by Sterbenz's lemma) and a
+# fourth, pi/2 - sum of the four = 2.3e-41
 _LN2HI = 6.93147180369123816490e-01
 _LN2LO = 1.90821492927058770002e-10
-_PIO2_1 = 1.57079632673412561417e+00
-_PIO2_2 = 6.07710050630396597660e-11
-_PIO2_3 = 2.02226624871116645580e-21
+_PIO2_1 = float.fromhex("0x1.921fb58000000p+0")
+_PIO2_2 = float.fromhex("-0x1.dde9740000000p-27")
+_PIO2_3 = float.fromhex("0x1.1a62630000000p-54")
+_PIO2_4 = float.fromhex("0x1.8a2e03707344ap-81")
 _TWO_OVER_PI = 6.36619772367581382433e-01
 _MAGIC = 6755399441055744.0  # 1.5 * 2^52: (x + _MAGIC) - _MAGIC rounds x to an integer
 # fdlibm's k_sin.c / k_cos.c kernels on |x| <= pi/4
@@ -201,8 +203,8 @@ _S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969
 _C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
 _C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 _F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10, _F11, _F12, _F13 = [1.0 / math.factorial(k) for k in range(2, 14)]
-#: largest |Im(w l)| the vectorised terms reduce (|n| < 2^18 quadrants; checked against mpmath to 4e5)
-_B_MAX = 2.0e5
+#: largest |Im(w l)| the vectorised terms reduce (|n| < 2^26 quadrants; checked against mpmath to 1e8)
+_B_MAX = 1.0e8
 
 
 @njit(fastmath={"contract"}, cache=True)
@@ -226,7 +228,7 @@ def _e2_terms(lr, li, er, ei, m: int, wr: float, wi: float, out_r, out_i) -> Non
         ea = ea if a >= -708.0 else 0.0
         # cos b, sin b: b = n pi/2 + x, |x| <= pi/4
         nq = (b * _TWO_OVER_PI + _MAGIC) - _MAGIC
-        x = ((b - nq * _PIO2_1) - nq * _PIO2_2) - nq * _PIO2_3
+        x = (((b - nq * _PIO2_1) - nq * _PIO2_2) - nq * _PIO2_3) - nq * _PIO2_4
         z = x * x
         sn = x + x * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
         cs = 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
