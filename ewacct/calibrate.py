@@ -802,7 +802,7 @@ CERT_STEP_MARGIN = 1.25
 #: a first certified rung further (its answer stays certified; the refinement narrows the gap to the smallest
 #: certifiable sigma / largest certifiable step count, 0.08-0.25 s per rung where the bracket is the proven
 #: fallback): the confirmation that follows costs 0.03-0.25 s, so the whole call stays near 1 s (issue 9)
-CERT_REFINE_CPU = 0.7
+CERT_REFINE_CPU = 0.85
 
 
 def _out_of_time(started: float | None) -> bool:
