@@ -261,3 +261,37 @@ def test_direct_form_large_a_mu(q, mu, w, y):
     with mp.workdps(20):
         err = abs(ref - mp.exp(mp.mpc(lg)))
         assert err <= mp.exp(lr), (w, float(mp.log(err)), lr)
+
+
+# -- tiny q, G within ~1e-12 of 1 (the certified contour of q = 3.9e-8, sigma = 1.842, T = 1.7e8 asks
+# ~1e-8 / 2^28 of G per step): where |u| < 0.01 the f-form's conditioning term for ell is |w| (E - 1)
+# kap + |w| sm |u|, no longer |w| E kap (docs/certified.md section 3, "Rounding"), so its radius reaches
+# ~1e-11 of G - 1 (it stalled at ~1e-8 of G - 1 before).  Both kernels, against the 40-digit reference.
+TINY_Q = (3.9e-8, 1 / 1.842)
+TINY_W = [complex(77.11, 0.0), complex(77.11, 40.0), complex(77.11, 4000.0)]
+
+
+def test_tiny_q_f_form_radius_and_containment():
+    q, mu = TINY_Q
+    w = np.array(TINY_W, dtype=np.complex128)
+    lg, lr = sg_g_enclose_many(q, mu, w, -50.0, True)
+    for j, wj in enumerate(TINY_W):
+        r = _check(q, mu, wj, complex(lg[j]), float(lr[j]), True)
+        gm1 = abs(complex(np.expm1(lg[j])))
+        assert r <= 1e-9 * gm1, (wj, r, gm1)  # the radius is small against G - 1 itself
+
+
+def test_tiny_q_multi_segment_containment():
+    from ewacct._kernels.mgf_cert_multi import sg_g_enclose_multi
+
+    q = TINY_Q[0]
+    mus = [1 / 1.842, 1 / 2.0, 1 / 2.2, 1 / 2.5]
+    w = np.array(TINY_W[:2], dtype=np.complex128)
+    lg, lr = sg_g_enclose_multi(q, np.array(mus), w, np.full(len(mus), -50.0), True)
+    for g, mu in enumerate(mus):
+        for j in range(w.shape[0]):
+            ref = _mp_G_minus_1(q, mu, complex(w[j]))
+            with mp.workdps(40):
+                err = float(abs(ref - mp.expm1(mp.mpc(complex(lg[g, j])))))
+            assert err <= math.exp(lr[g, j]), (mu, w[j], err, math.exp(lr[g, j]))
+            assert math.exp(lr[g, j]) <= 1e-8 * float(abs(ref))

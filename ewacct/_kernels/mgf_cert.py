@@ -828,8 +828,14 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
                         # |w e^{w ell}| 4 u kap <= 4 u |w| kap E
                         t_f[p] = p1 + p2
                         t_mg[p] = mag
+                        # (where |u| < 0.01, p1 = w (log1p(u) - u) comes from the series in u, not from
+                        # ell: ell's error moves only p2 = e^{w ell} - 1 - w ell, by |w (e^{w ell} - 1)|
+                        # <= |w| (E - 1) times it; u's own rounding (<= 3 u |u|) moves f by |f'(u)| 3 u |u|
+                        # <= |w| sm 3 u |u|.  Elsewhere p1 = w (ell - u) moves with ell too: |w e^{w ell}|
+                        # <= |w| E)
+                        kapt = (aw * (p_kap[p] * (E - 1.0) + sm * au) if au < 0.01 else aw * p_kap[p] * E)
                         t_bm[p] = ((m1 + m2) * (8.0 * (1.0 + awl) + p_dl[p]) + 2.0 * sens * p_xf[p]
-                                   + 4.0 * aw * p_kap[p] * E + chx)
+                                   + 4.0 * kapt + chx)
                         t_bs[p] = m1 + m2
                         Mx = max(Mx, mag * p_ephi[p])
                     # one scale for the node's panel, e^{P} Mx >= every term (the per-term rescale

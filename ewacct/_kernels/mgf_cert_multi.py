@@ -395,8 +395,12 @@ def _line(q: float, mus: np.ndarray, ltol: np.ndarray, w: np.ndarray, idx: np.nd
                         eP = math.exp(-P)
                         fv[p] = (p1 + p2) * eP
                         fa[p] = _cabs(fv[p])
+                        # (ell's conditioning as in mgf_cert: where |u| < 0.01, p1 comes from the series
+                        # in u and ell's error moves only p2, by <= |w| (E - 1) times it, u's rounding
+                        # f by <= |w| sm 3 u |u|; else |w| E)
+                        kapt = (aw * (p_kap[p] * (E - 1.0) + sm * au) if au < 0.01 else aw * p_kap[p] * E)
                         fr[p] = ((m1 + m2) * (8.0 * (1.0 + math.sqrt(awl2)) + abs(P) + 3.0)
-                                 + 4.0 * sens * sp + 4.0 * aw * p_kap[p] * E) * eP
+                                 + 4.0 * sens * sp + 4.0 * kapt) * eP
                     else:
                         e = wj * ell - P
                         if e.real > 700.0:
