@@ -67,6 +67,10 @@ PROVEN_SOURCE = "Chernoff upper / tilted-tail and sub-composition lower bounds (
 #: Poisson-subsampled Gaussian compositions where the above is wider than issue 9's target: the loss
 #: rounded up / down to a grid, composed by FFT with a proven error budget (bounds/fewpart_cert.py)
 FEWPART_SOURCE = "rounded loss-distribution bracket (outward-rounded laws, FFT error budget)"
+#: one Poisson-subsampled Gaussian group with few participations: the binomial expansion over the steps whose
+#: loss exceeds g_c, the body composed on a fine grid over its short range, the last tail step in closed form
+#: (bounds/fewpart_cond.py, docs/certified_fewpart.md section C)
+COND_SOURCE = "conditioned body / tail bracket (body FFT error budget, closed-form tail step)"
 #: kept for callers that import the name; no certificate carries it any more
 PLD_SOURCE = "dp_accounting PLD (not used for certificates: not proven by ewacct)"
 
@@ -258,6 +262,9 @@ FEWPART_QN = 1.0
 #: ... and only where the caller's time_budget (if given) is at least this (CPU seconds).  Its own CPU is
 #: bounded by fewpart_cert.TIME_BUDGET (2 s), or by the caller's time_budget where that is larger
 FEWPART_MIN_BUDGET = 1.0
+#: CPU seconds the conditioned bracket (bounds/fewpart_cond.py) may take, or the caller's time_budget where larger
+#: (sigma 0.97, q 1.5e-6, T 39: ~1.5-3 s on the 2-core machine, most of it the body's FFT compositions)
+COND_BUDGET = 4.0
 #: rounds of the rounded bracket: a later round re-centres its grid and tilt on the bracket of the round before
 #: where that bracket is still too wide and does not contain the estimate used (a refused or poor estimate)
 FEWPART_ROUNDS = 3
@@ -355,12 +362,34 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
         if not _too_wide(kind, lo, hi) or blo <= est <= bhi:
             break  # within the target, or centred where it should be: another round would not narrow it
         est = None  # re-centre on [lo, hi]
+    cond = None
+    if kind == "epsilon" and _too_wide(kind, lo, hi) and len(g) == 1 and g[0][2] >= 3:
+        # one group, still too wide (the per-step grid too fine for the loss range): the conditioned body / tail
+        # bracket (bounds/fewpart_cond.py), with its own CPU budget (COND_BUDGET)
+        from . import fewpart_cond
+
+        e_c = est if est is not None and math.isfinite(est) and est >= 0.0 else _centre(lo, hi)
+        try:
+            br = (fewpart_cond.epsilon_bracket(groups, x, e_c, time_budget=max(tb, COND_BUDGET))
+                  if e_c is not None else None)
+        except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the proven bracket stands
+            br = None
+        if br is not None and 0.0 <= br[0] <= br[1]:
+            if max(br[0], lo) > min(br[1], hi):
+                raise FloatingPointError(f"internal error: certified bracket [{lo!r}, {hi!r}] and conditioned "
+                                         f"bracket [{br[0]!r}, {br[1]!r}] of the same eps are disjoint; please report")
+            lo, hi, cond = max(lo, br[0]), min(hi, br[1]), br[2]
     if (lo, hi) == (c.lower, c.upper):
         return c
     info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
-    info["rounded_loss"] = rounds[-1] if len(rounds) == 1 else {"rounds": rounds}
-    return Certificate(lo, hi, f"{c.source}; intersected with the {FEWPART_SOURCE}",
-                       None, time.perf_counter() - t0, info)
+    src = c.source
+    if rounds:
+        info["rounded_loss"] = rounds[-1] if len(rounds) == 1 else {"rounds": rounds}
+        src = f"{src}; intersected with the {FEWPART_SOURCE}"
+    if cond is not None:
+        info["conditioned"] = cond
+        src = f"{src}; intersected with the {COND_SOURCE}"
+    return Certificate(lo, hi, src, None, time.perf_counter() - t0, info)
 
 
 def _laplace_bracket(acc: Any, kind: str, x: float) -> Certificate | None:

@@ -107,7 +107,8 @@ def survival_bounds(k0, n, h, q, mu, remove, lo, hi):
 class _Step:
     """One group's per-step upper and lower laws on the grid [k_lo, k_hi]."""
 
-    def __init__(self, q: float, sigma: float, n: int, remove: bool, h: float, tail: float):
+    def __init__(self, q: float, sigma: float, n: int, remove: bool, h: float, tail: float,
+                 floor_loss: float = -math.inf):
         self.q, self.n, self.remove, self.h = q, n, remove, h
         self.mu = mu = 1.0 / sigma
         # top of the grid: P(L > g_top) * n <= tail (REMOVE; ADD's loss is <= -log(1-q))
@@ -122,6 +123,9 @@ class _Step:
             k_hi = math.ceil(-math.log1p(-q) / h) + 1
             x = _x_tail(0.0, mu, tail / n)  # P(X > x) small: L below -l(x) is dropped / moved up
             l_bot = -math.log1p(q * math.expm1(mu * x - 0.5 * mu * mu)) - 2 * h
+            # a step loss <= floor_loss = -(every ADD step's loss bound, summed) leaves every sum <= 0: payoff 0 at
+            # every eps >= 0 searched, so the mass below it may be moved up to it (upper) or dropped (lower)
+            l_bot = max(l_bot, floor_loss - 2 * h)
             k_lo = math.floor(l_bot / h)
         self.k_lo, self.k_hi = k_lo, k_hi
         m = k_hi - k_lo + 2
@@ -462,7 +466,8 @@ def _theta(steps: list[_Step], e_target: float) -> float:
 class _Direction:
     def __init__(self, groups, remove: bool, h: float, target_delta: float, e_target: float):
         tail = TRUNC_REL * target_delta / len(groups)
-        self.steps = [_Step(q, sig, n, remove, h, tail) for q, sig, n in groups]
+        floor = -math.inf if remove else -sum(-n * math.log1p(-q) for q, _, n in groups) * (1 + 1e-12)
+        self.steps = [_Step(q, sig, n, remove, h, tail, floor) for q, sig, n in groups]
         self.target_delta, self.e_target = target_delta, e_target
         self.theta = self.up = self.lo = None
 

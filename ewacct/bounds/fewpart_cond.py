@@ -1,0 +1,400 @@
+"""Certified eps(delta) of one Poisson-subsampled Gaussian group with few participations by conditioning on
+the number of tail steps (docs/certified_fewpart.md, section C).
+
+The rounded loss-distribution bracket (:mod:`ewacct.bounds.fewpart_cert`) rounds every step's loss to a grid of
+spacing h with N h below the eps width wanted; where the per-step loss is a near-atom of width ~q plus a long
+tail and eps is small, that grid over the whole loss range has millions of points (sigma 0.97, q 1.5e-6,
+T 39, delta 2.7e-6: h = 2^-29 over a range of 3.4e-3).  Here each step's REMOVE loss L is split at g_c:
+
+    delta(eps) = sum_j C(T, j) E[phi_eps(B_{T-j} + C_j)]          (binomial expansion of (beta + tau)^{*T})
+
+with beta the law of L on {L <= g_c} (the body, mass 1 - p) and tau on {L > g_c} (the tail, mass p), B_m and
+C_j sums of m body and j tail values (sub-probability measures).  The body is rounded (up / down) to the fine
+grid and composed by FFT over its short range only; the last tail step of each term is integrated in closed
+form, G(e) = E[(1 - e^{e - L})_+; L > g_c] = P(L > m) - e^e Q(L > m), m = max(e, g_c); the j = 2 term rounds
+the first tail step and the body sum once to a coarse grid; terms j >= 3 are bounded by C(T, 3) p^3 (payoff
+<= 1).  ADD is bounded by its Chernoff end (bounds/proven.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from numba import njit
+
+from ..methods import budget
+from . import fewpart_cert as fc
+from ._two_step_kernel import RL, U, _pb
+
+#: largest body composition (entries): T times the body's per-step cells
+MAX_BODY = 1 << 21
+#: coarse grid of the j = 2 term, in fine cells
+COARSE = 1 << 9
+
+
+@njit(cache=True)
+def _pq(g, q, mu, out):
+    """out = (P lower, P upper, Q lower, Q upper) on P(L > g) (REMOVE: X ~ (1-q) N(0,1) + q N(mu,1)) and
+    Q(L > g) (X ~ N(0,1)), L = l(X) increasing; enclosed as in fewpart_cert.survival_bounds."""
+    x, dx, ok = fc._x_of(g, q, mu)
+    if ok == -1:
+        out[0] = 1.0
+        out[1] = 1.0
+        out[2] = 1.0
+        out[3] = 1.0
+        return
+    if ok == 0:
+        out[0] = 0.0
+        out[1] = 1.0
+        out[2] = 0.0
+        out[3] = 1.0
+        return
+    d = dx + 2.0 * U * (abs(x) + mu)
+    _, l0, h0 = _pb(x, d)
+    _, l1, h1 = _pb(x - mu, d)
+    out[0] = max(((1.0 - q) * l0 + q * l1) * (1.0 - 6.0 * U), 0.0)
+    out[1] = min(((1.0 - q) * h0 + q * h1) * (1.0 + 6.0 * U), 1.0)
+    out[2] = l0
+    out[3] = h0
+
+
+@njit(cache=True)
+def _g_tail(e_arr, q, mu, glo, ghi):
+    """glo <= G(e) <= ghi for e >= g_c (m = e): G = P(L > e) - e^e Q(L > e); exp within RL (the model)."""
+    out = np.empty(4)
+    for i in range(len(e_arr)):
+        e = e_arr[i]
+        _pq(e, q, mu, out)
+        ex = math.exp(e)
+        a = out[0] - ex * (1.0 + RL) * out[3] * (1.0 + 2.0 * U)
+        b = out[1] - ex * (1.0 - RL) * out[2] * (1.0 - 2.0 * U)
+        glo[i] = max(a - 2.0 * U * abs(a), 0.0)
+        ghi[i] = min(b + 2.0 * U * abs(b), out[1])
+
+
+class _G:
+    """Enclosures of G(e) = E[(1 - e^{e - L})_+; L > g_c] (the last tail step, integrated in closed form)."""
+
+    def __init__(self, q: float, mu: float, g_c: float):
+        self.q, self.mu, self.g_c = q, mu, g_c
+        out = np.empty(4)
+        _pq(g_c, q, mu, out)
+        self.pc = (float(out[0]), float(out[1]))  # P(L > g_c): the tail's mass p
+        self.qc = (float(out[2]), float(out[3]))  # Q(L > g_c)
+
+    def bounds(self, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.empty(len(e))
+        hi = np.empty(len(e))
+        below = e < self.g_c
+        if below.any():  # m = g_c: G = P(L > g_c) - e^e Q(L > g_c)
+            ex = np.exp(e[below])
+            a = self.pc[0] - ex * (1 + RL) * self.qc[1] * (1 + 2 * U)
+            b = self.pc[1] - ex * (1 - RL) * self.qc[0] * (1 - 2 * U)
+            lo[below] = np.maximum(a - 2 * U * np.abs(a), 0.0)
+            hi[below] = np.minimum(b + 2 * U * np.abs(b), self.pc[1])
+        above = ~below
+        if above.any():
+            gl = np.empty(int(above.sum()))
+            gh = np.empty(len(gl))
+            _g_tail(np.ascontiguousarray(e[above]), self.q, self.mu, gl, gh)
+            lo[above] = gl
+            hi[above] = gh
+        return lo, hi
+
+
+def _phi_bounds(eps: float, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosure of (1 - e^{eps - s})_+ (expm1 within RL; eps - s rounded once)."""
+    w = np.where(s > eps, -np.expm1(np.minimum(eps - s, 0.0)), 0.0)
+    return np.maximum(w * (1 - 4 * RL), 0.0), np.minimum(w * (1 + 4 * RL), 1.0)
+
+
+def _ev(v: "fc._Vec", w: np.ndarray, upper: bool) -> float:
+    """sum_s a*_s w_s for the exact vector a* that v stands for (||a - a*||_2 <= err), w >= 0 a bound on the
+    weights in the direction wanted: the float sum, its rounding (2 n U sum |terms|), and err ||w||_2."""
+    t = v.a * w
+    s = float(t.sum())
+    r = 2 * len(t) * U * float(np.abs(t).sum()) + v.err * float(np.sqrt(np.dot(w, w))) * (1 + len(w) * U)
+    return s + r if upper else max(s - r, 0.0)
+
+
+def _power(base: "fc._Vec", n: int) -> "fc._Vec":
+    res = None
+    b = base
+    while True:
+        if n & 1:
+            res = b if res is None else fc._conv(res, b)
+        n >>= 1
+        if not n:
+            break
+        b = fc._conv(b, b)
+    assert res is not None
+    return res
+
+
+def _coarsen(v: "fc._Vec", K: int, up: bool) -> "fc._Vec":
+    """The vector's masses moved to the grid K h (up: to the next point at or above, else at or below); the
+    exact coarse vector is a 0/1 linear map of the exact fine one: l2 error <= sqrt(K) err (Cauchy-Schwarz per
+    bin), plus the bin sums' rounding (K U ||a||_1)."""
+    k = v.off + np.arange(len(v.a))
+    c = -((-k) // K) if up else k // K
+    c0 = int(c[0])
+    a = np.bincount(c - c0, weights=v.a)
+    err = math.sqrt(K) * v.err + K * U * float(np.abs(v.a).sum())
+    return fc._Vec(a, c0, err, 0.0, v.steps)
+
+
+#: unit roundoff of the suffix sums (x87 extended precision where numpy's longdouble has a 64-bit mantissa)
+UL = float(np.finfo(np.longdouble).eps) / 2
+
+
+def _imul(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """Outward enclosure of {x y: x in a, y in b} (each corner product rounded once: factor 1 +- 2U)."""
+    c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+    lo, hi = min(c), max(c)
+    return lo - 2 * U * abs(lo) - 1e-300, hi + 2 * U * abs(hi) + 1e-300
+
+
+class _Sfx:
+    """Suffix sums of a computed vector a (grid s_j = (off + j) h): A_i = sum_{j>=i} a_j and
+    X_i = sum_{j>=i} a_j e^{-s_j}, with enclosures of the exact sums (the computed a, the exact e^{-s}):
+    the longdouble cumulative sums are within n UL of sum |.|, the float products within U, exp within RL."""
+
+    def __init__(self, v: "fc._Vec", h: float):
+        self.v = v
+        n = len(v.a)
+        self.s = (v.off + np.arange(n)) * h
+        if float(np.max(np.abs(self.s))) > 700.0:
+            raise FloatingPointError("grid beyond exp's range")
+        ex = np.exp(-self.s)
+        ld = np.longdouble
+        rev = slice(None, None, -1)
+        self.A = np.cumsum(v.a[rev].astype(ld))[rev]
+        self.Aa = np.cumsum(np.abs(v.a)[rev].astype(ld))[rev]
+        t = v.a * ex
+        self.X = np.cumsum(t[rev].astype(ld))[rev]
+        self.Xa = np.cumsum(np.abs(t)[rev].astype(ld))[rev]
+        self.Ex = np.cumsum(ex[rev].astype(ld))[rev]
+        self.rA = n * UL + U
+        self.rX = n * UL + 2 * U + RL
+
+    def sums(self, i: int) -> tuple[tuple[float, float], tuple[float, float], int]:
+        """Enclosures of A_i and X_i, and the count n - i (A_n = X_n = 0)."""
+        if i >= len(self.v.a):
+            return (0.0, 0.0), (0.0, 0.0), 0
+        a, aa = float(self.A[i]), float(self.Aa[i]) * (1 + 4 * U)
+        x, xa = float(self.X[i]), float(self.Xa[i]) * (1 + 4 * U)
+        ea = self.rA * aa + 2 * U * abs(a) + 1e-300
+        ex = self.rX * xa + 2 * U * abs(x) + 1e-300
+        return (a - ea, a + ea), (x - ex, x + ex), len(self.v.a) - i
+
+    def weighted(self, i: int, p: tuple[float, float], eps: float, qv: tuple[float, float], wmax: float,
+                 upper: bool) -> float:
+        """A bound on sum_{j>=i} a*_j (P - e^{eps - s_j} Q) for the exact vector a* (||a - a*||_2 <= err), the exact
+        P in p, Q in qv, where every weight lies in [0, wmax]: P A - e^eps Q X, plus / minus err sqrt(n - i) wmax."""
+        A, X, m = self.sums(i)
+        if m == 0:
+            return 0.0
+        e = math.exp(eps)
+        E = (e * (1 - RL), e * (1 + RL))
+        pa = _imul(p, A)
+        eqx = _imul(_imul(E, qv), X)
+        # ||w||_2^2 <= max w * sum w (0 <= w_j = P - e^{eps - s_j} Q, increasing in s_j): max w at the top s, and
+        # sum w = P (n - i) - e^eps Q sum e^{-s_j} (the longdouble suffix sum of e^{-s}, within (n UL + RL))
+        ex_i = float(self.Ex[i])
+        sw = p[1] * m - E[0] * qv[0] * ex_i * (1 - (len(self.v.a) * UL + RL + 4 * U))
+        sw = sw + 4 * U * (p[1] * m) + 1e-300
+        wtop = p[1] - math.exp(eps - float(self.s[-1])) * (1 - RL) * qv[0] * (1 - 4 * U)
+        wtop = min(max(wtop + 4 * U * p[1], 0.0), wmax)
+        wn = math.sqrt(max(min(wtop * max(sw, 0.0), m * wmax * wmax), 0.0)) * (1 + 1e-12)
+        fft = self.v.err * wn
+        if upper:
+            r = pa[1] - eqx[0]
+            return r + 2 * U * abs(r) + fft
+        r = pa[0] - eqx[1]
+        return r - 2 * U * abs(r) - fft
+
+
+class _Laws:
+    """The body vectors (upper: rounded up, upper mass enclosures; lower: rounded down, lower enclosures) and
+    the composed body sums of T-2, T-1, T steps, the coarse j = 2 vectors, the closed-form tail."""
+
+    def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: int = COARSE):
+        mu = 1.0 / sigma
+        self.T, self.h = T, h
+        self._cache: dict = {}
+        k_lo = math.floor(math.log1p(-q) / h) - 1  # g_{k_lo} < log(1-q) <= L: S(g_{k_lo}) = 1
+        m = k_c - k_lo + 1
+        lo = np.empty(m)
+        hi = np.empty(m)
+        fc.survival_bounds(k_lo, m, h, q, mu, True, lo, hi)  # index i <-> g = (k_lo + i) h
+        hi = np.minimum.accumulate(hi)
+        lo = np.maximum.accumulate(lo[::-1])[::-1]
+        lo[0] = hi[0] = 1.0
+        # upper body: cells (g_{k-1}, g_k], k = k_lo+1 .. k_c, mass S(g_{k-1}) - S(g_k) <= hi[k-1] - lo[k]
+        up = np.maximum(hi[:-1] - lo[1:], 0.0) * (1 + 2 * U)
+        # lower body: cells [g_k, g_{k+1}), k = k_lo .. k_c - 1, mass >= lo[k] - hi[k+1]
+        dn = np.maximum(lo[:-1] - hi[1:], 0.0) * (1 - 2 * U)
+        self.G = _G(q, mu, k_c * h)
+        self.p_hi = self.G.pc[1]
+        bu = fc._Vec(up, k_lo + 1, 0.0, 0.0, 1)
+        bd = fc._Vec(dn, k_lo, 0.0, 0.0, 1)
+        self.body = {}
+        for name, b in (("up", bu), ("dn", bd)):
+            p2 = _power(b, T - 2) if T > 2 else fc._Vec(np.ones(1), 0, 0.0, 0.0, 0)  # T = 2: B_0 = the unit mass at 0
+            p1 = fc._conv(p2, b)
+            p0 = fc._conv(p1, b)
+            self.body[name] = (p0, p1, p2)
+        # the j = 2 term: the body sum of T - 2 steps and the first tail step on the coarse grid K h; the second
+        # tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
+        self.K = K
+        hc = K * h
+        x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
+        l_top = math.log1p(q * math.expm1(mu * x_top - 0.5 * mu * mu)) + 2 * hc
+        i0 = k_c // K  # g_c = i0 hc exactly (k_c is a multiple of K)
+        i1 = max(i0 + 1, math.ceil(l_top / hc))
+        n_t = i1 - i0 + 1
+        tl = np.empty(n_t)
+        th = np.empty(n_t)
+        fc.survival_bounds(i0, n_t, hc, q, mu, True, tl, th)
+        th = np.minimum.accumulate(th)
+        tl = np.maximum.accumulate(tl[::-1])[::-1]
+        t_up = np.maximum(th[:-1] - tl[1:], 0.0) * (1 + 2 * U)  # cell i -> c_i (rounded up)
+        t_dn = np.maximum(tl[:-1] - th[1:], 0.0) * (1 - 2 * U)  # cell i -> c_{i-1} (rounded down)
+        self.s_top = float(th[-1])  # P(L > c_top) upper enclosure: charged with payoff 1
+        self.two = {
+            "up": fc._conv(_coarsen(self.body["up"][2], K, True), fc._Vec(t_up, i0 + 1, 0.0, 0.0, 1)),
+            "dn": fc._conv(_coarsen(self.body["dn"][2], K, False), fc._Vec(t_dn, i0, 0.0, 0.0, 1)),
+        }
+        c2 = T * (T - 1) / 2
+        c3 = T * (T - 1) * (T - 2) / 6
+        self.c2 = c2
+        # j >= 3: at most C(T, 3) p^3 (union bound over triples; payoff <= 1); the j = 2 term's mass above c_top:
+        # at most C(T, 2) 2 p P(L > c_top)
+        self.extra = (c3 * self.p_hi ** 3 + c2 * 2 * self.p_hi * self.s_top) * (1 + 1e-9)
+
+    def _sfx(self, name: str, i: int) -> _Sfx:
+        key = (name, i)
+        if key not in self._cache:
+            self._cache[key] = _Sfx(self.body[name][i], self.h)
+        return self._cache[key]
+
+    def delta(self, eps: float, upper: bool) -> float:
+        """An upper (or lower) bound on REMOVE's delta(eps): E_0 + T E_1 + C(T, 2) E_2 (+ the extras)."""
+        fc._check_time()
+        name = "up" if upper else "dn"
+        k = 1 if upper else 0
+        # E_0 = sum_{s > eps} a_s (1 - e^{eps - s}): P = Q = 1, weights in [0, 1]
+        x0 = self._sfx(name, 0)
+        i0 = int(np.searchsorted(x0.s, eps, side="right"))
+        e0 = x0.weighted(i0, (1.0, 1.0), eps, (1.0, 1.0), 1.0, upper)
+        # E_1 = sum_s a_s G(eps - s): where eps - s < g_c, G = P(L > g_c) - e^{eps - s} Q(L > g_c) (weights in
+        # [0, p]); below, the enclosure of G point by point
+        x1 = self._sfx(name, 1)
+        i1 = int(np.searchsorted(x1.s, eps - self.G.g_c, side="right"))
+        e1 = x1.weighted(i1, self.G.pc, eps, self.G.qc, self.G.pc[1], upper)
+        if i1 > 0:
+            v1 = x1.v
+            sub = fc._Vec(v1.a[:i1], v1.off, v1.err, 0.0, v1.steps)
+            e1 += _ev(sub, self.G.bounds(eps - x1.s[:i1])[k], upper)
+        v2 = self.two[name]
+        s2 = (v2.off + np.arange(len(v2.a))) * (self.K * self.h)
+        e2 = _ev(v2, self.G.bounds(eps - s2)[k], upper)
+        if upper:
+            tot = max(e0, 0.0) + self.T * max(e1, 0.0) + self.c2 * max(e2, 0.0)
+            return min((tot * (1 + 8 * U) + self.extra) * (1 + 4 * U), 1.0)
+        tot = max(e0, 0.0) + self.T * max(e1, 0.0) + self.c2 * max(e2, 0.0)
+        return max(tot * (1 - 8 * U), 0.0)
+
+
+def _search(f, delta: float, lo: float, hi: float, tol: float) -> tuple[float, float]:
+    """(a, b) with f(a) > delta >= f(b) (f non-increasing), b - a <= tol; lo, hi such a pair to start."""
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if f(mid) <= delta:
+            hi = mid
+        else:
+            lo = mid
+    return lo, hi
+
+
+def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
+                    time_budget: float | None = None) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on eps(delta) for ONE Poisson-subsampled Gaussian group of T >= 2 steps, or None
+    where it does not apply (several groups, T < 2, q >= 1), where its body or terms j >= 3 are too large, or
+    where it runs out of time (default fc.TIME_BUDGET)."""
+    g = fc._psg_groups(groups)
+    if g is None or len(g) != 1 or not (0.0 < delta < 1.0) or not (math.isfinite(estimate) and estimate >= 0.0):
+        return None
+    q, sigma, T = g[0]
+    if T < 2:
+        return None
+    t0 = budget.clock()
+    fc._deadline[0] = t0 + (fc.TIME_BUDGET if time_budget is None else time_budget)
+    try:
+        return _bracket(list(groups), q, sigma, T, delta, estimate, t0)
+    except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+        return None
+    finally:
+        fc._deadline[0] = math.inf
+
+
+def _bracket(groups, q, sigma, T, delta, estimate, t0):
+    width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    h = fc._grid_h(T, width)
+    k_lo = math.floor(math.log1p(-q) / h) - 1
+    # g_c: the smallest multiple of the coarse grid (doubling) where the terms j >= 3, C(T, 3) p^3, are within
+    # 1e-4 delta, if the T-fold body sum then fits MAX_BODY cells
+    c3 = T * (T - 1) * (T - 2) / 6
+    k_max = (k_lo + MAX_BODY // T) // COARSE * COARSE
+    k_c = COARSE
+    while True:
+        if k_c > k_max:
+            return None  # the terms j >= 3 would not be negligible within the body's cells
+        p = _G(q, 1.0 / sigma, k_c * h).pc[1]
+        if c3 * p ** 3 <= 1e-4 * delta:
+            break
+        k_c *= 2
+    # the coarse grid of the j = 2 term: its rounding moves that term by 2 K h in eps; K (a power of two <= COARSE,
+    # dividing k_c) is chosen so that, with the term's share of delta estimated as C(T, 2) p G(estimate) / delta
+    # (a float guide only), that stays within 5 % of the width
+    gl, gh = _G(q, 1.0 / sigma, k_c * h).bounds(np.array([float(estimate)]))
+    share = T * (T - 1) / 2 * p * float(gh[0]) / delta
+    K = COARSE
+    while K > 1 and 2 * K * h * share > 0.05 * width:
+        K //= 2
+    laws = _Laws(q, sigma, T, h, k_c, delta, K)
+    up = lambda e: laws.delta(e, True)  # noqa: E731
+    lo = lambda e: laws.delta(e, False)  # noqa: E731
+    tol = 0.02 * width
+    # upper end: a point where the upper bound is <= delta
+    a, b = 0.0, max(estimate, width)
+    if up(0.0) <= delta:
+        e_hi = 0.0
+    else:
+        while up(b) > delta:
+            a, b = b, 2 * b + width
+            if b > 1e3:
+                return None
+        e_hi = _search(up, delta, a, b, tol)[1]
+    # lower end: a point where the lower bound is > delta (0 where none)
+    if lo(0.0) <= delta:
+        e_lo = 0.0
+    else:
+        e_lo = _search(lo, delta, 0.0, max(e_hi, tol), tol)[0]
+    # ADD: its Chernoff end, or the rounded loss-distribution bracket's ADD law on the same grid (ADD's loss is
+    # <= log(1/(1-q)) per step: its vectors stay short); eps_ADD <= the first point where its upper bound <= delta
+    add_ub = fc._add_chernoff(groups, delta)
+    if add_ub > e_hi:
+        d = fc._Direction([(q, sigma, T)], False, h, delta, e_hi)
+        th = fc._theta(d.steps, e_hi)
+        f = fc._Law(d.steps, True, th, delta, 0.0).bound  # ADD's upper law only
+        if f(e_hi) <= delta:
+            add_ub = e_hi
+        elif math.isfinite(add_ub):
+            add_ub = _search(f, delta, e_hi, add_ub, tol)[1]
+    hi_e = max(e_hi, add_ub)
+    info = {"h": h, "g_c": k_c * h, "tail_mass": p, "remove": (e_lo, e_hi), "add_upper": add_ub,
+            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "seconds": budget.clock() - t0}
+    return e_lo, hi_e, info
