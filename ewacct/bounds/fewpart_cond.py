@@ -183,8 +183,9 @@ class _Sfx:
         """Enclosures of A_i and X_i, and the count n - i (A_n = X_n = 0)."""
         if i >= len(self.v.a):
             return (0.0, 0.0), (0.0, 0.0), 0
-        a, aa = float(self.A[i]), float(self.Aa[i]) * (1 + 4 * U)
-        x, xa = float(self.X[i]), float(self.Xa[i]) * (1 + 4 * U)
+        # the sums of |.| are themselves cumulative sums: within a factor 1 + n UL (+ the conversion, the products)
+        a, aa = float(self.A[i]), float(self.Aa[i]) * (1 + self.rA + 4 * U)
+        x, xa = float(self.X[i]), float(self.Xa[i]) * (1 + self.rX + 4 * U)
         ea = self.rA * aa + 2 * U * abs(a) + 1e-300
         ex = self.rX * xa + 2 * U * abs(x) + 1e-300
         return (a - ea, a + ea), (x - ex, x + ex), len(self.v.a) - i
