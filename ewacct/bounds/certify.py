@@ -20,7 +20,11 @@ Sources, tried in this order (docs/certified.md):
    (1e-4 relative, 1e-7 absolute below eps 1e-3; the few-participation corner): intersected with the
    rounded, tilted loss-distribution bracket of :mod:`ewacct.bounds.fewpart_cert` (loss rounded up / down on a
    power-of-two grid, outward-enclosed cell masses, FFT compositions with a proven l2 error budget;
-   docs/certified_fewpart.md), where its grid fits its FFT limit.
+   docs/certified_fewpart.md), where its grid fits its FFT limit (tried up to sum q n <= 1, also where the
+   engine's estimate is refused);
+4b. one such group of T >= 2 steps still wider than the target: intersected with the conditioned body / tail
+   bracket of :mod:`ewacct.bounds.fewpart_cond` (binomial expansion over the steps whose loss exceeds g_c, the
+   near-atom body composed on the fine grid, the last tail step in closed form; docs/certified_fewpart.md C).
 
 dp_accounting's PLD pair is not used for certificates: its optimistic end is not a proof (it was seen
 above the truth at sigma = 0.05, q = 0.01, T = 1000, delta = 1e-5, and at delta = 1e-12), and it took
