@@ -18,6 +18,13 @@ A panel whose integrand lies far below the largest panel's (by e^{slack}) needs 
 1e-15 e^{slack} of itself (:func:`rule_for_slack`, from a table of the rules' measured errors on the model
 integrand of :func:`rule_for`): 5-15 % fewer points at sigma = 0.5 in the few-participation corner, values
 within 0.09 of the kernel's own error estimate of the per-rule choice (2e-13 in log G at most).
+
+The per-point work, e2(w l) = exp(w l) - 1 - w l times the weighted phi (a complex exponential at ~62 % of the
+points, a Taylor polynomial at the rest), and the panel edges' moduli run in real arithmetic that LLVM
+vectorises (:func:`_e2_terms`: exp, sin and cos as polynomials after Cody-Waite reduction, no libm call, no
+branch; ~13 ns a point instead of ~37); the part of the node sum linear in w, w sum_k w_k phi_k lm_k, is
+summed once per panel and rule when the rule is filled.  A panel holding a point beyond the vectorised range
+(Re(w l) > 709.7 or |Im(w l)| > 1e8) is summed by the scalar loop.
 """
 
 from __future__ import annotations
