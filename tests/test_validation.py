@@ -195,7 +195,8 @@ def test_delta_a_rounding_error_above_one_is_one() -> None:
 def test_certified_delta_capped_by_the_joint_convexity_bound() -> None:
     """Few participations (q = 1e-9, sigma = 1, T = 10): no contour certificate; the proven fallback's
     upper end was 0.00887 while delta(eps) <= delta(0) <= erf(T q mu / (2 sqrt 2)) = 3.99e-9 (joint
-    convexity; reviewer H-R6 F6). The certified upper end is now that bound (mpmath here)."""
+    convexity; reviewer H-R6 F6). The certified upper end is now at most that bound (mpmath here); a sharper
+    source may give less (delta(0) is about 1.7e-9, delta(1e-6) far smaller)."""
     import mpmath as mp
 
     mp.mp.dps = 30
@@ -205,7 +206,7 @@ def test_certified_delta_capped_by_the_joint_convexity_bound() -> None:
         warnings.simplefilter("ignore")
         r = acc.get_delta(np.array([0.0, 1e-6]), certify=True)
         d0 = acc.get_delta(0.0)
-    assert np.all(r.upper <= bound * (1 + 1e-9)) and np.all(r.upper >= bound * (1 - 1e-9))
+    assert np.all(r.upper <= bound * (1 + 1e-9)) and r.upper[1] <= r.upper[0]
     assert np.all(r.lower <= r.upper)
     assert d0.valid and r.lower[0] <= d0.estimate <= r.upper[0]
 
