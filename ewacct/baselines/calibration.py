@@ -242,8 +242,13 @@ def _native_calibration(name: str, label: str, *, target_epsilon: float, target_
             eps_val = float(eps_res)
         except (TypeError, ValueError):
             eps_val = None
+    note = f"ewacct.calibrate_noise(guarantee={guarantee!r})"
+    details = getattr(res, "details", None) or {}
+    extra = [str(details[k]) for k in ("flag_note", "search_note") if details.get(k)]
+    if extra:  # a flagged answer used, or the search stopped on its CPU allowance (ewacct/calibrate.py)
+        note += ": " + "; ".join(extra)
     return CalibrationRow(name, label, float(res.noise_multiplier), eps_val, guarantee == "certified",
-                          seconds=time.perf_counter() - t0, note=f"ewacct.calibrate_noise(guarantee={guarantee!r})")
+                          seconds=time.perf_counter() - t0, note=note)
 
 
 def certified_bracket(
