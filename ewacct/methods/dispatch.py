@@ -6,8 +6,9 @@ the one place that fixes the order):
 1. a closed form, where the composition has one (:mod:`.closed`);
 2. the saddle-point contour integral (:mod:`.exact`), skipped for few participations in 2-3 steps;
 3. direct quadrature of 2-3 steps (:mod:`.direct`);
-4. the truncated-MGF contour for few participations (:mod:`.fewpart`), up to sum q n <= 32 as the
-   contour's fallback (around q T ~ 1-13 at small delta the contour refuses); it goes before the
+4. the truncated-MGF contour for few participations (:mod:`.fewpart`), up to sum q n <= 1e4 as the
+   contour's fallback (around q T ~ 1-13 at small delta the contour refuses, and at tiny q with small
+   sigma up to q T in the thousands, fewpart.SUPPORT_QN); it goes before the
    contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8 with
    sum q n <= 0.5).  Where it follows the contour, the contour stage skips REMOVE's full engine after a
    failed truncated composition and caps that composition's CPU (truncation.FULL_AFTER_TRUNC_NOTE,

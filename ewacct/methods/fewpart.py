@@ -109,8 +109,9 @@ of the floating-point budget and the Filon panels carrying most of that budget a
 Gauss-Kronrod carries ~5x less) while it is above ``DELTA_FP_GOAL`` (q = 1e-4, sigma = 1, T = 10:
 delta(eps(1e-12)) answered at estimate 7e-7, was refused at 2.5e-6; eps = 0.1, budget ~4e-5 of delta,
 is still refused).  :func:`supports` offers the method
-up to sum q n = ``SUPPORT_QN`` = 32: beyond the designed corner it is the contour's fallback (at
-sigma = 1, q = 1e-3, delta = 1e-12 the contour refuses up to q T ~ 13; docs/benchmarks_fewpart.md).
+up to sum q n = ``SUPPORT_QN`` = 1e4: beyond the designed corner it is the contour's fallback (at
+sigma = 1, q = 1e-3, delta = 1e-12 the contour refuses up to q T ~ 13; docs/benchmarks_fewpart.md; at
+tiny q and small sigma it refuses at q T in the hundreds, see SUPPORT_QN).
 
 Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
 """
@@ -1719,8 +1720,14 @@ def _norm_groups(groups) -> list[tuple[float, float, int]]:
 #: the largest sum q n where the method is offered (it is designed for sum q n <= 0.5; up to this
 #: it is the fallback where the contour does not settle: at small sigma and tiny delta the contour
 #: refuses up to sum q n ~ 13 (sigma = 1, q = 1e-3, delta = 1e-12), and this method answers there in
-#: ~20-100 ms, agreeing with the contour to <= 3e-9 wherever both settle)
-SUPPORT_QN = 32.0
+#: ~20-100 ms, agreeing with the contour to <= 3e-9 wherever both settle).  Was 32: the contour also
+#: refuses beyond it at tiny q and small sigma (q 2.146e-6, sigma 0.711, delta 3.92e-12: q T = 32 .. 2146
+#: gave the flagged Chernoff bound 1.95-2.03 for eps 0.130-1.08, the quadrature answers in 20-110 ms at
+#: estimate <= 1.4e-7).  Over the 47 points with q T in 33..2983 of a random sweep (sigma 0.4-1.2, q
+#: 1e-8..1e-3, delta 1e-12..1e-6) where the contour settled, this method agreed with it to <= 1.4e-8
+#: (median ~2e-12), 15-320 ms; at q T 1e4-3e4 it answers or refuses loudly (sigma 0.4, q 1e-4, q T 3e4:
+#: "did not converge")
+SUPPORT_QN = 1e4
 #: the smallest noise multiplier offered (the accepted domain's; below 0.2 the search finishes on the
 #: contour of the shifted loss, agreeing with an independent conditioning reference to <= 4e-11 at
 #: sigma 0.05-0.061, and inside dp_accounting's PLD bracket at sigma 0.1-0.15)
