@@ -9,8 +9,8 @@ the one place that fixes the order):
 4. the truncated-MGF contour for few participations (:mod:`.fewpart`), up to sum q n <= 1e4 as the
    contour's fallback (around q T ~ 1-13 at small delta the contour refuses, and at tiny q with small
    sigma up to q T in the thousands, fewpart.SUPPORT_QN); it goes before the
-   contour where it is measured faster (sum q n <= 1e-2, or eps(delta) at delta <= 1e-8 with
-   sum q n <= 0.5).  Where it follows the contour, the contour stage skips REMOVE's full engine after a
+   contour where it is measured faster (sum q n <= 1e-2, eps(delta) at delta <= 1e-8 with
+   sum q n <= 0.5, or eps(delta) at every q <= 1e-6 with a sigma below 0.5).  Where it follows the contour, the contour stage skips REMOVE's full engine after a
    failed truncated composition and caps that composition's CPU (truncation.FULL_AFTER_TRUNC_NOTE,
    FEW_TRUNC_BUDGET); the full engine is tried after all should the quadrature fail too;
 5. for two subsampled-Gaussian steps (sigma >= 0.1), the verified bracket of the cell enclosure
