@@ -89,3 +89,13 @@ def test_flagged_delta_capped_by_the_affinity_bound():
         pytest.skip("answered exactly on this machine")
     assert r.method == "chernoff-bound"
     assert lo <= r.value <= 1.3 * lo  # an upper bound on delta(1e-5), within 30 % of delta(0)'s lower bound
+
+
+@pytest.mark.parametrize("q", [1e-170, 1e-300])
+def test_bound_does_not_underflow_at_tiny_q(q):
+    # reviewer H-R9 F1: h = k q^2 (e^{mu^2} - 1) underflowed to 0 at q < ~1e-162 and the bound came out
+    # 1e-300, below delta(0) >= one step's TV = q (2 Phi(mu / 2) - 1) (data processing; mpmath here)
+    mp.mp.dps = 40
+    one_step_tv = mp.mpf(q) * (2 * mp.ncdf(mp.mpf(1) / 2) - 1)
+    b = hellinger_delta0_bound([(PoissonSubsampledGaussian(1.0, q), 2)])
+    assert one_step_tv <= b <= 3 * one_step_tv

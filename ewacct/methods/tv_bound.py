@@ -22,8 +22,9 @@ Bhattacharyya coefficient BC are symmetric, so this holds in both directions):
    BC >= 1 - k q^2 (e^{mu^2} - 1) with the smaller of the two k.
 4. A plain Gaussian step (q = 1): BC = e^{-mu^2/8} exactly.
 
-Floating point: log1p / expm1 round to a few ulps; the result carries a relative margin of 1e-12 (as
-delta_at_zero_bound's).
+Floating point: -log BC_T is accumulated as its logarithm (each step's h from log k + 2 log q +
+log(e^{mu^2} - 1), so nothing underflows at tiny q); log1p / expm1 / log / exp round to a few ulps, and the
+result carries a relative margin of 1e-9 plus one subnormal.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def hellinger_delta0_bound(groups: Sequence[tuple[Any, int]]) -> float:
     """A rigorous upper bound on delta(0) (both directions) of a composition of Gaussian-type mechanisms
     (``(mechanism, count)`` pairs: PoissonSubsampledGaussian, Gaussian); 1.0 where it does not apply (other
     mechanisms) or says nothing (a step's affinity bound at or below 0)."""
-    log_bc = 0.0  # a lower bound on log BC_T
+    # S = -log BC_T <= sum_g n_g (-log(1 - h_g)), accumulated as log S: at tiny q, h = k q^2 (e^{mu^2} - 1)
+    # underflows (q < ~1e-162 gave h = 0, S = 0 and a "bound" of 1e-300 below one step's TV, reviewer
+    # H-R9 F1), so each h is formed from its logarithm and only small terms use -log(1 - h) <= h / (1 - h).
+    log_s = -math.inf
     for mech, n in groups:
         sigma = getattr(mech, "noise_multiplier", None)
         if sigma is None or getattr(mech, "kind", None) not in ("continuous", "gaussian"):
@@ -44,17 +48,27 @@ def hellinger_delta0_bound(groups: Sequence[tuple[Any, int]]) -> float:
         mu = 1.0 / float(sigma)
         q = float(getattr(mech, "sampling_probability", 1.0))
         n = int(n)
-        if q >= 1.0:
-            log_bc -= n * 0.125 * mu * mu  # (4): exact
+        if n <= 0:
             continue
-        if mu * mu > 700.0:
-            return 1.0
-        k = min(0.5, 0.125 + q / (16.0 * (1.0 - q) ** 2.5))
-        h = k * q * q * math.expm1(mu * mu)  # (3): 1 - BC_step <= h
-        if not h < 1.0:
-            return 1.0
-        log_bc += n * math.log1p(-h)  # (2)
-    if log_bc >= 0.0:
-        return 1e-300
-    tv = math.sqrt(-math.expm1(2.0 * log_bc))  # (1)
-    return float(min(1.0, tv * (1.0 + 1e-12) + 1e-300))
+        if q >= 1.0:
+            term = math.log(n * 0.125) + 2.0 * math.log(mu)  # (4): -log BC = mu^2 / 8, exact
+        else:
+            if mu * mu > 700.0 or not q > 0.0:
+                return 1.0
+            k = min(0.5, 0.125 + q / (16.0 * (1.0 - q) ** 2.5))
+            log_h = math.log(k) + 2.0 * math.log(q) + math.log(math.expm1(mu * mu))  # (3): 1 - BC_step <= h
+            if not log_h < 0.0:
+                return 1.0
+            if log_h < -20.0:  # h < 2.1e-9: -log(1 - h) <= h / (1 - h) <= h (1 + 1e-8)
+                term = math.log(n) + log_h + 1e-8
+            else:
+                term = math.log(n * -math.log1p(-math.exp(log_h)))  # (2)
+        log_s = term if log_s == -math.inf else max(log_s, term) + math.log1p(math.exp(-abs(log_s - term)))
+    if log_s == -math.inf:
+        return 0.0  # no step: P_T = Q_T
+    log_s += 1e-9  # the rounding of the few log / exp / log1p above (a few ulps each, relative)
+    if log_s < -30.0:  # 2 S < 2e-13: 1 - e^{-2S} <= 2 S
+        tv = math.exp(0.5 * (math.log(2.0) + log_s))
+    else:
+        tv = math.sqrt(-math.expm1(-2.0 * math.exp(log_s)))  # (1)
+    return float(min(1.0, tv * (1.0 + 1e-9) + 1e-323))
