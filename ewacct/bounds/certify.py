@@ -182,9 +182,15 @@ def _finish_delta(acc: Any, eps: float, c: Certificate) -> Certificate:
     eng = acc._exact_engine() if structure(groups) == "continuous" else None
     if eng is not None:
         b0 = eng.delta_at_zero_bound()
+        src0 = "the joint-convexity bound on delta(0)"
+        from ..methods.tv_bound import hellinger_delta0_bound
+
+        bh = hellinger_delta0_bound(groups)  # TV <= sqrt(1 - BC_T^2) (Le Cam), methods/tv_bound.py
+        if bh < b0:
+            b0, src0 = bh, "the Hellinger-affinity bound on delta(0) (methods/tv_bound.py)"
         if hi > b0:
             hi = max(b0, lo)
-            source = f"{source}; upper end capped by the joint-convexity bound on delta(0)"
+            source = f"{source}; upper end capped by {src0}"
     if hi == 0.0 and eps < max(loss_sup(groups, d) for d in DIRECTIONS):
         hi = math.ulp(0.0)
     lo = min(lo, hi)
