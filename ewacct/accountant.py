@@ -83,14 +83,19 @@ def _check_method(method: str | None) -> str:
 
 
 def _check_noise_domain(mechanism: Mechanism) -> None:
-    """Gaussian-type noise multipliers outside [SIGMA_MIN, SIGMA_MAX] = [0.05, 1e4] (the accepted domain,
-    as for ewacct.epsilon) are refused here with a ValueError naming the range: beyond it the kernels
+    """Gaussian-type noise multipliers outside [SIGMA_MIN, SIGMA_MAX] = [0.05, 1e4], and sampling
+    probabilities below Q_MIN = 1e-12 (the accepted domain, as for ewacct.epsilon), are refused here with a
+    ValueError naming the range: beyond it the kernels
     overflow (Gaussian(1e-300): OverflowError; Gaussian(1e300): ZeroDivisionError) or estimates leave
     their certified brackets (sigma = 0.01)."""
     from .mechanisms import Gaussian, PoissonSubsampledGaussian
 
     if isinstance(mechanism, (Gaussian, PoissonSubsampledGaussian)):
         V.check_dpsgd_noise_multiplier(mechanism.noise_multiplier)
+    if isinstance(mechanism, PoissonSubsampledGaussian):
+        # q below Q_MIN = 1e-12 (as ewacct.epsilon and the CLI): at q <= 1e-50 the direct route answered
+        # delta(0) = 0.31 q marked valid, below one step's TV 0.38 q (reviewer H-R9 F2)
+        V.check_dpsgd_sampling_probability(mechanism.sampling_probability)
 
 
 #: the largest eps grid of :meth:`Accountant.tradeoff` (one delta query per point)

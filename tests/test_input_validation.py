@@ -206,3 +206,11 @@ def test_tradeoff_grid_is_bounded(n_grid):
     acc = ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(1.0, 0.01), 100)
     with pytest.raises(ValueError, match=r"n_grid must be an integer in \[1, 100000\]"):
         acc.tradeoff([0.1, 0.5], n_grid=n_grid)
+
+
+@pytest.mark.parametrize("q", [1e-13, 1e-50, 1e-170])
+def test_accountant_compose_refuses_q_below_the_domain(q):
+    # reviewer H-R9 F2: Accountant.compose accepted q < Q_MIN = 1e-12 (ewacct.epsilon and the CLI refuse it)
+    # and at q <= 1e-50 the direct route answered delta(0) = 0.31 q marked valid (one step's TV is 0.38 q)
+    with pytest.raises(ValueError, match=r"sampling_probability must be in \[1e-12, 1\]"):
+        ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(1.0, q), 2)
