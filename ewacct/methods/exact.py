@@ -655,7 +655,22 @@ class ExactMethod:
         return float(min(1.0, convex, used))
 
     def epsilon(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
-        """(eps, dominating direction, relative error estimate, diagnostics)."""
+        """(eps, dominating direction, relative error estimate, diagnostics), memoised per engine (a
+        composition) and delta: a certified query asks the engine inside the contour certifier and the
+        accountant asks again for its estimate where the certificate's own does not stand (0.24 s twice
+        at sigma 0.5044, q 6.36e-6, T 214907, delta 9.76e-9).  Only answers are kept (a raised query is
+        asked again)."""
+        memo = self.__dict__.setdefault("_eps_memo", {})
+        hit = memo.get(delta)
+        if hit is not None:
+            return hit[0], hit[1], hit[2], dict(hit[3])
+        r = self._epsilon_query(delta)
+        if len(memo) > 32:
+            memo.clear()
+        memo[delta] = (r[0], r[1], r[2], dict(r[3]))
+        return r
+
+    def _epsilon_query(self, delta: float) -> tuple[float, str, float, dict[str, Any]]:
         b0 = self.delta_at_zero_bound()
         if b0 <= delta:
             return 0.0, "remove", 0.0, {"note": f"delta(0) <= {b0:.3g} <= target (joint-convexity bound): eps = 0"}
