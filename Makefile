@@ -39,11 +39,14 @@ $(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/
 demo: $(STAMP) $(WARM)
 	$(PY) -m ewacct demo
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; tests are independent, each budget in the code is
+# per-process CPU time): the CI machine has 2 cores. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(WARM)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=25 tests
 
 test-fast: $(STAMP) $(WARM)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py --write docs/benchmarks.md
