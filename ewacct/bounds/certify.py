@@ -273,8 +273,9 @@ FEWPART_QN = 1.0
 #: bounded by fewpart_cert.TIME_BUDGET (2 s), or by the caller's time_budget where that is larger
 FEWPART_MIN_BUDGET = 1.0
 #: CPU seconds the conditioned bracket (bounds/fewpart_cond.py) may take, or the caller's time_budget where larger
-#: (sigma 0.97, q 1.5e-6, T 39: ~1.5-3 s on the 2-core machine, most of it the body's FFT compositions)
-COND_BUDGET = 4.0
+#: (sigma 0.97, q 1.5e-6, T 39: ~1.5 s on a quiet 2-core machine, most of it the body's FFT compositions; 4 s
+#: before session 11's end: where it declines late that was ~2 s wasted, so the cap is 2 s)
+COND_BUDGET = 2.0
 #: rounds of the rounded bracket: a later round re-centres its grid and tilt on the bracket of the round before
 #: where that bracket is still too wide and does not contain the estimate used (a refused or poor estimate)
 FEWPART_ROUNDS = 3
