@@ -627,24 +627,34 @@ def _fewpart_log_delta(q: float, sigma: float, steps: int, eps: float, rtol: flo
     return math.log(d)
 
 
-def _clt_steps(q: float, sigma: float, eps: float, delta: float) -> int | None:
-    """The step count from the Gaussian (CLT) approximation of DP-SGD, mu = q sqrt(T (e^{1/sigma^2} - 1)) at the
-    mu-GDP pair's mu for (eps, delta) (a starting point only; None where it does not apply)."""
+def _gdp_mu(eps: float, delta: float, iters: int, none_below: bool) -> float | None:
+    """mu of the mu-GDP pair whose delta at ``eps`` is ``delta``, by bisection in log mu over [1e-3, 50]
+    (the largest mu with delta_mu(eps) <= delta, to ``iters`` halvings).  None where delta_mu(eps) stays
+    below ``delta`` up to mu = 50, or (``none_below``) is above it already at mu = 1e-3."""
     def gdp_delta(mu: float) -> float:
         return 0.5 * math.erfc((eps / mu - mu / 2.0) / math.sqrt(2.0)) - math.exp(eps) * 0.5 * math.erfc(
             (eps / mu + mu / 2.0) / math.sqrt(2.0))
 
+    lo, hi = 1e-3, 50.0
+    if gdp_delta(hi) < delta or (none_below and gdp_delta(lo) > delta):
+        return None
+    for _ in range(iters):
+        mid = math.sqrt(lo * hi)
+        if gdp_delta(mid) > delta:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def _clt_steps(q: float, sigma: float, eps: float, delta: float) -> int | None:
+    """The step count from the Gaussian (CLT) approximation of DP-SGD, mu = q sqrt(T (e^{1/sigma^2} - 1)) at the
+    mu-GDP pair's mu for (eps, delta) (a starting point only; None where it does not apply)."""
     try:
-        lo, hi = 1e-3, 50.0
-        if gdp_delta(hi) < delta or gdp_delta(lo) > delta:
+        mu = _gdp_mu(eps, delta, 60, none_below=True)
+        if mu is None:
             return None
-        for _ in range(60):
-            mid = math.sqrt(lo * hi)
-            if gdp_delta(mid) > delta:
-                hi = mid
-            else:
-                lo = mid
-        t = (lo / q) ** 2 / math.expm1(1.0 / sigma ** 2)
+        t = (mu / q) ** 2 / math.expm1(1.0 / sigma ** 2)
         return int(t) if math.isfinite(t) and t < 1e18 else None
     except (ValueError, OverflowError, ZeroDivisionError):
         return None
@@ -656,21 +666,10 @@ def _clt_log_sigma(q: float, steps: int, eps: float, delta: float) -> float:
     T-fold Poisson-subsampled Gaussian ~ mu-GDP with mu = q sqrt(T (e^{1/sigma^2} - 1)); mu from
     delta(eps) of the Gaussian pair, then sigma.  Clamped to the searched range.
     """
-    def gdp_delta(mu: float) -> float:
-        return 0.5 * math.erfc((eps / mu - mu / 2.0) / math.sqrt(2.0)) - math.exp(eps) * 0.5 * math.erfc(
-            (eps / mu + mu / 2.0) / math.sqrt(2.0))
-
     try:
-        lo, hi = 1e-3, 50.0
-        if gdp_delta(hi) < delta:
+        mu = _gdp_mu(eps, delta, 80, none_below=False)
+        if mu is None:
             return 0.0
-        for _ in range(80):
-            mid = math.sqrt(lo * hi)
-            if gdp_delta(mid) > delta:
-                hi = mid
-            else:
-                lo = mid
-        mu = lo
         ratio = (mu / q) ** 2 / steps
         sigma = 1.0 / math.sqrt(math.log1p(ratio))
         return min(max(math.log(sigma), math.log(SIGMA_MIN)), math.log(SIGMA_MAX))
