@@ -10,6 +10,7 @@ import math
 
 import mpmath as mp
 import numpy as np
+import pytest
 
 from ewacct import Accountant, PoissonSubsampledGaussian
 from ewacct._kernels.mgf import sg_log_g
@@ -65,8 +66,14 @@ def test_delta_at_zero_bound_is_an_upper_bound_at_tiny_q():
     assert 5.6e-17 < truth < 5.7e-17
     groups = [(PoissonSubsampledGaussian(sigma, q), 2)]
     assert ExactMethod(groups).delta_at_zero_bound() >= float(truth)
-    # so eps(1e-17) > 0: the certified upper end cannot be 0
-    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), 2).get_epsilon(1e-17, certify=True)
+    # so eps(1e-17) > 0: the certified upper end could not be 0.  Since ef537f7 the Accountant refuses q below
+    # 1e-12 (the accepted domain, as ewacct.epsilon): a clear ValueError, not an answer
+    with pytest.raises(ValueError, match="sampling_probability"):
+        Accountant().compose(PoissonSubsampledGaussian(sigma, q), 2).get_epsilon(1e-17, certify=True)
+    # at the domain's edge the certified upper end is positive where delta(0) > delta
+    q = 1e-12
+    assert float(_mp_delta_two_steps(q, sigma, 0.0)) > 1e-14
+    r = Accountant().compose(PoissonSubsampledGaussian(sigma, q), 2).get_epsilon(1e-14, certify=True)
     assert r.upper > 0.0
 
 
