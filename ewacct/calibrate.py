@@ -828,6 +828,7 @@ def _chernoff_root(q: float, steps: int, delta: float, target: float, x_fail: fl
     a rigorous upper bound) is <= target: Illinois regula falsi on log(upper / target), after a bracket by
     doubling steps up from x_fail where x_pass is None.  Returns (that point, the largest failing point seen),
     or None where it fails.  Only a search: the caller certifies the point it returns."""
+    from .bounds.closed_form import illinois_upper_end
     from .bounds.proven import _Dir, chernoff_eps_upper
 
     ld = math.log(delta)
@@ -862,24 +863,8 @@ def _chernoff_root(q: float, steps: int, delta: float, target: float, x_fail: fl
             yb = y(b)
         if not (ya > 0.0 >= yb) or not math.isfinite(ya):
             return None
-        side = 0
-        for _ in range(40):
-            if b - a <= math.log1p(CERT_CHERNOFF_RTOL):
-                break
-            xm = b - yb * (b - a) / (yb - ya) if math.isfinite(yb) else 0.5 * (a + b)
-            if not (a < xm < b):
-                xm = 0.5 * (a + b)
-            ym = y(xm)
-            if ym > 0.0:
-                a, ya = xm, ym
-                if side == -1:
-                    yb *= 0.5
-                side = -1
-            else:
-                b, yb = xm, ym
-                if side == 1:
-                    ya *= 0.5
-                side = 1
+        # the certified eps search's Illinois regula falsi: b stays a passing point, a a failing one
+        a, b = illinois_upper_end(y, a, ya, b, yb, 0.0, math.log1p(CERT_CHERNOFF_RTOL))
         return b, a
     except (ArithmeticError, ValueError, ImportError):
         return None
