@@ -220,12 +220,13 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         details["certified_sigma"] = s
         details["certificate"] = info
         if s > s0 * (1.0 + CERT_FAR):
-            why = info.get("contour_at_exact_sigma", "")
-            src = info["source_at_exact_sigma"].split(" (contour:")[0]
+            why = info.get("first_contour", "")
+            src = info["first_source"].split(" (contour:")[0]
             details["certificate_note"] = (
                 f"the certified sigma {s:.6g} is {100.0 * (s / s0 - 1.0):.3g} % above the exact engine's {s0:.6g}: "
-                f"there the certificate ({src}) gave eps in [{info['certificate_at_exact_sigma'][0]:.6g}, "
-                f"{info['certificate_at_exact_sigma'][1]:.6g}] (exact: the target {target_epsilon:g})"
+                f"at {info['first_sigma']:.6g} (the exact sigma x {1.0 + CERT_TOL:g}) the certificate ({src}) gave "
+                f"eps in [{info['first_certificate'][0]:.6g}, {info['first_certificate'][1]:.6g}] (the target "
+                f"{target_epsilon:g})"
                 + (f"; the contour enclosure did not apply: {why}" if why and why != "ok" else ""))
             warnings.warn(details["certificate_note"], UserWarning, stacklevel=2)
     return CalibrationResult(noise_multiplier=s, epsilon=res, method=res.method, guarantee=guarantee,
@@ -810,6 +811,16 @@ def _out_of_time(started: float | None) -> bool:
     return started is not None and clock() - started > CERT_REFINE_CPU
 
 
+#: the certified calibration's first certificate is at the exact sigma x (1 + CERT_TOL): where the certificate
+#: there is narrow (relative width <= ~CERT_TOL / 2) it passes and the certified sigma is within CERT_TOL of the
+#: smallest certifiable one
+CERT_TOL = 1e-4
+#: CPU seconds (budget.clock, from the start of the calibration) after which a first certificate that passed is
+#: not followed by the narrower second one (s0 (1 + 2 w + CERT_TIGHT_SLACK), w its relative width)
+CERT_TIGHTEN_CPU = 0.5
+#: ... at s0 (1 + 2 w + CERT_TIGHT_SLACK): the slack covers the exact engine's own error in eps(s0) <= target
+CERT_TIGHT_SLACK = 1e-8
+
 #: relative tolerance in sigma of the search on the proven Chernoff upper end (:func:`_chernoff_root`)
 CERT_CHERNOFF_RTOL = 1e-4
 
@@ -819,6 +830,15 @@ def _is_proven(c: Any) -> bool:
     from .bounds.certify import PROVEN_SOURCE
 
     return str(getattr(c, "source", "")).startswith(PROVEN_SOURCE)
+
+
+def _is_chernoff_only(c: Any) -> bool:
+    """A wide certificate whose upper end is the proven Chernoff bound alone (no few-participation bracket
+    narrowed it): the smallest sigma it certifies is found on that bound (:func:`_chernoff_root`)."""
+    from .bounds.certify import COND_SOURCE, FEWPART_SOURCE
+
+    src = str(getattr(c, "source", ""))
+    return _is_proven(c) and _is_wide(c) and FEWPART_SOURCE not in src and COND_SOURCE not in src
 
 
 def _chernoff_root(q: float, steps: int, delta: float, target: float, x_fail: float,
@@ -923,54 +943,119 @@ class _Certifier:
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
                       started: float | None = None) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
-    """The first sigma >= s0 on a geometric ladder whose certified upper eps(delta) is <= target.
+    """The smallest sigma (to ~2 w relative, w the certificate's relative width, where it is narrow) whose
+    certified upper eps(delta) is <= target, every certificate the API's own
+    (:func:`ewacct.bounds.certify.certified_epsilon` without a time budget: what
+    ``get_epsilon(delta, certify=True)`` returns, few-participation brackets included).
 
-    s0 is the exact engine's sigma (true to ~1e-6): no smaller sigma can be certified, so the ladder
-    only goes up.  Each rung is one :func:`ewacct.bounds.certify.certified_epsilon` (memoised: the
-    returned EpsilonResult reuses the certificate the search checked).  The first step moves log sigma
-    by CERT_STEP_MARGIN x log(upper / target) / E, E the elasticity of eps in sigma (1 for a narrow
-    contour bracket, a lower bound in practice; the exact engine's for a wide one); later steps by the
-    secant of log(upper / target) through the last two rungs, never shorter than the step before.
-    Where the certificate is wide (the proven fallback) the first pass is refined by regula falsi to
-    CERT_RTOL_WIDE.  At most CERT_MAX_EVALS certificates; none passing raises CertificationError.
+    s0 is the exact engine's sigma (true to the search's rtol, 1e-6 by default): any certified sigma s has
+    eps(s) <= upper(s) <= target, so s >= s0 (1 - rtol), and a certificate at s0 fails unless its bracket is
+    narrower than the gap target - eps(s0).  The first certificate is at s0 (1 + CERT_TIGHT_SLACK), or with
+    few participations (q T <= FEWPART_QN, where the API's certificate may be the few-participation bracket,
+    1e-5-1e-4 wide and 1-2 s) at s0 (1 + CERT_TOL).  Where that passes and is narrow (relative width w much
+    below CERT_TOL) one more at s0 (1 + 2 w + CERT_TIGHT_SLACK) narrows the gap, unless CERT_TIGHTEN_CPU
+    seconds of the call are spent.  Where it fails with a narrow bracket the next rung is 2 log(upper /
+    target) + CERT_TIGHT_SLACK higher in log sigma (it passes where eps(s0) <= target,
+    -d log eps / d log sigma >= 1/2 and the width stays w); with a wide one CERT_STEP_MARGIN x
+    log(upper / target) / E higher (E the exact engine's elasticity), then by the secant through the last two
+    rungs; where the failing certificate is the proven Chernoff bound alone, the smallest sigma that bound
+    certifies is found on it (~6 ms per point, :func:`_chernoff_root`) and certified once.  A first pass
+    found through wide brackets is refined by regula falsi to CERT_RTOL_WIDE (certified sigma as a function
+    of the source that answers is not monotone: at sigma 0.385, q 1.12e-5, T 75, delta 1.1e-6 only the
+    Chernoff bound answers up to sigma ~0.6, the contour enclosure from ~0.8); no refinement starts after
+    CERT_REFINE_CPU s of the call.  At most CERT_MAX_EVALS certificates; none passing raises
+    CertificationError.
 
     Returns:
         (sigma, EpsilonResult with the certificate at sigma, certified evaluations, details).
     """
+    from .methods.budget import clock
+
     tried: list[tuple[float, Any]] = []
-    passes: dict[float, tuple[Any, float]] = {}
-    certifier = _Certifier()
+    passes: dict[float, Any] = {}
+    spent = [0.0]
 
     def sig(x: float) -> float:
         return min(math.exp(x), SIGMA_MAX)  # exp(log(1e4)) rounds above 1e4
 
     def cert(x: float):
+        from .bounds.certify import certified_epsilon
+
         s = sig(x)
-        c, used = certifier(Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps), delta)
+        t = clock()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # no time_budget: the API's certificate (and its memo entry, which the confirmation reuses)
+            c = certified_epsilon(Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps), delta)
+        spent[0] += clock() - t
         tried.append((s, c))
         if c.upper <= target:
-            passes[x] = (c, used)  # the budget is part of the certificate's memo key
+            passes[x] = c
         return c
 
     def y(c) -> float:  # log(upper / target), -inf for a certified 0
         return math.log(c.upper / target) if c.upper > 0.0 else -math.inf
 
     x0 = math.log(s0)
-    c0 = cert(x0)
-    info: dict[str, Any] = {"exact_sigma": s0, "certificate_at_exact_sigma": [c0.lower, c0.upper],
-                            "source_at_exact_sigma": c0.source}
-    why0 = _why_not_contour(c0)
-    if why0:
-        info["contour_at_exact_sigma"] = why0
-    x_pass = x0 if c0.upper <= target else None
-    if x_pass is None:
-        wide = _is_wide(c0)
-        x_fail, y_fail = x0, y(c0)
+    # with few participations (sum q T <= FEWPART_QN) the API's certificate may be the few-participation
+    # bracket (relative width ~1e-5-1e-4, 1-2 s): the first rung is then CERT_TOL above s0, where that width
+    # passes at once; elsewhere (the contour enclosure, 1e-10-1e-6 wide, or the proven bracket) just above s0
+    from .bounds.certify import FEWPART_QN
+
+    first = CERT_TOL if q * steps <= FEWPART_QN else CERT_TIGHT_SLACK
+    x1 = min(x0 + math.log1p(first), math.log(SIGMA_MAX))
+    c1 = cert(x1)
+    info: dict[str, Any] = {"exact_sigma": s0, "first_sigma": sig(x1), "first_certificate": [c1.lower, c1.upper],
+                            "first_source": c1.source}
+    why1 = _why_not_contour(c1)
+    if why1:
+        info["first_contour"] = why1
+    x_pass = x1 if c1.upper <= target else None
+    x_chernoff = None
+    x_fail, y_fail = x0, math.inf  # (s0 itself is not certified: a failing point only by the argument above)
+    if x_pass is not None:
+        w = (c1.upper - c1.lower) / c1.upper if c1.upper > 0.0 else 0.0
+        xt = x0 + math.log1p(2.0 * w + CERT_TIGHT_SLACK)
+        if (xt < x1 - math.log1p(0.25 * first) and len(tried) < CERT_MAX_EVALS
+                and not (started is not None and clock() - started > CERT_TIGHTEN_CPU)):
+            ct = cert(xt)
+            if ct.upper <= target:
+                x_pass = xt
+                info["tightened"] = f"at sigma x (1 + {math.expm1(xt - x0):.3g}) from the width {w:.3g} at the first"
+            else:
+                x_fail, y_fail = xt, y(ct)
+    else:
+        x_fail, y_fail = x1, y(c1)
         x_max = math.log(SIGMA_MAX)
-        x_chernoff = None
+        wide = _is_wide(c1) and not _is_chernoff_only(c1)  # (the Chernoff route below needs no elasticity)
         el = _elasticity(s0, q, steps, delta, target) if wide else 1.0
-        step = CERT_STEP_MARGIN * y_fail / el + 4.0 * 2.0 ** -52
+        if wide:
+            step = CERT_STEP_MARGIN * y_fail / el + 4.0 * 2.0 ** -52
+        else:
+            # narrow (relative width w >= the excess y_fail): 2 y_fail + CERT_TIGHT_SLACK passes where
+            # -d log eps / d log sigma >= 1/2 and the width stays w (eps there <= eps(s0) (1 - y_fail) <= target)
+            step = 2.0 * y_fail + CERT_TIGHT_SLACK
         while x_pass is None and len(tried) < CERT_MAX_EVALS:
+            c_last = tried[-1][1]
+            if _is_chernoff_only(c_last) and x_chernoff is None:
+                # the failing certificate is the proven Chernoff upper end alone (no contour, no few-participation
+                # bracket narrowed it): the first sigma whose Chernoff upper end meets the target, found on that
+                # bound alone (~6 ms per point), then certified once, instead of rungs at 0.07-1 s each
+                found = _chernoff_root(q, steps, delta, target, x_fail, None)
+                if found is not None:
+                    xs, xf = found
+                    x_chernoff = xs
+                    cc = cert(xs)
+                    if cc.upper <= target:
+                        x_pass = xs
+                        info["chernoff_ladder"] = (
+                            f"sigma from the proven Chernoff upper end to {CERT_CHERNOFF_RTOL:g} (the contour "
+                            f"enclosure did not apply at {sig(x_fail):.6g}; the Chernoff bound misses the target at "
+                            f"{sig(xf):.9g})")
+                        break
+                    if xs > x_fail:
+                        x_fail, y_fail = xs, y(cc)
+                    continue
             x = min(x_fail + step, x_max)
             if x <= x_fail:
                 break
@@ -981,22 +1066,6 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
             yx = y(c)
             slope = (yx - y_fail) / (x - x_fail)
             x_fail, y_fail = x, yx
-            if len(tried) == 2 and _is_proven(c0) and _is_proven(c):
-                # the proven fallback at the exact sigma and at the first rung (the contour enclosure did not
-                # apply at either): the first sigma whose proven Chernoff upper end meets the target, found on
-                # that bound alone (~6 ms per point), then certified once, instead of more rungs at 0.07-0.3 s
-                # each (their contour attempts); at q 3.7e-6, T 4, eps 2.26, delta 7.7e-10: 1.77 -> 0.99 s
-                found = _chernoff_root(q, steps, delta, target, x, None)
-                if found is not None:
-                    xs, xf = found
-                    cc = cert(xs)
-                    if cc.upper <= target:
-                        x_pass = x_chernoff = xs
-                        info["chernoff_ladder"] = (
-                            f"sigma from the proven Chernoff upper end to {CERT_CHERNOFF_RTOL:g} (the contour "
-                            f"enclosure did not apply at the exact sigma nor at {sig(x):.6g}; the Chernoff bound "
-                            f"misses the target at {sig(xf):.9g})")
-                        break
             if slope < 0.0:
                 step = max(step, CERT_STEP_MARGIN * yx / -slope)
             else:
@@ -1005,28 +1074,20 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
             best = min(tried, key=lambda t: t[1].upper)
             why = _why_not_contour(best[1])
             raise CertificationError(
-                f"guarantee='certified': no noise multiplier in [{s0:.6g}, {tried[-1][0]:.6g}] tried "
+                f"guarantee='certified': no noise multiplier in [{sig(x1):.6g}, {tried[-1][0]:.6g}] tried "
                 f"({len(tried)} certificates) has a certified upper epsilon <= {target:g} at delta={delta:g} "
                 f"(q={q:g}, steps={steps}); the exact engine's sigma is {s0:.6g}; the lowest certified upper "
                 f"end seen is {best[1].upper:.6g} at sigma {best[0]:.6g} from {best[1].source}"
                 + (f" ({why})" if why and why != "ok" else "")
                 + "; use guarantee='estimate' (the exact engine, 1e-6 relative) or a larger target_epsilon")
         # refine a first pass found through wide brackets (regula falsi on log(upper / target))
-        n_ref = CERT_REFINE_EVALS if x_chernoff is not None else 0  # (found on the Chernoff bound: no refinement)
-        c_pass = passes[x_pass][0]
-        if x_chernoff is None and _is_proven(c_pass) and x_pass - x_fail > math.log1p(CERT_RTOL_WIDE):
-            # the proven fallback's upper end is the Chernoff bound: the smallest sigma it certifies is found on
-            # that bound alone (~6 ms per point against 0.07-0.25 s per certificate), then one certificate there
-            found = _chernoff_root(q, steps, delta, target, x_fail, x_pass)
-            xs = found[0] if found is not None else None
-            if xs is not None and xs < x_pass:
-                c = cert(xs)
-                if c.upper <= target:
-                    x_pass, c_pass = xs, c
-                    info["chernoff_refinement"] = f"sigma from the proven Chernoff upper end to {CERT_CHERNOFF_RTOL:g}"
-                    n_ref = CERT_REFINE_EVALS  # (the certificates' refinement is not needed after it)
+        c_pass = passes[x_pass]
+        # (found on the Chernoff bound and certified by it: no refinement; where another source certified that
+        # point far below the target, e.g. the contour enclosure applying again, the smallest certified sigma
+        # can be much lower: sigma 0.385, q 1.12e-5, T 75, delta 1.1e-6, eps 0.353 was 2.85x the exact one)
+        n_ref = CERT_REFINE_EVALS if x_pass == x_chernoff and _is_proven(c_pass) else 0
         while (x_pass - x_fail > math.log1p(CERT_RTOL_WIDE) and n_ref < CERT_REFINE_EVALS
-               and (_is_wide(c_pass) or y_fail > math.log1p(CERT_WIDE))):
+               and len(tried) < CERT_MAX_EVALS and (_is_wide(c_pass) or y_fail > math.log1p(CERT_WIDE))):
             if _out_of_time(started):
                 info["refinement_stopped"] = (
                     f"the refinement stopped after {CERT_REFINE_CPU:g} s of CPU for the whole calibration: the "
@@ -1047,12 +1108,17 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
                 x_pass, c_pass = xm, c
             else:
                 x_fail, y_fail = xm, y(c)
-        info["ladder"] = [(s, c.upper) for s, c in tried]
-    c_pass, b_pass = passes[x_pass]
+    info["ladder"] = [(s, c.upper) for s, c in tried]
+    c_pass = passes[x_pass]
     s = sig(x_pass)
-    res = _Certifier.confirm(s, q, steps, delta, method, target, c_pass, b_pass, f"sigma {s:.9g}")
+    # the API's answer at s (get_epsilon(delta, certify=True): the memoised certificate just checked)
+    res = _eps(s, q, steps, delta, method, fallback=True, certify=True)
+    if not (res.upper is not None and res.upper <= target):
+        raise CertificationError(
+            f"internal error: the certificate at sigma {s:.9g} changed between the search and the result "
+            f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
     info["certified_by"] = res.certified_by
-    info["certificate_cpu_s"] = certifier.spent
+    info["certificate_cpu_s"] = spent[0]
     info["sigma_over_exact"] = s / s0
     return s, res, len(tried), info
 

@@ -160,7 +160,7 @@ def test_certified_calibration_on_the_proven_fallback_says_why_and_stays_close(m
     assert r.epsilon.certified_by.startswith("Chernoff upper")
     assert r.epsilon.upper <= target
     assert r.epsilon.lower <= _exact_eps(s, q, T, delta) <= r.epsilon.upper
-    assert info["certificate_at_exact_sigma"][1] > target
+    assert info["first_certificate"][1] > target
     assert 1.0 < s / info["exact_sigma"] < 1.2
     assert len(info["ladder"]) <= cal.CERT_MAX_EVALS
     below = [u for x, u in info["ladder"] if s / 1.02 < x < s]
@@ -270,7 +270,7 @@ def test_certified_calibration_tiny_q_ends_at_the_exact_sigma():
     s, s0 = r.noise_multiplier, r.details["certificate"]["exact_sigma"]
     assert r.epsilon.upper <= 0.05
     assert r.epsilon.certified_by.startswith("contour integral"), r.epsilon.certified_by
-    assert 1.0 <= s / s0 < 1.0 + 1e-4, (s, s0)
+    assert 1.0 <= s / s0 <= 1.0 + 1e-4 + 1e-12, (s, s0)  # (the first rung with few participations: CERT_TOL)
     ref, err, _ = fewpart_epsilon([(1e-5, s, 1000)], 1e-5)
     assert err < 1e-6 and r.epsilon.lower - 1e-6 * ref <= ref <= r.epsilon.upper + 1e-6 * ref
 
