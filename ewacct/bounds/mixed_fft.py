@@ -1,0 +1,419 @@
+"""Certified eps(delta) / delta(eps) of compositions that mix Laplace or randomized-response steps with
+Gaussian / Poisson-subsampled Gaussian steps: a rounded privacy-loss-distribution bracket
+(docs/certified_mixed.md).
+
+Each group's per-step privacy loss L (per direction) is rounded UP to the grid g_k = k h (h a power of
+two: every grid value and every sum of them is an exact double) for the upper law and DOWN for the lower
+law, from rigorous enclosures lo(g) <= P(L > g) <= hi(g) at the grid points:
+
+* Laplace (theta = sensitivity / scale, both directions the same law): P(L > g) = 1 for g < -theta,
+  1 - e^{-(theta - g)/2} / 2 on [-theta, theta), 0 from theta on (atoms at +-theta of mass 1/2 and
+  e^{-theta}/2, the continuous part between);
+* randomized response (e0, both directions the same law): P(L > g) = 1 below -e0, p = 1/(1 + e^{-e0}) on
+  [-e0, e0), 0 from e0 on;
+* all Gaussian steps together (one step: their composition is Gaussian, mu^2 = sum n / sigma^2; both
+  directions the same law N(mu^2/2, mu^2)): P(L > g) = Phibar(g/mu - mu/2), enclosed by the repository's
+  Phibar kernel (bounds/_two_step_kernel._pb), the grid cut where the tail beyond is below the truncation
+  budget (upper law: the mass above goes to the infinite state, the mass below moves up to the bottom
+  cell; lower law: both dropped);
+* Poisson-subsampled Gaussian groups: bounds/fewpart_cert._Step (REMOVE and ADD differ).
+
+The laws are turned into cell masses exactly as bounds/fewpart_cert._Step does (made monotone, the upper
+law's survival is hi shifted by one cell, the lower law's is lo), composed by fewpart_cert._Law (tilted FFT
+compositions with a proven l2 error budget, charged / free truncations; docs/certified_fewpart.md B1-B10),
+and the lower bound is fewpart_cert's shifted upper law (B11) where it is tight, else the composed lower
+law.  Every step of that argument uses only the monotonicity of the payoff (1 - e^{eps - s})_+ in every
+step's loss and the per-step enclosures above, so it holds for any mix of laws.
+
+Width: the two laws differ by h per discretised step (Gaussians count once), so the eps bracket is about
+N h wide; h is chosen from the width wanted and the method declines (None) where the grid would exceed
+fewpart_cert.MAX_FFT or the CPU budget runs out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from numba import njit
+
+from ..methods import budget
+from . import fewpart_cert as fc
+from ._two_step_kernel import RL, U, _pb
+
+#: CPU seconds one bracket may spend (fewpart_cert's deadline is set to it; checked before every FFT composition
+#: and in the searches): ~0.2 s with Gaussians, 1-3 s with tens of subsampled steps (their REMOVE tails)
+TIME_BUDGET = 2.0
+#: the mixes this module answers: at most this many discretised steps (N h is the width: beyond, the grid
+#: is too fine for the FFT limit at issue 9's target anyway)
+MAX_STEPS = 4096
+
+
+class _GenStep:
+    """One group's per-step upper and lower laws on the grid [k_lo, k_hi] (the duck type of
+    fewpart_cert._Step: up, dn, k_lo, k_hi, n, h, top, m_inf), from survival enclosures at
+    g = (k_lo - 1 + j) h, j = 0 .. k_hi - k_lo + 1."""
+
+    def __init__(self, n: int, h: float, k_lo: int, k_hi: int, surv):
+        self.n, self.h, self.k_lo, self.k_hi = n, h, k_lo, k_hi
+        m = k_hi - k_lo + 2
+        if m > fc.MAX_STEP:
+            raise fc._TooBig(m)
+        g = (k_lo - 1 + np.arange(m, dtype=np.float64)) * h  # exact: integers times a power of two
+        lo, hi = surv(g)
+        lo = np.clip(lo, 0.0, 1.0)
+        hi = np.clip(hi, 0.0, 1.0)
+        hi = np.minimum.accumulate(hi)
+        lo = np.maximum.accumulate(lo[::-1])[::-1]
+        su = hi[: m - 1].copy()
+        su[0] = 1.0  # every mass below g_{k_lo} moved up to it (upper law only)
+        self.up = su[:-1] - su[1:]
+        self.m_inf = float(su[-1])
+        sd = lo[1:]
+        dn = sd[:-1] - sd[1:]
+        dn[-1] = sd[-2]
+        self.dn = dn
+        self.top = k_hi * h
+
+
+def _theta_interval(sensitivity: float, scale: float) -> tuple[float, float]:
+    """[tl, th] containing theta = sensitivity / scale (exact reals of the two doubles): the quotient itself
+    where the division is exact (e.g. 1 / 2: an atom on the grid stays there in both laws), else within half
+    an ulp of the computed one."""
+    from fractions import Fraction
+
+    t = sensitivity / scale
+    if Fraction(sensitivity) / Fraction(scale) == Fraction(t):
+        return t, t
+    return t * (1.0 - 2.0 * U), t * (1.0 + 2.0 * U)
+
+
+def _laplace_step(theta: tuple[float, float], n: int, h: float) -> _GenStep:
+    tl, th = theta
+
+    def surv(g):
+        out_lo = np.zeros_like(g)
+        out_hi = np.zeros_like(g)
+        # hi: 1 where g < -tl, 1 - e^{-(th - g)/2}/2 on [-tl, th), 0 from th on (docs: L1)
+        y = 0.5 * (th - g)
+        e = np.exp(-np.maximum(y, 0.0))
+        r = 2.0 * RL + 4.0 * U * (np.abs(y) + 1.0)
+        v_hi = 1.0 - 0.5 * e * (1.0 - r) + 2.0 * U
+        out_hi = np.where(g < -tl, 1.0, np.where(g < th, v_hi, 0.0))
+        y2 = 0.5 * (tl - g)
+        e2 = np.exp(-np.maximum(y2, 0.0))
+        r2 = 2.0 * RL + 4.0 * U * (np.abs(y2) + 1.0)
+        v_lo = 1.0 - 0.5 * e2 * (1.0 + r2) - 2.0 * U
+        out_lo = np.where(g < -th, 1.0, np.where(g < tl, v_lo, 0.0))
+        return out_lo, out_hi
+
+    k_lo = math.floor(-th / h) - 1
+    k_hi = math.ceil(th / h) + 1
+    return _GenStep(n, h, k_lo, k_hi, surv)
+
+
+def _rr_step(e0: float, n: int, h: float) -> _GenStep:
+    # p = 1 / (1 + e^{-e0}): exp within RL, the sum and the division within U each
+    pf = 1.0 / (1.0 + math.exp(-e0))
+    pl, ph = pf * (1.0 - RL - 4.0 * U), min(pf * (1.0 + RL + 4.0 * U), 1.0)
+
+    def surv(g):
+        lo = np.where(g < -e0, 1.0, np.where(g < e0, pl, 0.0))
+        hi = np.where(g < -e0, 1.0, np.where(g < e0, ph, 0.0))
+        return lo, hi
+
+    return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv)
+
+
+@njit(cache=True)
+def _gauss_surv(g, mu, r, lo, hi):
+    """lo[i] <= Phibar(g_i / m - m / 2) <= hi[i] for every m in [mu (1 - r), mu (1 + r)]."""
+    for i in range(len(g)):
+        x = g[i] / mu - 0.5 * mu
+        # |g/m - g/mu| <= |g| / mu * 2 r, |m/2 - mu/2| <= mu r / 2; the roundings of x: 4 U (|g|/mu + mu)
+        dx = abs(g[i]) / mu * 2.0 * r + mu * r + 4.0 * U * (abs(g[i]) / mu + mu + 1.0)
+        _, l, u = _pb(x, dx)
+        lo[i] = l
+        hi[i] = u
+
+
+def _gauss_step(m2: float, r2: float, h: float, tail: float) -> _GenStep:
+    """The composition of every Gaussian step: loss N(mu^2/2, mu^2), mu^2 within m2 (1 +- r2)."""
+    mu = math.sqrt(m2)
+    r = 0.5 * r2 + 2.0 * U  # sqrt halves the relative error, plus its own rounding
+    z = fc._x_tail(0.0, 0.0, tail)  # Phibar(z) <= tail (a float bisection: the grid ends are enclosed anyway)
+    k_hi = math.ceil((0.5 * m2 + mu * (z + 1.0)) / h) + 1
+    k_lo = math.floor((0.5 * m2 - mu * (z + 1.0)) / h) - 1
+
+    def surv(g):
+        lo = np.empty_like(g)
+        hi = np.empty_like(g)
+        _gauss_surv(g, mu, r, lo, hi)
+        return lo, hi
+
+    return _GenStep(1, h, k_lo, k_hi, surv)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the composition's groups
+
+
+class _Groups:
+    """The composition split into the kinds above; None from :func:`parse` where it is not a mix this
+    module answers (no Laplace / randomized response, or nothing else, or a kind it does not know)."""
+
+    def __init__(self):
+        self.laplace: list[tuple[tuple[float, float], int]] = []  # ((theta_lo, theta_hi), n)
+        self.rr: list[tuple[float, int]] = []  # (e0, n)
+        self.psg: list[tuple[float, float, int]] = []  # (q, sigma, n)
+        self.gauss: list[tuple[float, int]] = []  # (sigma, n)
+
+    @property
+    def n_steps(self) -> int:
+        return (sum(n for _, n in self.laplace) + sum(n for _, n in self.rr) + sum(n for *_, n in self.psg)
+                + (1 if self.gauss else 0))
+
+    def sup(self, remove: bool) -> float:
+        """A bound on the composed loss of one direction (inf where a Gaussian or a REMOVE subsampled step)."""
+        if self.gauss or (remove and self.psg):
+            return math.inf
+        s = sum(t[1] * n for t, n in self.laplace) + sum(e * n for e, n in self.rr)
+        s += sum(-n * math.log1p(-q) for q, _, n in self.psg)
+        return s * (1 + 1e-12)
+
+
+def parse(groups: Sequence[tuple[Any, int]]) -> _Groups | None:
+    from ..mechanisms import Gaussian, Laplace, PoissonSubsampledGaussian, RandomizedResponse
+
+    g = _Groups()
+    for m, n in groups:
+        n = int(n)
+        if n <= 0:
+            continue
+        if isinstance(m, Laplace):
+            g.laplace.append((_theta_interval(float(m.sensitivity), float(m.scale)), n))
+        elif isinstance(m, RandomizedResponse):
+            g.rr.append((float(m.epsilon0), n))
+        elif isinstance(m, Gaussian):
+            g.gauss.append((float(m.noise_multiplier), n))
+        elif isinstance(m, PoissonSubsampledGaussian):
+            q, s = float(m.sampling_probability), float(m.noise_multiplier)
+            if q >= 1.0:
+                g.gauss.append((s, n))
+            elif q > 0.0:
+                g.psg.append((q, s, n))
+        else:
+            return None
+    if not (g.laplace or g.rr) or not (g.gauss or g.psg) or g.n_steps > MAX_STEPS:
+        return None
+    return g
+
+
+class _Direction(fc._Direction):
+    """One direction's composed upper and lower laws (fewpart_cert._Direction's compose, other steps)."""
+
+    def __init__(self, gr: _Groups, remove: bool, h: float, target_delta: float, e_target: float):
+        n_groups = len(gr.laplace) + len(gr.rr) + len(gr.psg) + (1 if gr.gauss else 0)
+        tail = fc.TRUNC_REL * target_delta / n_groups
+        # ADD: a subsampled step's loss below -(every other step's loss bound) leaves every sum <= 0
+        floor = -gr.sup(False) if not remove else -math.inf
+        steps: list[Any] = [_laplace_step(t, n, h) for t, n in gr.laplace]
+        steps += [_rr_step(e, n, h) for e, n in gr.rr]
+        if gr.gauss:
+            m2 = math.fsum(n / (s * s) for s, n in gr.gauss)
+            # each n / s^2: s*s and the division within U each; fsum within U
+            steps.append(_gauss_step(m2, 8.0 * U, h, tail))
+        steps += [fc._Step(q, s, n, remove, h, tail, floor) for q, s, n in gr.psg]
+        self.steps = steps
+        self.target_delta, self.e_target = target_delta, e_target
+        self.theta = self.up = self.lo = None
+
+    def compose(self) -> "_Direction":
+        # the lower law composed itself (fewpart_cert's shifted upper law, B11, evaluates the upper vector
+        # with a union-bound penalty five times to pick its threshold: slower here, and no narrower)
+        self.theta = fc._theta(self.steps, self.e_target)
+        self.up = fc._Law(self.steps, True, self.theta, self.target_delta, 0.0)
+        self.lo = fc._Law(self.steps, False, self.theta, self.target_delta, 0.0)
+        return self
+
+
+def _directions(gr: _Groups) -> tuple[bool, ...]:
+    # Laplace, randomized response and Gaussian losses have the same law in both directions: only the
+    # subsampled steps tell REMOVE from ADD
+    return (True, False) if gr.psg else (True,)
+
+
+def _eps_one(gr: _Groups, remove: bool, h: float, delta: float, estimate: float, n_total: int):
+    d = _Direction(gr, remove, h, delta, estimate).compose()
+    up, lo = d.up.bound, d.lo.bound
+    if up(0.0) <= delta:
+        e_hi = 0.0
+    else:
+        a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
+        while up(b) > delta:
+            fc._check_time()
+            a, b = b, 2 * b + h
+            if b > 1e4:
+                raise fc._TooBig(0)
+        e_hi = fc._verified(d.up, delta, a, b, True)
+    if lo(0.0) <= delta:
+        e_lo = 0.0
+        for k in range(14):
+            fc._check_time()
+            a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
+            if a <= 0.0:
+                break
+            if lo(a) > delta:
+                e_lo = fc._verified(d.lo, delta, a, e_hi, False)
+                break
+    else:
+        a, b = 0.0, (e_hi if e_hi > 0 else h)
+        while lo(b) > delta:
+            fc._check_time()
+            a, b = b, 2 * b + h
+        e_lo = fc._verified(d.lo, delta, a, b, False)
+    return e_lo, e_hi, {"theta": d.theta, "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
+                        "extra_upper": d.up.extra}
+
+
+def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
+                    width: float | None = None, time_budget: float | None = None
+                    ) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on eps(delta) (the larger of REMOVE and ADD) of a mix, or None (not a mix this
+    module answers, grid beyond fewpart_cert.MAX_FFT, or out of time).
+
+    estimate: sets the grid and the tilt only (any value >= 0 gives a valid bracket).
+    width: the eps width aimed at (default 0.8 x (1e-4 relative, 1e-7 absolute below eps 1e-3))."""
+    gr = parse(groups)
+    if gr is None or not (0.0 < delta < 1.0) or not (math.isfinite(estimate) and estimate >= 0.0):
+        return None
+    n_total = gr.n_steps
+    if width is None:
+        width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    h = fc._grid_h(n_total, width)
+    t0 = budget.clock()
+    fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
+    out: dict[str, Any] = {"h": h, "steps": n_total}
+    brackets = []
+    try:
+        for remove in _directions(gr):
+            if not remove:
+                # eps = max(eps_REMOVE, eps_ADD): ADD is not composed where its loss bound is below REMOVE's lower
+                # end, or where a proven Chernoff upper end on eps_ADD (bounds/proven.py, rigorous MGF
+                # enclosures) is at most REMOVE's upper end
+                if brackets[0][0] >= gr.sup(False):
+                    out["add"] = "eps_ADD <= its loss bound <= REMOVE's lower end"
+                    continue
+                add_ub = fc._add_chernoff(list(groups), delta)
+                if add_ub <= brackets[0][1]:
+                    out["add"] = f"eps_ADD <= {add_ub!r} (proven Chernoff bound) <= REMOVE's upper end"
+                    continue
+            lo_e, hi_e, info = _eps_one(gr, remove, h, delta, estimate, n_total)
+            brackets.append((lo_e, hi_e))
+            out["remove" if remove else "add"] = dict(info, bracket=(lo_e, hi_e))
+    except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError, ValueError) as exc:
+        out["declined"] = repr(exc)
+        return None
+    finally:
+        fc._deadline[0] = math.inf
+    out["seconds"] = budget.clock() - t0
+    return max(b[0] for b in brackets), max(b[1] for b in brackets), out
+
+
+def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float,
+                  time_budget: float | None = None) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on delta(eps) (the larger of REMOVE and ADD) of a mix, or None.
+
+    estimate: an estimate of delta(eps) (sets the truncation budget; any value in (0, 1) gives a valid
+    bracket).  The grid: from the eps-width rule at eps, then once finer from the measured slope of
+    log delta where the bracket is wider than 1e-4 relative."""
+    gr = parse(groups)
+    if gr is None or not (math.isfinite(eps) and eps >= 0.0) or not (estimate > 0.0):
+        return None
+    n_total = gr.n_steps
+    # first grid: coarse (1e-3 x max(eps, 1) in eps), only to measure the slope of log delta that sets the next
+    h = fc._grid_h(n_total, 1e-3 * max(eps, 1.0))
+    t0 = budget.clock()
+    fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
+    best = None
+    try:
+        h_done = math.inf  # the finest grid composed so far
+        for _ in range(12):  # at most 3 compositions; the rest are grids refused before any work
+            lo_d = hi_d = 0.0
+            try:
+                for remove in _directions(gr):
+                    if eps >= gr.sup(remove):
+                        continue  # delta of this direction is 0 beyond its loss bound
+                    d = _Direction(gr, remove, h, min(estimate, 0.5), eps).compose()
+                    lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
+            except fc._OutOfTime:
+                break
+            except fc._TooBig:
+                # the grid the slope asks for does not fit: the finest one that does (one halving back)
+                if best is None or 2.0 * h >= h_done:
+                    break
+                h *= 2.0
+                continue
+            except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
+                break
+            h_done = h
+            hi_d = min(hi_d, 1.0)
+            best = ((lo_d, hi_d, {"h": h}) if best is None
+                    else (max(lo_d, best[0]), min(hi_d, best[1]), {"h": h}))
+            lo_d, hi_d = best[0], best[1]
+            if hi_d - lo_d <= 1e-4 * hi_d or lo_d <= 0.0:
+                break
+            slope = math.log(hi_d / lo_d) / (n_total * h)
+            h2 = 2.0 ** math.floor(math.log2(0.6e-4 / (n_total * slope)))
+            if h2 >= h:
+                break
+            h = h2
+    finally:
+        fc._deadline[0] = math.inf
+    return best
+
+
+# ----------------------------------------------------------------------------------------------------
+# the hook for bounds/certify.py
+
+SOURCE = "rounded mixed loss-distribution bracket (Laplace / randomized response with Gaussian-type steps; FFT error budget)"
+
+
+def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = None) -> Any:
+    """The certificate ``c`` (a bounds.certify.Certificate) intersected with this module's bracket where ``c``
+    is wider than issue 9's target and the composition is a mix this module answers; ``c`` unchanged
+    otherwise (or where the bracket declines).  Both are proofs about the same number: an empty
+    intersection raises FloatingPointError."""
+    from . import certify
+
+    if not certify._too_wide(kind, c.lower, c.upper):
+        return c
+    groups = list(acc.groups())
+    if parse(groups) is None:
+        return c
+    t0 = budget.clock()
+    tb = TIME_BUDGET if time_budget is None else max(time_budget, TIME_BUDGET)
+    est = certify._fewpart_estimate(groups, None, kind, x)
+    if est is None:
+        est = certify._centre(c.lower, c.upper) if kind == "epsilon" else (c.upper if 0.0 < c.upper < 1.0 else None)
+    if est is None:
+        return c
+    try:
+        if kind == "epsilon":
+            br = epsilon_bracket(groups, x, est, time_budget=tb)
+        else:
+            br = delta_bracket(groups, x, est, time_budget=tb)
+    except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the certificate stands
+        return c
+    if br is None or not (0.0 <= br[0] <= br[1]):
+        return c
+    lo, hi = max(c.lower, br[0]), min(c.upper, br[1])
+    if lo > hi:
+        raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and mixed "
+                                 f"rounded-loss bracket [{br[0]!r}, {br[1]!r}] of the same {kind} are disjoint; "
+                                 "please report")
+    info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
+    info["mixed_rounded_loss"] = dict(br[2], estimate=est, bracket=(br[0], br[1]), seconds=budget.clock() - t0)
+    return certify.Certificate(lo, hi, f"{c.source}; intersected with the {SOURCE}", None,
+                               c.seconds + (budget.clock() - t0), info)
