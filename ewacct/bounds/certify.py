@@ -22,9 +22,11 @@ Sources, tried in this order (docs/certified.md):
    power-of-two grid, outward-enclosed cell masses, FFT compositions with a proven l2 error budget;
    docs/certified_fewpart.md), where its grid fits its FFT limit (tried up to sum q n <= 1, also where the
    engine's estimate is refused);
-4b. one such group of T >= 2 steps still wider than the target: intersected with the conditioned body / tail
+4b. one such group of T >= 3 steps still wider than the target: intersected with the conditioned body / tail
    bracket of :mod:`ewacct.bounds.fewpart_cond` (binomial expansion over the steps whose loss exceeds g_c, the
    near-atom body composed on the fine grid, the last tail step in closed form; docs/certified_fewpart.md C).
+   Where its body, planned on the bracket of 2-3, is small (``COND_QUICK`` cells), it is tried before 4 and before
+   the engine's estimate (a few ms per round); ``_with_fewpart`` lists the order.
 
 dp_accounting's PLD pair is not used for certificates: its optimistic end is not a proof (it was seen
 above the truth at sigma = 0.05, q = 0.01, T = 1000, delta = 1e-5, and at delta = 1e-12), and it took
@@ -273,9 +275,14 @@ FEWPART_QN = 1.0
 #: bounded by fewpart_cert.TIME_BUDGET (2 s), or by the caller's time_budget where that is larger
 FEWPART_MIN_BUDGET = 1.0
 #: CPU seconds the conditioned bracket (bounds/fewpart_cond.py) may take, or the caller's time_budget where larger
-#: (sigma 0.97, q 1.5e-6, T 39: ~1.5 s on a quiet 2-core machine, most of it the body's FFT compositions; 4 s
-#: before session 11's end: where it declines late that was ~2 s wasted, so the cap is 2 s)
-COND_BUDGET = 2.0
+#: (sigma 0.97, q 1.5e-6, T 39: 1.8-3.5 s of CPU on the loaded 2-core machine, most of it the body's FFT
+#: compositions: at 2 s it declined there in about half the runs.  Its late declines for the FFT's error floor
+#: (sigma 0.4905, q 2.48e-5, T 54, delta 5.5e-11: ~2 s spent) are now predicted before any FFT
+#: (fewpart_cond._floor_gap), which is what the 2 s cap of df483bb was for)
+COND_BUDGET = 4.0
+#: the conditioned bracket is tried before the engine's estimate and the rounded bracket where its body, planned
+#: on the bracket so far, has at most this many cells (a few ms per round)
+COND_QUICK = 1 << 16
 #: rounds of the rounded bracket: a later round re-centres its grid and tilt on the bracket of the round before
 #: where that bracket is still too wide and does not contain the estimate used (a refused or poor estimate)
 FEWPART_ROUNDS = 3
@@ -316,18 +323,24 @@ def _centre(lo: float, hi: float) -> float | None:
 def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
                   time_budget: float | None = None) -> Certificate:
     """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
-    Gaussian only, with sum q n <= FEWPART_QN: intersected with the rounded loss-distribution bracket of
-    :mod:`ewacct.bounds.fewpart_cert` (both are proofs about the same number; an empty intersection
-    raises).  That bracket declines (the certificate is returned unchanged) where its grid would exceed
-    its FFT limit or where it runs out of its CPU budget (``fewpart_cert.TIME_BUDGET``, 2 s, or the caller's
-    ``time_budget`` where larger; one budget for all its rounds).
+    Gaussian only, with sum q n <= FEWPART_QN: intersected with the narrowing sources below, in this order
+    (each a proof about the same number: the intersections are proofs too; an empty one raises):
 
-    Its grid and tilt are centred on an estimate: the default exact engine's (under the default query's
-    budget, ``ewacct.methods.budget``; where the engine flags its answer, e.g. the Chernoff bound), or, where that is refused (reviewer H-R8 F3: sigma 0.3,
-    q 1e-9, T 3, delta 1e-14 kept the proven [0.185, 8.266]), a point of the bracket already proven.  Any
-    estimate gives a valid bracket; where the result is still too wide and does not contain the estimate used,
-    the next round (up to ``FEWPART_ROUNDS``) centres on the narrowed bracket (eps only), as long as each
-    re-centred round at least halves the width."""
+    1. (eps, one group of T >= 3 steps) the conditioned body / tail bracket of :mod:`ewacct.bounds.fewpart_cond`,
+       first and without the engine's estimate, where its plan centred on the bracket so far has at most
+       COND_QUICK body cells (a few ms per round; sigma 0.3, q 1e-9, T 3, delta 1e-14: 3-4 s -> ~0.05 s);
+    2. the rounded loss-distribution bracket of :mod:`ewacct.bounds.fewpart_cert`, centred on the default exact
+       engine's estimate (under the default query's budget, ``ewacct.methods.budget``), or where that is refused
+       (reviewer H-R8 F3) on the bracket so far; it declines where its grid would exceed its FFT limit or its CPU
+       budget (``fewpart_cert.TIME_BUDGET``, 2 s, or the caller's ``time_budget`` where larger; one budget for all
+       its rounds) runs out;
+    3. (eps, one group of T >= 3 steps) the conditioned bracket again, centred on the estimate, with its own budget
+       (COND_BUDGET), unless step 1 already ran on a grid as fine.
+
+    Any centre gives a valid bracket; a source whose result is still too wide and does not contain its centre
+    runs another round (up to ``FEWPART_ROUNDS``) centred on the narrowed bracket (eps only), as long as each
+    re-centred round at least halves the width.  A further source is one more entry of this sequence: a function
+    (lo, hi, centre) -> (lower, upper, info) or None."""
     if not _too_wide(kind, c.lower, c.upper):
         return c
     from . import fewpart_cert
@@ -338,69 +351,91 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     if g is None or sum(q * n for q, _, n in g) > FEWPART_QN:
         return c
     tb = fewpart_cert.TIME_BUDGET if time_budget is None else max(time_budget, fewpart_cert.TIME_BUDGET)
-    deadline = budget.clock() + tb
-    est = _fewpart_estimate(groups, g, kind, x)
-    lo, hi = c.lower, c.upper
-    rounds: list[dict[str, Any]] = []
-    for _ in range(FEWPART_ROUNDS if kind == "epsilon" else 1):
-        if est is None or not (math.isfinite(est) and est >= 0.0):
-            est = _centre(lo, hi) if kind == "epsilon" else (hi if 0.0 < hi < 1.0 else None)
-        if est is None:
-            break
-        left = deadline - budget.clock()
-        if left <= 0.0:
-            break
-        try:
-            if kind == "epsilon":
-                br = fewpart_cert.epsilon_bracket(groups, x, est, time_budget=left)
-            else:
-                br = fewpart_cert.delta_bracket(groups, x, est, time_budget=left)
-        except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the proven bracket stands
-            break
-        if br is None:
-            break
-        blo, bhi, finfo = br
-        if not (0.0 <= blo <= bhi):
-            break
-        if max(blo, lo) > min(bhi, hi):
-            raise FloatingPointError(f"internal error: certified bracket [{lo!r}, {hi!r}] and rounded-loss "
-                                     f"bracket [{blo!r}, {bhi!r}] of the same {kind} are disjoint; please report")
-        rounds.append(dict(finfo, estimate=est, bracket=(blo, bhi)))
-        w_before = hi - lo
-        lo, hi = max(lo, blo), min(hi, bhi)
-        if len(rounds) > 1 and hi - lo > 0.5 * w_before:
-            break  # a re-centred round that did not halve the width: another would not either
-        if not _too_wide(kind, lo, hi) or blo <= est <= bhi:
-            break  # within the target, or centred where it should be: another round would not narrow it
-        est = None  # re-centre on [lo, hi]
-    cond = None
-    if kind == "epsilon" and _too_wide(kind, lo, hi) and len(g) == 1 and g[0][2] >= 3:
-        # one group, still too wide (the per-step grid too fine for the loss range): the conditioned body / tail
-        # bracket (bounds/fewpart_cond.py), with its own CPU budget (COND_BUDGET)
+    st = _Narrowing(kind, c.lower, c.upper)
+    one = kind == "epsilon" and len(g) == 1 and g[0][2] >= 3
+
+    cond_grids: list[float] = []  # the grids h the conditioned bracket ran on (a second run on one is useless)
+
+    def cond(cb: float, quick: bool):
         from . import fewpart_cond
 
-        e_c = est if est is not None and math.isfinite(est) and est >= 0.0 else _centre(lo, hi)
-        try:
-            br = (fewpart_cond.epsilon_bracket(groups, x, e_c, time_budget=max(tb, COND_BUDGET))
-                  if e_c is not None else None)
-        except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the proven bracket stands
-            br = None
-        if br is not None and 0.0 <= br[0] <= br[1]:
-            if max(br[0], lo) > min(br[1], hi):
-                raise FloatingPointError(f"internal error: certified bracket [{lo!r}, {hi!r}] and conditioned "
-                                         f"bracket [{br[0]!r}, {br[1]!r}] of the same eps are disjoint; please report")
-            lo, hi, cond = max(lo, br[0]), min(hi, br[1]), br[2]
-    if (lo, hi) == (c.lower, c.upper):
+        def run(lo, hi, e_c):
+            pl = fewpart_cond.plan(g[0][0], g[0][1], g[0][2], x, e_c)
+            if pl is None or pl[0] in cond_grids or (quick and pl[3] > COND_QUICK):
+                return None
+            cond_grids.append(pl[0])
+            return fewpart_cond.epsilon_bracket(groups, x, e_c, time_budget=cb - budget.clock())
+        return run
+
+    if one:
+        st.run("conditioned", COND_SOURCE, cond(budget.clock() + COND_BUDGET, True), None)
+    if _too_wide(kind, st.lo, st.hi):
+        deadline = budget.clock() + tb
+        est = _fewpart_estimate(groups, g, kind, x)
+
+        def rounded(lo, hi, e):
+            if e is None or budget.clock() >= deadline:
+                return None
+            left = deadline - budget.clock()
+            if kind == "epsilon":
+                return fewpart_cert.epsilon_bracket(groups, x, e, time_budget=left)
+            return fewpart_cert.delta_bracket(groups, x, e, time_budget=left)
+
+        st.run("rounded_loss", FEWPART_SOURCE, rounded, est, rounds=FEWPART_ROUNDS if kind == "epsilon" else 1)
+        if one and _too_wide(kind, st.lo, st.hi):
+            st.run("conditioned", COND_SOURCE, cond(budget.clock() + max(tb, COND_BUDGET), False), est)
+    if (st.lo, st.hi) == (c.lower, c.upper):
         return c
     info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
     src = c.source
-    if rounds:
-        info["rounded_loss"] = rounds[-1] if len(rounds) == 1 else {"rounds": rounds}
-        src = f"{src}; intersected with the {FEWPART_SOURCE}"
-    if cond is not None:
-        info["conditioned"] = cond
-        src = f"{src}; intersected with the {COND_SOURCE}"
-    return Certificate(lo, hi, src, None, time.perf_counter() - t0, info)
+    for name, source, rounds in st.used:
+        info[name] = rounds[-1] if len(rounds) == 1 else {"rounds": rounds}
+        src = f"{src}; intersected with the {source}"
+    return Certificate(st.lo, st.hi, src, None, time.perf_counter() - t0, info)
+
+
+class _Narrowing:
+    """The bracket [lo, hi] of one query as narrowing sources are intersected with it (each a proof about the same
+    number: an empty intersection raises instead of answering)."""
+
+    def __init__(self, kind: str, lo: float, hi: float):
+        self.kind, self.lo, self.hi = kind, lo, hi
+        self.used: list[tuple[str, str, list[dict[str, Any]]]] = []
+
+    def run(self, name: str, source: str, f, centre: float | None, rounds: int = FEWPART_ROUNDS) -> None:
+        """Rounds of f(lo, hi, centre) -> (lower, upper, info) or None: the first centred on ``centre`` (or, where
+        that is None or not a finite number >= 0, on the bracket so far), each later one on the narrowed bracket,
+        while the result is too wide, does not contain its centre and the round before at least halved the width."""
+        done: list[dict[str, Any]] = []
+        est = centre
+        for _ in range(rounds):
+            if est is None or not (math.isfinite(est) and est >= 0.0):
+                est = (_centre(self.lo, self.hi) if self.kind == "epsilon"
+                       else (self.hi if 0.0 < self.hi < 1.0 else None))
+            if est is None:
+                break
+            try:
+                br = f(self.lo, self.hi, est)
+            except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the bracket so far stands
+                break
+            if br is None:
+                break
+            blo, bhi, finfo = br
+            if not (0.0 <= blo <= bhi):
+                break
+            if max(blo, self.lo) > min(bhi, self.hi):
+                raise FloatingPointError(f"internal error: certified bracket [{self.lo!r}, {self.hi!r}] and {source} "
+                                         f"[{blo!r}, {bhi!r}] of the same {self.kind} are disjoint; please report")
+            done.append(dict(finfo, estimate=est, bracket=(blo, bhi)))
+            w_before = self.hi - self.lo
+            self.lo, self.hi = max(self.lo, blo), min(self.hi, bhi)
+            if len(done) > 1 and self.hi - self.lo > 0.5 * w_before:
+                break  # a re-centred round that did not halve the width: another would not either
+            if not _too_wide(self.kind, self.lo, self.hi) or blo <= est <= bhi:
+                break  # within the target, or centred where it should be: another round would not narrow it
+            est = None  # re-centre on [lo, hi]
+        if done:
+            self.used.append((name, source, done))
 
 
 def _laplace_bracket(acc: Any, kind: str, x: float) -> Certificate | None:
