@@ -90,3 +90,22 @@ def test_floor_prediction_matches_the_enclosure_gap():
     gap = (x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, True)
            - x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, False))
     assert math.isclose(got["pred"], gap, rel_tol=1e-2), (got["pred"], gap)
+
+
+def test_eps_zero_from_the_delta0_bound_before_the_contour():
+    # sweep seed 101: (sigma 1.165, q 2.7e-5, T 89, delta 5.76e-4) and (18.37, 2.7e-5, 288, 1.84e-5) were certified
+    # [0, 0] by the contour in 0.1-0.5 s; the Hellinger-affinity bound on delta(0) (1.3e-4, 1.25e-5) is below delta.
+    # Reference: the exact engine's delta(0) (its own quadrature, not the bound) is below delta too
+    for sigma, q, T, delta in [(1.165, 2.7e-5, 89, 5.76e-4), (18.37, 2.7e-5, 288, 1.84e-5)]:
+        acc = Accountant().compose(PSG(sigma, q), T)
+        certify.clear_memo()
+        t = time.process_time()
+        c = certify.certified_epsilon(acc, delta)
+        assert (c.lower, c.upper) == (0.0, 0.0) and c.source.startswith(certify.ZERO_SOURCE), c
+        assert time.process_time() - t < 0.05
+        assert float(acc.get_delta(0.0).value) <= delta
+    # just below the bound's reach the certificate is positive (the bound is not used as a lower end)
+    acc = Accountant().compose(PSG(1.165, 2.7e-5), 89)
+    certify.clear_memo()
+    c = certify.certified_epsilon(acc, 5e-6)
+    assert c.upper > 0.0 and not c.source.startswith(certify.ZERO_SOURCE)

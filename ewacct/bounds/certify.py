@@ -149,6 +149,9 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     lap = _laplace_bracket(acc, "epsilon", delta)
     if lap is not None:
         return lap
+    z = _zero_epsilon(acc, delta, t0)
+    if z is not None:
+        return z
     cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
     if cert is not None:
         c = _with_proven(acc, "epsilon", delta, cert, t0)
@@ -157,6 +160,40 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
         return c  # the caller asked for a quick answer (the calibration ladders pass 0.4 s, then 0.02 s)
     return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget)
+
+
+#: eps = 0 proven by a bound on delta(0) (before the contour, which took 0.1-0.5 s for the same [0, 0] in the
+#: few-participation corner: sigma 1.165, q 2.7e-5, T 89, delta 5.76e-4)
+ZERO_SOURCE = "bound on delta(0) <= delta (eps = 0)"
+
+
+def _zero_epsilon(acc: Any, delta: float, t0: float) -> Certificate | None:
+    """[0, 0] where a rigorous upper bound on delta(0) is <= delta (Poisson-subsampled Gaussian compositions with
+    sum q n <= FEWPART_QN, the few-participation corner): delta(eps) is non-increasing, so
+    eps(delta) = inf {eps >= 0: delta(eps) <= delta} = 0.  The bounds (both directions, < 1 ms): the exact engine's
+    joint-convexity / record-use bound and the Hellinger-affinity bound of methods/tv_bound.py (the ones
+    _finish_delta caps delta with); None where neither applies or both exceed delta."""
+    from ..methods.base import structure
+
+    groups = list(acc.groups())
+    if structure(groups) != "continuous":
+        return None
+    from . import fewpart_cert
+
+    g = fewpart_cert._psg_groups(groups)
+    if g is None or sum(q * n for q, _, n in g) > FEWPART_QN:
+        return None  # elsewhere the contour is fast and proves eps = 0 itself (its Chernoff test, section 5)
+    from ..methods.tv_bound import hellinger_delta0_bound
+
+    eng = acc._exact_engine()
+    b_jc = eng.delta_at_zero_bound() if eng is not None else 1.0
+    b_h = hellinger_delta0_bound(groups)
+    if min(b_jc, b_h) > delta:
+        return None
+    src = ("the joint-convexity bound on delta(0)" if b_jc <= b_h
+           else "the Hellinger-affinity bound on delta(0) (methods/tv_bound.py)")
+    return Certificate(0.0, 0.0, f"{ZERO_SOURCE}: {src}", None, time.perf_counter() - t0,
+                       {"delta0_bound": min(b_jc, b_h)})
 
 
 def certified_delta(acc: Any, eps: float, *, width: float | None = None) -> Certificate:
