@@ -233,9 +233,55 @@ class _Direction(fc._Direction):
         # the lower law composed itself (fewpart_cert's shifted upper law, B11, evaluates the upper vector
         # with a union-bound penalty five times to pick its threshold: slower here, and no narrower)
         self.theta = fc._theta(self.steps, self.e_target)
+        _check_spread(self.steps, self.theta)
         self.up = fc._Law(self.steps, True, self.theta, self.target_delta, 0.0)
         self.lo = fc._Law(self.steps, False, self.theta, self.target_delta, 0.0)
         return self
+
+
+#: the upper law's composed vector keeps every sum from the bottom of the support (its low end is dropped only
+#: where no sum can reach eps >= 0) up to about SPREAD_SD tilted standard deviations above the tilted mean (the
+#: charged top truncation): where that exceeds MAX_FFT the composition is declined before any FFT (it would end
+#: at _TooBig after ~1-2 s: Laplace(1) x 20 with PSG(1, 0.01) x 100)
+SPREAD_SD = 6.0
+
+
+def _check_spread(steps, theta: float) -> None:
+    var = mean = bottom = 0.0
+    for st in steps:
+        p = st.up
+        g = (st.k_lo + np.arange(len(p))) * st.h
+        bottom += st.n * float(g[0])
+        blk = max(1, len(p) // 4096)  # blocks of cells (a prediction only: the moments to a few per cent)
+        m_ = len(p) // blk * blk
+        pp = np.concatenate([p[:m_].reshape(-1, blk).sum(axis=1), [p[m_:].sum()]])
+        gg = np.concatenate([g[:m_].reshape(-1, blk).mean(axis=1), [g[-1]]])
+        keep = pp > 0.0
+        lw = np.log(pp[keep]) + theta * gg[keep]
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        m = float(np.dot(w, gg[keep]))
+        mean += st.n * m
+        var += st.n * float(np.dot(w, (gg[keep] - m) ** 2))
+    n_pred = (mean + SPREAD_SD * math.sqrt(var) - bottom) / steps[0].h
+    if n_pred > fc.MAX_FFT:
+        raise fc._TooBig(int(n_pred))
+
+
+def feasible(gr: _Groups, eps_lo: float, eps_hi: float, delta: float) -> bool:
+    """False where even the coarsest grid the target allows (eps width 1e-4 x eps_hi) gives a Laplace or
+    randomized-response step beyond fewpart_cert.MAX_STEP, or a REMOVE composition the spread rule declines
+    (tilted for the bracket's geometric mean): checked before the estimate is asked for."""
+    h = fc._grid_h(gr.n_steps, 0.8e-4 * max(eps_hi, 1e-3))
+    widest = max([t[1] for t, _ in gr.laplace] + [e for e, _ in gr.rr])
+    if 2.0 * widest / h + 4 > fc.MAX_STEP:
+        return False
+    try:
+        d = _Direction(gr, True, h, delta, math.sqrt(max(eps_lo, 1e-3 * eps_hi) * eps_hi))
+        _check_spread(d.steps, fc._theta(d.steps, d.e_target))
+    except (fc._TooBig, ValueError, FloatingPointError, OverflowError, ZeroDivisionError):
+        return False
+    return True
 
 
 def _directions(gr: _Groups) -> tuple[bool, ...]:
@@ -390,7 +436,9 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
     if not certify._too_wide(kind, c.lower, c.upper):
         return c
     groups = list(acc.groups())
-    if parse(groups) is None:
+    gr = parse(groups)
+    if gr is None or (kind == "epsilon" and math.isfinite(c.upper) and c.upper > 0.0
+                      and not feasible(gr, c.lower, c.upper, x)):
         return c
     t0 = budget.clock()
     tb = TIME_BUDGET if time_budget is None else max(time_budget, TIME_BUDGET)
