@@ -811,10 +811,23 @@ CERT_STEP_MARGIN = 1.25
 CERT_REFINE_CPU = 0.85
 
 
-def _out_of_time(started: float | None) -> bool:
+#: ... or this many, where the gap the refinement narrows is still wider than CERT_FAR_GAP (relative in sigma): the
+#: certified sigma there is far above the smallest certifiable one (sigma 0.385, q 1.12e-5, T 75, delta 1.1e-6:
+#: the Chernoff route's 2.85x the exact sigma, where the contour enclosure applies from ~2x)
+CERT_REFINE_CPU_FAR = 2.0
+CERT_FAR_GAP = 0.05
+
+
+def _refine_limit(gap: float) -> float:
+    """The refinement's CPU allowance (s, for the whole call) where the gap it would narrow is ``gap`` (relative)."""
+    return max(CERT_REFINE_CPU_FAR, CERT_REFINE_CPU) if gap > CERT_FAR_GAP else CERT_REFINE_CPU
+
+
+def _out_of_time(started: float | None, gap: float = 0.0) -> bool:
+    """Past the refinement's CPU allowance (gap: the relative width in sigma it would narrow)."""
     from .methods.budget import clock
 
-    return started is not None and clock() - started > CERT_REFINE_CPU
+    return started is not None and clock() - started > _refine_limit(gap)
 
 
 #: the certified calibration's first certificate is at the exact sigma x (1 + CERT_TOL): where the certificate
@@ -1096,9 +1109,11 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
         n_ref = CERT_REFINE_EVALS if x_pass == x_chernoff and _is_proven(c_pass) else 0
         while (x_pass - x_fail > math.log1p(CERT_RTOL_WIDE) and n_ref < CERT_REFINE_EVALS
                and len(tried) < CERT_MAX_EVALS and (_is_wide(c_pass) or y_fail > math.log1p(CERT_WIDE))):
-            if _out_of_time(started):
+            gap = math.expm1(x_pass - x_fail)
+            if _out_of_time(started, gap):
                 info["refinement_stopped"] = (
-                    f"the refinement stopped after {CERT_REFINE_CPU:g} s of CPU for the whole calibration: the "
+                    f"the refinement stopped after {_refine_limit(gap):g} "
+                    f"s of CPU for the whole calibration: the "
                     f"smallest certified sigma on this ladder lies in ({sig(x_fail):.6g}, {sig(x_pass):.6g}]")
                 break
             yp = y(c_pass)

@@ -287,6 +287,7 @@ def test_certified_refinement_stops_on_its_cpu_budget_and_stays_certified(monkey
     monkeypatch.setattr(C, "_contour_bracket", lambda acc, kind, x, tb=None: (None, "contour disabled for this test"))
     monkeypatch.setattr(cal, "_chernoff_root", lambda *a: None)
     monkeypatch.setattr(cal, "CERT_REFINE_CPU", -1.0)
+    monkeypatch.setattr(cal, "CERT_REFINE_CPU_FAR", -1.0)
     q, T, delta, target = 0.01, 300, 1e-5, 3.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
