@@ -87,3 +87,16 @@ def test_declines_outside_its_scope():
     assert rr_contour.epsilon_bracket(list(Accountant().compose(RR(0.6), 3).groups()), 1e-5, 1.0) is None
     big = list(Accountant().compose(RR(0.6), 70).compose(Gaussian(2.0), 1).groups())  # 71 points > MAX_POINTS
     assert rr_contour.epsilon_bracket(big, 1e-5, 10.0) is None
+
+
+def test_narrow_takes_the_lattice_contour_first():
+    """Through bounds/certify: the fallback certificate narrowed by R (RR with subsampled Gaussians, the issue's
+    RR(0.6) x 3 + PSG(1, 0.01) x 100, where the FFT bracket declines), never widened."""
+    from ewacct.bounds import certify
+
+    a = Accountant().compose(RR(0.6), 3).compose(PSG(1.0, 0.01), 100)
+    c = certify.certified_epsilon(a, 1e-5)
+    n = mixed_fft.narrow(a, "epsilon", 1e-5, c)
+    assert c.lower <= n.lower <= n.upper <= c.upper
+    assert n.upper - n.lower <= 1e-5 * n.upper
+    assert n.lower <= float(a.get_epsilon(1e-5).value) <= n.upper
