@@ -423,7 +423,8 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
 # ----------------------------------------------------------------------------------------------------
 # the hook for bounds/certify.py
 
-SOURCE = "rounded mixed loss-distribution bracket (Laplace / randomized response with Gaussian-type steps; FFT error budget)"
+SOURCE = ("rounded mixed loss-distribution bracket (Laplace / randomized response with Gaussian-type steps; "
+          "FFT error budget)")
 
 
 def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = None) -> Any:
@@ -459,8 +460,9 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         except Exception:  # noqa: BLE001 - a narrowing step only
             br = None
         if br is not None and (br[0] > c.upper or br[1] < c.lower):
-            raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and lattice-contour "
-                                     f"bracket [{br[0]!r}, {br[1]!r}] of the same {kind} are disjoint; please report")
+            raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and "
+                                     f"lattice-contour bracket [{br[0]!r}, {br[1]!r}] of the same {kind} are disjoint; "
+                                     "please report")
         if br is not None and not certify._too_wide(kind, max(c.lower, br[0]), min(c.upper, br[1])):
             return _intersect(certify, c, br, name, src, est, t0)
         if br is not None:
