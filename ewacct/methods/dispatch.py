@@ -99,6 +99,12 @@ FEWPART_FIRST_SIGMA_QN = 5.0
 #: 1 -> 1; answers valid in both orders within 4.6e-10 of each other
 FEWPART_FIRST_TINY_Q = 1e-6
 FEWPART_FIRST_TINY_Q_SIGMA = 0.5
+#: delta(eps) of subsampled Gaussians with sum q n at most this is first checked against the proven tail bound
+#: (methods/tail_bound.py): below the smallest double it is answered 0 (valid) before any stage, and it caps
+#: the flagged bound where no stage settles
+TAIL_BOUND_QN = 1.0
+#: log of the smallest positive double: a proven bound below it makes delta 0 in double precision
+LOG_TINY_DELTA = math.log(5e-324)
 
 
 def _each(fn: Callable[[float], Row], arr: np.ndarray) -> list[Row]:
@@ -204,6 +210,16 @@ class ExactDispatch:
                 note = None  # (the stages decide)
             if note is not None:
                 return Row(0.0, "remove", True, {"note": note, "rel_error": 0.0}, "exact")
+            # few participations: the proven tail bound (methods/tail_bound.py, union + truncated Chernoff,
+            # 2-10 ms) follows the truth's exponent where the engines' Chernoff search (s <= 1e3) stops short:
+            # sigma 199.6, q 6.4e-7, T 8, eps 1.3e-5 has delta < 1e-42000; the stages spent the 0.6 s budget
+            # and answered the flagged delta(0) bound 4.6e-9
+            tail = self._tail_bound(x)
+            if tail is not None and tail < LOG_TINY_DELTA:
+                return Row(0.0, "remove", True, {
+                    "note": f"delta < exp({tail:.6g}) (proven tail bound: union bound beyond a truncation level plus "
+                            "a Chernoff bound on the truncated product measure, methods/tail_bound.py): 0 in double "
+                            "precision", "rel_error": 0.0, "log_upper_bound": tail}, "exact")
         contour = ("contour", lambda: skip_contour is None, self._contour,
                    (ContourError, FloatingPointError, OverflowError, ZeroDivisionError))
         direct_ = ("direct quadrature", self._direct_applies, self._direct, _QUADRATURE_ERRORS)
@@ -229,6 +245,14 @@ class ExactDispatch:
                 continue
             try:
                 row = run(kind, x, why)
+                row = self._against_tail(kind, x, row)
+                if kind == "delta" and not row.valid and not row.value > 0.0:
+                    # a flagged delta of 0 is neither a number to report nor a bound (the direct quadrature's
+                    # 0.0 at sigma 366.5, q 9.4e-6, T 2, eps 2.4e-3, where delta < 1e-700000): the next stages,
+                    # then the rigorous bound
+                    why = (f"{name}: estimate {row.value!r} not settled" if why is None
+                           else f"{why}; {name}: estimate {row.value!r} not settled")
+                    continue
                 if not row.valid:
                     # two steps: the cell enclosure's bracket where it settles (_two_step); where it is wider
                     # than the tolerance, the stage's estimate stays, the bracket beside it
@@ -251,7 +275,10 @@ class ExactDispatch:
                     two_done = self._two_step(kind, x, est[0] if est is not None else None, why) or False
                     if two_done and two_done.valid:
                         return two_done
-                if est is not None and math.isfinite(est[0]) and est[0] >= 0.0 and est[1] <= NEAR_RTOL:
+                # (a delta estimate of 0 is no number to report: the bound answers instead; reviewer of session 12:
+                # the direct quadrature's 0.0 at sigma 366.5, q 9.4e-6, T 2, eps 2.4e-3 was returned flagged)
+                if (est is not None and math.isfinite(est[0]) and (est[0] > 0.0 if kind == "delta" else est[0] >= 0.0)
+                        and est[1] <= NEAR_RTOL):
                     near = (*est[:3], name)
         if self._full_skipped and not budget.expired():
             # the full engine was skipped for the few-participation quadrature, which failed too: try it now
@@ -527,6 +554,40 @@ class ExactDispatch:
         check_finite(kind, mid)
         return Row(mid, "remove", ok, diag, "exact-two-step")
 
+    def _tail_bound(self, eps: float) -> float | None:
+        """log of the proven upper bound on delta(eps) of :mod:`.tail_bound` (both directions), memoised per
+        eps; None where it does not apply (not every group a subsampled Gaussian with q < 1, or sum q n above
+        TAIL_BOUND_QN, where delta is rarely tiny and the search's milliseconds would be spent for nothing)."""
+        memo = self.__dict__.setdefault("_tail_memo", {})
+        if eps not in memo:
+            from . import tail_bound
+
+            val = None
+            if (self._fewpart_groups() is not None
+                    and sum(m.sampling_probability * n for m, n in self.groups) <= TAIL_BOUND_QN):
+                try:
+                    r = tail_bound.log_delta_bound(self.groups, eps, below=LOG_TINY_DELTA)
+                except (ArithmeticError, ValueError):
+                    r = None
+                if r is not None and not math.isnan(r[0]):
+                    val = float(r[0])
+            if len(memo) > 64:
+                memo.clear()
+            memo[eps] = val
+        return memo[eps]
+
+    def _against_tail(self, kind: str, x: float, row: Row) -> Row:
+        """A delta answered valid above the proven tail bound (where computed) is flagged: one of the two is
+        wrong, and the bound is the proven one."""
+        if kind != "delta" or not row.valid:
+            return row
+        tail = self.__dict__.get("_tail_memo", {}).get(x)
+        if tail is None or row.value <= 0.0 or math.log(row.value) <= tail + 1e-6:
+            return row
+        return row._replace(valid=False, diagnostics={
+            **row.diagnostics, "log_upper_bound": tail,
+            "note": f"the value lies above the proven tail bound exp({tail:.6g}) (methods/tail_bound.py): not trusted"})
+
     def _chernoff(self, kind: str, x: float, why: str | None) -> Row:
         """A rigorous upper bound when no exact stage settled the query (flagged invalid)."""
         from .exact import chernoff_eps, chernoff_log_delta
@@ -554,6 +615,16 @@ class ExactDispatch:
             bh = hellinger_delta0_bound(self.groups)
             if bh < b0:
                 b0, src = bh, "Hellinger-affinity bound on the total variation, methods/tv_bound.py"
+            tail = self._tail_bound(x)
+            if tail is not None and math.exp(min(tail, 0.0)) < min(b0, vals[d]):
+                # the proven tail bound (methods/tail_bound.py) where it is the smallest: sigma 53.07, q 1.2e-6,
+                # T 30, eps 9.8e-6 gave the Hellinger bound 6.3e-8 where delta < 1e-1000
+                src = ("tail bound: union bound beyond a truncation level plus a Chernoff bound on the truncated "
+                       "product measure, methods/tail_bound.py")
+                diag["note"] = diag["note"].replace("(Chernoff)", f"({src})")
+                diag["upper_bound_source"] = src
+                diag["log_upper_bound"] = tail
+                return Row(float(math.exp(min(tail, 0.0))), d, False, diag, "chernoff-bound")
             if b0 < vals[d]:
                 diag["note"] = diag["note"].replace("(Chernoff)", f"(delta(eps) <= delta(0) <= {src})")
                 diag["upper_bound_source"] = src
