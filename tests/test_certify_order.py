@@ -51,45 +51,20 @@ def test_refused_estimate_point_reaches_the_width_target():
     assert time.process_time() - t < 30.0
 
 
-def test_floor_decline_is_predicted_before_any_fft():
-    # sigma 0.4905, q 2.48e-5, T 54, delta 5.5e-11: the untilted body cannot resolve delta (its E_0 error terms at the
-    # estimate exceed 0.2 delta); the decline used to come after two 2^21-point compositions (1-1.6 s)
+def test_folded_body_resolves_the_floor_point():
+    # sigma 0.4905, q 2.48e-5, T 54, delta 5.5e-11: the unfolded 2^21-cell body's FFT floor was above delta (the
+    # bracket declined after 1-1.6 s; the certificate stayed the proven [0.860, 4.560]); the folded window (C7) ends
+    # below eps, E_0 is the charged folded mass only.  References: the engine's estimate, the proven bracket
     acc = Accountant().compose(PSG(0.4905, 2.48e-5), 54)
-    est = float(acc.get_epsilon(5.5e-11).value)
-    fcd.epsilon_bracket([(PSG(1.0, 1e-4), 5)], 1e-8, 0.01)  # kernels loaded
-    t = time.process_time()
-    assert fcd.epsilon_bracket(list(acc.groups()), 5.5e-11, est) is None
-    assert time.process_time() - t < 0.5
-
-
-def test_floor_prediction_matches_the_enclosure_gap():
-    # the prediction (the error recursion of the convolutions, without them) against the E_0 enclosure's width
-    # computed from the composed body (where it is small enough to compose): within 1 %
-    import math
-
-    import numpy as np
-
-    from ewacct.bounds import fewpart_cert as fc
-
-    sigma, q, T, delta, e = 2.0, 1e-4, 5, 1e-7, 2e-3
-    h = fc._grid_h(T, 0.8e-7)
-    got = {}
-    orig = fcd._floor_gap
-
-    def spy(base, T_, h_, e_):
-        got["pred"] = orig(base, T_, h_, e_)
-        return got["pred"]
-
-    fcd._floor_gap = spy
-    try:
-        laws = fcd._Laws(q, sigma, T, h, fcd.COARSE * 64, 1.0, fcd.COARSE, e)
-    finally:
-        fcd._floor_gap = orig
-    x0 = laws._sfx("up", 0)
-    i0 = int(np.searchsorted(x0.s, e, side="right"))
-    gap = (x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, True)
-           - x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, False))
-    assert math.isclose(got["pred"], gap, rel_tol=1e-2), (got["pred"], gap)
+    est = acc.get_epsilon(5.5e-11)
+    assert est.valid
+    r = fcd.epsilon_bracket(list(acc.groups()), 5.5e-11, float(est.value), time_budget=30.0)
+    assert r is not None
+    lo, hi, _ = r
+    assert lo <= float(est.value) <= hi, (lo, float(est.value), hi)
+    assert not _wide(lo, hi)
+    plo, phi, _ = proven_epsilon_bracket(list(acc.groups()), 5.5e-11)
+    assert plo <= lo <= hi <= phi
 
 
 def test_eps_zero_from_the_delta0_bound_before_the_contour():
@@ -109,3 +84,33 @@ def test_eps_zero_from_the_delta0_bound_before_the_contour():
     certify.clear_memo()
     c = certify.certified_epsilon(acc, 5e-6)
     assert c.upper > 0.0 and not c.source.startswith(certify.ZERO_SOURCE)
+
+
+def test_floor_prediction_matches_the_enclosure_gap():
+    # the prediction (the folded powers' error bound, before the FFTs) against the E_0 enclosure's width computed
+    # from the composed body: within 1 %
+    import math
+
+    import numpy as np
+
+    from ewacct.bounds import fewpart_cert as fc
+
+    sigma, q, T, e = 2.0, 1e-4, 5, 2e-3
+    h = fc._grid_h(T, 0.8e-7)
+    got = {}
+    orig = fcd._floor_gap
+
+    def spy(base, T_, h_, e_, N_):
+        got["pred"] = orig(base, T_, h_, e_, N_)
+        return got["pred"]
+
+    fcd._floor_gap = spy
+    try:
+        laws = fcd._Laws(q, sigma, T, h, fcd.COARSE * 64, 1.0, fcd.COARSE, e)
+    finally:
+        fcd._floor_gap = orig
+    x0 = laws._sfx("up", 0)
+    i0 = int(np.searchsorted(x0.s, e, side="right"))
+    gap = (x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, True)
+           - x0.weighted(i0, (1.0, 1.0), e, (1.0, 1.0), 1.0, False))
+    assert math.isclose(got["pred"], gap, rel_tol=1e-2), (got["pred"], gap)

@@ -96,3 +96,40 @@ def test_issue_9_point_meets_the_width_target():
 def test_declines_where_many_tail_steps_matter():
     # sigma 0.5535, q 2.17e-6, T 873: the terms with >= 3 tail steps are not negligible within the body's cells
     assert fcd.epsilon_bracket([(PSG(0.5535, 2.17e-6), 873)], 3.13e-11, 0.1414) is None
+
+
+def _direct_power(v, k):
+    """The k-fold linear self-convolution of v by direct sums in longdouble (no FFT): the reference."""
+    import numpy as np
+
+    out = np.ones(1, dtype=np.longdouble)
+    vv = np.asarray(v, dtype=np.longdouble)
+    for _ in range(k):
+        out = np.convolve(out, vv)
+    return out
+
+
+def test_folded_powers_within_their_error_bound_and_tail_charge():
+    # C7: irfft(rfft(b, N)^k) against the exact k-fold power folded mod N (direct longdouble sums); the l2 distance
+    # within _cyc_err, and the exact mass beyond the window within _tail_above's Chernoff bound
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    v = rng.random(40) ** 8
+    v[0] = 0.9  # a near-atom at the bottom and a light tail, mass ~1 like a body law
+    v /= v.sum() * (1 + 1e-3)
+    base = fc._Vec(v, -3, 0.0, 0.0, 1)
+    h = 2.0 ** -10
+    for k, N in [(7, 64), (12, 128), (12, 512)]:
+        pw = fcd._cyc_powers(base, N, [k])[k]
+        exact = _direct_power(v, k)  # indices k * off + i
+        folded = np.zeros(N, dtype=np.longdouble)
+        np.add.at(folded, np.arange(len(exact)) % N, exact)
+        dist = float(np.sqrt(np.sum((folded - pw.a.astype(np.longdouble)) ** 2)))
+        assert dist <= pw.err, (k, N, dist, pw.err)
+        assert pw.err < 1e-12
+        beyond = float(exact[N:].sum()) if len(exact) > N else 0.0
+        bound = fcd._tail_above(v, base.off, h, k, (k * base.off + N) * h)
+        assert beyond <= bound, (k, N, beyond, bound)
+        if len(exact) <= N:
+            assert bound == 0.0

@@ -10,7 +10,8 @@ T 39, delta 2.7e-6: h = 2^-29 over a range of 3.4e-3).  Here each step's REMOVE 
 
 with beta the law of L on {L <= g_c} (the body, mass 1 - p) and tau on {L > g_c} (the tail, mass p), B_m and
 C_j sums of m body and j tail values (sub-probability measures).  The body is rounded (up / down) to the fine
-grid and composed by FFT over its short range only; the last tail step of each term is integrated in closed
+grid and its T-, (T-1)- and (T-2)-fold sums are powers of one FFT folded to a window of N cells (the mass beyond
+the window charged by a Chernoff bound; section C7); the last tail step of each term is integrated in closed
 form, G(e) = E[(1 - e^{e - L})_+; L > g_c] = P(L > m) - e^e Q(L > m), m = max(e, g_c); the j = 2 term rounds
 the first tail step and the body sum once to a coarse grid; terms j >= 3 are bounded by C(T, 3) p^3 (payoff
 <= 1).  ADD is bounded by its Chernoff end (bounds/proven.py).
@@ -28,8 +29,12 @@ from ..methods import budget
 from . import fewpart_cert as fc
 from ._two_step_kernel import RL, U, _pb
 
-#: largest body composition (entries): T times the body's per-step cells
+#: largest body composition (entries): the FFT length of the folded body powers (section C7)
 MAX_BODY = 1 << 21
+#: largest per-step body (cells from log(1-q) to g_c)
+MAX_BODY_STEP = 1 << 18
+#: the mass of a body power folded into its window (charged, C7) is kept below this fraction of delta
+ALIAS_REL = 1e-7
 #: coarse grid of the j = 2 term, in fine cells
 COARSE = 1 << 9
 
@@ -103,6 +108,30 @@ class _G:
             hi[above] = gh
         return lo, hi
 
+    def on_grid(self, eps: float, off: int, n: int, hg: float, upper: bool) -> np.ndarray:
+        """Bounds on G(eps - s) at s = (off + i) hg, i < n, from G's enclosures on the grid m hg (cached: the eps
+        searches ask again and again): G is non-increasing, so the upper bound takes the grid point at or below
+        eps - s (m = floor(eps / hg) - off - i) and the lower bound the one at or above (ceil); hg a power of two,
+        so m hg and eps - s differ by less than hg."""
+        base = math.floor(eps / hg) if upper else math.ceil(eps / hg)
+        m = base - off - np.arange(n)  # decreasing
+        key = hg
+        m_lo, m_hi = int(m[-1]), int(m[0])
+        c = getattr(self, "_grid", {}).get(key)
+        if c is None or m_lo < c[0] or m_hi >= c[0] + len(c[1]):
+            a = m_lo if c is None else min(m_lo, c[0])
+            b = m_hi if c is None else max(m_hi, c[0] + len(c[1]) - 1)
+            if c is not None:  # widen generously: the next evaluations ask for nearby ranges
+                a -= 64
+                b += 64
+            lo, hi = self.bounds(np.arange(a, b + 1) * hg)
+            c = (a, lo, hi)
+            if not hasattr(self, "_grid"):
+                self._grid = {}
+            self._grid[key] = c
+        arr = c[2] if upper else c[1]
+        return arr[m - c[0]]
+
 
 def _phi_bounds(eps: float, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Enclosure of (1 - e^{eps - s})_+ (expm1 within RL; eps - s rounded once)."""
@@ -119,51 +148,105 @@ def _ev(v: "fc._Vec", w: np.ndarray, upper: bool) -> float:
     return s + r if upper else max(s - r, 0.0)
 
 
-def _power(base: "fc._Vec", n: int) -> "fc._Vec":
-    res = None
-    b = base
-    while True:
-        if n & 1:
-            res = b if res is None else fc._conv(res, b)
-        n >>= 1
-        if not n:
-            break
-        b = fc._conv(b, b)
-    assert res is not None
-    return res
+def _tail_above(v: np.ndarray, off: int, h: float, k: int, t: float) -> float:
+    """An upper bound on the mass at sums >= t of the k-fold composition of the law v (entries >= 0 at grid points
+    (off + i) h): Markov on e^{theta S}, P(S >= t) <= e^{-theta t} M(theta)^k for every theta >= 0, with
+    M(theta) = sum_i v_i e^{theta s_i} bounded above by block sums at each block's top point, the best of a
+    geometric grid of theta, and a margin for the rounding of every float operation (section C7)."""
+    n = len(v)
+    if k == 0 or (off + n - 1) * k * h < t:
+        return 0.0  # every sum is below t
+    B = 256
+    nb = -(-n // B)
+    pad = np.zeros(nb * B)
+    pad[:n] = v
+    mass = pad.reshape(nb, B).sum(axis=1)
+    top = (off + np.minimum(np.arange(nb) * B + B - 1, n - 1)) * h
+    keep = mass > 0.0
+    if not keep.any():
+        return 0.0
+    lm = np.log(mass[keep])
+    top = top[keep]
+    span = max(t - k * off * h, h)
+    best = math.inf
+    for th in np.geomspace(1e-3, 1e7, 201) / span:
+        x = lm + th * top
+        mx = float(x.max())
+        logm = mx + math.log(float(np.exp(x - mx).sum()))
+        # rounding: block sums (B U relative), log and exp (RL each, per term), th * top (U |th top|), the sum of the
+        # exponentials (nb U), the final log (RL), th t (U |th t|): a margin on log M and on the exponent, doubled
+        marg = 2 * ((B + 2) * U + 4 * RL + U * float(np.abs(th * top).max()) + (len(x) + 2) * U)
+        val = -th * t + k * (logm + marg) + 2 * U * abs(th * t)
+        best = min(best, val)
+    return math.exp(best) * (1 + 1e-9) if best < 700.0 else math.inf
 
 
-def _conv_plan(x: tuple[int, float, float], y: tuple[int, float, float]) -> tuple[int, float, float]:
-    """(length, ||.||_1, l2 error) that fc._conv(x, y) would give for vectors (length, ||.||_1, l2 error): the same
-    error recursion, with the result's ||.||_1 taken as the product of the factors' (a prediction only: it decides
-    an early decline, never a bound)."""
-    (lx, nx, ex), (ly, ny, ey) = x, y
-    n_out = lx + ly - 1
-    N = 1 << max(1, (n_out - 1).bit_length())
-    if N > fc.MAX_FFT:
-        raise fc._TooBig(N)
-    n1x, n1y = nx * (1 + lx * U), ny * (1 + ly * U)
+def _cyc_err(beta: float, N: int, k: int) -> float:
+    """l2 error bound of irfft(rfft(b, N)^k) (computed in floating point) against the exact folded k-fold power,
+    for b >= 0 with ||b||_1 <= beta (section C7)."""
     ef = fc._eps_fft(N)
-    fft_err = (4 * ef + 4 * U + 2 * ef * ef * math.sqrt(N)) * n1x * n1y * 1.01
-    return n_out, n1x * n1y, fft_err + ex * n1y + (n1x + math.sqrt(lx) * ex) * ey
+    D = ef * math.sqrt(N) * beta  # ||rfft computed - exact||_2 (Higham, B7's assumption): <= ef ||F b||_2, ||F b||_2 <= sqrt(N) ||b||_1
+    bp = beta + D  # every |F_i| (<= ||b||_1) and every computed |F_i| (within D of it)
+    c = 2.0 * math.sqrt(2.0) * (2 * U / (1 - 2 * U))  # one complex multiplication (Higham Lemma 3.5), doubled
+    w = k + 2 * max(1, k.bit_length()) + 2  # the rounding factors' exponents in binary powering sum to <= k + log2 k
+    rel = math.expm1(w * math.log1p(c))
+    bpk = math.exp(k * math.log(bp))
+    half = math.sqrt(N / 2 + 1)
+    dy = rel * half * bpk * 1.01 + k * math.exp((k - 1) * math.log(bp)) * D  # ||Y computed - F^k||_2 (half spectrum)
+    ey = math.sqrt(2.0) * dy / math.sqrt(N)  # the exact inverse: Hermitian extension (<= sqrt 2), Parseval (1/sqrt N)
+    yn = math.sqrt(2.0) * half * bpk * (1 + rel) / math.sqrt(N)  # ||exact inverse of the computed Y||_2
+    return (ey + 1.01 * ef * yn) * (1 + 1e-9)  # plus the inverse transform's own rounding (ef relative)
 
 
-def _floor_gap(base: "fc._Vec", T: int, h: float, e: float) -> float:
-    """The predicted width 2 err ||w||_2 of E_0's enclosure at e (section C4) for the T-fold composition of base
-    by _power and the two convolutions after it, without computing it (the FFT's absolute error floor: untilted,
-    the body sums cannot resolve a delta below it)."""
-    b = (len(base.a), float(np.abs(base.a).sum()), 0.0)
-    res = (1, 1.0, 0.0) if T == 2 else None
-    n = T - 2
-    while n:
-        if n & 1:
-            res = b if res is None else _conv_plan(res, b)
-        n >>= 1
-        if n:
-            b = _conv_plan(b, b)
-    assert res is not None
-    length, _, err = _conv_plan(_conv_plan(res, (len(base.a), 1.0, 0.0)), (len(base.a), 1.0, 0.0))
+def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int]) -> dict[int, "fc._Vec"]:
+    """{k: the k-fold power of base folded to N cells (cyclic convolution: the entry i stands for the grid points
+    k off + i + N Z), with its l2 error bound}: one forward transform, binary powering of the spectrum, one inverse
+    transform per k (section C7)."""
+    fc._check_time()
+    F = np.fft.rfft(base.a, N)
+    beta = float(np.abs(base.a).sum()) * (1 + len(base.a) * U)
+    out = {}
+    for k in ks:
+        fc._check_time()
+        if k == 0:
+            a = np.zeros(N)
+            a[0] = 1.0
+            out[k] = fc._Vec(a, 0, 0.0, 0.0, 0)
+            continue
+        res = None
+        b = F
+        n = k
+        while True:
+            if n & 1:
+                res = b if res is None else res * b
+            n >>= 1
+            if not n:
+                break
+            b = b * b
+        out[k] = fc._Vec(np.fft.irfft(res, N), k * base.off, _cyc_err(beta, N, k), 0.0, k)
+    return out
+
+
+def _window(vs: Sequence["fc._Vec"], T: int, h: float, delta: float) -> int:
+    """The FFT length N of the folded body powers: the smallest power of two (at least twice a step's cells) where the
+    mass of every law's T-fold sum beyond its window, [T off, T off + N) cells, is <= ALIAS_REL delta (_tail_above),
+    or the length of the whole T-fold sum where that is smaller (nothing folded)."""
+    n_full = T * (len(vs[0].a) - 1) + 1
+    n_top = 1 << max(1, (n_full - 1).bit_length())
+    N = 1 << max(1, (2 * len(vs[0].a) - 1).bit_length())
+    while N < n_top:
+        if all(_tail_above(v.a, v.off, h, T, (T * v.off + N) * h) <= ALIAS_REL * delta for v in vs):
+            return N
+        N *= 2
+    return n_top
+
+
+def _floor_gap(base: "fc._Vec", T: int, h: float, e: float, N: int) -> float:
+    """The width 2 err ||w||_2 of E_0's enclosure at e (section C4) for the folded T-fold power of base (C7), from
+    the error bound alone (before any FFT): untilted, the body sums cannot resolve a delta below it."""
+    err = _cyc_err(float(np.abs(base.a).sum()) * (1 + len(base.a) * U), N, T)
     off = T * base.off
+    length = N
     i0 = max(0, math.floor(e / h) - off + 1)  # first index with (off + i) h > e
     m = length - i0
     if m <= 0:
@@ -283,28 +366,24 @@ class _Laws:
         self.p_hi = self.G.pc[1]
         bu = fc._Vec(up, k_lo + 1, 0.0, 0.0, 1)
         bd = fc._Vec(dn, k_lo, 0.0, 0.0, 1)
-        if e_guess is not None:
-            # the same decline as below (E_0's error terms at the estimate > 0.2 delta), predicted before any FFT from
-            # the error recursion of _conv alone (sigma 0.4905, q 2.48e-5, T 54, delta 5.5e-11: 1.1-1.6 s -> ~0.01 s)
-            if _floor_gap(bu, T, h, e_guess) > 0.2 * delta:
-                raise fc._TooBig(T * len(up))
+        # the body sums of T, T-1, T-2 steps: powers of one FFT, folded to a window of N cells (C7); the mass folded
+        # (beyond the window) is charged per power with the largest weight of its term
+        N = _window((bu, bd), T, h, delta)
+        if N > MAX_BODY:
+            raise fc._TooBig(N)
+        ks = (T, T - 1, T - 2)
+        self.N = N
+        self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
+                      for name, b in (("up", bu), ("dn", bd))}
+        if e_guess is not None and _floor_gap(bu, T, h, e_guess, N) > 0.2 * delta:
+            # untilted, the FFT's absolute error floor limits how small a delta the body sums resolve: where E_0's
+            # error terms at the estimate are not well below delta, decline before any FFT (sigma 0.4905, q 2.48e-5,
+            # T 54, delta 5.5e-11: 15 s for an upper end 60 % wide in session 11)
+            raise fc._TooBig(N)
         self.body = {}
         for name, b in (("up", bu), ("dn", bd)):
-            p2 = _power(b, T - 2) if T > 2 else fc._Vec(np.ones(1), 0, 0.0, 0.0, 0)  # T = 2: B_0 = the unit mass at 0
-            p1 = fc._conv(p2, b)
-            p0 = fc._conv(p1, b)
-            self.body[name] = (p0, p1, p2)
-            if name == "up" and e_guess is not None:
-                # untilted, the FFT's absolute error floor limits how small a delta the body sums resolve: where the
-                # error terms of E_0 at the estimate are not well below delta, decline before spending more
-                # (sigma 0.4905, q 2.48e-5, T 54, delta 5.5e-11: 15 s for an upper end 60 % wide)
-                x0 = _Sfx(p0, h)
-                self._cache[("up", 0)] = x0
-                i0 = int(np.searchsorted(x0.s, e_guess, side="right"))
-                gap = (x0.weighted(i0, (1.0, 1.0), e_guess, (1.0, 1.0), 1.0, True)
-                       - x0.weighted(i0, (1.0, 1.0), e_guess, (1.0, 1.0), 1.0, False))
-                if gap > 0.2 * delta:
-                    raise fc._TooBig(len(p0.a))
+            pw = _cyc_powers(b, N, ks)
+            self.body[name] = (pw[T], pw[T - 1], pw[T - 2])
         # the j = 2 term: the body sum of T - 2 steps and the first tail step on the coarse grid K h; the second
         # tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
         self.K = K
@@ -356,14 +435,19 @@ class _Laws:
         if i1 > 0:
             v1 = x1.v
             sub = fc._Vec(v1.a[:i1], v1.off, v1.err, 0.0, v1.steps)
-            e1 += _ev(sub, self.G.bounds(eps - x1.s[:i1])[k], upper)
+            e1 += _ev(sub, self.G.on_grid(eps, v1.off, i1, self.h, upper), upper)
         v2 = self.two[name]
-        s2 = (v2.off + np.arange(len(v2.a))) * (self.K * self.h)
-        e2 = _ev(v2, self.G.bounds(eps - s2)[k], upper)
+        e2 = _ev(v2, self.G.on_grid(eps, v2.off, len(v2.a), self.K * self.h, upper), upper)
+        # the mass folded into each body power's window (C7), times its term's largest weight: phi <= 1 (E_0),
+        # G <= p (E_1), the tail cells' mass times G <= p^2 (E_2; 1 % margin for the cells' enclosures)
+        a0, a1, a2 = self.alias[name]
+        p = self.p_hi
+        f0, f1, f2 = a0, a1 * p * (1 + 1e-9), a2 * p * p * 1.01
         if upper:
             tot = max(e0, 0.0) + self.T * max(e1, 0.0) + self.c2 * max(e2, 0.0)
+            tot += f0 + self.T * f1 + self.c2 * f2
             return min((tot * (1 + 8 * U) + self.extra) * (1 + 4 * U), 1.0)
-        tot = max(e0, 0.0) + self.T * max(e1, 0.0) + self.c2 * max(e2, 0.0)
+        tot = max(e0 - f0, 0.0) + self.T * max(e1 - f1, 0.0) + self.c2 * max(e2 - f2, 0.0)
         return max(tot * (1 - 8 * U), 0.0)
 
 
@@ -401,15 +485,16 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
 
 def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple[float, int, float, int] | None:
     """(h, k_c, p, body cells) of the bracket centred on ``estimate``, or None where it would decline for its grid
-    (terms j >= 3 not negligible within MAX_BODY body cells); cheap (a few closed-form tail masses): the
-    certifier uses it to decide whether to try this bracket first."""
+    (terms j >= 3 not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail masses): the
+    certifier uses it to decide whether to try this bracket first.  The body cells returned are those of the whole
+    T-fold sum (the folded window of C7 may be smaller)."""
     width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
     h = fc._grid_h(T, width)
     k_lo = math.floor(math.log1p(-q) / h) - 1
     # g_c: the smallest multiple of the coarse grid (doubling) where the terms j >= 3, C(T, 3) p^3, are within
-    # 1e-4 delta, if the T-fold body sum then fits MAX_BODY cells
+    # 1e-4 delta, if one step's body then fits MAX_BODY_STEP cells (the folded T-fold window is checked by _Laws)
     c3 = T * (T - 1) * (T - 2) / 6
-    k_max = (k_lo + MAX_BODY // T) // COARSE * COARSE
+    k_max = (k_lo + MAX_BODY_STEP) // COARSE * COARSE
     k_c = COARSE
     while True:
         if k_c > k_max:
@@ -427,13 +512,13 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
         return None
     h, k_c, p, _ = pl
     width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
-    # the coarse grid of the j = 2 term: its rounding moves that term by 2 K h in eps; K (a power of two <= COARSE,
+    # the coarse grid of the j = 2 term: its rounding moves that term by 3 K h in eps (body, tail step, G's grid); K (a power of two <= COARSE,
     # dividing k_c) is chosen so that, with the term's share of delta estimated as C(T, 2) p G(estimate) / delta
     # (a float guide only), that stays within 5 % of the width
     gl, gh = _G(q, 1.0 / sigma, k_c * h).bounds(np.array([float(estimate)]))
     share = T * (T - 1) / 2 * p * float(gh[0]) / delta
     K = COARSE
-    while K > 1 and 2 * K * h * share > 0.05 * width:
+    while K > 1 and 3 * K * h * share > 0.05 * width:
         K //= 2
     laws = _Laws(q, sigma, T, h, k_c, delta, K, estimate)
     up = lambda e: laws.delta(e, True)  # noqa: E731
