@@ -7,14 +7,11 @@ pessimistic end is an upper bound on eps (the certified sigma meets the target b
 end a lower bound (where it is above the target, no certificate can pass: the true eps is above it).
 """
 
-import math
 import warnings
-
-import pytest
 
 import ewacct.bounds.certify as C
 import ewacct.calibrate as cal
-from ewacct import Accountant, PoissonSubsampledGaussian, calibrate_noise
+from ewacct import PoissonSubsampledGaussian, calibrate_noise
 from ewacct.methods.certified import clear_caches
 
 
