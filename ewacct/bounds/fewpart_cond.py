@@ -32,7 +32,7 @@ from ._two_step_kernel import RL, U, _pb
 #: largest body composition (entries): the FFT length of the folded body powers (section C7)
 MAX_BODY = 1 << 21
 #: largest per-step body (cells from log(1-q) to g_c)
-MAX_BODY_STEP = 1 << 18
+MAX_BODY_STEP = 1 << 20
 #: the mass of a body power folded into its window (charged, C7) is kept below this fraction of delta
 ALIAS_REL = 1e-7
 #: coarse grid of the j = 2 term, in fine cells
@@ -117,18 +117,29 @@ class _G:
         m = base - off - np.arange(n)  # decreasing
         key = hg
         m_lo, m_hi = int(m[-1]), int(m[0])
-        c = getattr(self, "_grid", {}).get(key)
-        if c is None or m_lo < c[0] or m_hi >= c[0] + len(c[1]):
-            a = m_lo if c is None else min(m_lo, c[0])
-            b = m_hi if c is None else max(m_hi, c[0] + len(c[1]) - 1)
-            if c is not None:  # widen generously: the next evaluations ask for nearby ranges
-                a -= 64
-                b += 64
-            lo, hi = self.bounds(np.arange(a, b + 1) * hg)
-            c = (a, lo, hi)
-            if not hasattr(self, "_grid"):
-                self._grid = {}
-            self._grid[key] = c
+        if not hasattr(self, "_grid"):
+            self._grid = {}
+        c = self._grid.get(key)
+        if c is None:
+            lo, hi = self.bounds(np.arange(m_lo, m_hi + 1) * hg)
+            c = (m_lo, lo, hi)
+        elif m_lo < c[0] or m_hi >= c[0] + len(c[1]):  # extend by the missing points only (and a margin: the next
+            a0, top = c[0], c[0] + len(c[1]) - 1       # evaluations of a search ask for nearby ranges)
+            parts_lo, parts_hi = [], []
+            a = a0
+            if m_lo < a0:
+                a = m_lo - 64
+                lo, hi = self.bounds(np.arange(a, a0) * hg)
+                parts_lo.append(lo)
+                parts_hi.append(hi)
+            parts_lo.append(c[1])
+            parts_hi.append(c[2])
+            if m_hi > top:
+                lo, hi = self.bounds(np.arange(top + 1, m_hi + 65) * hg)
+                parts_lo.append(lo)
+                parts_hi.append(hi)
+            c = (a, np.concatenate(parts_lo), np.concatenate(parts_hi))
+        self._grid[key] = c
         arr = c[2] if upper else c[1]
         return arr[m - c[0]]
 
