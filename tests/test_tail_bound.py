@@ -18,6 +18,7 @@ import math
 import warnings
 
 import mpmath as mp
+import numpy as np
 import pytest
 
 from ewacct import Accountant, PoissonSubsampledGaussian as PSG
@@ -168,3 +169,25 @@ def test_bound_above_pld_optimistic_end():
     # and the default answer (exact) lies below the bound
     r = Accountant().compose(PSG(sigma, q), T).get_delta(eps)
     assert r.valid and math.log(r.value) <= lb
+
+
+@pytest.mark.parametrize("la,beta,a,b", [
+    (0.0, 0.3, -1.0, -0.5), (2.0, -4.0, 0.5, 1.0), (1e6, 1e6, 3.0, 3.25), (-5.0, 50.0, 39.75, 40.0),
+    (3.0, -1e5, 40.0, math.inf), (0.0, 1e-3, -12.0, -11.75), (7.0, 2e12, 10.0, 10.25),
+])
+def test_line_integral_against_mpmath(la, beta, a, b):
+    # the Gaussian integral of e^{line} on a cell, in the cancellation-free form used at lam up to ~1e20
+    from ewacct.methods.tail_bound import _log_line_int
+
+    mp.mp.dps = 60
+    lb = la + beta * (b - a) if math.isfinite(b) else math.nan
+    got = float(_log_line_int(np.array([la]), np.array([lb]), np.array([beta]), np.array([a]), np.array([b]))[0])
+    m, bb = mp.mpf(beta), mp.mpf(b) if math.isfinite(b) else mp.inf
+    # e^{la - beta a} int_a^b phi(z) e^{beta z} dz = e^{la - beta a + beta^2/2} (Phi(b - beta) - Phi(a - beta)), by the
+    # complementary function where both ends lie right of beta
+    if a - beta > 0:
+        mass = mp.ncdf(-(mp.mpf(a) - m)) - (mp.ncdf(-(bb - m)) if bb != mp.inf else 0)
+    else:
+        mass = mp.ncdf(bb - m) - mp.ncdf(mp.mpf(a) - m)
+    ref = mp.mpf(la) - m * a + m * m / 2 + mp.log(mass)
+    assert abs(got - float(ref)) <= 1e-9 * max(1.0, abs(float(ref)))

@@ -21,7 +21,12 @@ the one place that fixes the order):
 
 Every query point runs under one CPU budget shared by all these stages (:mod:`.budget`, 0.6 s): each
 engine's own net is capped by it, no stage starts once it is spent, and the bound then answers, its note
-saying so.  delta(eps) is 0 without any stage where both directions' Chernoff bounds underflow.
+saying so.  delta(eps) is 0 without any stage where both directions' Chernoff bounds underflow, or (subsampled
+Gaussians with sum q n <= TAIL_BOUND_QN) where the proven tail bound of :mod:`.tail_bound` does (union bound
+beyond a truncation level plus a Chernoff bound on the truncated product measure: it follows the exponent of
+delta where the engines' Chernoff search, s <= 1e3, stops short; 2-12 ms).  That bound also caps the flagged
+answer of step 6 where it is the smallest, and a delta answered valid above it is flagged.  A flagged delta
+estimate of 0 is never the answer (the next stages, then the bound).
 
 A Laplace mechanism composed with itself (atoms in the loss) is answered exactly by
 :mod:`.laplace_exact` (the atom lattice summed exactly, the continuous part on the contour; method
