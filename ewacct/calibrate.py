@@ -1390,11 +1390,22 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
     certifier = _Certifier()
     tried: list[tuple[int, Any]] = []
     memo: dict[int, Any] = {}
+    quick = [False]  # as in _certified_search: the API's certificate until it is the Chernoff bound alone
 
     def cert(T: int):
+        from .bounds.certify import certified_epsilon
+
         if T in memo:
             return memo[T]
-        c, used = certifier(Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T), delta)
+        acc = Accountant(method=method).compose(PoissonSubsampledGaussian(sigma, q), T)
+        if quick[0]:
+            c, used = certifier(acc, delta)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                c, used = certified_epsilon(acc, delta), None  # the API's (get_epsilon(delta, certify=True))
+            if _is_chernoff_only(c):
+                quick[0] = True
         tried.append((T, c))
         memo[T] = (c, used)
         return memo[T]
@@ -1457,5 +1468,12 @@ def _certified_steps(T0: int, sigma: float, q: float, delta: float, target: floa
         else:
             t_fail = mid
     c_pass, b_pass = memo[t_pass]
-    _Certifier.confirm(sigma, q, t_pass, delta, method, target, c_pass, b_pass, f"{t_pass} steps")
+    if b_pass is None:
+        res = _eps(sigma, q, t_pass, delta, method, fallback=True, certify=True)  # the memoised certificate
+        if not (res.upper is not None and res.upper <= target):
+            raise CertificationError(
+                f"internal error: the certificate at {t_pass} steps changed between the search and the result "
+                f"(upper {c_pass.upper!r}, then {res.upper!r}); please report")
+    else:
+        _Certifier.confirm(sigma, q, t_pass, delta, method, target, c_pass, b_pass, f"{t_pass} steps")
     return t_pass
