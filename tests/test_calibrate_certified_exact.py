@@ -94,3 +94,22 @@ def test_contour_pass_on_the_chernoff_route_is_refined_down(monkeypatch):
     assert s_switch <= s <= s_switch * 1.02, (s, s_switch, info["ladder"])
     assert len(info["ladder"]) <= cal.CERT_MAX_EVALS
     assert _pld(s, q, T, delta, 1e-3)[1] <= target
+
+
+def test_certified_steps_use_the_full_certificate():
+    # sigma 1.4966, q 0.00731, delta 1.28e-10, eps 0.2716: the exact engine allows 3 steps; at HEAD 5c5f717 the
+    # step ladder certified with the proven bracket only ([0.24, 0.88] at 3 steps) and returned 2.  The API's
+    # certificate at 3 steps is ~4e-5 wide and meets the target; dp_accounting's pessimistic PLD agrees, and its
+    # optimistic (lower) end at 4 steps is above the target (no certificate can pass there)
+    from ewacct import calibrate_steps
+
+    q, sigma, delta, target = 0.00731, 1.4966, 1.28e-10, 0.2716
+    clear_caches()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T = calibrate_steps(target_epsilon=target, target_delta=delta, sampling_probability=q,
+                            noise_multiplier=sigma, guarantee="certified")
+    clear_caches()
+    assert T == 3
+    assert _pld(sigma, q, 3, delta, 1e-4)[1] <= target
+    assert _pld(sigma, q, 4, delta, 1e-4)[0] > target
