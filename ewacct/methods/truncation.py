@@ -136,8 +136,23 @@ def saddle_wide(K: LogMgf, eps: float, cmax: float = math.inf) -> float:
     No upper limit on c short of 1e15 (K_A is entire: at large sigma and tiny q the saddle of a tiny eps
     lies at c ~ 1e6-1e9).  Only the position matters (to ~1e-3 relative).
     """
+    # the call's CPU budget (methods/budget.py): K's own deadline is not set here (WideAdd's search runs after
+    # the full engine's solve cleared it), and the real kernel's cost grows with |c| (ADD, PSG(53.068, 1.2154e-6)
+    # x 30, eps 9.77e-6: 0.15 s at c = 4.4e12, 1.56 s at the next bracket end 3.5e13; the query took 1.8-2.4 s of
+    # its 0.6 s).  A call is refused when the budget is spent, or when the cost of the last call scaled by the
+    # growth of |c| would exceed what is left of it
+    last = [0.0, 0.0]  # (|c|, CPU seconds) of the most expensive call so far
+
     def g(c: float) -> float:
+        if budget.expired():
+            raise ContourError(over_budget())
+        if last[0] > 0.0 and abs(c) > last[0] and last[1] * abs(c) / last[0] > budget.remaining():
+            raise ContourError(over_budget())
+        t0 = budget.clock()
         k = K.real_fn(c, 1)
+        dt = budget.clock() - t0
+        if dt > last[1]:
+            last[0], last[1] = abs(c), dt
         return float(k[1]) - eps - 1.0 / c - 1.0 / (c + 1.0)
 
     comp = getattr(K, "comp", None)
