@@ -133,3 +133,23 @@ def test_folded_powers_within_their_error_bound_and_tail_charge():
         assert beyond <= bound, (k, N, beyond, bound)
         if len(exact) <= N:
             assert bound == 0.0
+
+
+def test_three_tail_terms_computed_contain_the_engine_delta():
+    # C9: with the term j = 3 computed (coarse body and two coarse tail steps, the last in closed form) instead of
+    # bounded by C(T, 3) p^3, the delta bounds at T = 3 (no remainder) still contain the exact engine's delta(eps)
+    # (its own quadrature) and overlap the J = 2 bounds
+    sigma, q, T, eps = 1.0, 1e-4, 3, 2.4e-4
+    acc = Accountant().compose(PSG(sigma, q), T)
+    ref = float(acc.get_delta(eps).value)
+    h = fc._grid_h(T, 0.8e-7)
+    k_c = fcd.COARSE * 4
+    l3 = fcd._Laws(q, sigma, T, h, k_c, ref, {2: fcd.COARSE, 3: fcd.COARSE})
+    l2 = fcd._Laws(q, sigma, T, h, k_c, ref, fcd.COARSE)
+    assert l3.J == 3 and l2.J == 2
+    lo3, hi3 = l3.delta(eps, False), l3.delta(eps, True)
+    lo2, hi2 = l2.delta(eps, False), l2.delta(eps, True)
+    assert lo3 <= ref <= hi3, (lo3, ref, hi3)
+    assert lo2 <= ref <= hi2, (lo2, ref, hi2)
+    assert max(lo2, lo3) <= min(hi2, hi3)
+    assert hi3 <= 1.5 * ref and lo3 >= ref / 1.5

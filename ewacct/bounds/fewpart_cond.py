@@ -12,9 +12,9 @@ with beta the law of L on {L <= g_c} (the body, mass 1 - p) and tau on {L > g_c}
 C_j sums of m body and j tail values (sub-probability measures).  The body is rounded (up / down) to the fine
 grid and its T-, (T-1)- and (T-2)-fold sums are powers of one FFT folded to a window of N cells (the mass beyond
 the window charged by a Chernoff bound; section C7); the last tail step of each term is integrated in closed
-form, G(e) = E[(1 - e^{e - L})_+; L > g_c] = P(L > m) - e^e Q(L > m), m = max(e, g_c); the j = 2 term rounds
-the first tail step and the body sum once to a coarse grid; terms j >= 3 are bounded by C(T, 3) p^3 (payoff
-<= 1).  ADD is bounded by its Chernoff end (bounds/proven.py).
+form, G(e) = E[(1 - e^{e - L})_+; L > g_c] = P(L > m) - e^e Q(L > m), m = max(e, g_c); the terms j = 2 .. J
+round the other tail steps and the body sum once to a coarse grid (C5, C9); terms j > J are bounded by
+C(T, J + 1) p^{J+1} (payoff <= 1).  ADD is bounded by its Chernoff end (bounds/proven.py).
 """
 
 from __future__ import annotations
@@ -113,8 +113,16 @@ class _G:
         searches ask again and again): G is non-increasing, so the upper bound takes the grid point at or below
         eps - s (m = floor(eps / hg) - off - i) and the lower bound the one at or above (ceil); hg a power of two,
         so m hg and eps - s differ by less than hg."""
-        base = math.floor(eps / hg) if upper else math.ceil(eps / hg)
-        m = base - off - np.arange(n)  # decreasing
+        return self.on_coarse(eps, off, n, hg, 1, upper)
+
+    def on_coarse(self, eps: float, off: int, n: int, h: float, R: int, upper: bool) -> np.ndarray:
+        """As on_grid for s = (off + i) h, with G's grid hg = R h (R a power of two): the grid point at or below
+        eps - s (upper; at or above: lower) is m hg with m = floor((eps / h - off - i) / R) (ceil); eps / h is exact
+        (h a power of two) and so is the subtraction of the integers (both multiples of ulp(eps / h), the result
+        no larger), the division by R and the floor (section C8)."""
+        hg = R * h
+        x = eps / h - off - np.arange(n, dtype=np.float64)
+        m = (np.floor(x / R) if upper else np.ceil(x / R)).astype(np.int64)  # decreasing
         key = hg
         m_lo, m_hi = int(m[-1]), int(m[0])
         if not hasattr(self, "_grid"):
@@ -354,10 +362,13 @@ class _Sfx:
 
 class _Laws:
     """The body vectors (upper: rounded up, upper mass enclosures; lower: rounded down, lower enclosures) and
-    the composed body sums of T-2, T-1, T steps, the coarse j = 2 vectors, the closed-form tail."""
+    the composed body sums of T - j steps (j <= J), the coarse vectors of the terms j = 2 .. J, the closed-form tail."""
 
-    def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: int = COARSE,
+    def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: Any = COARSE,
                  e_guess: float | None = None):
+        # K: the coarse grid of the j = 2 term (an int), or {j: K_j} for the terms j = 2 .. J computed (C9)
+        Ks = {2: K} if isinstance(K, int) else dict(K)
+        J = max(Ks)
         mu = 1.0 / sigma
         self.T, self.h = T, h
         self._cache: dict = {}
@@ -382,8 +393,8 @@ class _Laws:
         N = _window((bu, bd), T, h, delta)
         if N > MAX_BODY:
             raise fc._TooBig(N)
-        ks = (T, T - 1, T - 2)
-        self.N = N
+        ks = tuple(T - j for j in range(J + 1))
+        self.N, self.J = N, J
         self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
                       for name, b in (("up", bu), ("dn", bd))}
         if e_guess is not None and _floor_gap(bu, T, h, e_guess, N) > 0.2 * delta:
@@ -394,34 +405,52 @@ class _Laws:
         self.body = {}
         for name, b in (("up", bu), ("dn", bd)):
             pw = _cyc_powers(b, N, ks)
-            self.body[name] = (pw[T], pw[T - 1], pw[T - 2])
-        # the j = 2 term: the body sum of T - 2 steps and the first tail step on the coarse grid K h; the second
-        # tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
-        self.K = K
-        hc = K * h
+            self.body[name] = tuple(pw[k] for k in ks)
+        # the terms j = 2 .. J (C5, C9): the body sum of T - j steps and j - 1 tail steps on the coarse grid K_j h, the
+        # last tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
+        self.Ks = Ks
+        self.K = Ks[2]
+        # E_1's G on the grid R1 h (C8): its eps shift R1 h within 5 % of the width T h / 0.8 (R1 a power of two)
+        self.R1 = 1 << max(0, int(math.floor(math.log2(max(0.05 * T / 0.8, 1.0)))))
         x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
-        l_top = math.log1p(q * math.expm1(mu * x_top - 0.5 * mu * mu)) + 2 * hc
-        i0 = k_c // K  # g_c = i0 hc exactly (k_c is a multiple of K)
-        i1 = max(i0 + 1, math.ceil(l_top / hc))
-        n_t = i1 - i0 + 1
-        tl = np.empty(n_t)
-        th = np.empty(n_t)
-        fc.survival_bounds(i0, n_t, hc, q, mu, True, tl, th)
-        th = np.minimum.accumulate(th)
-        tl = np.maximum.accumulate(tl[::-1])[::-1]
-        t_up = np.maximum(th[:-1] - tl[1:], 0.0) * (1 + 2 * U)  # cell i -> c_i (rounded up)
-        t_dn = np.maximum(tl[:-1] - th[1:], 0.0) * (1 - 2 * U)  # cell i -> c_{i-1} (rounded down)
-        self.s_top = float(th[-1])  # P(L > c_top) upper enclosure: charged with payoff 1
-        self.two = {
-            "up": fc._conv(_coarsen(self.body["up"][2], K, True), fc._Vec(t_up, i0 + 1, 0.0, 0.0, 1)),
-            "dn": fc._conv(_coarsen(self.body["dn"][2], K, False), fc._Vec(t_dn, i0, 0.0, 0.0, 1)),
-        }
-        c2 = T * (T - 1) / 2
-        c3 = T * (T - 1) * (T - 2) / 6
-        self.c2 = c2
-        # j >= 3: at most C(T, 3) p^3 (union bound over triples; payoff <= 1); the j = 2 term's mass above c_top:
-        # at most C(T, 2) 2 p P(L > c_top)
-        self.extra = (c3 * self.p_hi ** 3 + c2 * 2 * self.p_hi * self.s_top) * (1 + 1e-9)
+        self.terms: dict[str, dict[int, "fc._Vec"]] = {"up": {}, "dn": {}}
+        self.tmass = {"up": {}, "dn": {}}  # the coarse tail vectors' masses (>= their exact masses)
+        extra = 0.0
+        for jj in range(2, J + 1):
+            Kj = Ks[jj]
+            hc = Kj * h
+            l_top = math.log1p(q * math.expm1(mu * x_top - 0.5 * mu * mu)) + 2 * hc
+            i0 = k_c // Kj  # g_c = i0 hc exactly (k_c is a multiple of K_j)
+            i1 = max(i0 + 1, math.ceil(l_top / hc))
+            n_t = i1 - i0 + 1
+            if (jj - 1) * n_t > fc.MAX_FFT:
+                raise fc._TooBig((jj - 1) * n_t)
+            tl = np.empty(n_t)
+            th = np.empty(n_t)
+            fc.survival_bounds(i0, n_t, hc, q, mu, True, tl, th)
+            th = np.minimum.accumulate(th)
+            tl = np.maximum.accumulate(tl[::-1])[::-1]
+            t_up = np.maximum(th[:-1] - tl[1:], 0.0) * (1 + 2 * U)  # cell i -> c_i (rounded up)
+            t_dn = np.maximum(tl[:-1] - th[1:], 0.0) * (1 - 2 * U)  # cell i -> c_{i-1} (rounded down)
+            s_top = float(th[-1])  # P(L > c_top) upper enclosure
+            if jj == 2:
+                self.s_top = s_top
+            ci = math.comb(T, jj)
+            # j - 1 coarse tail steps restricted to c_top: a configuration with one of them above has mass <= s_top
+            # (union over which), the others <= p each, the body <= 1, and G <= p
+            extra += ci * (jj - 1) * s_top * self.p_hi ** (jj - 1)
+            for name, t, off_t, up_ in (("up", t_up, i0 + 1, True), ("dn", t_dn, i0, False)):
+                tv = fc._Vec(t, off_t, 0.0, 0.0, 1)
+                v = _coarsen(self.body[name][jj], Kj, up_)
+                for _ in range(jj - 1):
+                    v = fc._conv(v, tv)
+                self.terms[name][jj] = v
+                self.tmass[name][jj] = float(t.sum()) * (1 + len(t) * U)
+        self.comb = {jj: float(math.comb(T, jj)) for jj in range(J + 1)}
+        self.c2 = self.comb.get(2, 0.0)
+        # j > J: at most C(T, J + 1) p^{J+1} (union bound over (J+1)-sets of steps; payoff <= 1)
+        self.extra = (math.comb(T, J + 1) * self.p_hi ** (J + 1) + extra) * (1 + 1e-9)
+        self.two = {name: self.terms[name][2] for name in ("up", "dn")}
 
     def _sfx(self, name: str, i: int) -> _Sfx:
         key = (name, i)
@@ -430,10 +459,10 @@ class _Laws:
         return self._cache[key]
 
     def delta(self, eps: float, upper: bool) -> float:
-        """An upper (or lower) bound on REMOVE's delta(eps): E_0 + T E_1 + C(T, 2) E_2 (+ the extras)."""
+        """An upper (or lower) bound on REMOVE's delta(eps): sum_{j <= J} C(T, j) E_j (+ the extras, the folded
+        masses)."""
         fc._check_time()
         name = "up" if upper else "dn"
-        k = 1 if upper else 0
         # E_0 = sum_{s > eps} a_s (1 - e^{eps - s}): P = Q = 1, weights in [0, 1]
         x0 = self._sfx(name, 0)
         i0 = int(np.searchsorted(x0.s, eps, side="right"))
@@ -446,19 +475,25 @@ class _Laws:
         if i1 > 0:
             v1 = x1.v
             sub = fc._Vec(v1.a[:i1], v1.off, v1.err, 0.0, v1.steps)
-            e1 += _ev(sub, self.G.on_grid(eps, v1.off, i1, self.h, upper), upper)
-        v2 = self.two[name]
-        e2 = _ev(v2, self.G.on_grid(eps, v2.off, len(v2.a), self.K * self.h, upper), upper)
+            e1 += _ev(sub, self.G.on_coarse(eps, v1.off, i1, self.h, self.R1, upper), upper)
         # the mass folded into each body power's window (C7), times its term's largest weight: phi <= 1 (E_0),
-        # G <= p (E_1), the tail cells' mass times G <= p^2 (E_2; 1 % margin for the cells' enclosures)
-        a0, a1, a2 = self.alias[name]
+        # G <= p (E_1), the j - 1 coarse tail vectors' masses times G <= p (E_j)
+        al = self.alias[name]
         p = self.p_hi
-        f0, f1, f2 = a0, a1 * p * (1 + 1e-9), a2 * p * p * 1.01
+        e_t = [max(e0, 0.0) if upper else max(e0 - al[0], 0.0)]
+        f_t = [al[0]]
+        e_t.append(max(e1, 0.0) if upper else max(e1 - al[1] * p * (1 + 1e-9), 0.0))
+        f_t.append(al[1] * p * (1 + 1e-9))
+        for jj in range(2, self.J + 1):
+            v = self.terms[name][jj]
+            ej = _ev(v, self.G.on_grid(eps, v.off, len(v.a), self.Ks[jj] * self.h, upper), upper)
+            fj = al[jj] * p * max(self.tmass["up"][jj], self.tmass["dn"][jj]) ** (jj - 1) * (1 + 1e-9)
+            e_t.append(max(ej, 0.0) if upper else max(ej - fj, 0.0))
+            f_t.append(fj)
+        tot = sum(self.comb[jj] * e_t[jj] for jj in range(self.J + 1))
         if upper:
-            tot = max(e0, 0.0) + self.T * max(e1, 0.0) + self.c2 * max(e2, 0.0)
-            tot += f0 + self.T * f1 + self.c2 * f2
+            tot += sum(self.comb[jj] * f_t[jj] for jj in range(self.J + 1))
             return min((tot * (1 + 8 * U) + self.extra) * (1 + 4 * U), 1.0)
-        tot = max(e0 - f0, 0.0) + self.T * max(e1 - f1, 0.0) + self.c2 * max(e2 - f2, 0.0)
         return max(tot * (1 - 8 * U), 0.0)
 
 
@@ -494,44 +529,60 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
         fc._deadline[0] = math.inf
 
 
-def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple[float, int, float, int] | None:
-    """(h, k_c, p, body cells) of the bracket centred on ``estimate``, or None where it would decline for its grid
-    (terms j >= 3 not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail masses): the
-    certifier uses it to decide whether to try this bracket first.  The body cells returned are those of the whole
-    T-fold sum (the folded window of C7 may be smaller)."""
+#: most tail steps whose terms are computed (C9): the rest is bounded by C(T, J + 1) p^{J+1}
+JMAX = 4
+
+
+def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple[float, int, float, int, int] | None:
+    """(h, k_c, p, body cells, J) of the bracket centred on ``estimate``, or None where it would decline for its
+    grid (the terms j > JMAX not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail
+    masses): the certifier uses it to decide whether to try this bracket first.  The body cells returned are those of
+    the whole T-fold sum (the folded window of C7 may be smaller).  J: the fewest tail terms computed (2 .. JMAX)
+    for which g_c fits."""
     width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
     h = fc._grid_h(T, width)
     k_lo = math.floor(math.log1p(-q) / h) - 1
-    # g_c: the smallest multiple of the coarse grid (doubling) where the terms j >= 3, C(T, 3) p^3, are within
+    # g_c: the smallest multiple of the coarse grid (doubling) where the terms j > J, C(T, J + 1) p^{J+1}, are within
     # 1e-4 delta, if one step's body then fits MAX_BODY_STEP cells (the folded T-fold window is checked by _Laws)
-    c3 = T * (T - 1) * (T - 2) / 6
     k_max = (k_lo + MAX_BODY_STEP) // COARSE * COARSE
-    k_c = COARSE
-    while True:
-        if k_c > k_max:
-            return None  # the terms j >= 3 would not be negligible within the body's cells
-        p = _G(q, 1.0 / sigma, k_c * h).pc[1]
-        if c3 * p ** 3 <= 1e-4 * delta:
-            break
-        k_c *= 2
-    return h, k_c, p, T * (k_c - k_lo)
+    for J in range(2, min(JMAX, T) + 1):
+        cj = math.comb(T, J + 1)
+        k_c = COARSE
+        while k_c <= k_max:
+            p = _G(q, 1.0 / sigma, k_c * h).pc[1]
+            if cj * p ** (J + 1) <= 1e-4 * delta:
+                return h, k_c, p, T * (k_c - k_lo), J
+            k_c *= 2
+    return None  # the terms j > JMAX would not be negligible within the body's cells
 
 
 def _bracket(groups, q, sigma, T, delta, estimate, t0):
     pl = plan(q, sigma, T, delta, estimate)
     if pl is None:
         return None
-    h, k_c, p, _ = pl
+    h, k_c, p, _, J = pl
     width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
-    # the coarse grid of the j = 2 term: its rounding moves that term by 3 K h in eps (body, tail step, G's grid); K (a power of two <= COARSE,
-    # dividing k_c) is chosen so that, with the term's share of delta estimated as C(T, 2) p G(estimate) / delta
-    # (a float guide only), that stays within 5 % of the width
+    # the coarse grids of the terms j = 2 .. J: rounding moves the term j by (j + 1) K_j h in eps (body, j - 1 tail
+    # steps, G's grid); K_j (a power of two dividing k_c; <= COARSE for j = 2, <= 2^14 beyond) is chosen so that,
+    # with the term's share of delta estimated as C(T, j) p^{j-1} G(estimate) / delta (a float guide only), that
+    # stays within 5 % of the width over all the terms; at least what keeps the j - 1 tail convolutions within
+    # the FFT limit.  Any K_j gives a valid bound
     gl, gh = _G(q, 1.0 / sigma, k_c * h).bounds(np.array([float(estimate)]))
-    share = T * (T - 1) / 2 * p * float(gh[0]) / delta
-    K = COARSE
-    while K > 1 and 3 * K * h * share > 0.05 * width:
-        K //= 2
-    laws = _Laws(q, sigma, T, h, k_c, delta, K, estimate)
+    x_top = fc._x_tail(q, 1.0 / sigma, 1e-6 * delta / max(1.0, T * T * p))
+    l_top = math.log1p(q * math.expm1(x_top / sigma - 0.5 / sigma ** 2))
+    Ks = {}
+    for j in range(2, J + 1):
+        share = math.comb(T, j) * p ** (j - 1) * float(gh[0]) / delta
+        K = min(COARSE if j == 2 else 1 << 14, k_c)
+        k_min = 1
+        while (j - 1) * (l_top / (k_min * h)) > fc.MAX_FFT / 2:
+            k_min *= 2
+        while K > k_min and (j + 1) * K * h * share > 0.05 * width / (J - 1):
+            K //= 2
+        if K < k_min:
+            return None
+        Ks[j] = K
+    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate)
     up = lambda e: laws.delta(e, True)  # noqa: E731
     lo = lambda e: laws.delta(e, False)  # noqa: E731
     tol = 0.02 * width
@@ -563,5 +614,6 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
             add_ub = _search(f, delta, e_hi, add_ub, tol)[1]
     hi_e = max(e_hi, add_ub)
     info = {"h": h, "g_c": k_c * h, "tail_mass": p, "remove": (e_lo, e_hi), "add_upper": add_ub,
-            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "seconds": budget.clock() - t0}
+            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": Ks,
+            "seconds": budget.clock() - t0}
     return e_lo, hi_e, info
