@@ -159,6 +159,9 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
         c = _proven_certificate(acc, "epsilon", delta, note, t0)
     if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
         return c  # the caller asked for a quick answer (the calibration ladders pass 0.4 s, then 0.02 s)
+    from .mixed_fft import narrow  # Laplace / RR mixed with Gaussian-type steps: docs/certified_mixed.md
+
+    c = narrow(acc, "epsilon", delta, c, time_budget)
     return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget)
 
 
@@ -261,6 +264,9 @@ def _delta(acc: Any, eps: float) -> Certificate:
         c = _with_proven(acc, "delta", eps, cert, t0)
     else:
         c = _proven_certificate(acc, "delta", eps, note, t0)
+    from .mixed_fft import narrow  # Laplace / RR mixed with Gaussian-type steps: docs/certified_mixed.md
+
+    c = narrow(acc, "delta", eps, c)
     return _with_fewpart(acc, "delta", eps, c, t0)
 
 
