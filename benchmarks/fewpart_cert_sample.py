@@ -24,7 +24,10 @@ POINTS = [(0.97, 1.5e-6, 39, 2.7e-6), (0.5, 1e-3, 10, 1e-10), (32.25, 8.61e-6, 6
           (0.5535, 2.17e-6, 873, 3.13e-11), (3.718, 3.58e-6, 115, 1.06e-11),
           # session 11 (issue 9 / reviewer H-R8): refused estimate, slow corner calls, q T ~ 1
           (0.3, 1e-9, 3, 1e-14), (0.3, 1e-3, 50, 1e-13), (0.4, 0.3, 2, 1e-14), (0.35, 0.3, 3, 1e-13),
-          (10.0, 1e-3, 10, 1e-12)]
+          (10.0, 1e-3, 10, 1e-12),
+          # session 12: certified_sweep seeds 101 / 202 (the folded body, docs/certified_fewpart.md C7-C9)
+          (0.4905, 2.48e-5, 54, 5.5e-11), (0.8363, 8.07e-6, 30, 6.75e-8), (0.2719, 5.62e-5, 65, 2.73e-7),
+          (0.5952, 2.28e-6, 393, 6.89e-7)]
 
 
 def sample(n: int, seed: int = 9):
