@@ -81,7 +81,12 @@ class CalibrationResult:
     def valid(self) -> bool:
         """False where an answer the calibration used was flagged (``valid=False``: e.g. the rigorous Chernoff
         bound that answers when a query's CPU budget ran out); ``details["flag_note"]`` says which and whether
-        the returned sigma is still safe."""
+        the returned sigma is still safe.  With ``guarantee="certified"`` it is whether the returned sigma's
+        certified upper end meets the target: flagged answers of the estimate search that chose where the
+        certificates start do not bear on that (``details["search_flagged_evaluations"]`` counts them)."""
+        if self.guarantee == "certified":
+            up = self.epsilon.upper
+            return up is not None and math.isfinite(up) and up <= self.target_epsilon
         return bool(self.epsilon.valid) and not self.details.get("flagged_evaluations")
 
 
@@ -207,7 +212,10 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     if "note" in stopped:
         details["search_note"] = stopped["note"]
         warnings.warn(f"calibrate_noise: {stopped['note']}", UserWarning, stacklevel=2)
-    if flagged:
+    if flagged and guarantee == "certified":
+        # the certificates below decide the answer; the estimate search only chose where they start
+        details["search_flagged_evaluations"] = len(flagged)
+    elif flagged:
         details["flagged_evaluations"] = len(flagged)
         details["flag_note"] = _flag_note(flagged, res, "sigma")
         warnings.warn(details["flag_note"], UserWarning, stacklevel=2)

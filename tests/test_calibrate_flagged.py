@@ -89,3 +89,19 @@ def test_search_cpu_allowance_stops_at_a_safe_point(monkeypatch):
     assert float(r.epsilon.value) <= EPS and _pld_eps(r.noise_multiplier, Q, T, DELTA) <= EPS
     assert any("calibrate_steps: the search stopped" in str(x.message) for x in w)
     assert n >= 1 and _pld_eps(1.0, Q, n, DELTA) <= EPS
+
+
+def test_certified_guarantee_is_judged_by_its_certificate():
+    """guarantee="certified": validity is the returned sigma's certified upper end against the target, whatever
+    the estimate search that chose the first rung saw (the Edgeworth search is flagged here; before, this
+    returned valid=False with a note advising guarantee='certified').  The certificate is checked independently
+    by dp_accounting's pessimistic PLD at the returned sigma."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = calibrate_noise(target_epsilon=1.0, target_delta=1e-5, sampling_probability=0.01, steps=1000,
+                            method="edgeworth", guarantee="certified")
+    assert r.epsilon.upper is not None and r.epsilon.upper <= 1.0
+    assert r.valid
+    assert "flag_note" not in r.details and "flagged_evaluations" not in r.details
+    pess = _pld_eps(r.noise_multiplier, 0.01, 1000, 1e-5)
+    assert pess <= 1.0 + 1e-3
