@@ -1339,6 +1339,12 @@ REBUILD_MOVE = 0.25
 REBUILD_RATIO = 1.6
 REBUILD_NODES = 450
 REBUILD_LATE = 1e-2
+#: abscissae (times the failed contour's) tried once where an eps(delta) search's strict evaluation at its root
+#: spent the node budget and the search cannot move to the shifted loss (:meth:`_Direction._lower_contour`)
+#: (the lower first: near the root of such searches a contour at half the saddle's abscissa put delta ~1e-6 above
+#: those at 0.1-0.25 of it, which agreed to ~3e-9 among themselves, beyond its estimate: sigma 0.5209, q 4.29e-8,
+#: T 767929, delta 2.49e-12: eps 0.03745046644 at (0.5, 0.2), 0.03745049182 at (0.25, 0.1))
+LOWER_FACTORS = (0.25, 0.1, 0.5)
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
 
@@ -1482,6 +1488,37 @@ class _Direction:
                 lerr = float(np.logaddexp(lerr, math.log(K.trunc)))
             return ld, dld, lerr
         raise FewPartError("the truncation bound did not settle below the answer")
+
+    def _lower_contour(self, eps: float, log_target: float, accept: float) -> tuple[float, float, float] | None:
+        """Where the strict evaluation near the root of an eps(delta) search spent the node budget: contours at
+        LOWER_FACTORS times the failed one's abscissa, built at this eps and evaluated strictly (any c > 0 is
+        exact; the saddle only minimises the node sum's magnitude).  The first that settles becomes the search's
+        contour; returns its (log delta, slope, log error) as :meth:`log_delta` would, or None.
+
+        Measured (sigma 0.5020, q 1.76e-8, T 858863, eps 0.0177, delta ~5e-12): at the saddle c = 11.8 the
+        truncation edge's oscillation (frequency l(x0) = 2.5, below EDGE_REL_FREQ) kept 6015 nodes 1.8e-5 of
+        delta from converging; at c = 1.2 .. 8.3 the contour settles in 585 .. 1020 nodes, delta within 2e-6
+        of each other (non-strict).  Seeds 6 and 5 of benchmarks/fewpart_flagged_scan.py: refusals 16 -> 8,
+        21 -> 12 (session 12; docs/benchmarks_fewpart.md)."""
+        K = self.K
+        P0 = self.P
+        if K is None or P0 is None:
+            return None
+        es = eps - K.shift
+        for f in LOWER_FACTORS:
+            _check_budget()
+            try:
+                P = _build(K, es, f * P0.c, self.rtol)
+                ld, dld, lerr = _evaluate(P, es, self.tol, accept=accept)
+            except FewPartError:
+                continue
+            if K.trunc > TRUNC_FRACTION * 10.0 * math.exp(ld):
+                return None
+            if K.trunc > 0.0:
+                lerr = float(np.logaddexp(lerr, math.log(K.trunc)))
+            self.P, self.P_eps = P, eps
+            return ld, dld, lerr
+        return None
 
     def _can_shift(self, eps: float) -> bool:
         """Whether an eps(delta) search at ``eps`` may move to the contour of the shifted loss: REMOVE, not
@@ -1658,6 +1695,7 @@ class _Direction:
         prev = (math.nan, -1)  # the previous iterate's eps and node count (a stalled search)
         moved = False  # the contour rebuilt once near the root (REBUILD_NEAR)
         relcapped = False  # ... and once for the truncation edge's weight against the target (EDGE_REL_LOG)
+        lowered = False  # ... and once at a lower abscissa where the strict evaluation spent the node budget
         for _ in range(60):
             eps = min(max(eps, lo), hi) if math.isfinite(hi) else max(eps, lo)
             self.tol = self.rtol
@@ -1728,7 +1766,14 @@ class _Direction:
                     if "did not converge" not in str(exc):
                         raise
                     if not self._can_shift(eps):
-                        raise FewPartError(str(exc), self._estimate_at(eps, log_target)) from exc
+                        low = self._lower_contour(eps, log_target, accept) if not lowered else None
+                        lowered = True
+                        if low is None:
+                            raise FewPartError(str(exc), self._estimate_at(eps, log_target)) from exc
+                        ld, dld, lerr = low
+                        f = ld - log_target
+                        lo, hi, lo_known = 0.0, (K.loss_sup if K is not None else math.inf), False
+                        continue
                     # the node budget spent near the root on the unshifted contour: e^K keeps the phase
                     # e^{iu s} of the loss's infimum s out to u >> 1/q, which the panels must resolve
                     # (RES_PHASE).  The search continues on the contour of the shifted loss, as the switch
