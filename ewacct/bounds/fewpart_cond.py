@@ -188,13 +188,19 @@ def _tail_above(v: np.ndarray, off: int, h: float, k: int, t: float) -> float:
     top = top[keep]
     span = max(t - k * off * h, h)
     best = math.inf
+    lm_abs = float(np.abs(lm).max())
     for th in np.geomspace(1e-3, 1e7, 201) / span:
         x = lm + th * top
         mx = float(x.max())
-        logm = mx + math.log(float(np.exp(x - mx).sum()))
-        # rounding: block sums (B U relative), log and exp (RL each, per term), th * top (U |th top|), the sum of the
-        # exponentials (nb U), the final log (RL), th t (U |th t|): a margin on log M and on the exponent, doubled
-        marg = 2 * ((B + 2) * U + 4 * RL + U * float(np.abs(th * top).max()) + (len(x) + 2) * U)
+        lsum = math.log(float(np.exp(x - mx).sum()))
+        logm = mx + lsum
+        # rounding, as absolute errors on each exponent x_i and on log M: the block sums (B U relative: 2 B U after
+        # the log), the log of each (RL |lm_i|), th * top (U |th top|), the sum and the subtraction of mx (U |x_i|,
+        # U |x_i - mx|), each exp (RL relative: 2 RL), the sum of the exponentials (nb U relative: 2 nb U), the last
+        # log (RL |lsum|) and the addition of mx (U |log M|), th t (U |th t|); doubled
+        ex_i = (2 * (B + 2) * U + RL * lm_abs + U * float(np.abs(th * top).max()) + U * float(np.abs(x).max())
+                + U * float(np.abs(x - mx).max()) + 2 * RL)
+        marg = 2 * (ex_i + 2 * (len(x) + 2) * U + RL * abs(lsum) + U * abs(logm) + U)
         val = -th * t + k * (logm + marg) + 2 * U * abs(th * t)
         best = min(best, val)
     return math.exp(best) * (1 + 1e-9) if best < 700.0 else math.inf
