@@ -204,7 +204,14 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
         res = _eps(s, q, steps, target_delta, m, fallback=True)
     seen(res)
     while float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
-        s *= 1.0 + max(1e-3, (float(res.estimate) - target_epsilon) / target_epsilon)
+        if s >= SIGMA_MAX:
+            # (H-R10 F5: eps 1e-9 at q 0.01, T 100 stepped to sigma 1.4e10 and failed on the noise domain)
+            best = _achievable(SIGMA_MAX, q, steps, target_delta)
+            raise ValueError(
+                f"target_epsilon={target_epsilon:g} cannot be met with noise_multiplier <= {SIGMA_MAX:g} at "
+                f"sampling_probability={q:g}, steps={steps}, target_delta={target_delta:g}; "
+                f"the smallest achievable epsilon there is {best:.4g}")
+        s = min(SIGMA_MAX, s * (1.0 + max(1e-3, (float(res.estimate) - target_epsilon) / target_epsilon)))
         res = _eps(s, q, steps, target_delta, m, fallback=True)
         seen(res)
         n_eval += 1
