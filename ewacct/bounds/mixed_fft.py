@@ -234,7 +234,13 @@ class _Direction(fc._Direction):
         # with a union-bound penalty five times to pick its threshold: slower here, and no narrower)
         self.theta = fc._theta(self.steps, self.e_target)
         _check_spread(self.steps, self.theta)
+        t0 = budget.clock()
         self.up = fc._Law(self.steps, True, self.theta, self.target_delta, 0.0)
+        # the lower law costs about what the upper one did: declined before it where that would overrun the
+        # budget (H-R10 F4: RR(0.5) x 10 + PSG(2, 0.01) x 50 at 1e-6 spent 3.7 s of its 2 s on the two laws,
+        # ~1.85 s each, then declined anyway)
+        if budget.clock() + (budget.clock() - t0) > fc._deadline[0]:
+            raise fc._OutOfTime("time budget (the lower law would overrun it)")
         self.lo = fc._Law(self.steps, False, self.theta, self.target_delta, 0.0)
         return self
 
