@@ -47,6 +47,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import budget
+from .rr_window import _log_tail
 
 
 def gammaln(x):
@@ -63,6 +64,10 @@ RTOL = 1e-10
 ACCEPT_RTOL = 1e-7
 #: node budget of one trapezoidal sum
 MAX_NODES = 400_000
+#: the split sums binomial counts within this many standard deviations of their mean (the rest by Chernoff)
+WINDOW_SD = 40.0
+#: most continuous-step counts the split's contour carries (its real-axis searches cost ~0.1 us per count)
+MAX_SPLIT_COUNTS = 400_000
 #: node budget of one trapezoidal sum with other mechanisms (their kernels cost ~8 us a node)
 MAX_NODES_OTHERS = 60_000
 #: the split evaluation goes first while the mean number of continuous steps is at most this
@@ -273,6 +278,8 @@ class LaplaceComposition:
             return x, fn(x)
 
         def g(c: float) -> float:
+            if budget.expired():  # log_total costs O(counts) in the split: the call's budget stops it
+                raise LaplaceExactError(budget.NOTE)
             return log_total(c) - c * eps - math.log(abs(c)) - math.log1p(c)
 
         xp, gp = golden(lambda x: g(math.exp(x)), math.log(1e-9), math.log(1e4))
@@ -417,13 +424,33 @@ class LaplaceComposition:
         kx = min(K_EXACT, T + 1)
         # the exact terms: binomial weight of k continuous steps, the atom lattice, F_k
         exact = 0.0
+        fp_window = 0.0
         for k in range(kx):
             lw = (gammaln(T + 1.0) - gammaln(k + 1.0) - gammaln(T - k + 1.0) + k * self.log_pc
                   + (T - k) * self.log_pa)
             n = T - k
             # lattice points with eps - A_j < k theta, A_j = theta (2 j - n): j > (eps - k theta + n theta) / (2 theta)
             j0 = max(0, int(math.floor((eps - k * th + n * th) / (2.0 * th))) - 1)
-            j = np.arange(j0, n + 1, dtype=float)
+            # only counts within WINDOW_SD sd of the lattice's mean (never an array sized by T): each
+            # term is at most its weight (F_k <= 1), so the rest adds at most the binomial mass outside,
+            # bounded by Chernoff (P(J >= j) <= exp(-n D(j/n || p))), an absolute error
+            if lw < LOG_BELOW_DOUBLE:  # this count's whole mass is below 2^-1075: an absolute error
+                fp_window += math.exp(lw)
+                continue
+            pp = math.exp(self.log_pplus)
+            half = int(math.ceil(WINDOW_SD * math.sqrt(n * pp * (1.0 - pp)))) + 64
+            if 2 * half + 1 > MAX_SPLIT_COUNTS:
+                raise LaplaceExactError("too many atom-lattice counts for the split evaluation")
+            mid = int(n * pp)
+            ja, jb = max(j0, mid - half), min(n, mid + half)
+            if ja > jb:
+                fp_window += math.exp(lw + _log_tail(float(j0), n, pp, True))
+                continue
+            if ja > j0:
+                fp_window += math.exp(lw + _log_tail(float(ja - 1), n, pp, False))
+            if jb < n:
+                fp_window += math.exp(lw + _log_tail(float(jb + 1), n, pp, True))
+            j = np.arange(ja, jb + 1, dtype=float)
             x = eps - th * (2.0 * j - n)
             sel = x < k * th
             if not sel.any():
@@ -434,12 +461,25 @@ class LaplaceComposition:
             if not keep.any():
                 continue
             exact += float(np.dot(np.exp(lb[keep] + lw), f_cont(th, k, x[keep])))
-        fp = exact * 1e-13
+        fp = exact * 1e-13 + fp_window
         diag: dict = {"exact_terms": kx}
         if T < K_EXACT:
             return self._finish((exact, fp, diag), "exact sum over the atom lattice", eps)
         # the contour on k >= K_EXACT, only the k whose Chernoff bound matters
-        ks_all = np.arange(K_EXACT, T + 1, dtype=float)
+        # only the counts within WINDOW_SD sd of the mean T p_c (never an array sized by T): the others
+        # add at most their mass (delta of a part <= its mass), bounded by Chernoff on the binomial count
+        pc = math.exp(self.log_pc)
+        half = int(math.ceil(WINDOW_SD * math.sqrt(T * pc * (1.0 - pc)))) + 64
+        ka, kb = max(K_EXACT, int(T * pc) - half), min(T, int(T * pc) + half)
+        if ka > kb:
+            raise LaplaceExactError("the split's window of continuous-step counts is empty")
+        if kb - ka + 1 > MAX_SPLIT_COUNTS:
+            raise LaplaceExactError("too many continuous-step counts for the split evaluation")
+        if ka > K_EXACT:
+            fp += math.exp(_log_tail(float(ka - 1), T, pc, False))
+        if kb < T:
+            fp += math.exp(_log_tail(float(kb + 1), T, pc, True))
+        ks_all = np.arange(ka, kb + 1, dtype=float)
 
         def lt_all(t: float) -> float:
             l = self._log_terms_real(t, ks_all)
@@ -484,6 +524,8 @@ class LaplaceComposition:
             a, s = _lc_complex(th, z + 0.5)
             out = np.empty(z.shape, dtype=complex)
             for i0 in range(0, z.size, chunk):
+                if budget.expired():  # O(nodes x counts): the call's budget stops it between chunks
+                    raise LaplaceExactError(budget.NOTE)
                 i1 = min(z.size, i0 + chunk)
                 mat = lc_bin[None, :] + (T - ks)[None, :] * a[i0:i1, None] + ks[None, :] * s[i0:i1, None]
                 m = mat.real.max(axis=1)
@@ -542,6 +584,8 @@ class LaplaceComposition:
         cache: dict[float, tuple[float, float, dict]] = {}
 
         def g(e: float) -> float:
+            if budget.expired():
+                raise LaplaceExactError(budget.NOTE)
             if e >= self.sup:
                 return -1.0  # delta = 0 at and beyond the largest loss
             if e not in cache:
