@@ -3,32 +3,14 @@ is flagged (valid=False) whatever its own validity test says (breaker of session
 1e-6..8.3e-6 relative above dp_accounting's pessimistic PLD, an upper bound on the truth).  The reference is
 dp_accounting's optimistic / pessimistic PLD pair (connect-the-dots, vdi 1e-4)."""
 
-import logging
 import warnings
 
-import pytest
+from test_laplace_exact import laplace_pld_pair
 
 from ewacct import Accountant, Laplace
 
 GROUPS = [(1.074949159496909, 23), (2.9860299495310265, 11), (25.73037083723179, 13)]
 DELTA = 0.0005009234631024899
-
-
-def _pld_pair(groups, delta):
-    pl = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
-    logging.disable(logging.WARNING)
-    try:
-        ends = []
-        for pess in (False, True):
-            parts = [pl.from_laplace_mechanism(sc, sensitivity=1.0, pessimistic_estimate=pess,
-                                               value_discretization_interval=1e-4).self_compose(n) for sc, n in groups]
-            tot = parts[0]
-            for p in parts[1:]:
-                tot = tot.compose(p)
-            ends.append(tot.get_epsilon_for_delta(delta))
-    finally:
-        logging.disable(logging.NOTSET)
-    return ends
 
 
 def test_unsettled_laplace_scales_are_flagged_or_within_the_pld_pair():
@@ -38,7 +20,7 @@ def test_unsettled_laplace_scales_are_flagged_or_within_the_pld_pair():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = acc.get_epsilon(DELTA)
-    lo, hi = _pld_pair(GROUPS, DELTA)
+    lo, hi = laplace_pld_pair(GROUPS, "epsilon", DELTA)
     assert lo <= hi
     if r.method == "exact":
         # (should the exact evaluation settle here one day, it must be right)
