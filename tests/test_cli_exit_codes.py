@@ -293,10 +293,16 @@ def test_method_replaced_by_exact_is_said(capsys):
     assert "NOTE" not in capsys.readouterr().out
 
 
-def test_near_miss_estimate_states_the_bound(capsys):
+def test_near_miss_estimate_states_the_bound(capsys, monkeypatch):
     # a few-participation estimate that missed its 1e-6 tolerance (dispatch NEAR_RTOL): labelled as an
     # estimate, never under the "exact" header, and the number to state is the rigorous bound beside it
+    # (the split-pair error estimate of session 12 settles this point: switched off here, as in
+    # test_fewpart_delta's near-miss test, so that a near miss is still what is printed)
     import json
+
+    from ewacct.methods import fewpart
+
+    monkeypatch.setattr(fewpart, "PAIR_ERRORS", False)
 
     argv = ["delta", "-s", "0.5032372622286618", "-q", "1e-06", "-T", "12452", "--eps", "1.748993325387129"]
     assert main(argv) == 0

@@ -82,7 +82,8 @@ def test_low_sigma_huge_eps_answers_within_a_second():
         warnings.simplefilter("ignore")
         r = ewacct.epsilon(noise_multiplier=0.144, sampling_probability=0.196, steps=38, target_delta=3.9e-8)
     cpu = time.process_time() - t
-    assert r.valid and r.method == "exact"
+    # (the few-participation quadrature answers it since session 12: valid either way, checked by the PLD bracket)
+    assert r.valid and r.method in ("exact", "exact-fewpart")
     assert cpu < 1.0, cpu
     lo, hi = pld.PldBracket([(PoissonSubsampledGaussian(0.144, 0.196), 38)]).epsilon_bracket(3.9e-8, 2e-2)
     assert lo <= float(r.value) <= hi, (lo, float(r.value), hi)
