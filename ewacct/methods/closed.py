@@ -51,7 +51,14 @@ class ClosedForm:
             return Answer(d, True, {}, "exact-single-step")
         if st == "lattice":
             m, n = self.groups[0]
-            return Answer(rr_delta(eps, m.epsilon0, n), True, {}, "exact-binomial")
+            from .rr_window import rr_delta_window
+
+            d, exact = rr_delta_window(eps, float(m.epsilon0), int(n))
+            if exact:
+                return Answer(d, True, {}, "exact-binomial")
+            note = ("randomized response with too many runs for the windowed binomial sum: the Chernoff "
+                    "bound P(K >= k_min) <= exp(-n D(k_min/n || r)) (an upper bound on delta)")
+            return Answer(d, False, {"note": note}, "chernoff-binomial")
         raise ValueError(f"no closed form for a {st!r} composition")
 
     def epsilon(self, delta: float, direction: str) -> Answer:
