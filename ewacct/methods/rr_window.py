@@ -36,22 +36,34 @@ def _r(eps0: float) -> float:
     return 1.0 / (1.0 + math.exp(-eps0)) if eps0 < 700 else 1.0
 
 
+def _h(t: float) -> float:
+    """(1 + t) log1p(t) - t >= 0 (t > -1) without cancellation: its series below |t| = 1e-3."""
+    if abs(t) < 1e-3:
+        return t * t * (0.5 - t * (1.0 / 6.0 - t * (1.0 / 12.0 - t * (1.0 / 20.0 - t / 30.0))))
+    if t <= -1.0:
+        return 1.0
+    return (1.0 + t) * math.log1p(t) - t
+
+
 def _log_tail(k: float, n: int, r: float, upper: bool) -> float:
     """log of a Chernoff bound on P(K >= k) (upper) or P(K <= k) (not upper), K ~ Bin(n, r): -n D(k/n || r)
-    where k/n lies on that side of r, else 0 (the trivial bound 1).  A 1e-9 relative margin covers the
-    rounding of the logarithms (it only loosens the bound)."""
-    x = k / n
-    if upper and not x > r:
+    where k/n lies on that side of r, else 0 (the trivial bound 1).  D = r h(d/r) + (1-r) h(-d/(1-r)),
+    d = k/n - r (k - n r exactly in rationals, then rounded), h without cancellation; the margin covers the
+    rounding (relative ~1e-13) and r's own rounding (|dr| <= u r, relative 2 u r / |d| in D); it only
+    loosens the bound."""
+    from fractions import Fraction
+
+    d = float((Fraction(k) - n * Fraction(r)) / n)
+    if upper and not d > 0.0:
         return 0.0
-    if not upper and not x < r:
+    if not upper and not d < 0.0:
         return 0.0
-    if x <= 0.0:
-        d = -math.log1p(-r)
-    elif x >= 1.0:
-        d = -math.log(r)
-    else:
-        d = x * math.log(x / r) + (1.0 - x) * math.log((1.0 - x) / (1.0 - r))
-    return -n * d * (1.0 - 1e-9)
+    big = d >= 1.0 - r if upper else -d >= r
+    if big:  # k at or beyond the end of the support
+        return -math.inf if (k > n or k < 0) else (n * math.log(r) if upper else n * math.log1p(-r))
+    D = r * _h(d / r) + (1.0 - r) * _h(-d / (1.0 - r))
+    margin = 1e-10 + 8.0 * 2.2e-16 * max(r, 1.0 - r) / abs(d)
+    return -n * D * (1.0 - margin)
 
 
 def _kmin(eps: float, eps0: float, n: int) -> int:
