@@ -54,7 +54,12 @@ FAR_MODE = [
 
 
 @pytest.mark.parametrize("q,s,T,d,ref,pld_hi", FAR_MODE)
-def test_far_mode_points_are_exact(q, s, T, d, ref, pld_hi):
+def test_far_mode_points_are_exact(q, s, T, d, ref, pld_hi, monkeypatch):
+    # accuracy, not time: the per-query budget is lifted (the engines keep their own nets).  In the fresh-clone
+    # CI of session 12, C2 (0.013 s warm here) ran out of its 0.6 s once, on a worker that had run other tests
+    from ewacct.methods import budget
+
+    monkeypatch.setattr(budget, "CALL_BUDGET", 5.0)
     r = _eps(q, s, T, d)
     # C3 has sum q n = 1.9e-4: the few-participation quadrature answers it first (dispatch order)
     assert r.method in ("exact", "exact-fewpart") and r.valid, r.diagnostics
