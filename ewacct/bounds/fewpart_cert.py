@@ -493,7 +493,8 @@ class _ShiftedLower:
     outside a set B.  With V = U - h (a step's rounded-up loss moved down one cell), D' = (1 - r) V outside B
     is a positive measure <= D, so by the monotone payoff and the multilinearity of the composition
 
-        E phi_eps(sum D) >= (1 - r)^N [E phi_{eps + N h}(sum U) - sum_g n_g m_{B,g} E phi_{eps + N h - b_g + m_g}(sum U)]
+def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
+              n_total: int) -> tuple[float, float] | None:
 
     (a union bound over the step that lands in B: its loss is <= b_g, the top of B, and every step's is >= m_g,
     the bottom of its grid, so the other N - 1 steps' sum is <= sum U - m_g); the first expectation (U without
@@ -640,6 +641,45 @@ def _add_chernoff(groups, delta: float) -> float:
         return math.inf
 
 
+def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float, n_total: int) -> tuple[float, float] | None:
+    """[e_lo, e_hi] on eps(delta) from a composed direction's lower and upper laws (each end verified by
+    _verified); None where the upper end runs past eps 1e4."""
+    up, lo = d.up.bound, d.lo.bound
+    if up(0.0) <= delta:
+        e_hi = 0.0
+    else:
+        a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
+        while up(b) > delta:
+            _check_time()
+            a, b = b, 2 * b + h
+            if b > 1e4:
+                return None
+        e_hi = _verified(d.up, delta, a, b, True)
+    if lo(0.0) <= delta:
+        # the lower law is a bound at every eps, but tilted for the target it can be 0 at eps = 0 (the
+        # FFT error term times the weight e^{theta (eps - s)} swamps it) while tight near the target
+        # (reviewer H-R8: [0, 29.23476] where 29.2328 holds): look below e_hi for a point where it
+        # proves delta(e) > delta; any such e is a lower end (delta is non-increasing in eps), and
+        # lo(e_hi) <= up(e_hi) <= delta brackets the bisection
+        e_lo = 0.0
+        for k in range(14):
+            _check_time()
+            a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
+            if a <= 0.0:
+                break
+            if lo(a) > delta:
+                e_lo = _verified(d.lo, delta, a, e_hi, False)
+                break
+    else:
+        a = 0.0
+        b = e_hi if e_hi > 0 else h
+        while lo(b) > delta:
+            _check_time()
+            a, b = b, 2 * b + h
+        e_lo = _verified(d.lo, delta, a, b, False)
+    return e_lo, e_hi
+
+
 def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: float, groups=None):
     n_total = sum(n for _, _, n in g)
     if width is None:
@@ -664,39 +704,10 @@ def _epsilon_bracket(g, delta: float, estimate: float, width: float | None, t0: 
                         continue
             d = _Direction(g, remove, h, delta, estimate)
             d.compose()
-            up, lo = d.up.bound, d.lo.bound
-            if up(0.0) <= delta:
-                e_hi = 0.0
-            else:
-                a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
-                while up(b) > delta:
-                    _check_time()
-                    a, b = b, 2 * b + h
-                    if b > 1e4:
-                        return None
-                e_hi = _verified(d.up, delta, a, b, True)
-            if lo(0.0) <= delta:
-                # the lower law is a bound at every eps, but tilted for the target it can be 0 at eps = 0 (the
-                # FFT error term times the weight e^{theta (eps - s)} swamps it) while tight near the target
-                # (reviewer H-R8: [0, 29.23476] where 29.2328 holds): look below e_hi for a point where it
-                # proves delta(e) > delta; any such e is a lower end (delta is non-increasing in eps), and
-                # lo(e_hi) <= up(e_hi) <= delta brackets the bisection
-                e_lo = 0.0
-                for k in range(14):
-                    _check_time()
-                    a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
-                    if a <= 0.0:
-                        break
-                    if lo(a) > delta:
-                        e_lo = _verified(d.lo, delta, a, e_hi, False)
-                        break
-            else:
-                a = 0.0
-                b = e_hi if e_hi > 0 else h
-                while lo(b) > delta:
-                    _check_time()
-                    a, b = b, 2 * b + h
-                e_lo = _verified(d.lo, delta, a, b, False)
+            ends = _eps_ends(d, delta, estimate, h, n_total)
+            if ends is None:
+                return None
+            e_lo, e_hi = ends
             brackets.append((e_lo, e_hi))
             out["remove" if remove else "add"] = {"bracket": (e_lo, e_hi), "theta": d.theta,
                                                   "len": len(d.up.vec.a), "fft_err": d.up.vec.err,

@@ -298,33 +298,10 @@ def _directions(gr: _Groups) -> tuple[bool, ...]:
 
 def _eps_one(gr: _Groups, remove: bool, h: float, delta: float, estimate: float, n_total: int):
     d = _Direction(gr, remove, h, delta, estimate).compose()
-    up, lo = d.up.bound, d.lo.bound
-    if up(0.0) <= delta:
-        e_hi = 0.0
-    else:
-        a, b = 0.0, max(estimate, h) * 1.01 + 4 * n_total * h
-        while up(b) > delta:
-            fc._check_time()
-            a, b = b, 2 * b + h
-            if b > 1e4:
-                raise fc._TooBig(0)
-        e_hi = fc._verified(d.up, delta, a, b, True)
-    if lo(0.0) <= delta:
-        e_lo = 0.0
-        for k in range(14):
-            fc._check_time()
-            a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
-            if a <= 0.0:
-                break
-            if lo(a) > delta:
-                e_lo = fc._verified(d.lo, delta, a, e_hi, False)
-                break
-    else:
-        a, b = 0.0, (e_hi if e_hi > 0 else h)
-        while lo(b) > delta:
-            fc._check_time()
-            a, b = b, 2 * b + h
-        e_lo = fc._verified(d.lo, delta, a, b, False)
+    ends = fc._eps_ends(d, delta, estimate, h, n_total)  # (the search of fewpart_cert's brackets)
+    if ends is None:
+        raise fc._TooBig(0)
+    e_lo, e_hi = ends
     return e_lo, e_hi, {"theta": d.theta, "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
                         "extra_upper": d.up.extra}
 
