@@ -493,8 +493,7 @@ class _ShiftedLower:
     outside a set B.  With V = U - h (a step's rounded-up loss moved down one cell), D' = (1 - r) V outside B
     is a positive measure <= D, so by the monotone payoff and the multilinearity of the composition
 
-def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
-              n_total: int) -> tuple[float, float] | None:
+        E phi_eps(sum D) >= (1 - r)^N [E phi_{eps + N h}(sum U) - sum_g n_g m_{B,g} E phi_{eps + N h - b_g + m_g}(sum U)]
 
     (a union bound over the step that lands in B: its loss is <= b_g, the top of B, and every step's is >= m_g,
     the bottom of its grid, so the other N - 1 steps' sum is <= sum U - m_g); the first expectation (U without
@@ -641,7 +640,8 @@ def _add_chernoff(groups, delta: float) -> float:
         return math.inf
 
 
-def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float, n_total: int) -> tuple[float, float] | None:
+def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
+              n_total: int) -> tuple[float, float] | None:
     """[e_lo, e_hi] on eps(delta) from a composed direction's lower and upper laws (each end verified by
     _verified); None where the upper end runs past eps 1e4."""
     up, lo = d.up.bound, d.lo.bound
