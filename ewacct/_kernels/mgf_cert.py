@@ -345,13 +345,16 @@ def _lae(a: float, b: float) -> float:
 
 @njit(cache=True)
 def _tails(q: float, mu: float, logq: float, l1q: float, w: complex, y: float,
-           x_lo: float, x_hi: float, fform: bool) -> float:
-    """log of a bound on the integral of |phi g| along Im x = y outside [x_lo, x_hi]."""
+           x_lo: float, x_hi: float, fform: bool, cut: bool = False) -> float:
+    """log of a bound on the integral of |phi g| along Im x = y outside [x_lo, x_hi] (``cut``: the
+    truncated integral of :func:`sg_g_enclose_cut`, which ends at x_hi: the left tail only)."""
     a = w.real
     aw = abs(w)
     ey = 0.5 * y * y  # |phi(x + iy)| = phi(x) e^{y^2/2}
     # left: sup |g| over (-inf, x_lo] times P(X < x_lo)
     left = _log_mills(-x_lo) + ey + _rect_log_g(q, mu, logq, l1q, w, -math.inf, x_lo, y, y, fform)
+    if cut:
+        return left
     # right: |(1+u)^w| <= |1+u|^a (the shift's sign makes exp(-Im(w) arg(1+u)) <= 1);
     # a >= 0: |1+u| <= 1 - q + q e^v, whose log l(x) has slope <= mu, so
     #         |1+u|^a <= e^{a l(x_hi) + a mu (x - x_hi)} and
@@ -452,8 +455,9 @@ def _shift(mu: float, b: float) -> float:
 
 
 @njit(cache=True)
-def _layout(q: float, mu: float, a: float, y: float, fform: bool):
-    """(x_lo, x_hi, panel width, panel count, f-form kept) for Re w = a on the line Im x = y."""
+def _layout(q: float, mu: float, a: float, y: float, fform: bool, x_cut: float = math.inf):
+    """(x_lo, x_hi, panel width, panel count, f-form kept) for Re w = a on the line Im x = y (x_hi =
+    x_cut where that is finite: the truncated integral of :func:`sg_g_enclose_cut`)."""
     logq = math.log(q)
     l1q = math.log1p(-q)
     x_lo = X_LO
@@ -464,6 +468,8 @@ def _layout(q: float, mu: float, a: float, y: float, fform: bool):
     x_hi = max(X_PAD, mu + X_PAD)
     if a > 0.0:
         x_hi = max(x_hi, a * mu + X_PAD)
+    if x_cut < math.inf:
+        x_hi = x_cut
     if fform and mu * x_hi - 0.5 * mu * mu + logq > 600.0:
         fform = False
     pw = min(1.0, 0.5 * (math.pi / mu - abs(y)))
@@ -505,7 +511,7 @@ def _ellipse_boxes(q: float, mu: float, logq: float, l1q: float, a: float, use_j
 @njit(cache=True)
 def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, y: float,
                    log_tol: float, fform: bool, lg_out: np.ndarray, lr_out: np.ndarray,
-                   ff_out: np.ndarray) -> None:
+                   ff_out: np.ndarray, cutv: np.ndarray) -> None:
     """Enclosures of G at the nodes w[idx[:m]], which share Re w and the line height y (none is 0).
 
     Every node gets exactly the computation of the one-node algorithm (docs/certified.md section 3:
@@ -514,14 +520,20 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     quantities of every bound (:func:`_rect_q`) and the loss, Gaussian factor and rounding
     ingredients at every Gauss-Legendre point (evaluated once per panel and refinement level
     used by some node).  Writes lg_out, lr_out, ff_out (f-form used) at the nodes' indices.
+
+    ``cutv`` = (x_cut, c0, c0 error, c1, c1 error): x_cut = inf for G itself; finite for the truncated
+    G_cut(w) = E[(1 + u(X))^w; X <= x_cut] (:func:`sg_g_enclose_cut`: the panels end at x_cut, no right
+    tail, y = 0; the f-form's constant part is 1 - c0 - w c1 instead of 1).
     """
+    x_cut = cutv[0]
+    cut = x_cut < math.inf
     logq = math.log(q)
     l1q = math.log1p(-q)
     a = w[idx[0]].real
     # the joint bound (_joint) where (1+u)^a's growth across a rectangle is large: a mu >= 8
     use_jnt = a >= 0.0 and a * mu >= 8.0
     bmax = min(0.5 * math.pi / mu - abs(y), 2.0)
-    x_lo, x_hi, pw, npan, fform = _layout(q, mu, a, y, fform)
+    x_lo, x_hi, pw, npan, fform = _layout(q, mu, a, y, fform, x_cut)
     lpw = math.log(pw)
     share = log_tol - math.log(2.0 * npan + 2.0)
     # per node: logs of the error parts (tails, skipped panels, Gauss-Legendre, rounding), kept in log
@@ -542,7 +554,7 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
     n_c3 = np.empty(m)
     n_aw1 = np.empty(m)
     for jj in range(m):
-        parts[jj, 0] = _tails(q, mu, logq, l1q, w[idx[jj]], y, x_lo, x_hi, fform)
+        parts[jj, 0] = _tails(q, mu, logq, l1q, w[idx[jj]], y, x_lo, x_hi, fform, cut)
         n_aw[jj], n_c2[jj], n_c3[jj] = _node_consts(w[idx[jj]])
         n_aw1[jj] = abs(w[idx[jj]] - 1.0)
     act = np.empty(m, dtype=np.int64)
@@ -649,7 +661,11 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
             lhw = math.log(hw)
             for s in range(nsub):
                 cen = t0 + (2 * s + 1) * hw
-                _ellipse_boxes(q, mu, logq, l1q, a, use_jnt, fform, cen, hw, y, fracs, bmax, fphi, fq, fcst, frho,
+                # (the truncated form, on Im x = 0 without the shift's damping: ellipse heights up to 8
+                # half-widths of the sub-panel, so that e^{|Im w| |arg(1+u)|} stays bounded on them at
+                # large |Im w| -- any ellipse inside the strip is valid)
+                _ellipse_boxes(q, mu, logq, l1q, a, use_jnt, fform, cen, hw, y, fracs,
+                               min(bmax, 8.0 * hw) if cut else bmax, fphi, fq, fcst, frho,
                                fjnt)
                 for f in range(4):
                     fcst[f] = twon * fcst[f]
@@ -909,6 +925,17 @@ def _enclose_group(q: float, mu: float, w: np.ndarray, idx: np.ndarray, m: int, 
         lr_out[j] = lerr
         if fform:
             F = acc[jj] * math.exp(sc[jj]) if n_t > 0 else 0.0j  # G~ = 1 + F~; sc is small here
+            if cut and abs(F) < math.inf:
+                # G_cut = P(X <= x_cut) + w E[u; X <= x_cut] + int f_w = 1 - c0 - w c1 + F: the
+                # constants' enclosure errors, and the rounding of the product and the two differences
+                # (each within a few u of the sizes involved; budgeted as ROUND, as every first-order term)
+                wj = w[j]
+                awj = abs(wj)
+                extra = cutv[2] + awj * cutv[4] + ROUND * (abs(F) + cutv[1] + awj * cutv[3])
+                F = F - cutv[1] - wj * cutv[3]
+                if extra > 0.0:
+                    lerr = _lae(lerr, math.log(extra))
+                    lr_out[j] = lerr
             if not (abs(F) < math.inf):
                 lg_out[j] = complex(math.nan, 0.0)
                 lr_out[j] = math.inf
@@ -933,12 +960,13 @@ _CHUNK = 256
 
 @njit(cache=True)
 def _enclose_sel(q: float, mu: float, w: np.ndarray, sel: np.ndarray, log_tol: float, fform: bool,
-                 lg: np.ndarray, lr: np.ndarray, ff: np.ndarray) -> None:
-    """Enclosures at the nodes w[sel], in groups sharing Re w and the line height (chunks of _CHUNK)."""
+                 lg: np.ndarray, lr: np.ndarray, ff: np.ndarray, cutv: np.ndarray) -> None:
+    """Enclosures at the nodes w[sel], in groups sharing Re w and the line height (chunks of _CHUNK).
+    ``cutv``: :func:`_enclose_group`'s (x_cut = inf: G itself; finite: the truncated G, on Im x = 0)."""
     ns = sel.shape[0]
     ys = np.empty(ns)
     for k in range(ns):
-        ys[k] = _shift(mu, w[sel[k]].imag)
+        ys[k] = _shift(mu, w[sel[k]].imag) if cutv[0] == math.inf else 0.0
     done = np.zeros(ns, dtype=np.bool_)
     idx = np.empty(_CHUNK, dtype=np.int64)
     for k in range(ns):
@@ -950,7 +978,7 @@ def _enclose_sel(q: float, mu: float, w: np.ndarray, sel: np.ndarray, log_tol: f
         idx[0] = sel[k]
         m = 1  # the node itself (also where Re w or y is NaN and compares unequal to itself)
         if m == _CHUNK:
-            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff, cutv)
             m = 0
         for k2 in range(k + 1, ns):
             if not done[k2] and w[sel[k2]].real == a and ys[k2] == y:
@@ -958,14 +986,34 @@ def _enclose_sel(q: float, mu: float, w: np.ndarray, sel: np.ndarray, log_tol: f
                 idx[m] = sel[k2]
                 m += 1
                 if m == _CHUNK:
-                    _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+                    _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff, cutv)
                     m = 0
         if m > 0:
-            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff)
+            _enclose_group(q, mu, w, idx, m, y, log_tol, fform, lg, lr, ff, cutv)
+
+
+_NOCUT = np.array([math.inf, 0.0, 0.0, 0.0, 0.0])
 
 
 @njit(cache=True)
 def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool):
+    """(log G~, log r) at every w[i]: |G(w[i]) - G~| <= r (:func:`_enclose_many`)."""
+    return _enclose_many(q, mu, w, log_tol, fform, _NOCUT)
+
+
+@njit(cache=True)
+def sg_g_enclose_cut(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, cutv: np.ndarray):
+    """(log G~, log r) with |G_cut(w[i]) - G~| <= r, G_cut(w) = E[(1 + u(X))^w; X <= x_cut], X ~ N(0, 1):
+    the integral over (-inf, x_cut] on the real line (no shift: a shifted line would need the vertical
+    segment at x_cut), the panels of section 3 up to x_cut and the left tail; in the f-form
+    G_cut = 1 - c0 - w c1 + int_{-inf}^{x_cut} phi f_w(u), c0 = P(X > x_cut), c1 = q (P(X > x_cut - mu) -
+    P(X > x_cut)) (E[u; X <= x_cut] = -c1).  cutv = (x_cut, c0~, |c0 - c0~| bound, c1~, |c1 - c1~|
+    bound) -- the constants enclosed by the caller (Arb).  docs/certified.md section 8."""
+    return _enclose_many(q, mu, w, log_tol, fform, cutv)
+
+
+@njit(cache=True)
+def _enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, cutv: np.ndarray):
     """(log G~, log r) at every w[i]: |G(w[i]) - G~| <= r, aiming at r <= exp(log_tol).
 
     ``fform``: compute G - 1 = E[f_w(u)] (no cancellation where G is near 1); otherwise G directly
@@ -988,7 +1036,7 @@ def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform:
         else:
             sel[ns] = i
             ns += 1
-    _enclose_sel(q, mu, w, sel[:ns], log_tol, fform, lg, lr, ff)
+    _enclose_sel(q, mu, w, sel[:ns], log_tol, fform, lg, lr, ff, cutv)
     if not fform:
         return lg, lr
     # the direct-form retry where the f-form missed its tolerance by more than e^2.3
@@ -997,7 +1045,7 @@ def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform:
     for k in range(ns):
         i = sel[k]
         if ff[i] and not lr[i] <= log_tol + 2.3:
-            if lr[i] == lr[i] and _direct_cannot_win(mu, w[i], lg[i], lr[i]):
+            if cutv[0] == math.inf and lr[i] == lr[i] and _direct_cannot_win(mu, w[i], lg[i], lr[i]):
                 continue
             redo[nr] = i
             nr += 1
@@ -1005,7 +1053,7 @@ def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform:
         lg2 = np.empty(n, dtype=np.complex128)
         lr2 = np.empty(n)
         ff2 = np.zeros(n, dtype=np.bool_)
-        _enclose_sel(q, mu, w, redo[:nr], log_tol, False, lg2, lr2, ff2)
+        _enclose_sel(q, mu, w, redo[:nr], log_tol, False, lg2, lr2, ff2, cutv)
         for k in range(nr):
             i = redo[k]
             if lr2[i] < lr[i] or not lr[i] == lr[i]:
@@ -1048,13 +1096,13 @@ def sg_g_enclose(q: float, mu: float, w: complex, log_tol: float, fform: bool):
     lr = np.empty(n)
     ff = np.zeros(n, dtype=np.bool_)
     sel = np.zeros(n, dtype=np.int64)
-    _enclose_sel(q, mu, wa, sel, log_tol, fform, lg, lr, ff)
+    _enclose_sel(q, mu, wa, sel, log_tol, fform, lg, lr, ff, _NOCUT)
     if ff[0] and not lr[0] <= log_tol + 2.3:
         if not (lr[0] == lr[0] and _direct_cannot_win(mu, w, lg[0], lr[0])):
             lg2 = np.empty(n, dtype=np.complex128)
             lr2 = np.empty(n)
             ff2 = np.zeros(n, dtype=np.bool_)
-            _enclose_sel(q, mu, wa, sel, log_tol, False, lg2, lr2, ff2)
+            _enclose_sel(q, mu, wa, sel, log_tol, False, lg2, lr2, ff2, _NOCUT)
             if lr2[0] < lr[0] or not lr[0] == lr[0]:
                 return lg2[0], lr2[0], ff2[0]
     return lg[0], lr[0], ff[0]
