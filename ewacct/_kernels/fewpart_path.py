@@ -43,6 +43,7 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 SQRT2 = math.sqrt(2.0)
 #: integrand magnitudes below exp(-CUT) times the largest are not integrated (as fewpart.CUT)
 CUT = 42.0
+EPS_MACH = 2.220446049250313e-16
 LOG_1E15 = math.log(1e-15)
 #: Gauss-Legendre rule sizes a panel may use (one rule per panel, chosen by its phase variation)
 RULES = np.array([8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256], dtype=np.int64)
@@ -495,7 +496,17 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                             part += c_ephi[j] * _e2f(ww * c_l[j])
                 part += ww * c_slm[i, lev]
             acc += part * (0.5 * pw)
-        need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
+        # the vertical closing segment's phi e^{w l} part is integrated where its bound e^vb (|phi| <= phi(x0)
+        # e^{y^2/2}, |e^{w l}| <= e^{Re(w) l(x0)}: |1 + u| <= e^{l(x0)} on the segment and Im(w) Im(l) >= 0 there,
+        # times the length |y|) is not below the cut against the largest panel (amax, in the form summed).  It
+        # was skipped on the f-form branch below an absolute e^-41: against |G - 1| ~ q that is no cut at all
+        # (the f-form carries G - 1 to ~1e-25 absolute), and the skipped boundary term phi(x0) e^{w l(x0)} /
+        # (w l'(x0)) biased K by T times it (sigma 0.52, q 8.86e-7, T 37725, eps 0.9085562: delta 3.6e-6 ..
+        # 6.9e-6 low on contours at c 2.9 .. 3.1, where e^vb is e^-44 .. e^-41, at estimates 0.7e-6 .. 1.4e-6;
+        # 0.3e5x the stated error of log G against mpmath at w = 4 + 2i).  A segment left out is charged in the
+        # error units (omit); the smooth part -(S0 + w S1) is w-linear and always added (f-form branch)
+        vseg = trunc and y != 0.0
+        need_v = vseg and vb >= amax - CUT
         if need_v:
             zz = mu * x0 - 0.5 * mu * mu
             lp = mu / (1.0 + math.exp(math.log1p(-q) - logq - zz)) if q < 1.0 else mu
@@ -522,20 +533,24 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
                                         complex(0.0, -sgn * ht))
                 ta = tb
                 tb = min(ay, 2.0 * tb)
-            if not big:
-                sm = v_s0 + ww * v_s1
-                acc -= sm
-                l1 += abs(sm)
+        omit = 0.0
+        if vseg and not big:
+            sm = v_s0 + ww * v_s1
+            acc -= sm
+            l1 += abs(sm)
         if need_v:
             l1 += math.exp(vb - (amax if big else 0.0))
+        elif vseg:
+            omit = math.exp(vb - (amax if big else 0.0)) / EPS_MACH
         if big:
             la = cmath.log(acc)
             out[iw] = amax + la
-            errs[iw] = 4.0 * l1 / max(abs(acc), 1e-300) + 4.0 * (abs(amax) + abs(la))
+            errs[iw] = (4.0 * l1 + omit) / max(abs(acc), 1e-300) + 4.0 * (abs(amax) + abs(la))
         else:
             g1 = acc - tail0 + ww * eu
             out[iw] = _clog1p(g1)
-            errs[iw] = (4.0 * l1 + 4.0 * (tail0 + abs(ww * eu))) / max(abs(1.0 + g1), 1e-300) + 4.0 * abs(out[iw])
+            errs[iw] = ((4.0 * l1 + omit + 4.0 * (tail0 + abs(ww * eu))) / max(abs(1.0 + g1), 1e-300)
+                        + 4.0 * abs(out[iw]))
     return out, errs
 
 

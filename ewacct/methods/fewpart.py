@@ -397,7 +397,8 @@ def batch_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float) -> np.n
                 for s in range(nsub):
                     acc += _seg_sum(ww, q, mu, logq, big, amax, complex(x_lo + i * pw + s * hw, y), complex(hw, 0.0))
         # the vertical segment: integrated only where its bound is not negligible
-        need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or ((not big) and vb >= -41.0))
+        # (on the f-form branch always: an absolute cut e^-41 there biased K, see fewpart_path.cached_log_g)
+        need_v = trunc and y != 0.0 and ((big and vb >= amax - CUT) or not big)
         if need_v:
             zz = mu * x0 - 0.5 * mu * mu
             lp = mu / (1.0 + math.exp(math.log1p(-q) - logq - zz)) if q < 1.0 else mu
