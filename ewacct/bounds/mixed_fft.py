@@ -55,13 +55,17 @@ class _GenStep:
     fewpart_cert._Step: up, dn, k_lo, k_hi, n, h, top, m_inf), from survival enclosures at
     g = (k_lo - 1 + j) h, j = 0 .. k_hi - k_lo + 1."""
 
-    def __init__(self, n: int, h: float, k_lo: int, k_hi: int, surv):
+    def __init__(self, n: int, h: float, k_lo: int, k_hi: int, surv, surv_ge=None):
         self.n, self.h, self.k_lo, self.k_hi = n, h, k_lo, k_hi
         m = k_hi - k_lo + 2
         if m > fc.MAX_STEP:
             raise fc._TooBig(m)
         g = (k_lo - 1 + np.arange(m, dtype=np.float64)) * h  # exact: integers times a power of two
         lo, hi = surv(g)
+        if surv_ge is not None:
+            # the lower law needs P(L >= g_k) (D = g_k on g_k <= L < g_{k+1}); P(L > g_k) bounds it below, and
+            # surv_ge's lower enclosure of P(L >= g_k) does too, keeping an atom at a grid point where it is (F2)
+            lo = np.maximum(lo, surv_ge(g))
         lo = np.clip(lo, 0.0, 1.0)
         hi = np.clip(hi, 0.0, 1.0)
         hi = np.minimum.accumulate(hi)
@@ -108,9 +112,17 @@ def _laplace_step(theta: tuple[float, float], n: int, h: float) -> _GenStep:
         out_lo = np.where(g < -th, 1.0, np.where(g < tl, v_lo, 0.0))
         return out_lo, out_hi
 
+    def surv_ge(g):
+        # P(L >= g) >= 1 for g <= -th, >= 1 - e^{-(tl - g)/2}/2 for -th < g <= tl (increasing in theta), 0 above
+        y2 = 0.5 * (tl - g)
+        e2 = np.exp(-np.maximum(y2, 0.0))
+        r2 = 2.0 * RL + 4.0 * U * (np.abs(y2) + 1.0)
+        v_lo = 1.0 - 0.5 * e2 * (1.0 + r2) - 2.0 * U
+        return np.where(g <= -th, 1.0, np.where(g <= tl, v_lo, 0.0))
+
     k_lo = math.floor(-th / h) - 1
     k_hi = math.ceil(th / h) + 1
-    return _GenStep(n, h, k_lo, k_hi, surv)
+    return _GenStep(n, h, k_lo, k_hi, surv, surv_ge)
 
 
 def _rr_step(e0: float, n: int, h: float) -> _GenStep:
@@ -123,7 +135,10 @@ def _rr_step(e0: float, n: int, h: float) -> _GenStep:
         hi = np.where(g < -e0, 1.0, np.where(g < e0, ph, 0.0))
         return lo, hi
 
-    return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv)
+    def surv_ge(g):  # P(L >= g): 1 up to -e0, p on (-e0, e0], 0 above
+        return np.where(g <= -e0, 1.0, np.where(g <= e0, pl, 0.0))
+
+    return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv, surv_ge)
 
 
 @njit(cache=True)
@@ -174,6 +189,27 @@ class _Groups:
         return (sum(n for _, n in self.laplace) + sum(n for _, n in self.rr) + sum(n for *_, n in self.psg)
                 + (1 if self.gauss else 0))
 
+    def n_eff(self, h: float) -> float:
+        """The eps width of the bracket over h, roughly: a step whose loss has atoms on grid points adds h only
+        where its loss falls between them (Laplace: its continuous mass (1 - e^-theta) / 2; randomized response
+        with e0 / h an integer: nothing), every other step h (the Gaussians together once).  Sets the grid only."""
+        n = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
+        for (tl, th), k in self.laplace:
+            on = tl == th and (th / h).is_integer()
+            n += k * (-0.5 * math.expm1(-th) if on else 1.0)
+        for e0, k in self.rr:
+            n += 0.0 if (e0 / h).is_integer() else k
+        return max(n, 1.0)
+
+    def grid(self, width: float) -> float:
+        """The coarsest power of two h with n_eff(h) h <= width (at least fewpart_cert._grid_h's, N h <= width)."""
+        h = fc._grid_h(self.n_steps, width)
+        for _ in range(12):
+            if self.n_eff(2.0 * h) * 2.0 * h > width:
+                break
+            h *= 2.0
+        return h
+
     def sup(self, remove: bool) -> float:
         """A bound on the composed loss of one direction (inf where a Gaussian or a REMOVE subsampled step)."""
         if self.gauss or (remove and self.psg):
@@ -210,6 +246,210 @@ def parse(groups: Sequence[tuple[Any, int]]) -> _Groups | None:
     return g
 
 
+def _log_moments(v: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """[lo, hi] (rows 0, 1) enclosing log sum_k v_k e^{t g_k} for t in TS: v summed over blocks of LM_BLOCK cells
+    (the sum within U per term added), e^{t g} between its values at the block's ends (g increasing), generous
+    margins for the rounding of the logs and exps (1e-9 relative + 1e-9)."""
+    n = len(v)
+    b = LM_BLOCK
+    m = -(-n // b) * b
+    vp = np.zeros(m)
+    vp[:n] = v
+    gp = np.empty(m)
+    gp[:n] = g
+    gp[n:] = g[-1]
+    vs = vp.reshape(-1, b).sum(axis=1) * (1 + b * U)
+    ga = gp[::b]
+    gb = gp[b - 1::b]
+    keep = vs > 0.0
+    lv = np.log(vs[keep])
+    ga, gb = ga[keep], gb[keep]
+    out = np.empty((2, len(TS)))
+    for row, pick in ((0, np.minimum), (1, np.maximum)):
+        x = lv[None, :] + pick(TS[:, None] * ga[None, :], TS[:, None] * gb[None, :])
+        mx = np.max(x, axis=1)
+        r = mx + np.log(np.sum(np.exp(x - mx[:, None]), axis=1))
+        out[row] = r - (1e-9 * np.abs(r) + 1e-9) if row == 0 else r + (1e-9 * np.abs(r) + 1e-9)
+    # the lower row: the block sums were rounded up; (1 + b U) below covers it
+    out[0] -= 2.0 * b * U
+    return out
+
+
+#: the old charged top rule looks at this many top entries at most
+TOP_SCAN = 1 << 16
+#: cells per block of the exp-moment enclosures (_log_moments)
+LM_BLOCK = 64
+
+
+class _MixLaw(fc._Law):
+    """fewpart_cert._Law's composition (docs/certified_fewpart.md B5-B9: tilted step vectors, FFT convolutions
+    with their l2 error bound, Young's inequality, free / charged truncations, evaluation) with two changes
+    (docs/certified_mixed.md F7):
+
+    * a charged BOTTOM truncation in the upper law: a partial vector's entries below a cut are dropped where
+      (Chernoff: phi_eps(s) <= e^{theta (s - eps)}, theta >= 0, eps >= e_min) the configurations through them
+      add at most mult x exp(LS - theta e_min) x (sum |a_dropped| (1 + m U) + sqrt(m) err) x exp(1.01 rel), LS the
+      summed logs of every step's tilted normaliser (the whole composition's exp-moment at theta); within 1/64 of
+      the budget left (the top's rule).  Laplace(1) x 20 with PSG(1, 0.01) x 100 kept the bottom -21 of its
+      support (5e6 cells at h = 2^-17, beyond MAX_FFT); its tilted bottom is negligible ~10 units higher;
+    * every charge (top and bottom) times the vector's multiplicity in the final composition (binary powering: a
+      power of s steps of a group of n occurs floor(n / s) times; each occurrence is one term of the union
+      bound).  fewpart_cert's _trunc charges once."""
+
+    def __init__(self, steps, upper: bool, theta: float, target_delta: float, e_min: float):
+        self.upper, self.theta = upper, theta
+        self.h = h = steps[0].h
+        self.budget = fc.TRUNC_REL * target_delta
+        self.spent = 0.0
+        self.extra = 0.0
+        self.rel = 0.0
+        self.e_min = e_min
+        total_top = sum(st.n * st.top for st in steps)
+        bases = []
+        lms = []
+        for st in steps:  # the tilted step vectors first (their normalisers give LS), as fewpart_cert._Law
+            p = st.up if upper else st.dn
+            k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                lg = np.log(np.maximum(p, 0.0)) + theta * h * k
+            fin = np.isfinite(lg)
+            c = float(np.max(lg[fin]))
+            small = fin & (lg - c < -650.0)
+            if small.any():
+                fin = fin & ~small
+                if upper:
+                    g_small = k[small] * h
+                    reach = g_small + (total_top - st.top) > 0.0
+                    if reach.any():
+                        self.extra += st.n * float(np.sum(p[small][reach])) * (1 + len(p) * U)
+            v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
+            z = float(v.sum())
+            v = v / z
+            arg = float(np.max(np.abs(lg[fin] - c)))
+            thk = abs(theta * h) * max(abs(k[0]), abs(k[-1]))
+            self.rel += st.n * 2.0 * RL * (4.0 + 2.0 * arg + 2.0 * abs(c) + 3.0 * thk + abs(math.log(z)))
+            if upper:
+                self.extra += st.n * st.m_inf
+            bases.append(fc._Vec(v, st.k_lo, 0.0, c + math.log(z), 1))
+            lms.append(_log_moments(v, k * h))
+        if self.rel >= 0.5:
+            raise FloatingPointError("relative error budget too large")
+        ls_terms = [st.n * b.ls for st, b in zip(steps, bases)]
+        # exp-moment of the whole (a*-world) composition at theta, with margins for the sum and the step errors
+        self.log_mgf = (math.fsum(ls_terms) + 1e-12 * math.fsum(abs(t) for t in ls_terms) + 1.01 * self.rel
+                        + 1e-9)
+        done = 0.0
+        res = None
+        lm_res = np.zeros((2, len(TS)))
+        self.lm_all = sum(st.n * lm for st, lm in zip(steps, lms))
+        for st, base, lm in zip(steps, bases, lms):
+            rem_other = total_top - st.n * st.top
+            result = None
+            # the step vector itself truncated first (top and bottom charges; it occurs n times)
+            b = self._trunc(base, rem_other + (st.n - 1) * st.top, st.n, lm)
+            left = st.n
+            while True:
+                if left & 1:
+                    if result is None:
+                        result = b
+                    else:
+                        r = fc._conv(result, b)
+                        result = self._trunc(r, rem_other + (st.n - r.steps) * st.top, 1, r.steps * lm)
+                left >>= 1
+                if not left:
+                    break
+                b2 = fc._conv(b, b)
+                # b2 (and what is built from it) occurs floor(n / b2.steps) times in the group's composition
+                b = self._trunc(b2, rem_other + (st.n - b2.steps) * st.top, st.n // b2.steps, b2.steps * lm)
+            done += st.n * st.top
+            lm_res = lm_res + st.n * lm
+            res = result if res is None else self._trunc(fc._conv(res, result), total_top - done, 1, lm_res)
+        self.vec = res
+        self.rel_total = self.rel
+
+    def _trunc(self, v, rem_top: float, mult: int = 1, lm=None):
+        """fewpart_cert._Law._trunc with its charges times ``mult`` and the Chernoff cuts of F7 at both ends:
+        lm[i] = sum over v's steps of log sum_k v_k e^{TS[i] g_k} (their tilted vectors' exp-moments)."""
+        a, h, th = v.a, self.h, self.theta
+        n = len(a)
+        s = (v.off + np.arange(n)) * h
+        cut_lo = int(np.searchsorted(s + rem_top, self.e_min, side="right"))  # free (B8)
+        cut_lo = max(0, min(cut_lo, n - 1))
+        end = n
+        if not self.upper:
+            cs = np.cumsum(np.abs(a))
+            j = int(np.searchsorted(cs, 1e-30 * cs[-1], side="right"))
+            cut_lo = max(cut_lo, min(j, n - 1))
+        left = (self.budget - self.spent) / 64
+        if lm is not None and left > 0.0:
+            c_lo, c_hi = self._chernoff_cuts(lm, math.log(left) - math.log(mult))
+            marg = 1e-9 * (1.0 + abs(float(s[0])) + abs(float(s[-1])))
+            j = min(int(np.searchsorted(s, c_lo - marg, side="left")), n - 1)  # entries s < c_lo dropped
+            if j > cut_lo:
+                self._charge(left)
+                cut_lo = j
+                left = (self.budget - self.spent) / 64
+            e = int(np.searchsorted(s, c_hi + marg, side="right"))  # entries s > c_hi dropped
+            if cut_lo < e < end:
+                self._charge(left)
+                end = e
+                left = (self.budget - self.spent) / 64
+        # fewpart_cert's charged top (the untilted mass of the top entries, payoff <= 1, rest mass <= 1), times mult
+        # (its bound grows with the entries dropped: the top TOP_SCAN entries are enough to find the cut)
+        rc = np.cumsum(np.abs(a[max(cut_lo, end - TOP_SCAN):end])[::-1])
+        mcount = np.arange(1, len(rc) + 1)
+        s_min = s[end - mcount]
+        with np.errstate(over="ignore"):
+            bound = mult * (rc * (1 + mcount * U) + np.sqrt(mcount) * v.err) * np.exp(v.ls - th * s_min) * (1 + 1e-12)
+        ok = np.nonzero(bound <= left)[0]
+        m_drop = min(int(ok[-1]) + 1 if len(ok) else 0, len(rc) - 1)
+        if m_drop > 0:
+            x = float(bound[m_drop - 1])
+            self.spent += x
+            if self.upper:
+                self.extra += x
+        end -= m_drop
+        if cut_lo == 0 and end == n:
+            return v
+        return fc._Vec(np.ascontiguousarray(a[cut_lo:end]), v.off + cut_lo, v.err, v.ls, v.steps)
+
+    def _charge(self, x: float) -> None:
+        x *= 1 + 1e-12
+        self.spent += x
+        if self.upper:  # (the lower law just drops: a lower bound stays one)
+            self.extra += x
+
+    def _chernoff_cuts(self, lm, room: float) -> tuple[float, float]:
+        """(c_lo, c_hi): the configurations whose slot sum S_A is < c_lo (> c_hi) add at most exp(room) (x mult) to
+        every eps >= e_min (docs F7).  For mu = TS[i] >= -theta and t = TS[j] (t < mu: bottom, t > mu: top):
+            phi_eps(S) <= e^{(theta + mu)(S - eps)},  1{S_A < c} <= e^{(mu - t)(c - S_A)}  (1{S_A > c} likewise),
+        the slot independent of the rest, so the configurations add at most
+            exp(LS - (theta + mu) e_min + (mu - t) c + lm_A(t) + lm_all(mu) - lm_A(mu)),
+        LS + lm_all(mu) the whole composition's log exp-moment at theta + mu (log_mgf carries the margins)."""
+        th = self.theta
+        # (the step vectors' per-entry relative errors: each of the three logs within rel)
+        base = room - (self.log_mgf - th * self.e_min) - 2.02 * self.rel
+        c_lo, c_hi = -math.inf, math.inf
+        for i in range(len(TS)):
+            mu = TS[i]
+            if mu < -th:
+                continue
+            # lm_all(mu), lm_A(t) enter with + (their upper ends, row 1), lm_A(mu) with - (its lower end, row 0)
+            r = base + mu * self.e_min - self.lm_all[1, i] + lm[0, i] - lm[1] - 2e-9
+            d = mu - TS
+            if not math.isfinite(r[i]):
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cc = r / d
+            lo_m = (d > 0) & np.isfinite(cc)
+            hi_m = (d < 0) & np.isfinite(cc)
+            if lo_m.any():
+                c_lo = max(c_lo, float(np.max(cc[lo_m])))
+            if hi_m.any():
+                c_hi = min(c_hi, float(np.min(cc[hi_m])))
+        return c_lo, c_hi
+
+
 class _Direction(fc._Direction):
     """One direction's composed upper and lower laws (fewpart_cert._Direction's compose, other steps)."""
 
@@ -228,21 +468,81 @@ class _Direction(fc._Direction):
         self.steps = steps
         self.target_delta, self.e_target = target_delta, e_target
         self.theta = self.up = self.lo = None
+        self.e_floor = 0.0  # a proven lower bound on this direction's eps searched (0: none known)
+        self.e_min = 0.0
 
-    def compose(self) -> "_Direction":
+    def compose(self, e_min: float | None = None, lower: bool = True) -> "_Direction":
+        """e_min: the laws are bounds at every eps >= e_min only (default: e_target - E_MIN_SPAN / theta, not
+        below e_floor); the upper law's charged bottom truncation costs exp(-theta e_min) x its tilted mass."""
         # the lower law composed itself (fewpart_cert's shifted upper law, B11, evaluates the upper vector
         # with a union-bound penalty five times to pick its threshold: slower here, and no narrower)
         self.theta = fc._theta(self.steps, self.e_target)
+        if e_min is None:
+            e_min = max(self.e_floor, self.e_target - E_MIN_SPAN / self.theta) if self.theta > 0.0 else 0.0
+        self.e_min = e_min = max(0.0, min(e_min, self.e_target))
         _check_spread(self.steps, self.theta)
         t0 = budget.clock()
-        self.up = fc._Law(self.steps, True, self.theta, self.target_delta, 0.0)
+        self.up = _MixLaw(self.steps, True, self.theta, self.target_delta, e_min)
+        self._t_up = budget.clock() - t0
+        if lower:
+            self.compose_lower()
+        return self
+
+    def compose_lower(self) -> None:
         # the lower law costs about what the upper one did: declined before it where that would overrun the
         # budget (H-R10 F4: RR(0.5) x 10 + PSG(2, 0.01) x 50 at 1e-6 spent 3.7 s of its 2 s on the two laws,
         # ~1.85 s each, then declined anyway)
-        if budget.clock() + (budget.clock() - t0) > fc._deadline[0]:
+        if budget.clock() + self._t_up > fc._deadline[0]:
             raise fc._OutOfTime("time budget (the lower law would overrun it)")
-        self.lo = fc._Law(self.steps, False, self.theta, self.target_delta, 0.0)
-        return self
+        self.lo = _MixLaw(self.steps, False, self.theta, self.target_delta, self.e_min)
+
+
+#: the bottom charge's exponents (docs F7): tilts t of the steps' tilted vectors, t_A <= 0 (the slot's left tail)
+#: and mu >= 0 (the rest's extra tilt); any values give a bound
+TS = np.concatenate([-np.geomspace(256.0, 0.25, 21), [0.0], np.geomspace(0.25, 256.0, 21)])
+TS_NEG = np.nonzero(TS < 0.0)[0]
+TS_POS = np.nonzero(TS >= 0.0)[0]
+#: the eps bracket's width aimed at, relative (n_eff(h) h <= GRID_REL eps; issue 9's target is 1e-4)
+GRID_REL = 0.9e-4
+#: e_min = e_target - E_MIN_SPAN / theta: the bottom charge's Chernoff factor exp(theta (e_target - e_min)) is e^3
+E_MIN_SPAN = 3.0
+
+
+def _upper_end(d: "_Direction", delta: float, estimate: float, h: float, n_total: int) -> float | None:
+    """An upper end on eps(delta) from a direction whose upper law is composed for eps >= d.e_min: e with
+    upper(e) <= delta (delta is non-increasing in eps), e_min itself where upper(e_min) <= delta already; None
+    where it runs past eps 1e4."""
+    up = d.up.bound
+    e0 = d.e_min
+    if up(e0) <= delta:
+        return e0
+    a, b = e0, max(estimate, e0, h) * 1.01 + 4 * n_total * h
+    while up(b) > delta:
+        fc._check_time()
+        a, b = b, 2 * b + h
+        if b > 1e4:
+            return None
+    return fc._verified(d.up, delta, a, b, True)
+
+
+def _lower_end(d: "_Direction", delta: float, e_hi: float, h: float, n_total: int) -> float:
+    """A lower end on eps(delta): e >= e_min with lower(e) > delta (fewpart_cert._eps_ends's search, never below
+    e_min), 0 where none is found (nothing proven)."""
+    lo = d.lo.bound
+    e0 = d.e_min
+    if lo(e0) > delta:
+        b = max(e_hi, e0)
+        if lo(b) > delta:  # (a lower bound above delta where the upper is below: impossible; guarded)
+            return e0
+        return fc._verified(d.lo, delta, e0, b, False)
+    for k in range(14):
+        fc._check_time()
+        a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
+        if a <= e0:
+            break
+        if lo(a) > delta:
+            return fc._verified(d.lo, delta, a, e_hi, False)
+    return 0.0
 
 
 #: the upper law's composed vector keeps every sum from the bottom of the support (its low end is dropped only
@@ -250,6 +550,7 @@ class _Direction(fc._Direction):
 #: charged top truncation): where that exceeds MAX_FFT the composition is declined before any FFT (it would end
 #: at _TooBig after ~1-2 s: Laplace(1) x 20 with PSG(1, 0.01) x 100)
 SPREAD_SD = 6.0
+BOTTOM_SD = 20.0
 
 
 def _check_spread(steps, theta: float) -> None:
@@ -269,7 +570,10 @@ def _check_spread(steps, theta: float) -> None:
         m = float(np.dot(w, gg[keep]))
         mean += st.n * m
         var += st.n * float(np.dot(w, (gg[keep] - m) ** 2))
-    n_pred = (mean + SPREAD_SD * math.sqrt(var) - bottom) / steps[0].h
+    # the charged Chernoff cuts (F7) keep roughly the tilted body: a bottom BOTTOM_SD tilted sd below the mean
+    # (Laplace(1) x 20 + PSG(1, 0.01) x 100: the support's bottom -21, the composed vectors' ~ 9 sd below)
+    sd = math.sqrt(var)
+    n_pred = (mean + SPREAD_SD * sd - max(bottom, mean - BOTTOM_SD * sd)) / steps[0].h
     if n_pred > fc.MAX_FFT:
         raise fc._TooBig(int(n_pred))
 
@@ -278,7 +582,7 @@ def feasible(gr: _Groups, eps_lo: float, eps_hi: float, delta: float) -> bool:
     """False where even the coarsest grid the target allows (eps width 1e-4 x eps_hi) gives a Laplace or
     randomized-response step beyond fewpart_cert.MAX_STEP, or a REMOVE composition the spread rule declines
     (tilted for the bracket's geometric mean): checked before the estimate is asked for."""
-    h = fc._grid_h(gr.n_steps, 0.8e-4 * max(eps_hi, 1e-3))
+    h = gr.grid(GRID_REL * max(eps_hi, 1e-3))
     widest = max([t[1] for t, _ in gr.laplace] + [e for e, _ in gr.rr])
     if 2.0 * widest / h + 4 > fc.MAX_STEP:
         return False
@@ -296,31 +600,47 @@ def _directions(gr: _Groups) -> tuple[bool, ...]:
     return (True, False) if gr.psg else (True,)
 
 
-def _eps_one(gr: _Groups, remove: bool, h: float, delta: float, estimate: float, n_total: int):
-    d = _Direction(gr, remove, h, delta, estimate).compose()
-    ends = fc._eps_ends(d, delta, estimate, h, n_total)  # (the search of fewpart_cert's brackets)
-    if ends is None:
-        raise fc._TooBig(0)
-    e_lo, e_hi = ends
-    return e_lo, e_hi, {"theta": d.theta, "len": len(d.up.vec.a), "fft_err": d.up.vec.err,
-                        "extra_upper": d.up.extra}
+def _eps_one(gr: _Groups, remove: bool, h: float, delta: float, estimate: float, n_total: int,
+             e_floor: float = 0.0, other_hi: float | None = None, upper_only: bool = False):
+    """[e_lo, e_hi] on one direction's eps(delta).  other_hi: the other direction's proven upper end; where this
+    direction's upper end is below it, its lower law is not composed (eps = max over directions: the lower end 0
+    loses nothing).  Where the upper end lands on e_min (the estimate was above the answer), composed once more
+    for a lower e_min, centred on that upper end."""
+    for attempt in range(2):
+        d = _Direction(gr, remove, h, delta, estimate)
+        d.e_floor = e_floor
+        d.compose(lower=False)
+        e_hi = _upper_end(d, delta, estimate, h, n_total)
+        if e_hi is None:
+            raise fc._TooBig(0)
+        if attempt == 0 and e_hi <= d.e_min and d.e_min > e_floor and d.theta > 0.0:
+            estimate = e_hi
+            continue
+        break
+    info = {"theta": d.theta, "len": len(d.up.vec.a), "fft_err": d.up.vec.err, "extra_upper": d.up.extra,
+            "e_min": d.e_min}
+    if (other_hi is not None and e_hi <= other_hi) or upper_only:
+        return 0.0, e_hi, dict(info, h=h, lower="not composed: this direction's upper end is below the other's")
+    d.compose_lower()
+    return _lower_end(d, delta, e_hi, h, n_total), e_hi, info
 
 
 def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
-                    width: float | None = None, time_budget: float | None = None
+                    width: float | None = None, time_budget: float | None = None, e_floor: float = 0.0
                     ) -> tuple[float, float, dict[str, Any]] | None:
     """Proven [lower, upper] on eps(delta) (the larger of REMOVE and ADD) of a mix, or None (not a mix this
     module answers, grid beyond fewpart_cert.MAX_FFT, or out of time).
 
     estimate: sets the grid and the tilt only (any value >= 0 gives a valid bracket).
-    width: the eps width aimed at (default 0.8 x (1e-4 relative, 1e-7 absolute below eps 1e-3))."""
+    width: the eps width aimed at (default GRID_REL x eps, 0.8e-7 absolute below eps 1e-3; the grid: Groups.grid).
+    e_floor: a proven lower bound on eps(delta) (the laws are composed for eps >= e_min >= e_floor only)."""
     gr = parse(groups)
     if gr is None or not (0.0 < delta < 1.0) or not (math.isfinite(estimate) and estimate >= 0.0):
         return None
     n_total = gr.n_steps
     if width is None:
-        width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
-    h = fc._grid_h(n_total, width)
+        width = GRID_REL * estimate if estimate >= 1e-3 else 0.8e-7
+    h = gr.grid(width)
     t0 = budget.clock()
     fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
     out: dict[str, Any] = {"h": h, "steps": n_total}
@@ -338,7 +658,15 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
                 if add_ub <= brackets[0][1]:
                     out["add"] = f"eps_ADD <= {add_ub!r} (proven Chernoff bound) <= REMOVE's upper end"
                     continue
-            lo_e, hi_e, info = _eps_one(gr, remove, h, delta, estimate, n_total)
+            if remove:
+                lo_e, hi_e, info = _eps_one(gr, True, h, delta, estimate, n_total, e_floor)
+            else:
+                # ADD's upper end first on the grid 2 h (about half the work): where it is already below REMOVE's
+                # upper end, ADD is settled (eps = max); else on h
+                lo_e, hi_e, info = _eps_one(gr, False, 2.0 * h, delta, estimate, n_total, e_floor,
+                                            brackets[0][1], upper_only=True)
+                if hi_e > brackets[0][1]:
+                    lo_e, hi_e, info = _eps_one(gr, False, h, delta, estimate, n_total, e_floor, brackets[0][1])
             brackets.append((lo_e, hi_e))
             out["remove" if remove else "add"] = dict(info, bracket=(lo_e, hi_e))
     except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError, ValueError) as exc:
@@ -374,7 +702,7 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
                 for remove in _directions(gr):
                     if eps >= gr.sup(remove):
                         continue  # delta of this direction is 0 beyond its loss bound
-                    d = _Direction(gr, remove, h, min(estimate, 0.5), eps).compose()
+                    d = _Direction(gr, remove, h, min(estimate, 0.5), eps).compose(eps)
                     lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
             except fc._OutOfTime:
                 break
@@ -462,7 +790,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         return c
     try:
         if kind == "epsilon":
-            br = epsilon_bracket(groups, x, est, time_budget=tb)
+            br = epsilon_bracket(groups, x, est, time_budget=tb, e_floor=max(c.lower, 0.0))
         else:
             br = delta_bracket(groups, x, est, time_budget=tb)
     except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the certificate stands
