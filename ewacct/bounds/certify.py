@@ -152,6 +152,12 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     z = _zero_epsilon(acc, delta, t0)
     if z is not None:
         return z
+    # the few-participation corner's quick conditioned bracket, before the contour (_corner_first, through
+    # _with_fewpart: the narrowing sources' entry point); where it is within the target it is the certificate
+    pre = _Pre()
+    first = _with_fewpart(acc, "epsilon", delta, _NOTHING_YET, t0, time_budget, pre, first=True)
+    if first is not _NOTHING_YET:
+        return first
     cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
     if cert is not None:
         c = _with_proven(acc, "epsilon", delta, cert, t0)
@@ -162,7 +168,85 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     from .mixed_fft import narrow  # Laplace / RR mixed with Gaussian-type steps: docs/certified_mixed.md
 
     c = narrow(acc, "epsilon", delta, c, time_budget)
-    return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget)
+    return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget, pre)
+
+
+#: CPU seconds the engine's estimate that centres the conditioned bracket tried before the contour may take
+#: (session 13: in the corner it took 2-110 ms where that bracket then answered; where it runs out, nothing is
+#: tried before the contour)
+CORNER_EST_BUDGET = 0.15
+#: CPU seconds of that conditioned bracket (its plan has at most COND_QUICK body cells: 10-200 ms measured)
+CORNER_COND_BUDGET = 0.5
+#: ... tried where q T <= CORNER_QT (its wins measured at q T 2e-7 .. 1e-4; at q T 0.01 .. 1 with T <= 127 the
+#: contour answered in 10-60 ms on the session-13 sample, where asking for the estimate first would add 2-30 ms)
+CORNER_QT = 0.01
+
+
+#: the placeholder _epsilon hands to _with_fewpart(first=True): returned unchanged where nothing is tried first
+_NOTHING_YET = Certificate(0.0, math.inf, "none yet", None, 0.0)
+
+
+class _Pre:
+    """What the conditioned bracket tried before the contour left: the estimate (None where refused or not
+    computed), the grids h it ran on, its rounds and bracket."""
+
+    def __init__(self) -> None:
+        self.est: float | None = None
+        self.grids: list[float] = []
+        self.rounds: list[dict[str, Any]] = []
+        self.lo, self.hi = 0.0, math.inf
+
+
+def _corner_first(acc: Any, delta: float, t0: float, time_budget: float | None, pre: _Pre) -> Certificate | None:
+    """eps of ONE Poisson-subsampled Gaussian group of 3 <= T <= 127 steps with q T <= CORNER_QT (the few-participation
+    corner), before the contour: the conditioned body / tail bracket of bounds/fewpart_cond.py centred on the
+    default engine's estimate (under CORNER_EST_BUDGET), where its plan there has at most COND_QUICK body cells.
+    Where that bracket is within issue 9's target it is the certificate (a proof on its own: docs/certified_fewpart.md
+    C1-C9) and the contour is not tried -- in the corner the contour's attempt, often a failure, cost 0.2-1.1 s
+    (sigma 0.3961, q 2.1e-5, T 4; sigma 136.8, q 4.45e-6, T 18; sigma 12.49, q 4.98e-8, T 7).  Otherwise (None)
+    what it found is left in ``pre`` for _with_fewpart (intersected there; its grid is not run again)."""
+    if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
+        return None
+    from ..methods.base import structure
+
+    groups = list(acc.groups())
+    if structure(groups) != "continuous":
+        return None
+    from . import fewpart_cert
+
+    g = fewpart_cert._psg_groups(groups)
+    if g is None or len(g) != 1 or g[0][2] < 3 or g[0][0] * g[0][2] > CORNER_QT:
+        return None
+    from . import fewpart_cond
+
+    if g[0][2] * (fewpart_cond.COARSE + 1) > COND_QUICK:
+        # the plan's body has T (k_c - k_lo) >= T (COARSE + 1) cells (k_c >= COARSE, k_lo <= -1): never quick here,
+        # so the estimate is not asked for before the contour (sigma 0.584, q 3.61e-7, T 95792: 0.1 s)
+        return None
+    from ..methods import budget
+
+    q, sigma, T = g[0]
+    with budget.limit(CORNER_EST_BUDGET):
+        est = _fewpart_estimate(groups, g, "epsilon", delta)
+    pre.est = est
+    if est is None:
+        return None
+    pl = fewpart_cond.plan(q, sigma, T, delta, est)
+    if pl is None or pl[3] > COND_QUICK:
+        return None
+    pre.grids.append(pl[0])
+    try:
+        br = fewpart_cond.epsilon_bracket(groups, delta, est, time_budget=CORNER_COND_BUDGET)
+    except Exception:  # noqa: BLE001 - a narrowing step only: the contour and the rest follow as before
+        br = None
+    if br is None or not (0.0 <= br[0] <= br[1]):
+        return None
+    pre.lo, pre.hi = br[0], br[1]
+    pre.rounds.append(dict(br[2], estimate=est, bracket=(br[0], br[1])))
+    if _too_wide("epsilon", br[0], br[1]):
+        return None
+    return Certificate(br[0], br[1], f"{COND_SOURCE} (tried before the contour: few-participation corner)", None,
+                       time.perf_counter() - t0, {"conditioned": pre.rounds[-1]})
 
 
 #: eps = 0 proven by a bound on delta(0) (before the contour, which took 0.1-0.5 s for the same [0, 0] in the
@@ -364,7 +448,7 @@ def _centre(lo: float, hi: float) -> float | None:
 
 
 def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
-                  time_budget: float | None = None) -> Certificate:
+                  time_budget: float | None = None, pre: "_Pre | None" = None, first: bool = False) -> Certificate:
     """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
     Gaussian only, with sum q n <= FEWPART_QN: intersected with the narrowing sources below, in this order
     (each a proof about the same number: the intersections are proofs too; an empty one raises):
@@ -383,7 +467,24 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     Any centre gives a valid bracket; a source whose result is still too wide and does not contain its centre
     runs another round (up to ``FEWPART_ROUNDS``) centred on the narrowed bracket (eps only), as long as each
     re-centred round at least halves the width.  A further source is one more entry of this sequence: a function
-    (lo, hi, centre) -> (lower, upper, info) or None."""
+    (lo, hi, centre) -> (lower, upper, info) or None.
+
+    ``first`` (eps, before the contour; ``c`` a placeholder): only the corner's quick conditioned bracket
+    (_corner_first), its findings left in ``pre``; returns its certificate where that is within the target, else
+    ``c`` unchanged.  Later, ``pre``'s bracket is intersected first, its estimate reused, its grid not run again."""
+    if first:
+        got = _corner_first(acc, x, t0, time_budget, pre) if kind == "epsilon" and pre is not None else None
+        return c if got is None else got
+    if pre is not None and pre.rounds:
+        if max(pre.lo, c.lower) > min(pre.hi, c.upper):
+            raise FloatingPointError(f"internal error: certified bracket [{c.lower!r}, {c.upper!r}] and {COND_SOURCE} "
+                                     f"[{pre.lo!r}, {pre.hi!r}] of the same {kind} are disjoint; please report")
+        if pre.lo > c.lower or pre.hi < c.upper:
+            info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
+            info["conditioned_first"] = pre.rounds[-1]
+            c = Certificate(max(pre.lo, c.lower), min(pre.hi, c.upper),
+                            f"{c.source}; intersected with the {COND_SOURCE} (tried before the contour)", None,
+                            time.perf_counter() - t0, info)
     if not _too_wide(kind, c.lower, c.upper):
         return c
     from . import fewpart_cert
@@ -397,7 +498,8 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     st = _Narrowing(kind, c.lower, c.upper)
     one = kind == "epsilon" and len(g) == 1 and g[0][2] >= 3
 
-    cond_grids: list[float] = []  # the grids h the conditioned bracket ran on (a second run on one is useless)
+    # the grids h the conditioned bracket ran on (a second run on one is useless)
+    cond_grids: list[float] = list(pre.grids) if pre is not None else []
 
     def cond(cb: float, quick: bool):
         from . import fewpart_cond
@@ -414,7 +516,7 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
         st.run("conditioned", COND_SOURCE, cond(budget.clock() + COND_BUDGET, True), None)
     if _too_wide(kind, st.lo, st.hi):
         deadline = budget.clock() + tb
-        est = _fewpart_estimate(groups, g, kind, x)
+        est = pre.est if pre is not None and pre.est is not None else _fewpart_estimate(groups, g, kind, x)
 
         def rounded(lo, hi, e):
             if e is None or budget.clock() >= deadline:

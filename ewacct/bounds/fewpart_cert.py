@@ -567,13 +567,17 @@ class _ShiftedLower:
         return max((self.view.fast(e) - self._penalty(e, self.up.fast)) * self.factor, 0.0)
 
 
-def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool) -> float:
+def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool, step0: float = 0.0) -> float:
     """The end of the eps bracket from one law: bisection on the fast approximation between lo and hi
     (f(hi) <= delta < f(lo) verified by the caller with the rigorous bound), then the candidate is
-    verified with the rigorous bound and moved outward until it holds (or the slow bisection answers)."""
+    verified with the rigorous bound and moved outward until it holds (or the slow bisection answers), by steps
+    doubling from max(2e-10 e, 1e-15, step0) (step0: 1e-3 of the bracket's inherent width N h from _eps_ends since
+    session 13 -- the fast value omits the error terms, and steps from 2e-10 e took up to 11 rigorous evaluations
+    at eps ~ 3.5e-6, each a pass over the composed vector; the end moves outward by at most twice what it needs
+    or 2 step0)."""
     f = law.bound
     e = _search(law.fast, delta, lo, hi, want_le, 1e-10, 1e-15)
-    step = max(2e-10 * e, 1e-15)
+    step = max(2e-10 * e, 1e-15, step0)
     for _ in range(40):
         if want_le:
             if e >= hi:
@@ -589,6 +593,10 @@ def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool) ->
             e = max(e - step, lo)
         step *= 2.0
     return _search(f, delta, lo, hi, want_le, 1e-9, 1e-13)
+
+
+#: the first outward step of _verified in the eps searches of _eps_ends, as a fraction of N h (the bracket's width)
+VERIFY_STEP = 1e-3
 
 
 def _search(f, delta: float, lo: float, hi: float, want_le: bool, rtol: float, atol: float) -> float:
@@ -654,7 +662,7 @@ def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
             a, b = b, 2 * b + h
             if b > 1e4:
                 return None
-        e_hi = _verified(d.up, delta, a, b, True)
+        e_hi = _verified(d.up, delta, a, b, True, VERIFY_STEP * n_total * h)
     if lo(0.0) <= delta:
         # the lower law is a bound at every eps, but tilted for the target it can be 0 at eps = 0 (the
         # FFT error term times the weight e^{theta (eps - s)} swamps it) while tight near the target
@@ -667,8 +675,13 @@ def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
             a = e_hi - (1e-4 * 2.0 ** k) * max(e_hi, 1e-3) - n_total * h
             if a <= 0.0:
                 break
+            # the float approximation first (no error terms, ~a pass over a suffix-sum table): a point it puts at or
+            # below delta is not evaluated rigorously (the lower bound is below the value it approximates); any
+            # point kept is still verified, and the end comes from the bisection below either way
+            if d.lo.fast(a) <= delta:
+                continue
             if lo(a) > delta:
-                e_lo = _verified(d.lo, delta, a, e_hi, False)
+                e_lo = _verified(d.lo, delta, a, e_hi, False, VERIFY_STEP * n_total * h)
                 break
     else:
         a = 0.0
@@ -676,7 +689,7 @@ def _eps_ends(d: "_Direction", delta: float, estimate: float, h: float,
         while lo(b) > delta:
             _check_time()
             a, b = b, 2 * b + h
-        e_lo = _verified(d.lo, delta, a, b, False)
+        e_lo = _verified(d.lo, delta, a, b, False, VERIFY_STEP * n_total * h)
     return e_lo, e_hi
 
 
