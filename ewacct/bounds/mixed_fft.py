@@ -43,8 +43,10 @@ from . import fewpart_cert as fc
 from ._two_step_kernel import RL, U, _pb
 
 #: CPU seconds one bracket may spend (fewpart_cert's deadline is set to it; checked before every FFT composition
-#: and in the searches): ~0.2 s with Gaussians, 1-3 s with tens of subsampled steps (their REMOVE tails)
-TIME_BUDGET = 2.0
+#: and in the searches): ~0.2 s with Gaussians, 1-3 s with tens of subsampled steps (their REMOVE tails).  3 s
+#: (was 2): Laplace(1) x 20 + PSG(1, 0.01) x 100 needs 1.8-2.7 s CPU on the loaded 2-core machine (3 laws of
+#: 14 FFT convolutions of 2^19-2^20 points)
+TIME_BUDGET = 3.0
 #: the mixes this module answers: at most this many discretised steps (N h is the width: beyond, the grid
 #: is too fine for the FFT limit at issue 9's target anyway)
 MAX_STEPS = 4096
@@ -550,7 +552,7 @@ def _lower_end(d: "_Direction", delta: float, e_hi: float, h: float, n_total: in
 #: charged top truncation): where that exceeds MAX_FFT the composition is declined before any FFT (it would end
 #: at _TooBig after ~1-2 s: Laplace(1) x 20 with PSG(1, 0.01) x 100)
 SPREAD_SD = 6.0
-BOTTOM_SD = 20.0
+BOTTOM_SD = 12.0
 
 
 def _check_spread(steps, theta: float) -> None:
@@ -604,17 +606,23 @@ def _eps_one(gr: _Groups, remove: bool, h: float, delta: float, estimate: float,
              e_floor: float = 0.0, other_hi: float | None = None, upper_only: bool = False):
     """[e_lo, e_hi] on one direction's eps(delta).  other_hi: the other direction's proven upper end; where this
     direction's upper end is below it, its lower law is not composed (eps = max over directions: the lower end 0
-    loses nothing).  Where the upper end lands on e_min (the estimate was above the answer), composed once more
-    for a lower e_min, centred on that upper end."""
-    for attempt in range(2):
+    loses nothing).  Where the upper end lands on e_min (the estimate was above the answer) or runs away, composed
+    again (at most twice) for a lower estimate and e_min.""" 
+    for attempt in range(3):
         d = _Direction(gr, remove, h, delta, estimate)
         d.e_floor = e_floor
         d.compose(lower=False)
         e_hi = _upper_end(d, delta, estimate, h, n_total)
         if e_hi is None:
+            # no upper end below eps 1e4: an estimate beyond the losses' range tilts so hard that the upper law's
+            # entries below e^-650 of its top go to its infinite state; once more, lower
+            if attempt < 2:
+                estimate = 0.5 * (e_floor + estimate) if e_floor > 0.0 else 0.5 * estimate
+                continue
             raise fc._TooBig(0)
-        if attempt == 0 and e_hi <= d.e_min and d.e_min > e_floor and d.theta > 0.0:
-            estimate = e_hi
+        if attempt < 2 and e_hi <= d.e_min and d.e_min > e_floor and d.theta > 0.0:
+            # eps <= e_min: the estimate was above it; lower (towards e_floor where one is known)
+            estimate = 0.5 * (e_floor + e_hi) if e_floor > 0.0 else 0.7 * e_hi
             continue
         break
     info = {"theta": d.theta, "len": len(d.up.vec.a), "fft_err": d.up.vec.err, "extra_upper": d.up.extra,
@@ -784,11 +792,25 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         return c
     if est is None:
         est = certify._fewpart_estimate(groups, None, kind, x)
+    coarse_first = False
     if est is None:
         est = certify._centre(c.lower, c.upper) if kind == "epsilon" else (c.upper if 0.0 < c.upper < 1.0 else None)
+        coarse_first = est is not None and kind == "epsilon"
     if est is None:
         return c
     try:
+        if kind == "epsilon" and coarse_first:
+            # no engine estimate: a coarse round (grid 8x: ~1/8 of the work) locates eps, then the fine one is
+            # centred on it (its grid and tilt from the located value; e_floor from the proven lower end)
+            t_c = budget.clock()
+            br0 = epsilon_bracket(groups, x, est, width=8.0 * GRID_REL * est, time_budget=0.3 * tb,
+                                  e_floor=max(c.lower, 0.0))
+            if br0 is not None and 0.0 <= br0[0] <= br0[1]:
+                c = _intersect(certify, c, br0, "mixed_rounded_loss_coarse", SOURCE, est, t0)
+                if not certify._too_wide(kind, c.lower, c.upper):
+                    return c
+                est = 0.5 * (c.lower + c.upper) if c.lower > 0.0 else est
+            tb = max(tb - (budget.clock() - t_c), 0.1)
         if kind == "epsilon":
             br = epsilon_bracket(groups, x, est, time_budget=tb, e_floor=max(c.lower, 0.0))
         else:
