@@ -251,13 +251,14 @@ class _Mix:
 
 
 def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float | None,
-                    time_budget: float | None = None, lo: float = 0.0,
-                    hi: float = math.inf) -> tuple[float, float, dict[str, Any]] | None:
+                    time_budget: float | None = None, lo: float = 0.0, hi: float = math.inf,
+                    out: dict[str, Any] | None = None) -> tuple[float, float, dict[str, Any]] | None:
     """Proven [lower, upper] on eps(delta), or None (not such a mix, no bracket within the budget).
 
     estimate: sets where the two ends are verified only (any value > 0); None: the module's own float estimate
     (the lattice over the engine's estimates of the rest, bisected within [lo, hi] -- e.g. a proven bracket;
-    the default engine answers such mixes with a flagged Chernoff bound after ~1.4 s)."""
+    the default engine answers such mixes with a flagged Chernoff bound after ~1.4 s).  out: receives that
+    estimate ("estimate") where given."""
     sp = _split(groups)
     if sp is None or not (0.0 < delta < 1.0):
         return None
@@ -266,6 +267,8 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
         mix = _Mix(*sp, t0 + (TIME_BUDGET if time_budget is None else time_budget))
         if estimate is None:
             estimate = mix.epsilon_estimate(delta, lo, hi)
+            if out is not None:
+                out["estimate"] = estimate  # (for the caller's next source where this one declines)
         if estimate is None or not (math.isfinite(estimate) and estimate > 0.0):
             return None
         for r in HALF_WIDTHS:
