@@ -23,18 +23,24 @@ import warnings
 
 
 def _load_old(rev: str) -> None:
+    import os
+    import tempfile
+
     import ewacct.bounds  # noqa: F401
 
+    tmp = tempfile.mkdtemp(prefix="mixes_m2_before_")
     for name in ("mixed_fft", "rr_contour"):
         src = subprocess.run(["git", "show", f"{rev}:ewacct/bounds/{name}.py"], capture_output=True, text=True,
                              check=True).stdout
+        path = os.path.join(tmp, f"{name}.py")  # (a real file: Numba's cache needs one)
+        with open(path, "w") as f:
+            f.write(src)
         full = f"ewacct.bounds.{name}"
-        spec = importlib.util.spec_from_loader(full, loader=None)
+        spec = importlib.util.spec_from_file_location(full, path)
         mod = importlib.util.module_from_spec(spec)
         mod.__package__ = "ewacct.bounds"
-        mod.__file__ = f"<{rev}:{name}.py>"
         sys.modules[full] = mod
-        exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+        spec.loader.exec_module(mod)
         setattr(sys.modules["ewacct.bounds"], name, mod)
 
 
