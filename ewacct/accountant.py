@@ -296,7 +296,7 @@ class Accountant:
         _raise_failed(diags, methods)
         lower = upper = cert = None
         if certify:
-            lower, upper, cert = dispatch.certify_delta(self, eps_arr)
+            lower, upper, cert = dispatch.certify_delta(self, eps_arr, est, diags, valid, methods)
         _warn_invalid(valid, methods)
         return _pack(DeltaResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, epsilon=eps_arr,
                      _shape=np.shape(target_epsilon))
@@ -335,7 +335,8 @@ class Accountant:
         _raise_failed(diags, methods)
         lower = upper = cert = None
         if certify:
-            lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options or {})
+            lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options or {},
+                                                             valid, methods)
         _warn_invalid(valid, methods)
         return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr,
                      _shape=np.shape(target_delta))

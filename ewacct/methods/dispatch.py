@@ -15,9 +15,19 @@ the one place that fixes the order):
    FEW_TRUNC_BUDGET); the full engine is tried after all should the quadrature fail too;
 5. for two subsampled-Gaussian steps (sigma >= 0.1), the verified bracket of the cell enclosure
    (:mod:`ewacct.bounds.two_step`; ``"exact-two-step"``: the midpoint, valid where the bracket is within
-   EXACT_RTOL, else flagged with the bracket beside it), tried right after the direct quadrature fails or
-   returns an estimate outside its tolerance;
-6. a rigorous Chernoff upper bound, flagged ``valid=False`` (``"chernoff-bound"``).
+   EXACT_RTOL, else flagged with the bracket's verified upper end as the value, a proven upper bound), tried
+   right after the direct quadrature fails or returns an estimate outside its tolerance;
+6. a proven upper bound, flagged ``valid=False`` (``"chernoff-bound"``): the smallest of the Chernoff bound
+   with the log-MGF enclosed rigorously (:mod:`ewacct.bounds.proven`; the floating-point one, said so in the
+   note, where the enclosures do not cover the composition), for eps(delta) of subsampled Gaussians the
+   inverse of the proven tail bound (:mod:`.tail_bound`), for delta(eps) the delta(0) and tail bounds.
+
+What a flagged (``valid=False``) answer of this chain is: a proven upper bound (BOUND_METHODS, or a two-step
+bracket's upper end, ``diagnostics['upper_bound']`` equal to the value), or an estimate (a quadrature that
+missed its tolerance by little, an exact stage's answer above the tolerance, the tilted expansion where the
+exact Laplace evaluation failed), whose note says "estimate" and which carries a proven upper bound in
+``diagnostics['upper_bound']`` (:meth:`ExactDispatch._flagged_estimate`; the bound itself is the answer where
+the estimate lies above it).
 
 Every query point runs under one CPU budget shared by all these stages (:mod:`.budget`, 0.6 s): each
 engine's own net is capped by it, no stage starts once it is spent, and the bound then answers, its note
@@ -265,11 +275,12 @@ class ExactDispatch:
                     two = self._two_step(kind, x, row.value, f"{name}: estimated relative error "
                                                              f"{row.diagnostics.get('rel_error')} above {EXACT_RTOL:g}")
                     if two is not None:
-                        lo, hi = two.diagnostics["lower"], two.diagnostics["upper"]
-                        if two.valid or not lo <= row.value <= hi:
-                            return two
-                        return row._replace(diagnostics={**row.diagnostics, "two_step_lower": lo,
-                                                         "two_step_upper": hi})
+                        # valid: the bracket's midpoint; flagged: its verified upper end (a proven upper bound,
+                        # where the stage's flagged estimate was an estimate), the estimate beside it
+                        return two._replace(diagnostics={**two.diagnostics, "stage_estimate": float(row.value),
+                                                         "stage_method": row.method})
+                    # a flagged estimate: with a proven upper bound beside it (or the bound, where smaller)
+                    return self._flagged_estimate(kind, x, row, why)
                 return row
             except errors as exc:
                 why = str(exc) if why is None else f"{why}; {name}: {exc}"
@@ -299,6 +310,8 @@ class ExactDispatch:
         if two:
             return two
         bound = self._chernoff(kind, x, why)
+        if bound.valid:
+            return bound  # eps = 0, proven by the tail bound at eps = 0 (_chernoff)
         if near is not None and near[0] <= bound.value:
             # the estimate, flagged, with the rigorous bound beside it: the bound alone was 6.5x the truth
             # at sigma 0.333, q 2.9e-5, T 4, delta 1.16e-6 (5.60 vs 0.8655) and 1e8x for a delta
@@ -306,12 +319,50 @@ class ExactDispatch:
             # quadrature's error estimate was 2e-6
             diag = {"rel_error": float(near[1]), "why_not_exact": why, "upper_bound": float(bound.value),
                     "upper_bound_method": bound.method,
+                    "upper_bound_source": bound.diagnostics.get("upper_bound_source"),
                     "note": f"the {near[3]} missed its tolerance ({EXACT_RTOL:g}): the value "
-                            f"is its estimate (estimated relative error {near[1]:.2g}), not certified; a rigorous "
-                            f"upper bound is diagnostics['upper_bound']"}
+                            f"is its estimate (estimated relative error {near[1]:.2g}), not a bound and not "
+                            f"certified; a proven upper bound is diagnostics['upper_bound']"}
             label = "exact-direct" if near[3] == "direct quadrature" else "exact-fewpart"
             return Row(float(near[0]), near[2], False, diag, label)
         return bound
+
+    def _flagged_estimate(self, kind: str, x: float, row: Row, why: str | None = None) -> Row:
+        """A flagged estimate (``valid=False``, not a bound) with a proven upper bound beside it in
+        ``diagnostics['upper_bound']`` (the CLI states that bound), its note saying it is an estimate; the bound
+        itself (flagged) where the estimate lies above it.  Rows that are valid, bounds (BOUND_METHODS) or
+        already carry an upper bound are returned unchanged.  The bound: :meth:`_chernoff` where the contour
+        engine applies, else :meth:`_proven_chernoff` (Laplace and randomized response by their closed MGFs);
+        where neither can be formed the note says so."""
+        if row.valid or row.method in BOUND_METHODS or row.diagnostics.get("upper_bound") is not None:
+            return row
+        bound: Row | None = None
+        if self.eng is not None:
+            bound = self._chernoff(kind, x, why)
+        else:
+            pv = self._proven_chernoff(kind, x)
+            if pv is not None:
+                d = max(pv, key=pv.get)
+                src = "Chernoff bound with the log-MGF enclosed rigorously (ewacct.bounds.proven)"
+                bound = Row(float(pv[d]), d, False, {"error": why, "upper_bound_source": src,
+                                                    "note": f"the value is a rigorous upper bound ({src}), not the "
+                                                            "exact answer"}, "chernoff-bound")
+        note = row.diagnostics.get("note")
+        head = f"{note}; " if note else ""
+        if bound is None:
+            return row._replace(diagnostics={**row.diagnostics, "note": head + (
+                "the value is an estimate (valid=False), not a bound; no proven upper bound could be formed here")})
+        if bound.valid:
+            return bound  # eps = 0, proven (the tail bound at eps = 0)
+        if row.value > bound.value:
+            return bound._replace(diagnostics={**bound.diagnostics, "estimate": float(row.value),
+                                               "estimate_method": row.method,
+                                               "estimate_rel_error": row.diagnostics.get("rel_error")})
+        return row._replace(diagnostics={
+            **row.diagnostics, "upper_bound": float(bound.value), "upper_bound_method": bound.method,
+            "upper_bound_source": bound.diagnostics.get("upper_bound_source"),
+            "note": head + ("the value is an estimate (valid=False: its estimated error is above the tolerance "
+                            f"{EXACT_RTOL:g}), not a bound; a proven upper bound is diagnostics['upper_bound']")})
 
     # ------------------------------------------------------------------ Laplace
     def _tilted(self, kind: str, x: float, note: str, error: str | None = None) -> Row:
@@ -346,16 +397,21 @@ class ExactDispatch:
         if kind == "epsilon":
             if rest_dispatch is not None:
                 r = rest_dispatch.rows("epsilon", np.array([x]))[0]
-            v = (r.value if r is not None else 0.0) + eps_l
+            v = (_upper_of(r) if r is not None else 0.0) + eps_l
         elif rest_dispatch is None:
             v = 0.0 if x >= eps_l else 1.0
         elif x >= eps_l:
             r = rest_dispatch.rows("delta", np.array([x - eps_l]))[0]
-            v = min(1.0, r.value)
+            v = min(1.0, _upper_of(r))
         else:
             v = 1.0
         if r is not None:
-            diag["rest"] = {"value": float(r.value), "method": r.method, "valid": bool(r.valid)}
+            diag["rest"] = {"value": float(r.value), "method": r.method, "valid": bool(r.valid),
+                            "upper_used": float(_upper_of(r))}
+            if not (r.valid or r.method in BOUND_METHODS or r.diagnostics.get("upper_bound") is not None):
+                # (not reached: every flagged answer of the chain is a bound or carries one) never called a bound
+                diag["note"] = ("the exact evaluation of this Laplace mix did not settle; the value is the rest's "
+                                "flagged estimate plus the Laplace steps' pure epsilon: an estimate, not a bound")
         check_finite(kind, v)
         return Row(float(v), "remove", False, diag, "composition-bound")
 
@@ -372,9 +428,9 @@ class ExactDispatch:
             # 1e-6-8.3e-6 above dp_accounting's pessimistic PLD (an upper bound) for several Laplace scales, e.g.
             # Laplace(1.0749) x 23 + Laplace(2.9860) x 11 + Laplace(25.730) x 13 at delta 5.009e-4
             r = self._tilted(kind, x, LAPLACE_FAILED_NOTE, str(exc))
-            return r._replace(valid=False)
+            return self._flagged_estimate(kind, x, r._replace(valid=False), str(exc))
         diag = {**diag, "rel_error": rel, "directions": "remove and add have the same law (Laplace symmetry)"}
-        return Row(v, "remove", rel <= EXACT_RTOL, diag, "exact")
+        return self._flagged_estimate(kind, x, Row(v, "remove", rel <= EXACT_RTOL, diag, "exact"))
 
     def _laplace_mixed(self, mixed: dict[str, Any], kind: str, x: float) -> Row:
         """Laplace composed with mechanisms that have a complex log-MGF: both directions by the full
@@ -390,7 +446,7 @@ class ExactDispatch:
                 # is below the REMOVE value (the maximum is then unchanged)
                 why = _add_not_larger(mixed["add"], kind, x, best.value)
                 if why is not None:
-                    return best._replace(diagnostics={**best.diagnostics, "add": why})
+                    return self._flagged_estimate(kind, x, best._replace(diagnostics={**best.diagnostics, "add": why}))
             try:
                 v, rel, diag = mixed[d].delta(x) if kind == "delta" else mixed[d].epsilon(x)
                 check_finite(kind, v)
@@ -398,7 +454,7 @@ class ExactDispatch:
                 return self._composition_bound(kind, x, str(exc))
             best = _worse(best, Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact"))
         assert best is not None
-        return best
+        return self._flagged_estimate(kind, x, best)
 
     def _lattice_mixed(self, lat: Any, kind: str, x: float) -> Row:
         """Randomized response mixed with anything else (:class:`.mixed_exact.LatticeMix`): both
@@ -410,7 +466,8 @@ class ExactDispatch:
         best: Row | None = None
         for d in DIRECTIONS:
             if d == "add" and best is not None and lat.symmetric:
-                return best._replace(diagnostics={**best.diagnostics, "add": "the same law as REMOVE"})
+                return self._flagged_estimate(kind, x, best._replace(
+                    diagnostics={**best.diagnostics, "add": "the same law as REMOVE"}))
             try:
                 v, rel, diag = lat.delta(x, d) if kind == "delta" else lat.epsilon(x, d)
                 check_finite(kind, v)
@@ -418,7 +475,7 @@ class ExactDispatch:
                 return self._lattice_bound(kind, x, str(exc))
             best = _worse(best, Row(v, d, rel <= EXACT_RTOL, {**diag, "rel_error": rel}, "exact"))
         assert best is not None
-        return best
+        return self._flagged_estimate(kind, x, best)
 
     def _lattice_what(self) -> str:
         rest = [m for m, n in self.groups if int(n) > 0 and not isinstance(m, RandomizedResponse)]
@@ -559,10 +616,17 @@ class ExactDispatch:
                 "note": ("two steps: the value is the midpoint of the verified bracket of the cell enclosure "
                          "(ewacct.bounds.two_step), diagnostics['lower'] .. ['upper']")}
         if not ok:
-            diag["note"] += (f"; the bracket is wider than the tolerance ({EXACT_RTOL:g} relative): not certified "
-                             "to it, the rigorous upper end is diagnostics['upper']")
-        check_finite(kind, mid)
-        return Row(mid, "remove", ok, diag, "exact-two-step")
+            # flagged: the verified upper end (a proven upper bound, the conservative answer), not the midpoint
+            # (an estimate)
+            diag.update(estimate=mid, upper_bound=hi, upper_bound_method="exact-two-step",
+                        upper_bound_source="upper end of the verified two-step bracket (ewacct.bounds.two_step)",
+                        note=("two steps: the verified bracket of the cell enclosure (ewacct.bounds.two_step), "
+                              f"diagnostics['lower'] .. ['upper'], is wider than the tolerance ({EXACT_RTOL:g} "
+                              "relative): the value is its upper end, a proven upper bound, not certified to the "
+                              "tolerance (the midpoint is diagnostics['estimate'])"))
+        val = mid if ok else hi
+        check_finite(kind, val)
+        return Row(val, "remove", ok, diag, "exact-two-step")
 
     def _tail_bound(self, eps: float) -> float | None:
         """log of the proven upper bound on delta(eps) of :mod:`.tail_bound` (both directions), memoised per
@@ -587,32 +651,96 @@ class ExactDispatch:
         return memo[eps]
 
     def _against_tail(self, kind: str, x: float, row: Row) -> Row:
-        """A delta answered valid above the proven tail bound (where computed) is flagged: one of the two is
-        wrong, and the bound is the proven one."""
+        """A delta answered valid above the proven tail bound (where computed) is replaced by that bound,
+        flagged (``"chernoff-bound"``): one of the two is wrong, and the bound is the proven one."""
         if kind != "delta" or not row.valid:
             return row
         tail = self.__dict__.get("_tail_memo", {}).get(x)
         if tail is None or row.value <= 0.0 or math.log(row.value) <= tail + 1e-6:
             return row
-        return row._replace(valid=False, diagnostics={
-            **row.diagnostics, "log_upper_bound": tail,
-            "note": f"the value lies above the proven tail bound exp({tail:.6g}) (methods/tail_bound.py): not trusted"})
+        # the proven bound is the answer (flagged): the engine's value above it is not trusted
+        src = ("tail bound: union bound beyond a truncation level plus a Chernoff bound on the truncated product "
+               "measure, methods/tail_bound.py")
+        return Row(float(math.exp(min(tail, 0.0))), row.direction, False, {
+            **row.diagnostics, "log_upper_bound": tail, "estimate": float(row.value), "upper_bound_source": src,
+            "note": f"the engine's value {row.value:.6g} lies above the proven tail bound exp({tail:.6g}) "
+                    "(methods/tail_bound.py), so it is not trusted; the value is that proven upper bound"},
+            "chernoff-bound")
+
+    def _proven_chernoff(self, kind: str, x: float) -> dict[str, float] | None:
+        """Per direction, the Chernoff bound with the log-MGF enclosed rigorously (:mod:`ewacct.bounds.proven`:
+        delta(eps) <= exp(psi(s) - s eps), psi(s) = K(s) + s log s - (s+1) log(s+1), K from the outward-rounded
+        real-MGF enclosures; eps(delta) <= (psi(s) - log delta) / s, and <= the largest privacy loss); None
+        where the enclosures do not cover a mechanism of the composition.  3-8 ms."""
+        from ..bounds import proven
+
+        try:
+            out = {}
+            for d in DIRECTIONS:
+                cd = proven._Dir(self.groups, d)
+                if kind == "epsilon":
+                    out[d] = min(proven.chernoff_eps_upper(cd, math.log(x))[0], cd.loss_sup)
+                else:
+                    out[d] = 0.0 if x >= cd.loss_sup else proven.chernoff_delta_upper(cd, x)
+        except Exception:  # noqa: BLE001 - NotCertifiable, or an enclosure that failed: the float bound answers
+            return None
+        if not all(math.isfinite(v) and v >= 0.0 for v in out.values()):
+            return None
+        return out
 
     def _chernoff(self, kind: str, x: float, why: str | None) -> Row:
-        """A rigorous upper bound when no exact stage settled the query (flagged invalid)."""
+        """The flagged (``valid=False``) upper bound answering where no exact stage settled: the smallest of
+        the proven bounds available, each a theorem given its inputs (which one is in the note and in
+        ``diagnostics['upper_bound_source']``):
+
+        * the Chernoff bound with the log-MGF enclosed rigorously (:meth:`_proven_chernoff`); where the
+          enclosures do not cover the composition, the Chernoff bound from the floating-point log-MGF (its
+          quadrature error, ~1e-12 relative, not enclosed: the note says so);
+        * eps(delta), subsampled Gaussians: the inverse of the proven tail bound of :mod:`.tail_bound` (union
+          bound beyond a truncation level plus a Chernoff bound on the truncated product measure): every e
+          with that bound <= delta is >= eps(delta).  PSG(0.3, 1e-9) x 3 at delta 1e-12: 7.0033 -> 0.0918
+          (eps = 0.010942); PSG(0.557, 1.269e-5) x 56876 at 5.41e-10: 3.1815 -> 1.4185 (eps = 1.1390);
+        * delta(eps): delta(0) bounds (joint convexity / record use, Hellinger affinity) and the tail bound."""
         from .exact import chernoff_eps, chernoff_log_delta
 
         if kind == "epsilon":
             vals = {d: chernoff_eps(self.eng.dirs[d].K, math.log(x)) for d in DIRECTIONS}
         else:
             vals = {d: math.exp(min(0.0, chernoff_log_delta(self.eng.dirs[d].K, x))) for d in DIRECTIONS}
+        proven_vals = self._proven_chernoff(kind, x)
+        if proven_vals is not None:
+            vals = proven_vals
+            ineq = ("eps(delta) <= (psi(s) - log delta) / s" if kind == "epsilon"
+                    else "delta(eps) <= exp(psi(s) - s eps)")
+            src = f"Chernoff bound with the log-MGF enclosed rigorously (ewacct.bounds.proven): {ineq}"
+        else:
+            src = ("Chernoff bound from the floating-point log-MGF (its quadrature error, ~1e-12 relative, is not "
+                   "enclosed)")
         d = max(vals, key=vals.get)
         diag = {"error": why, "note": "exact quadrature did not converge within its budget; the value is a "
-                "rigorous upper bound (Chernoff), not the exact answer"}
+                "rigorous upper bound (Chernoff), not the exact answer", "upper_bound_source": src}
         if why is not None and budget.NOTE in why:
             diag["note"] = (f"exact quadrature did not converge: {budget.NOTE} (methods/budget.py: "
                             f"{budget.CALL_BUDGET:g} s of CPU per query); the value is a rigorous upper bound "
                             "(Chernoff), not the exact answer")
+        diag["note"] = diag["note"].replace("(Chernoff)", f"({src})")
+        if kind == "epsilon":
+            tail = self._tail_eps(x, vals[d])
+            if tail is not None:
+                e, info = tail
+                if e == 0.0:
+                    # the proven tail bound at eps = 0 is below the target: delta(0) <= target, eps = 0 exactly
+                    return Row(0.0, "remove", True, {
+                        "note": "delta(0) <= target (proven tail bound at eps = 0, methods/tail_bound.py): eps = 0",
+                        "rel_error": 0.0, "error": why}, "exact")
+                src = ("inverse of the proven tail bound (methods/tail_bound.py: union bound beyond a truncation "
+                       "level plus a Chernoff bound on the truncated product measure; any eps whose bound is <= "
+                       "delta is >= eps(delta))")
+                diag["note"] = diag["note"].replace(diag["upper_bound_source"], src)
+                diag["upper_bound_source"] = src
+                diag["chernoff_upper_bound"] = float(vals[d])
+                diag["tail_bound_search"] = info
+                return Row(float(e), d, False, diag, "chernoff-bound")
         if kind == "delta" and x >= 0.0:
             # delta is non-increasing in eps and delta(0) = TV <= the engine's bound (joint convexity /
             # P(the record is used)): where that is smaller (few participations, small eps: Chernoff gave
@@ -631,15 +759,37 @@ class ExactDispatch:
                 # T 30, eps 9.8e-6 gave the Hellinger bound 6.3e-8 where delta < 1e-1000
                 src = ("tail bound: union bound beyond a truncation level plus a Chernoff bound on the truncated "
                        "product measure, methods/tail_bound.py")
-                diag["note"] = diag["note"].replace("(Chernoff)", f"({src})")
+                diag["note"] = diag["note"].replace(diag["upper_bound_source"], src)
                 diag["upper_bound_source"] = src
                 diag["log_upper_bound"] = tail
                 return Row(float(math.exp(min(tail, 0.0))), d, False, diag, "chernoff-bound")
             if b0 < vals[d]:
-                diag["note"] = diag["note"].replace("(Chernoff)", f"(delta(eps) <= delta(0) <= {src})")
+                diag["note"] = diag["note"].replace(diag["upper_bound_source"], f"delta(eps) <= delta(0) <= {src}")
                 diag["upper_bound_source"] = src
                 return Row(float(b0), d, False, diag, "chernoff-bound")
         return Row(float(vals[d]), d, False, diag, "chernoff-bound")
+
+    def _tail_eps(self, delta: float, eps_hi: float) -> tuple[float, dict[str, Any]] | None:
+        """(a proven upper bound on eps(delta) below ``eps_hi``, search details) from the tail bound of
+        :mod:`.tail_bound` (subsampled Gaussians with q < 1 only); 0.0 where delta(0) <= delta is proven;
+        None where it does not apply or gives nothing below ``eps_hi``.  20-120 ms."""
+        from . import tail_bound
+
+        if self._fewpart_groups() is None or not (eps_hi > 0.0):
+            return None
+        try:
+            return tail_bound.epsilon_bound(self.groups, delta, eps_hi)
+        except (ArithmeticError, ValueError):
+            return None
+
+
+def _upper_of(row: Row) -> float:
+    """The value of a chain's row to build an upper bound from: a valid answer's value (exact to its
+    tolerance), a bound's value, a flagged estimate's proven ``upper_bound`` (else its value)."""
+    if row.valid or row.method in BOUND_METHODS:
+        return float(row.value)
+    ub = row.diagnostics.get("upper_bound")
+    return float(ub) if ub is not None else float(row.value)
 
 
 class _GroupsView:
@@ -768,11 +918,38 @@ def against_exact(exact: list[Row], est: np.ndarray, direction: np.ndarray, vali
 
 
 # ---------------------------------------------------------------------- certified brackets
+def _clamp_flagged(i: int, est: np.ndarray, diags: list[dict[str, Any]], lo: float, hi: float,
+                   valid: Any, methods: Any) -> None:
+    """A flagged answer (``valid=False``) outside its certified bracket [lo, hi], in place: both ends are proven
+    (eps or delta lies in it), so the nearer end is closer to the truth than the answer.  A flagged upper bound
+    (BOUND_METHODS) above ``hi`` becomes ``hi``, a tighter proven upper bound; a flagged estimate becomes the
+    nearer end.  The answer it replaces stays in ``diagnostics['unclamped']``.  Valid answers are left alone
+    (outside the bracket they are a defect, warned about by the caller)."""
+    if valid is None or bool(valid[i]) or not (lo <= hi) or lo - 1e-9 <= est[i] <= hi + 1e-9:
+        return
+    is_bound = methods is not None and methods[i] in BOUND_METHODS
+    old = float(est[i])
+    if old > hi:
+        est[i] = hi
+        what = ("lowered to the certified upper end (a tighter proven upper bound)" if is_bound
+                else "lowered to the certified upper end (the bracket's nearer end; a proven upper bound)")
+    elif not is_bound:
+        est[i] = lo
+        what = "raised to the certified lower end (the bracket's nearer end; still an estimate, not a bound)"
+    else:
+        return  # a proven upper bound below a proven lower end: a defect; the caller warns
+    diags[i] = {**diags[i], "unclamped": old,
+                "note": f"{diags[i].get('note') or 'flagged answer'}; the flagged value {old:.8g} lay outside its "
+                        f"certified bracket [{lo:.8g}, {hi:.8g}]: {what}"}
+
+
 def certify_epsilon(acc: Any, d_arr: np.ndarray, est: np.ndarray, diags: list[dict[str, Any]],
-                    opts: dict[str, Any]):
+                    opts: dict[str, Any], valid: Any = None, methods: Any = None):
     """(lower, upper, source) of eps per delta from :func:`ewacct.bounds.certify.certified_epsilon`;
-    a fallback's estimate above the certified upper end is lowered to it, an estimate outside its
-    bracket is flagged and warned about."""
+    a fallback's estimate above the certified upper end is lowered to it, a flagged answer outside its
+    bracket is moved to the bracket's nearer end (:func:`_clamp_flagged`, given ``valid`` and ``methods``:
+    PSG(0.3, 1e-9) x 3 at delta 1e-12 kept the flagged bound 7.003 beside the bracket [0.0109413, 0.0109420]),
+    and a valid estimate outside its bracket is flagged in the diagnostics and warned about."""
     from ..bounds.certify import certified_epsilon
 
     lo = np.empty_like(est)
@@ -786,6 +963,7 @@ def certify_epsilon(acc: Any, d_arr: np.ndarray, est: np.ndarray, diags: list[di
             est[i] = c.upper
         sources.append(c.source)
         diags[i] = {**diags[i], "certificate": c.as_dict()}
+        _clamp_flagged(i, est, diags, float(c.lower), float(c.upper), valid, methods)
         if not (c.lower - 1e-9 <= est[i] <= c.upper + 1e-9):
             diags[i]["estimate_outside_bracket"] = True
             warnings.warn(
@@ -794,8 +972,10 @@ def certify_epsilon(acc: Any, d_arr: np.ndarray, est: np.ndarray, diags: list[di
     return lo, hi, _source(sources)
 
 
-def certify_delta(acc: Any, e_arr: np.ndarray):
-    """(lower, upper, source) of delta per eps from :func:`ewacct.bounds.certify.certified_delta`."""
+def certify_delta(acc: Any, e_arr: np.ndarray, est: np.ndarray | None = None,
+                  diags: list[dict[str, Any]] | None = None, valid: Any = None, methods: Any = None):
+    """(lower, upper, source) of delta per eps from :func:`ewacct.bounds.certify.certified_delta`; with ``est``
+    and ``diags``, a flagged answer outside its bracket is moved to its nearer end (:func:`_clamp_flagged`)."""
     from ..bounds.certify import certified_delta
 
     lo = np.empty_like(e_arr)
@@ -805,6 +985,8 @@ def certify_delta(acc: Any, e_arr: np.ndarray):
         c = certified_delta(acc, float(e))
         lo[i], hi[i] = c.lower, c.upper
         sources.append(c.source)
+        if est is not None and diags is not None:
+            _clamp_flagged(i, est, diags, float(c.lower), float(c.upper), valid, methods)
     return lo, hi, _source(sources)
 
 

@@ -333,9 +333,74 @@ def log_delta_bound(groups: Sequence[tuple[Any, int]], eps: float,
     gs = _groups(groups)
     if gs is None or not (eps >= 0.0 and math.isfinite(eps)):
         return None
+    return _log_bound(gs, float(eps), below)
+
+
+def _log_bound(gs: list[_Group], eps: float, below: float | None) -> tuple[float, dict[str, Any]]:
     with np.errstate(over="ignore", under="ignore"):
-        add = _add_log_bound(gs, float(eps))
-        rem, info = _remove_log_bound(gs, float(eps), full=False)
+        add = _add_log_bound(gs, eps)
+        rem, info = _remove_log_bound(gs, eps, full=False)
         if below is None or not max(rem, add) < below:
-            rem, info = _remove_log_bound(gs, float(eps))
+            rem, info = _remove_log_bound(gs, eps)
     return max(rem, add), {"remove": rem, "add": add, **info}
+
+
+#: the inverse search's stopping rules (:func:`epsilon_bound`): relative width of the bracket of the bound's
+#: root, evaluations (2-5 ms each) and CPU seconds
+EPS_RTOL = 1e-5
+EPS_EVALS = 20
+EPS_SECONDS = 0.15
+
+
+def epsilon_bound(groups: Sequence[tuple[Any, int]], delta: float,
+                  eps_hi: float) -> tuple[float, dict[str, Any]] | None:
+    """A rigorous upper bound on eps(delta) (both directions) below ``eps_hi`` from :func:`log_delta_bound`;
+    None where the bound does not apply or is not below ``delta`` at ``eps_hi`` (it then gives nothing
+    better than that upper end).
+
+    eps(delta) = inf{e >= 0 : delta(e) <= delta} and delta(e) is non-increasing, so every e whose proven
+    bound is at most delta is itself an upper bound on eps(delta): the search keeps such a point as its
+    upper end (the bound need not be monotone in e for this; it only makes the search find its root).
+    0.0 (proven: delta(0) <= delta) where the bound at e = 0 is already at most delta.  A regula falsi
+    (Illinois) on the log bound, bisection where it stalls, to EPS_RTOL relative or EPS_EVALS evaluations or
+    EPS_SECONDS of CPU, whichever comes first."""
+    import time
+
+    gs = _groups(groups)
+    if gs is None or not (0.0 < delta < 1.0) or not (eps_hi > 0.0 and math.isfinite(eps_hi)):
+        return None
+    ld = math.log(delta)
+    t0 = time.process_time()
+    n = [0]
+
+    def g(e: float) -> float:
+        n[0] += 1
+        v = _log_bound(gs, e, ld)[0] - ld
+        return v if not math.isnan(v) else math.inf
+
+    gb = g(eps_hi)
+    if not gb <= 0.0:
+        return None
+    a, b = 0.0, eps_hi
+    ga = g(0.0)
+    if ga <= 0.0:
+        return 0.0, {"evaluations": n[0], "note": "the bound at eps = 0 is below delta"}
+    side = 0
+    while b - a > EPS_RTOL * b and n[0] < EPS_EVALS and time.process_time() - t0 < EPS_SECONDS:
+        e = math.nan
+        if math.isfinite(ga) and math.isfinite(gb) and ga != gb:
+            e = b - gb * (b - a) / (gb - ga)
+        if not (a + 0.01 * (b - a) < e < b - 0.01 * (b - a)):
+            e = 0.5 * (a + b)
+        ge = g(e)
+        if ge <= 0.0:
+            b, gb = e, ge
+            if side == -1:
+                ga *= 0.5
+            side = -1
+        else:
+            a, ga = e, ge
+            if side == 1:
+                gb *= 0.5
+            side = 1
+    return float(b), {"evaluations": n[0], "lower_search_end": float(a)}
