@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     # warm: compile/load the kernels and the certificate's first-call work before any clock
     run_point(1.0, 1e-4, 10, 1e-5)
     run_point(16.0, 1e-4, 1000, 1e-9)
+    # ... and the few-participation corner's (the rounded and conditioned brackets' Numba kernels)
+    run_point(0.97, 1.5e-6, 39, 2.7e-6)
+    run_point(0.5, 1e-3, 10, 1e-10)
     rows = []
     for s, q, T, d in grid(a.n, a.seed, a.wide_grid):
         r = run_point(s, q, T, d)
