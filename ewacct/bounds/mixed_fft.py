@@ -47,6 +47,9 @@ from ._two_step_kernel import RL, U, _pb
 #: (was 2): Laplace(1) x 20 + PSG(1, 0.01) x 100 needs 1.8-2.7 s CPU on the loaded 2-core machine (3 laws of
 #: 14 FFT convolutions of 2^19-2^20 points)
 TIME_BUDGET = 3.0
+#: eps brackets ask the default engine for the estimate that centres them (0.01-2.7 s for Laplace mixes, a flagged
+#: Chernoff bound for most RR + PSG ones) only where this is True; else a coarse round (grid 8x) centres the fine one
+ENGINE_ESTIMATE = False
 #: the mixes this module answers: at most this many discretised steps (N h is the width: beyond, the grid
 #: is too fine for the FFT limit at issue 9's target anyway)
 MAX_STEPS = 4096
@@ -791,7 +794,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
             c = _intersect(certify, c, br, name, src, est, t0)
     if kind == "epsilon" and math.isfinite(c.upper) and c.upper > 0.0 and not feasible(gr, c.lower, c.upper, x):
         return c
-    if est is None:
+    if est is None and (kind != "epsilon" or ENGINE_ESTIMATE):
         est = certify._fewpart_estimate(groups, None, kind, x)
     coarse_first = False
     if est is None:
@@ -803,7 +806,6 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         if kind == "epsilon" and coarse_first:
             # no engine estimate: a coarse round (grid 8x: ~1/8 of the work) locates eps, then the fine one is
             # centred on it (its grid and tilt from the located value; e_floor from the proven lower end)
-            t_c = budget.clock()
             br0 = epsilon_bracket(groups, x, est, width=8.0 * GRID_REL * est, time_budget=0.3 * tb,
                                   e_floor=max(c.lower, 0.0))
             if br0 is not None and 0.0 <= br0[0] <= br0[1]:
@@ -811,7 +813,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
                 if not certify._too_wide(kind, c.lower, c.upper):
                     return c
                 est = 0.5 * (c.lower + c.upper) if c.lower > 0.0 else est
-            tb = max(tb - (budget.clock() - t_c), 0.1)
+            # (the fine round keeps the whole budget: the coarse one costs ~1/8 of it)
         if kind == "epsilon":
             br = epsilon_bracket(groups, x, est, time_budget=tb, e_floor=max(c.lower, 0.0))
         else:
