@@ -146,7 +146,7 @@ class _Rest:
         if x >= self.sup[d]:
             return 0.0
         best = self.cf.dirs[d].chernoff_log_delta_hi(x, CHERNOFF_S)
-        return min(math.exp(best), 1.0) if best < 700.0 else 1.0
+        return min(math.exp(best) * (1.0 + 4.0 * RL), 1.0) if best < 700.0 else 1.0  # (exp within RL)
 
     def term(self, d: str, x_lo: float, x_hi: float, cheap: bool = False) -> tuple[float, float]:
         """[lo, hi] on delta_{R,d}(x) for every x in [x_lo, x_hi] (non-increasing in x).  cheap: the contour
