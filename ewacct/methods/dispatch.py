@@ -87,7 +87,7 @@ LAPLACE_FAILED_NOTE = ("the exact Laplace evaluation did not settle this query: 
                        "(an estimate, not a bound: its own validity test is not trusted on the atoms' lattice)")
 FEW_PARTICIPATIONS = "few participations (q T < 0.5)"
 #: method labels whose value is a rigorous upper bound, not the exact answer (flagged valid=False)
-BOUND_METHODS = ("chernoff-bound", "composition-bound")
+BOUND_METHODS = ("chernoff-bound", "composition-bound", "chernoff-binomial")
 _QUADRATURE_ERRORS = (ArithmeticError, ValueError)
 #: the few-participation quadrature goes before the contour when sum q n is at most this ...
 FEWPART_FIRST_QN = 1e-2

@@ -346,10 +346,14 @@ def _log_bound(gs: list[_Group], eps: float, below: float | None) -> tuple[float
 
 
 #: the inverse search's stopping rules (:func:`epsilon_bound`): relative width of the bracket of the bound's
-#: root, evaluations (2-5 ms each) and CPU seconds
-EPS_RTOL = 1e-5
-EPS_EVALS = 20
-EPS_SECONDS = 0.15
+#: root, evaluations (2-10 ms each) and CPU seconds
+EPS_RTOL = 1e-4
+EPS_EVALS = 16
+EPS_SECONDS = 0.1
+
+
+class _Stop(Exception):
+    pass
 
 
 def epsilon_bound(groups: Sequence[tuple[Any, int]], delta: float,
@@ -359,48 +363,39 @@ def epsilon_bound(groups: Sequence[tuple[Any, int]], delta: float,
     better than that upper end).
 
     eps(delta) = inf{e >= 0 : delta(e) <= delta} and delta(e) is non-increasing, so every e whose proven
-    bound is at most delta is itself an upper bound on eps(delta): the search keeps such a point as its
-    upper end (the bound need not be monotone in e for this; it only makes the search find its root).
-    0.0 (proven: delta(0) <= delta) where the bound at e = 0 is already at most delta.  A regula falsi
-    (Illinois) on the log bound, bisection where it stalls, to EPS_RTOL relative or EPS_EVALS evaluations or
-    EPS_SECONDS of CPU, whichever comes first."""
+    bound is at most delta is itself an upper bound on eps(delta): the answer is the smallest e evaluated
+    whose bound is at most delta (the bound need not be monotone or continuous in e for this: its parameter
+    grids move with e; that only limits how close the search gets to its root).  0.0 (proven: delta(0) <=
+    delta) where the bound at e = 0 is already at most delta.  Brent's method on the log bound (bisection
+    where it stalls), to EPS_RTOL relative or EPS_EVALS evaluations or EPS_SECONDS of CPU, whichever comes
+    first."""
     import time
+
+    from scipy.optimize import brentq
 
     gs = _groups(groups)
     if gs is None or not (0.0 < delta < 1.0) or not (eps_hi > 0.0 and math.isfinite(eps_hi)):
         return None
     ld = math.log(delta)
     t0 = time.process_time()
+    best = [math.inf]
     n = [0]
 
     def g(e: float) -> float:
+        if n[0] >= EPS_EVALS or (n[0] > 2 and time.process_time() - t0 > EPS_SECONDS):
+            raise _Stop
         n[0] += 1
-        v = _log_bound(gs, e, ld)[0] - ld
-        return v if not math.isnan(v) else math.inf
+        v = _log_bound(gs, float(e), ld)[0] - ld
+        if v <= 0.0:
+            best[0] = min(best[0], float(e))
+        return v if math.isfinite(v) else (1e300 if v > 0.0 or math.isnan(v) else -1e300)
 
-    gb = g(eps_hi)
-    if not gb <= 0.0:
+    if not g(eps_hi) <= 0.0:
         return None
-    a, b = 0.0, eps_hi
-    ga = g(0.0)
-    if ga <= 0.0:
+    if g(0.0) <= 0.0:
         return 0.0, {"evaluations": n[0], "note": "the bound at eps = 0 is below delta"}
-    side = 0
-    while b - a > EPS_RTOL * b and n[0] < EPS_EVALS and time.process_time() - t0 < EPS_SECONDS:
-        e = math.nan
-        if math.isfinite(ga) and math.isfinite(gb) and ga != gb:
-            e = b - gb * (b - a) / (gb - ga)
-        if not (a + 0.01 * (b - a) < e < b - 0.01 * (b - a)):
-            e = 0.5 * (a + b)
-        ge = g(e)
-        if ge <= 0.0:
-            b, gb = e, ge
-            if side == -1:
-                ga *= 0.5
-            side = -1
-        else:
-            a, ga = e, ge
-            if side == 1:
-                gb *= 0.5
-            side = 1
-    return float(b), {"evaluations": n[0], "lower_search_end": float(a)}
+    try:
+        brentq(g, 0.0, eps_hi, xtol=1e-300, rtol=EPS_RTOL, maxiter=EPS_EVALS, full_output=True, disp=False)
+    except _Stop:
+        pass
+    return best[0], {"evaluations": n[0]}
