@@ -225,22 +225,18 @@ def _cyc_err(beta: float, N: int, k: int) -> float:
 
 def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int]) -> dict[int, "fc._Vec"]:
     """{k: the k-fold power of base folded to N cells (cyclic convolution: the entry i stands for the grid points
-    k off + i + N Z), with its l2 error bound}: one forward transform, binary powering of the spectrum, one inverse
-    transform per k (section C7)."""
+    k off + i + N Z), with its l2 error bound}: one forward transform, the smallest power by binary powering of the
+    spectrum and each larger one as the one before times F^d (d the difference, binary powering; session 13: d = 1 for
+    the powers T - J .. T, one complex product each instead of a new binary powering), one inverse transform per k
+    (section C7).  The rounding factors' exponents of a power so built sum to at most (k - d) + log2(k - d) + d +
+    log2 d + 1 <= k + 2 log2 k + 1, within _cyc_err's k + 2 bit_length(k) + 2."""
     fc._check_time()
     F = np.fft.rfft(base.a, N)
     beta = float(np.abs(base.a).sum()) * (1 + len(base.a) * U)
-    out = {}
-    for k in ks:
-        fc._check_time()
-        if k == 0:
-            a = np.zeros(N)
-            a[0] = 1.0
-            out[k] = fc._Vec(a, 0, 0.0, 0.0, 0)
-            continue
+
+    def power(n: int):
         res = None
         b = F
-        n = k
         while True:
             if n & 1:
                 res = b if res is None else res * b
@@ -248,6 +244,19 @@ def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int]) -> dict[int, "fc._Ve
             if not n:
                 break
             b = b * b
+        return res
+
+    out = {}
+    prev = None  # (k, spectrum power) of the last power built
+    for k in sorted(set(ks)):
+        fc._check_time()
+        if k == 0:
+            a = np.zeros(N)
+            a[0] = 1.0
+            out[k] = fc._Vec(a, 0, 0.0, 0.0, 0)
+            continue
+        res = power(k) if prev is None else prev[1] * power(k - prev[0])
+        prev = (k, res)
         out[k] = fc._Vec(np.fft.irfft(res, N), k * base.off, _cyc_err(beta, N, k), 0.0, k)
     return out
 
