@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -153,22 +154,27 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     if z is not None:
         return z
     # the few-participation corner's quick conditioned bracket, before the contour (_corner_first, through
-    # _with_fewpart: the narrowing sources' entry point); where it is within the target it is the certificate
-    pre = _Pre()
-    first = _with_fewpart(acc, "epsilon", delta, _NOTHING_YET, t0, time_budget, pre, first=True)
-    if first is not _NOTHING_YET:
-        return first
-    cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
-    if cert is not None:
-        c = _with_proven(acc, "epsilon", delta, cert, t0)
-    else:
-        c = _proven_certificate(acc, "epsilon", delta, note, t0)
-    if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
-        return c  # the caller asked for a quick answer (the calibration ladders pass 0.4 s, then 0.02 s)
-    from .mixed_fft import narrow  # Laplace / RR mixed with Gaussian-type steps: docs/certified_mixed.md
+    # _with_fewpart -- the narrowing sources' entry point, called with the placeholder _NOTHING_YET); where it is
+    # within the target it is the certificate.  What it found reaches the later _with_fewpart through _PRE (the
+    # call signature stays (acc, kind, x, c, t0, time_budget): tests stub it with that signature)
+    tok = _PRE.set(_Pre())
+    try:
+        first = _with_fewpart(acc, "epsilon", delta, _NOTHING_YET, t0, time_budget)
+        if first is not _NOTHING_YET:
+            return first
+        cert, note = _contour_bracket(acc, "epsilon", delta, time_budget)
+        if cert is not None:
+            c = _with_proven(acc, "epsilon", delta, cert, t0)
+        else:
+            c = _proven_certificate(acc, "epsilon", delta, note, t0)
+        if time_budget is not None and time_budget < FEWPART_MIN_BUDGET:
+            return c  # the caller asked for a quick answer (the calibration ladders pass 0.4 s, then 0.02 s)
+        from .mixed_fft import narrow  # Laplace / RR mixed with Gaussian-type steps: docs/certified_mixed.md
 
-    c = narrow(acc, "epsilon", delta, c, time_budget)
-    return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget, pre)
+        c = narrow(acc, "epsilon", delta, c, time_budget)
+        return _with_fewpart(acc, "epsilon", delta, c, t0, time_budget)
+    finally:
+        _PRE.reset(tok)
 
 
 #: CPU seconds the engine's estimate that centres the conditioned bracket tried before the contour may take
@@ -182,8 +188,12 @@ CORNER_COND_BUDGET = 0.5
 CORNER_QT = 0.01
 
 
-#: the placeholder _epsilon hands to _with_fewpart(first=True): returned unchanged where nothing is tried first
+#: the placeholder _epsilon hands to _with_fewpart before the contour: returned unchanged where nothing is tried first
 _NOTHING_YET = Certificate(0.0, math.inf, "none yet", None, 0.0)
+
+
+#: the current eps query's _Pre (set by _epsilon around its sources)
+_PRE: "ContextVar[_Pre | None]" = ContextVar("ewacct_certify_pre", default=None)
 
 
 class _Pre:
@@ -448,7 +458,7 @@ def _centre(lo: float, hi: float) -> float | None:
 
 
 def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
-                  time_budget: float | None = None, pre: "_Pre | None" = None, first: bool = False) -> Certificate:
+                  time_budget: float | None = None) -> Certificate:
     """Where the certificate so far is wider than the target and the composition is Poisson-subsampled
     Gaussian only, with sum q n <= FEWPART_QN: intersected with the narrowing sources below, in this order
     (each a proof about the same number: the intersections are proofs too; an empty one raises):
@@ -469,11 +479,12 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
     re-centred round at least halves the width.  A further source is one more entry of this sequence: a function
     (lo, hi, centre) -> (lower, upper, info) or None.
 
-    ``first`` (eps, before the contour; ``c`` a placeholder): only the corner's quick conditioned bracket
-    (_corner_first), its findings left in ``pre``; returns its certificate where that is within the target, else
-    ``c`` unchanged.  Later, ``pre``'s bracket is intersected first, its estimate reused, its grid not run again."""
-    if first:
-        got = _corner_first(acc, x, t0, time_budget, pre) if kind == "epsilon" and pre is not None else None
+    ``c`` is _NOTHING_YET (eps, before the contour): only the corner's quick conditioned bracket (_corner_first), its
+    findings left in the query's _Pre (_PRE); returns its certificate where that is within the target, else ``c``
+    unchanged.  Later (eps), that bracket is intersected first, its estimate reused, its grid not run again."""
+    pre = _PRE.get() if kind == "epsilon" else None
+    if c is _NOTHING_YET:
+        got = _corner_first(acc, x, t0, time_budget, pre) if pre is not None else None
         return c if got is None else got
     if pre is not None and pre.rounds:
         if max(pre.lo, c.lower) > min(pre.hi, c.upper):
