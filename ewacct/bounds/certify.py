@@ -178,9 +178,11 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
 
 
 #: CPU seconds the engine's estimate that centres the conditioned bracket tried before the contour may take
-#: (session 13: in the corner it took 2-110 ms where that bracket then answered; where it runs out, nothing is
-#: tried before the contour)
-CORNER_EST_BUDGET = 0.15
+#: (session 13: in the corner it took 2-160 ms; where it runs out, nothing is tried before the contour and
+#: _with_fewpart asks again).  The default query's budget: at 0.15 s the same estimate (sigma 175, q 1.99e-6, T 16,
+#: usually 10-16 ms) was refused once in three warm runs after a 0.36 s stall, and the point then cost 1.4-2.1 s
+#: instead of ~0.06 s; the estimate is asked for by _with_fewpart (and the accountant) wherever the contour fails
+CORNER_EST_BUDGET = 0.6
 #: CPU seconds of that conditioned bracket (its plan has at most COND_QUICK body cells: 10-200 ms measured)
 CORNER_COND_BUDGET = 0.5
 #: ... tried where q T <= CORNER_QT (its wins measured at q T 2e-7 .. 1e-4; at q T 0.01 .. 1 with T <= 127 the
