@@ -81,7 +81,8 @@ def main() -> None:
             est = exc.estimate
             eps, rel = (est[0], est[1]) if est else (math.nan, math.nan)
         t_ans = time.process_time() - t0
-        line = f"#{i} sigma={sigma:.4f} q={q:.3g} T={steps} delta={delta:.3g}: {status} eps={eps:.10g} rel={rel:.2g} ({t_ans:.2f} s)"
+        line = (f"#{i} sigma={sigma:.4f} q={q:.3g} T={steps} delta={delta:.3g}: {status} eps={eps:.10g} "
+                f"rel={rel:.2g} ({t_ans:.2f} s)")
         if not math.isfinite(eps):
             print(line, flush=True)
             continue
@@ -101,7 +102,8 @@ def main() -> None:
                 if abs(d - delta) > tol * delta:
                     out = True
             n_out += out
-        line += f" contours {len(good)}/{len(cs)} worst pair/(est sum) {worst:.2f}{' BAD' if bad else ''}{' ANSWER-OUT' if out else ''}"
+        line += (f" contours {len(good)}/{len(cs)} worst pair/(est sum) {worst:.2f}{' BAD' if bad else ''}"
+                 f"{' ANSWER-OUT' if out else ''}")
         if old is not None and good:
             cons = sorted(good, key=lambda r: r[2])[0]
             ob = 0.0
@@ -111,9 +113,9 @@ def main() -> None:
             n_old_bad += ob > 1.0
             line += f" | old vs consensus {ob:.2f}{' OLD-BAD' if ob > 1.0 else ''}"
         print(line, flush=True)
+    tail = f"; old kernel off the consensus beyond estimates at {n_old_bad}" if old is not None else ""
     print(f"points {a.n}; answered {n_ans}; contour sets disagreeing beyond estimates {n_bad}; answers outside "
-          f"their estimate against some contour {n_out}" + (f"; old kernel off the consensus beyond estimates at {n_old_bad}"
-                                                            if old is not None else ""))
+          f"their estimate against some contour {n_out}" + tail)
 
 
 if __name__ == "__main__":

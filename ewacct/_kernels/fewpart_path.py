@@ -44,6 +44,10 @@ SQRT2 = math.sqrt(2.0)
 #: integrand magnitudes below exp(-CUT) times the largest are not integrated (as fewpart.CUT)
 CUT = 42.0
 EPS_MACH = 2.220446049250313e-16
+#: (pi / 4) sin(0.4 pi) / (0.4 pi) = 0.59447..., rounded down: the damping rate of the vertical segment (cached_log_g)
+KAPPA_V = 0.5944
+#: the vertical segment is integrated where its bound is above e^-V_CUT of the largest panel (cached_log_g)
+V_CUT = 38.0
 LOG_1E15 = math.log(1e-15)
 #: Gauss-Legendre rule sizes a panel may use (one rule per panel, chosen by its phase variation)
 RULES = np.array([8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256], dtype=np.int64)
@@ -378,10 +382,14 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
     amp_f = np.empty(npan + 1)
     v_lbound = -1e300
     l0 = 0.0
+    kap = 0.0
     if trunc and y != 0.0:
         v_lphi, v_l, v_lm, v_ov = _pp(complex(x0, 0.0), q, mu, logq)
         v_lbound = v_lphi.real + 0.5 * y * y + math.log(abs(y))
         l0 = v_l.real
+        # Im l(x0 + it) >= KAPPA_V l'(x0) |t| on the segment (see need_v below)
+        zz0 = mu * x0 - 0.5 * mu * mu
+        kap = KAPPA_V * (mu / (1.0 + math.exp(math.log1p(-q) - logq - zz0)) if q < 1.0 else mu)
     tail0 = _phibar(x0) if trunc else 0.0
     eu = q * (tail0 - _phibar(x0 - mu)) if trunc else 0.0
     rx = RX
@@ -505,8 +513,21 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
         # 6.9e-6 low on contours at c 2.9 .. 3.1, where e^vb is e^-44 .. e^-41, at estimates 0.7e-6 .. 1.4e-6;
         # 0.3e5x the stated error of log G against mpmath at w = 4 + 2i).  A segment left out is charged in the
         # error units (omit); the smooth part -(S0 + w S1) is w-linear and always added (f-form branch)
+        # ... and with the damping: on x0 + it, 1 + u = (1 - q)(1 + r e^{i theta}), r = q e^v / (1 - q),
+        # theta = mu t, |theta| <= 0.4 pi; arg(1 + r e^{i theta}) >= atan(r |sin theta| / (1 + r))
+        # >= (pi/4) 0.7569 (r / (1 + r)) mu |t| (atan(X) >= X pi/4 on [0, 1], sin theta >= theta sin(0.4 pi) /
+        # (0.4 pi) on [0, 0.4 pi]), i.e. Im l >= KAPPA_V l'(x0) |t| with the sign of t, and |e^{w l}| <=
+        # e^{Re(w) l0 - |Im w| kap |t|}: the segment's phi e^{w l} part is at most e^vb min(1, 1 / (|y| |Im w| kap))
+        # (Re w > 0: the REMOVE direction, the only one truncated)
         vseg = trunc and y != 0.0
-        need_v = vseg and vb >= amax - CUT
+        vbt = vb
+        if vseg and ww.real > 0.0:
+            damp = abs(y) * abs(ww.imag) * kap
+            if damp > 1.0:
+                vbt = vb - math.log(damp)
+        # (a segment left out is charged in full in the error units (omit below): it is integrated only where its
+        # bound is above e^-38 of the largest panel's pw e^amax, ~0.14 eps_mach of the sum's L1 norm)
+        need_v = vseg and vbt >= amax + math.log(pw) - V_CUT
         if need_v:
             zz = mu * x0 - 0.5 * mu * mu
             lp = mu / (1.0 + math.exp(math.log1p(-q) - logq - zz)) if q < 1.0 else mu
@@ -541,7 +562,7 @@ def cached_log_g(q: float, mu: float, x0: float, w: np.ndarray, y: float, x_lo: 
         if need_v:
             l1 += math.exp(vb - (amax if big else 0.0))
         elif vseg:
-            omit = math.exp(vb - (amax if big else 0.0)) / EPS_MACH
+            omit = math.exp(vbt - (amax if big else 0.0)) / EPS_MACH
         if big:
             la = cmath.log(acc)
             out[iw] = amax + la

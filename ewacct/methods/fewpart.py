@@ -121,6 +121,22 @@ up to sum q n = ``SUPPORT_QN`` = 1e4: beyond the designed corner it is the conto
 sigma = 1, q = 1e-3, delta = 1e-12 the contour refuses up to q T ~ 13; docs/benchmarks_fewpart.md; at
 tiny q and small sigma it refuses at q T in the hundreds, see SUPPORT_QN).
 
+Estimates that understated their error (session 13, H-F4; benchmarks/fewpart_f4_scan.py: delta at each answer's eps
+from contours at 7 other abscissae, random points sigma 0.45-0.6, q 1e-7..1e-5, q T 0.005..0.1, delta 1e-13..1e-8):
+
+* the kernel skipped the truncated path's vertical closing segment below an absolute e^-41 on its f-form branch,
+  where G - 1 ~ q is carried to ~1e-25: K was biased by T times the skipped boundary term (contours at c 2.9-3.1
+  3.6-6.9e-6 low at estimates 0.7-1.4e-6; :func:`ewacct._kernels.fewpart_path.cached_log_g`);
+* panels that do not resolve the truncation edge's oscillating term (frequency l(x0)) aliased it with K15 and G7
+  agreeing by chance: their estimates now carry a model of that term's aliasing (:meth:`Panels._sums_on`,
+  ``EDGE_ALIAS``).
+Seed 13 (40 points): contour sets disagreeing beyond their estimates 4 -> 0, eps(delta) answers outside their stated
+error against some contour 4 -> 0 (the worst: sigma 0.5797, q 5.14e-6, T 11054, delta 2.03e-12, eps 2.6e-7 off at a
+stated 6e-8); seed 14: 0 and 0 after (the session-start kernel off the consensus beyond its estimates at 23 of 40).
+Cost (old and new interleaved per point, CPU, load 5-10): fewpart_sigma05.py's 19 points 0.78-0.85x per point
+(median), 30 random points (sigma 0.3-1.5, q 1e-6..1e-2) 0.86x: the honest estimates refine further where the edge's
+term matters; eps moved by <= 2.2e-10 on the sigma-0.5 points, <= 1e-7 (within both estimates) on the random ones.
+
 Public functions: :func:`fewpart_delta`, :func:`fewpart_epsilon`, :func:`supports`.
 """
 
@@ -505,6 +521,18 @@ class Composition:
         #: may be taken on h demodulated by it (:meth:`Panels._sums_on`)
         s_inf = sum(n * math.log1p(-q) for q, mu, n in self.groups)
         self.atom_phase = (s_inf - self.shift) if direction == "remove" else -s_inf
+        #: per truncated group (log(n phi(x0) / l'(x0)), l(x0), l'(x0), x0): the truncation edge puts into e^K a term
+        #: ~ e^K n phi(x0) e^{w l(x0)} / (w l'(x0) G) (the boundary term of the step's MGF), oscillating at frequency
+        #: l(x0) in u; a panel whose nodes do not resolve that frequency aliases it (:meth:`Panels._sums_on`)
+        self.edges = []
+        self.n_total = sum(n for _, _, n in self.groups)
+        for (q, mu, n), x0 in zip(self.groups, self.x0):
+            if direction != "remove" or not math.isfinite(x0):
+                continue
+            v = mu * x0 - 0.5 * mu * mu
+            l0 = math.log1p(q * math.expm1(v))
+            lp = mu / (1.0 + (1.0 - q) / q * math.exp(-v)) if v > -700.0 else mu * q
+            self.edges.append((math.log(n) - 0.5 * x0 * x0 - LOG_SQRT_2PI - math.log(lp), l0, lp, x0))
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.with_error(z)[0]
@@ -916,19 +944,22 @@ class Panels:
         out = err.copy()
         for k in self.pairs:
             i1, i2 = pos[k[0]], pos[k[1]]
-            pk, pg, _, _, _, pres = self._cache[("p",) + k]
+            pk, pg, _, _, _, pres, px = self._cache[("p",) + k]
             r1, r2 = self._cache[k[0]], self._cache[k[1]]
             if not (pres and r1[5] and r2[5]):
                 continue
             if (self.pairs[k][1] <= u_s) != (self.b[i1] <= u_s):
                 continue
-            ep = abs(pk - pg)
-            ec = err[i1] + err[i2]
+            # (the truncation edge's aliasing estimates, column 6, are kept out of the pair's and added back)
+            x1, x2 = r1[6], r2[6]
+            ep = abs(pk - pg) - px
+            e1, e2 = err[i1] - x1, err[i2] - x2
+            ec = e1 + e2
             if not ec * PAIR_RATIO <= ep:
                 continue
             pe = abs(pk - r1[0] - r2[0]) + ec * (ec / ep)
             if pe < ec:
-                out[i1], out[i2] = pe * err[i1] / ec, pe * err[i2] / ec
+                out[i1], out[i2] = pe * e1 / ec + x1, pe * e2 / ec + x2
         return out
 
     def atom_end(self, eps: float, m: float) -> float:
@@ -985,7 +1016,7 @@ class Panels:
         res_f = _resolved(f)
         demod = np.zeros(len(a), dtype=bool)
         if fil.any():
-            wk, wg = _FILON.weights(om[fil])
+            wk, wg = _filon_weights(om[fil])
             ph = half[fil] * np.exp(-1j * mid[fil] * eps)
             hf = h[fil]
             kr_f = (ph * np.einsum("ij,ij->i", wk, hf)).real
@@ -1004,7 +1035,7 @@ class Panels:
                 if cand.any():
                     ci = np.nonzero(cand)[0]
                     fi = np.nonzero(fil)[0][ci]
-                    wk2, wg2 = _FILON.weights(om2[ci])
+                    wk2, wg2 = _filon_weights(om2[ci])
                     ph2 = half[fi] * np.exp(-1j * mid[fi] * (eps - sa))
                     g2 = h[fi] * np.exp(-1j * u[fi] * sa)
                     ok2 = _resolved(g2)
@@ -1039,7 +1070,82 @@ class Panels:
             bad = ~res_f
             l1 = half[bad] * (np.abs(h[bad]) @ GK_WK)
             gs[bad] = kr[bad] + np.maximum(np.abs(kr[bad] - gs[bad]), l1)
-        return kr, gs, ab, dk, fpb, res_f.astype(float)
+        ok = res_f
+        extra = None
+        if EDGE_ALIAS and self.K.edges:
+            # the truncation edge's term in e^K (Composition.edges) is small against e^K, so the integrand's phase
+            # passes _resolved, but where the nodes do not resolve its frequency it is aliased, and K15 and G7 can
+            # agree by chance (sigma 0.4970, q 5.19e-7, T 40428, eps 0.0713, c = 4.5: 67 of 176 panels at u 240-560,
+            # width 14, |K15 - G7| 30-1700x below their actual error, delta 2e-8 off at an estimate of 6e-9;
+            # sigma 0.5797, q 5.14e-6, T 11054, delta 2.03e-12: the eps(delta) answer 2.6e-7 off at a stated 6e-8,
+            # the edge term 64x delta at c = 5.3).  Such a panel's estimate is widened by the error the rule taken
+            # makes on a model of the term, C(u) = S(u) e^{i Omega u}: its first order n phi(x0) e^{w l(x0)} /
+            # (w l'(x0) |G|) times the integrand's e^{K - z eps - m} / (z (z + 1)) at the nodes (|G| per step as
+            # e^{Re K / n}, exact for one group): |rule(C) - integral of C|, the integral by Filon weights at Omega on
+            # the resolved S, times 1 + (|x0| + 1) / (|w| l'(x0)) for the next orders (measured against 16 sub-panels:
+            # 0.95-0.98 of the actual error on the worst panels).  Where S itself is not resolved, or where that is
+            # not needed (below a tenth of the panel's |K15 - G7| or its floating-point level), twice the L1 norm of C
+            # (|rule - integral| <= sum |w_k C_k| + integral |C|).  Returned as a seventh column (kept out of the split
+            # pairs' estimates, :meth:`pair_errors`, and added back).
+            gap = half * GAP_GK
+            # the rule taken per panel: plain on F (the term at frequency l(x0) - shift - eps), Filon on h
+            # (l(x0) - shift), Filon on the demodulated h (l(x0) - shift - atom_phase)
+            off = np.full(len(a), eps + self.K.shift)
+            if fil.any() and better.any():
+                off[idx] = np.where(demod[idx], self.K.shift + self.K.atom_phase, self.K.shift)
+            extra = np.zeros(len(a))
+            for la, l0, lp, x0 in self.K.edges:
+                unres = np.abs(l0 - off) * gap > RES_PHASE
+                if not unres.any():
+                    continue
+                ui = np.nonzero(unres)[0]
+                hh = half[ui]
+                amp0 = math.exp(la + (self.c + 1.0) * l0)
+                wabs = np.abs(z[ui] + 1.0)
+                gfac = np.exp(-lk[ui].real / self.K.n_total)
+                fac = EDGE_ALIAS_FACTOR * (1.0 + (abs(x0) + 1.0) / (wabs.min(axis=1) * lp))
+                # the bound 2 L1 (cheap: moduli only), taken as it is where it is below the floating-point level of
+                # the panel (eps_mach times its L1 norm weighted 8 |K| + 32) or below a tenth of the panel's own
+                # |K15 - G7|; the model elsewhere (its Filon weights cost ~2x the rest of the panel sums)
+                bound = 2.0 * hh * ((np.abs(hv[ui]) / azz[ui] * gfac / wabs) @ GK_WK) * amp0 * fac
+                est = bound.copy()
+                mi = np.nonzero(bound > np.maximum(EPS_MACH * ab[ui], 0.1 * np.abs(kr[ui] - gs[ui])))[0]
+                if mi.size:
+                    ri = ui[mi]
+                    uu = u[ri]
+                    hm = hh[mi]
+                    om_t = l0 - self.K.shift - eps  # the term in F: S e^{i om_t u}
+                    S = hv[ri] / zz1[ri] * gfac[mi] / (z[ri] + 1.0) * amp0 * np.exp(1j * uu * self.K.shift)
+                    h_t = S * np.exp(1j * uu * (l0 - self.K.shift))  # the term in h (F's times e^{iu eps})
+                    # the integral of the model by Filon weights at om_t on the resolved S
+                    w_t, _ = _filon_weights(np.abs(om_t) * hm)
+                    if om_t > 0.0:
+                        w_t = np.conj(w_t)
+                    exact = hm * np.exp(1j * mid[ri] * om_t) * np.einsum("ij,ij->i", w_t, S)
+                    # (real matrix products: a complex one stalled at 6-8 ms a call under load, BLAS threads)
+                    cf = h_t * np.exp(-1j * uu * eps)
+                    rule = hm * ((cf.real @ GK_WK) + 1j * (cf.imag @ GK_WK))
+                    if fil.any() and better.any():
+                        jmap = np.full(len(a), -1)
+                        jmap[idx] = np.arange(len(idx))
+                        jj = jmap[ri]
+                        sel = jj >= 0
+                        if sel.any():
+                            g = h_t[sel]
+                            dm = demod[ri[sel]]
+                            if dm.any():
+                                g[dm] = g[dm] * np.exp(-1j * uu[sel][dm] * self.K.atom_phase)
+                            rule[sel] = ph[jj[sel]] * np.einsum("ij,ij->i", wk[jj[sel]], g)
+                    em = np.abs(rule - exact) * fac[mi]
+                    s_ok = _resolved(S)
+                    est[mi] = np.where(s_ok, em, bound[mi])
+                extra[ui] += est
+            if (extra > 0.0).any():
+                e = extra > 0.0
+                gs[e] = kr[e] + np.abs(kr[e] - gs[e]) + extra[e]
+        else:
+            extra = np.zeros(len(a))
+        return kr, gs, ab, dk, fpb, ok.astype(float), extra
 
     def totals(self, eps: float, m: float):
         """:meth:`sums` plus (total, d total / d eps, floating-point budget of the total), the atom's
@@ -1113,6 +1219,24 @@ RES_PHASE = math.pi / 3.0
 #: halving lowered |K15 - G7| by at least this factor (the rule in its convergent regime)
 PAIR_RATIO = 16.0
 PAIR_ERRORS = True
+#: the truncation edge's aliased term in the panels' estimates (:meth:`Panels._sums_on`)
+EDGE_ALIAS = True
+EDGE_ALIAS_FACTOR = 1.0
+#: the widest gap between neighbouring Gauss-Kronrod 15 nodes, in units of the half-width
+GAP_GK = float(np.max(np.diff(GK_X)))
+
+
+def _filon_weights(om: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """_FILON.weights at the distinct values of ``om`` only (the panels of a ladder and its halvings share a few
+    half-widths: ~3-6x fewer spherical Bessel evaluations, the dearest part of :meth:`Panels._sums_on`)."""
+    om = np.asarray(om, dtype=float)
+    if om.size < 8:
+        return _FILON.weights(om)
+    uq, inv = np.unique(om, return_inverse=True)
+    if uq.size == om.size:
+        return _FILON.weights(om)
+    wk, wg = _FILON.weights(uq)
+    return wk[inv], wg[inv]
 
 
 def _resolved(v: np.ndarray) -> np.ndarray:
