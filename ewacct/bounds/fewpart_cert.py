@@ -242,6 +242,11 @@ class _Law:
         total_top = sum(st.n * st.top for st in steps)
         done = 0.0
         res: _Vec | None = None
+        # convolutions still to do (binary powering per group, then one per further group): after each, where even half
+        # the last one's CPU per remaining convolution would pass the deadline, decline now (_OutOfTime) rather than
+        # after the budget's worth of them (session 13: sigma 0.3, q 1e-3, T 50, delta 1e-13 composed four 2^22-point
+        # convolutions, 2.6 s, before running out; the vectors there do not shrink)
+        self._left = sum(st.n.bit_length() - 1 + bin(st.n).count("1") - 1 for st in steps) + len(steps) - 1
         for st in steps:
             p = st.up if upper else st.dn
             k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
@@ -285,21 +290,32 @@ class _Law:
                     if result is None:
                         result = b
                     else:
-                        r = _conv(result, b)
+                        r = self._conv(result, b)
                         result = self._trunc(r, rem_other + (st.n - r.steps) * st.top)
                 left >>= 1
                 if not left:
                     break
-                b2 = _conv(b, b)
+                b2 = self._conv(b, b)
                 b = self._trunc(b2, rem_other + (st.n - b2.steps) * st.top)
             assert result is not None
             done += st.n * st.top
-            res = result if res is None else self._trunc(_conv(res, result), total_top - done)
+            res = result if res is None else self._trunc(self._conv(res, result), total_top - done)
         assert res is not None
         self.vec = res
         self.rel_total = self.rel
         if self.rel >= 0.5:
             raise FloatingPointError("relative error budget too large")
+
+    def _conv(self, x: _Vec, y: _Vec) -> _Vec:
+        """_conv, timed; declines (_OutOfTime) where the convolutions left would pass the deadline at half this one's
+        CPU each (a prediction only decides to stop early: a bracket is never changed by it)."""
+        t = budget.clock()
+        r = _conv(x, y)
+        self._left -= 1
+        now = budget.clock()
+        if self._left > 0 and now + PREDICT_SHARE * self._left * (now - t) > _deadline[0]:
+            raise _OutOfTime("time budget (predicted)")
+        return r
 
     def _trunc(self, v: _Vec, rem_top: float) -> _Vec:
         """Drop what cannot matter (free) or what is charged within the budget; rem_top bounds the loss the
@@ -604,6 +620,9 @@ def _verified(law: "_Law", delta: float, lo: float, hi: float, want_le: bool, st
     return _search(f, delta, lo, hi, want_le, 1e-9, 1e-13)
 
 
+#: a composition declines once the convolutions it has left, at this share of the last one's CPU each, would pass its
+#: deadline (_Law._conv)
+PREDICT_SHARE = 0.5
 #: the first outward step of _verified in the eps searches of _eps_ends, as a fraction of N h (the bracket's width)
 VERIFY_STEP = 1e-3
 
