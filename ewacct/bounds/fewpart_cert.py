@@ -296,7 +296,9 @@ class _Law:
                 if not left:
                     break
                 b2 = self._conv(b, b)
-                b = self._trunc(b2, rem_other + (st.n - b2.steps) * st.top)
+                # b2 (and what is built from it) occurs floor(n / b2.steps) times in the group's composition: each
+                # occurrence is one term of the union bound over the dropped configurations
+                b = self._trunc(b2, rem_other + (st.n - b2.steps) * st.top, st.n // b2.steps)
             assert result is not None
             done += st.n * st.top
             res = result if res is None else self._trunc(self._conv(res, result), total_top - done)
@@ -317,7 +319,7 @@ class _Law:
             raise _OutOfTime("time budget (predicted)")
         return r
 
-    def _trunc(self, v: _Vec, rem_top: float) -> _Vec:
+    def _trunc(self, v: _Vec, rem_top: float, mult: int = 1) -> _Vec:
         """Drop what cannot matter (free) or what is charged within the budget; rem_top bounds the loss the
         steps not yet composed can add (every entry of their vectors is <= their top)."""
         a, h, th = v.a, self.h, self.theta
@@ -336,7 +338,8 @@ class _Law:
         mcount = np.arange(1, len(rc) + 1)
         s_min = s[n - mcount]
         with np.errstate(over="ignore"):
-            bound = (rc * (1 + mcount * U) + np.sqrt(mcount) * v.err) * np.exp(v.ls - th * s_min) * (1 + 1e-12)
+            bound = (mult * (rc * (1 + mcount * U) + np.sqrt(mcount) * v.err) * np.exp(v.ls - th * s_min)
+                     * (1 + 1e-12))
         left = (self.budget - self.spent) / 64
         ok = np.nonzero(bound <= left)[0]
         m_drop = min(int(ok[-1]) + 1 if len(ok) else 0, len(rc) - 1)
