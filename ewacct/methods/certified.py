@@ -36,7 +36,7 @@ from numba import njit
 from scipy.special import gammaln, log_ndtr, ndtr
 
 from .._kernels.mgf import sg_log_g
-from .._kernels.mgf_cert import sg_g_enclose_many
+from .._kernels.mgf_cert import sg_g_enclose_cut, sg_g_enclose_many
 from .._kernels.mgf_cert_multi import sg_g_enclose_multi
 
 U_MACH = 2.0 ** -53
@@ -321,7 +321,8 @@ FLOOR_DX = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
 FLOOR_MAX_PIECES = 4096
 
 
-def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
+def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float, x_cut: float = math.inf
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pieces of :func:`sg_floor_bound`: for each partition of x (widths FLOOR_DX) the arrays
     (dt, r): dt_j a lower bound on l(x_{j+1}) - l(x_j) >= 0 and r_j a lower bound on
     m_j / G_hi(a) >= 0, m_j a lower bound on g(t) = phi(x(t)) e^{a t} / l'(x(t)) for t between l(x_j) and
@@ -329,7 +330,10 @@ def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float) -> list[tupl
 
     log g = log phi(x) + (a+1) l(x) - v(x) - log(q mu) (l' = q mu e^{v - l}); on [x_j, x_{j+1}]:
     -x^2/2 is least at the end of larger |x| (concave), (a+1) l at one end (l increasing), -v at the
-    right end (v increasing): the sum of these minima bounds the minimum of the sum from below."""
+    right end (v increasing): the sum of these minima bounds the minimum of the sum from below.
+
+    ``x_cut`` finite: the pieces lie in (-inf, x_cut] (the truncated measure of docs/certified.md section 8,
+    whose G_cut(a) upper bound is then log_g_hi)."""
     if not (0.0 < q < 1.0 and mu > 0.0 and math.isfinite(a) and math.isfinite(log_g_hi)):
         return []
     l1q = math.log1p(-q)
@@ -340,6 +344,7 @@ def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float) -> list[tupl
 
     # where the tilted mass phi e^{a l} lives (floats: only which pieces are used)
     x_hi = max(40.0, a * mu + 40.0) if a > 0.0 else 40.0
+    x_hi = min(x_hi, x_cut)
     x_lo = -40.0 if a >= 0.0 else min(-40.0, -math.sqrt(max(2.0 * (a * l1q + 80.0), 0.0)))
     xs = np.linspace(x_lo, x_hi, 8001)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -357,6 +362,7 @@ def sg_floor_pieces(q: float, mu: float, a: float, log_g_hi: float) -> list[tupl
         if n > FLOOR_MAX_PIECES or n < 1:
             continue
         x = xa + dx * np.arange(n + 1, dtype=float)  # (any points: each piece's bounds use its own ends)
+        x = np.minimum(x, x_cut)  # (pieces inside (-inf, x_cut]; a repeated end gives dt <= 0: dropped)
         with np.errstate(over="ignore", invalid="ignore"):
             l = ell(x)
             v = mu * x - 0.5 * m2
@@ -704,8 +710,8 @@ DIRECT_FAR = True
 DIRECT_MARGIN = math.log(1e3)
 
 
-def _enclose_nodes(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, rel: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _enclose_nodes(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, rel: float,
+                   cutv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """sg_g_enclose_many at the nodes w, where ``fform``: in the direct form (G itself, not 1 + E f_w)
     at the nodes whose tolerance is loose against the direct form's rounding.
 
@@ -717,7 +723,10 @@ def _enclose_nodes(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bo
     about ROUND (8 + 4 (y^2 + mu |w| (|y| + mu))) e^{y^2/2} G(a) (_direct_cannot_win's lower bound, y
     the line height), so a node goes direct where that is e^DIRECT_MARGIN below its tolerance, ``rel``
     = log_tol - log G(a) (nan: none does).  A direct node whose radius still misses its tolerance by
-    more than e^2.3 is enclosed again in the f-form, the smaller radius kept."""
+    more than e^2.3 is enclosed again in the f-form, the smaller radius kept.  ``cutv``: the truncated
+    G_cut of docs/certified.md section 8 (``sg_g_enclose_cut``, its own choice of form)."""
+    if cutv is not None:
+        return sg_g_enclose_cut(q, mu, w, log_tol, fform, cutv)
     if not (fform and DIRECT_FAR and rel == rel):
         return sg_g_enclose_many(q, mu, w, log_tol, fform)
     b = np.abs(w.imag)
@@ -744,15 +753,16 @@ def _enclose_nodes(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bo
 
 
 def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, log_tol: float,
-                 fform: bool, slack: float = math.log(10.0), rho: float = 0.0, rel: float = math.nan
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 fform: bool, slack: float = math.log(10.0), rho: float = 0.0, rel: float = math.nan,
+                 cutv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Enclosures (log G~, log r) of one group at nodes k0..k1-1, from the cache where it covers them
     at a tolerance at most e^slack (10x) looser than asked; missing nodes are computed and appended.
     The cache holds at most _NODES_TOTAL nodes in all (least recently used entries dropped first).
     ``rho`` > 0 (the quantised path): node k is asked for the entry's tolerance times
     _ladder(c, k h, rho) (its radius enters the error bound as it is: only the width can change).
     ``rel``: log_tol - log G(a), where known (_enclose_nodes: the direct form at loose tolerances)."""
-    key = (g.q, g.mu, direction, c, h)
+    ck = () if cutv is None else (float(cutv[0]),)  # the truncated G_cut (section 8): its own entries
+    key = (g.q, g.mu, direction, c, h) + ck
     ent = _NODES.get(key)
     old = 0 if ent is None else ent[0].shape[0]
     if ent is None or ent[2] > log_tol + slack or ent[3] != fform:
@@ -764,7 +774,7 @@ def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, l
         lr = np.empty(ks.shape[0])
         todo = np.ones(ks.shape[0], dtype=bool)
         # the nodes of step 2h are the even nodes of step h (same c, the same tolerance or tighter)
-        co = _NODES.get((g.q, g.mu, direction, c, 2.0 * h))
+        co = _NODES.get((g.q, g.mu, direction, c, 2.0 * h) + ck)
         if co is not None and co[3] == fform and co[2] <= ent[2] + math.log(10.0):
             sel = (ks % 2 == 0) & (ks // 2 < co[0].shape[0])
             lg[sel] = co[0][ks[sel] // 2]
@@ -780,7 +790,7 @@ def _group_nodes(g: _SG, direction: str, c: float, h: float, k0: int, k1: int, l
             for lv in np.unique(lad):  # one kernel call per tolerance
                 s_ = lad == lv
                 lgt[s_], lrt[s_] = _enclose_nodes(g.q, g.mu, np.ascontiguousarray(w[s_]), ent[2] + lv, fform,
-                                                  rel + (ent[2] - log_tol) + lv)
+                                                  rel + (ent[2] - log_tol) + lv, cutv)
             lg[todo], lr[todo] = lgt, lrt
         ent[0] = np.concatenate([ent[0], lg])
         ent[1] = np.concatenate([ent[1], lr])
@@ -817,6 +827,19 @@ class CertDirection:
         self.node_rtol = NODE_RTOL
         #: > 0: node tolerances loosened with |z| (_ladder; the quantised path sets QUANT_NODE_LADDER)
         self.node_ladder = 0.0
+        #: the truncated measure of docs/certified.md section 8 (CutDirection): per group the kernel's
+        #: constants (x_cut, c0, err, c1, err); None for the composition itself
+        self.cutv: list[np.ndarray] | None = None
+        self._ck: tuple = ()
+        #: an upper bound on delta - delta_cut (section 8: 1 - (1 - p)^n); 0 for the composition itself
+        self.tail_hi = 0.0
+
+    def _kern(self, i: int, w: np.ndarray, log_tol: float, fform: bool) -> tuple[np.ndarray, np.ndarray]:
+        """section 3's kernel for group i, or the truncated one (section 8) on a CutDirection."""
+        g = self.sg[i]
+        if self.cutv is None:
+            return sg_g_enclose_many(g.q, g.mu, w, log_tol, fform)
+        return sg_g_enclose_cut(g.q, g.mu, w, log_tol, fform, self.cutv[i])
 
     # -- the argument of G for a group
     def _w(self, z: np.ndarray) -> np.ndarray:
@@ -829,7 +852,7 @@ class CertDirection:
     def _real_G(self, i: int, a: float) -> tuple[float, float]:
         """(log G~, log r) of group i at real a, |G(a) - G~| <= r."""
         g = self.sg[i]
-        key = (g.q, g.mu, a)
+        key = (g.q, g.mu, a) + self._ck
         want = math.log(1e-13 / max(g.n, 1))
         hit = _REAL.get(key)
         if hit is None or hit[2] > want + math.log(10.0):
@@ -837,10 +860,13 @@ class CertDirection:
             # |a| mu is large, ~1 ms where the complex kernel took up to ~20 ms; memoised)
             from .certified_quant import _log_gf
 
-            est = _log_gf(g.q, g.mu, a)
-            if not math.isfinite(est):
-                est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
-            lg, lr = sg_g_enclose_many(g.q, g.mu, np.array([complex(a, 0.0)]), est + want, abs(est) < 1.0)
+            if self.cutv is not None:
+                est = _log_g_cut_float(g.q, g.mu, a, float(self.cutv[i][0]))
+            else:
+                est = _log_gf(g.q, g.mu, a)
+                if not math.isfinite(est):
+                    est = sg_log_g(g.q, g.mu, complex(a, 0.0)).real
+            lg, lr = self._kern(i, np.array([complex(a, 0.0)]), est + want, abs(est) < 1.0)
             hit = (float(lg[0].real), float(lr[0]), want)
             if len(_REAL) > 4096:
                 _REAL.clear()
@@ -891,6 +917,8 @@ class CertDirection:
 
     # -- decay of |e^{K(c + iu)}|
     def _decay_table(self, i: int, a: float) -> list[tuple[float, float, bool]]:
+        if self.cutv is not None:
+            return []  # the integration-by-parts bounds need boundary terms at x_cut (section 8): none
         g = self.sg[i]
         key = (g.q, g.mu, a)
         if key not in _DECAY:
@@ -930,7 +958,7 @@ class CertDirection:
     def _prefetch_decay(self, a: float) -> None:
         """_decay_table's entries of every group at a, the split bounds of groups sharing q in one
         array pass (:func:`sg_decay_bounds_many`: the same formulas, one row per group)."""
-        if len(self.sg) < MULTI_MIN:
+        if len(self.sg) < MULTI_MIN or self.cutv is not None:
             return
         by_q: dict[float, list[int]] = {}
         for i, g in enumerate(self.sg):
@@ -962,12 +990,13 @@ class CertDirection:
         """log of the density-floor bound (:func:`sg_floor_bound`) on |G_i(a + ib)| for every |b| >= |u|
         (|Im w| = |u| in both directions)."""
         g = self.sg[i]
-        key = (g.q, g.mu, a)
+        key = (g.q, g.mu, a) + self._ck
         hit = _FLOOR.get(key)
         if hit is None:
             lgh = self.log_G_hi(i, a)
+            xc = math.inf if self.cutv is None else float(self.cutv[i][0])
             try:
-                pcs = sg_floor_pieces(g.q, g.mu, a, lgh) if math.isfinite(lgh) else []
+                pcs = sg_floor_pieces(g.q, g.mu, a, lgh, xc) if math.isfinite(lgh) else []
             except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
                 pcs = []
             hit = (lgh, pcs)
@@ -980,6 +1009,8 @@ class CertDirection:
         return sg_floor_bound(pcs, lgh, u)
 
     def _moment(self, i: int, a: float) -> tuple[float, float]:
+        if self.cutv is not None:
+            return 0.0, math.inf  # the Taylor bound uses E[u] = 0 and E[1] = 1 (section 8): none
         g = self.sg[i]
         key = (g.q, g.mu, a)
         if key not in _MOMENTS:
@@ -1136,7 +1167,7 @@ class CertDirection:
         (G(a+d) - 2 G(a) + G(a-d)) / d^2: three rigorous real enclosures (upper, upper, lower) and a
         rounding margin.  The smaller over d = 1/8, 1/64 (powers of two: d^2 exact) is kept."""
         g = self.sg[i]
-        key = (g.q, g.mu, a)
+        key = (g.q, g.mu, a) + self._ck
         hit = _D2.get(key)
         if hit is not None:
             return hit
@@ -1174,11 +1205,17 @@ class CertDirection:
         lrt = int(math.floor(math.log2(rtol)))
         todo = []
         for j, u in enumerate(us):
-            v = _PROBES2.get((g.q, g.mu, self.direction, c, float(u), lrt))
+            v = _PROBES2.get((g.q, g.mu, self.direction, c, float(u), lrt) + self._ck)
             if v is None:
                 todo.append(j)
             else:
                 out[j] = v
+        if todo and self.cutv is not None:
+            vals = self._cut_abs(i, a, us[todo], lrt, deadline)
+            for j, v in zip(todo, vals):
+                out[j] = v
+                _PROBES2[(g.q, g.mu, self.direction, c, float(us[j]), lrt) + self._ck] = float(v)
+            todo = []
         if todo:
             w = self._w(c + 1j * us[todo])
             lg = np.empty(len(todo), dtype=np.complex128)
@@ -1188,8 +1225,7 @@ class CertDirection:
             for j0 in range(0, len(todo), 16):
                 if _now() > deadline:
                     raise CertError("certified contour ran out of time (probing the truncation)")
-                lg[j0:j0 + 16], lr[j0:j0 + 16] = sg_g_enclose_many(
-                    g.q, g.mu, np.ascontiguousarray(w[j0:j0 + 16]), ltol, ff)
+                lg[j0:j0 + 16], lr[j0:j0 + 16] = self._kern(i, np.ascontiguousarray(w[j0:j0 + 16]), ltol, ff)
             with np.errstate(invalid="ignore"):
                 vals = np.logaddexp(lg.real, lr) + 1e-12
             vals = np.where(np.isfinite(vals) | (vals == -np.inf), vals, np.inf)
@@ -1197,7 +1233,49 @@ class CertDirection:
                 _PROBES2.clear()
             for j, v in zip(todo, vals):
                 out[j] = v
-                _PROBES2[(g.q, g.mu, self.direction, c, float(us[j]), lrt)] = float(v)
+                _PROBES2[(g.q, g.mu, self.direction, c, float(us[j]), lrt) + self._ck] = float(v)
+        return out
+
+    #: the split of _cut_abs: the lower cut x_1 keeps |Im w| q mu e^{mu x_1 - mu^2/2} at most this
+    CUT_FREQ = 200.0
+
+    def _cut_abs(self, i: int, a: float, us: np.ndarray, lrt: int, deadline: float) -> np.ndarray:
+        """log of upper bounds on |G_cut(a + iu)| (docs/certified.md section 8): for any x_1 <= x_cut,
+        |G_cut(a + iu)| <= |G_{x_1}(a + iu)| + (G_cut(a) - G_{x_1}(a)) (the triangle inequality on
+        [x_1, x_cut], where |(1+u)^w| = |1+u|^a on the real line); x_1 on a grid of CUT_DX, the largest
+        where |u| q mu e^{mu x_1 - mu^2/2} <= CUT_FREQ (the unshifted line's kernel resolves the oscillation
+        there), the difference from the real enclosures' upper and lower ends with a rounding margin."""
+        g = self.sg[i]
+        xc = float(self.cutv[i][0])
+        ltol = self.log_G_hi(i, a) + lrt * math.log(2.0)
+        ff = abs(self._real_G(i, a)[0]) < 1.0
+        with np.errstate(divide="ignore"):
+            x1 = (np.log(self.CUT_FREQ / (np.abs(us) * g.q * g.mu)) + 0.5 * g.mu * g.mu) / g.mu
+        x1 = np.minimum(np.floor(x1 / CUT_DX) * CUT_DX, xc)
+        out = np.full(us.shape, np.inf)
+        lgc, lrc = self._real_G(i, a)
+        ghi = (math.exp(lgc) + math.exp(lrc)) * (1.0 + 4.0 * U_MACH)
+        for xv in np.unique(x1):
+            sel = np.nonzero(x1 == xv)[0]
+            if not (xv > -30.0):
+                continue  # (no useful split: left at inf, the cell keeps its other bounds)
+            cv = self.cutv[i] if xv == xc else _cut_consts(g.q, g.mu, float(xv))
+            extra = 0.0
+            if xv < xc:
+                lg1, lr1 = sg_g_enclose_cut(g.q, g.mu, np.array([complex(a, 0.0)]), ltol, ff, cv)
+                lo1 = (math.exp(lg1[0].real) - math.exp(lr1[0])) * (1.0 - 4.0 * U_MACH)
+                if not (lo1 == lo1):
+                    continue
+                extra = max(0.0, ghi - lo1) + 4.0 * U_MACH * (ghi + abs(lo1))
+            w = np.ascontiguousarray(self._w(a - 1.0 + 1j * us[sel]) if self.direction == "remove"
+                                     else self._w(-a + 1j * us[sel]))
+            for j0 in range(0, sel.shape[0], 16):
+                if _now() > deadline:
+                    raise CertError("certified contour ran out of time (probing the truncation)")
+                lg, lr = sg_g_enclose_cut(g.q, g.mu, np.ascontiguousarray(w[j0:j0 + 16]), ltol, ff, cv)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    v = np.log(np.exp(lg.real) + np.exp(lr) + extra) + 1e-12
+                out[sel[j0:j0 + 16]] = np.where(np.isfinite(v) | (v == -np.inf), v, np.inf)
         return out
 
     def _prefetch_probes2(self, which: Sequence[int], c: float, ul: np.ndarray, ur: np.ndarray, m: int,
@@ -1205,7 +1283,7 @@ class CertDirection:
         """_enclose_abs's cache entries for the probes _probe2 will ask of the groups ``which`` (the
         same points, tolerances and forms), by one cross-segment kernel call per bucket; entries it
         misses are left to _enclose_abs (the one-segment kernel)."""
-        if len(self.sg) < MULTI_MIN or len(which) < MULTI_MIN:
+        if len(self.sg) < MULTI_MIN or len(which) < MULTI_MIN or self.cutv is not None:
             return
         a = self._a(c)
         fr = np.arange(m + 1) / m
@@ -1276,7 +1354,8 @@ class CertDirection:
     def _probe(self, i: int, c: float, ul: np.ndarray, ur: np.ndarray, deadline: float = math.inf) -> np.ndarray:
         """log of |G~(w_m)| + r_m + D1 (ur - ul)/2 on each cell (u_m its midpoint): a bound on |G_i| there."""
         g = self.sg[i]
-        if g.mu > 4.0:
+        if g.mu > 4.0 or self.cutv is not None:
+            # (the truncated measure of section 8: not used there)
             # sigma < 0.25: one enclosure at large |Im w| costs ~1 s of CPU there, and the probes do not
             # bring the truncation down in any case measured (sigma = 0.05): no probe
             return np.full(ul.shape, np.inf)
@@ -1337,7 +1416,7 @@ class CertDirection:
         small = K.real.copy()        # Re K~_gauss + sum n log |G~|
         zero = np.zeros(z.shape, dtype=bool)
         ng = max(len(self.sg), 1)
-        if len(self.sg) >= MULTI_MIN:
+        if len(self.sg) >= MULTI_MIN and self.cutv is None:
             self._prefetch_real(a)
             self._multi_nodes(c, h, k1, a, ng)
         for i, g in enumerate(self.sg):
@@ -1351,7 +1430,8 @@ class CertDirection:
             nb = 2.0 ** max(3, math.ceil(math.log2(max(g.n * ng, 1))))
             log_tol = lga + math.log(self.node_rtol / nb)
             lg, lr = _group_nodes(g, self.direction, c, h, k0, k1, log_tol, fform, self.node_slack,
-                                  self.node_ladder, rel=log_tol - lga)
+                                  self.node_ladder, rel=log_tol - lga,
+                                  cutv=None if self.cutv is None else self.cutv[i])
             zero |= ~np.isfinite(lg.real)
             lg = np.where(np.isfinite(lg), lg, complex(-1e4, 0.0))  # G~ = 0: the node value is 0
             K = K + g.n * lg
@@ -1437,7 +1517,7 @@ class CertDirection:
         """The real enclosures of the groups ``which`` (all by default) at a (_real_G's cache entries,
         same tolerance) by one cross-segment kernel call per bucket; entries it misses are left to
         _real_G."""
-        if len(self.sg) < MULTI_MIN:
+        if len(self.sg) < MULTI_MIN or self.cutv is not None:
             return
         buckets: dict[tuple, list] = {}
         for i in (range(len(self.sg)) if which is None else which):
@@ -1502,6 +1582,188 @@ class CertDirection:
         return CertContour(c, h, K, E, lt, time.perf_counter() - t0)
 
 
+# ----------------------------------------------------------------------------- the truncated measure
+#: section 8 of docs/certified.md: tiny q, huge T.  The cut x_cut is the smallest (on a grid of CUT_DX)
+#: with n P(X > x_cut) <= CUT_TAIL delta (floats choose it; the bound added is the Arb one)
+CUT_PATH = True
+CUT_TAIL = 1e-5
+CUT_DX = 0.25
+#: the conditioned contour is tried only where its float cancellation (log of the integrand at u = 0 over
+#: delta) is at least this much below the composition's own at its best abscissa
+CUT_GAIN = 2.0
+CUT_MAX_GROUPS = 3
+CUT_LAM_SLACK = 0.7
+CUT_WALL_RATIO = 4.0
+#: ... and only where the composition's own contour cancels at least e^CUT_LAM_MIN (below that its brackets
+#: met 1e-5 on the sweeps)
+CUT_LAM_MIN = 15.0
+#: ... and not where the conditioned sum itself still cancels more than e^CUT_LAM_MAX (its node errors then
+#: miss the width within the budget: sigma 0.54, q 1.2e-7, T 6.3e7, delta 1.5e-12, e^17.4: 1.4e-4 after ~1 s)
+CUT_LAM_MAX = 16.0
+#: _cut_candidate's filter: the regime where single large steps carry delta and the wall holds c down
+CUT_Q_MAX = 1e-4
+CUT_QT_MIN = 1.0
+#: the step: the longest whose float positive-alias bound is below this fraction of delta (it moves the lower
+#: end by about that over |d log delta / d eps|)
+CUT_ALIAS = 1e-7
+#: the conditioned path's share of the budget (the other paths keep the rest)
+CUT_SHARE = 0.5
+_CUT_F: dict[tuple, float] = {}
+
+
+def _k_cut_many(sg: Sequence[_SG], a: np.ndarray, x_cut: float) -> np.ndarray:
+    """sum n log E[(1 + u(X))^a; X <= x_cut] at every a > 0 in floats (a Riemann sum on 2,001 points in x,
+    all a at once; estimates only: _cut_plan's choice of c and its test against the full measure)."""
+    out = np.zeros(a.shape)
+    for g in sg:
+        hi = min(x_cut, max(40.0, float(np.max(a)) * g.mu + 40.0))
+        xs = np.linspace(-40.0, hi, 2001)
+        with np.errstate(over="ignore", invalid="ignore"):
+            f = -0.5 * xs[None, :] * xs[None, :] + a[:, None] * np.log1p(g.q * np.expm1(g.mu * xs - 0.5 * g.mu * g.mu))[None, :]
+        m = np.nanmax(f, axis=1)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            v = m + np.log(np.nansum(np.exp(f - m[:, None]), axis=1) * (xs[1] - xs[0])) - 0.5 * math.log(2.0 * math.pi)
+        out = out + g.n * v
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def _log_g_cut_float(q: float, mu: float, a: float, x_cut: float) -> float:
+    """log E[(1 + u(X))^a; X <= x_cut] in floats (a Riemann sum on a grid in x; estimates only: the
+    tolerance and form of the real enclosures, the choice of x_cut, c, h and N)."""
+    key = (q, mu, a, x_cut)
+    v = _CUT_F.get(key)
+    if v is None:
+        hi = min(x_cut, max(40.0, a * mu + 40.0) if a > 0.0 else 40.0)
+        lo = -40.0 if a >= 0.0 else min(-40.0, -math.sqrt(max(2.0 * (a * math.log1p(-q) + 80.0), 0.0)))
+        xs = np.linspace(lo, hi, 16001)
+        with np.errstate(over="ignore", invalid="ignore"):
+            f = -0.5 * xs * xs + a * np.log1p(q * np.expm1(mu * xs - 0.5 * mu * mu))
+        m = float(np.nanmax(f))
+        v = m + math.log(float(np.nansum(np.exp(f - m))) * (xs[1] - xs[0])) - 0.5 * math.log(2.0 * math.pi)
+        if len(_CUT_F) > 20000:
+            _CUT_F.clear()
+        _CUT_F[key] = v
+    return v
+
+
+def _cut_eps_float(sg: Sequence[_SG], delta: float) -> float:
+    """A float guide to eps(delta) where single large steps carry delta (docs/certified.md section 8; only
+    where the conditioned contour starts: Newton on its certified sum follows): delta ~ delta_1 + delta_G,
+    delta_1(eps) = sum n E[(1 - e^{eps - l(X)})_+] (one step's loss alone, X ~ P_1), delta_G the Gaussian
+    mechanism's delta at mu_G^2 = sum n q^2 (e^{mu^2} - 1) (the rest as a Gaussian); bisection in log eps."""
+    xs = np.linspace(-12.0, 40.0, 4001)
+    dx = xs[1] - xs[0]
+    terms = []
+    mg2 = 0.0
+    for g in sg:
+        with np.errstate(over="ignore", invalid="ignore"):
+            l = np.log1p(g.q * np.expm1(g.mu * xs - 0.5 * g.mu * g.mu))
+            w = np.exp(-0.5 * xs * xs - 0.5 * math.log(2.0 * math.pi) + l) * dx  # P_1's density
+        terms.append((g.n, l, w))
+        mg2 += g.n * g.q * g.q * math.expm1(min(g.mu * g.mu, 700.0))
+    mg = math.sqrt(mg2)
+
+    def dl(e: float) -> float:
+        d1 = 0.0
+        for n, l, w in terms:
+            with np.errstate(over="ignore", invalid="ignore"):
+                d1 += n * float(np.nansum(w * np.maximum(-np.expm1(e - l), 0.0)))
+        dg = float(ndtr(-e / mg + 0.5 * mg) - math.exp(e) * ndtr(-e / mg - 0.5 * mg)) if mg > 0.0 else 0.0
+        return math.log(max(d1 + max(dg, 0.0), 1e-320))
+
+    lt = math.log(delta)
+    lo, hi = math.log(1e-8), math.log(1e3)
+    if not (dl(math.exp(lo)) > lt):
+        return math.nan
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if dl(math.exp(mid)) > lt:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def _arb_phibar(x: float):
+    from flint import arb
+
+    return (arb(x) / arb(2).sqrt()).erfc() / 2
+
+
+_CUT_CONSTS: dict[tuple, np.ndarray] = {}
+
+
+def _cut_consts(q: float, mu: float, x_cut: float) -> np.ndarray:
+    """``sg_g_enclose_cut``'s constants (x_cut, c0, err, c1, err): c0 = P(X > x_cut), c1 = q (P(X > x_cut -
+    mu) - P(X > x_cut)) in Arb at 256 bits, each error the ball's radius plus the rounding to a double."""
+    from flint import arb, ctx
+
+    key = (q, mu, x_cut)
+    hit = _CUT_CONSTS.get(key)
+    if hit is not None:
+        return hit
+    old = ctx.prec
+    ctx.prec = 256
+    try:
+        c0 = _arb_phibar(x_cut)
+        pm = ((arb(x_cut) - arb(mu)) / arb(2).sqrt()).erfc() / 2
+        c1 = arb(q) * (pm - c0)
+        row = [x_cut]
+        for b in (c0, c1):
+            mid = float(b.mid())
+            row += [mid, float(b.rad()) * (1.0 + 1e-15) + abs(mid) * 2.0 ** -52 + 1e-320]
+    finally:
+        ctx.prec = old
+    if len(_CUT_CONSTS) > 4096:
+        _CUT_CONSTS.clear()
+    _CUT_CONSTS[key] = np.array(row)
+    return _CUT_CONSTS[key]
+
+
+def cut_direction(groups: Sequence[tuple[Any, int]], x_cut: float) -> CertDirection:
+    """The REMOVE direction of the composition restricted to {every step's X <= x_cut} (docs/certified.md
+    section 8): node, real and probe enclosures of G_cut (``sg_g_enclose_cut``), the decay bounds that hold
+    for the sub-measure, the k < 0 aliases with the masses (1 - p)^n and Phi(x_cut)^n, and
+    ``tail_hi`` >= 1 - (1 - p)^n >= delta - delta_cut added to every upper bound (``delta_bounds``).
+    All in Arb at 256 bits, the balls rounded outward to doubles."""
+    from flint import arb, ctx
+
+    cd = CertDirection(groups, "remove")
+    if cd.mu2 != 0.0 or not cd.sg:
+        raise NotCertifiable("the truncated measure is built for subsampled-Gaussian compositions only")
+    old = ctx.prec
+    ctx.prec = 256
+    try:
+        c0 = _arb_phibar(x_cut)
+        logm = arb(0)
+        loga = arb(0)
+        cutv = []
+        for g in cd.sg:
+            qa, ma = arb(g.q), arb(g.mu)
+            cm = arb(x_cut) - ma  # (x_cut - mu in Arb, no rounding)
+            pm = (cm / arb(2).sqrt()).erfc() / 2          # P(X > x_cut - mu)
+            c1 = qa * (pm - c0)
+            p = (1 - qa) * c0 + qa * pm                    # P_1(X > x_cut), P_1 = (1-q) N(0,1) + q N(mu,1)
+            logm += arb(g.n) * (1 - p).log()
+            loga += arb(g.n) * (1 - c0).log()
+            cutv.append(_cut_consts(g.q, g.mu, x_cut))
+        mass = logm.exp()
+        amass = loga.exp()
+        tail = 1 - mass
+
+        def ends(b) -> tuple[float, float]:
+            mid, rad = float(b.mid()), float(b.rad())
+            return ((mid - rad) * (1.0 - 4.0 * U_MACH) - 1e-320, (mid + rad) * (1.0 + 4.0 * U_MACH) + 1e-320)
+    finally:
+        ctx.prec = old
+    cd.cutv = cutv
+    cd._ck = (float(x_cut),)
+    cd.masses = (ends(mass), ends(amass))
+    cd.tail_hi = max(0.0, ends(tail)[1])
+    cd.x_cut = float(x_cut)
+    return cd
+
+
 def _log_expm1(x: float) -> float:
     """log(e^x - 1) for x > 0, without overflow."""
     return x + math.log1p(-math.exp(-x)) if x > 1.0 else math.log(math.expm1(x))
@@ -1531,7 +1793,8 @@ def delta_bounds(cd: CertDirection, ct: CertContour, eps: float, alias_s: Sequen
     if not (lerr == lerr and la == la and S == S):  # NaN anywhere: no information
         return 0.0, 1.0, dls
     neg_lo, neg_hi = (0.0, 0.0) if neg is None else neg
-    upper = min(1.0, max(0.0, S + math.exp(min(lerr, 700.0)) - neg_lo))
+    # (a CutDirection's sum encloses delta_cut <= delta <= delta_cut + tail_hi: docs/certified.md section 8)
+    upper = min(1.0, max(0.0, S + math.exp(min(lerr, 700.0)) - neg_lo) + cd.tail_hi * (1.0 + 4.0 * U_MACH))
     lower = max(0.0, S - math.exp(min(lerr, 700.0)) - math.exp(min(la, 700.0)) - neg_hi)
     return lower, upper, dls
 
@@ -1558,6 +1821,15 @@ def _neg_alias(cd: CertDirection, c: float, P: float, eps: float) -> tuple[float
     if not (math.isfinite(t1) and math.isfinite(t2)):
         return None
     m = 8.0 * U_MACH * (t1 + t2)
+    masses = getattr(cd, "masses", None)
+    if cd.cutv is not None:
+        # the truncated measure (section 8): delta_cut(x) = (1 - p)^n - e^x Phi(x_cut)^n for x <= L_min, so
+        # the sum is (1 - p)^n t1 - Phi(x_cut)^n t2, both masses in [lo, hi] (Arb, rounded outward)
+        if masses is None:
+            return None
+        (m_lo, m_hi), (a_lo, a_hi) = masses
+        return (max(0.0, m_lo * t1 - a_hi * t2 - 2.0 * m),
+                max(0.0, m_hi * t1 - a_lo * t2 + 2.0 * m))
     return max(0.0, t1 - t2 - m), max(0.0, t1 - t2 + m)
 
 
@@ -2038,6 +2310,17 @@ class ContourCertifier:
         return b
 
     def _epsilon_paths(self, delta: float, t0: float, deadline: float) -> Bracket:
+        if CUT_PATH and self._cut_candidate(delta):
+            # tiny q, huge T (docs/certified.md section 8): the contour conditioned on no step beyond x_cut,
+            # where the floats show it cancels CUT_GAIN nats less; kept (and answering) where it is within
+            # SETTLE_RTOL, else the paths below run (their brackets intersected with it)
+            try:
+                cdl = _now() + CUT_SHARE * getattr(self, "_budget", TIME_BUDGET)
+                cb = self._cut_epsilon(delta, None, t0, min(deadline, cdl))
+            except (CertError, ArithmeticError, ValueError, NotCertifiable):
+                cb = None
+            if cb is not None and cb.upper > 0.0 and cb.upper - cb.lower <= SETTLE_RTOL * cb.upper:
+                return cb
         if QUANTISED:
             try:
                 # at most QUANT_SHARE of the budget, so that the engine-guided contour keeps a chance
@@ -2344,6 +2627,154 @@ class ContourCertifier:
                 return None
             hint = b.upper  # the other direction set the upper end: its eps is near there
         return None
+
+    def _cut_candidate(self, delta: float) -> bool:
+        """The cheap filter before _cut_plan's floats: subsampled-Gaussian groups only (at most
+        CUT_MAX_GROUPS, sigma >= 0.25), q <= CUT_Q_MAX, at least CUT_QT_MIN expected participations, and
+        the wall far below the Gaussian saddle: the loss as a Gaussian of variance v = sum n q^2 (e^{mu^2} - 1)
+        has its saddle near eps_G / v (eps_G that Gaussian's eps(delta)), the lognormal tail makes log G(w)
+        turn positive past w ~ 1 - 2 log q / mu^2; CUT_WALL_RATIO between them (floats, a filter only)."""
+        sg = self.dirs["remove"].sg
+        if not (self.dirs["remove"].mu2 == 0.0 and 0 < len(sg) <= CUT_MAX_GROUPS and all(g.mu <= 4.0 for g in sg)
+                and max(g.q for g in sg) <= CUT_Q_MAX and sum(g.q * g.n for g in sg) >= CUT_QT_MIN):
+            return False
+        v = sum(g.n * g.q * g.q * math.expm1(min(g.mu * g.mu, 700.0)) for g in sg)
+        wall = min(-2.0 * math.log(g.q) / (g.mu * g.mu) for g in sg)
+        m = math.sqrt(v)
+        if not (m > 0.0 and math.isfinite(m)):
+            return False
+
+        def dg(x: float) -> float:
+            return float(ndtr(-x / m + 0.5 * m) - math.exp(x) * ndtr(-x / m - 0.5 * m))
+
+        lo, hi = 0.0, 50.0 * m + 50.0
+        if not dg(lo) > delta:
+            return False
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if dg(mid) > delta else (lo, mid)
+        return hi / v >= CUT_WALL_RATIO * wall
+
+    def _cut_plan(self, delta: float, e: float | None) -> tuple | None:
+        """Floats only (docs/certified.md section 8): (x_cut, c, h, s_alias, n0, log cancellation, eps) of
+        the conditioned contour where it beats the composition's own by CUT_GAIN nats at eps e (None: the
+        float eps of the conditioned sum), else None."""
+        cdr = self.dirs["remove"]
+        sg = cdr.sg
+        if (not CUT_PATH or cdr.mu2 != 0.0 or not sg or len(sg) > CUT_MAX_GROUPS or any(g.mu > 4.0 for g in sg)
+                or not (e is None or (e > 0.0 and math.isfinite(e)))):
+            return None
+        lt = math.log(delta)
+        xc = math.nan
+        for x in np.arange(4.0, 40.0, CUT_DX):
+            lp = float(np.logaddexp.reduce([math.log(g.n) + np.logaddexp(math.log1p(-g.q) + float(log_ndtr(-x)),
+                                                                           math.log(g.q) + float(log_ndtr(g.mu - x)))
+                                            for g in sg]))
+            if lp <= lt + math.log(CUT_TAIL):
+                xc = float(x)
+                break
+        if not math.isfinite(xc):
+            return None
+
+        cs = [2.0 ** (j / 4.0) for j in range(0, 61)]
+        ca = np.array(cs)
+        kcs = _k_cut_many(sg, ca + 1.0, xc)
+        if e is None:
+            e = _cut_eps_float(sg, delta)
+            if not (e > 0.0 and math.isfinite(e)):
+                return None
+        lam_c = [kcs[k] - c * e - math.log(c * (c + 1.0)) - lt for k, c in enumerate(cs)]
+        # the smallest abscissa within CUT_LAM_SLACK nats of the least cancellation: the edge term
+        # phi(x_cut) (1 + u(x_cut))^{c+1}, which the kernel integrates on the unshifted line, grows with c
+        jm = int(np.argmin(lam_c))
+        j = next(k for k in range(jm + 1) if lam_c[k] <= lam_c[jm] + CUT_LAM_SLACK)
+        # the composition's own cancellation at abscissae up to the one chosen (floats, x up to a mu + 40)
+        kfs = _k_cut_many(sg, ca[:j + 1] + 1.0, math.inf)
+        lam_f = float(np.min(kfs - ca[:j + 1] * e - np.log(ca[:j + 1] * (ca[:j + 1] + 1.0)) - lt))
+        if not (lam_f >= CUT_LAM_MIN and lam_f - lam_c[j] >= CUT_GAIN and lam_c[j] <= CUT_LAM_MAX):
+            return None
+        c = cs[j]
+        lmin = sum(g.n * math.log1p(-g.q) for g in sg)
+        ss = np.array([c * 2.0 ** (k / 8.0) for k in range(1, 41)])
+        kss = _k_cut_many(sg, ss + 1.0, xc)
+        ps = [(float(kss[k] + sv * math.log(sv) - (sv + 1.0) * math.log1p(sv) - sv * e), float(sv))
+              for k, sv in enumerate(ss)]
+        for k in range(10, -16, -1):
+            h = 2.0 ** k
+            P = 2.0 * math.pi / h
+            if not (e - P <= lmin - 1e-10 * abs(lmin) - 1e-300):
+                continue  # (the k < 0 aliases exactly: section 8)
+            best = sorted((v - _log_expm1((s - c) * P), s) for v, s in ps)
+            if best[0][0] <= lt + math.log(CUT_ALIAS):
+                s_alias = [s for _, s in best[:3]]
+                break
+        else:
+            return None
+        # the node count's first guess: the tilted variance at c (a second difference of the float K_cut)
+        d = 0.05
+        k3 = _k_cut_many(sg, np.array([c * (1.0 - d), c, c * (1.0 + d)]) + 1.0, xc)
+        var = (k3[2] - 2.0 * k3[1] + k3[0]) / (c * d) ** 2
+        umax = math.sqrt(2.0 * (max(lam_c[j], 0.0) + 40.0) / var) if var > 0.0 else 64.0 * h
+        n0 = int(min(max(64, umax / h), Q_MAX_NODES // 2))
+        # (the ladder's decay rate: the untilted variance of the loss, sum n q^2 (e^{mu^2} - 1); the tilted
+        # K_cut'' is carried by the few steps near x_cut, which do not make |e^K| decay like a Gaussian)
+        vb = sum(g.n * g.q * g.q * math.expm1(min(g.mu * g.mu, 700.0)) for g in sg)
+        return xc, c, h, s_alias, n0, lam_c[j], e, vb
+
+    def _cut_epsilon(self, delta: float, e: float | None, t0: float, deadline: float) -> Bracket | None:
+        """eps(delta) from the conditioned contour of docs/certified.md section 8 (REMOVE restricted to
+        every step's X <= x_cut: delta_cut <= delta <= delta_cut + tail_hi), the bracket of section 5 with
+        the other direction as always; None where the floats see no gain (_cut_plan)."""
+        from . import certified_quant as Q
+
+        plan = self._cut_plan(delta, e)
+        if plan is None:
+            return None
+        xc, c, h, s_alias, n0, lam, e, var = plan
+        lt = math.log(delta)
+        memo = self.__dict__.setdefault("_cutdirs", {})
+        cd = memo.get(xc)
+        if cd is None:
+            cd = memo[xc] = cut_direction(self.groups, xc)
+        target = Q.trunc_target(lt, c, e)
+        n, ltr = _grow_n(cd, c, h, n0, cd.log_trunc(c, h, n0, target, deadline), target, deadline)
+        # node tolerance: the node errors ~ rtol x the integrand's size, e^lam delta at u = 0
+        rtol = min(QUANT_NODE_RTOL, max(1e-15, 1e-7 * math.exp(-lam)))
+        K = np.empty(n, dtype=np.complex128)
+        E = np.empty(n)
+        # node k's tolerance loosened by its float weight against the node at u = 0: |e^{K(c + iu)}| decays
+        # about like e^{-var u^2 / 2} and 1/|z (z+1)| like (c/|z|)^2 (half the float variance: a guide; each
+        # radius enters the error bound as it is, so only the width depends on it), powers of two up to 2^60
+
+        def ladder(us: np.ndarray) -> np.ndarray:
+            x = (0.25 * var * us * us + 2.0 * np.log(np.abs(c + 1j * us) / c)) / LOG2_NB
+            return np.minimum(np.floor(np.maximum(x, 0.0)), 60.0) * LOG2_NB
+
+        cd.node_rtol, cd.node_slack, cd.node_ladder = rtol, math.log(2.0), ladder
+        try:
+            for k0 in range(0, n, 256):
+                if _now() > deadline:
+                    raise CertError("conditioned contour ran out of time")
+                k1 = min(n, k0 + 256)
+                K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
+        finally:
+            cd.node_slack, cd.node_rtol, cd.node_ladder = math.log(10.0), NODE_RTOL, 0.0
+        e2 = _newton_eps(cd, K, E, c, h, e, lt)
+        if not (e2 > 0.0):
+            return None
+        cc = CertContour(c, h, K, E, ltr, 0.0)
+        self._cut_last = (cd, cc, s_alias, e2)
+        full = self.dirs["remove"]
+        self.dirs["remove"] = cd  # (the bracket's REMOVE checks on the conditioned sums; ADD as always)
+        qm = getattr(self, "_qmode", False)
+        self._qmode = True
+        try:
+            b = self._bracket(cc, s_alias, "remove", e2, delta, t0, deadline)
+        finally:
+            self.dirs["remove"] = full
+            self._qmode = qm
+        b.info.update(conditioned={"x_cut": xc, "tail_hi": cd.tail_hi, "nodes": n, "c": c, "h": h})
+        return self._keep(b)
 
     def _zero_by_chernoff(self, delta: float, t0: float) -> Bracket | None:
         """[0, 0] where each direction's rigorous Chernoff bound on the payoff at eps = 0 (psi_hi from
