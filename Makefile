@@ -28,12 +28,13 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # Not fatal: when it fails the kernels simply compile on first use (a few seconds).
-$(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/methods/*.py)
+$(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/methods/*.py ewacct/bounds/*.py)
 	@echo "compiling and caching the Numba kernels (warm-up) ..."
 	@( $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 \
 	  && $(PY) -m ewacct epsilon -q 0.029696 -s 0.7865 -T 660 --delta 1e-5 \
 	  && $(PY) -m ewacct delta -q 0.01 -s 1 -T 1000 --eps 1 \
-	  && $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 --certify ) >/dev/null \
+	  && $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 --certify \
+	  && $(PY) -m ewacct epsilon -q 1e-4 -s 1 -T 30 --delta 1e-6 --certify ) >/dev/null \
 	  && touch $(WARM) || echo "warm-up failed; kernels will compile on first use"
 
 demo: $(STAMP) $(WARM)
