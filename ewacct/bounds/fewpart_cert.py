@@ -228,6 +228,44 @@ def _conv(x: _Vec, y: _Vec) -> _Vec:
     return _Vec(np.ascontiguousarray(c), x.off + y.off, err, x.ls + y.ls, x.steps + y.steps)
 
 
+def _tilted_step(st, upper: bool, theta: float, h: float, total_top: float):
+    """One group's step vector (upper or lower law) tilted by e^{theta g} and normalised: (its _Vec, the lattice
+    indices k as floats, the mass moved to the infinite state (times the group's n), the relative error budget
+    (times n)).  Shared by _Law and mixed_fft._MixLaw."""
+    extra = 0.0
+    p = st.up if upper else st.dn
+    k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        lg = np.log(np.maximum(p, 0.0)) + theta * h * k
+    fin = np.isfinite(lg)
+    c = float(np.max(lg[fin]))
+    # entries below e^-650 of the largest would be subnormal after the division (their relative
+    # error unbounded): the lower law drops them (a lower bound stays one); the upper law drops
+    # those that cannot reach eps >= 0 (g + every other step's top <= 0) and moves the others'
+    # mass to the infinite state (payoff <= 1: the union bound of (B4) covers them)
+    small = fin & (lg - c < -650.0)
+    if small.any():
+        fin = fin & ~small
+        if upper:
+            g_small = k[small] * h
+            reach = g_small + (total_top - st.top) > 0.0
+            if reach.any():
+                st_m = float(np.sum(p[small][reach])) * (1 + len(p) * U)
+                extra += st.n * st_m
+    v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
+    z = float(v.sum())
+    v = v / z
+    # per entry (relative): the survival difference (U); log (RL |log p| + U, absolute, becomes
+    # relative after exp); theta h k (U |theta h k|), the sums (U |lg|, U |lg - c|); exp (RL); the
+    # division (U); |log p| <= |lg - c| + |c| + |theta h k|.  Every U term is below RL, so:
+    arg = float(np.max(np.abs(lg[fin] - c)))
+    thk = abs(theta * h) * max(abs(k[0]), abs(k[-1]))
+    rel = st.n * 2.0 * RL * (4.0 + 2.0 * arg + 2.0 * abs(c) + 3.0 * thk + abs(math.log(z)))
+    if upper:
+        extra += st.n * st.m_inf
+    return _Vec(v, st.k_lo, 0.0, c + math.log(z), 1), k, extra, rel
+
+
 class _Law:
     """One direction's bound (upper or lower) on delta(eps): the composed tilted vector and the extras."""
 
@@ -248,37 +286,9 @@ class _Law:
         # convolutions, 2.6 s, before running out; the vectors there do not shrink)
         self._left = sum(st.n.bit_length() - 1 + bin(st.n).count("1") - 1 for st in steps) + len(steps) - 1
         for st in steps:
-            p = st.up if upper else st.dn
-            k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
-            with np.errstate(divide="ignore"):
-                lg = np.log(np.maximum(p, 0.0)) + theta * h * k
-            fin = np.isfinite(lg)
-            c = float(np.max(lg[fin]))
-            # entries below e^-650 of the largest would be subnormal after the division (their relative
-            # error unbounded): the lower law drops them (a lower bound stays one); the upper law drops
-            # those that cannot reach eps >= 0 (g + every other step's top <= 0) and moves the others'
-            # mass to the infinite state (payoff <= 1: the union bound of (B4) covers them)
-            small = fin & (lg - c < -650.0)
-            if small.any():
-                fin = fin & ~small
-                if upper:
-                    g_small = k[small] * h
-                    reach = g_small + (total_top - st.top) > 0.0
-                    if reach.any():
-                        st_m = float(np.sum(p[small][reach])) * (1 + len(p) * U)
-                        self.extra += st.n * st_m
-            v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
-            z = float(v.sum())
-            v = v / z
-            # per entry (relative): the survival difference (U); log (RL |log p| + U, absolute, becomes
-            # relative after exp); theta h k (U |theta h k|), the sums (U |lg|, U |lg - c|); exp (RL); the
-            # division (U); |log p| <= |lg - c| + |c| + |theta h k|.  Every U term is below RL, so:
-            arg = float(np.max(np.abs(lg[fin] - c)))
-            thk = abs(theta * h) * max(abs(k[0]), abs(k[-1]))
-            self.rel += st.n * 2.0 * RL * (4.0 + 2.0 * arg + 2.0 * abs(c) + 3.0 * thk + abs(math.log(z)))
-            if upper:
-                self.extra += st.n * st.m_inf
-            base = _Vec(v, st.k_lo, 0.0, c + math.log(z), 1)
+            base, k, extra, rel = _tilted_step(st, upper, theta, h, total_top)
+            self.extra += extra
+            self.rel += rel
             # what the steps outside a partial vector can add at most: the other groups' tops (composed
             # before or after) and this group's remaining steps
             rem_other = total_top - st.n * st.top

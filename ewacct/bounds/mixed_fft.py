@@ -317,30 +317,11 @@ class _MixLaw(fc._Law):
         bases = []
         lms = []
         for st in steps:  # the tilted step vectors first (their normalisers give LS), as fewpart_cert._Law
-            p = st.up if upper else st.dn
-            k = np.arange(st.k_lo, st.k_lo + len(p), dtype=np.float64)
-            with np.errstate(divide="ignore"):
-                lg = np.log(np.maximum(p, 0.0)) + theta * h * k
-            fin = np.isfinite(lg)
-            c = float(np.max(lg[fin]))
-            small = fin & (lg - c < -650.0)
-            if small.any():
-                fin = fin & ~small
-                if upper:
-                    g_small = k[small] * h
-                    reach = g_small + (total_top - st.top) > 0.0
-                    if reach.any():
-                        self.extra += st.n * float(np.sum(p[small][reach])) * (1 + len(p) * U)
-            v = np.where(fin, np.exp(np.where(fin, lg - c, 0.0)), 0.0)
-            z = float(v.sum())
-            v = v / z
-            arg = float(np.max(np.abs(lg[fin] - c)))
-            thk = abs(theta * h) * max(abs(k[0]), abs(k[-1]))
-            self.rel += st.n * 2.0 * RL * (4.0 + 2.0 * arg + 2.0 * abs(c) + 3.0 * thk + abs(math.log(z)))
-            if upper:
-                self.extra += st.n * st.m_inf
-            bases.append(fc._Vec(v, st.k_lo, 0.0, c + math.log(z), 1))
-            lms.append(_log_moments(v, k * h))
+            base, k, extra, rel = fc._tilted_step(st, upper, theta, h, total_top)
+            self.extra += extra
+            self.rel += rel
+            bases.append(base)
+            lms.append(_log_moments(base.a, k * h))
         if self.rel >= 0.5:
             raise FloatingPointError("relative error budget too large")
         ls_terms = [st.n * b.ls for st, b in zip(steps, bases)]
