@@ -24,7 +24,7 @@ def _tilted_ref(theta: float, t: float, n: int = 6) -> list[float]:
             pts = sorted({mp.mpf(0), th} | {(th - k * w) if a > 0 else k * w for k in (1, 2, 5, 10, 20, 40, 80, 160)
                                             if k * w < th})
         else:
-            pts = list(mp.linspace(0, th, 41))
+            pts = list(mp.linspace(0, th, 5))
         base = -tt * th if a <= 0 else a * th - tt * th  # the continuous log-density's peak (less log 2)
 
         def E(g):
