@@ -1,5 +1,5 @@
 """Golden-section search for the minimum of a unimodal function (shared by the engines' Chernoff and
-saddle searches)."""
+saddle searches), and the integer bisection for the first count where a monotone test holds."""
 
 from __future__ import annotations
 
@@ -33,3 +33,15 @@ def golden_section(f: Callable[[float], float], lo: float, hi: float, *, iters: 
         if b - a < tol:
             break
     return a, b, x1, f1, x2, f2
+
+
+def first_true(ok: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The smallest integer in (lo, hi] where the monotone ``ok`` holds, given ``ok(hi)`` and not ``ok(lo)``
+    (neither end is evaluated)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

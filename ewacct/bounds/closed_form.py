@@ -49,6 +49,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from .._golden import first_true
+
 #: working precisions (bits) tried in turn until the enclosure is tight
 PRECISIONS = (128, 256, 512, 1024, 2048, 4096)
 #: relative accuracy (bits) wanted of each delta ball before rounding to doubles
@@ -428,13 +430,7 @@ def _lattice_chernoff_search(eps0: float, n: int, fe0: Fraction, r: float, log_d
             return False
         return bool(_log_chernoff_ball(eps0, n, k) < log_d)
 
-    lo, hi = int(n * r), n + 1
-    while hi - lo > 1:
-        m = (lo + hi) // 2
-        if ok(m):
-            hi = m
-        else:
-            lo = m
+    hi = first_true(ok, int(n * r), n + 1)
     # counts >= hi carry all the loss above eps = eps0 (2 (hi - 1) - n) (the loss at hi - 1): outward up
     top = fe0 * (2 * (hi - 1) - n)
     t = float(top)

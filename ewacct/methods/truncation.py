@@ -41,6 +41,7 @@ from .contour import ContourError, LogMgf, alias_period, build_contour, log_delt
 from .contour import saddle_estimate
 from .exact import DEFAULT_RTOL, EPS_MACH, DirectionAnswer, ExactDirection, over_budget, saddle_curve_start
 from . import budget
+from .._golden import first_true
 
 #: the truncation's (one-sided) error is kept below this fraction of delta
 TRUNC_FRACTION = 1e-10
@@ -431,14 +432,7 @@ def _x0_for(q: float, mu: float, n: int, target: float) -> float:
 
     if not ok(720):
         return 4.0 + 0.05 * 720
-    lo, hi = -1, 720  # ok(hi); not ok(lo) (lo = -1: none checked)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return 4.0 + 0.05 * hi
+    return 4.0 + 0.05 * first_true(ok, -1, 720)  # ok(720); lo = -1: none checked
 
 
 def far_onset(eng, log_delta: float) -> float:
