@@ -102,3 +102,18 @@ def laplace_cumulants(theta: float, n: int = 6, dps: int = 40) -> list[float]:
         c = [mp.mpf(1), mp.mpf(0)] + [E(lambda v, k=k: (v - m1) ** k) for k in range(2, n + 1)]
         kap = _cum_from_central(c)
         return [float(m1)] + [float(kap[k]) for k in range(2, n + 1)]
+
+
+def rr_gauss_delta(e0, n, sigmas, eps, dps: int = 30):
+    """delta(eps) of n randomized-response steps RR(e0) composed with Gaussians of noise ``sigmas`` (one Gaussian
+    of mu = sqrt(sum 1 / sigma^2)): the binomial sum over the RR counts of the Gaussian closed form."""
+    with mp.workdps(dps):
+        e0, eps = mp.mpf(e0), mp.mpf(eps)
+        mu = mp.sqrt(mp.fsum(1 / mp.mpf(s) ** 2 for s in sigmas))
+        p = mp.exp(e0) / (1 + mp.exp(e0))
+
+        def dg(y):
+            return mp.ncdf(-y / mu + mu / 2) - mp.exp(y) * mp.ncdf(-y / mu - mu / 2)
+
+        return mp.fsum(mp.binomial(n, j) * p ** j * (1 - p) ** (n - j) * dg(eps - e0 * (2 * j - n))
+                       for j in range(n + 1))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 
-import mpmath as mp
 import pytest
 
 from ewacct import Accountant, Gaussian, Laplace, PoissonSubsampledGaussian as PSG, RandomizedResponse as RR
 from ewacct.bounds import certify, mixed_fft, rr_contour
+from mpref import rr_gauss_delta
 
 
 def _pld_eps(mechs, delta, vdi=1e-3):
@@ -46,19 +46,6 @@ def _pld_eps(mechs, delta, vdi=1e-3):
     finally:
         logging.disable(logging.NOTSET)
     return out[0], out[1]
-
-
-def _mp_rr_gauss_delta(e0, n, sigmas, eps):
-    with mp.workdps(30):
-        e0, eps = mp.mpf(e0), mp.mpf(eps)
-        mu = mp.sqrt(mp.fsum(1 / mp.mpf(s) ** 2 for s in sigmas))
-        p = mp.exp(e0) / (1 + mp.exp(e0))
-
-        def dg(y):
-            return mp.ncdf(-y / mu + mu / 2) - mp.exp(y) * mp.ncdf(-y / mu - mu / 2)
-
-        return mp.fsum(mp.binomial(n, j) * p ** j * (1 - p) ** (n - j) * dg(eps - e0 * (2 * j - n))
-                       for j in range(n + 1))
 
 
 def test_laplace_x20_with_psg_x100_is_narrowed_and_overlaps_pld():
@@ -114,9 +101,9 @@ def test_estimate_far_off_still_brackets_the_mpmath_value(factor):
     lo, hi, info = mixed_fft.epsilon_bracket(g, delta, factor * est)
     assert 0.0 <= lo <= hi
     sig = [2.0] * 4
-    assert _mp_rr_gauss_delta(0.7, 6, sig, hi) <= delta
+    assert rr_gauss_delta(0.7, 6, sig, hi) <= delta
     if lo > 0.0:
-        assert _mp_rr_gauss_delta(0.7, 6, sig, lo) > delta
+        assert rr_gauss_delta(0.7, 6, sig, lo) > delta
     assert (hi - lo) <= 1e-4 * hi, (factor, lo, hi, info)
 
 
@@ -127,7 +114,7 @@ def test_rr_contour_own_estimate_matches_mpmath():
         lo, hi, info = rr_contour.epsilon_bracket(list(a.groups()), delta, None, lo=0.0, hi=50.0)
         assert hi - lo <= 1e-5 * hi
         sig = [2.0] * 3
-        assert _mp_rr_gauss_delta(1.0, 10, sig, hi) <= delta < _mp_rr_gauss_delta(1.0, 10, sig, lo)
+        assert rr_gauss_delta(1.0, 10, sig, hi) <= delta < rr_gauss_delta(1.0, 10, sig, lo)
 
 
 def test_rr_contour_screened_delta_contains_mpmath():
@@ -135,6 +122,6 @@ def test_rr_contour_screened_delta_contains_mpmath():
     g = list(Accountant().compose(RR(0.4), 12).compose(Gaussian(1.5), 2).groups())
     for eps in (0.5, 3.0):
         lo, hi, _ = rr_contour.delta_bracket(g, eps)
-        ref = _mp_rr_gauss_delta(0.4, 12, [1.5] * 2, eps)
+        ref = rr_gauss_delta(0.4, 12, [1.5] * 2, eps)
         assert lo <= ref <= hi
         assert hi - lo <= 1e-6 * hi

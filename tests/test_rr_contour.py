@@ -10,31 +10,18 @@ from __future__ import annotations
 
 import math
 
-import mpmath as mp
 import pytest
 
 from ewacct import Accountant, Gaussian, PoissonSubsampledGaussian as PSG, RandomizedResponse as RR
 from ewacct.bounds import mixed_fft, rr_contour
-
-
-def _mp_rr_gauss(e0, n, sigmas, eps):
-    with mp.workdps(30):
-        e0, eps = mp.mpf(e0), mp.mpf(eps)
-        mu = mp.sqrt(mp.fsum(1 / mp.mpf(s) ** 2 for s in sigmas))
-        p = mp.exp(e0) / (1 + mp.exp(e0))
-
-        def dg(y):
-            return mp.ncdf(-y / mu + mu / 2) - mp.exp(y) * mp.ncdf(-y / mu - mu / 2)
-
-        return mp.fsum(mp.binomial(n, j) * p ** j * (1 - p) ** (n - j) * dg(eps - e0 * (2 * j - n))
-                       for j in range(n + 1))
+from mpref import rr_gauss_delta
 
 
 @pytest.mark.parametrize("eps", [0.2, 1.0, 5.0])
 def test_rr_gauss_delta_contains_mpmath(eps):
     g = list(Accountant().compose(RR(0.7), 4).compose(Gaussian(3.0), 5).groups())
     lo, hi, _ = rr_contour.delta_bracket(g, eps)
-    ref = _mp_rr_gauss(0.7, 4, [3.0] * 5, eps)
+    ref = rr_gauss_delta(0.7, 4, [3.0] * 5, eps)
     assert lo <= ref <= hi
     assert hi - lo <= 1e-6 * hi
 
@@ -46,7 +33,7 @@ def test_rr_gauss_epsilon_contains_mpmath(delta):
     lo, hi, _ = rr_contour.epsilon_bracket(list(a.groups()), delta, est)
     assert hi - lo <= 1e-5 * hi
     sig = [2.0] * 3
-    assert _mp_rr_gauss(1.0, 10, sig, hi) <= delta < _mp_rr_gauss(1.0, 10, sig, lo)
+    assert rr_gauss_delta(1.0, 10, sig, hi) <= delta < rr_gauss_delta(1.0, 10, sig, lo)
 
 
 def _pld(e0, n, s, q, m, vdi):
