@@ -37,6 +37,10 @@ MAX_BODY_STEP = 1 << 20
 ALIAS_REL = 1e-7
 #: coarse grid of the j = 2 term, in fine cells
 COARSE = 1 << 9
+#: section C10: the lower bound from the upper body's powers (one body composition instead of two) where that moves the
+#: lower end by at most SHIFTED_LOSS of the width (a float guide at the estimate)
+SHIFTED_LOWER = True
+SHIFTED_LOSS = 0.05
 
 
 @njit(cache=True)
@@ -120,19 +124,37 @@ class _G:
         eps - s (upper; at or above: lower) is m hg with m = floor((eps / h - off - i) / R) (ceil); eps / h is exact
         (h a power of two) and so is the subtraction of the integers (both multiples of ulp(eps / h), the result
         no larger), the division by R and the floor (section C8)."""
-        hg = R * h
         x = eps / h - off - np.arange(n, dtype=np.float64)
         m = (np.floor(x / R) if upper else np.ceil(x / R)).astype(np.int64)  # decreasing
+        c0, arr = self._table(R * h, int(m[-1]), int(m[0]), upper)
+        return arr[m - c0]
+
+    def ev_coarse(self, v: "fc._Vec", n: int, eps: float, h: float, R: int, upper: bool) -> float:
+        """_ev(v restricted to its first n entries, on_coarse(eps, v.off, n, h, R, upper), upper) in one pass
+        (_ev_table: the same indices m and weights, no temporary vectors; session 14)."""
+        if n <= 0:
+            return 0.0
+        x0 = eps / h - v.off
+        m_hi = math.floor(x0 / R) if upper else math.ceil(x0 / R)
+        x1 = x0 - float(n - 1)
+        m_lo = math.floor(x1 / R) if upper else math.ceil(x1 / R)
+        c0, arr = self._table(R * h, int(m_lo), int(m_hi), upper)
+        s, sa, ww = _ev_table(v.a, n, x0, float(R), upper, c0, arr)
+        r = 2 * n * U * sa + v.err * math.sqrt(ww) * (1 + n * U)
+        return s + r if upper else max(s - r, 0.0)
+
+    def _table(self, hg: float, m_lo: int, m_hi: int, upper: bool) -> tuple[int, np.ndarray]:
+        """(c0, bounds of G at the grid points (c0 + i) hg) covering m_lo .. m_hi (cached per hg; extended by the
+        missing points and a margin of 64: the next evaluations of a search ask for nearby ranges)."""
         key = hg
-        m_lo, m_hi = int(m[-1]), int(m[0])
         if not hasattr(self, "_grid"):
             self._grid = {}
         c = self._grid.get(key)
         if c is None:
             lo, hi = self.bounds(np.arange(m_lo, m_hi + 1) * hg)
             c = (m_lo, lo, hi)
-        elif m_lo < c[0] or m_hi >= c[0] + len(c[1]):  # extend by the missing points only (and a margin: the next
-            a0, top = c[0], c[0] + len(c[1]) - 1       # evaluations of a search ask for nearby ranges)
+        elif m_lo < c[0] or m_hi >= c[0] + len(c[1]):
+            a0, top = c[0], c[0] + len(c[1]) - 1
             parts_lo, parts_hi = [], []
             a = a0
             if m_lo < a0:
@@ -148,8 +170,25 @@ class _G:
                 parts_hi.append(hi)
             c = (a, np.concatenate(parts_lo), np.concatenate(parts_hi))
         self._grid[key] = c
-        arr = c[2] if upper else c[1]
-        return arr[m - c[0]]
+        return c[0], (c[2] if upper else c[1])
+
+
+@njit(cache=True)
+def _ev_table(a, n, x0, R, upper, c0, tab):
+    """(sum t_i, sum |t_i|, sum w_i^2) over i < n, t_i = a_i w_i, w_i = tab[m_i - c0] with m_i = floor((x0 - i) / R)
+    (upper) or ceil (lower): the float operations of on_coarse, recursive sums (within the bounds _ev charges)."""
+    s = 0.0
+    sa = 0.0
+    ww = 0.0
+    for i in range(n):
+        x = x0 - float(i)
+        m = math.floor(x / R) if upper else math.ceil(x / R)
+        w = tab[m - c0]
+        t = a[i] * w
+        s += t
+        sa += abs(t)
+        ww += w * w
+    return s, sa, ww
 
 
 def _phi_bounds(eps: float, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -468,9 +507,9 @@ class _Laws:
             # T 54, delta 5.5e-11: 15 s for an upper end 60 % wide in session 11)
             raise fc._TooBig(N)
         self.body = {}
-        for name, b in (("up", bu), ("dn", bd)):
-            pw = _cyc_powers(b, N, ks)
-            self.body[name] = tuple(pw[k] for k in ks)
+        self._ks, self._bd = ks, bd
+        pw = _cyc_powers(bu, N, ks)
+        self.body["up"] = tuple(pw[k] for k in ks)
         # the terms j = 2 .. J (C5, C9): the body sum of T - j steps and j - 1 tail steps on the coarse grid K_j h, the
         # last tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
         self.Ks = Ks
@@ -478,8 +517,9 @@ class _Laws:
         # E_1's G on the grid R1 h (C8): its eps shift R1 h within 5 % of the width T h / 0.8 (R1 a power of two)
         self.R1 = 1 << max(0, int(math.floor(math.log2(max(0.05 * T / 0.8, 1.0)))))
         x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
-        self.terms: dict[str, dict[int, "fc._Vec"]] = {"up": {}, "dn": {}}
+        self.terms: dict[str, dict[int, "fc._Vec"]] = {"up": {}, "dn": {}, "su": {}}
         self.tmass = {"up": {}, "dn": {}}  # the coarse tail vectors' masses (>= their exact masses)
+        self._tails: dict[int, tuple] = {}
         extra = 0.0
         for jj in range(2, J + 1):
             Kj = Ks[jj]
@@ -504,30 +544,105 @@ class _Laws:
             # j - 1 coarse tail steps restricted to c_top: a configuration with one of them above has mass <= s_top
             # (union over which), the others <= p each, the body <= 1, and G <= p
             extra += ci * (jj - 1) * s_top * self.p_hi ** (jj - 1)
-            for name, t, off_t, up_ in (("up", t_up, i0 + 1, True), ("dn", t_dn, i0, False)):
-                tv = fc._Vec(t, off_t, 0.0, 0.0, 1)
-                v = _coarsen(self.body[name][jj], Kj, up_)
-                for _ in range(jj - 1):
-                    v = fc._conv(v, tv)
-                self.terms[name][jj] = v
+            self._tails[jj] = (t_up, i0 + 1, t_dn, i0)
+            for name, t in (("up", t_up), ("dn", t_dn)):
                 self.tmass[name][jj] = float(t.sum()) * (1 + len(t) * U)
+            self._terms("up", jj)
         self.comb = {jj: float(math.comb(T, jj)) for jj in range(J + 1)}
         self.c2 = self.comb.get(2, 0.0)
         # j > J: at most C(T, J + 1) p^{J+1} (union bound over (J+1)-sets of steps; payoff <= 1)
         self.extra = (math.comb(T, J + 1) * self.p_hi ** (J + 1) + extra) * (1 + 1e-9)
-        self.two = {name: self.terms[name][2] for name in ("up", "dn")}
+        # the lower body law: (1 - r) x (the upper body law moved down one cell) where that loses little (C10; the
+        # lower body's FFT powers and suffix sums are then not computed), else the lower body law itself
+        self.shifted = None
+        if e_guess is not None and SHIFTED_LOWER:
+            self.shifted = self._shifted_lower(up, dn, float(e_guess), delta)
+        if self.shifted is None:
+            self._compose_dn()
+
+    def _terms(self, name: str, jj: int) -> None:
+        """The coarse vector of the term jj (C5, C9) for the body law name (up: the upper body and tail cells rounded
+        up; dn: the lower ones rounded down; su: the upper body rounded down with the lower tail cells, C10)."""
+        t_up, o_up, t_dn, o_dn = self._tails[jj]
+        t, off_t, up_ = (t_up, o_up, True) if name == "up" else (t_dn, o_dn, False)
+        tv = fc._Vec(t, off_t, 0.0, 0.0, 1)
+        v = _coarsen(self.body["up" if name == "su" else name][jj], self.Ks[jj], up_)
+        for _ in range(jj - 1):
+            v = fc._conv(v, tv)
+        self.terms[name][jj] = v
+
+    def _compose_dn(self) -> None:
+        pw = _cyc_powers(self._bd, self.N, self._ks)
+        self.body["dn"] = tuple(pw[k] for k in self._ks)
+        for jj in range(2, self.J + 1):
+            self._terms("dn", jj)
+
+    def _shifted_lower(self, up: np.ndarray, dn: np.ndarray, e: float, delta: float):
+        """(C10) (factor, T m_B / |V|, span) for the lower bound from the upper body's powers, or None where it would
+        move the lower end by more than SHIFTED_LOSS of the width (checked at the estimate e).  up[i] and dn[i] are
+        the upper and lower laws' masses of the same cell (g_{k_lo+i}, g_{k_lo+i+1}]; B = the bottom cells i < i_b,
+        r >= every gap 1 - dn[i] / up[i] above them; i_b minimises T r + T m_B (the float guide of the loss)."""
+        T, h = self.T, self.h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap = np.where(up > 0.0, 1.0 - (dn * (1.0 - 2 * U)) / (up * (1.0 + 2 * U)), 0.0)
+        gap = np.maximum(gap, 0.0) + 8 * U  # margin for the ratio's rounding (>= the exact 1 - dn / up)
+        smax = np.maximum.accumulate(gap[::-1])[::-1]
+        cum = np.concatenate(([0.0], np.cumsum(up)[:-1]))
+        i_b = int(np.argmin(smax + cum))
+        r = float(smax[i_b])
+        if not T * r < 0.01:
+            return None
+        vmass = float(up.sum()) * (1 - len(up) * U)  # |V| >= this (the sum's rounding: n U sum)
+        m_b = float(up[:i_b].sum()) * (1 + len(up) * U) if i_b > 0 else 0.0
+        pen = T * m_b / vmass * (1 + 1e-12)
+        span = (i_b - 1) * h if i_b > 0 else 0.0  # V_B's values are <= g_{k_lo + i_b - 1}, V's >= g_{k_lo}
+        factor = math.exp(T * math.log1p(-r) * (1 + 1e-12) - 1e-300) * (1 - 4 * U)
+        lm = T * math.log(float(up.sum()) * (1 + len(up) * U) + self.p_hi)
+        mass_t = math.exp(lm + 1e-12 * abs(lm) + 1e-12)
+        for jj in range(2, self.J + 1):
+            self._terms("su", jj)
+        self.shifted = (factor, pen, span, mass_t)
+        width = 0.8 * (1e-4 * e if e >= 1e-3 else 1e-7)
+        raw0 = self._raw(self._up_shift(e), "su", False)
+        raw1 = self._raw(self._up_shift(e + width), "su", False)
+        full = self.delta(e, False)
+        if not (raw0 > 0.0 and raw1 > 0.0 and full > 0.0):
+            return None
+        slope = math.log(raw0 / raw1) / width  # d log delta / d eps near e (a float guide)
+        if not (1.0 - full / raw0 <= SHIFTED_LOSS * width * slope):
+            return None
+        return self.shifted
+
+    def _up_shift(self, eps: float) -> float:
+        """A float >= eps + T h (the upper body's sums are T h above V's)."""
+        return float(np.nextafter(eps + self.T * self.h, math.inf))
 
     def _sfx(self, name: str, i: int) -> _Sfx:
-        key = (name, i)
+        key = ("up" if name == "su" else name, i)
         if key not in self._cache:
-            self._cache[key] = _Sfx(self.body[name][i], self.h)
+            self._cache[key] = _Sfx(self.body[key[0]][i], self.h)
         return self._cache[key]
 
     def delta(self, eps: float, upper: bool) -> float:
         """An upper (or lower) bound on REMOVE's delta(eps): sum_{j <= J} C(T, j) E_j (+ the extras, the folded
-        masses)."""
+        masses); the lower one from the upper body's powers where C10 applies."""
         fc._check_time()
-        name = "up" if upper else "dn"
+        if upper or self.shifted is None:
+            return self._raw(eps, "up" if upper else "dn", upper)
+        factor, pen, span, mass_t = self.shifted
+        v = factor * self._raw(self._up_shift(eps), "su", False)
+        if pen > 0.0:
+            # the B step's configurations: at most T m_B / |V| times the upper bound at eps - span (where that is
+            # below 0.5, i.e. not capped at 1) or times (|U| + p)^T (every term's weight is <= p^j).  The upper bound
+            # holds at every real eps, negative too (no truncation in C1-C9 assumes eps >= 0)
+            e2 = float(np.nextafter(eps - span, -math.inf))
+            ub = self.delta(e2, True)
+            v -= pen * (ub if ub < 0.5 else mass_t)
+        return max(v * (1 - 4 * U), 0.0)
+
+    def _raw(self, eps: float, name: str, upper: bool) -> float:
+        """sum_{j <= J} C(T, j) E_j for the body law name (up, dn; su: the upper body's powers evaluated as a lower
+        bound, C10), upper or lower."""
         # E_0 = sum_{s > eps} a_s (1 - e^{eps - s}): P = Q = 1, weights in [0, 1]
         x0 = self._sfx(name, 0)
         i0 = int(np.searchsorted(x0.s, eps, side="right"))
@@ -538,12 +653,10 @@ class _Laws:
         i1 = int(np.searchsorted(x1.s, eps - self.G.g_c, side="right"))
         e1 = x1.weighted(i1, self.G.pc, eps, self.G.qc, self.G.pc[1], upper)
         if i1 > 0:
-            v1 = x1.v
-            sub = fc._Vec(v1.a[:i1], v1.off, v1.err, 0.0, v1.steps)
-            e1 += _ev(sub, self.G.on_coarse(eps, v1.off, i1, self.h, self.R1, upper), upper)
+            e1 += self.G.ev_coarse(x1.v, i1, eps, self.h, self.R1, upper)
         # the mass folded into each body power's window (C7), times its term's largest weight: phi <= 1 (E_0),
         # G <= p (E_1), the j - 1 coarse tail vectors' masses times G <= p (E_j)
-        al = self.alias[name]
+        al = self.alias["up" if name == "su" else name]
         p = self.p_hi
         e_t = [max(e0, 0.0) if upper else max(e0 - al[0], 0.0)]
         f_t = [al[0]]
@@ -551,7 +664,7 @@ class _Laws:
         f_t.append(al[1] * p * (1 + 1e-9))
         for jj in range(2, self.J + 1):
             v = self.terms[name][jj]
-            ej = _ev(v, self.G.on_grid(eps, v.off, len(v.a), self.Ks[jj] * self.h, upper), upper)
+            ej = self.G.ev_coarse(v, len(v.a), eps, self.Ks[jj] * self.h, 1, upper)
             fj = al[jj] * p * max(self.tmass["up"][jj], self.tmass["dn"][jj]) ** (jj - 1) * (1 + 1e-9)
             e_t.append(max(ej, 0.0) if upper else max(ej - fj, 0.0))
             f_t.append(fj)
@@ -651,21 +764,37 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
     up = lambda e: laws.delta(e, True)  # noqa: E731
     lo = lambda e: laws.delta(e, False)  # noqa: E731
     tol = 0.02 * width
-    # upper end: a point where the upper bound is <= delta
-    a, b = 0.0, max(estimate, width)
+    # upper end: a point where the upper bound is <= delta.  The bisection's starting pair is found from the estimate
+    # outward by steps growing 4x from the width (session 14: ~8 evaluations of each bound instead of ~20 from
+    # [0, estimate]); a decision only: each end is a point where its bound was evaluated on the right side of delta
     if up(0.0) <= delta:
         e_hi = 0.0
     else:
-        while up(b) > delta:
-            a, b = b, 2 * b + width
-            if b > 1e3:
-                return None
+        e0 = max(estimate, 0.0) + 0.5 * width
+        step = width
+        if up(e0) <= delta:
+            b, a = e0, e0 - step
+            while a > 0.0 and up(a) <= delta:
+                b, step = a, 4 * step
+                a = b - step
+            a = max(a, 0.0)  # up(0) > delta
+        else:
+            a, b = e0, e0 + step
+            while up(b) > delta:
+                a, step = b, 4 * step
+                b = a + step
+                if b > 1e3:
+                    return None
         e_hi = _search(up, delta, a, b, tol)[1]
-    # lower end: a point where the lower bound is > delta (0 where none)
-    if lo(0.0) <= delta:
-        e_lo = 0.0
-    else:
-        e_lo = _search(lo, delta, 0.0, max(e_hi, tol), tol)[0]
+    # lower end: a point where the lower bound is > delta (0 where none), searched down from e_hi (lo(e_hi) <=
+    # up(e_hi) <= delta: both bound the same delta)
+    e_lo, b, step = 0.0, e_hi, width
+    a = b - step
+    while a > 0.0 and lo(a) <= delta:
+        b, step = a, 4 * step
+        a = b - step
+    if a > 0.0 or lo(0.0) > delta:
+        e_lo = _search(lo, delta, max(a, 0.0), b, tol)[0]
     # ADD: its Chernoff end, or the rounded loss-distribution bracket's ADD law on the same grid (ADD's loss is
     # <= log(1/(1-q)) per step: its vectors stay short); eps_ADD <= the first point where its upper bound <= delta
     add_ub = fc._add_chernoff(groups, delta)
