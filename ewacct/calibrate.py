@@ -186,24 +186,31 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     # (certified: no eps shortcut, the ladder's first certificate ran past its budget twice in 8 runs after it)
     fast = _model_search(q, steps, target_delta, target_epsilon, rtol,
                          shortcut=guarantee == "estimate") if m == "exact" else None
+    # certified, exact: the model search's sigma s0 only says where the certificates start (its REMOVE root; a
+    # stricter ADD direction or a stricter fallback answer makes the first certificate fail and the ladder climb),
+    # and the answer's estimate is asked at the certified sigma anyway (the confirmation): no eps(delta) at s0
+    # (0.05-0.18 s of a 0.3-0.8 s call on benchmarks/calibrate_certified_random.py's contour points)
+    seeds_only = guarantee == "certified" and m == "exact" and fast is not None and fast[3] is None
     if fast is not None:
         s, n_search, acc_s, res = fast
         n_eval += n_search
-        if res is None:
+        if res is None and not seeds_only:
             # the accountant of the search at s holds the contour just built there: eps(delta) reuses it
             res = _eps_on(acc_s, target_delta)
     else:
         s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol, started, stopped)
         n_eval += n_search
         res = _eps(s, q, steps, target_delta, m, fallback=True)
-    n_eval += 1
-    if m != "ew-tune" and res.direction != "remove":
+    if not seeds_only:
+        n_eval += 1
+    if not seeds_only and m != "ew-tune" and res.direction != "remove":
         directions = ("remove", "add")
         s, n_search = _search(f, q, steps, target_delta, target_epsilon, rtol, started, stopped)
         n_eval += n_search
         res = _eps(s, q, steps, target_delta, m, fallback=True)
-    seen(res)
-    while float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
+    if not seeds_only:
+        seen(res)
+    while not seeds_only and float(res.estimate) > target_epsilon:  # the fallback answered and is stricter
         if s >= SIGMA_MAX:
             # (H-R10 F5: eps 1e-9 at q 0.01, T 100 stepped to sigma 1.4e10 and failed on the noise domain)
             best = _achievable(SIGMA_MAX, q, steps, target_delta)
@@ -854,8 +861,10 @@ def _out_of_time(started: float | None, gap: float = 0.0) -> bool:
 CERT_TOL = 1e-4
 #: a first certificate that passed is followed by the narrower second one (s0 (1 + 2 w + CERT_TIGHT_SLACK), w its
 #: relative width) only where the CPU seconds of the call so far (budget.clock) plus those of the first
-#: certificate (what the second is expected to cost) are at most this
-CERT_TIGHTEN_CPU = 0.8
+#: certificate (what the second is expected to cost) are at most this.  The answer's confirmation (the engine's
+#: estimate at the certified sigma, 0.05-0.2 s in the few-participation corner) follows: 0.8 let such calls end at
+#: 0.8-0.9 s for a gain of < 1e-4 in sigma (q 2.88e-5, T 562; q 1.83e-5, T 12419)
+CERT_TIGHTEN_CPU = 0.4
 #: ... at s0 (1 + 2 w + CERT_TIGHT_SLACK): the slack covers the exact engine's own error in eps(s0) <= target
 CERT_TIGHT_SLACK = 1e-8
 
