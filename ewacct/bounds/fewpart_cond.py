@@ -37,10 +37,12 @@ MAX_BODY_STEP = 1 << 20
 ALIAS_REL = 1e-7
 #: coarse grid of the j = 2 term, in fine cells
 COARSE = 1 << 9
-#: section C10: the lower bound from the upper body's powers (one body composition instead of two) where that moves the
-#: lower end by at most SHIFTED_LOSS of the width (a float guide at the estimate)
+#: section C10: the lower bound from the upper body's powers (one body composition instead of two) where the bracket's
+#: width then stays within SHIFTED_LOSS of issue 9's target (a float guide at the estimate: log(upper / lower) / slope)
 SHIFTED_LOWER = True
-SHIFTED_LOSS = 0.05
+SHIFTED_LOSS = 0.85
+#: ... and where the body's FFT has at least this many points (smaller ones cost a few ms: no width is given up there)
+SHIFTED_MIN_N = 1 << 18
 
 
 @njit(cache=True)
@@ -555,7 +557,7 @@ class _Laws:
         # the lower body law: (1 - r) x (the upper body law moved down one cell) where that loses little (C10; the
         # lower body's FFT powers and suffix sums are then not computed), else the lower body law itself
         self.shifted = None
-        if e_guess is not None and SHIFTED_LOWER:
+        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N:
             self.shifted = self._shifted_lower(up, dn, float(e_guess), delta)
         if self.shifted is None:
             self._compose_dn()
@@ -578,44 +580,75 @@ class _Laws:
             self._terms("dn", jj)
 
     def _shifted_lower(self, up: np.ndarray, dn: np.ndarray, e: float, delta: float):
-        """(C10) (factor, T m_B / |V|, span) for the lower bound from the upper body's powers, or None where it would
-        move the lower end by more than SHIFTED_LOSS of the width (checked at the estimate e).  up[i] and dn[i] are
-        the upper and lower laws' masses of the same cell (g_{k_lo+i}, g_{k_lo+i+1}]; B = the bottom cells i < i_b,
-        r >= every gap 1 - dn[i] / up[i] above them; i_b minimises T r + T m_B (the float guide of the loss)."""
+        """(C10) (factor, [(T m_B / |V|, span) per part of B], (|U| + p)^T) for the lower bound from the upper body's
+        powers, or None where the bracket's predicted width, log(upper / lower) / slope at the estimate e, exceeds
+        SHIFTED_LOSS of issue 9's target.  up[i] and dn[i] are the upper and lower laws' masses of the same cell (g_{k_lo+i},
+        g_{k_lo+i+1}]; B = the bottom cells i < i_b and the top cells i >= i_t, r >= every gap 1 - dn[i] / up[i]
+        between them; i_b, then i_t, minimise the float guide of the loss T r + T m_B rho (rho = the upper bound at
+        e - span over the one at e; 1 for the bottom part)."""
         T, h = self.T, self.h
+        n = len(up)
         with np.errstate(divide="ignore", invalid="ignore"):
             gap = np.where(up > 0.0, 1.0 - (dn * (1.0 - 2 * U)) / (up * (1.0 + 2 * U)), 0.0)
         gap = np.maximum(gap, 0.0) + 8 * U  # margin for the ratio's rounding (>= the exact 1 - dn / up)
+        cum = np.concatenate(([0.0], np.cumsum(up)))  # cum[i] = sum up[:i] (a float guide; B's masses below are bounded)
         smax = np.maximum.accumulate(gap[::-1])[::-1]
-        cum = np.concatenate(([0.0], np.cumsum(up)[:-1]))
-        i_b = int(np.argmin(smax + cum))
-        r = float(smax[i_b])
+        i_b = int(np.argmin(smax + cum[:-1]))
+        # the top part: its span is the whole body range; its guide weight rho from two upper evaluations
+        span_t = (n - 1) * h
+        u0 = self.delta(e, True)
+        rho = self.delta(float(np.nextafter(e - span_t, -math.inf)), True) / u0 if u0 > 0.0 else math.inf
+        i_t = n
+        if math.isfinite(rho):
+            pmax = np.maximum.accumulate(gap[i_b:])  # pmax[k] = max gap[i_b .. i_b + k]
+            top_m = cum[-1] - cum[i_b + 1:]  # mass of cells above i_b + k
+            score = T * pmax + T * rho * np.maximum(top_m, 0.0)
+            i_t = i_b + 1 + int(np.argmin(score))
+        r = float(gap[i_b:i_t].max()) if i_t > i_b else 0.0
         if not T * r < 0.01:
             return None
-        vmass = float(up.sum()) * (1 - len(up) * U)  # |V| >= this (the sum's rounding: n U sum)
-        m_b = float(up[:i_b].sum()) * (1 + len(up) * U) if i_b > 0 else 0.0
-        pen = T * m_b / vmass * (1 + 1e-12)
-        span = (i_b - 1) * h if i_b > 0 else 0.0  # V_B's values are <= g_{k_lo + i_b - 1}, V's >= g_{k_lo}
+        vmass = float(up.sum()) * (1 - n * U)  # |V| >= this (the sum's rounding: n U sum)
+        parts = []
+        if i_b > 0:  # V_B's values <= g_{k_lo + i_b - 1}, V's >= g_{k_lo}
+            parts.append((T * float(up[:i_b].sum()) * (1 + n * U) / vmass * (1 + 1e-12), (i_b - 1) * h))
+        if i_t < n:
+            parts.append((T * float(up[i_t:].sum()) * (1 + n * U) / vmass * (1 + 1e-12), span_t))
         factor = math.exp(T * math.log1p(-r) * (1 + 1e-12) - 1e-300) * (1 - 4 * U)
-        lm = T * math.log(float(up.sum()) * (1 + len(up) * U) + self.p_hi)
+        lm = T * math.log(float(up.sum()) * (1 + n * U) + self.p_hi)
         mass_t = math.exp(lm + 1e-12 * abs(lm) + 1e-12)
         for jj in range(2, self.J + 1):
             self._terms("su", jj)
-        self.shifted = (factor, pen, span, mass_t)
         width = 0.8 * (1e-4 * e if e >= 1e-3 else 1e-7)
-        raw0 = self._raw(self._up_shift(e), "su", False)
-        raw1 = self._raw(self._up_shift(e + width), "su", False)
+        self._ub_grid = 0.25 * width
+        self._ub_memo: dict[float, float] = {}
+        self.shifted = (factor, parts, mass_t)
+        raw0 = self._raw(e, "su", False)
+        raw1 = self._raw(e + width, "su", False)
         full = self.delta(e, False)
+        self.shifted_info = {"r": r, "i_b": i_b, "i_t": i_t, "cells": n, "parts": parts, "raw": raw0, "full": full}
         if not (raw0 > 0.0 and raw1 > 0.0 and full > 0.0):
             return None
         slope = math.log(raw0 / raw1) / width  # d log delta / d eps near e (a float guide)
-        if not (1.0 - full / raw0 <= SHIFTED_LOSS * width * slope):
+        # the bracket's width is about log(upper / lower) / slope at e: kept within SHIFTED_LOSS of the target width
+        if not (slope > 0.0 and math.log(u0 / full) <= SHIFTED_LOSS * (width / 0.8) * slope):
             return None
         return self.shifted
 
-    def _up_shift(self, eps: float) -> float:
-        """A float >= eps + T h (the upper body's sums are T h above V's)."""
-        return float(np.nextafter(eps + self.T * self.h, math.inf))
+    def _ub_below(self, x: float) -> float:
+        """The upper bound at a grid point e' <= x (e' = a multiple of width / 4, memoised: the lower search asks
+        for nearby points; the upper bound is non-increasing, so its value at e' bounds the one at x)."""
+        g = self._ub_grid
+        e2 = float(np.nextafter(math.floor(x / g) * g, -math.inf))
+        if e2 > x:
+            e2 = float(np.nextafter(x, -math.inf))
+        v = self._ub_memo.get(e2)
+        if v is None:
+            v = self._ub_memo[e2] = self.delta(e2, True)
+        return v
+
+    def _up_shift(self, eps: float, k: int) -> float:
+        """A float >= eps + k h (the upper body's k-fold sums are k h above V's)."""
+        return float(np.nextafter(eps + k * self.h, math.inf))
 
     def _sfx(self, name: str, i: int) -> _Sfx:
         key = ("up" if name == "su" else name, i)
@@ -629,26 +662,33 @@ class _Laws:
         fc._check_time()
         if upper or self.shifted is None:
             return self._raw(eps, "up" if upper else "dn", upper)
-        factor, pen, span, mass_t = self.shifted
-        v = factor * self._raw(self._up_shift(eps), "su", False)
-        if pen > 0.0:
-            # the B step's configurations: at most T m_B / |V| times the upper bound at eps - span (where that is
-            # below 0.5, i.e. not capped at 1) or times (|U| + p)^T (every term's weight is <= p^j).  The upper bound
-            # holds at every real eps, negative too (no truncation in C1-C9 assumes eps >= 0)
-            e2 = float(np.nextafter(eps - span, -math.inf))
-            ub = self.delta(e2, True)
+        factor, parts, mass_t = self.shifted
+        v = factor * self._raw(eps, "su", False)
+        for pen, span in parts:
+            # the configurations with a step in this part of B: at most T m_B / |V| times the upper bound at a point
+            # <= eps - span (where that is below 0.5, i.e. not capped at 1) or times (|U| + p)^T (every term's weight
+            # is <= p^j).  The upper bound holds at every real eps, negative too (no truncation in C1-C9 assumes
+            # eps >= 0)
+            ub = self._ub_below(float(np.nextafter(eps - span, -math.inf)))
             v -= pen * (ub if ub < 0.5 else mass_t)
         return max(v * (1 - 4 * U), 0.0)
 
     def _raw(self, eps: float, name: str, upper: bool) -> float:
         """sum_{j <= J} C(T, j) E_j for the body law name (up, dn; su: the upper body's powers evaluated as a lower
-        bound, C10), upper or lower."""
+        bound, C10: the term j at a float >= eps + (T - j) h, the body's T - j steps moved down one cell each), upper
+        or lower."""
+        if name == "su":
+            ej = [self._up_shift(eps, self.T - jj) for jj in range(self.J + 1)]
+        else:
+            ej = [eps] * (self.J + 1)
         # E_0 = sum_{s > eps} a_s (1 - e^{eps - s}): P = Q = 1, weights in [0, 1]
+        eps = ej[0]
         x0 = self._sfx(name, 0)
         i0 = int(np.searchsorted(x0.s, eps, side="right"))
         e0 = x0.weighted(i0, (1.0, 1.0), eps, (1.0, 1.0), 1.0, upper)
         # E_1 = sum_s a_s G(eps - s): where eps - s < g_c, G = P(L > g_c) - e^{eps - s} Q(L > g_c) (weights in
         # [0, p]); below, the enclosure of G point by point
+        eps = ej[1]
         x1 = self._sfx(name, 1)
         i1 = int(np.searchsorted(x1.s, eps - self.G.g_c, side="right"))
         e1 = x1.weighted(i1, self.G.pc, eps, self.G.qc, self.G.pc[1], upper)
@@ -664,9 +704,9 @@ class _Laws:
         f_t.append(al[1] * p * (1 + 1e-9))
         for jj in range(2, self.J + 1):
             v = self.terms[name][jj]
-            ej = self.G.ev_coarse(v, len(v.a), eps, self.Ks[jj] * self.h, 1, upper)
+            e_j = self.G.ev_coarse(v, len(v.a), ej[jj], self.Ks[jj] * self.h, 1, upper)
             fj = al[jj] * p * max(self.tmass["up"][jj], self.tmass["dn"][jj]) ** (jj - 1) * (1 + 1e-9)
-            e_t.append(max(ej, 0.0) if upper else max(ej - fj, 0.0))
+            e_t.append(max(e_j, 0.0) if upper else max(e_j - fj, 0.0))
             f_t.append(fj)
         tot = sum(self.comb[jj] * e_t[jj] for jj in range(self.J + 1))
         if upper:
