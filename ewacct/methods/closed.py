@@ -27,10 +27,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
+
 from scipy.special import erfcx, log_ndtr, ndtr
 
-from .base import Answer, Groups, structure
+from .base import Answer, Groups, brentq, structure
 
 
 class ClosedForm:
