@@ -31,7 +31,11 @@ CERT_REFINE_CPU s of the call).  On 2 x 60 random targets (benchmarks/calibrate_
 and 7) the certified sigma is within 1e-4 of the exact one at p90 and at most 1.099x it (HEAD 5c5f717: p90
 1.10x and 2.35x, max 2.90x and 4.13x); CPU median 0.07-0.15 s, p90 0.7-1.3 s, max 3-5 s, where the API's
 certificate alone takes that long (few participations: the contour enclosure refuses and the few-participation
-brackets use their CPU budgets).
+brackets use their CPU budgets).  The exact engine's search only places the first certificate: its sigma s0 is not
+asked for eps(delta) (the answer's estimate comes with the API's certificate at the certified sigma), and the
+tightening second certificate runs only where the call so far plus the first certificate's CPU stays within
+CERT_TIGHTEN_CPU (session 14, benchmarks/calibrate_certified_random.py seed 12, 20 targets, alternately with
+ba6b916: CPU median 0.44 -> 0.28 s, p90 0.87 -> 0.66 s; the one call over 1 s is the API's certificate itself).
 Where the certificates are wide near the exact sigma the returned sigma can sit well above it:
 ``details["certificate_note"]`` and a UserWarning say by how much and why.  No pass within ``CERT_MAX_EVALS``
 certificates raises :class:`CertificationError` (a ValueError).  ``calibrate_steps(guarantee="certified")``
