@@ -141,7 +141,13 @@ class _G:
         x1 = x0 - float(n - 1)
         m_lo = math.floor(x1 / R) if upper else math.ceil(x1 / R)
         c0, arr = self._table(R * h, int(m_lo), int(m_hi), upper)
-        s, sa, ww = _ev_table(v.a, n, x0, float(R), upper, c0, arr)
+        # R = 2^k: floor((x0 - i) / R) = floor((floor(x0) - i) / R) = (floor(x0) - i) >> k for integers i (and ceil
+        # alike with ceil(x0)), the indices of on_coarse in integer arithmetic
+        k = R.bit_length() - 1
+        if R != 1 << k:
+            raise ValueError("R must be a power of two")
+        X = math.floor(x0) if upper else math.ceil(x0)
+        s, sa, ww = _ev_table(v.a, n, X, k, upper, c0, arr)
         r = 2 * n * U * sa + v.err * math.sqrt(ww) * (1 + n * U)
         return s + r if upper else max(s - r, 0.0)
 
@@ -176,15 +182,15 @@ class _G:
 
 
 @njit(cache=True)
-def _ev_table(a, n, x0, R, upper, c0, tab):
-    """(sum t_i, sum |t_i|, sum w_i^2) over i < n, t_i = a_i w_i, w_i = tab[m_i - c0] with m_i = floor((x0 - i) / R)
-    (upper) or ceil (lower): the float operations of on_coarse, recursive sums (within the bounds _ev charges)."""
+def _ev_table(a, n, X, k, upper, c0, tab):
+    """(sum t_i, sum |t_i|, sum w_i^2) over i < n, t_i = a_i w_i, w_i = tab[m_i - c0] with m_i = (X - i) >> k
+    (upper: floor of (X - i) / 2^k) or -((i - X) >> k) (lower: ceil): on_coarse's indices, recursive sums (within the
+    bounds _ev charges)."""
     s = 0.0
     sa = 0.0
     ww = 0.0
     for i in range(n):
-        x = x0 - float(i)
-        m = math.floor(x / R) if upper else math.ceil(x / R)
+        m = (X - i) >> k if upper else -((i - X) >> k)
         w = tab[m - c0]
         t = a[i] * w
         s += t
