@@ -529,13 +529,15 @@ class _ShiftedLower:
     its infinite state) is bounded below by the lower evaluation of the computed upper vector, the second above
     by the upper law's bound."""
 
-    def __init__(self, up: "_Law", shift: float, factor: float, bad: list[tuple[float, float]]):
+    def __init__(self, up: "_Law", shift: float, factor: float, bad: list[tuple[float, float]], view=None):
         import copy
 
         self.up = up
-        self.view = copy.copy(up)  # the same composed vector, evaluated as a lower bound
-        self.view.upper = False
-        self.view.extra = 0.0
+        if view is None:
+            view = copy.copy(up)  # the same composed vector, evaluated as a lower bound
+            view.upper = False
+            view.extra = 0.0
+        self.view = view  # shared by make's candidates (its float suffix sums are built once, not once per candidate)
         self.shift, self.factor, self.bad = shift, factor, bad
         self.e_min = up.e_min
 
@@ -570,7 +572,7 @@ class _ShiftedLower:
                 if m_b > 0.0:
                     bad.append((st.n * m_b * (1 + 1e-12), top - st.k_lo * st.h))
                 log_f += st.n * math.log1p(-r) * (1 + 1e-12) - 1e-300
-            cands.append(cls(up, shift, math.exp(log_f) * (1 - 4 * U), bad))
+            cands.append(cls(up, shift, math.exp(log_f) * (1 - 4 * U), bad, cands[0].view if cands else None))
         ref = cands[0].view.bound(e + shift)  # (the same view for every candidate)
         # the candidate the float approximation ranks best is evaluated rigorously first (session 13: one rigorous
         # evaluation instead of five, each a pass over the composed vector); where it does not pass, all of them as
