@@ -630,3 +630,303 @@ class CachedPath:
         return cached_log_g(self.q, self.mu, self.x0, w, self.y, self.x_lo, self.x_hi, self.npan,
                             *self.edges, self.c_lphi, self.c_ephi, self.c_l, self.c_lm, self.c_ov,
                             self.filled, self.stats, self.v_s[0], self.v_s[1], self.c_slm, self.c_soa)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the contour panels' sums (fewpart.Panels._sums_on) in one compiled pass
+# ----------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def sph_jn15(x: float, out) -> None:
+    """j_k(|x|), k = 0..14 (spherical Bessel functions of the first kind) into ``out``.
+
+    |x| > 20: upward recurrence j_{k+1} = (2k + 1)/x j_k - j_{k-1} from j_0 = sin x / x, j_1 = sin x / x^2 - cos x / x
+    (stable for k < x).  Else Miller's downward recurrence from k = 2|x| + 40 (j_N / j_14 < 1e-30 there), rescaled
+    against overflow, normalised by whichever of j_0, j_1 is the larger in modulus (j_1 by its series below |x| 0.1)."""
+    x = abs(x)
+    if x == 0.0:
+        out[0] = 1.0
+        for k in range(1, 15):
+            out[k] = 0.0
+        return
+    s = math.sin(x)
+    co = math.cos(x)
+    j0 = s / x
+    if x > 20.0:
+        out[0] = j0
+        out[1] = s / (x * x) - co / x
+        for k in range(1, 14):
+            out[k + 1] = (2.0 * k + 1.0) / x * out[k] - out[k - 1]
+        return
+    if x < 0.1:
+        x2 = x * x
+        j1 = x / 3.0 * (1.0 - x2 / 10.0 * (1.0 - x2 / 28.0 * (1.0 - x2 / 54.0)))
+    else:
+        j1 = s / (x * x) - co / x
+    nn = int(2.0 * x) + 40
+    fp1 = 0.0
+    f = 1e-300
+    for k in range(nn, 0, -1):
+        # f = f_k, fp1 = f_{k+1}; f_{k-1} = (2k + 1)/x f_k - f_{k+1}
+        fm1 = (2.0 * k + 1.0) / x * f - fp1
+        if k <= 15:
+            out[k - 1] = fm1
+        fp1 = f
+        f = fm1
+        if abs(f) > 1e250:
+            f *= 1e-250
+            fp1 *= 1e-250
+            for i in range(max(k - 1, 0), 15):
+                out[i] *= 1e-250
+    sc = j0 / out[0] if abs(j0) >= abs(j1) else j1 / out[1]
+    for k in range(15):
+        out[k] *= sc
+
+
+@njit(cache=True)
+def filon_weights(om: float, vk, vg, wk_out, wg_out) -> None:
+    """Filon weights (fewpart_filon.FilonGK.weights) at one omega: W_K[j] = sum_k m_k vk[k, j], W_G[j] = sum_{k < 7}
+    m_k vg[k, j], m_k = 2 (-i)^k j_k(|omega|)."""
+    jn = np.empty(15)
+    sph_jn15(om, jn)
+    mr = np.empty(15)
+    mi = np.empty(15)
+    for k in range(15):
+        # (-i)^k: 1, -i, -1, i
+        r = k % 4
+        v = 2.0 * jn[k]
+        mr[k] = v if r == 0 else (-v if r == 2 else 0.0)
+        mi[k] = -v if r == 1 else (v if r == 3 else 0.0)
+    for j in range(15):
+        sr = 0.0
+        si = 0.0
+        for k in range(15):
+            sr += mr[k] * vk[k, j]
+            si += mi[k] * vk[k, j]
+        wk_out[j] = complex(sr, si)
+    for j in range(7):
+        sr = 0.0
+        si = 0.0
+        for k in range(7):
+            sr += mr[k] * vg[k, j]
+            si += mi[k] * vg[k, j]
+        wg_out[j] = complex(sr, si)
+
+
+@njit(cache=True)
+def _resolved_row(v, res_phase: float) -> bool:
+    for j in range(v.shape[0] - 1):
+        p = v[j + 1] * v[j].conjugate()
+        if not abs(math.atan2(p.imag, p.real)) <= res_phase:
+            return False
+    return True
+
+
+@njit(cache=True)
+def panel_sums(a, b, lk, ke, c: float, eps: float, m: float, u_s: float, sa: float, shift: float, edges,
+               n_total: float, alias: bool, alias_factor: float, gk_x, gk_wk, gk_wg, vk, vg, res_phase: float,
+               gap_gk: float, eps_mach: float, wfp: float):
+    """fewpart.Panels._sums_on's numpy computation panel by panel (see there for what each column is):
+    returns (kr, gs, ab, dk, fpb, ok, extra)."""
+    n = a.shape[0]
+    kr = np.zeros(n)
+    gs = np.zeros(n)
+    ab = np.zeros(n)
+    dk = np.zeros(n)
+    fpb = np.zeros(n)
+    ok = np.zeros(n)
+    extra = np.zeros(n)
+    ne = edges.shape[0]
+    u = np.empty(15)
+    z = np.empty(15, dtype=np.complex128)
+    hv = np.empty(15, dtype=np.complex128)
+    h = np.empty(15, dtype=np.complex128)
+    hd = np.empty(15, dtype=np.complex128)
+    f = np.empty(15, dtype=np.complex128)
+    azz = np.empty(15)
+    nfp = np.empty(15)
+    wk = np.empty(15, dtype=np.complex128)
+    wg = np.empty(7, dtype=np.complex128)
+    wk2 = np.empty(15, dtype=np.complex128)
+    wg2 = np.empty(7, dtype=np.complex128)
+    g2 = np.empty(15, dtype=np.complex128)
+    hf = np.empty(15, dtype=np.complex128)
+    S = np.empty(15, dtype=np.complex128)
+    wt = np.empty(15, dtype=np.complex128)
+    wtg = np.empty(7, dtype=np.complex128)
+    esc = math.exp(-c * eps - m)
+    for i in range(n):
+        half = 0.5 * (b[i] - a[i])
+        mid = 0.5 * (a[i] + b[i])
+        sub = b[i] <= u_s
+        s_ab = 0.0
+        for j in range(15):
+            u[j] = mid + half * gk_x[j]
+            z[j] = complex(c, u[j])
+            L = lk[i, j]
+            hv[j] = cmath.exp(complex(L.real - c * eps - m, L.imag))
+            zz1 = z[j] * (z[j] + 1.0)
+            azz[j] = abs(zz1)
+            s_ab += abs(hv[j]) * (8.0 * abs(L) + 32.0) / azz[j] * gk_wk[j]
+            if sub:
+                # numpy's complex expm1: (expm1(x) cos y - 2 sin(y/2)^2) + i e^x sin y
+                sy = math.sin(0.5 * L.imag)
+                em1 = complex(math.expm1(L.real) * math.cos(L.imag) - 2.0 * sy * sy,
+                              math.exp(L.real) * math.sin(L.imag))
+                hs = em1 * esc
+                nfp[j] = (abs(hv[j]) * ke[i, j] + 3.0 * abs(hs)) / azz[j]
+            else:
+                hs = hv[j]
+                nfp[j] = abs(hv[j]) * (ke[i, j] + 2.0) / azz[j]
+            h[j] = hs / zz1
+            hd[j] = -hs / (z[j] + 1.0)
+        ab[i] = half * s_ab
+        s_kr = 0.0
+        s_gs = 0.0
+        s_dk = 0.0
+        s_fp = 0.0
+        for j in range(15):
+            osc = complex(math.cos(u[j] * eps), -math.sin(u[j] * eps))
+            f[j] = osc * h[j]
+            s_kr += f[j].real * gk_wk[j]
+            s_gs += f[j].real * gk_wg[j]
+            s_dk += (osc * hd[j]).real * gk_wk[j]
+            s_fp += nfp[j] * gk_wk[j]
+        k_i = half * s_kr
+        g_i = half * s_gs
+        d_i = half * s_dk
+        p_i = half * s_fp
+        res = _resolved_row(f, res_phase)
+        om = half * eps
+        taken = False  # the Filon rule taken
+        demod = False
+        ph = 0.0j
+        if om > 0.5:
+            filon_weights(om, vk, vg, wk, wg)
+            ph = half * cmath.exp(complex(0.0, -mid * eps))
+            for j in range(15):
+                hf[j] = h[j]
+            sk = 0.0j
+            sg = 0.0j
+            for j in range(15):
+                sk += wk[j] * hf[j]
+            for j in range(7):
+                sg += wg[j] * hf[2 * j + 1]
+            kr_f = (ph * sk).real
+            gs_f = (ph * sg).real
+            ok_p = res
+            ok_f = _resolved_row(hf, res_phase)
+            d_p = abs(k_i - g_i)
+            d_f = abs(kr_f - gs_f)
+            if sa != 0.0 and not ok_f:
+                om2 = half * (eps - sa)
+                if om2 > 0.5:
+                    for j in range(15):
+                        g2[j] = h[j] * cmath.exp(complex(0.0, -u[j] * sa))
+                    if _resolved_row(g2, res_phase):
+                        filon_weights(om2, vk, vg, wk2, wg2)
+                        ph2 = half * cmath.exp(complex(0.0, -mid * (eps - sa)))
+                        sk = 0.0j
+                        sg = 0.0j
+                        for j in range(15):
+                            sk += wk2[j] * g2[j]
+                        for j in range(7):
+                            sg += wg2[j] * g2[2 * j + 1]
+                        kr_f = (ph2 * sk).real
+                        gs_f = (ph2 * sg).real
+                        ok_f = True
+                        d_f = abs(kr_f - gs_f)
+                        for j in range(15):
+                            wk[j] = wk2[j]
+                            hf[j] = g2[j]
+                        for j in range(7):
+                            wg[j] = wg2[j]
+                        ph = ph2
+                        demod = True
+            better = (ok_f and ((d_f < d_p) or not ok_p)) or (not ok_f and not ok_p and d_f < d_p)
+            res = ok_p or ok_f
+            if better:
+                taken = True
+                k_i = kr_f
+                g_i = gs_f
+                sd = 0.0j
+                wmax = 0.0
+                sfp = 0.0
+                sh = 0.0
+                for j in range(15):
+                    hdd = hd[j] * cmath.exp(complex(0.0, -u[j] * sa)) if demod else hd[j]
+                    sd += wk[j] * hdd
+                    aw = abs(wk[j])
+                    wmax = max(wmax, aw)
+                    sfp += aw * nfp[j]
+                    sh += abs(h[j])
+                d_i = (ph * sd).real
+                p_i = half * (sfp + wfp * wmax * sh)
+            else:
+                demod = False
+        if not res:
+            l1 = 0.0
+            for j in range(15):
+                l1 += abs(h[j]) * gk_wk[j]
+            g_i = k_i + max(abs(k_i - g_i), half * l1)
+        ex = 0.0
+        if alias and ne > 0:
+            gap = half * gap_gk
+            off = eps + shift
+            if taken:
+                off = shift + sa if demod else shift
+            for e in range(ne):
+                la = edges[e, 0]
+                l0 = edges[e, 1]
+                lp = edges[e, 2]
+                x0 = edges[e, 3]
+                if not abs(l0 - off) * gap > res_phase:
+                    continue
+                amp0 = math.exp(la + (c + 1.0) * l0)
+                wmin = math.inf
+                sb = 0.0
+                for j in range(15):
+                    wabs = abs(z[j] + 1.0)
+                    wmin = min(wmin, wabs)
+                    gfac = math.exp(-lk[i, j].real / n_total)
+                    sb += abs(hv[j]) / azz[j] * gfac / wabs * gk_wk[j]
+                fac = alias_factor * (1.0 + (abs(x0) + 1.0) / (wmin * lp))
+                bound = 2.0 * half * sb * amp0 * fac
+                est = bound
+                if bound > max(eps_mach * ab[i], 0.1 * abs(k_i - g_i)):
+                    om_t = l0 - shift - eps
+                    for j in range(15):
+                        zj1 = z[j] + 1.0
+                        gfac = math.exp(-lk[i, j].real / n_total)
+                        S[j] = (hv[j] / (z[j] * zj1) * gfac / zj1 * amp0
+                                * cmath.exp(complex(0.0, u[j] * shift)))
+                    filon_weights(abs(om_t) * half, vk, vg, wt, wtg)
+                    se = 0.0j
+                    for j in range(15):
+                        wj = wt[j].conjugate() if om_t > 0.0 else wt[j]
+                        se += wj * S[j]
+                    exact = half * cmath.exp(complex(0.0, mid * om_t)) * se
+                    rr = 0.0
+                    ri = 0.0
+                    sr = 0.0j
+                    for j in range(15):
+                        ht = S[j] * cmath.exp(complex(0.0, u[j] * (l0 - shift)))
+                        cf = ht * cmath.exp(complex(0.0, -u[j] * eps))
+                        rr += cf.real * gk_wk[j]
+                        ri += cf.imag * gk_wk[j]
+                        if taken:
+                            g = ht * cmath.exp(complex(0.0, -u[j] * sa)) if demod else ht
+                            sr += wk[j] * g
+                    rule = ph * sr if taken else half * complex(rr, ri)
+                    em = abs(rule - exact) * fac
+                    est = em if _resolved_row(S, res_phase) else bound
+                ex += est
+            if ex > 0.0:
+                g_i = k_i + abs(k_i - g_i) + ex
+        kr[i] = k_i
+        gs[i] = g_i
+        dk[i] = d_i
+        fpb[i] = p_i
+        ok[i] = 1.0 if res else 0.0
+        extra[i] = ex
+    return kr, gs, ab, dk, fpb, ok, extra
