@@ -216,6 +216,10 @@ class ExactDirection:
     #: grows with |Im z| and this net keeps every call bounded (its answer, the Chernoff bound, is the
     #: same whenever it fires)
     TIME_BUDGET = 3.0
+    #: eps(delta): whether an answer is accepted by its error on eps (the error estimate on delta divided by
+    #: |d log delta / d log eps| where that exceeds 1) rather than on delta alone (the full engine: off,
+    #: its answers unchanged; the truncated composition: on, see truncation.TruncatedRemove)
+    EPS_ACCEPT = False
 
     def __init__(self, K: LogMgf, rtol: float = DEFAULT_RTOL) -> None:
         self.K = K
@@ -365,6 +369,11 @@ class ExactDirection:
                 eps = 0.5 * eps
                 continue
             ok, lerr = self._check(ct, eps_new, log_target)
+            # the acceptance on the answer eps itself (EPS_ACCEPT): delta's error estimate divided by
+            # |d log delta / d log eps| (the root's first-order shift), where that divisor exceeds 1
+            lslack = math.log(max(1.0, abs(dld) * eps_new)) if self.EPS_ACCEPT and math.isfinite(dld) else 0.0
+            if lslack > 0.0 and not ok and math.isfinite(lerr):
+                ok = lerr <= self.log_accept + min(ld, log_target) + lslack
             sig = (ct.c, ct.h, ct.n)
             # the same contour as the last round's, which _contour_for would return again, Newton held
             # within 1e-9 of eps (on the node sum's rounding floor), and the error estimate above what an
@@ -375,7 +384,7 @@ class ExactDirection:
             stuck = (self._repeat_same and last_sig is not None and sig[2] == last_sig[2]
                      and abs(sig[1] - last_sig[1]) <= 1e-6 * sig[1]
                      and abs(sig[0] - last_sig[0]) <= 1e-6 * sig[0] and abs(eps_new - eps) <= 1e-9 * eps
-                     and lerr > self.log_accept + min(ld, log_target) + 0.5)
+                     and lerr > self.log_accept + min(ld, log_target) + lslack + 0.5)
             last_sig = sig
             eps = eps_new
             if ok and abs(ld - log_target) <= 1e-10:

@@ -190,6 +190,12 @@ class TruncatedRemove(ExactDirection):
     """REMOVE's delta(eps) / eps(delta) from K_A; the truncation bound is part of every error estimate."""
 
     TIME_BUDGET = 3.0
+    #: eps(delta) answers are accepted by their error on eps (ACCEPT_RTOL of eps, not of delta): breaker
+    #: finding 1 of session 13, PSG(0.515, 2.56e-6) x 3186247 at delta 1.5e-11, settled eps = 2.198845547
+    #: (certified bracket [2.198844, 2.198847]) with delta's estimated error 1.6e-7 (the node sum's rounding
+    #: bound, 1.4e-7), refused 8 rounds on the same contour against ACCEPT_RTOL = 1e-7 on delta, while its
+    #: error on eps was 1.6e-7 / |d log delta / d log eps| = 1.7e-8
+    EPS_ACCEPT = True
 
     def __init__(self, sg: list[tuple[float, float, int]], g2: float, rtol: float = DEFAULT_RTOL) -> None:
         self.sg, self.g2 = sg, g2
