@@ -221,7 +221,9 @@ def test_contour_refusal_on_its_rounding_floor_stops_early(monkeypatch):
     orig = exact._newton_eps
     monkeypatch.setattr(exact, "_newton_eps", lambda ct, e, lt: calls.append(e) or orig(ct, e, lt))
     r = _eps(0.01, 2.0, 10, 1e-10)
-    assert r.method == "exact-fewpart" and r.valid, (r.method, r.diagnostics)
+    # (since H-D3's acceptance on eps, the truncated composition settles it itself: 0.17592689975 at an
+    # estimated 1.1e-8, the quadrature's 0.17592689971)
+    assert r.method in ("exact", "exact-fewpart") and r.valid, (r.method, r.diagnostics)
     assert len(calls) <= 8, calls
     lo, hi = (pld.from_gaussian_mechanism(standard_deviation=2.0, sampling_prob=0.01, value_discretization_interval=1e-4,
                                           pessimistic_estimate=p, use_connect_dots=p).self_compose(10)

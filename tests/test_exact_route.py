@@ -58,10 +58,12 @@ def test_truncated_composition_capped_where_the_quadrature_follows():
     t0 = time.process_time()
     r = ewacct.epsilon(**kw)
     dt = time.process_time() - t0
-    assert r.method == "exact-fewpart" and r.valid
+    # the truncated composition answers within its capped budget (since H-D3's acceptance on eps: 2.468756874166
+    # at an estimated 3.3e-8 where the kernels are warm) or the quadrature after it
+    assert r.method in ("exact", "exact-fewpart") and r.valid
     assert dt <= FEW_TRUNC_BUDGET + 0.35, dt
     ref, rel, _ = fewpart.fewpart_epsilon([(1e-5, 0.5, 30000)], 1e-10)
-    assert r.value == pytest.approx(ref, rel=1e-12)
+    assert r.value == pytest.approx(ref, rel=1e-12 if r.method == "exact-fewpart" else 1e-7)
 
 
 def test_exact_real_kernel_checks_the_query_deadline(monkeypatch):
