@@ -183,12 +183,15 @@ def sg_decay_bounds_many(q: float, mus: np.ndarray, a: float, x0s: Sequence[floa
     x0 = np.asarray(x0s, dtype=float)[None, :]
     mu = np.asarray(mus, dtype=float)[:, None]
     m2 = mu * mu
-    l1q = math.log1p(-q)
-    lr = math.log(q) - l1q  # log(q / (1-q))
+    # q: one value, or one per group (the same formulas elementwise: groups of any q in one pass)
+    qa = np.broadcast_to(np.asarray(q, dtype=float).reshape(-1), (mu.shape[0],))[:, None]
+    l1q = np.log1p(-qa)
+    lr = np.log(qa) - l1q  # log(q / (1-q))
     js_all, lbs_all = _coef_arrays(a)
     finite = x0 > -math.inf
     x0f = np.where(finite, x0, 0.0)
     mu3, m23, x03, x0f3 = mu[None], m2[None], x0[None], x0f[None]
+    q3, l1q3, lr3 = qa[None], l1q[None], lr[None]
 
     def lJ(k: np.ndarray, s) -> np.ndarray:  # log int_{x0}^inf phi(x) e^{k v} |x + s| dx
         e = _e_abs_tail_vec(k * mu3, s, x03)
@@ -200,8 +203,8 @@ def sg_decay_bounds_many(q: float, mus: np.ndarray, a: float, x0s: Sequence[floa
     step = max(1, DECAY_CHUNK // max(1, mu.shape[0] * x0.shape[1]))
     for i0 in range(0, js_all.shape[0], step):
         j = js_all[i0:i0 + step][:, None, None]
-        base = a * l1q + lbs_all[i0:i0 + step][:, None, None] + j * lr
-        t1 = base + l1q - np.log(q * mu3) + lJ(j - 1.0, mu3)
+        base = a * l1q3 + lbs_all[i0:i0 + step][:, None, None] + j * lr3
+        t1 = base + l1q3 - np.log(q3 * mu3) + lJ(j - 1.0, mu3)
         t2 = base - np.log(mu3) + lJ(j, 0.0)
         ms = base + 0.5 * j * (j - 1.0) * m23 + log_ndtr(x0f3 - j * mu3)
         t = np.logaddexp.reduce(np.logaddexp(t1, t2), axis=0)
@@ -209,9 +212,9 @@ def sg_decay_bounds_many(q: float, mus: np.ndarray, a: float, x0s: Sequence[floa
         lV = t if lV is None else np.logaddexp(lV, t)
         lA0 = msr if lA0 is None else np.logaddexp(lA0, msr)
     v0 = mu * x0f - 0.5 * m2
-    l_one_u = np.log1p(q * np.expm1(v0))
+    l_one_u = np.log1p(qa * np.expm1(v0))
     # boundary term phi(x0) e^{a l(x0)} / l'(x0), l' = q mu e^v / (1 + u)
-    lbd = -0.5 * x0f * x0f - 0.5 * math.log(2 * math.pi) + a * l_one_u - (np.log(q * mu) + v0 - l_one_u)
+    lbd = -0.5 * x0f * x0f - 0.5 * math.log(2 * math.pi) + a * l_one_u - (np.log(qa * mu) + v0 - l_one_u)
     lV_out = np.where(finite, np.logaddexp(lV, lbd), lV) + 1e-9
     lA0_out = np.where(finite, lA0 + 1e-9, -np.inf)
     return lA0_out, lV_out
@@ -262,15 +265,34 @@ def sg_tv_bound(q: float, mu: float, a: float) -> float:
         return f, d
 
     lo, hi = -60.0, 60.0 + max(a + 1.0, 0.0) * mu
-    for _ in range(200):  # f' is decreasing: bisection for its zero
+    for _ in range(200):  # f' is decreasing: bisection for its zero, to 1e-3 ...
         mid = 0.5 * (lo + hi)
         if f_and_d(mid)[1] > 0.0:
             lo = mid
         else:
             hi = mid
-        if hi - lo < 1e-12 * (1.0 + abs(mid)):
+        if hi - lo < 1e-3 * (1.0 + abs(mid)):
             break
+    # ... then Newton inside [lo, hi] (f'' = -1 + (a+1) mu^2 s (1 - s) <= -kappa < 0: f' is strongly
+    # decreasing, so Newton converges fast; any x gives a valid bound, the zero of f' the best one: 47
+    # bisection steps of Python floats were ~35 ms of a 200-segment certificate)
     x = 0.5 * (lo + hi)
+    for _ in range(30):
+        t = mu * x - half + lq
+        sg = 1.0 / (1.0 + math.exp(-t)) if t > -700 else 0.0
+        d = -x + (a + 1.0) * mu * sg - mu
+        d2 = -1.0 + (a + 1.0) * mu * mu * sg * (1.0 - sg)
+        if d > 0.0:
+            lo = max(lo, x)
+        else:
+            hi = min(hi, x)
+        xn = x - d / d2 if d2 < 0.0 else 0.5 * (lo + hi)
+        if not (lo <= xn <= hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) < 1e-13 * (1.0 + abs(x)):
+            x = xn
+            break
+        x = xn
     f, d = f_and_d(x)
     return math.log(2.0) + f + d * d / (2.0 * kappa) + 1e-9 * (abs(f) + 1.0)
 
@@ -956,19 +978,17 @@ class CertDirection:
         return [(-math.inf, lv, True)] if math.isfinite(lv) else []
 
     def _prefetch_decay(self, a: float) -> None:
-        """_decay_table's entries of every group at a, the split bounds of groups sharing q in one
-        array pass (:func:`sg_decay_bounds_many`: the same formulas, one row per group)."""
+        """_decay_table's entries of every group at a, the split bounds of all groups in one array pass
+        (:func:`sg_decay_bounds_many`: the same formulas, one row per group, q per row; those sharing q
+        only, before 2026-12: 200 segments of distinct q took 200 passes, ~45 ms)."""
         if len(self.sg) < MULTI_MIN or self.cutv is not None:
             return
-        by_q: dict[float, list[int]] = {}
-        for i, g in enumerate(self.sg):
-            if (g.q, g.mu, a) not in _DECAY:
-                by_q.setdefault(g.q, []).append(i)
-        for q, idx in by_q.items():
-            if len(idx) < MULTI_MIN:
-                continue
+        # every group missing its table, whatever its q, in one pass (q one per row: sg_decay_bounds_many)
+        idx = [i for i, g in enumerate(self.sg) if (g.q, g.mu, a) not in _DECAY]
+        for _ in ((),) if len(idx) >= MULTI_MIN else ():
             try:
-                lA0, lV = sg_decay_bounds_many(q, np.array([self.sg[i].mu for i in idx]), a, _X0)
+                lA0, lV = sg_decay_bounds_many(np.array([self.sg[i].q for i in idx]),
+                                               np.array([self.sg[i].mu for i in idx]), a, _X0)
             except (OverflowError, ValueError, ZeroDivisionError):
                 continue
             for r, i in enumerate(idx):
@@ -1046,11 +1066,14 @@ class CertDirection:
             best = np.minimum(best, self._floor(i, a, ul))  # non-increasing in |u|: its value at ul
         return best
 
-    def _log_group_bounds(self, c: float, ul: np.ndarray, ur: np.ndarray, moments: bool = True) -> np.ndarray:
+    def _log_group_bounds(self, c: float, ul: np.ndarray, ur: np.ndarray, moments: bool = True,
+                          floor: bool = True) -> np.ndarray:
         """:meth:`_log_group_bound` of every group at once, shape (groups, cells): the same bounds (the
         real value, the decay table's entries at ul, the Taylor moment bound unless ``moments`` is
         False) in one compiled pass (:func:`_group_bounds_nb`); a minimum skips an entry only where
-        the larger of its two terms is already at least the best bound found (logaddexp >= max)."""
+        the larger of its two terms is already at least the best bound found (logaddexp >= max).
+        ``floor`` False: without the density floor (each bound is valid on its own; the floor only
+        lowers it, at ~1 ms a group -- log_trunc asks for it only where the rest misses its target)."""
         a = self._a(c)
         G = len(self.sg)
         tabs = [self._decay_table(i, a) for i in range(G)]
@@ -1076,7 +1099,7 @@ class CertDirection:
             law = np.log(np.abs(wl))
         out = _group_bounds_nb(gh, A, V, byb, nent, lbl, law, m2s, m3s, wl * (wl - 1.0), wr * (wr - 1.0),
                                np.abs(wr * (wr - 1.0) * (wr - 2.0)), moments)
-        if FLOOR_BOUND:
+        if FLOOR_BOUND and floor:
             for i in range(G):  # the density floor, non-increasing in |u|: its value at ul
                 out[i] = np.minimum(out[i], self._floor(i, a, ul))
         return out
@@ -1091,13 +1114,25 @@ class CertDirection:
         return out
 
     def log_trunc(self, c: float, h: float, n_nodes: int, target: float | None = None,
-                  deadline: float = math.inf) -> float:
+                  deadline: float = math.inf, probe: bool = True) -> float:
         """log of a bound on sum_{k >= n_nodes} h |e^{K(z_k)}| / |z_k (z_k + 1)| (without e^{-c eps}).
 
         ``target``: where the analytic bounds leave a cell above its share of this level, the cell is
         probed (section 4 of docs/certified.md): |G(w)| <= |G~(w_m)| + r_m + D1 |u - u_m| on the cell,
-        with an enclosure at its midpoint u_m and D1 >= |dG/du| (``sg_deriv_bound``).
+        with an enclosure at its midpoint u_m and D1 >= |dG/du| (``sg_deriv_bound``).  With a target,
+        the density floor (section 4) is added only where the other analytic bounds miss it (the floor
+        only lowers a valid bound: at 200 segments it was ~2/3 of the bound's cost where it changed
+        nothing); ``probe`` False: no probes (the analytic bound only, a cheap test of a node count).
         """
+        if target is not None and self.sg and FLOOR_BOUND:
+            v = self._log_trunc(c, h, n_nodes, target, deadline, probe=False, floor=False)
+            if v <= target or not probe and math.isinf(v):
+                return v
+        return self._log_trunc(c, h, n_nodes, target, deadline, probe=probe, floor=True)
+
+    def _log_trunc(self, c: float, h: float, n_nodes: int, target: float | None, deadline: float,
+                   probe: bool, floor: bool) -> float:
+        """:meth:`log_trunc` with or without the density floor and the probes."""
         u0 = max(n_nodes - 0.5, 0.5) * h
         self._prefetch_real(self._a(c))
         self._prefetch_decay(self._a(c))
@@ -1112,7 +1147,7 @@ class CertDirection:
         base = 0.5 * self.mu2 * (c * c + c - ul * ul)
         base = base + 1e-14 * np.abs(base)
         base = base - np.log(np.abs((c + 1j * ul) * (c + 1.0 + 1j * ul))) + np.log(ur - ul + h)
-        per = (np.array([g.n for g in self.sg], dtype=float)[:, None] * self._log_group_bounds(c, ul, ur)
+        per = (np.array([g.n for g in self.sg], dtype=float)[:, None] * self._log_group_bounds(c, ul, ur, floor=floor)
                if self.sg else [])
         lb = base + (np.sum(per, axis=0) if self.sg else 0.0)
         # beyond the grid: the decreasing bounds only (G_hi, A0 + V/|w|, the Gaussian factor), times
@@ -1121,9 +1156,9 @@ class CertDirection:
         le = 0.5 * self.mu2 * (c * c + c - ue * ue)
         if self.sg:
             ns = np.array([g.n for g in self.sg], dtype=float)
-            le = le + np.sum(ns[:, None] * self._log_group_bounds(c, ue, ue, moments=False), axis=0)
+            le = le + np.sum(ns[:, None] * self._log_group_bounds(c, ue, ue, moments=False, floor=floor), axis=0)
         last = float(le[0]) - math.log(ue[0] - h)
-        if target is not None and self.sg:
+        if target is not None and self.sg and probe:
             # the cells to probe: the largest bounds, as many as leave the others (and the part beyond
             # the grid) summing below e^-1 of the target (_excess_cells); none once the whole sum is
             # below the target.  (Each cell above its 1/(700 e) share of the target was probed before:
@@ -1993,6 +2028,9 @@ QUANT_ENGINE_HINT: bool | None = None
 FLOAT_HINT_QT = 1.0
 #: a fresh quantised contour starts at this fraction of the float node-count estimate (no margin)
 FRESH_N = 1.0
+#: ... and, where there is no estimate, at the first of these counts whose analytic truncation bound meets
+#: the level (else at 64)
+FRESH_SHORT = (16, 24, 32, 48)
 #: relative node tolerance (NODE_RTOL's role) on the quantised path, accepted at QUANT_RTOL: the node
 #: errors add ~this times the cancellation ratio sum|v_k| / delta to the relative width on delta
 QUANT_NODE_RTOL = 1e-8
@@ -2020,6 +2058,15 @@ TIGHT_WIDE = 1e-4
 #: caller falls back to the proven (wider) bracket of ewacct.bounds.proven, so that a certified query
 #: stays around a second (the training-loop user calls it often)
 TIME_BUDGET = 1.0
+#: delta(eps) (ContourCertifier._delta_direction, docs/certified.md section 5c): a direction's bracket is
+#: final once its contours' intersection is at most this wide (relative); the quantised contour's truncation
+#: is held to DELTA_TRUNC_RTOL of delta, and the engine-guided contour has DELTA_ENGINE_SHARE of the budget
+DELTA_RTOL = 1e-5
+DELTA_TRUNC_RTOL = 1e-7
+DELTA_ENGINE_SHARE = 0.5
+#: ... and is refused at once where the engine's node count is at least this and the float estimate says
+#: the truncation needs more than REFUSE_EST x MAX_NODES (ContourCertifier._contour's precheck)
+PRECHECK_N = 1024
 
 
 _WARM = [False]
@@ -2145,13 +2192,25 @@ class ContourCertifier:
         self.dirs = {d: CertDirection(self.groups, d) for d in ("remove", "add")}
         self._cache: dict[tuple[str, float, float], CertContour] = {}
 
-    def _contour(self, d: str, eps: float, log_delta: float, deadline: float) -> tuple[CertContour, list[float]]:
+    def _contour(self, d: str, eps: float, log_delta: float, deadline: float, precheck: bool = False
+                 ) -> tuple[CertContour, list[float]]:
+        """The engine-guided certified contour of direction d at eps (the engine's c and h; section 2).
+        ``precheck``: where the engine's own node count is at least PRECHECK_N, CertError at once where the
+        float node-count estimate (certified_quant.n_estimate, at most N_EST_GROUPS groups) at the contour's
+        truncation level exceeds REFUSE_EST x MAX_NODES -- the rigorous search would fail there after probing."""
         ed = self.exact.dirs[d]
         with ed._deadline():
             # (the engine's deadline is on CPU time too)
             ed.K.state["deadline"] = min(ed.K.state["deadline"], deadline)
             ct = ed._contour_for(eps, log_delta, ed.K.state["deadline"])
         key = (d, ct.c, ct.h)
+        if key not in self._cache and precheck and ct.n >= PRECHECK_N:
+            from . import certified_quant as Q
+
+            target = log_delta + math.log(TARGET_RTOL * 1e-2) + ct.c * eps + math.log(math.pi)
+            n_est = Q.n_estimate(self.dirs[d], ct.c, ct.h, target)
+            if n_est is not None and n_est > REFUSE_EST * MAX_NODES:
+                raise CertError(f"certified contour would need ~{n_est} nodes (float estimate), beyond {MAX_NODES}")
         if key not in self._cache:
             self._cache[key] = self.dirs[d].contour(ct.c, ct.h, ct.n, eps, log_delta, deadline)
             if len(self._cache) > 32:
@@ -2220,8 +2279,16 @@ class ContourCertifier:
     def _delta(self, eps: float) -> Bracket:
         t0 = time.perf_counter()
         deadline = _now() + getattr(self, "_budget", TIME_BUDGET)
-        with _EngineBudget(self.exact, deadline):
-            est, d_est, _, diag = self.exact.delta(eps)
+        try:
+            with _EngineBudget(self.exact, deadline):
+                est, d_est, _, diag = self.exact.delta(eps)
+        except (ArithmeticError, ValueError):  # (ContourError is an ArithmeticError)
+            # the engine has no estimate here (the few-participation corner: its contour refused for its
+            # node count); a float guide instead (only the contours' targets depend on it)
+            got = self._float_delta_guide(eps)
+            if got is None:
+                raise
+            est, d_est = got
         if est <= 0.0:
             # the engine's far tail (its Chernoff bound is below the smallest double): the upper end is
             # the Chernoff bound computed here from the rigorous real enclosures
@@ -2243,12 +2310,111 @@ class ContourCertifier:
                     info[d] = {"skipped": "Chernoff bound below the other direction's lower bound"}
                     continue
                 ld = min(ld, ch)
-            cc, s_alias = self._contour(d, eps, ld, deadline)
-            lo, hi, _ = delta_bounds(self.dirs[d], cc, eps, s_alias)
-            info[d] = {"c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]), "lower": lo, "upper": hi}
+            lo, hi, dinfo = self._delta_direction(d, eps, ld, deadline)
+            info[d] = dinfo
             lo_all, hi_all = max(lo_all, lo), max(hi_all, hi)
         info["seconds"] = time.perf_counter() - t0
         return Bracket(lo_all, hi_all, info)
+
+    def _float_delta_guide(self, eps: float) -> tuple[float, str] | None:
+        """(delta, direction): a float guide to delta(eps) where the engine gives none -- per direction the
+        saddle-point value e^{f(c)} / sqrt(2 pi f''(c)) of the contour integral, f(c) = K(c) - c eps -
+        log(c (c + 1)) at the float saddle c (certified_quant.saddle_at, k_float3); the larger direction.
+        Not part of any bound: it sets the truncation and node targets only."""
+        from . import certified_quant as Q
+
+        best: tuple[float, str] | None = None
+        for d in ("remove", "add"):
+            cd = self.dirs[d]
+            try:
+                c = Q.saddle_at(cd, eps)
+                k = Q.k_float3(cd, c)
+            except (ArithmeticError, ValueError):
+                continue
+            if k is None or not (c > 0.0):
+                continue
+            f2 = k[2] + (2.0 * c * c + 2.0 * c + 1.0) / (c * c * (c + 1.0) ** 2)
+            if not (f2 > 0.0 and math.isfinite(k[0])):
+                continue
+            ld = k[0] - c * eps - math.log(c * (c + 1.0)) - 0.5 * math.log(2.0 * math.pi * f2)
+            if ld == ld and (best is None or ld > math.log(max(best[0], 1e-320))):
+                best = (math.exp(min(ld, 0.0)), d)
+        return best
+
+    def _delta_direction(self, d: str, eps: float, log_delta: float, deadline: float
+                         ) -> tuple[float, float, dict[str, Any]]:
+        """(lower, upper, info) on direction d's delta(eps) (docs/certified.md section 5c): the intersection of
+        the brackets of up to three contours, each a proof on its own, tried in this order until the
+        intersection is at most DELTA_RTOL wide (relative):
+
+        1. the engine-guided contour (section 2; ~1e-9 wide where it finishes), refused at once where the
+           float node-count estimate at its (c, h) exceeds MAX_NODES (it would fail there after probing),
+           and given DELTA_ENGINE_SHARE of the budget;
+        2. REMOVE where section 8 applies (tiny q, huge T): the conditioned contour planned at this eps
+           (delta_cut <= delta <= delta_cut + tail_hi: delta_bounds adds tail_hi to the upper end);
+        3. the quantised contour of section 5b at this eps (c, h from the floats / the engine's contour,
+           the truncation at DELTA_TRUNC_RTOL of delta), its node prefix enclosed more tightly
+           (``_tighten``) where the node errors alone exceed DELTA_RTOL / 4 of delta.
+
+        ``log_delta``: a guide to log delta (the engine's estimate; only the targets of the truncation,
+        node tolerances and the conditioned path's x_cut depend on it).  CertError where no contour gave a
+        bracket (the caller then answers the proven fallback)."""
+        cd = self.dirs[d]
+        info: dict[str, Any] = {}
+        lohi = [0.0, math.inf]
+
+        def take(name: str, lo: float, hi: float, extra: dict[str, Any]) -> None:
+            if max(lo, lohi[0]) > min(hi, lohi[1]):
+                raise CertInconsistent(f"internal error: certified brackets [{lohi[0]!r}, {lohi[1]!r}] and "
+                                       f"[{lo!r}, {hi!r}] of the same delta are disjoint; please report")
+            lohi[0], lohi[1] = max(lo, lohi[0]), min(hi, lohi[1])
+            info[name] = dict(extra, lower=lo, upper=hi)
+            if "c" not in info and "c" in extra:
+                info["c"] = extra["c"]
+
+        def settled() -> bool:
+            return math.isfinite(lohi[1]) and lohi[1] - lohi[0] <= DELTA_RTOL * lohi[1]
+
+        budget_s = getattr(self, "_budget", TIME_BUDGET)
+        try:
+            cc, s_alias = self._contour(d, eps, log_delta, min(deadline, _now() + DELTA_ENGINE_SHARE * budget_s),
+                                        precheck=True)
+            lo, hi, _ = delta_bounds(cd, cc, eps, s_alias)
+            take("engine_contour", lo, hi, {"c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0])})
+        except (CertError, ArithmeticError, ValueError) as exc:  # (ContourError is an ArithmeticError)
+            info["engine_contour"] = {"failed": f"{type(exc).__name__}: {exc}"}
+        if not settled() and d == "remove" and CUT_PATH and _now() < deadline:
+            try:
+                delta_g = math.exp(min(log_delta, 0.0))
+                got = self._cut_contour(delta_g, eps, deadline) if self._cut_candidate(delta_g) else None
+                if got is not None:
+                    cdc, cc, s_alias, _, xc = got
+                    lo, hi, _ = delta_bounds(cdc, cc, eps, s_alias)
+                    take("conditioned", lo, hi, {"x_cut": xc, "tail_hi": cdc.tail_hi, "c": cc.c, "h": cc.h,
+                                                 "nodes": int(cc.logk.shape[0])})
+            except (CertError, ArithmeticError, ValueError, NotCertifiable) as exc:
+                info["conditioned"] = {"failed": f"{type(exc).__name__}: {exc}"}
+        if not settled() and _now() < deadline:
+            try:
+                cc, s_alias, _ = self._qcontour(d, log_delta, deadline, eps=eps, trunc_rt=DELTA_TRUNC_RTOL)
+                lo, hi, _ = delta_bounds(cd, cc, eps, s_alias)
+                take("quantised_contour", lo, hi, {"c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0])})
+                _, le, _ = _sums(cc.logk, cc.loge, cc.c, cc.h, eps)
+                r_node = 2.0 * math.exp(min(le, 700.0)) / max(lo, 1e-300)
+                if not settled() and r_node > 0.25 * DELTA_RTOL and _now() < deadline:
+                    f = min(r_node / (0.125 * DELTA_RTOL), TIGHT_MAX)
+                    ct = self._tighten(d, cc, f, eps, log_delta, deadline)
+                    if ct is not None:
+                        lo, hi, _ = delta_bounds(cd, ct, eps, s_alias)
+                        take("quantised_tightened", lo, hi, {"c": ct.c, "h": ct.h, "factor": f})
+            except (CertError, ArithmeticError, ValueError) as exc:
+                info["quantised_contour"] = dict(info.get("quantised_contour", {}),
+                                                 failed=f"{type(exc).__name__}: {exc}")
+        if not math.isfinite(lohi[1]):
+            raise CertError("certified delta: no contour finished (" + "; ".join(
+                f"{k}: {v.get('failed', '')}" for k, v in info.items() if isinstance(v, dict)) + ")")
+        info.update(lower=lohi[0], upper=min(lohi[1], 1.0))
+        return lohi[0], min(lohi[1], 1.0), info
 
     def _shape(self) -> tuple:
         """The composition's shape without its counts (the key of the reusable contour)."""
@@ -2398,10 +2564,12 @@ class ContourCertifier:
             memo[key] = Q.estimate(self.dirs[d], log_delta)
         return memo[key]
 
-    def _qcontour(self, d: str, log_delta: float, deadline: float, eps: float | None = None
-                  ) -> tuple[CertContour, list[float], float]:
+    def _qcontour(self, d: str, log_delta: float, deadline: float, eps: float | None = None,
+                  trunc_rt: float | None = None) -> tuple[CertContour, list[float], float]:
         """The quantised certified contour of direction d (certified_quant; docs/certified.md 5b):
-        (contour, alias s-values, the float eps estimate it was built for)."""
+        (contour, alias s-values, the float eps estimate it was built for).  ``trunc_rt``: the truncation
+        bound's level relative to delta (default certified_quant.trunc_target's, which is aimed at eps;
+        delta(eps) asks for a fixed fraction of delta, section 5c)."""
         from . import certified_quant as Q
 
         cd = self.dirs[d]
@@ -2437,7 +2605,8 @@ class ContourCertifier:
         if got is None:
             raise CertError("quantised contour: no step with negligible aliases")
         c, h, s_alias, n = got
-        target = Q.trunc_target(log_delta, c, e)
+        target = (Q.trunc_target(log_delta, c, e) if trunc_rt is None
+                  else log_delta + math.log(trunc_rt) + c * e + math.log(math.pi))
         fresh = n <= 0
         if fresh:  # no previous contour of this (c, h): start where the float integrand has decayed
             # (the float tail estimate without margin, FRESH_N of it: the rigorous count was 0.92-0.97
@@ -2451,6 +2620,16 @@ class ContourCertifier:
                 # corner: sigma 0.2719, q 5.62e-5, T 65: 0.19 -> 0.05 s for the same refusal)
                 raise CertError(f"quantised contour would need ~{n_est} nodes (float estimate), beyond {Q_MAX_NODES}")
             n = 64 if n_est is None else max(64, min(int(FRESH_N * n_est), Q_MAX_NODES // 2))
+            if n_est is None:
+                # no float estimate (more than N_EST_GROUPS groups, or none found): the fewest of a few
+                # short counts whose analytic truncation bound (no probes, no density floor: ~10 ms at
+                # 200 groups) meets the level -- with many steps the integrand is gone within a few nodes
+                # (200 heterogeneous segments, 55,000 steps: 24 nodes where 64 were enclosed, each node
+                # one enclosure per segment); else 64 as before (the rigorous search decides)
+                for n_try in FRESH_SHORT:
+                    if cd._log_trunc(c, h, n_try, target, deadline, probe=False, floor=False) <= target:
+                        n = n_try
+                        break
         lt = cd.log_trunc(c, h, n, target, deadline)
         n, lt = _grow_n(cd, c, h, n, lt, target, deadline)
         K, E = _qnodes(cd, c, h, n, e, log_delta, deadline)
@@ -2521,6 +2700,17 @@ class ContourCertifier:
         if not (r_node > 0.25 * QUANT_RTOL):
             return None
         f = min(r_node / (0.125 * QUANT_RTOL), TIGHT_MAX)
+        cc2 = self._tighten(d, cc, f, e, lt, deadline, cheap_only)
+        if cc2 is None:
+            return None
+        return cc2, _newton_eps(self.dirs[d], cc2.logk, cc2.loge, cc2.c, cc2.h, e, lt)
+
+    def _tighten(self, d: str, cc: CertContour, f: float, e: float, lt: float, deadline: float,
+                 cheap_only: bool = False) -> CertContour | None:
+        """The contour cc (direction d) with the prefix of its nodes that carries all but 1/(2f) of the node
+        error bound enclosed again at the tolerance divided by 2f (at most TIGHT_MAX; all nodes at f where the
+        prefix is all of them): _qtight's re-enclosure, shared by eps(delta) and delta(eps) (section 5c).
+        ``cheap_only``: None where that prefix exceeds TIGHT_CHEAP_N nodes."""
         cd = self.dirs[d]
         n = int(cc.logk.shape[0])
         z = cc.c + 1j * cc.h * np.arange(n)
@@ -2555,8 +2745,7 @@ class ContourCertifier:
             # every node's (K~, error bound) pair is an enclosure on its own: any mix of them is one
             K = np.concatenate([Kp, cc.logk[kp:]])
             E = np.concatenate([Ep, cc.loge[kp:]])
-        cc = CertContour(cc.c, cc.h, K, E, cc.log_trunc_base, 0.0)
-        return cc, _newton_eps(cd, K, E, cc.c, cc.h, e, lt)
+        return CertContour(cc.c, cc.h, K, E, cc.log_trunc_base, 0.0)
 
     def _quant_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
         """eps(delta) from quantised contours (the engine is not asked): the dominating direction by
@@ -2732,6 +2921,32 @@ class ContourCertifier:
         """eps(delta) from the conditioned contour of docs/certified.md section 8 (REMOVE restricted to
         every step's X <= x_cut: delta_cut <= delta <= delta_cut + tail_hi), the bracket of section 5 with
         the other direction as always; None where the floats see no gain (_cut_plan)."""
+        got = self._cut_contour(delta, e, deadline)
+        if got is None:
+            return None
+        cd, cc, s_alias, e, xc = got
+        lt = math.log(delta)
+        K, E, c, h, n = cc.logk, cc.loge, cc.c, cc.h, int(cc.logk.shape[0])
+        e2 = _newton_eps(cd, K, E, c, h, e, lt)
+        if not (e2 > 0.0):
+            return None
+        self._cut_last = (cd, cc, s_alias, e2)
+        full = self.dirs["remove"]
+        self.dirs["remove"] = cd  # (the bracket's REMOVE checks on the conditioned sums; ADD as always)
+        qm = getattr(self, "_qmode", False)
+        self._qmode = True
+        try:
+            b = self._bracket(cc, s_alias, "remove", e2, delta, t0, deadline)
+        finally:
+            self.dirs["remove"] = full
+            self._qmode = qm
+        b.info.update(conditioned={"x_cut": xc, "tail_hi": cd.tail_hi, "nodes": n, "c": c, "h": h})
+        return self._keep(b)
+
+    def _cut_contour(self, delta: float, e: float | None, deadline: float) -> tuple | None:
+        """The conditioned contour of docs/certified.md section 8 planned for delta at eps e (None: the
+        float eps of the conditioned sum): (its CutDirection, contour, alias s-values, the eps it was
+        planned at, x_cut), or None where the floats see no gain (_cut_plan)."""
         from . import certified_quant as Q
 
         plan = self._cut_plan(delta, e)
@@ -2766,22 +2981,7 @@ class ContourCertifier:
                 K[k0:k1], E[k0:k1] = cd.nodes(c, h, k0, k1)
         finally:
             cd.node_slack, cd.node_rtol, cd.node_ladder = math.log(10.0), NODE_RTOL, 0.0
-        e2 = _newton_eps(cd, K, E, c, h, e, lt)
-        if not (e2 > 0.0):
-            return None
-        cc = CertContour(c, h, K, E, ltr, 0.0)
-        self._cut_last = (cd, cc, s_alias, e2)
-        full = self.dirs["remove"]
-        self.dirs["remove"] = cd  # (the bracket's REMOVE checks on the conditioned sums; ADD as always)
-        qm = getattr(self, "_qmode", False)
-        self._qmode = True
-        try:
-            b = self._bracket(cc, s_alias, "remove", e2, delta, t0, deadline)
-        finally:
-            self.dirs["remove"] = full
-            self._qmode = qm
-        b.info.update(conditioned={"x_cut": xc, "tail_hi": cd.tail_hi, "nodes": n, "c": c, "h": h})
-        return self._keep(b)
+        return cd, CertContour(c, h, K, E, ltr, 0.0), s_alias, e, xc
 
     def _zero_by_chernoff(self, delta: float, t0: float) -> Bracket | None:
         """[0, 0] where each direction's rigorous Chernoff bound on the payoff at eps = 0 (psi_hi from
