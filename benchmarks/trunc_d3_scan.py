@@ -8,7 +8,8 @@ unless ``--no-cert``, the certified bracket (``certify=True``, the cell enclosur
 a valid answer must lie inside the bracket (up to 1e-6 relative slack on the bracket, the answer's stated
 tolerance).  Reported: exact / flagged counts, CPU median / max per default query, valid answers outside
 their bracket.  ``--mono``: eps along q 1e-7, sigma 0.5, delta 1e-12, T 1e7..1e9 (must increase with T).  ``--ab``: the truncated
-composition's acceptance on eps (truncation.TruncatedRemove.EPS_ACCEPT) off / on, alternated per point.
+composition's acceptance on eps (truncation.TruncatedRemove.EPS_ACCEPT) off / on, alternated per point;
+``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5).
 """
 
 import argparse
@@ -61,20 +62,22 @@ def mono() -> None:
     print(f"monotone violations: {bad} of {len(ts) - 1}")
 
 
-def ab(seed: int, n: int) -> None:
+def ab(seed: int, n: int, attr: str = "TruncatedRemove.EPS_ACCEPT", off=False, on=True) -> None:
     """The truncated composition's acceptance on eps (TruncatedRemove.EPS_ACCEPT) off / on, alternated per
     point in one process (the order flips every point): exact / flagged counts and CPU of each."""
     from ewacct.methods import truncation
 
+    owner, name = (getattr(truncation, attr.split(".")[0]), attr.split(".")[1]) if "." in attr else (truncation, attr)
+    keep = getattr(owner, name)
     res = {False: [], True: []}
     for i, (sigma, q, steps, delta) in enumerate(points(seed, n)):
         row = {}
         for flag in ((False, True) if i % 2 == 0 else (True, False)):
-            truncation.TruncatedRemove.EPS_ACCEPT = flag
+            setattr(owner, name, on if flag else off)
             r, dt = query(sigma, q, steps, delta)
             row[flag] = (float(r.value), r.method, bool(r.valid), dt)
             res[flag].append(row[flag])
-        truncation.TruncatedRemove.EPS_ACCEPT = True
+        setattr(owner, name, keep)
         (v0, m0, ok0, t0), (v1, m1, ok1, t1) = row[False], row[True]
         same = abs(v1 - v0) <= 1e-6 * max(abs(v0), 1e-300) if ok0 and ok1 else None
         print(f"{i:3d} sigma={sigma:.4f} q={q:.3e} T={steps:>11d} delta={delta:.3e}  off: {m0:<14s} {ok0!s:5s} "
@@ -82,7 +85,7 @@ def ab(seed: int, n: int) -> None:
     for flag in (False, True):
         rows = res[flag]
         cpu = np.array([r[3] for r in rows])
-        print(f"EPS_ACCEPT={flag!s:5s}: exact {sum(r[2] for r in rows)}, flagged {sum(not r[2] for r in rows)}, "
+        print(f"{attr}={on if flag else off!s:5s}: exact {sum(r[2] for r in rows)}, flagged {sum(not r[2] for r in rows)}, "
               f"by the contour {sum(r[1] == 'exact' for r in rows)}; CPU median {np.median(cpu):.3f} s, "
               f"max {cpu.max():.3f} s, total {cpu.sum():.2f} s")
 
@@ -94,6 +97,7 @@ def main() -> None:
     ap.add_argument("--no-cert", action="store_true")
     ap.add_argument("--mono", action="store_true")
     ap.add_argument("--ab", action="store_true")
+    ap.add_argument("--ab-skip", action="store_true")
     a = ap.parse_args()
     # warm the kernels (Numba loads) outside the timed queries
     query(0.5, 1e-6, 10 ** 6, 1e-11)
@@ -102,6 +106,9 @@ def main() -> None:
         return
     if a.ab:
         ab(a.seed, a.n)
+        return
+    if a.ab_skip:
+        ab(a.seed, a.n, "FULL_SKIP_Q", 0.0, 1e-5)
         return
     cpu, n_exact, n_flag, n_out = [], 0, 0, 0
     methods: dict[str, int] = {}

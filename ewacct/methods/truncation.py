@@ -577,12 +577,18 @@ FULL_BUDGET_FALLBACK = 0.25
 #: sigma 0.3-4, q 1e-5..0.05, delta 1e-5..1e-12, 230 queries): the truncated composition failed on 81, the
 #: full engine after it then settled 2 (9 ms each) and failed on 79 after 0.4-157 ms (median ~25 ms), while
 #: the few-participation quadrature answers those in 10-60 ms
-FULL_AFTER_TRUNC_NOTE = "full composition skipped (few participations: the few-participation quadrature is next)"
+FULL_AFTER_TRUNC_NOTE = "full composition skipped (few participations or tiny q: the few-participation quadrature is next)"
 #: ... and there the truncated composition gets this much CPU (seconds) instead of ExactDirection.TIME_BUDGET:
 #: on the same 230 queries it answered 103 in at most 36 ms (p90 6 ms) and failed on 81 after a median
 #: 13 ms, p90 114 ms, up to 830 ms (sigma 0.5, q 1e-5, T 30000, delta 1e-10: 784 ms, where the quadrature
 #: answers in 48 ms).  A query cut here is answered by the quadrature (the same value to its tolerance)
 FEW_TRUNC_BUDGET = 0.12
+#: in the far mode, REMOVE's full engine is skipped after a failed truncated composition (the few-participation
+#: quadrature next, the full engine after it only should it fail too) also where every sampling rate is at most
+#: this, whatever sum q n.  benchmarks/trunc_d3_scan.py (seed 14: sigma 0.44-0.62, q 1e-7..3e-6, q T 0.5..500,
+#: delta 1e-13..1.5e-10): on the 11 points the contour does not settle, the full engine after the truncated
+#: composition settled none and spent 0.04-0.19 s of the call's 0.6 s, which the quadrature after it lacked
+FULL_SKIP_Q = 1e-5
 
 
 def _route(eng, far, start, solve) -> DirectionAnswer:
@@ -599,7 +605,11 @@ def _route(eng, far, start, solve) -> DirectionAnswer:
     engine answers, with the truncated one as its fallback outside fewpart's corner.
     """
     full = eng.dirs["remove"]
-    few = sum(q * n for q, _, n in sg_params(eng.groups)[0]) <= 0.5  # _few_participations, before tr is built
+    sg = sg_params(eng.groups)[0]
+    few = sum(q * n for q, _, n in sg) <= 0.5  # _few_participations, before tr is built
+    # tiny q beyond fewpart's corner: the full engine is skipped after a failed truncated composition as well
+    # (FULL_SKIP_Q), without the truncated composition's cap there
+    skip_full = (few or max(q for q, _, _ in sg) <= FULL_SKIP_Q) and getattr(eng, "fewpart_next", False)
     if far():
         tr = _truncated(eng)
         try:
@@ -615,7 +625,7 @@ def _route(eng, far, start, solve) -> DirectionAnswer:
                     tr.TIME_BUDGET = FEW_TRUNC_BUDGET
                 return solve(tr)
             except _ERRORS as exc:
-                if few_next:
+                if skip_full:
                     # the caller (dispatch) tries the few-participation quadrature next and comes back to the
                     # full engine only should that fail (FULL_AFTER_TRUNC_NOTE)
                     raise ContourError(f"truncated composition: {exc}; {FULL_AFTER_TRUNC_NOTE}") from exc
