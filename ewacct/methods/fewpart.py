@@ -1245,8 +1245,12 @@ GAP_GK = float(np.max(np.diff(GK_X)))
 
 #: the refinement splits, largest estimate first, as many panels as leave the others' estimates below
 #: SPLIT_FILL of the room (target less the floating-point budget), at most SPLIT_MAX (see :func:`_split_choice`;
-#: None: the rule of sessions 8-13 alone, the panels within a factor 4 of the worst, at most 8)
-SPLIT_FILL: float | None = 0.5
+#: None, the default: the rule of sessions 8-13 alone, the panels within a factor 4 of the worst, at most 8).
+#: Off by default: at SPLIT_FILL 0.5 split rounds fell 231 -> 133 over fewpart_sigma05's points (~5 % of the time),
+#: but the wider rounds spent the node budget where the old rule converged (fewpart_f4_scan seed 14 #23: sigma 0.5681,
+#: q 5e-7, T 23551, delta 6.53e-13 refused at SPLIT_MAX 24 and at SPLIT_FILL 0.25; answered at SPLIT_MAX 12 / 16 and
+#: with the old rule, 0.1243304119 at 7.6e-7)
+SPLIT_FILL: float | None = None
 SPLIT_MAX = 24
 
 
