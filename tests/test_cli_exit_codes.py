@@ -305,8 +305,8 @@ def test_near_miss_estimate_states_the_bound(capsys, monkeypatch):
     monkeypatch.setattr(fewpart, "PAIR_ERRORS", False)
     # (and the truncation edge's aliasing term of session 13 off too: with it the point settles, valid)
     monkeypatch.setattr(fewpart, "EDGE_ALIAS", False)
-    # (and the refinement's split rule of sessions 8-13: session 14's rule splits more panels a round and this
-    # point settles, valid)
+    # (and the refinement's split rule of sessions 8-13, the default since 42a1e30: the wider rule of f9f8e08, should
+    # it be switched on, splits more panels a round and this point settles, valid)
     monkeypatch.setattr(fewpart, "SPLIT_FILL", None)
     # the few-participation estimate takes ~0.6 s of CPU here, the default call budget: under load a call
     # ran out of it and answered the Chernoff bound instead (a different, also honest, output); this test is

@@ -134,8 +134,8 @@ def test_near_miss_estimate_is_returned_flagged_with_the_bound_beside_it(monkeyp
     # (and without the truncation edge's aliasing term in the panels' estimates, fp.EDGE_ALIAS of session 13: with it
     # the refinement goes further and this point answers valid, 2.13885889e-14 at estimate 6.5e-7)
     monkeypatch.setattr(fp, "EDGE_ALIAS", False)
-    # (and with the refinement's split rule of sessions 8-13, fp.SPLIT_FILL None: session 14's rule splits more panels a
-    # round and this point answers valid)
+    # (and with the refinement's split rule of sessions 8-13, fp.SPLIT_FILL None, the default since 42a1e30: the wider
+    # rule of f9f8e08, should it be switched on, splits more panels a round and this point answers valid)
     monkeypatch.setattr(fp, "SPLIT_FILL", None)
     kw = dict(noise_multiplier=0.5032372622286618, sampling_probability=1e-06, steps=12452)
     eps = 1.748993325387129

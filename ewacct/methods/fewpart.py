@@ -957,7 +957,7 @@ class Panels:
             ep = abs(pk - pg) - px
             e1, e2 = err[i1] - x1, err[i2] - x2
             ec = e1 + e2
-            if not ec * PAIR_RATIO <= ep:
+            if not (ec > 0.0 and ec * PAIR_RATIO <= ep):  # (ec = ep = 0: nothing to improve, and no 0/0)
                 continue
             pe = abs(pk - r1[0] - r2[0]) + ec * (ec / ep)
             if pe < ec:
