@@ -23,6 +23,8 @@ from ewacct._kernels.mgf import sg_log_g, sg_log_g_fast, sg_log_g_real
 from ewacct.methods import direct
 from ewacct.methods.exact import ExactMethod
 
+from _mpfast import sg_delta_contour
+
 pld = pytest.importorskip("ewacct.baselines.pld")
 
 
@@ -167,15 +169,13 @@ def test_contour_vs_direct_quadrature(q, s, T, eps):
     assert d_contour == pytest.approx(d_direct, rel=1e-8)
 
 
-def _mp_delta_contour(q: float, s: float, T: int, eps: float, c: float, U: float) -> float:
-    """delta by mpmath: (1/pi) int_0^U Re[exp(T log G(z+1) - z eps) / (z (z+1))] du, z = c + iu (REMOVE)."""
-    with mp.workdps(20):
-        def integrand(u):
-            z = mp.mpc(c, u)
-            lg = _mp_log_g(q, s, complex(z + 1), dps=20)
-            return mp.re(mp.exp(T * lg - z * eps) / (z * (z + 1)))
-
-        return float(mp.quad(integrand, mp.linspace(0, U, 9), maxdegree=6) / mp.pi)
+def _mp_delta_contour(q: float, s: float, T: int, eps: float, c: float, U: float, panel: float) -> float:
+    """delta by mpmath: (1/pi) int_0^U Re[exp(T log G(z+1) - z eps) / (z (z+1))] du, z = c + iu (REMOVE), with
+    its own mpmath MGF: G(w) = E[(1 + u(X))^w] on a fixed Gauss-Legendre x-rule computed once per band of
+    |Im w| and shared by all u (tests/_mpfast.py), the u-integral on 20-point Gauss-Legendre panels of
+    width <= ``panel``, 20 digits.  It replaced an mp.quad of an mp.quad (143 s CPU for the point below;
+    the same value to 1e-15)."""
+    return sg_delta_contour(q, s, T, eps, c, U, "remove", dps=20, panel=panel)
 
 
 @pytest.mark.slow
@@ -187,7 +187,7 @@ def test_contour_vs_mpmath_contour_integral():
     # the integral is the same on every line c > 0: the reference's own c, near the saddle point, where
     # the integrand is negligible beyond U = 60 (the engine's abscissa may lie far below it: its k < 0
     # aliases are exact, and its terms then reach further in u)
-    ref = _mp_delta_contour(q, s, T, eps, c=7.0, U=60.0)
+    ref = _mp_delta_contour(q, s, T, eps, c=7.0, U=60.0, panel=5.0)
     assert ours.value == pytest.approx(ref, rel=1e-6)
 
 
@@ -418,5 +418,5 @@ def test_where_pld_pessimistic_is_below_the_truth():
     # puts delta at our eps within 1e-10 of the target, so ours is the exact value
     q, T, d = math.exp(-1.5), 596, math.exp(-18)
     r = Accountant().compose(PoissonSubsampledGaussian(1.0, q), T).get_epsilon(d)
-    ref = _mp_delta_contour(q, 1.0, T, float(r), c=r.diagnostics["c"], U=8.0)
+    ref = _mp_delta_contour(q, 1.0, T, float(r), c=r.diagnostics["c"], U=8.0, panel=1.0)
     assert ref == pytest.approx(d, rel=1e-9)
