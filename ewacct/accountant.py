@@ -280,6 +280,7 @@ class Accountant:
             ValueError: on bad input or an empty composition.
         """
         eps_arr, scalar = V.as_float_array("target_epsilon", target_epsilon, lo=0.0, hi=math.inf, lo_open=False, hi_open=True)
+        certify = V.check_bool("certify", certify)  # (certify="no" was truthy: breaker H-R12 F5)
         self._require_nonempty()
         if self.method == "exact":
             est, direction, valid, diags, methods = _columns(self._exact_rows("delta", eps_arr))
@@ -321,6 +322,7 @@ class Accountant:
             ValueError: on bad input or an empty composition.
         """
         d_arr, scalar = V.as_float_array("target_delta", target_delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        certify = V.check_bool("certify", certify)
         self._require_nonempty()
         if certify and self.method == "exact" and self._structure() == "continuous":
             first = self._certified_first(d_arr, certify_options or {})

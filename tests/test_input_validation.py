@@ -214,3 +214,17 @@ def test_accountant_compose_refuses_q_below_the_domain(q):
     # and at q <= 1e-50 the direct route answered delta(0) = 0.31 q marked valid (one step's TV is 0.38 q)
     with pytest.raises(ValueError, match=r"sampling_probability must be in \[1e-12, 1\]"):
         ewacct.Accountant().compose(ewacct.PoissonSubsampledGaussian(1.0, q), 2)
+
+
+@pytest.mark.parametrize("bad", ["yes", "no", 1, None])
+@pytest.mark.parametrize("query", ["epsilon", "delta"])
+def test_api_certify_must_be_a_bool(bad, query):
+    # (breaker H-R12 F5, session 14: ewacct.epsilon(..., certify="yes") was taken as True and certify="no" too)
+    import ewacct
+
+    kw = dict(noise_multiplier=1.0, sampling_probability=0.01, steps=10, certify=bad)
+    with pytest.raises(ValueError, match=r"^certify must be True or False"):
+        if query == "epsilon":
+            ewacct.epsilon(target_delta=1e-5, **kw)
+        else:
+            ewacct.delta(target_epsilon=1.0, **kw)
