@@ -464,9 +464,20 @@ class Accountant:
         from .methods import budget
         from .methods.tradeoff_profile import grid_sup
 
+        flagged: list[tuple[float, str, str]] = []  # (eps, method, note) of the delta values that were not exact
+
         def profile(eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             prof = self.get_delta(eps)
-            return np.asarray(prof.estimate, float).reshape(-1), np.asarray(prof.valid, bool).reshape(-1)
+            ok = np.asarray(prof.valid, bool).reshape(-1)
+            if not ok.all():
+                d = prof.diagnostics if isinstance(prof.diagnostics, dict) else {}
+                rows = d.get("per_query", [d] * ok.size)
+                meths = np.broadcast_to(np.asarray(d.get("methods", [prof.method] * ok.size), object), ok.shape)
+                for i in np.flatnonzero(~ok):
+                    r = rows[i] if i < len(rows) and isinstance(rows[i], dict) else {}
+                    flagged.append((float(np.reshape(eps, -1)[i]), str(meths[i]),
+                                    str(r.get("note") or r.get("error") or r.get("why_not_exact") or "")))
+            return np.asarray(prof.estimate, float).reshape(-1), ok
 
         # one CPU budget for the whole curve (methods/budget.py): delta(eps) evaluated after it ran out is the
         # flagged upper bound (a smaller beta, the safe side; valid False)
@@ -477,9 +488,16 @@ class Accountant:
             # the supremum over the grid, delta(eps) evaluated only where it can change the result (convexity
             # of delta bounds the rest): the same curve as the full grid to 1e-9, never above it
             beta, info = grid_sup(eps_grid, a_arr, profile)
-        return TradeoffResult(alpha=a_arr, beta=beta, method=self.method, valid=info["valid"],
-                              diagnostics={"eps_grid_max": float(eps_grid[-1]), "n_grid": n_grid,
-                                           "n_evaluated": info["n_evaluated"]})
+        diags = {"eps_grid_max": float(eps_grid[-1]), "n_grid": n_grid, "n_evaluated": info["n_evaluated"]}
+        if flagged:
+            # why the curve is valid=False (breaker H-R12 F3, session 14: the flag came without a reason)
+            e0, m0, n0 = flagged[0]
+            diags["invalid_reason"] = (
+                f"{len(flagged)} of the {info['n_evaluated']} delta(eps) values used were not exact (first at "
+                f"eps={e0:.6g}: {m0}{': ' + n0 if n0 else ''}); they are upper bounds of delta or estimates, so "
+                f"beta there is on the low (safe) side; the curve shares one CPU budget of "
+                f"{budget.TRADEOFF_BUDGET:g} s (methods/budget.py TRADEOFF_BUDGET): fewer alphas settle sooner")
+        return TradeoffResult(alpha=a_arr, beta=beta, method=self.method, valid=info["valid"], diagnostics=diags)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
