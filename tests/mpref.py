@@ -117,3 +117,48 @@ def rr_gauss_delta(e0, n, sigmas, eps, dps: int = 30):
 
         return mp.fsum(mp.binomial(n, j) * p ** j * (1 - p) ** (n - j) * dg(eps - e0 * (2 * j - n))
                        for j in range(n + 1))
+
+
+def psg_two_step_delta(sigma, q, eps, dps: int = 30):
+    """REMOVE's delta(eps) of two Poisson-subsampled Gaussian steps (sigma, q): int D1(eps - l(x)) dP(x), with
+    D1 the one-step closed form and P = (1 - q) N(0, 1) + q N(1/sigma, 1), by mpmath quadrature at ``dps``."""
+    with mp.workdps(dps):
+        q, mu, eps = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
+
+        def l(x):
+            return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
+
+        def d1(e):
+            if mp.expm1(e) + q <= 0:  # every loss exceeds e
+                return 1 - mp.exp(e)
+            xe = mu / 2 + mp.log(mp.expm1(e) / q + 1) / mu
+            return (1 - q) * mp.ncdf(-xe) + q * mp.ncdf(mu - xe) - mp.exp(e) * mp.ncdf(-xe)
+
+        def f(x):
+            return d1(eps - l(x)) * ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu))
+
+        pts = [-mp.inf, -8, -4, -2, 0, 2, 4, mu, mu + 4, 8, 12, 20, mp.inf]
+        return mp.quad(f, sorted(set(pts)))
+
+
+def psg_pld_eps_pair(sigma: float, q: float, T: int, delta: float, vdi: float) -> tuple[float, float]:
+    """dp_accounting's (optimistic, pessimistic) PLD eps(delta) of T Poisson-subsampled Gaussian steps at
+    value_discretization_interval ``vdi`` (not connect-the-dots; dp_accounting imported here only)."""
+    import logging
+    import warnings
+
+    from dp_accounting.pld import privacy_loss_distribution as P
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            for pes in (False, True):
+                pld = P.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
+                                                value_discretization_interval=vdi, pessimistic_estimate=pes,
+                                                use_connect_dots=False)
+                out.append(float(pld.self_compose(T).get_epsilon_for_delta(delta)))
+        finally:
+            logging.disable(logging.NOTSET)
+    return out[0], out[1]

@@ -11,26 +11,7 @@ import pytest
 
 from ewacct import Accountant, PoissonSubsampledGaussian as PSG
 from ewacct.bounds import certify
-
-
-def _pld_pair(sigma: float, q: float, T: int, delta: float, vdi: float) -> tuple[float, float]:
-    from dp_accounting.pld import privacy_loss_distribution as P
-
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import logging
-
-        logging.disable(logging.WARNING)
-        try:
-            for pes in (False, True):
-                pld = P.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
-                                                value_discretization_interval=vdi, pessimistic_estimate=pes,
-                                                use_connect_dots=False)
-                out.append(float(pld.self_compose(T).get_epsilon_for_delta(delta)))
-        finally:
-            logging.disable(logging.NOTSET)
-    return out[0], out[1]
+from mpref import psg_pld_eps_pair
 
 
 # (sigma, q, T, delta, PLD value_discretization_interval): eps ~ 3e-8 .. 6e-8, where the contour failed after
@@ -49,7 +30,7 @@ def test_corner_first_answers_without_the_contour(monkeypatch, sigma, q, T, delt
     c = certify.certified_epsilon(acc, delta)
     assert "tried before the contour" in c.source
     assert not certify._too_wide("epsilon", c.lower, c.upper)
-    opt, pes = _pld_pair(sigma, q, T, delta, vdi)
+    opt, pes = psg_pld_eps_pair(sigma, q, T, delta, vdi)
     assert opt <= pes
     # both are proofs / bounds of the same eps(delta): the certified bracket must meet the PLD bracket
     assert c.lower <= pes * (1 + 1e-9) and c.upper >= opt * (1 - 1e-9)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import mpmath as mp
 import numpy as np
 import pytest
 
@@ -16,27 +15,7 @@ from ewacct import Accountant
 from ewacct.bounds import fewpart_cert as fc
 from ewacct.bounds import fewpart_cond as fcd
 from ewacct.mechanisms import PoissonSubsampledGaussian as PSG
-
-
-def _mp_two_step_delta(sigma, q, eps):
-    """REMOVE's delta(eps) of two steps: int D1(eps - l(x)) dP(x), D1 the one-step closed form."""
-    with mp.workdps(30):
-        q, mu, eps = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
-
-        def l(x):
-            return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
-
-        def d1(e):
-            if mp.expm1(e) + q <= 0:
-                return 1 - mp.exp(e)
-            xe = mu / 2 + mp.log(mp.expm1(e) / q + 1) / mu
-            return (1 - q) * mp.ncdf(-xe) + q * mp.ncdf(mu - xe) - mp.exp(e) * mp.ncdf(-xe)
-
-        def f(x):
-            return d1(eps - l(x)) * ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu))
-
-        pts = [-mp.inf, -8, -4, -2, 0, 2, 4, mu, mu + 4, 8, 12, 20, mp.inf]
-        return mp.quad(f, sorted(set(pts)))
+from mpref import psg_pld_eps_pair, psg_two_step_delta
 
 
 def test_shifted_lower_bound_contains_mpmath(monkeypatch):
@@ -51,7 +30,7 @@ def test_shifted_lower_bound_contains_mpmath(monkeypatch):
     assert laws.shifted is not None and "dn" not in laws.body
     assert laws.shifted_info["i_b"] > 0  # the penalty term is exercised
     for e in (2.5e-4, 4e-4):
-        ref = _mp_two_step_delta(sigma, q, e)
+        ref = psg_two_step_delta(sigma, q, e)
         lo, hi = laws.delta(e, False), laws.delta(e, True)
         assert lo <= ref <= hi, (e, lo, float(ref), hi)
         assert hi <= 1.5 * float(ref) and lo >= float(ref) / 1.5  # delta is steep in eps here (as test_fewpart_cond)
@@ -77,26 +56,6 @@ def test_one_pass_weighted_sum_matches_the_vector_form():
             assert got == pytest.approx(ref, rel=1e-12, abs=1e-300)
 
 
-def _pld_pair(sigma: float, q: float, T: int, delta: float, vdi: float) -> tuple[float, float]:
-    from dp_accounting.pld import privacy_loss_distribution as P
-
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import logging
-
-        logging.disable(logging.WARNING)
-        try:
-            for pes in (False, True):
-                pld = P.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
-                                                value_discretization_interval=vdi, pessimistic_estimate=pes,
-                                                use_connect_dots=False)
-                out.append(float(pld.self_compose(T).get_epsilon_for_delta(delta)))
-        finally:
-            logging.disable(logging.NOTSET)
-    return out[0], out[1]
-
-
 def test_shifted_bracket_meets_pld_and_contains_the_estimate():
     # (0.55, 1.71e-5, 198, 1e-10): C10 applies by default with both parts of B (bottom none here; the top cells, where
     # the enclosures' relative gaps reach 1e-7, are charged with the upper bound at eps - span)
@@ -111,6 +70,6 @@ def test_shifted_bracket_meets_pld_and_contains_the_estimate():
     lo, hi, info = r
     assert hi - lo <= 1e-4 * hi
     assert lo <= est <= hi, (lo, est, hi)
-    opt, pes = _pld_pair(sigma, q, T, delta, 2e-4)  # ~1 s
+    opt, pes = psg_pld_eps_pair(sigma, q, T, delta, 2e-4)  # ~1 s
     assert opt <= pes
     assert lo <= pes * (1 + 1e-9) and hi >= opt * (1 - 1e-9), (lo, hi, opt, pes)

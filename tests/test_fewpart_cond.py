@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import mpmath as mp
 import pytest
 
 from ewacct import Accountant
@@ -18,27 +17,7 @@ from ewacct.bounds import fewpart_cond as fcd
 from ewacct.bounds.proven import proven_epsilon_bracket
 from ewacct.bounds.two_step import two_step_epsilon_bracket
 from ewacct.mechanisms import PoissonSubsampledGaussian as PSG
-
-
-def _mp_two_step_delta(sigma, q, eps):
-    """REMOVE's delta(eps) of two steps: int D1(eps - l(x)) dP(x), D1 the one-step closed form."""
-    with mp.workdps(30):
-        q, mu, eps = mp.mpf(q), 1 / mp.mpf(sigma), mp.mpf(eps)
-
-        def l(x):
-            return mp.log1p(q * mp.expm1(mu * x - mu * mu / 2))
-
-        def d1(e):
-            if mp.expm1(e) + q <= 0:  # every loss exceeds e
-                return 1 - mp.exp(e)
-            xe = mu / 2 + mp.log(mp.expm1(e) / q + 1) / mu
-            return (1 - q) * mp.ncdf(-xe) + q * mp.ncdf(mu - xe) - mp.exp(e) * mp.ncdf(-xe)
-
-        def f(x):
-            return d1(eps - l(x)) * ((1 - q) * mp.npdf(x) + q * mp.npdf(x - mu))
-
-        pts = [-mp.inf, -8, -4, -2, 0, 2, 4, mu, mu + 4, 8, 12, 20, mp.inf]
-        return mp.quad(f, sorted(set(pts)))
+from mpref import psg_two_step_delta
 
 
 def test_two_steps_delta_bounds_contain_mpmath():
@@ -50,7 +29,7 @@ def test_two_steps_delta_bounds_contain_mpmath():
     laws = fcd._Laws(q, sigma, T, h, fcd.COARSE * 4, delta)
     assert k_lo < fcd.COARSE * 4
     for e in (est, 4e-4):
-        ref = _mp_two_step_delta(sigma, q, e)
+        ref = psg_two_step_delta(sigma, q, e)
         lo, hi = laws.delta(e, False), laws.delta(e, True)
         assert lo <= ref <= hi, (e, lo, float(ref), hi)
         assert hi <= 1.5 * float(ref) and lo >= float(ref) / 1.5  # delta is steep here: the eps width is tested below
