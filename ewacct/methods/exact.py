@@ -384,7 +384,7 @@ class ExactDirection:
             stuck = (self._repeat_same and last_sig is not None and sig[2] == last_sig[2]
                      and abs(sig[1] - last_sig[1]) <= 1e-6 * sig[1]
                      and abs(sig[0] - last_sig[0]) <= 1e-6 * sig[0] and abs(eps_new - eps) <= 1e-9 * eps
-                     and lerr > self.log_accept + min(ld, log_target) + lslack + 0.5)
+                     and not ok and lerr > self.log_accept + min(ld, log_target) + 0.5)
             last_sig = sig
             eps = eps_new
             if ok and abs(ld - log_target) <= 1e-10:
