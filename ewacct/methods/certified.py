@@ -2010,6 +2010,9 @@ SETTLE_RTOL = 5e-5
 #: engine-guided contour are tried for a bracket within QUANT_RTOL (q 0.0019, sigma 1.32, T 50,
 #: delta 1e-10: the kept bracket 2.6e-5 wide after ~70 ms, the retry's 6.5e-6 after ~0.2 s)
 SETTLE_AFTER = 0.1
+#: inside the quantised path: its first direction's bracket within SETTLE_RTOL is the answer once the path has
+#: spent this much CPU time (the next step is a second quantised contour, the other direction dominating)
+SETTLE_IN_LOOP = 0.03
 #: the share of the time budget the quantised path may use before the engine-guided contour runs
 QUANT_SHARE = 0.8
 #: node budget of one quantised contour (the CPU-time budget usually ends it first)
@@ -2794,12 +2797,33 @@ class ContourCertifier:
         # first is too wide and the other direction had to be certified, the other is tried as the
         # dominating one (its contour is cached by then)
         second = "add" if first == "remove" else "remove"
+        q0 = _now()
+        no_eps = 0
+        zero_ok: dict[str, bool] = {}
         for d in (first, second, first):
             cc, s_alias, e = self._qcontour(d, lt, deadline, eps=hint)
             e = _newton_eps(self.dirs[d], cc.logk, cc.loge, cc.c, cc.h, e, lt)
             if e > 0.0:
                 cc, e = self._qslope(d, cc, e, lt, deadline)
             if not (e > 0.0):
+                # no eps > 0 on this direction's certified sum: its upper bound on delta(0) from the same contour
+                # (delta_bounds holds at any eps) may show delta(0) <= delta in this direction
+                zero_ok[d] = zero_ok.get(d, False) or delta_bounds(self.dirs[d], cc, 0.0, s_alias)[1] <= delta
+                if zero_ok.get("remove") and zero_ok.get("add"):
+                    # both directions: delta(0) <= delta, and delta(eps) is non-increasing, so eps(delta) = 0
+                    # (session 15: sigma 0.328, q 3.23e-6, T 29558, delta 0.0135 -- 0.66 s, a retry and the
+                    # engine-guided contour at eps = 0, before; the two quantised contours already show it)
+                    return Bracket(0.0, 0.0, {"note": "delta(0) <= target by both directions' quantised contours",
+                                              "estimate": 0.0, "direction": first, "quantised_contour": True,
+                                              "seconds": time.perf_counter() - t0})
+                no_eps += 1
+                if no_eps == 3:
+                    # no direction's certified sum has an eps > 0 at delta: as where both float estimates say
+                    # eps = 0 (_q_zero), the Chernoff bounds at eps = 0 are tried next and the retry at the
+                    # saddle's grid point is not (session 15: sigma 0.328, q 3.23e-6, T 29558, delta 0.0135 --
+                    # the retry spent 0.25 s on a contour at c 1.68, h 1/16 that gave no eps either, before
+                    # the engine-guided contour proved [0, 0])
+                    self._q_zero = True
                 continue  # no eps on this direction's sum: the other direction is tried
             b = self._bracket(cc, s_alias, d, e, delta, t0, deadline)
             b.info["quantised_contour"] = True
@@ -2821,6 +2845,14 @@ class ContourCertifier:
                     return b
             if b.info.get("other_direction") != "certified":
                 return None
+            if (b.upper > 0.0 and b.upper - b.lower <= SETTLE_RTOL * b.upper
+                    and _now() - q0 >= SETTLE_IN_LOOP):
+                # within issue 9's width (SETTLE_RTOL, half of its 1e-4) already, its nodes tightened where that
+                # paid, and the other direction had to be certified: the next step, that direction as the
+                # dominating one, is a second quantised contour of thousands of nodes (session 15: sigma 9.631,
+                # q 2.75e-4, T 4, delta 1.2e-10 -- 1.05e-5 wide after 80 ms, then 9.2e-6 after 0.45 s)
+                b.info["settled"] = f"quantised bracket within SETTLE_RTOL = {SETTLE_RTOL:g}"
+                return b
             hint = b.upper  # the other direction set the upper end: its eps is near there
         return None
 
