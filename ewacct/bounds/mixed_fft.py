@@ -192,6 +192,10 @@ class _Groups:
         self.rr: list[tuple[float, int]] = []  # (e0, n)
         self.psg: list[tuple[float, float, int]] = []  # (q, sigma, n)
         self.gauss: list[tuple[float, int]] = []  # (sigma, n)
+        # F2'' (docs): the Laplace groups as parsed (true theta enclosures); grid() may replace one group's theta by
+        # theta_g = K h (its atoms on the grid) and records the eps shift n |theta - theta_g| this costs
+        self.laplace_true: list[tuple[tuple[float, float], int]] = []
+        self.shift = 0.0
 
     @property
     def n_steps(self) -> int:
@@ -211,19 +215,43 @@ class _Groups:
         return max(n, 1.0)
 
     def grid(self, width: float) -> float:
-        """The coarsest power of two h with n_eff(h) h <= width (at least fewpart_cert._grid_h's, N h <= width)."""
+        """The grid step h for an eps width of about ``width``: the coarsest power of two with n_eff(h) h <= width (at
+        least fewpart_cert._grid_h's, N h <= width), or -- where that is coarser -- a non-dyadic h (at most
+        ONGRID_BITS significant bits) with one Laplace group's theta moved onto the grid (F2'': its atoms then cost
+        nothing; theta_g = K h within ~1e-10 theta of theta, the bracket shifted by n |theta - theta_g|, self.shift)."""
+        self.laplace = list(self.laplace_true)
+        self.shift = 0.0
         h = fc._grid_h(self.n_steps, width)
         for _ in range(12):
             if self.n_eff(2.0 * h) * 2.0 * h > width:
                 break
             h *= 2.0
+        best = None
+        for i, ((tl, th), n) in enumerate(self.laplace_true):
+            # n_eff with group i on the grid (its continuous mass only), the other Laplace / RR groups off it
+            rest = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
+            rest += sum(k for j, (_, k) in enumerate(self.laplace_true) if j != i) + sum(k for _, k in self.rr)
+            ne = max(rest + n * (-0.5 * math.expm1(-th)), 1.0)
+            h_t = width / ne
+            if h_t < ONGRID_GAIN * h or h_t < 1e-12 or th > 1e6 * h_t:
+                continue
+            got = _ongrid(tl, th, h_t)
+            if got is not None and (best is None or got[0] > best[1]):
+                best = (i, got[0], got[1], got[2])
+        if best is not None:
+            i, h2, tg, dth = best
+            n = self.laplace_true[i][1]
+            self.laplace[i] = ((tg, tg), n)
+            self.shift = n * dth
+            return h2
         return h
 
     def sup(self, remove: bool) -> float:
         """A bound on the composed loss of one direction (inf where a Gaussian or a REMOVE subsampled step)."""
         if self.gauss or (remove and self.psg):
             return math.inf
-        s = sum(t[1] * n for t, n in self.laplace) + sum(e * n for e, n in self.rr)
+        # (the true thetas and, through shift, the on-grid theta_g <= theta_hi + |theta - theta_g|)
+        s = sum(t[1] * n for t, n in self.laplace_true) + self.shift + sum(e * n for e, n in self.rr)
         s += sum(-n * math.log1p(-q) for q, _, n in self.psg)
         return s * (1 + 1e-12)
 
@@ -252,7 +280,42 @@ def parse(groups: Sequence[tuple[Any, int]]) -> _Groups | None:
             return None
     if not (g.laplace or g.rr) or not (g.gauss or g.psg) or g.n_steps > MAX_STEPS:
         return None
+    g.laplace_true = list(g.laplace)
     return g
+
+
+#: a non-dyadic grid with a Laplace group's atoms on it (F2'') is used where it is at least this much coarser
+ONGRID_GAIN = 1.5
+#: significant bits of such a grid step h = M 2^-e (M < 2^ONGRID_BITS): every k h with |k| < 2^(53 - ONGRID_BITS)
+#: is an exact double (checked per direction: _Direction)
+ONGRID_BITS = 21
+#: candidates K (theta_g = K h) searched for the closest theta_g
+ONGRID_CANDIDATES = 4096
+
+
+def _ongrid(tl: float, th: float, h_t: float) -> tuple[float, float, float] | None:
+    """(h, theta_g, d): h = M 2^-e <= h_t (M < 2^ONGRID_BITS an integer), theta_g = K h (K an integer; an exact
+    double), d >= |theta - theta_g| for every theta in [tl, th]; the K in [K0, K0 + ONGRID_CANDIDATES) (K0 =
+    ceil(th / h_t)) with the smallest d.  None where nothing fits."""
+    k0 = math.ceil(th / h_t)
+    e = ONGRID_BITS - 1 - math.floor(math.log2(h_t))  # h_t 2^e in [2^(B-1), 2^B)
+    ks = np.arange(k0, k0 + ONGRID_CANDIDATES, dtype=np.float64)
+    x = math.ldexp(0.5 * (tl + th), e)  # exact scaling by a power of two
+    ms = np.floor(x / ks)  # h = M 2^-e <= theta / K <= h_t
+    ok = (ms >= 1.0) & (ms < 2.0 ** ONGRID_BITS) & (ks * ms < 2.0 ** 52)
+    if not ok.any():
+        return None
+    ks, ms = ks[ok], ms[ok]
+    res = np.abs(x - ks * ms)  # (K M < 2^52: exact integers; the difference of nearby doubles: exact)
+    j = int(np.argmin(res))
+    k, m = float(ks[j]), float(ms[j])
+    h = math.ldexp(m, -e)
+    tg = k * h  # K M 2^-e: exact
+    if tg != math.ldexp(k * m, -e) or not (h <= h_t):
+        return None
+    d = max(abs(tl - tg), abs(th - tg))  # (nearby doubles: exact up to one rounding, covered below)
+    d = d * (1.0 + 1e-6) + 4.0 * U * th
+    return h, tg, d
 
 
 def _log_moments(v: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -440,6 +503,13 @@ class _MixLaw(fc._Law):
         return c_lo, c_hi
 
 
+def _sig_bits(h: float) -> int:
+    """The number of significant bits of the double h > 0."""
+    m, _ = math.frexp(h)
+    mi = int(m * (1 << 53))
+    return 53 - ((mi & -mi).bit_length() - 1)
+
+
 class _Direction(fc._Direction):
     """One direction's composed upper and lower laws (fewpart_cert._Direction's compose, other steps)."""
 
@@ -455,6 +525,11 @@ class _Direction(fc._Direction):
             # each n / s^2: s*s and the division within U each; fsum within U
             steps.append(_gauss_step(m2, 8.0 * U, h, tail))
         steps += [fc._Step(q, s, n, remove, h, tail, floor) for q, s, n in gr.psg]
+        # every grid value k h and every sum of them must be an exact double (F2; a non-dyadic h of grid() has up to
+        # ONGRID_BITS significant bits): |k| <= sum over steps of n (max |k| + 2) < 2^(53 - significant bits of h)
+        reach = sum(st.n * (max(abs(st.k_lo), abs(st.k_hi)) + 2) for st in steps)
+        if reach >= 2.0 ** (53 - _sig_bits(h)):
+            raise fc._TooBig(reach)
         self.steps = steps
         self.target_delta, self.e_target = target_delta, e_target
         self.theta = self.up = self.lo = None
@@ -637,21 +712,25 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     if width is None:
         width = GRID_REL * estimate if estimate >= 1e-3 else 0.8e-7
     h = gr.grid(width)
+    # F2'': the laws below are those of the model with one Laplace group's theta replaced by theta_g (grid(); shift 0
+    # where none is); the true eps lies within sh of the model's: [lo - sh, hi + sh]
+    sh = gr.shift * (1.0 + 1e-9)
+    e_floor = max(e_floor - sh, 0.0)
     t0 = budget.clock()
     fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
-    out: dict[str, Any] = {"h": h, "steps": n_total}
+    out: dict[str, Any] = {"h": h, "steps": n_total, "ongrid_shift": sh}
     brackets = []
     try:
         for remove in _directions(gr):
             if not remove:
                 # eps = max(eps_REMOVE, eps_ADD): ADD is not composed where its loss bound is below REMOVE's lower
                 # end, or where a proven Chernoff upper end on eps_ADD (bounds/proven.py, rigorous MGF
-                # enclosures) is at most REMOVE's upper end
-                if brackets[0][0] >= gr.sup(False):
+                # enclosures) is at most REMOVE's upper end (both ends of the true eps: the model's -+ sh)
+                if brackets[0][0] - sh >= gr.sup(False):
                     out["add"] = "eps_ADD <= its loss bound <= REMOVE's lower end"
                     continue
                 add_ub = fc._add_chernoff(list(groups), delta)
-                if add_ub <= brackets[0][1]:
+                if add_ub <= brackets[0][1] + sh:
                     out["add"] = f"eps_ADD <= {add_ub!r} (proven Chernoff bound) <= REMOVE's upper end"
                     continue
             if remove:
@@ -671,7 +750,13 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     finally:
         fc._deadline[0] = math.inf
     out["seconds"] = budget.clock() - t0
-    return max(b[0] for b in brackets), max(b[1] for b in brackets), out
+    lo, hi = max(b[0] for b in brackets), max(b[1] for b in brackets)
+    if sh > 0.0:
+        lo, hi = max(lo - sh, 0.0), hi + sh
+        if lo > 0.0:
+            lo = lo * (1.0 - 2.0 * U)
+        hi = hi * (1.0 + 2.0 * U)
+    return lo, hi, out
 
 
 def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float,
