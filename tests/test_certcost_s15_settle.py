@@ -56,3 +56,32 @@ def test_settled_bracket_within_target_overlaps_pld():
     assert 0.0 < r.lower <= r.upper and r.upper - r.lower <= 1e-4 * r.upper, (r.lower, r.upper)
     opt, pess = psg_pld_eps_pair(sigma, q, T, delta, 1e-8)  # [2.753197e-4, 2.753597e-4]
     assert max(r.lower, opt) <= min(r.upper, pess), (r.lower, r.upper, opt, pess)
+
+
+@pytest.mark.parametrize("sigma,q,amu", [(30.0, 2.5e-6, 1500.0), (200.0, 1e-5, 2500.0), (50.0, 1e-3, 1200.0)])
+def test_windowed_float_log_g_against_mpmath(sigma, q, amu):
+    """certified_quant._log_g_grid sums only the windows that matter on grids of more than GRID_WINDOW_N nodes
+    (a mu > ~1000; 10x faster there): an estimate only (it guides the contour's choices), held here to 1e-10
+    absolute against log E[(1 + q (e^{mu X - mu^2/2} - 1))^a], X ~ N(0, 1), by mpmath quadrature at 30 digits."""
+    import mpmath as mp
+
+    from ewacct.methods import certified_quant as Q
+
+    mu = 1.0 / sigma
+    a = amu / mu
+    assert int((80.0 + amu) / 0.05) > Q.GRID_WINDOW_N  # the windowed branch
+    got = Q._log_g_grid(q, mu, a)
+    with mp.workdps(30):
+        mq, mmu, ma = mp.mpf(q), mp.mpf(mu), mp.mpf(a)
+
+        def f(x):  # log of the integrand
+            return -x * x / 2 + ma * mp.log1p(mq * mp.expm1(mmu * x - mmu * mmu / 2)) - mp.log(2 * mp.pi) / 2
+
+        # the integrand's log is at most its value at the grid maximum (a coarse scan), peaks of unit width
+        xs = [mp.mpf(-40) + k * mp.mpf(0.5) for k in range(int((80 + amu) / 0.5) + 1)]
+        vals = [f(x) for x in xs]
+        m = max(vals)
+        pts = sorted({xs[0], xs[-1]} | {x for x, v in zip(xs, vals) if v > m - 60}
+                     | {x + d for x, v in zip(xs, vals) if v > m - 60 for d in (-1, 1)})
+        ref = m + mp.log(mp.quad(lambda x: mp.exp(f(x) - m), pts))
+    assert abs(got - float(ref)) <= 1e-10 * max(1.0, abs(float(ref))), (got, float(ref))
