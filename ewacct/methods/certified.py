@@ -2013,6 +2013,10 @@ SETTLE_AFTER = 0.1
 #: inside the quantised path: its first direction's bracket within SETTLE_RTOL is the answer once the path has
 #: spent this much CPU time (the next step is a second quantised contour, the other direction dominating)
 SETTLE_IN_LOOP = 0.03
+#: ... and a kept bracket within SETTLE_NEAR at any time: the retry aims at QUANT_RTOL, at most 2x narrower
+#: (session 15: sigma 9.631, q 2.755e-4, T 4, delta 1.2e-10 -- kept 1.05e-5 wide after ~0.1 s, the retry's
+#: contour of 15,290 nodes 9.2e-6 after 0.67 s)
+SETTLE_NEAR = 2.0 * QUANT_RTOL
 #: the share of the time budget the quantised path may use before the engine-guided contour runs
 QUANT_SHARE = 0.8
 #: node budget of one quantised contour (the CPU-time budget usually ends it first)
@@ -2504,8 +2508,9 @@ class ContourCertifier:
                     qb, q_raised = None, True
                 k = self._kept
                 spent = _now() - (deadline - getattr(self, "_budget", TIME_BUDGET))
-                if (qb is None and k is not None and k.upper > 0.0 and k.upper - k.lower <= SETTLE_RTOL * k.upper
-                        and spent >= SETTLE_AFTER):
+                if (qb is None and k is not None and k.upper > 0.0
+                        and (k.upper - k.lower <= SETTLE_RTOL * k.upper and spent >= SETTLE_AFTER
+                             or k.upper - k.lower <= SETTLE_NEAR * k.upper)):
                     # a proven bracket within issue 9's width is in hand: the retry and the engine-guided
                     # contour aim only at QUANT_RTOL, and seldom reach it where the quantised path did not
                     # (sigma 1.004, q 3.45e-5, T 45756, delta 1.48e-10: 2.26e-5 wide after ~0.3 s, the same
