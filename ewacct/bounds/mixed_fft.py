@@ -232,13 +232,13 @@ class _Groups:
             rest = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
             rest += sum(k for j, (_, k) in enumerate(self.laplace_true) if j != i) + sum(k for _, k in self.rr)
             ne = max(rest + n * (-0.5 * math.expm1(-th)), 1.0)
-            h_t = width / ne
+            h_t = NONDYADIC_FILL * width / ne
             if h_t < ONGRID_GAIN * h or h_t < 1e-12 or th > 1e6 * h_t:
                 continue
-            got = _ongrid(tl, th, h_t)
+            got = _ongrid(tl, th, h_t, ONGRID_SHIFT * width / n)  # (the shift n d: at most 2 % of the width)
             if got is not None and (best is None or got[0] > best[1]):
                 best = (i, got[0], got[1], got[2])
-        if best is not None:
+        if best is not None and best[1] > h:
             i, h2, tg, dth = best
             n = self.laplace_true[i][1]
             self.laplace[i] = ((tg, tg), n)
@@ -291,30 +291,39 @@ ONGRID_GAIN = 1.5
 ONGRID_BITS = 21
 #: candidates K (theta_g = K h) searched for the closest theta_g
 ONGRID_CANDIDATES = 4096
+#: the eps shift n |theta - theta_g| allowed, relative to the width aimed at
+ONGRID_SHIFT = 0.02
+#: the on-grid h aims at this share of the width (n_eff h <= NONDYADIC_FILL width: the estimate that sets the width is
+#: rarely exact, and the power of two of the other rule leaves slack)
+NONDYADIC_FILL = 0.85
 
 
-def _ongrid(tl: float, th: float, h_t: float) -> tuple[float, float, float] | None:
+def _ongrid(tl: float, th: float, h_t: float, max_d: float = math.inf) -> tuple[float, float, float] | None:
     """(h, theta_g, d): h = M 2^-e <= h_t (M < 2^ONGRID_BITS an integer), theta_g = K h (K an integer; an exact
-    double), d >= |theta - theta_g| for every theta in [tl, th]; the K in [K0, K0 + ONGRID_CANDIDATES) (K0 =
-    ceil(th / h_t)) with the smallest d.  None where nothing fits."""
+    double), d >= |theta - theta_g| for every theta in [tl, th]; among K in [K0, K0 + C) (K0 = ceil(th / h_t), C at
+    most ONGRID_CANDIDATES and K0 / 4: h within 0.8 h_t) those with d <= max_d, the coarsest h.  None where none."""
     k0 = math.ceil(th / h_t)
     e = ONGRID_BITS - 1 - math.floor(math.log2(h_t))  # h_t 2^e in [2^(B-1), 2^B)
-    ks = np.arange(k0, k0 + ONGRID_CANDIDATES, dtype=np.float64)
+    c = max(16, min(ONGRID_CANDIDATES, k0 // 4))
+    ks = np.arange(k0, k0 + c, dtype=np.float64)
     x = math.ldexp(0.5 * (tl + th), e)  # exact scaling by a power of two
     ms = np.floor(x / ks)  # h = M 2^-e <= theta / K <= h_t
     ok = (ms >= 1.0) & (ms < 2.0 ** ONGRID_BITS) & (ks * ms < 2.0 ** 52)
     if not ok.any():
         return None
     ks, ms = ks[ok], ms[ok]
-    res = np.abs(x - ks * ms)  # (K M < 2^52: exact integers; the difference of nearby doubles: exact)
-    j = int(np.argmin(res))
+    tgs = np.ldexp(ks * ms, -e)  # K M 2^-e (K M < 2^52: exact)
+    ds = np.maximum(np.abs(tl - tgs), np.abs(th - tgs)) * (1.0 + 1e-6) + 4.0 * U * th  # (nearby doubles: exact)
+    good = np.nonzero(ds <= max_d)[0]
+    if len(good) == 0:
+        return None
+    j = int(good[np.argmax(ms[good])])
     k, m = float(ks[j]), float(ms[j])
     h = math.ldexp(m, -e)
-    tg = k * h  # K M 2^-e: exact
+    tg = k * h
     if tg != math.ldexp(k * m, -e) or not (h <= h_t):
         return None
-    d = max(abs(tl - tg), abs(th - tg))  # (nearby doubles: exact up to one rounding, covered below)
-    d = d * (1.0 + 1e-6) + 4.0 * U * th
+    d = max(abs(tl - tg), abs(th - tg)) * (1.0 + 1e-6) + 4.0 * U * th
     return h, tg, d
 
 
