@@ -106,3 +106,15 @@ def test_ongrid_widens_less_than_the_dyadic_grid():
     assert (hi - lo) / hi <= 1e-4, (lo, hi, info)
     assert max(lo, p_lo) <= min(hi, p_hi), (lo, hi, p_lo, p_hi)
     assert p_hi - p_lo < 1e-2 * hi
+
+
+@pytest.mark.parametrize("scale,n,sigmas,eps", [(7.01, 2, [3.0] * 5, 1.5), (2.9, 1, [1.5], 3.0)])
+def test_ongrid_delta_contains_mpmath(scale, n, sigmas, eps):
+    a = Accountant().compose(Laplace(scale), n)
+    for s in sigmas:
+        a = a.compose(Gaussian(s), 1)
+    ref = _mp_laplace_n_gauss(1.0 / scale, n, sigmas, eps)
+    lo, hi, info = mixed_fft.delta_bracket(list(a.groups()), eps, float(ref))
+    assert info["ongrid_shift"] > 0.0, info
+    assert lo <= ref <= hi
+    assert (hi - lo) / hi <= 1e-4, (lo, hi, info)

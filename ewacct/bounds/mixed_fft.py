@@ -214,7 +214,7 @@ class _Groups:
             n += 0.0 if (e0 / h).is_integer() else k
         return max(n, 1.0)
 
-    def grid(self, width: float) -> float:
+    def grid(self, width: float, ongrid: bool = True) -> float:
         """The grid step h for an eps width of about ``width``: the coarsest power of two with n_eff(h) h <= width (at
         least fewpart_cert._grid_h's, N h <= width), or -- where that is coarser -- a non-dyadic h (at most
         ONGRID_BITS significant bits) with one Laplace group's theta moved onto the grid (F2'': its atoms then cost
@@ -227,7 +227,7 @@ class _Groups:
                 break
             h *= 2.0
         best = None
-        for i, ((tl, th), n) in enumerate(self.laplace_true):
+        for i, ((tl, th), n) in enumerate(self.laplace_true if ongrid else []):
             # n_eff with group i on the grid (its continuous mass only), the other Laplace / RR groups off it
             rest = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
             rest += sum(k for j, (_, k) in enumerate(self.laplace_true) if j != i) + sum(k for _, k in self.rr)
@@ -293,6 +293,8 @@ ONGRID_BITS = 21
 ONGRID_CANDIDATES = 4096
 #: the eps shift n |theta - theta_g| allowed, relative to the width aimed at
 ONGRID_SHIFT = 0.02
+#: delta_bracket's refined grids: predicted CPU (the first grid's x its cells ratio) times this must fit the time left
+DELTA_COST_MARGIN = 2.0
 #: the on-grid h aims at this share of the width (n_eff h <= NONDYADIC_FILL width: the estimate that sets the width is
 #: rarely exact, and the power of two of the other rule leaves slack)
 NONDYADIC_FILL = 0.85
@@ -779,21 +781,36 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     if gr is None or not (math.isfinite(eps) and eps >= 0.0) or not (estimate > 0.0):
         return None
     n_total = gr.n_steps
+
+    def grid(w):
+        # F2'': an on-grid Laplace theta shifts the arguments by sh (upper law at eps - sh, lower at eps + sh); not where
+        # eps - sh < 0 (the laws are composed for arguments >= 0)
+        hh = gr.grid(w)
+        if gr.shift > 0.0 and eps - 2.0 * gr.shift < 0.0:
+            hh = gr.grid(w, ongrid=False)
+        return hh
+
     # first grid: coarse (1e-3 x max(eps, 1) in eps), only to measure the slope of log delta that sets the next
-    h = fc._grid_h(n_total, 1e-3 * max(eps, 1.0))
+    w_first = 1e-3 * max(eps, 1.0)
+    h = grid(w_first)
     t0 = budget.clock()
     fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
     best = None
+    cost_first = None  # (CPU of the first grid's laws, its width): later grids' cost predicted as ~ 1 / width
     try:
         h_done = math.inf  # the finest grid composed so far
         for _ in range(12):  # at most 3 compositions; the rest are grids refused before any work
             lo_d = hi_d = 0.0
+            sh = gr.shift * (1.0 + 1e-9)
+            t_c = budget.clock()
             try:
                 for remove in _directions(gr):
                     if eps >= gr.sup(remove):
                         continue  # delta of this direction is 0 beyond its loss bound
-                    d = _Direction(gr, remove, h, min(estimate, 0.5), eps).compose(eps)
-                    lo_d, hi_d = max(lo_d, d.lo.bound(eps)), max(hi_d, d.up.bound(eps))
+                    d = _Direction(gr, remove, h, min(estimate, 0.5), eps).compose(eps - sh)
+                    # (delta is non-increasing in eps: the true delta(eps) lies between the model's at eps + sh and
+                    # eps - sh; sh = 0 without an on-grid theta)
+                    lo_d, hi_d = max(lo_d, d.lo.bound(eps + sh)), max(hi_d, d.up.bound(eps - sh))
             except fc._OutOfTime:
                 break
             except fc._TooBig:
@@ -805,14 +822,25 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
             except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
                 break
             h_done = h
+            if cost_first is None:
+                cost_first = (budget.clock() - t_c, gr.n_eff(h) * h)
             hi_d = min(hi_d, 1.0)
-            best = ((lo_d, hi_d, {"h": h}) if best is None
-                    else (max(lo_d, best[0]), min(hi_d, best[1]), {"h": h}))
+            best = ((lo_d, hi_d, {"h": h, "ongrid_shift": sh}) if best is None
+                    else (max(lo_d, best[0]), min(hi_d, best[1]), {"h": h, "ongrid_shift": sh}))
             lo_d, hi_d = best[0], best[1]
             if hi_d - lo_d <= 1e-4 * hi_d or lo_d <= 0.0:
                 break
-            slope = math.log(hi_d / lo_d) / (n_total * h)
-            h2 = 2.0 ** math.floor(math.log2(0.6e-4 / (n_total * slope)))
+            # the eps width this grid gave (n_eff h + 2 sh) against log delta's: the next width from the slope
+            slope = math.log(hi_d / lo_d) / (gr.n_eff(h) * h + 2.0 * sh)
+            w2 = 0.6e-4 / slope
+            # not finer than the time left affords (the cost of a law ~ its cells ~ 1 / width; x DELTA_COST_MARGIN):
+            # a grid that runs out of time answers nothing (Laplace(3.878) x 200 + Gaussian x 10 at eps 19.24: 2.4 s
+            # on one law of 47x the first grid's cells, then declined, the first grid's 1.9e-2 answered)
+            left = fc._deadline[0] - budget.clock()
+            if left <= 0.0:
+                break
+            w2 = max(w2, cost_first[1] * DELTA_COST_MARGIN * max(cost_first[0], 1e-3) / left)
+            h2 = grid(w2)
             if h2 >= h:
                 break
             h = h2
