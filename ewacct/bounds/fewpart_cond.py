@@ -477,12 +477,13 @@ class _Laws:
     the composed body sums of T - j steps (j <= J), the coarse vectors of the terms j = 2 .. J, the closed-form tail."""
 
     def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: Any = COARSE,
-                 e_guess: float | None = None):
+                 e_guess: float | None = None, width: float | None = None):
         # K: the coarse grid of the j = 2 term (an int), or {j: K_j} for the terms j = 2 .. J computed (C9)
         Ks = {2: K} if isinstance(K, int) else dict(K)
         J = max(Ks)
         mu = 1.0 / sigma
         self.T, self.h = T, h
+        self.delta_t = delta
         self._cache: dict = {}
         k_lo = math.floor(math.log1p(-q) / h) - 1  # g_{k_lo} < log(1-q) <= L: S(g_{k_lo}) = 1
         m = k_c - k_lo + 1
@@ -520,53 +521,103 @@ class _Laws:
         self.body["up"] = tuple(pw[k] for k in ks)
         # the terms j = 2 .. J (C5, C9): the body sum of T - j steps and j - 1 tail steps on the coarse grid K_j h, the
         # last tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
-        self.Ks = Ks
-        self.K = Ks[2]
         # E_1's G on the grid R1 h (C8): its eps shift R1 h within 5 % of the width T h / 0.8 (R1 a power of two)
         self.R1 = 1 << max(0, int(math.floor(math.log2(max(0.05 * T / 0.8, 1.0)))))
-        x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
+        self.x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
+        self.q, self.mu, self.k_c = q, mu, k_c
         self.terms: dict[str, dict[int, "fc._Vec"]] = {"up": {}, "dn": {}, "su": {}}
+        self._tpow: dict[str, dict[int, tuple]] = {"up": {}, "dn": {}, "su": {}}
+        self._berr_cache: dict = {}
         self.tmass = {"up": {}, "dn": {}}  # the coarse tail vectors' masses (>= their exact masses)
         self._tails: dict[int, tuple] = {}
-        extra = 0.0
+        self._extra: dict[int, float] = {}
+        self.Ks = Ks
         for jj in range(2, J + 1):
-            Kj = Ks[jj]
-            hc = Kj * h
-            l_top = math.log1p(q * math.expm1(mu * x_top - 0.5 * mu * mu)) + 2 * hc
-            i0 = k_c // Kj  # g_c = i0 hc exactly (k_c is a multiple of K_j)
-            i1 = max(i0 + 1, math.ceil(l_top / hc))
-            n_t = i1 - i0 + 1
-            if (jj - 1) * n_t > fc.MAX_FFT:
-                raise fc._TooBig((jj - 1) * n_t)
-            tl = np.empty(n_t)
-            th = np.empty(n_t)
-            fc.survival_bounds(i0, n_t, hc, q, mu, True, tl, th)
-            th = np.minimum.accumulate(th)
-            tl = np.maximum.accumulate(tl[::-1])[::-1]
-            t_up = np.maximum(th[:-1] - tl[1:], 0.0) * (1 + 2 * U)  # cell i -> c_i (rounded up)
-            t_dn = np.maximum(tl[:-1] - th[1:], 0.0) * (1 - 2 * U)  # cell i -> c_{i-1} (rounded down)
-            s_top = float(th[-1])  # P(L > c_top) upper enclosure
-            if jj == 2:
-                self.s_top = s_top
-            ci = math.comb(T, jj)
-            # j - 1 coarse tail steps restricted to c_top: a configuration with one of them above has mass <= s_top
-            # (union over which), the others <= p each, the body <= 1, and G <= p
-            extra += ci * (jj - 1) * s_top * self.p_hi ** (jj - 1)
-            self._tails[jj] = (t_up, i0 + 1, t_dn, i0)
-            for name, t in (("up", t_up), ("dn", t_dn)):
-                self.tmass[name][jj] = float(t.sum()) * (1 + len(t) * U)
-            self._terms("up", jj)
+            self._tail_term(jj, Ks[jj])
+        self.K = Ks[2]
         self.comb = {jj: float(math.comb(T, jj)) for jj in range(J + 1)}
         self.c2 = self.comb.get(2, 0.0)
-        # j > J: at most C(T, J + 1) p^{J+1} (union bound over (J+1)-sets of steps; payoff <= 1)
-        self.extra = (math.comb(T, J + 1) * self.p_hi ** (J + 1) + extra) * (1 + 1e-9)
+        self._set_extra()
+        if e_guess is not None and width is not None:
+            self._refine_coarse(float(e_guess), delta, width)
+            self.K = self.Ks[2]
         # the lower body law: (1 - r) x (the upper body law moved down one cell) where that loses little (C10; the
         # lower body's FFT powers and suffix sums are then not computed), else the lower body law itself
         self.shifted = None
-        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N:
+        # (not with C11's plans of more tail terms: at sigma 0.3055, q 1.42e-3, T 229 it was refused after its terms
+        # were computed, 0.6 s of 4)
+        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N and J <= JMAX_FIRST:
             self.shifted = self._shifted_lower(up, dn, float(e_guess), delta)
         if self.shifted is None:
             self._compose_dn()
+
+    def _tail_term(self, jj: int, Kj: int) -> None:
+        """The coarse tail cells of the term jj on the grid K_j h (C5, C9) and its upper coarse vector."""
+        q, mu, h, T, k_c = self.q, self.mu, self.h, self.T, self.k_c
+        hc = Kj * h
+        l_top = math.log1p(q * math.expm1(mu * self.x_top - 0.5 * mu * mu)) + 2 * hc
+        i0 = k_c // Kj  # g_c = i0 hc exactly (k_c is a multiple of K_j)
+        i1 = max(i0 + 1, math.ceil(l_top / hc))
+        n_t = i1 - i0 + 1
+        if (jj - 1) * n_t > fc.MAX_FFT:
+            raise fc._TooBig((jj - 1) * n_t)
+        tl = np.empty(n_t)
+        th = np.empty(n_t)
+        fc.survival_bounds(i0, n_t, hc, q, mu, True, tl, th)
+        th = np.minimum.accumulate(th)
+        tl = np.maximum.accumulate(tl[::-1])[::-1]
+        t_up = np.maximum(th[:-1] - tl[1:], 0.0) * (1 + 2 * U)  # cell i -> c_i (rounded up)
+        t_dn = np.maximum(tl[:-1] - th[1:], 0.0) * (1 - 2 * U)  # cell i -> c_{i-1} (rounded down)
+        s_top = float(th[-1])  # P(L > c_top) upper enclosure
+        if jj == 2:
+            self.s_top = s_top
+        # j - 1 coarse tail steps restricted to c_top: a configuration with one of them above has mass <= s_top
+        # (union over which), the others <= p each, the body <= 1, and G <= p
+        self._extra[jj] = math.comb(T, jj) * (jj - 1) * s_top * self.p_hi ** (jj - 1)
+        self.Ks[jj] = Kj
+        self._tails[jj] = (t_up, i0 + 1, t_dn, i0)
+        for name, t in (("up", t_up), ("dn", t_dn)):
+            self.tmass[name][jj] = float(t.sum()) * (1 + len(t) * U)
+        self._terms("up", jj)
+
+    def _set_extra(self) -> None:
+        # j > J: at most C(T, J + 1) p^{J+1} (union bound over (J+1)-sets of steps; payoff <= 1)
+        T, J = self.T, self.J
+        self.extra = (math.comb(T, J + 1) * self.p_hi ** (J + 1) + sum(self._extra.values())) * (1 + 1e-9)
+
+    def _refine_coarse(self, e: float, delta: float, width: float) -> None:
+        """Section C11: the coarse grids K_j re-chosen from each term's computed share of the upper bound at the
+        estimate e (the guide of C9, C(T, j) p^{j-1} G(e), misses the terms where several tail steps together exceed
+        e: 1e3x at sigma 0.3055, q 1.42e-3, T 229).  Term j moves eps by about its share times (j + 1) K_j h; the K_j
+        are halved (down to the FFT limit) while that exceeds its part of the width left beside the body's T h.  A
+        float guide only: any K_j gives a valid bound (the tail cells, their charges and the term are recomputed)."""
+        J, h, T = self.J, self.h, self.T
+        if J < 2:
+            return
+        tot = self._raw(e, "up", True)
+        if not (tot > 0.0):
+            return
+        shares = {}
+        for jj in range(2, J + 1):
+            v = self.terms["up"][jj]
+            shares[jj] = self.comb[jj] * self.G.ev_coarse(v, len(v.a), e, self.Ks[jj] * h, 1, True) / tot
+        target = width / 0.8
+        room = max(0.05 * width, REFINE_ROOM * (0.96 * target - T * h)) / (J - 1)
+        l_top = math.log1p(self.q * math.expm1(self.mu * self.x_top - 0.5 * self.mu ** 2))
+        changed = False
+        for jj in range(2, J + 1):
+            K = self.Ks[jj]
+            k_min = 1
+            while (jj - 1) * ((l_top + 2 * k_min * h) / (k_min * h) + 2) > fc.MAX_FFT / 2:
+                k_min *= 2
+            while K > k_min and (jj + 1) * K * h * shares[jj] > room:
+                K //= 2
+            if K != self.Ks[jj]:
+                self._tail_term(jj, K)
+                changed = True
+        if changed:
+            self._set_extra()
+        self.shares = shares
 
     def _terms(self, name: str, jj: int) -> None:
         """The coarse vector of the term jj (C5, C9) for the body law name (up: the upper body and tail cells rounded
@@ -575,9 +626,71 @@ class _Laws:
         t, off_t, up_ = (t_up, o_up, True) if name == "up" else (t_dn, o_dn, False)
         tv = fc._Vec(t, off_t, 0.0, 0.0, 1)
         v = _coarsen(self.body["up" if name == "su" else name][jj], self.Ks[jj], up_)
-        for _ in range(jj - 1):
-            v = fc._conv(v, tv)
-        self.terms[name][jj] = v
+        if not SPLIT_BODY_ERR:
+            for _ in range(jj - 1):
+                v = fc._conv(v, tv)
+            self.terms[name][jj] = v
+            return
+        # C12: the tail power T' = tau^{*(j-1)} first, then the body convolved with it as if exact (err 0): the
+        # term's err then bounds ||v' - B' * T*||_2 only; the body's own error enters as e_B ||W*||_2 (_body_err)
+        tp = tv
+        for _ in range(jj - 2):
+            tp = fc._conv(tp, tv)
+        self.terms[name][jj] = fc._conv(fc._Vec(v.a, v.off, 0.0, v.ls, v.steps), tp)
+        self._tpow[name][jj] = (tp, v.off, len(v.a), v.err)
+        self._berr_cache = {}
+
+    def _body_err(self, name: str, jj: int, eps: float) -> float:
+        """(C12) A bound on |sum_b (B'_b - B*_b) W*(b)|, W*(b) = sum_c T*_c w(b + c), for the coarse body B' of the
+        term jj (||B' - B*||_2 <= e_B), the exact tail power T* (||T' - T*||_2 <= e_T) and any weights w at eps that
+        lie below G's upper table at the grid point m = floor(eps_ref / hg) - s, eps_ref <= eps (the upper and the
+        lower evaluation's weights both do: G is non-increasing, the table's suffix maximum is taken)."""
+        tp, b_off, n_b, e_b = self._tpow[name][jj]
+        if e_b == 0.0:
+            return 0.0
+        hg = self.Ks[jj] * self.h
+        dlt = hg
+        while dlt * 2.0 <= 1e-3 * max(abs(eps), 1e-3):
+            dlt *= 2.0
+        e_ref = math.floor(eps / dlt) * dlt  # exact (powers of two); <= eps
+        key = (name, jj, e_ref)
+        c = self._berr_cache.get(key)
+        if c is not None:
+            return c
+        X = int(round(e_ref / hg))  # e_ref / hg is an integer (dlt a multiple of hg)
+        n_t = len(tp.a)
+        s_lo, s_hi = tp.off + b_off, tp.off + b_off + n_b + n_t - 2  # the term vector's grid indices
+        m_lo, m_hi = X - s_hi, X - s_lo
+        c0, arr = self.G._table(hg, m_lo, m_hi, True)
+        tab = arr[m_lo - c0:m_hi - c0 + 1]
+        wmax = np.maximum.accumulate(tab[::-1])[::-1]  # wmax[m - m_lo] = max of the table over m' >= m
+        wm = float(wmax[0])  # the largest weight
+        # where the crude bound (Young and Cauchy-Schwarz: e_B (||T'||_1 + sqrt(n_t) e_T) sqrt(cells) max w) is already
+        # negligible against delta, it is taken (the correlation below costs n_t per block)
+        at = np.abs(tp.a)
+        crude = e_b * (float(at.sum()) * (1 + n_t * U) + math.sqrt(n_t) * tp.err) * math.sqrt(n_b + n_t) * wm * (1 + 1e-9)
+        if crude <= BODY_ERR_CRUDE * self.delta_t / self.comb[jj]:
+            self._berr_cache[key] = crude
+            return crude
+        # w_b(s) = wmax[X - s - m_lo]: index by s - s_lo, reversed (s increasing -> m decreasing)
+        ws = wmax[::-1]  # ws[s - s_lo]
+        # W'(b) = sum_c |T'_c| w_b(b + c) is non-decreasing in b (w_b is): the squared norm over the body cells is at
+        # most sum over blocks of (cells x W'(block top)^2); each dot product of n_t >= 0 terms within gamma_{n_t}
+        nb = BODY_ERR_BLOCKS
+        tops = sorted(set([min(n_b - 1, (k * n_b) // nb - 1) for k in range(1, nb + 1)] + [n_b - 1]))
+        tot, prev = 0.0, -1
+        for i in tops:
+            if i < 0:
+                continue
+            wtop = float(np.dot(at, ws[i:i + n_t])) * (1 + 2 * (n_t + 2) * U)
+            tot += (i - prev) * wtop * wtop
+            prev = i
+        w_norm = math.sqrt(tot) * (1 + 4 * U)
+        # W* <= W' + e_T ||w_b||_2 pointwise (Cauchy-Schwarz over c): ||W*||_2 <= ||W'||_2 + sqrt(n_b) e_T sqrt(n_t) wm
+        w_norm += math.sqrt(n_b) * tp.err * math.sqrt(n_t) * wm
+        r = e_b * w_norm * (1 + 1e-9)
+        self._berr_cache[key] = r
+        return r
 
     def _compose_dn(self) -> None:
         pw = _cyc_powers(self._bd, self.N, self._ks)
@@ -711,6 +824,9 @@ class _Laws:
         for jj in range(2, self.J + 1):
             v = self.terms[name][jj]
             e_j = self.G.ev_coarse(v, len(v.a), ej[jj], self.Ks[jj] * self.h, 1, upper)
+            if jj in self._tpow[name]:
+                eb = self._body_err(name, jj, ej[jj])
+                e_j = e_j + eb if upper else max(e_j - eb, 0.0)
             fj = al[jj] * p * max(self.tmass["up"][jj], self.tmass["dn"][jj]) ** (jj - 1) * (1 + 1e-9)
             e_t.append(max(e_j, 0.0) if upper else max(e_j - fj, 0.0))
             f_t.append(fj)
@@ -753,8 +869,22 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
         fc._deadline[0] = math.inf
 
 
-#: most tail steps whose terms are computed (C9): the rest is bounded by C(T, J + 1) p^{J+1}
-JMAX = 4
+#: C12: the body's FFT error carried through the tail power's correlation with the weights (False: as before session
+#: 15, through the term vector's l2 error and ||w||_2)
+SPLIT_BODY_ERR = True
+#: ... its monotone blocks (W'(b) at each block's top bounds the block), and the crude bound taken where it is
+#: within this fraction of delta (per term, after C(T, j))
+BODY_ERR_BLOCKS = 4
+BODY_ERR_CRUDE = 1e-7
+#: C11: the part of the width beside the body's T h that the coarse terms' re-chosen grids may use (a float guide)
+REFINE_ROOM = 1.5
+#: C11's re-chosen grids also where J <= JMAX_FIRST (False: only the plans of more tail terms, new in session 15)
+REFINE_ALL = False
+#: most tail steps whose terms are computed (C9): the rest is bounded by C(T, J + 1) p^{J+1}.  J <= JMAX_FIRST as
+#: before session 15 (the fewest J that fits); where none does, J up to JMAX (section C11: the plan of least body
+#: cost; PSG(0.3055, 1.42e-3) x 229 at delta 3.21e-6 needs J = 7 at g_c = 0.5)
+JMAX_FIRST = 4
+JMAX = 7
 
 
 def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple[float, int, float, int, int] | None:
@@ -769,14 +899,39 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple
     # g_c: the smallest multiple of the coarse grid (doubling) where the terms j > J, C(T, J + 1) p^{J+1}, are within
     # 1e-4 delta, if one step's body then fits MAX_BODY_STEP cells (the folded T-fold window is checked by _Laws)
     k_max = (k_lo + MAX_BODY_STEP) // COARSE * COARSE
-    for J in range(2, min(JMAX, T) + 1):
+    ps: dict[int, float] = {}
+
+    def p_at(k_c: int) -> float:
+        if k_c not in ps:
+            ps[k_c] = _G(q, 1.0 / sigma, k_c * h).pc[1]
+        return ps[k_c]
+
+    def fit(J: int) -> int | None:  # the smallest k_c (doubling) with C(T, J + 1) p^{J+1} <= 1e-4 delta
         cj = math.comb(T, J + 1)
         k_c = COARSE
         while k_c <= k_max:
-            p = _G(q, 1.0 / sigma, k_c * h).pc[1]
-            if cj * p ** (J + 1) <= 1e-4 * delta:
-                return h, k_c, p, T * (k_c - k_lo), J
+            if cj * p_at(k_c) ** (J + 1) <= 1e-4 * delta:
+                return k_c
             k_c *= 2
+        return None
+
+    for J in range(2, min(JMAX_FIRST, T) + 1):
+        k_c = fit(J)
+        if k_c is not None:
+            return h, k_c, p_at(k_c), T * (k_c - k_lo), J
+    # C11: more tail terms, where J <= JMAX_FIRST does not fit: the (J, g_c) of least cost, a float guide of the body's
+    # FFT work (per-step cells times the J + 1 powers) plus the tail terms' (J^2 convolutions of the coarse tail)
+    best = None
+    for J in range(JMAX_FIRST + 1, min(JMAX, T) + 1):
+        k_c = fit(J)
+        if k_c is None:
+            continue
+        cost = (k_c - k_lo) * (J + 2) + J * J * COARSE * 64
+        if best is None or cost < best[0]:
+            best = (cost, k_c, J)
+    if best is not None:
+        _, k_c, J = best
+        return h, k_c, p_at(k_c), T * (k_c - k_lo), J
     return None  # the terms j > JMAX would not be negligible within the body's cells
 
 
@@ -806,7 +961,7 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
         if K < k_min:
             return None
         Ks[j] = K
-    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate)
+    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if J > JMAX_FIRST or REFINE_ALL else None)
     up = lambda e: laws.delta(e, True)  # noqa: E731
     lo = lambda e: laws.delta(e, False)  # noqa: E731
     tol = 0.02 * width
@@ -854,6 +1009,6 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
             add_ub = _search(f, delta, e_hi, add_ub, tol)[1]
     hi_e = max(e_hi, add_ub)
     info = {"h": h, "g_c": k_c * h, "tail_mass": p, "remove": (e_lo, e_hi), "add_upper": add_ub,
-            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": Ks,
+            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": dict(laws.Ks),
             "seconds": budget.clock() - t0}
     return e_lo, hi_e, info
