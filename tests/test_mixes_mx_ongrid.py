@@ -118,3 +118,25 @@ def test_ongrid_delta_contains_mpmath(scale, n, sigmas, eps):
     assert info["ongrid_shift"] > 0.0, info
     assert lo <= ref <= hi
     assert (hi - lo) / hi <= 1e-4, (lo, hi, info)
+
+
+@pytest.mark.parametrize("mechs,delta,add_composed", [
+    ([("lap", 5.818, 40), ("psg", (2.739, 0.03466), 5)], 1e-5, True),  # ADD's upper law composed (shifted ends)
+    ([("lap", 7.01, 3), ("psg", (2.0, 0.05), 6)], 1e-6, False),  # ADD settled by its loss bound vs REMOVE's lower end
+])
+def test_ongrid_with_subsampled_overlaps_pld_pair(mechs, delta, add_composed):
+    pytest.importorskip("dp_accounting")
+    from test_mixed_fft import _pld_pair  # dp_accounting's pessimistic / optimistic pair (Laplace, RR, PSG)
+
+    from ewacct import PoissonSubsampledGaussian as PSG
+
+    a = Accountant()
+    for kind, args, n in mechs:
+        a = a.compose(Laplace(args) if kind == "lap" else PSG(*args), n)
+    p_lo, p_hi = _pld_pair(mechs, delta, 1e-4)
+    lo, hi, info = mixed_fft.epsilon_bracket(list(a.groups()), delta, 0.5 * (p_lo + p_hi), time_budget=30.0)
+    assert info["ongrid_shift"] > 0.0
+    assert isinstance(info["add"], dict) == add_composed, info["add"]
+    assert (hi - lo) / hi <= 1e-4, (lo, hi, info)
+    assert max(lo, p_lo) <= min(hi, p_hi), (lo, hi, p_lo, p_hi)
+    assert p_hi - p_lo < 1e-3 * hi
