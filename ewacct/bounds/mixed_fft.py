@@ -32,6 +32,7 @@ fewpart_cert.MAX_FFT or the CPU budget runs out.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Sequence
 
@@ -285,7 +286,7 @@ def parse(groups: Sequence[tuple[Any, int]]) -> _Groups | None:
 
 
 #: a non-dyadic grid with a Laplace group's atoms on it (F2'') is used where it is at least this much coarser
-ONGRID_GAIN = 1.5
+ONGRID_GAIN = 1.0
 #: significant bits of such a grid step h = M 2^-e (M < 2^ONGRID_BITS): every k h with |k| < 2^(53 - ONGRID_BITS)
 #: is an exact double (checked per direction: _Direction)
 ONGRID_BITS = 21
@@ -293,8 +294,12 @@ ONGRID_BITS = 21
 ONGRID_CANDIDATES = 4096
 #: the eps shift n |theta - theta_g| allowed, relative to the width aimed at
 ONGRID_SHIFT = 0.02
+#: narrow's fine eps round is skipped where FINE_COST_SHARE x (the coarse round's CPU) x (its h / the fine h) exceeds the
+#: budget (a low prediction: the fine round's cells grow ~ h_coarse / h_fine, the laws and searches a little less)
+FINE_COST_SHARE = 0.5
 #: delta_bracket's refined grids: predicted CPU (the first grid's x its cells ratio) times this must fit the time left
 DELTA_COST_MARGIN = 2.0
+DELTA_COST_MIN = 0.05
 #: the on-grid h aims at this share of the width (n_eff h <= NONDYADIC_FILL width: the estimate that sets the width is
 #: rarely exact, and the power of two of the other rule leaves slack)
 NONDYADIC_FILL = 0.85
@@ -796,7 +801,7 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     t0 = budget.clock()
     fc._deadline[0] = t0 + (TIME_BUDGET if time_budget is None else time_budget)
     best = None
-    cost_first = None  # (CPU of the first grid's laws, its width): later grids' cost predicted as ~ 1 / width
+    cost_last = None  # (CPU of the last grid's laws, its width): the next grid's cost predicted as ~ 1 / width
     try:
         h_done = math.inf  # the finest grid composed so far
         for _ in range(12):  # at most 3 compositions; the rest are grids refused before any work
@@ -822,8 +827,7 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
             except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError):
                 break
             h_done = h
-            if cost_first is None:
-                cost_first = (budget.clock() - t_c, gr.n_eff(h) * h)
+            cost_last = (budget.clock() - t_c, gr.n_eff(h) * h)
             hi_d = min(hi_d, 1.0)
             best = ((lo_d, hi_d, {"h": h, "ongrid_shift": sh}) if best is None
                     else (max(lo_d, best[0]), min(hi_d, best[1]), {"h": h, "ongrid_shift": sh}))
@@ -833,13 +837,17 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
             # the eps width this grid gave (n_eff h + 2 sh) against log delta's: the next width from the slope
             slope = math.log(hi_d / lo_d) / (gr.n_eff(h) * h + 2.0 * sh)
             w2 = 0.6e-4 / slope
-            # not finer than the time left affords (the cost of a law ~ its cells ~ 1 / width; x DELTA_COST_MARGIN):
+            # not finer than the time left affords (the cost of the laws ~ their cells ~ 1 / width, from the last
+            # grid's; x DELTA_COST_MARGIN):
             # a grid that runs out of time answers nothing (Laplace(3.878) x 200 + Gaussian x 10 at eps 19.24: 2.4 s
             # on one law of 47x the first grid's cells, then declined, the first grid's 1.9e-2 answered)
             left = fc._deadline[0] - budget.clock()
             if left <= 0.0:
                 break
-            w2 = max(w2, cost_first[1] * DELTA_COST_MARGIN * max(cost_first[0], 1e-3) / left)
+            # (only from a composition of at least DELTA_COST_MIN s: below, fixed costs dominate and the ratio is
+            # far too high; Laplace(5.495) x 2 + Gaussian x 2: 0.009 s, 150x the width for 0.11 s, not 1.4 s)
+            if cost_last[0] >= DELTA_COST_MIN:
+                w2 = max(w2, cost_last[1] * DELTA_COST_MARGIN * cost_last[0] / left)
             h2 = grid(w2)
             if h2 >= h:
                 break
@@ -920,6 +928,16 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
                 if not certify._too_wide(kind, c.lower, c.upper):
                     return c
                 est = 0.5 * (c.lower + c.upper) if c.lower > 0.0 else est
+                # the fine round's cost predicted from the coarse one's (~ cells ~ 1 / h; FINE_COST_SHARE of that, a low
+                # estimate): where even that passes the budget it would only run out of time (Laplace(4.649) x 3 +
+                # PSG(1.804, 0.0901) x 50 at 1.9e-4: 1.1 s coarse, 5.9x the cells, 7.2 s fine), the coarse bracket stands
+                h_fine = parse(groups).grid(GRID_REL * est) if est >= 1e-3 else None
+                if h_fine is not None and h_fine > 0.0:
+                    pred = FINE_COST_SHARE * br0[2].get("seconds", 0.0) * br0[2]["h"] / h_fine
+                    if pred > tb:
+                        info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
+                        info["mixed_rounded_loss_fine"] = f"skipped: predicted {pred:.2f} s CPU > budget {tb:.2f} s"
+                        return dataclasses.replace(c, analytic=info)
             # (the fine round keeps the whole budget: the coarse one costs ~1/8 of it)
         if kind == "epsilon":
             br = epsilon_bracket(groups, x, est, time_budget=tb, e_floor=max(c.lower, 0.0))
