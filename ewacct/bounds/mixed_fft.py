@@ -294,6 +294,10 @@ ONGRID_BITS = 21
 ONGRID_CANDIDATES = 4096
 #: the eps shift n |theta - theta_g| allowed, relative to the width aimed at
 ONGRID_SHIFT = 0.02
+#: narrow's coarse eps round (grid 8x) may take this share of the budget (0.3 before session 15): where it is slow the
+#: fine round is predicted past the budget and skipped, so the coarse bracket is the answer (Laplace(4.649) x 3 +
+#: PSG(1.804, 0.0901) x 50: ~1 s, declined at 0.9 s in one run of two)
+COARSE_SHARE = 0.5
 #: narrow's fine eps round is skipped where FINE_COST_SHARE x (the coarse round's CPU) x (its h / the fine h) exceeds the
 #: budget (a low prediction: the fine round's cells grow ~ h_coarse / h_fine, the laws and searches a little less)
 FINE_COST_SHARE = 0.5
@@ -921,7 +925,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         if kind == "epsilon" and coarse_first:
             # no engine estimate: a coarse round (grid 8x: ~1/8 of the work) locates eps, then the fine one is
             # centred on it (its grid and tilt from the located value; e_floor from the proven lower end)
-            br0 = epsilon_bracket(groups, x, est, width=8.0 * GRID_REL * est, time_budget=0.3 * tb,
+            br0 = epsilon_bracket(groups, x, est, width=8.0 * GRID_REL * est, time_budget=COARSE_SHARE * tb,
                                   e_floor=max(c.lower, 0.0))
             if br0 is not None and 0.0 <= br0[0] <= br0[1]:
                 c = _intersect(certify, c, br0, "mixed_rounded_loss_coarse", SOURCE, est, t0)
