@@ -79,8 +79,9 @@ def test_ongrid_laplace_gauss_contains_mpmath(scale, n, sigmas, delta):
     a = Accountant().compose(Laplace(scale), n)
     for s in sigmas:
         a = a.compose(Gaussian(s), 1)
-    lo, hi, info = mixed_fft.epsilon_bracket(list(a.groups()), delta, 4.0)  # (4.0: a rough estimate, sets the grid)
-    lo, hi, info = mixed_fft.epsilon_bracket(list(a.groups()), delta, 0.5 * (lo + hi))  # centred (as narrow does)
+    # (4.0: a rough estimate, sets the grid; then centred, as narrow does; a generous CPU budget: CI workers are loaded)
+    lo, hi, info = mixed_fft.epsilon_bracket(list(a.groups()), delta, 4.0, time_budget=30.0)
+    lo, hi, info = mixed_fft.epsilon_bracket(list(a.groups()), delta, 0.5 * (lo + hi), time_budget=30.0)
     assert info["ongrid_shift"] > 0.0 and mixed_fft._sig_bits(info["h"]) > 1, info  # the non-dyadic grid is used
     assert (hi - lo) / hi <= 1e-4, (lo, hi, info)
     th = 1.0 / scale  # (Laplace(scale): sensitivity 1; the double 1 / scale is within 2^-53 of the quotient)
@@ -114,7 +115,7 @@ def test_ongrid_delta_contains_mpmath(scale, n, sigmas, eps):
     for s in sigmas:
         a = a.compose(Gaussian(s), 1)
     ref = _mp_laplace_n_gauss(1.0 / scale, n, sigmas, eps)
-    lo, hi, info = mixed_fft.delta_bracket(list(a.groups()), eps, float(ref))
+    lo, hi, info = mixed_fft.delta_bracket(list(a.groups()), eps, float(ref), time_budget=30.0)
     assert info["ongrid_shift"] > 0.0, info
     assert lo <= ref <= hi
     assert (hi - lo) / hi <= 1e-4, (lo, hi, info)
