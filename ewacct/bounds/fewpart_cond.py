@@ -887,13 +887,15 @@ JMAX_FIRST = 4
 JMAX = 7
 
 
-def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple[float, int, float, int, int] | None:
+def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: float | None = None
+         ) -> tuple[float, int, float, int, int] | None:
     """(h, k_c, p, body cells, J) of the bracket centred on ``estimate``, or None where it would decline for its
     grid (the terms j > JMAX not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail
     masses): the certifier uses it to decide whether to try this bracket first.  The body cells returned are those of
     the whole T-fold sum (the folded window of C7 may be smaller).  J: the fewest tail terms computed (2 .. JMAX)
     for which g_c fits."""
-    width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    if width is None:
+        width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
     h = fc._grid_h(T, width)
     k_lo = math.floor(math.log1p(-q) / h) - 1
     # g_c: the smallest multiple of the coarse grid (doubling) where the terms j > J, C(T, J + 1) p^{J+1}, are within
@@ -935,12 +937,15 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float) -> tuple
     return None  # the terms j > JMAX would not be negligible within the body's cells
 
 
-def _bracket(groups, q, sigma, T, delta, estimate, t0):
-    pl = plan(q, sigma, T, delta, estimate)
+def _make_laws(q, sigma, T, delta, estimate, width=None):
+    """(laws, plan, width) centred on the eps ``estimate`` for a delta near ``delta``, or None where the plan or the
+    coarse grids do not fit; width: the eps width the grid is for (default: issue 9's eps target at the estimate)."""
+    pl = plan(q, sigma, T, delta, estimate, width)
     if pl is None:
         return None
     h, k_c, p, _, J = pl
-    width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    if width is None:
+        width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
     # the coarse grids of the terms j = 2 .. J: rounding moves the term j by (j + 1) K_j h in eps (body, j - 1 tail
     # steps, G's grid); K_j (a power of two dividing k_c; <= COARSE for j = 2, <= 2^14 beyond) is chosen so that,
     # with the term's share of delta estimated as C(T, j) p^{j-1} G(estimate) / delta (a float guide only), that
@@ -962,6 +967,14 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
             return None
         Ks[j] = K
     laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if J > JMAX_FIRST or REFINE_ALL else None)
+    return laws, pl, width
+
+
+def _bracket(groups, q, sigma, T, delta, estimate, t0):
+    made = _make_laws(q, sigma, T, delta, estimate)
+    if made is None:
+        return None
+    laws, (h, k_c, p, _, J), width = made
     up = lambda e: laws.delta(e, True)  # noqa: E731
     lo = lambda e: laws.delta(e, False)  # noqa: E731
     tol = 0.02 * width
@@ -1012,3 +1025,63 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
             "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": dict(laws.Ks),
             "seconds": budget.clock() - t0}
     return e_lo, hi_e, info
+
+
+def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float, rel_width: float = 1e-4,
+                  time_budget: float | None = None) -> tuple[float, float, dict[str, Any]] | None:
+    """Proven [lower, upper] on delta(eps) (the larger of REMOVE and ADD) for ONE Poisson-subsampled Gaussian group
+    of T >= 2 steps from the same enclosure (section C13), or None where it does not apply or declines (as
+    epsilon_bracket).  estimate: an estimate of delta(eps) (sets the truncation budgets and the plan's g_c; any value
+    in (0, 1) gives a valid bracket)."""
+    g = fc._psg_groups(groups)
+    if g is None or len(g) != 1 or not (math.isfinite(eps) and eps >= 0.0):
+        return None
+    if not (math.isfinite(estimate) and 0.0 < estimate < 1.0) or not (math.isfinite(rel_width) and rel_width > 0.0):
+        return None
+    q, sigma, T = g[0]
+    if T < 2:
+        return None
+    t0 = budget.clock()
+    fc._deadline[0] = t0 + (fc.TIME_BUDGET if time_budget is None else time_budget)
+    try:
+        return _delta_bracket(list(groups), q, sigma, T, float(eps), float(estimate), rel_width, t0)
+    except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+        return None
+    finally:
+        fc._deadline[0] = math.inf
+
+
+def _delta_bracket(groups, q, sigma, T, eps, d_est, rel_width, t0):
+    """C13: REMOVE's upper and lower bounds of C1-C12 at eps itself (no search), ADD's upper end from its Chernoff
+    bound or the rounded bracket's ADD upper law (C6); first on the eps-target grid at eps, then, where the bracket is
+    wider than rel_width, once more with h from the measured gap (the gap in log delta is ~ proportional to h)."""
+    width = None
+    best = None
+    for _ in range(2):
+        made = _make_laws(q, sigma, T, d_est, eps, width)
+        if made is None:
+            break
+        laws, (h, k_c, p, _, J), width = made
+        lo_r, hi_r = laws.delta(eps, False), laws.delta(eps, True)
+        hi = hi_r
+        # ADD: delta_ADD(eps) <= hi_r where its proven Chernoff end at delta hi_r is <= eps (delta_ADD non-increasing);
+        # else its rounded upper law (bounds/fewpart_cert.py B2-B9) at eps
+        add_how = "chernoff"
+        if hi_r < 1.0 and fc._add_chernoff(groups, hi_r) > eps:
+            d = fc._Direction([(q, sigma, T)], False, h, max(hi_r, 1e-300), eps)
+            th = fc._theta(d.steps, eps)
+            hi = max(hi_r, fc._Law(d.steps, True, th, max(hi_r, 1e-300), 0.0).bound(eps))
+            add_how = "rounded law"
+        hi = min(hi, 1.0)
+        info = {"h": h, "g_c": k_c * h, "tail_mass": p, "tail_terms": J, "remove": (lo_r, hi_r), "add": add_how,
+                "coarse": dict(laws.Ks), "seconds": budget.clock() - t0}
+        best = (lo_r, hi, info) if best is None else (max(lo_r, best[0]), min(hi, best[1]), info)
+        if best[1] - best[0] <= rel_width * best[1] or not (lo_r > 0.0 and hi_r > lo_r):
+            break
+        # the gap in log delta is ~ proportional to h (the body's T h and the coarse grids K_j h): h2 from the measured gap
+        h2 = 2.0 ** math.floor(math.log2(h * 0.8 * rel_width / math.log(hi_r / lo_r)))
+        if h2 >= h:
+            break
+        width = T * h2
+    return best
+
