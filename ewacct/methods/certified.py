@@ -2017,6 +2017,13 @@ SETTLE_IN_LOOP = 0.03
 #: (session 15: sigma 9.631, q 2.755e-4, T 4, delta 1.2e-10 -- kept 1.05e-5 wide after ~0.1 s, the retry's
 #: contour of 15,290 nodes 9.2e-6 after 0.67 s)
 SETTLE_NEAR = 2.0 * QUANT_RTOL
+#: after the quantised path found that its contour needs more than its node budget (ContourCertifier._q_over),
+#: the engine-guided contour is tried only where this is True (False: CertError at once, the proven fallback answers)
+ENGINE_AFTER_OVER = False
+#: ... which it also finds where one of its contours in this query has at least this many nodes (3 x MAX_NODES: the
+#: engine's step is at most ~2x the quantised one; sigma 0.4984, q 1.95e-6, T 57483, delta 8.07e-11: 20,351 nodes,
+#: the engine then failed after 0.2-0.3 s; sigma 0.5573, q 1.71e-5, T 198: 27,087 nodes, 0.12-0.15 s)
+ENGINE_OVER_N = 3 * MAX_NODES
 #: the share of the time budget the quantised path may use before the engine-guided contour runs
 QUANT_SHARE = 0.8
 #: node budget of one quantised contour (the CPU-time budget usually ends it first)
@@ -2485,6 +2492,7 @@ class ContourCertifier:
         return b
 
     def _epsilon_paths(self, delta: float, t0: float, deadline: float) -> Bracket:
+        self._q_over = False
         if CUT_PATH and self._cut_candidate(delta):
             # tiny q, huge T (docs/certified.md section 8): the contour conditioned on no step beyond x_cut,
             # where the floats show it cancels CUT_GAIN nats less; kept (and answering) where it is within
@@ -2547,6 +2555,14 @@ class ContourCertifier:
         fast = self._fast_epsilon(delta, t0, deadline)
         if fast is not None:
             return fast
+        if QUANTISED and ENGINE_AFTER_OVER is False and getattr(self, "_q_over", False):
+            # the quantised contour needs more than Q_MAX_NODES (its rigorous truncation search, or REFUSE_EST x
+            # that by the float estimate), or one of its contours had ENGINE_OVER_N nodes: the engine-guided contour,
+            # at most MAX_NODES nodes at a step at most ~2x the quantised one (a power of two at or below it), is not
+            # expected to finish; its estimate and contour failed there after 66-300 ms (session 15, sweeps seed 9 and
+            # wide-grid seed 3: none of 11 such attempts answered).  Only which source answers changes: a bracket the
+            # quantised path proved is kept (_epsilon), else the proven fallback and the narrowing sources answer
+            raise CertError("quantised contour needs more than its node budget: the engine-guided contour is not tried")
         est, d_est, _, diag = self._engine_epsilon(delta, deadline)
         # the dominating direction's certified contour at the estimate
         e_ref = est if est > 0.0 else 0.0
@@ -2626,6 +2642,7 @@ class ContourCertifier:
                 # the rigorous count was 0.92-0.97 of this estimate where it was checked: the truncation search
                 # would grow past Q_MAX_NODES and fail after probing tens of thousands of cells (few-participation
                 # corner: sigma 0.2719, q 5.62e-5, T 65: 0.19 -> 0.05 s for the same refusal)
+                self._q_over = True
                 raise CertError(f"quantised contour would need ~{n_est} nodes (float estimate), beyond {Q_MAX_NODES}")
             n = 64 if n_est is None else max(64, min(int(FRESH_N * n_est), Q_MAX_NODES // 2))
             if n_est is None:
@@ -2639,7 +2656,14 @@ class ContourCertifier:
                         n = n_try
                         break
         lt = cd.log_trunc(c, h, n, target, deadline)
-        n, lt = _grow_n(cd, c, h, n, lt, target, deadline)
+        try:
+            n, lt = _grow_n(cd, c, h, n, lt, target, deadline)
+        except CertError as exc:
+            if "not met within" in str(exc):
+                self._q_over = True
+            raise
+        if n >= ENGINE_OVER_N:
+            self._q_over = True
         K, E = _qnodes(cd, c, h, n, e, log_delta, deadline)
         Q.record(cd, d, log_delta, c, h, n)
         return CertContour(c, h, K, E, lt, 0.0), list(s_alias), e
@@ -2672,6 +2696,8 @@ class ContourCertifier:
         n = max(n0 + 8, n_est if n_est is not None else n0)
         n = min(n, Q_MAX_NODES)
         n, ltr = _grow_n(cd, cc.c, cc.h, n, cd.log_trunc(cc.c, cc.h, n, target, deadline), target, deadline)
+        if n >= ENGINE_OVER_N:
+            self._q_over = True
         K, E = _qnodes(cd, cc.c, cc.h, n, e, lt, deadline)
         Q.record(cd, d, lt, cc.c, cc.h, n)
         cc = CertContour(cc.c, cc.h, K, E, ltr, 0.0)
