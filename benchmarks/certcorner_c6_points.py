@@ -1,7 +1,7 @@
 """Few-participation corner, certified eps(delta), session 15 (H-CC): breaker F1, the lead's width points and
 session 14's misses, one line each: CPU of the certified query (fresh caches, warm process), bracket, width against
 issue 9's target, the engine's estimate inside or not.  --ab runs every point twice in the same process, alternately
-with session 14's conditioned bracket (fewpart_cond: JMAX 4, SPLIT_BODY_ERR False; "before") and the current one
+with session 14's conditioned bracket (fewpart_cond: JMAX 4, SPLIT_BODY_ERR False, FALLBACK False; "before") and the current one
 ("after").
 
     .venv/bin/python benchmarks/certcorner_c6_points.py [--ab] [--reps 1] [--only 0,3]
@@ -22,10 +22,11 @@ from ewacct.methods.certified import clear_caches
 POINTS = [(0.30546527, 1.4234696e-3, 229, 3.21e-6), (2.595, 3.36e-6, 252, 2.04e-10), (0.4984, 1.95e-6, 57483, 8.07e-11),
           (0.8363, 8.07e-6, 30, 6.75e-8), (1.0, 1e-6, 10000, 1e-12), (0.3149, 2.43e-3, 24, 2.4e-12),
           (0.2719, 5.62e-5, 65, 2.73e-7), (0.55, 1.71e-5, 198, 1e-10), (0.5573, 1.7103e-5, 198, 2.567e-9),
-          (0.5, 1e-6, 1000, 1e-12), (0.97, 1.5e-6, 39, 2.7e-6), (0.3, 1e-3, 50, 1e-13)]
+          (0.5, 1e-6, 1000, 1e-12), (0.97, 1.5e-6, 39, 2.7e-6), (0.3, 1e-3, 50, 1e-13),
+          (0.7504, 9.009e-4, 217, 6.85e-10), (0.5128, 9.744e-4, 59, 2.7e-10), (0.8118, 2.016e-3, 77, 1.52e-10)]
 
-NEW = {"JMAX": fcd.JMAX, "SPLIT_BODY_ERR": fcd.SPLIT_BODY_ERR}
-OLD = {"JMAX": fcd.JMAX_FIRST, "SPLIT_BODY_ERR": False}
+NEW = {"JMAX": fcd.JMAX, "SPLIT_BODY_ERR": fcd.SPLIT_BODY_ERR, "FALLBACK": fcd.FALLBACK}
+OLD = {"JMAX": fcd.JMAX_FIRST, "SPLIT_BODY_ERR": False, "FALLBACK": False}
 
 
 def main() -> int:

@@ -48,3 +48,21 @@ def test_delta_bracket_two_steps_contains_mpmath():
         lo, hi, _ = br
         assert lo <= ref <= hi, (sigma, q, eps, lo, ref, hi)
         assert hi - lo <= 1e-3 * hi, (sigma, q, eps, lo, hi)
+
+
+def test_fallback_plan_where_the_first_body_declines(monkeypatch):
+    # C11's least-cost plan where the first plan's folded body window does not fit (sigma 0.5128, q 9.744e-4, T 59,
+    # delta 2.7e-10: J = 2 at g_c = 2 needs 2^20+ cells and declined; J = 4 at g_c = 0.25 answers).  dp_accounting at
+    # vdi 1e-3 must meet it (at 1e-4: [5.709876, 5.715776], 5 s)
+    sigma, q, T, delta = 0.5128, 9.744e-4, 59, 2.7e-10
+    groups = list(Accountant().compose(PSG(sigma, q), T).groups())
+    monkeypatch.setattr(fcd, "FALLBACK", False)
+    assert fcd.epsilon_bracket(groups, delta, 5.7127, time_budget=60.0) is None
+    monkeypatch.setattr(fcd, "FALLBACK", True)
+    br = fcd.epsilon_bracket(groups, delta, 5.7127, time_budget=60.0)
+    assert br is not None
+    lo, hi, info = br
+    assert info["tail_terms"] != fcd.plan(q, sigma, T, delta, 5.7127)[4]
+    assert 0.0 < lo <= hi and hi - lo <= 1e-4 * hi, (lo, hi)
+    opt, pes = psg_pld_eps_pair(sigma, q, T, delta, 1e-3)
+    assert lo <= pes and hi >= opt, (lo, hi, opt, pes)

@@ -477,7 +477,7 @@ class _Laws:
     the composed body sums of T - j steps (j <= J), the coarse vectors of the terms j = 2 .. J, the closed-form tail."""
 
     def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: Any = COARSE,
-                 e_guess: float | None = None, width: float | None = None):
+                 e_guess: float | None = None, width: float | None = None, c11: bool = False):
         # K: the coarse grid of the j = 2 term (an int), or {j: K_j} for the terms j = 2 .. J computed (C9)
         Ks = {2: K} if isinstance(K, int) else dict(K)
         J = max(Ks)
@@ -546,7 +546,7 @@ class _Laws:
         self.shifted = None
         # (not with C11's plans of more tail terms: at sigma 0.3055, q 1.42e-3, T 229 it was refused after its terms
         # were computed, 0.6 s of 4)
-        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N and J <= JMAX_FIRST:
+        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N and not c11:
             self.shifted = self._shifted_lower(up, dn, float(e_guess), delta)
         if self.shifted is None:
             self._compose_dn()
@@ -876,6 +876,8 @@ SPLIT_BODY_ERR = True
 #: within this fraction of delta (per term, after C(T, j))
 BODY_ERR_BLOCKS = 4
 BODY_ERR_CRUDE = 1e-7
+#: C11's least-cost plan tried once where the first plan (J <= JMAX_FIRST) declines for its size
+FALLBACK = True
 #: C11: the part of the width beside the body's T h that the coarse terms' re-chosen grids may use (a float guide)
 REFINE_ROOM = 1.5
 #: C11's re-chosen grids also where J <= JMAX_FIRST (False: only the plans of more tail terms, new in session 15)
@@ -887,8 +889,8 @@ JMAX_FIRST = 4
 JMAX = 7
 
 
-def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: float | None = None
-         ) -> tuple[float, int, float, int, int] | None:
+def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: float | None = None,
+         first: bool = True) -> tuple[float, int, float, int, int] | None:
     """(h, k_c, p, body cells, J) of the bracket centred on ``estimate``, or None where it would decline for its
     grid (the terms j > JMAX not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail
     masses): the certifier uses it to decide whether to try this bracket first.  The body cells returned are those of
@@ -917,14 +919,16 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: f
             k_c *= 2
         return None
 
-    for J in range(2, min(JMAX_FIRST, T) + 1):
-        k_c = fit(J)
-        if k_c is not None:
-            return h, k_c, p_at(k_c), T * (k_c - k_lo), J
-    # C11: more tail terms, where J <= JMAX_FIRST does not fit: the (J, g_c) of least cost, a float guide of the body's
-    # FFT work (per-step cells times the J + 1 powers) plus the tail terms' (J^2 convolutions of the coarse tail)
+    if first:
+        for J in range(2, min(JMAX_FIRST, T) + 1):
+            k_c = fit(J)
+            if k_c is not None:
+                return h, k_c, p_at(k_c), T * (k_c - k_lo), J
+    # C11: more tail terms, where J <= JMAX_FIRST does not fit (or, first=False, where the first plan's body declined):
+    # the (J, g_c) of least cost, a float guide of the body's FFT work (per-step cells times the J + 1 powers) plus the
+    # tail terms' (J^2 convolutions of the coarse tail)
     best = None
-    for J in range(JMAX_FIRST + 1, min(JMAX, T) + 1):
+    for J in range(JMAX_FIRST + 1 if first else 2, min(JMAX, T) + 1):
         k_c = fit(J)
         if k_c is None:
             continue
@@ -939,10 +943,26 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: f
 
 def _make_laws(q, sigma, T, delta, estimate, width=None):
     """(laws, plan, width) centred on the eps ``estimate`` for a delta near ``delta``, or None where the plan or the
-    coarse grids do not fit; width: the eps width the grid is for (default: issue 9's eps target at the estimate)."""
+    coarse grids do not fit; width: the eps width the grid is for (default: issue 9's eps target at the estimate).
+    Where the first plan (J <= JMAX_FIRST) declines for its size (its folded body window or its FFT floor), C11's
+    plan of least cost over J = 2 .. JMAX (a smaller g_c: a shorter body) is tried once (FALLBACK)."""
     pl = plan(q, sigma, T, delta, estimate, width)
     if pl is None:
         return None
+    try:
+        return _laws_for(q, sigma, T, delta, estimate, width, pl, pl[4] > JMAX_FIRST)
+    except fc._OutOfTime:
+        raise
+    except fc._TooBig:
+        if not FALLBACK or pl[4] > JMAX_FIRST:
+            raise
+        pl2 = plan(q, sigma, T, delta, estimate, width, first=False)
+        if pl2 is None or pl2[:2] == pl[:2]:
+            raise
+        return _laws_for(q, sigma, T, delta, estimate, width, pl2, True)
+
+
+def _laws_for(q, sigma, T, delta, estimate, width, pl, c11):
     h, k_c, p, _, J = pl
     if width is None:
         width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
@@ -964,9 +984,9 @@ def _make_laws(q, sigma, T, delta, estimate, width=None):
         while K > k_min and (j + 1) * K * h * share > 0.05 * width / (J - 1):
             K //= 2
         if K < k_min:
-            return None
+            raise fc._TooBig(k_min)
         Ks[j] = K
-    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if J > JMAX_FIRST or REFINE_ALL else None)
+    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if c11 or REFINE_ALL else None, c11)
     return laws, pl, width
 
 
@@ -1058,20 +1078,25 @@ def _delta_bracket(groups, q, sigma, T, eps, d_est, rel_width, t0):
     width = None
     best = None
     for _ in range(2):
-        made = _make_laws(q, sigma, T, d_est, eps, width)
-        if made is None:
-            break
-        laws, (h, k_c, p, _, J), width = made
-        lo_r, hi_r = laws.delta(eps, False), laws.delta(eps, True)
-        hi = hi_r
-        # ADD: delta_ADD(eps) <= hi_r where its proven Chernoff end at delta hi_r is <= eps (delta_ADD non-increasing);
-        # else its rounded upper law (bounds/fewpart_cert.py B2-B9) at eps
-        add_how = "chernoff"
-        if hi_r < 1.0 and fc._add_chernoff(groups, hi_r) > eps:
-            d = fc._Direction([(q, sigma, T)], False, h, max(hi_r, 1e-300), eps)
-            th = fc._theta(d.steps, eps)
-            hi = max(hi_r, fc._Law(d.steps, True, th, max(hi_r, 1e-300), 0.0).bound(eps))
-            add_how = "rounded law"
+        try:
+            made = _make_laws(q, sigma, T, d_est, eps, width)
+            if made is None:
+                break
+            laws, (h, k_c, p, _, J), width = made
+            lo_r, hi_r = laws.delta(eps, False), laws.delta(eps, True)
+            hi = hi_r
+            # ADD: delta_ADD(eps) <= hi_r where its proven Chernoff end at delta hi_r is <= eps (delta_ADD
+            # non-increasing); else its rounded upper law (bounds/fewpart_cert.py B2-B9) at eps
+            add_how = "chernoff"
+            if hi_r < 1.0 and fc._add_chernoff(groups, hi_r) > eps:
+                d = fc._Direction([(q, sigma, T)], False, h, max(hi_r, 1e-300), eps)
+                th = fc._theta(d.steps, eps)
+                hi = max(hi_r, fc._Law(d.steps, True, th, max(hi_r, 1e-300), 0.0).bound(eps))
+                add_how = "rounded law"
+        except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+            if best is None:
+                raise
+            break  # the second, finer grid declined: the first one's bracket stands
         hi = min(hi, 1.0)
         info = {"h": h, "g_c": k_c * h, "tail_mass": p, "tail_terms": J, "remove": (lo_r, hi_r), "add": add_how,
                 "coarse": dict(laws.Ks), "seconds": budget.clock() - t0}
