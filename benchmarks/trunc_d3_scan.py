@@ -9,7 +9,10 @@ a valid answer must lie inside the bracket (up to 1e-6 relative slack on the bra
 tolerance).  Reported: exact / flagged counts, CPU median / max per default query, valid answers outside
 their bracket.  ``--mono``: eps along q 1e-7, sigma 0.5, delta 1e-12, T 1e7..1e9 (must increase with T).  ``--ab``: the truncated
 composition's acceptance on eps (truncation.TruncatedRemove.EPS_ACCEPT) off / on, alternated per point;
-``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5).
+``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5).  ``--route``: emulate the dispatch patch
+/tmp/h15/patches/D4-1.patch (the few-participation stage first where fewpart_condexact.first says so) if
+dispatch.py does not have it yet.  ``--ab-cond``: the conditioned expansion (methods/fewpart_condexact.py, with
+that routing) off / on, alternated per point in one process (off = the chain before it).
 """
 
 import argparse
@@ -90,6 +93,61 @@ def ab(seed: int, n: int, attr: str = "TruncatedRemove.EPS_ACCEPT", off=False, o
               f"max {cpu.max():.3f} s, total {cpu.sum():.2f} s")
 
 
+def route() -> None:
+    """Emulate /tmp/h15/patches/D4-1.patch where dispatch.py lacks it."""
+    import inspect
+
+    from ewacct.methods import dispatch, fewpart_condexact
+
+    orig = dispatch.ExactDispatch._fewpart_first
+    if "fewpart_condexact" in inspect.getsource(orig):
+        return
+
+    def first(self, kind, x):
+        if self._fewpart_applies() and fewpart_condexact.first(self._fewpart_groups(), kind):
+            return True
+        return orig(self, kind, x)
+
+    dispatch.ExactDispatch._fewpart_first = first
+
+
+def ab_cond(seed: int, n: int, cert: bool) -> None:
+    """The conditioned expansion off / on (fewpart_condexact.ENABLED, the routing emulated), alternated per point:
+    exact / flagged counts, CPU, and valid answers outside the certified bracket (with cert)."""
+    from ewacct.methods import fewpart_condexact
+
+    route()
+    res = {False: [], True: []}
+    out = {False: 0, True: 0}
+    for i, (sigma, q, steps, delta) in enumerate(points(seed, n)):
+        row = {}
+        for flag in ((False, True) if i % 2 == 0 else (True, False)):
+            fewpart_condexact.ENABLED = flag
+            r, dt = query(sigma, q, steps, delta)
+            row[flag] = (float(r.value), r.method, bool(r.valid), dt)
+            res[flag].append(row[flag])
+        fewpart_condexact.ENABLED = True
+        line = ""
+        if cert:
+            c, _ = query(sigma, q, steps, delta, certify=True)
+            lo, hi = float(c.lower), float(c.upper)
+            line = f" cert=[{lo:.9g}, {hi:.9g}]"
+            for flag in (False, True):
+                v, _, ok, _ = row[flag]
+                if ok and not lo * (1 - 1e-6) <= v <= hi * (1 + 1e-6):
+                    out[flag] += 1
+                    line += f"  <-- OUTSIDE ({'on' if flag else 'off'})"
+        (v0, m0, ok0, t0), (v1, m1, ok1, t1) = row[False], row[True]
+        print(f"{i:3d} sigma={sigma:.4f} q={q:.3e} T={steps:>11d} qT={q * steps:8.2f} delta={delta:.3e}  off: {m0:<14s} "
+              f"{ok0!s:5s} {v0:.10g} {t0:.3f}s   on: {m1:<14s} {ok1!s:5s} {v1:.10g} {t1:.3f}s{line}", flush=True)
+    for flag in (False, True):
+        rows = res[flag]
+        cpu = np.array([r[3] for r in rows])
+        print(f"cond {'on ' if flag else 'off'}: exact {sum(r[2] for r in rows)}, flagged {sum(not r[2] for r in rows)}; "
+              f"CPU median {np.median(cpu):.3f} s, p90 {np.quantile(cpu, 0.9):.3f} s, max {cpu.max():.3f} s, "
+              f"total {cpu.sum():.2f} s" + (f"; valid outside the certified bracket {out[flag]}" if cert else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=14)
@@ -98,7 +156,11 @@ def main() -> None:
     ap.add_argument("--mono", action="store_true")
     ap.add_argument("--ab", action="store_true")
     ap.add_argument("--ab-skip", action="store_true")
+    ap.add_argument("--route", action="store_true")
+    ap.add_argument("--ab-cond", action="store_true")
     a = ap.parse_args()
+    if a.route:
+        route()
     # warm the kernels (Numba loads) outside the timed queries
     query(0.5, 1e-6, 10 ** 6, 1e-11)
     if a.mono:
@@ -106,6 +168,9 @@ def main() -> None:
         return
     if a.ab:
         ab(a.seed, a.n)
+        return
+    if a.ab_cond:
+        ab_cond(a.seed, a.n, not a.no_cert)
         return
     if a.ab_skip:
         ab(a.seed, a.n, "FULL_SKIP_Q", 0.0, 1e-5)
