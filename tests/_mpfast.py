@@ -220,7 +220,10 @@ def _sg_cumulants_fixed(q, sigma, side: str, n: int, dps: int, fine: bool, check
                         p *= d
             return c
 
-        m1 = moments(mp.mpf(0))[1]
+        m1 = mp.mpf(0)  # the mean first (the same sum, in the same order, as moments(0)[1])
+        for ww, yy in pairs:
+            for w, v in zip(ww, yy):
+                m1 += w * v
         c = moments(m1)
         c = [mp.mpf(1), mp.mpf(0)] + c[2:]
         kap = _cum_from_central(c)
