@@ -10,8 +10,8 @@ tolerance).  Reported: exact / flagged counts, CPU median / max per default quer
 their bracket.  ``--mono``: eps along q 1e-7, sigma 0.5, delta 1e-12, T 1e7..1e9 (must increase with T).  ``--ab``: the truncated
 composition's acceptance on eps (truncation.TruncatedRemove.EPS_ACCEPT) off / on, alternated per point;
 ``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5).  ``--route``: emulate the dispatch patch
-/tmp/h15/patches/D4-1.patch (the few-participation stage first where fewpart_condexact.first says so) if
-dispatch.py does not have it yet.  ``--ab-cond``: the conditioned expansion (methods/fewpart_condexact.py, with
+/tmp/h15/patches/D4-1.patch (eps(delta) by the conditioned expansion first where fewpart_condexact.first says
+so) if dispatch.py does not have it yet.  ``--ab-cond``: the conditioned expansion (methods/fewpart_condexact.py, with
 that routing) off / on, alternated per point in one process (off = the chain before it).
 """
 
@@ -94,21 +94,27 @@ def ab(seed: int, n: int, attr: str = "TruncatedRemove.EPS_ACCEPT", off=False, o
 
 
 def route() -> None:
-    """Emulate /tmp/h15/patches/D4-1.patch where dispatch.py lacks it."""
-    import inspect
+    """Emulate /tmp/h15/patches/D4-1.patch where dispatch.py lacks it: eps(delta) tries the conditioned expansion
+    (fewpart_condexact.dispatch_epsilon) first where fewpart_condexact.first says so (here before the eps = 0
+    check, which the patch does first)."""
+    from ewacct.methods import dispatch
 
-    from ewacct.methods import dispatch, fewpart_condexact
-
-    orig = dispatch.ExactDispatch._fewpart_first
-    if "fewpart_condexact" in inspect.getsource(orig):
+    if hasattr(dispatch.ExactDispatch, "_cond_epsilon"):
         return
+    from ewacct.methods import fewpart_condexact as fc
+    from ewacct.methods.base import Row
 
-    def first(self, kind, x):
-        if self._fewpart_applies() and fewpart_condexact.first(self._fewpart_groups(), kind):
-            return True
-        return orig(self, kind, x)
+    orig = dispatch.ExactDispatch.answer
 
-    dispatch.ExactDispatch._fewpart_first = first
+    def answer(self, kind, x, skip_contour=None):
+        g = self._fewpart_groups()
+        if kind == "epsilon" and skip_contour is None and g is not None and fc.first(g, "epsilon"):
+            res = fc.dispatch_epsilon(g, x)
+            if res is not None:
+                return Row(res[0], res[2], res[1] <= dispatch.EXACT_RTOL, {"rel_error": res[1]}, "exact-fewpart")
+        return orig(self, kind, x, skip_contour)
+
+    dispatch.ExactDispatch.answer = answer
 
 
 def ab_cond(seed: int, n: int, cert: bool) -> None:

@@ -2077,8 +2077,6 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
     for d in dirs:
         res = None
         if d == "remove":
-            res = _cond_remove_delta(g, eps, rtol)
-        if res is None and d == "remove":
             D = _Direction(g, d, rtol)
             if eps >= SHIFT_RATIO * D._loss_inf_size():
                 # far above the loss's infimum: on the contour of the shifted loss first (as the end of an
@@ -2126,40 +2124,6 @@ def fewpart_delta(groups, eps: float, direction: str = "both", rtol: float = DEF
     return best
 
 
-#: the conditioned expansion's answer (fewpart_condexact.py) is taken where its estimated relative error is at
-#: most this (for eps; for delta, the call's rtol); elsewhere the quadrature answers as before
-COND_EPS_ACCEPT = 1e-7
-
-
-def _cond_remove_epsilon(g, delta: float) -> tuple[float, float] | None:
-    """REMOVE eps(delta) by the conditioned expansion where it applies and settles (COND_EPS_ACCEPT), else None."""
-    from . import fewpart_condexact as fc
-
-    if not fc.applies(g):
-        return None
-    try:
-        e, rel, _ = fc.cond_epsilon(g, delta)
-    except (fc.CondError, ValueError, OverflowError, ZeroDivisionError):
-        return None
-    return (e, rel) if rel <= COND_EPS_ACCEPT else None
-
-
-def _cond_remove_delta(g, eps: float, rtol: float) -> tuple[float, float, float] | None:
-    """REMOVE delta(eps) by the conditioned expansion where it applies and settles (rtol), else None; the
-    result in fewpart's (log delta, nan, log error) form."""
-    from . import fewpart_condexact as fc
-
-    if not fc.applies(g):
-        return None
-    try:
-        v, rel, _ = fc.cond_delta(g, eps)
-    except (fc.CondError, ValueError, OverflowError, ZeroDivisionError):
-        return None
-    if not rel <= rtol:
-        return None
-    return math.log(v), math.nan, math.log(v) + (math.log(rel) if rel > 0.0 else -745.0)
-
-
 def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float = DEFAULT_RTOL) -> tuple[float, float, str]:
     """Exact eps(delta) (the smallest eps >= 0 with delta(eps) <= delta); groups: [(q, sigma, count), ...].
 
@@ -2173,17 +2137,9 @@ def fewpart_epsilon(groups, delta: float, direction: str = "both", rtol: float =
     if not (0.0 < delta < 1.0):
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
     lt = math.log(delta)
-    # one group at tiny q: REMOVE by the conditioned expansion first (fewpart_condexact.py: tens of ms where the
-    # quadrature below spends its node budget on the summed near-atoms' plateau)
-    cond = _cond_remove_epsilon(g, delta) if direction in ("both", "remove") else None
-    if cond is not None and direction == "remove":
-        best = (cond[0], cond[1], "remove")
-    elif direction == "both":
+    if direction == "both":
         try:
-            if cond is not None:
-                e_r, rel_r = cond
-            else:
-                e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
+            e_r, _, rel_r = _Direction(g, "remove", rtol).epsilon(lt)
         except FewPartError as exc:
             # REMOVE's estimate (node budget spent at the root) stands for the answer only where ADD's
             # delta at it is settled below the target without a contour (its loss bound, its rigorous

@@ -655,3 +655,33 @@ def first(groups, kind: str) -> bool:
         return False
     (q, _, n), = groups
     return q <= FIRST_Q and q * n <= FIRST_QT
+
+
+def dispatch_epsilon(groups, delta: float) -> tuple[float, float, str] | None:
+    """eps(delta) over both directions for the exact chain (methods/dispatch.py): REMOVE by the conditioned
+    expansion (accepted where its relative error estimate is at most ``DISPATCH_ACCEPT``), ADD settled without a
+    contour (its loss bound sum n log(1/(1-q)), or its rigorous Chernoff bound below the target at eps_REMOVE:
+    then eps_ADD <= eps_REMOVE, delta being non-increasing).  (eps, relative error, "remove"), or None where it
+    declines (the chain then runs as before)."""
+    from .fewpart import _Direction
+
+    try:
+        e, rel, _ = cond_epsilon(groups, delta)
+    except (CondError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    if not rel <= DISPATCH_ACCEPT:
+        return None
+    (q, s, n), = groups
+    lt = math.log(delta)
+    if not e >= -n * math.log1p(-q):
+        try:
+            if not _Direction([(q, s, int(n))], "add", 1e-8).chernoff_log_delta(e) <= lt:
+                return None
+        except (ArithmeticError, ValueError):
+            return None
+    return e, rel, "remove"
+
+
+#: the dispatch takes the expansion's eps where its estimated relative error is at most this (the chain's
+#: validity threshold is 1e-6)
+DISPATCH_ACCEPT = 1e-7
