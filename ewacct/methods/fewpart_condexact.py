@@ -26,31 +26,33 @@ more tail step, a 1-D quadrature), and 0 <= R3 <= P(J >= 3) <= C(T, 3) p^3 (phi 
   k(th) = th^th / (th + 1)^(th + 1); M_b(th) = E[e^{th L}; X <= x_c]); the smallest over a grid of th is charged
   to the error.
 * J = 1: B = B_{T-1} is a sum of T - 1 body steps, concentrated at its mean m with central moments mu_k from its
-  cumulants (T - 1) kappa_k (the body step's cumulants from its raw moments, Gauss-Legendre in x on (-40, x_c]).
-  E G_an(eps - B) ~ sum_{k < N} c_k (-1)^k mu_k (N = N_MOM = 24), c_k the Taylor coefficients of G_an at
-  e0 = eps - m from G_an on the circle |e - e0| = r (r = min(dist / 2, 2), dist = e0 - log(1 - q) the distance to
-  G_an's branch point) by the FFT (Cauchy's formula; G_an at complex e through the scaled form
-  G_an = A phi(x) [R(x - mu) - R(x)], A = e^e - 1 + q, R the Mills ratio via erfcx, and log A continued
-  analytically, _log_a).  Charged (_series_error): with M_r the largest |G_an| on the circle and rho = 0.9 r,
-  Taylor's remainder on |B - m| <= rho, M_r mu_N (10 / r^N + N / rho^N) (Cauchy's estimate; the polynomial where
-  |B - m| > rho), G_an(g) P(B - m > rho) + P(B > eps - g) (Chernoff for B) and the coefficients' rounding
-  N_CIRCLE U M_r sum |mu_k| / r^k.  And where eps - B < g, G differs from G_an by at most P(L > eps - B):
-  the continuation charge sum over levels e_k of P(L > e_k) P(B > eps - e_{k-1}) (_continuation).
-* J = 2: H2 at e0' = eps - m' (m' the mean of B_{T-2}) by Gauss-Legendre panels in x (split where e - l(x)
-  = g); the spread of B_{T-2} to fourth order, f + f2 mu2 / 2 - f3 mu3 / 6 + f4 mu4 / 24 (fk: k-th derivatives) with 5-point
+  cumulants (T - 1) kappa_k (the body step's cumulants from its raw moments, Gauss-Legendre in x on (-40, x_c]). E
+  G_an(eps - B) ~ sum_{k < N} c_k (-1)^k mu_k (N = N_MOM = 24), c_k the Taylor coefficients of G_an at e0 = eps - m
+  from G_an on the circle |e - e0| = r (r = min(dist / 2, 2, 8 / |d log G_an / de|, dist (1e-12 G_an(e0))^(1/64)),
+  dist = e0 - log(1 - q) the distance to G_an's branch point) by the FFT (Cauchy's formula; G_an at complex e
+  through the scaled form G_an = A phi(x) [R(x - mu) - R(x)], A = e^e - 1 + q, R the Mills ratio via erfcx, and log
+  A continued analytically, _log_a).  Charged (_series_error): with M_r the largest |G_an| on the circle and rho =
+  0.9 r, Taylor's remainder on |B - m| <= rho, M_r mu_N (10 / r^N + N / rho^N) (Cauchy's estimate; the polynomial
+  where |B - m| > rho), G_an(g) P(B - m > rho) + P(B > eps - g) (Chernoff for B), the coefficients' rounding
+  N_CIRCLE U M_r sum |mu_k| / r^k and their aliasing (the 32-point rule against the 64-point one, _taylor). And
+  where eps - B < g, G differs from G_an by at most P(L > eps - B): the continuation charge sum over levels e_k of
+  P(L > e_k) P(B > eps - e_{k-1}) (_continuation).
+* J = 2: H2 at e0' = eps - m' (m' the mean of B_{T-2}) by Gauss-Legendre panels in x (split where e - l(x) = g); the
+  spread of B_{T-2} to fourth order, f + f2 mu2 / 2 - f3 mu3 / 6 + f4 mu4 / 24 (fk: k-th derivatives) with 5-point
   differences (_smooth); charged: a tenth of the fourth-order term and the difference between step sizes h, 2h.
-* J = 3: C(T, 3) (1-p)^{T-3} H3(e) with H3 a fixed-node double quadrature (5 % of it charged) where
-  C(T, 3) p^3 is not already negligible; J >= 4 (or J >= 3): C(T, j) p^j charged in full (one-sided).
+* J = 3: C(T, 3) (1-p)^{T-3} H3(e) with H3 a fixed-node double quadrature (5 % of it charged) where C(T, 3) p^3 is
+  not already negligible; J >= 4 (or J >= 3): C(T, j) p^j charged in full (one-sided).
 
 x_c is chosen among candidates (g = r 2^-k, k = 1..9) as the one with the smallest of the charges that depend on
 it (_proxy).  eps(delta): the root of log delta(eps) = log(target) by the secant from the one-large-step root
 T G_an(e) = target, x_c fixed during the search (re-chosen once where the root moved by > 5 %); the relative
 error of eps is that of delta over |d log delta / d log eps|.  It declines at once (CondError, in ~10 ms)
 where the summed small losses are not narrow against eps (sd >= r / 5: a CLT regime) or the charges at the start
-exceed 1e-3 of the target (several participations matter: small sigma, larger q T); callers (fewpart.py) then
-use the few-participation quadrature.  The result is an estimate with its error estimate (the charges), taken
-by fewpart.py where that is <= COND_EPS_ACCEPT (eps) or rtol (delta).  ADD is not treated here (fewpart.py
-settles it by its loss bound or Chernoff bound, or its own quadrature).
+exceed 1e-3 of the target (several participations matter: small sigma, larger q T).  The result is an estimate
+with its error estimate (the charges).  The exact chain (methods/dispatch.py, patch D4-1 of session 15) asks
+:func:`dispatch_epsilon` first for eps(delta) where :func:`first` says so (one group, q <= 1e-5, q T <= 10): REMOVE
+by the expansion where its estimate is <= DISPATCH_ACCEPT, ADD settled by its loss bound or its rigorous
+Chernoff bound (fewpart._Direction); where it declines the chain runs as before.
 
 Measured (benchmarks/trunc_d3_scan.py --ab-cond, seed 14, 64 points sigma 0.44-0.62, q 1e-7..3e-6, q T 0.5..500,
 delta 1e-13..1.5e-10, the dispatch patch D4-1 emulated; CPU, loaded 2-core machine): exact 58 -> 63, flagged 6 -> 1
@@ -59,7 +61,7 @@ bracket.  Against the other engines where both settle (benchmarks/fewpart_d4_sca
 inside the stated errors.  Tests: tests/test_fewpart_d4_cond.py (three steps against an independent direct
 quadrature checked against mpmath; T ~ 4e6 against the truncated-MGF quadrature).
 
-Public functions: :func:`applies`, :func:`cond_delta`, :func:`cond_epsilon`.
+Public functions: :func:`applies`, :func:`first`, :func:`cond_delta`, :func:`cond_epsilon`, :func:`dispatch_epsilon`.
 """
 
 from __future__ import annotations
