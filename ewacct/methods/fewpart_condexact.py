@@ -50,7 +50,7 @@ error of eps is that of delta over |d log delta / d log eps|.  It declines at on
 where the summed small losses are not narrow against eps (sd >= r / 5: a CLT regime) or the charges at the start
 exceed 1e-3 of the target (several participations matter: small sigma, larger q T).  The result is an estimate
 with its error estimate (the charges).  The exact chain (methods/dispatch.py, patch D4-1 of session 15) asks
-:func:`dispatch_epsilon` first for eps(delta) where :func:`first` says so (one group, q <= 1e-5, q T <= 10): REMOVE
+:func:`dispatch_epsilon` first for eps(delta) where :func:`first` says so (one group, q <= 1e-5, q T <= 30): REMOVE
 by the expansion where its estimate is <= DISPATCH_ACCEPT, ADD settled by its loss bound or its rigorous
 Chernoff bound (fewpart._Direction); where it declines the chain runs as before.
 
@@ -645,7 +645,7 @@ def cond_epsilon(groups, delta: float) -> tuple[float, float, dict]:
 #: the exact chain (methods/dispatch.py) puts the few-participation stage (which tries this expansion first)
 #: before the contour for eps(delta) where this applies with q <= FIRST_Q and q T <= FIRST_QT (see first())
 FIRST_Q = 1e-5
-FIRST_QT = 10.0
+FIRST_QT = 30.0
 
 
 def first(groups, kind: str) -> bool:
