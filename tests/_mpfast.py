@@ -130,9 +130,44 @@ class _Line:
                 im += B * s
             return mp.mpc(re, im)
 
+    def G_fixed(self, b) -> mp.mpc:
+        """G(a + ib) as ``G`` but in fixed-point integers (mpmath's own cos_sin_basecase after reduction by
+        pi/2): B_i / sum B and L_i scaled by 2^wp, wp = 3.33 dps + 40 bits, so the sum's absolute error is
+        ~ n 2^-wp G(a), below the floating sum's ~ 10^-dps G(a); 8-10x faster (no mpf objects per node)."""
+        from mpmath.libmp.libelefun import cos_sin_basecase, pi_fixed
+
+        if not hasattr(self, "_fx"):
+            wp = int(self.nodes.dps * 3.33) + 40
+            with mp.workdps(self.nodes.dps + 10):
+                tot = mp.fsum(self.B)
+                Bf = [int(mp.nint(mp.ldexp(x / tot, wp))) for x in self.B]
+                Lf = [int(mp.nint(mp.ldexp(v, wp))) for v in self.nodes.L]
+            self._fx = (wp, tot, Bf, Lf, pi_fixed(wp) >> 1)
+        wp, tot, Bf, Lf, hp = self._fx
+        with mp.workdps(self.nodes.dps + 10):
+            bf = int(mp.nint(mp.ldexp(mp.mpf(b), wp)))
+        re = im = 0
+        for B, v in zip(Bf, Lf):
+            x = (bf * v) >> wp
+            neg = x < 0
+            m, r = divmod(-x if neg else x, hp)
+            c, s = cos_sin_basecase(r, wp)
+            m &= 3
+            if m == 1:
+                c, s = -s, c
+            elif m == 2:
+                c, s = -c, -s
+            elif m == 3:
+                c, s = s, -c
+            re += B * c
+            im += B * (-s if neg else s)
+        with mp.workdps(self.nodes.dps):
+            return mp.mpc(mp.ldexp(re, -2 * wp), mp.ldexp(im, -2 * wp)) * tot
+
 
 def sg_delta_contour(q: float, s: float, T: int, eps: float, c: float, U: float, direction: str = "remove",
-                     dps: int = 20, panel: float = 2.5, n_out: int = 20, refine: bool = False) -> float:
+                     dps: int = 20, panel: float = 2.5, n_out: int = 20, refine: bool = False,
+                     fixed_point: bool = True) -> float:
     """delta by mpmath: (1/pi) int_0^U Re[exp(T log G(w) - z eps) / (z (z+1))] du, z = c + iu, w = z + 1
     (REMOVE) or -z (ADD); the u-integral on composite ``n_out``-point Gauss-Legendre panels of width
     <= ``panel``; G on fixed x-rules (``SgNodes``) whose bmax doubles from band to band (each outer panel
@@ -161,7 +196,8 @@ def sg_delta_contour(q: float, s: float, T: int, eps: float, c: float, U: float,
             for t, w in zip(ts, ws):
                 u = mid + half * t
                 z = mp.mpc(c_, u)
-                G = ln.G(u if direction == "remove" else -u)
+                b = u if direction == "remove" else -u
+                G = ln.G_fixed(b) if fixed_point else ln.G(b)
                 tot += half * w * mp.re(mp.exp(T * mp.log(G) - z * eps_) / (z * (z + 1)))
         return float(tot / mp.pi)
 
