@@ -9,7 +9,9 @@ the expansion switched off (fewpart_condexact.ENABLED = False: the contour / the
 ...), CPU seconds of each; where both are valid, their relative difference, flagged when above the larger of
 the two stated errors plus 1e-9 (eps(delta) is max over REMOVE and ADD: the expansion's REMOVE must not exceed
 the chain's valid answer beyond the tolerance, and equals it where the chain answered REMOVE).  --cert: the
-certified bracket (certify=True) too; the expansion's answer must lie inside it (1e-6 relative slack).
+certified bracket (certify=True) too; the expansion's answer must lie inside it (1e-6 relative slack).  --corner:
+points where the dispatch asks the expansion first instead (sigma 0.3-1.2, q 1e-9..1e-5, q T 0.01..30, delta
+1e-14..1e-6).
 """
 
 import argparse
@@ -28,10 +30,17 @@ import ewacct  # noqa: E402
 from ewacct.methods import fewpart_condexact as fc  # noqa: E402
 
 
-def points(seed: int, n: int):
+def points(seed: int, n: int, corner: bool = False):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
+        if corner:  # where the dispatch asks the expansion first: q <= 1e-5, q T <= 30
+            sigma = float(10 ** rng.uniform(math.log10(0.3), math.log10(1.2)))
+            q = float(10 ** rng.uniform(-9, -5))
+            qt = float(10 ** rng.uniform(-2, math.log10(30.0)))
+            steps = max(3, int(round(qt / q)))
+            out.append((sigma, q, steps, float(10 ** rng.uniform(-14, -6))))
+            continue
         sigma = float(10 ** rng.uniform(math.log10(0.1), math.log10(5.0)))
         q = float(10 ** rng.uniform(-9, -4))
         qt = float(10 ** rng.uniform(-3, math.log10(50.0)))
@@ -47,13 +56,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--kind", default="epsilon")
     ap.add_argument("--cert", action="store_true")
+    ap.add_argument("--corner", action="store_true")
     a = ap.parse_args()
     fc.ENABLED = False
     ewacct.epsilon(noise_multiplier=0.5, sampling_probability=1e-6, steps=10 ** 6, target_delta=1e-11)
     fc.ENABLED = True
     n_ok = n_bad = n_cond = n_both = 0
     tc, tchain = [], []
-    for i, (sigma, q, steps, delta) in enumerate(points(a.seed, a.n)):
+    for i, (sigma, q, steps, delta) in enumerate(points(a.seed, a.n, a.corner)):
         g = [(q, sigma, steps)]
         fc.ENABLED = False
         t0 = time.process_time()
