@@ -217,6 +217,12 @@ class ExactDispatch:
             if b0 <= x:
                 return Row(0.0, "remove", True, {"note": f"delta(0) <= {b0:.3g} <= target ({src}): eps = 0",
                                                  "rel_error": 0.0}, "exact")
+            # one group at tiny q (fewpart_condexact.first: q <= 1e-5, q T <= 30): the conditioned expansion (~40 ms)
+            # before the stages; the contour spent the budget there and failed (benchmarks/trunc_d3_scan.py seed 14:
+            # 5 flagged bounds at q T 0.6-3.6).  Where it declines, the chain runs as before
+            cond = self._cond_epsilon(x) if skip_contour is None else None
+            if cond is not None:
+                return cond
         elif kind == "delta":
             # delta = 0 in double precision where both directions' Chernoff bounds are below the smallest
             # double: milliseconds, before any stage
@@ -574,6 +580,24 @@ class ExactDispatch:
         if kind == "epsilon" and smin < FEWPART_FIRST_TINY_Q_SIGMA and qmax <= FEWPART_FIRST_TINY_Q:
             return True
         return qn <= FEWPART_FIRST_QN or (kind == "epsilon" and x <= FEWPART_FIRST_DELTA and qn <= 0.5)
+
+    def _cond_epsilon(self, x: float) -> Row | None:
+        """eps(delta) by the conditioned expansion of :mod:`.fewpart_condexact` where it is offered first
+        (``fewpart_condexact.first``) and settles (REMOVE within its DISPATCH_ACCEPT, ADD settled by its loss
+        bound or rigorous Chernoff bound); None otherwise."""
+        from . import fewpart_condexact as fc
+
+        g = self._fewpart_groups()
+        if g is None or not fc.first(g, "epsilon"):
+            return None
+        res = fc.dispatch_epsilon(g, x)
+        if res is None:
+            return None
+        v, rel, d = res
+        check_finite("epsilon", v)
+        return Row(v, d, rel <= EXACT_RTOL, {"rel_error": rel, "contour": None,
+                                              "note": "few participations at tiny q: conditioned on the few large "
+                                                      "losses (methods/fewpart_condexact.py)"}, "exact-fewpart")
 
     def _fewpart(self, kind: str, x: float, why: str | None) -> Row:
         from . import fewpart
