@@ -542,6 +542,15 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
         st.run("rounded_loss", FEWPART_SOURCE, rounded, est, rounds=FEWPART_ROUNDS if kind == "epsilon" else 1)
         if one and _too_wide(kind, st.lo, st.hi):
             st.run("conditioned", COND_SOURCE, cond(budget.clock() + max(tb, COND_BUDGET), False), est)
+        if kind == "delta" and len(g) == 1 and g[0][2] >= 2 and _too_wide(kind, st.lo, st.hi):
+            # the conditioned enclosure read at eps itself (bounds/fewpart_cond.delta_bracket, docs/certified_fewpart.md
+            # C13), centred on the estimate of delta (or the bracket so far)
+            from . import fewpart_cond
+
+            cbd = budget.clock() + max(tb, COND_BUDGET)
+            st.run("conditioned", COND_SOURCE,
+                   lambda lo, hi, e: fewpart_cond.delta_bracket(groups, x, e, time_budget=cbd - budget.clock()), est,
+                   rounds=1)
     if (st.lo, st.hi) == (c.lower, c.upper):
         return c
     info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
