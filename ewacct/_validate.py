@@ -21,6 +21,7 @@ __all__ = [
     "check_nonnegative",
     "check_count",
     "check_bool",
+    "check_certify_options",
     "as_float_array",
     "check_dpsgd_domain",
     "check_dpsgd_noise_multiplier",
@@ -141,6 +142,35 @@ def check_bool(name: str, value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise InputError(f"{name} must be True or False, got {_show(value)}")
+
+
+#: the keys ``certify_options`` takes (:func:`ewacct.bounds.certify.certified_epsilon`'s keyword arguments)
+CERTIFY_OPTIONS = ("width", "value_discretization_interval", "time_budget")
+
+
+def check_certify_options(value: Any) -> dict[str, Any]:
+    """``certify_options`` of ``get_epsilon``: None (no options) or a mapping with keys among
+    :data:`CERTIFY_OPTIONS`, each None or a number > 0 (``time_budget`` may be ``inf``).  Anything else is
+    refused here with the allowed keys named, not deep in the certifier as a TypeError (breaker H-R15 F7)."""
+    if value is None:
+        return {}
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping):
+        raise InputError(f"certify_options must be None or a dict with keys among {', '.join(CERTIFY_OPTIONS)}, "
+                         f"got {_show(value)}")
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if k not in CERTIFY_OPTIONS:
+            raise InputError(f"certify_options: unknown key {_show(k)} (allowed: {', '.join(CERTIFY_OPTIONS)})")
+        if v is None:
+            continue
+        if k == "time_budget" and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) \
+                and v == math.inf:
+            out[k] = math.inf
+            continue
+        out[k] = check_positive(f"certify_options[{k!r}]", v)
+    return out
 
 
 def _leaves(value: Any):

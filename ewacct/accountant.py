@@ -323,9 +323,10 @@ class Accountant:
         """
         d_arr, scalar = V.as_float_array("target_delta", target_delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         certify = V.check_bool("certify", certify)
+        certify_options = V.check_certify_options(certify_options)
         self._require_nonempty()
         if certify and self.method == "exact" and self._structure() == "continuous":
-            first = self._certified_first(d_arr, certify_options or {})
+            first = self._certified_first(d_arr, certify_options)
             if first is not None:  # the enclosure's own estimate: no second evaluation of the engine
                 est, direction, valid, diags, methods, lower, upper, cert = first
                 return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags,
@@ -337,7 +338,7 @@ class Accountant:
         _raise_failed(diags, methods)
         lower = upper = cert = None
         if certify:
-            lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options or {},
+            lower, upper, cert = dispatch.certify_epsilon(self, d_arr, est, diags, certify_options,
                                                              valid, methods)
         _warn_invalid(valid, methods)
         return _pack(EpsilonResult, scalar, est, lower, upper, methods, direction, valid, cert, diags, delta=d_arr,

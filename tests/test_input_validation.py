@@ -228,3 +228,24 @@ def test_api_certify_must_be_a_bool(bad, query):
             ewacct.epsilon(target_delta=1e-5, **kw)
         else:
             ewacct.delta(target_epsilon=1.0, **kw)
+
+
+@pytest.mark.parametrize("opts,msg", [
+    ({"bogus": 1}, r"^certify_options: unknown key 'bogus' \(allowed: width, value_discretization_interval, time_budget\)"),
+    ("x", r"^certify_options must be None or a dict"),
+    ({"time_budget": -1.0}, r"^certify_options\['time_budget'\] must be a finite number > 0"),
+    ({"width": float("nan")}, r"^certify_options\['width'\]"),
+    ({"time_budget": True}, r"^certify_options\['time_budget'\]"),
+])
+def test_certify_options_are_checked_at_the_entrance(opts, msg):
+    # (breaker H-R15 F7, session 15: an unknown key or a non-dict raised a TypeError from deep in the certifier)
+    acc = Accountant().compose(PoissonSubsampledGaussian(1.0, 0.01), 10)
+    with pytest.raises(ValueError, match=msg):
+        acc.get_epsilon(1e-5, certify=True, certify_options=opts)
+
+
+def test_certify_options_none_and_known_keys_are_taken():
+    acc = Accountant().compose(PoissonSubsampledGaussian(1.0, 0.01), 10)
+    a = acc.get_epsilon(1e-5, certify=True, certify_options=None)
+    b = acc.get_epsilon(1e-5, certify=True, certify_options={"time_budget": math.inf, "width": None})
+    assert a.lower <= b.upper and b.lower <= a.upper
