@@ -39,3 +39,6 @@ def test_rr_certified_large_fast():
         assert cpu < 2.5 and r.lower <= r.value <= r.upper and r.upper - r.lower < 1e-9 * r.upper
     r, cpu = _eps(2**53, certify=True)
     assert cpu < 2.5 and r.lower == 0.0 and r.upper >= _eps(2**53)[0].value * (1 - 1e-12)
+    # the half-bracket is labelled what it is, not "exact closed form" (breaker H-R15 F4, session 15)
+    src = r.diagnostics["certificate"]["source"]
+    assert "Chernoff" in src and "lower end not resolved" in src and "exact closed form" not in src, src
