@@ -76,7 +76,9 @@ def _acc(mechs):
     return a
 
 
-def pld_pair(mechs, delta, vdi):
+def pld_pair_at(mechs, vdi, query):
+    """dp_accounting's optimistic and pessimistic PLD of the mix ``mechs`` at interval ``vdi``, each read by
+    ``query(pld)``: (optimistic, pessimistic)."""
     import logging
 
     from dp_accounting.pld import privacy_loss_distribution as pl
@@ -100,10 +102,15 @@ def pld_pair(mechs, delta, vdi):
                                                    value_discretization_interval=vdi)
                 p = p.self_compose(n)
                 tot = p if tot is None else tot.compose(p)
-            out.append(float(tot.get_epsilon_for_delta(delta)))
+            out.append(float(query(tot)))
     finally:
         logging.disable(logging.NOTSET)
     return out[0], out[1]
+
+
+def pld_pair(mechs, delta, vdi):
+    """The PLD pair's eps(delta): (optimistic, pessimistic)."""
+    return pld_pair_at(mechs, vdi, lambda p: p.get_epsilon_for_delta(delta))
 
 
 def main(argv=None) -> int:

@@ -34,33 +34,8 @@ def _src(c) -> str:
 
 
 def pld_delta_pair(mechs, eps, vdi):
-    import logging
-
-    from dp_accounting.pld import privacy_loss_distribution as pl
-
-    logging.disable(logging.WARNING)
-    out = []
-    try:
-        for pess in (False, True):
-            tot = None
-            for kind, args, n in mechs:
-                if kind == "lap":
-                    p = pl.from_laplace_mechanism(args, pessimistic_estimate=pess, value_discretization_interval=vdi)
-                elif kind == "rr":
-                    p = pl.from_randomized_response(2.0 / (1.0 + math.exp(args)), 2, pessimistic_estimate=pess,
-                                                    value_discretization_interval=vdi)
-                elif kind == "gauss":
-                    p = pl.from_gaussian_mechanism(args, pessimistic_estimate=pess, value_discretization_interval=vdi)
-                else:
-                    s, q = args
-                    p = pl.from_gaussian_mechanism(s, sampling_prob=q, pessimistic_estimate=pess,
-                                                   value_discretization_interval=vdi)
-                p = p.self_compose(n)
-                tot = p if tot is None else tot.compose(p)
-            out.append(float(tot.get_delta_for_epsilon(eps)))
-    finally:
-        logging.disable(logging.NOTSET)
-    return out[0], out[1]
+    """The PLD pair's delta(eps): (optimistic, pessimistic)."""
+    return m2.pld_pair_at(mechs, vdi, lambda p: p.get_delta_for_epsilon(eps))
 
 
 def main(argv=None) -> int:

@@ -15,24 +15,13 @@ ContourCertifier._quant_epsilon):
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-from ewacct import Accountant, PoissonSubsampledGaussian
+from ewacct import PoissonSubsampledGaussian
 
 pytest.importorskip("dp_accounting")
 
-
-def _cert(sigma, q, T, delta):
-    from ewacct.bounds.certify import clear_memo
-    from ewacct.methods.certified import clear_caches
-
-    clear_caches()
-    clear_memo()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Accountant().compose(PoissonSubsampledGaussian(sigma, q), T).get_epsilon(delta, certify=True)
+from test_certified_zero import _cert  # noqa: E402  (caches cleared, warnings silenced, certify=True)
 
 
 def test_eps_zero_from_the_quantised_contours_against_pld():
