@@ -33,6 +33,23 @@ def _src(c) -> str:
             c.source else c.source[:12])
 
 
+def _timed(st, query):
+    """One certified query after clearing the memo: (certificate, relative width, CPU s), counted into ``st``
+    (n, cpu, P fallbacks, wide above 1e-4)."""
+    from ewacct.bounds import certify
+
+    certify.clear_memo()
+    t = time.process_time()
+    c = query()
+    dt = time.process_time() - t
+    w = (c.upper - c.lower) / c.upper if c.upper > 0 else 0.0
+    st["n"] += 1
+    st["cpu"].append(dt)
+    st["P"] += _src(c) == "P"
+    st["wide"] += w > 1e-4
+    return c, w, dt
+
+
 def pld_delta_pair(mechs, eps, vdi):
     """The PLD pair's delta(eps): (optimistic, pessimistic)."""
     return m2.pld_pair_at(mechs, vdi, lambda p: p.get_delta_for_epsilon(eps))
@@ -63,16 +80,8 @@ def main(argv=None) -> int:
         if not args.no_pld:
             p_lo, p_hi = m2.pld_pair(mechs, delta, args.vdi)
         if args.kind in ("eps", "both"):
-            certify.clear_memo()
-            t = time.process_time()
-            c = certify.certified_epsilon(a, delta)
-            dt = time.process_time() - t
-            w = (c.upper - c.lower) / c.upper if c.upper > 0 else 0.0
             st = stats["eps"]
-            st["n"] += 1
-            st["cpu"].append(dt)
-            st["P"] += _src(c) == "P"
-            st["wide"] += w > 1e-4
+            c, w, dt = _timed(st, lambda: certify.certified_epsilon(a, delta))
             line += f" | eps [{c.lower:.9g}, {c.upper:.9g}] w={w:.2e} {dt:.2f}s {_src(c)}"
             if p_lo is not None:
                 ok = max(c.lower, p_lo) <= min(c.upper, p_hi) + 1e-12
@@ -81,16 +90,8 @@ def main(argv=None) -> int:
         if args.kind in ("delta", "both") and p_hi is not None:
             eps = float(f"{p_hi:.6g}")
             d_lo, d_hi = pld_delta_pair(mechs, eps, args.vdi)
-            certify.clear_memo()
-            t = time.process_time()
-            c = certify.certified_delta(a, eps)
-            dt = time.process_time() - t
-            w = (c.upper - c.lower) / c.upper if c.upper > 0 else 0.0
             st = stats["delta"]
-            st["n"] += 1
-            st["cpu"].append(dt)
-            st["P"] += _src(c) == "P"
-            st["wide"] += w > 1e-4
+            c, w, dt = _timed(st, lambda: certify.certified_delta(a, eps))
             ok = max(c.lower, d_lo) <= min(c.upper, d_hi) * (1 + 1e-12)
             st["bad"] += not ok
             line += (f" | delta({eps:g}) [{c.lower:.9g}, {c.upper:.9g}] w={w:.2e} {dt:.2f}s {_src(c)}"

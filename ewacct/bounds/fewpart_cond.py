@@ -859,10 +859,16 @@ def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: f
     q, sigma, T = g[0]
     if T < 2:
         return None
+    return _under_deadline(time_budget, lambda t0: _bracket(list(groups), q, sigma, T, delta, estimate, t0))
+
+
+def _under_deadline(time_budget: float | None, run):
+    """``run(t0)`` under the module's deadline (t0 + time_budget, default fc.TIME_BUDGET), reset afterwards; None
+    where it declines (a term too large, a floating-point failure, or past the deadline: fc._TooBig)."""
     t0 = budget.clock()
     fc._deadline[0] = t0 + (fc.TIME_BUDGET if time_budget is None else time_budget)
     try:
-        return _bracket(list(groups), q, sigma, T, delta, estimate, t0)
+        return run(t0)
     except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
         return None
     finally:
@@ -1061,14 +1067,8 @@ def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float
     q, sigma, T = g[0]
     if T < 2:
         return None
-    t0 = budget.clock()
-    fc._deadline[0] = t0 + (fc.TIME_BUDGET if time_budget is None else time_budget)
-    try:
-        return _delta_bracket(list(groups), q, sigma, T, float(eps), float(estimate), rel_width, t0)
-    except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
-        return None
-    finally:
-        fc._deadline[0] = math.inf
+    return _under_deadline(time_budget, lambda t0: _delta_bracket(list(groups), q, sigma, T, float(eps),
+                                                                  float(estimate), rel_width, t0))
 
 
 def _delta_bracket(groups, q, sigma, T, eps, d_est, rel_width, t0):
