@@ -165,8 +165,7 @@ def check_certify_options(value: Any) -> dict[str, Any]:
             raise InputError(f"certify_options: unknown key {_show(k)} (allowed: {', '.join(CERTIFY_OPTIONS)})")
         if v is None:
             continue
-        if k == "time_budget" and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) \
-                and v == math.inf:
+        if k == "time_budget" and isinstance(v, (float, np.floating)) and v == math.inf:
             out[k] = math.inf
             continue
         out[k] = check_positive(f"certify_options[{k!r}]", v)

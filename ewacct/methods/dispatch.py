@@ -217,7 +217,7 @@ class ExactDispatch:
             if b0 <= x:
                 return Row(0.0, "remove", True, {"note": f"delta(0) <= {b0:.3g} <= target ({src}): eps = 0",
                                                  "rel_error": 0.0}, "exact")
-            # one group at tiny q (fewpart_condexact.first: q <= 1e-5, q T <= 30): the conditioned expansion (~40 ms)
+            # one group at tiny q (where fewpart_condexact.first holds): the conditioned expansion (~40 ms)
             # before the stages; the contour spent the budget there and failed (benchmarks/trunc_d3_scan.py seed 14:
             # 5 flagged bounds at q T 0.6-3.6).  Where it declines, the chain runs as before
             cond = self._cond_epsilon(x) if skip_contour is None else None

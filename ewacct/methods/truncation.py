@@ -572,12 +572,13 @@ _ERRORS = (ContourError, FloatingPointError, OverflowError, ZeroDivisionError)
 FULL_BUDGET_FALLBACK = 0.25
 
 
-#: the reason a query in fewpart's corner skipped the full engine after the truncated composition failed
-#: (the engine's ``fewpart_next`` set by the dispatch).  Measured (REMOVE eps(delta), sum q n in (0.01, 0.5],
+#: the reason a query skipped the full engine after the truncated composition failed, the few-participation
+#: quadrature being next in the chain (the engine's ``fewpart_next`` set by the dispatch): in fewpart's corner and at
+#: tiny q its first try, elsewhere its second try after a short first one (_route).  Measured in the corner (REMOVE eps(delta), sum q n in (0.01, 0.5],
 #: sigma 0.3-4, q 1e-5..0.05, delta 1e-5..1e-12, 230 queries): the truncated composition failed on 81, the
 #: full engine after it then settled 2 (9 ms each) and failed on 79 after 0.4-157 ms (median ~25 ms), while
 #: the few-participation quadrature answers those in 10-60 ms
-FULL_AFTER_TRUNC_NOTE = "full composition skipped (few participations or tiny q: the few-participation quadrature is next)"
+FULL_AFTER_TRUNC_NOTE = "full composition skipped (the few-participation quadrature is next)"
 #: ... and there the truncated composition gets this much CPU (seconds) instead of ExactDirection.TIME_BUDGET:
 #: on the same 230 queries it answered 103 in at most 36 ms (p90 6 ms) and failed on 81 after a median
 #: 13 ms, p90 114 ms, up to 830 ms (sigma 0.5, q 1e-5, T 30000, delta 1e-10: 784 ms, where the quadrature
