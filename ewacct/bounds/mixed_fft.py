@@ -400,7 +400,11 @@ class _MixLaw(fc._Law):
         bases = []
         lms = []
         for st in steps:  # the tilted step vectors first (their normalisers give LS), as fewpart_cert._Law
-            base, k, extra, rel = fc._tilted_step(st, upper, theta, h, total_top)
+            # (entries below e^-650 of the step's largest tilted one go to the infinite state only where they can
+            # reach a sum above e_min: g + the other steps' tops <= e_min <= eps leaves the payoff 0 (docs F8);
+            # _tilted_step's test is against 0, so its total_top is passed less e_min.  Laplace(6.588) x 2 +
+            # PSG(3.441, 0.00688) at eps 0.3076: ADD's tilt 3517 sent 0.91 of its upper law there)
+            base, k, extra, rel = fc._tilted_step(st, upper, theta, h, total_top - e_min)
             self.extra += extra
             self.rel += rel
             bases.append(base)
