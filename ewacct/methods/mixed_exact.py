@@ -61,6 +61,10 @@ MAX_ATOMS_CHEAP = 50_000
 MAX_ATOMS_RR_ONLY = 1_000_000
 #: whether the whole-composition contour (LatticeContour) is offered (benchmarks compare with it off)
 CONTOUR = True
+#: with a subsampled-Gaussian rest (no Laplace), the contour goes before the conditioned sum above this many
+#: lattice points (benchmarks/flag_s16_mixes.py seed 1: at 3 points the sum took 0.01-0.03 s where the contour
+#: took 0.06-0.36 s; from ~50 points the contour was 1.2-3x faster)
+CONTOUR_FIRST_ATOMS = 32
 _EPS = 2.220446049250313e-16
 #: log 2^-1075: a delta proven below it rounds to 0.0
 _LOG_BELOW_DOUBLE = -1075.0 * math.log(2.0)
@@ -337,9 +341,12 @@ class LatticeMix:
         self._memo: dict[tuple[float, str], tuple[float, float]] = {}
         top = math.fsum(e0 * n for e0, n in self.rr) if self.vals is None else float(self.vals[0])
         self.sup = {d: top + (loss_sup(self.rest, d) if self.rest else 0.0) for d in DIRECTIONS}
-        #: the contour goes first where the conditioned sum costs an exact evaluation of the rest per lattice
-        #: point (a rest with subsampled Gaussians or Laplace steps), or cannot run at all
-        self.contour_first = self.contours is not None and (self.vals is None or atom_limit(self.rest)[0] == MAX_ATOMS)
+        #: the contour goes first where the conditioned sum cannot run, or costs an exact evaluation of the rest
+        #: per lattice point (a rest with subsampled Gaussians or Laplace steps) and has Laplace steps (a contour per
+        #: point) or more than CONTOUR_FIRST_ATOMS points
+        self.contour_first = self.contours is not None and (self.vals is None or (
+            atom_limit(self.rest)[0] == MAX_ATOMS
+            and (any(_is_laplace(m) for m, _ in self.rest) or self.vals.size > CONTOUR_FIRST_ATOMS)))
 
     @property
     def symmetric(self) -> bool:
