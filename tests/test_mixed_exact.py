@@ -184,9 +184,11 @@ def test_rr_mixes_inside_the_pld_bracket(groups):
 
 
 def test_too_many_lattice_points_give_a_flagged_bound_above_the_truth():
-    # 151 x 134 = 20234 lattice points with a contour rest: beyond MAX_ATOMS, so the flagged proven upper
-    # bound, never a silent number: at least the PLD optimistic end, its proven lower end at most the pessimistic one
-    g = [(RandomizedResponse(0.1), 150), (RandomizedResponse(0.07), 133), (PoissonSubsampledGaussian(1.0, 0.01), 20)]
+    # 151 x 134 = 20234 lattice points with a Laplace rest: beyond MAX_ATOMS, and no Gaussian-type factor for the
+    # whole-composition contour (mixed_exact.contour_applies), so the flagged proven upper bound, never a silent
+    # number: at least the PLD optimistic end, its proven lower end at most the pessimistic one (with a subsampled
+    # Gaussian rest the contour answers it exactly: tests/test_flag_s16_mixed.py)
+    g = [(RandomizedResponse(0.1), 150), (RandomizedResponse(0.07), 133), (Laplace(2.0), 20)]
     r = _rows(g, "delta", 2.0)
     assert r.method == "chernoff-bound" and not r.valid and "lattice points" in r.diagnostics["error"]
     assert "mixed with other mechanisms" in r.diagnostics["note"]
