@@ -526,6 +526,86 @@ def _next_size(size: int, mag: np.ndarray, u: np.ndarray, tail_target: float, ca
     return min(grow, max(16, int(1.25 * max(rem, 0.0)) + 8))
 
 
+@njit(cache=True)
+def _chunk_terms(kz: np.ndarray, ek: np.ndarray, u: np.ndarray, c: float, eps: float, lh: float):
+    """(mag, lc) of a chunk of build_contour (one compiled pass instead of ~10 numpy calls): mag_n = Re K_n
+    - c eps - log|z_n (z_n + 1)| at z_n = c + i u_n, the log size of each term (up to the factor h/pi), and
+    lc = lh + log sum_n e^{mag_n} ek_n (lh = log(h/pi)): the log of the kernel's error share of the chunk,
+    nan where a term's log error is nan (as numpy's logaddexp.reduce)."""
+    n = kz.shape[0]
+    mag = np.empty(n)
+    ce = c * eps
+    c2 = c * c
+    c12 = (c + 1.0) * (c + 1.0)
+    mx = -np.inf
+    for i in range(n):
+        u2 = u[i] * u[i]
+        mag[i] = kz[i].real - ce - 0.5 * (math.log(c2 + u2) + math.log(c12 + u2))
+        v = mag[i] + math.log(ek[i])
+        if math.isnan(v):
+            return mag, math.nan
+        if v > mx:
+            mx = v
+    if not math.isfinite(mx):
+        return mag, mx + lh
+    acc = 0.0
+    for i in range(n):
+        acc += math.exp(mag[i] + math.log(ek[i]) - mx)
+    return mag, mx + math.log(acc) + lh
+
+
+@njit(cache=True)
+def _chunk_next(mag: np.ndarray, u: np.ndarray, ek: np.ndarray, size: int, tail_target: float, cap: int,
+                factor: float):
+    """The bookkeeping of build_contour after a chunk (compiled): (next chunk's size as :func:`_next_size`,
+    max log ek over the last 8 nodes, max mag over them, the tail value max(mag + log(u / pi)) there, and
+    whether mag rose by less than 1 between each two of them); nan propagates as in numpy."""
+    n = mag.shape[0]
+    r = -np.inf
+    mm = -np.inf
+    tail = -np.inf
+    calm = True
+    for i in range(n - 8, n):
+        le = math.log(ek[i])
+        if math.isnan(le) or math.isnan(r):
+            r = math.nan
+        elif le > r:
+            r = le
+        if math.isnan(mag[i]) or math.isnan(mm):
+            mm = math.nan
+        elif mag[i] > mm:
+            mm = mag[i]
+        tv = mag[i] + math.log(u[i] / math.pi)
+        if math.isnan(tv) or math.isnan(tail):
+            tail = math.nan
+        elif tv > tail:
+            tail = tv
+        if i > n - 8 and not (mag[i] - mag[i - 1] < 1.0):
+            calm = False
+    # _next_size
+    grow = min(int(size * factor), cap)
+    nxt = grow
+    k = min(n, 24)
+    if k >= 8 and u[n - k] > 0.0:
+        tv_last = mag[n - 1] + math.log(u[n - 1] / math.pi)
+        slope = (tv_last - (mag[n - k] + math.log(u[n - k] / math.pi))) / (k - 1)
+        if slope < 0.0 and math.isfinite(slope):
+            rem = (tail - tail_target) / -slope
+            if math.isfinite(rem) and rem < 1e9:
+                nxt = min(grow, max(16, int(1.25 * max(rem, 0.0)) + 8))
+    return nxt, r, mm, tail, calm
+
+
+def _logaddexp(a: float, b: float) -> float:
+    """np.logaddexp for two floats (plain Python: a scalar numpy ufunc call costs ~1 us)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    hi, lo = (a, b) if a >= b else (b, a)
+    if lo == -math.inf or hi == math.inf:
+        return hi
+    return hi + math.log1p(math.exp(lo - hi))
+
+
 #: chunks of build_contour beyond its first with at least INTERP_MIN nodes take K from an interpolant of
 #: exp(K / N) of degree INTERP_DEG in u (Chebyshev points, :func:`_interp_chunk`)
 INTERP_MIN = 48
@@ -659,46 +739,13 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
     lh = math.log(h / math.pi)
     lkern = -math.inf
     trap_l = TRAP_L_FULL
+    if kfn is not None:
+        return _build_err(K, kfn, eps, c, h, target, lchunk, lh, alias_s)
     while True:
         z = c + 1j * h * np.arange(total, total + size)
         lz = np.log(np.abs(z * (z + 1.0)))
-        nxt = -1
-        if kfn is None:
-            kz = K.complex_fn(z)
-            mag = kz.real - c * eps - lz
-        else:
-            ip = None
-            if K.interp_n > 0.0 and total > 0 and size >= INTERP_MIN:
-                ip = _interp_split(kfn, c, z.imag, trap_l, K.interp_n)
-            kz, ek = ip if ip is not None else kfn(z, trap_l)
-            mag = kz.real - c * eps - lz
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lc = float(np.logaddexp.reduce(mag + np.log(ek))) + lh
-            if ip is not None and not lc <= lchunk + 1.0:
-                # the interpolant over its share: every node from the kernel
-                kz, ek = kfn(z, trap_l)
-                mag = kz.real - c * eps - lz
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    lc = float(np.logaddexp.reduce(mag + np.log(ek))) + lh
-            if not lc <= lchunk + 1.0 and trap_l < TRAP_L_FULL:
-                # over its share (a rise of the terms, or a poor guess): again at the accuracy it needs
-                trap_l = min(TRAP_L_FULL, trap_l + (lc - lchunk if math.isfinite(lc) else TRAP_L_FULL) + 2.0)
-                kz, ek = kfn(z, trap_l)
-                mag = kz.real - c * eps - lz
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    lc = float(np.logaddexp.reduce(mag + np.log(ek))) + lh
-            lkern = float(np.logaddexp(lkern, lc)) if not math.isnan(lc) else math.inf
-            # the next chunk: ek ~ e^{ALIAS_MARGIN - trap_l} R (R = n sum|terms| / |G|, read off the last
-            # nodes); allowed per node: e^{lchunk - mag - lh} / size; the terms may rise by e^1
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = float(np.max(np.log(ek[-8:]))) + trap_l
-                m_next = float(np.max(mag[-8:])) + 1.0
-            # an interpolated chunk costs INTERP_DEG + 3 kernel values whatever its size: the next may be
-            # twice as long (up to INTERP_CHUNK_MAX; _interp_split halves one it cannot represent)
-            nxt = (_next_size(size, mag, z.imag, target - 2.3, INTERP_CHUNK_MAX, 2.0) if ip is not None
-                   else _next_size(size, mag, z.imag, target - 2.3))
-            want = r - (lchunk - m_next - lh - math.log(nxt))
-            trap_l = min(TRAP_L_FULL, max(TRAP_L_FLOOR, want)) if math.isfinite(want) else TRAP_L_FULL
+        kz = K.complex_fn(z)
+        mag = kz.real - c * eps - lz
         chunks.append(kz)
         total += size
         # tail test on the last nodes: |term| * u / pi <= budget (a 1/u^2 envelope beyond)
@@ -708,12 +755,66 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
         if total >= K.max_nodes:
             raise ContourError(
                 f"contour quadrature did not converge within {K.max_nodes} nodes (c={c:.4g}, h={h:.4g})")
-        if kfn is None and budget.clock() > deadline:  # CPU time, as ewacct.methods.exact.clock
+        if budget.clock() > deadline:  # CPU time, as ewacct.methods.exact.clock
             # (a K with complex_err_fn checks the query's deadline itself, in every evaluation)
             raise ContourError(f"contour quadrature ran out of time after {total} nodes (c={c:.4g}, h={h:.4g})")
-        size = nxt if nxt > 0 else _next_size(size, mag, z.imag, target - 2.3)
+        size = _next_size(size, mag, z.imag, target - 2.3)
     return Contour(c=c, h=h, logk=np.concatenate(chunks), alias_s=list(alias_s), lkern0=lkern + c * eps,
                    loss_inf=K.loss_inf, mgf_minus1=K.mgf_minus1)
+
+
+def _build_err(K: LogMgf, kfn, eps: float, c: float, h: float, target: float, lchunk: float, lh: float,
+               alias_s: list[tuple[float, float]]) -> Contour:
+    """build_contour's march where K gives its own error estimate (``K.complex_err_fn``): each chunk's kernel
+    accuracy set from the previous chunk's terms (the first at the kernel's full accuracy), checked after the
+    evaluation (re-evaluated when over its share), far chunks interpolated (:func:`_interp_split`); the
+    per-chunk arithmetic in two compiled passes (:func:`_chunk_terms`, :func:`_chunk_next`)."""
+    chunks: list[np.ndarray] = []
+    total = 0
+    size = 16
+    lkern = -math.inf
+    trap_l = TRAP_L_FULL
+    tail_target = target - 2.3
+    ce = c * eps
+    while True:
+        u = h * np.arange(total, total + size, dtype=np.float64)
+        z = c + 1j * u
+        ip = None
+        if K.interp_n > 0.0 and total > 0 and size >= INTERP_MIN:
+            ip = _interp_split(kfn, c, u, trap_l, K.interp_n)
+        kz, ek = ip if ip is not None else kfn(z, trap_l)
+        mag, lc = _chunk_terms(kz, ek, u, c, eps, lh)
+        if ip is not None and not lc <= lchunk + 1.0:
+            # the interpolant over its share: every node from the kernel
+            kz, ek = kfn(z, trap_l)
+            mag, lc = _chunk_terms(kz, ek, u, c, eps, lh)
+        if not lc <= lchunk + 1.0 and trap_l < TRAP_L_FULL:
+            # over its share (a rise of the terms, or a poor guess): again at the accuracy it needs
+            trap_l = min(TRAP_L_FULL, trap_l + (lc - lchunk if math.isfinite(lc) else TRAP_L_FULL) + 2.0)
+            kz, ek = kfn(z, trap_l)
+            mag, lc = _chunk_terms(kz, ek, u, c, eps, lh)
+        lkern = _logaddexp(lkern, lc) if not math.isnan(lc) else math.inf
+        # the next chunk: ek ~ e^{ALIAS_MARGIN - trap_l} R (R = n sum|terms| / |G|, read off the last
+        # nodes); allowed per node: e^{lchunk - mag - lh} / size; the terms may rise by e^1.  An interpolated
+        # chunk costs INTERP_DEG + 3 kernel values whatever its size: the next may be twice as long (up to
+        # INTERP_CHUNK_MAX; _interp_split halves one it cannot represent)
+        nxt, r, m_next, tail, calm = (_chunk_next(mag, u, ek, size, tail_target, INTERP_CHUNK_MAX, 2.0)
+                                      if ip is not None else _chunk_next(mag, u, ek, size, tail_target, CHUNK_MAX, 1.5))
+        r += trap_l
+        m_next += 1.0
+        want = r - (lchunk - m_next - lh - math.log(nxt))
+        trap_l = min(TRAP_L_FULL, max(TRAP_L_FLOOR, want)) if math.isfinite(want) else TRAP_L_FULL
+        chunks.append(kz)
+        total += size
+        # tail test on the last nodes: |term| * u / pi <= budget (a 1/u^2 envelope beyond)
+        if tail <= tail_target and calm:
+            break
+        if total >= K.max_nodes:
+            raise ContourError(
+                f"contour quadrature did not converge within {K.max_nodes} nodes (c={c:.4g}, h={h:.4g})")
+        size = nxt
+    return Contour(c=c, h=h, logk=np.concatenate(chunks) if len(chunks) > 1 else chunks[0], alias_s=list(alias_s),
+                   lkern0=lkern + ce, loss_inf=K.loss_inf, mgf_minus1=K.mgf_minus1)
 
 
 def log_delta_on(ct: Contour, eps: float) -> tuple[float, float, float, float]:

@@ -21,9 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .contour import (Contour, ContourError, LogMgf, build_contour, choose_abscissa, log_delta_on, psi_grid, saddle,
-                      saddle_estimate)
-from .._kernels.mgf import TRAP_L
+from .contour import (MAX_NODES, Contour, ContourError, LogMgf, build_contour, choose_abscissa, log_delta_on,
+                      psi_grid, saddle, saddle_estimate)
+from .._kernels.mgf import TRAP_L, sg_composition_complex_err, sg_composition_real
+from ..mechanisms import PoissonSubsampledGaussian
 from . import budget
 
 DIRECTIONS = ("remove", "add")
@@ -95,14 +96,13 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     nodes for the whole history (``ewacct._kernels.mgf``: ``sg_composition_complex`` on the contour,
     ``sg_composition_real`` for K, K', K'' on the real axis); the others through their mechanism.
     """
-    from ..mechanisms import PoissonSubsampledGaussian
-    from .._kernels.mgf import sg_composition_complex_err, sg_composition_real
-
     groups = list(groups)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    fast = [(m, n) for m, n in groups if isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0]
-    slow = [(m, n) for m, n in groups if not (isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0)]
+    fast = []
+    slow = []
+    for m, n in groups:
+        (fast if isinstance(m, PoissonSubsampledGaussian) and m.sampling_probability < 1.0 else slow).append((m, n))
     qs = np.array([m.sampling_probability for m, _ in fast], dtype=np.float64)
     mus = np.array([m.mu for m, _ in fast], dtype=np.float64)
     ns = np.array([float(n) for _, n in fast], dtype=np.float64)
@@ -161,12 +161,13 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
         # the query's deadline (as in complex_err_fn): the saddle search's real kernel, 50-250 ms a call
         # where w mu >> 1 (sigma 681.6, q 1.91e-6, T 96, eps 1e-3: 99 calls, 5 s without this check)
         check_deadline()
-        out = np.zeros(3)
         if fast:
             sg_composition_real(qs, mus, ns, w_sign * t + w_shift, buf)
-            out[0] = buf[0]
-            out[1] = w_sign * buf[1]
-            out[2] = buf[2]
+            out = buf.copy()
+            if w_sign < 0.0:
+                out[1] = -out[1]  # d/dt of log G(-t)
+        else:
+            out = np.zeros(3)
         if slow:
             out[0] += slow_value(t)
             if cumulant_ok:
@@ -185,13 +186,13 @@ def composition_log_mgf(groups: Sequence[tuple[Any, int]], direction: str) -> Lo
     def real_fn(t: float, nmax: int) -> np.ndarray:
         if nmax > 2:
             raise ValueError("the exact engine's real log-MGF gives K, K' and K'' only")
-        return k012(float(t))[: max(nmax, 0) + 1].copy()
+        k = k012(float(t))
+        return k.copy() if nmax == 2 else k[: max(nmax, 0) + 1].copy()
 
     sup = 0.0
     for m, n in groups:
         s = m.loss_sup(direction)
         sup = math.inf if not math.isfinite(s) else sup + n * s
-    from .contour import MAX_NODES
 
     budget = max(600, MAX_NODES // max(1, sum(1 for m, _ in groups if getattr(m, "sampling_probability", 1.0) < 1.0)))
     # the u-decay of the contour's terms can be far slower than the Gaussian model of choose_abscissa only
@@ -235,6 +236,9 @@ class ExactDirection:
         #: whether the last contour _contour_for returned is the one it would return again for the same
         #: (eps, log_delta) (see _epsilon's fixed-point exit)
         self._repeat_same = False
+        #: (log_target, saddle_curve_start's answer) of the last _initial: the routing of
+        #: methods/truncation.py asks it before the query does (the same Newton iteration twice)
+        self._init_memo: tuple[float, tuple[float, float, float]] | None = None
 
     # -- contours
     def _contour_for(self, eps: float, log_delta: float, deadline: float) -> Contour:
@@ -408,7 +412,12 @@ class ExactDirection:
     def _initial(self, log_target: float) -> tuple[float, float]:
         """(c, eps) where the leading saddle-point approximation of log delta equals log_target
         (:func:`saddle_curve_start`; its abscissa becomes the saddle search's hint)."""
-        c, e, g = saddle_curve_start(self.K, log_target)
+        memo = self._init_memo
+        if memo is not None and memo[0] == log_target:
+            c, e, g = memo[1]
+        else:
+            c, e, g = saddle_curve_start(self.K, log_target)
+            self._init_memo = (log_target, (c, e, g))
         if abs(g) < 1.0:
             self._c_hint = c
         return c, (e if abs(g) < 1.0 else math.nan)
@@ -612,6 +621,7 @@ class ExactMethod:
             d._contours.clear()
             d._c_hint = None
             d._last_build = None
+            d._init_memo = None
         # the truncated REMOVE / wide ADD directions of methods/truncation.py (rebuilt on demand)
         self.__dict__.pop("_trunc_remove", None)
         self.__dict__.pop("_wide_add", None)
