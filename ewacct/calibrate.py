@@ -40,6 +40,17 @@ Where the certificates are wide near the exact sigma the returned sigma can sit 
 ``details["certificate_note"]`` and a UserWarning say by how much and why.  No pass within ``CERT_MAX_EVALS``
 certificates raises :class:`CertificationError` (a ValueError).  ``calibrate_steps(guarantee="certified")``
 descends the same way from the exact engine's step count.
+
+Session 16: with few participations (one group, T >= 3, q T <= CERT_COND_FIRST_QT) the rungs are first certified by
+the conditioned body / tail bracket of bounds/fewpart_cond.py alone (a proof on its own; the API's certificate runs
+the contour first, 0.3-1 s there, then the same bracket), under CERT_COND_FIRST_BUDGET; where it declines or comes
+back wide the API's certificate answers as before.  Where the API's first certificate is the Chernoff bound alone
+(its narrowing sources ran past their budgets: breaker H15 F1, PSG(0.3055, 1.42e-3) x 229 at delta 3.21e-6, ended
+1.0735x the exact sigma on the Chernoff ladder), the same bracket certifies the rungs (under CERT_COND_BUDGET, on a
+grid for CERT_COND_WIDTH where it takes a width): 1.0001-1.0004x there.  The answer's EpsilonResult then carries that
+bracket (``details["certificate"]["certificate_source"]`` says so) and the engine's estimate at the returned sigma.
+``certify_options`` (``time_budget``) sets the budget of the API's certificate the ladder asks (ewacct_torch passes
+its accountant's, so that the accountant's later query at the returned sigma is the memoised certificate).
 """
 
 from __future__ import annotations
@@ -103,7 +114,8 @@ def _eps(sigma: float, q: float, steps: int, delta: float, method: str, *, fallb
 
 
 def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_probability: float, steps: int,
-                    method: str | None = None, guarantee: str = "estimate", rtol: float = 1e-6) -> CalibrationResult:
+                    method: str | None = None, guarantee: str = "estimate", rtol: float = 1e-6,
+                    certify_options: dict[str, Any] | None = None) -> CalibrationResult:
     """Smallest noise multiplier with eps(target_delta) <= target_epsilon for DP-SGD.
 
     Args:
@@ -118,6 +130,10 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
             ``details["certificate_note"]`` with a UserWarning says why where it ends more than 1 % above
             the exact sigma).
         rtol: relative tolerance on sigma for the estimate search.
+        certify_options: with ``guarantee="certified"``, the options of the API's certificate the search asks
+            (those of ``get_epsilon(delta, certify=True, certify_options=...)``; only ``time_budget`` changes it):
+            the returned sigma then meets the target by the certificate that query returns (memoised: asking it
+            again for the returned sigma costs a look-up).  ewacct_torch passes its accountant's budget.
 
     Returns:
         CalibrationResult with the sigma and the EpsilonResult at that sigma.
@@ -137,6 +153,7 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
     rtol = V.check_positive("rtol", rtol, upper=0.1)
     if rtol < 1e-12:
         raise V.InputError(f"rtol must be in [1e-12, 0.1], got {rtol!r}")
+    api_budget = V.check_certify_options(certify_options).get("time_budget")
     m = Accountant(method=method).method
     t0 = time.perf_counter()
     from .methods.budget import clock
@@ -250,7 +267,8 @@ def calibrate_noise(*, target_epsilon: float, target_delta: float, sampling_prob
             if found is not None:
                 s0 = found[0]
                 n_eval += found[1]
-        s, res, k, info = _certified_search(s0, q, steps, target_delta, target_epsilon, m, started=started)
+        s, res, k, info = _certified_search(s0, q, steps, target_delta, target_epsilon, m, started=started,
+                                            api_budget=api_budget)
         n_eval += k
         details["certified_sigma"] = s
         details["certificate"] = info
@@ -993,7 +1011,8 @@ class _Certifier:
 
 
 def _certified_search(s0: float, q: float, steps: int, delta: float, target: float, method: str,
-                      started: float | None = None) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
+                      started: float | None = None, api_budget: float | None = None
+                      ) -> tuple[float, EpsilonResult, int, dict[str, Any]]:
     """The smallest sigma (to ~2 w relative, w the certificate's relative width, where it is narrow) whose
     certified upper eps(delta) is <= target, every certificate the API's own
     (:func:`ewacct.bounds.certify.certified_epsilon` without a time budget: what
@@ -1035,7 +1054,9 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
 
     certifier = _Certifier()
     quick = [False]  # the later rungs take the quick certificate (see below)
-    budgets: dict[float, float | None] = {}
+    cond_mode: list[Any] = [False]  # the rungs take the conditioned bracket (its CPU budget; see below)
+    cond_first = [False]  # ... tried before the API's certificate (not after a Chernoff-only one)
+    budgets: dict[float, Any] = {}
 
     def cert(x: float):
         from .bounds.certify import certified_epsilon
@@ -1043,13 +1064,25 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
         s = sig(x)
         acc = Accountant(method=method).compose(PoissonSubsampledGaussian(s, q), steps)
         t = clock()
-        if quick[0]:
+        c = None
+        if cond_mode[0]:
+            c, used = _cond_certificate(s, q, steps, delta, target, cond_mode[0]), _COND_RUNG
+            if c is not None and cond_first[0] and _is_wide(c):
+                # tried first and wide (its grid did not reach the width here: 1 % at sigma 0.5276, q 2.88e-5, T 562,
+                # where the ladder then ended 1.0013x the exact sigma): the API's certificate answers instead
+                c = None
+            if c is None:
+                cond_mode[0] = False  # (declined: the API's or the quick certificates take over, as before)
+        if c is not None:
+            pass
+        elif quick[0]:
             c, used = certifier(acc, delta)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                # no time_budget: the API's certificate (and its memo entry, which the confirmation reuses)
-                c, used = certified_epsilon(acc, delta), None
+                # the API's certificate at the caller's budget (None: the default; its memo entry is what the
+                # confirmation, and a later get_epsilon(delta, certify=True, certify_options=...), reuses)
+                c, used = certified_epsilon(acc, delta, time_budget=api_budget), None
         spent[0] += clock() - t
         tried.append((s, c))
         if c.upper <= target:
@@ -1068,7 +1101,13 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
 
     first = CERT_TOL if q * steps <= FEWPART_QN else CERT_TIGHT_SLACK
     x1 = min(x0 + math.log1p(first), math.log(SIGMA_MAX))
+    if api_budget is None and q * steps <= CERT_COND_FIRST_QT and _cond_applies(q, steps):
+        # few participations: the conditioned bracket first, under CERT_COND_FIRST_BUDGET (0.03-0.2 s where the API's
+        # certificate took 0.25-2.3 s: the contour 0.3-1 s, then the same bracket; where it declines the API's
+        # certificate follows, as before)
+        cond_mode[0], cond_first[0] = CERT_COND_FIRST_BUDGET, True
     c1 = cert(x1)
+    cond_first[0] = False
     info: dict[str, Any] = {"exact_sigma": s0, "first_sigma": sig(x1), "first_certificate": [c1.lower, c1.upper],
                             "first_source": c1.source}
     why1 = _why_not_contour(c1)
@@ -1101,8 +1140,31 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
     else:
         x_fail, y_fail = x1, y(c1)
         x_max = math.log(SIGMA_MAX)
-        wide = _is_wide(c1) and not _is_chernoff_only(c1)  # (the Chernoff route below needs no elasticity)
-        el = _elasticity(s0, q, steps, delta, target) if wide else 1.0
+        if _is_chernoff_only(c1) and _cond_applies(q, steps) and len(tried) < CERT_MAX_EVALS:
+            # the API's certificate is the Chernoff bound alone (its contour refused or ran out of budget, and the
+            # conditioned bracket on issue 9's fine grid ran past its budget: breaker F1, PSG(0.3055, 1.42e-3) x 229,
+            # where the Chernoff ladder then ended 1.07x the exact sigma): the rungs take the same conditioned
+            # bracket on a grid for CERT_COND_WIDTH (a proof on its own), first where that width passes: 1.25
+            # CERT_COND_WIDTH / E above the exact sigma (E the exact engine's elasticity), else the ladder continues
+            el_c = _elasticity(s0, q, steps, delta, target)
+            xr = min(x0 + math.log1p(max(first, CERT_STEP_MARGIN * CERT_COND_WIDTH / el_c)), x_max)
+            t_c = clock()
+            cc = _cond_certificate(sig(xr), q, steps, delta, target, CERT_COND_BUDGET)
+            spent[0] += clock() - t_c
+            if cc is not None:
+                cond_mode[0] = CERT_COND_BUDGET
+                tried.append((sig(xr), cc))
+                info["conditioned_rungs"] = (f"the rungs after the first are certified by the {_cond_source()} (the API's "
+                                             "certificate at the first was the Chernoff bound alone)")
+                if cc.upper <= target:
+                    x_pass = xr
+                    passes[xr], budgets[xr] = cc, _COND_RUNG
+                else:
+                    x_fail, y_fail = xr, y(cc)
+        # (the Chernoff route needs no elasticity; the conditioned rungs' brackets are ~CERT_COND_WIDTH wide: the
+        # elasticity sizes their step, 2 y_fail would overshoot by ~4x)
+        wide = (_is_wide(tried[-1][1]) or cond_mode[0]) and not _is_chernoff_only(tried[-1][1])
+        el = _elasticity(s0, q, steps, delta, target) if wide and x_pass is None else 1.0
         if wide:
             step = CERT_STEP_MARGIN * y_fail / el + 4.0 * 2.0 ** -52
         else:
@@ -1187,9 +1249,13 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
     info["ladder"] = [(s, c.upper) for s, c in tried]
     c_pass = passes[x_pass]
     s = sig(x_pass)
-    if budgets[x_pass] is None:
+    if budgets[x_pass] is _COND_RUNG:
+        res = _cond_result(s, q, steps, delta, method, c_pass)
+        info["certificate_source"] = "conditioned bracket on the calibration's grid (not the API's memo entry)"
+    elif budgets[x_pass] is None:
         # the API's answer at s (get_epsilon(delta, certify=True): the memoised certificate just checked)
-        res = _eps(s, q, steps, delta, method, fallback=True, certify=True)
+        res = _eps(s, q, steps, delta, method, fallback=True, certify=True,
+                   certify_options=None if api_budget is None else {"time_budget": api_budget})
         if not (res.upper is not None and res.upper <= target):
             raise CertificationError(
                 f"internal error: the certificate at sigma {s:.9g} changed between the search and the result "
@@ -1201,6 +1267,89 @@ def _certified_search(s0: float, q: float, steps: int, delta: float, target: flo
     info["certificate_cpu_s"] = spent[0]
     info["sigma_over_exact"] = s / s0
     return s, res, len(tried), info
+
+
+#: the conditioned bracket's relative eps width (the grid it plans) on the calibration's rungs, where
+#: bounds/fewpart_cond.epsilon_bracket takes a ``width`` (else its default, issue 9's 1e-4): the certified sigma then
+#: ends ~1.25 CERT_COND_WIDTH / E above the exact one at most (E = -d log eps / d log sigma, ~1-4 there)
+CERT_COND_WIDTH = 3e-4
+#: CPU seconds each conditioned rung may take after the API's certificate was the Chernoff bound alone (it declines
+#: past them; the quick certificates then take over, as before)
+CERT_COND_BUDGET = 3.0
+#: with q T at most this (and one group of T >= 3 steps) the rungs take the conditioned bracket first, each under
+#: CERT_COND_FIRST_BUDGET CPU seconds (where it declines, the API's certificate, as before); not where the caller set
+#: the API certificate's budget (certify_options: ewacct_torch, whose accountant reports that certificate)
+CERT_COND_FIRST_QT = 0.01
+CERT_COND_FIRST_BUDGET = 0.5
+#: marks a rung certified by :func:`_cond_certificate` (in place of a certificate budget)
+_COND_RUNG = object()
+
+
+def _cond_source() -> str:
+    from .bounds.certify import COND_SOURCE
+
+    return COND_SOURCE
+
+
+def _cond_applies(q: float, steps: int) -> bool:
+    """Whether the conditioned bracket (bounds/fewpart_cond.py) can serve the calibration's rungs: one Poisson-
+    subsampled Gaussian group of T >= 3 steps in the few-participation corner (q T <= certify.FEWPART_QN)."""
+    from .bounds.certify import FEWPART_QN
+
+    return q < 1.0 and steps >= 3 and q * steps <= FEWPART_QN
+
+
+def _takes_width() -> bool:
+    """Whether bounds/fewpart_cond.epsilon_bracket takes the grid's ``width``."""
+    import inspect
+
+    from .bounds import fewpart_cond
+
+    try:
+        return "width" in inspect.signature(fewpart_cond.epsilon_bracket).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _cond_certificate(sigma: float, q: float, steps: int, delta: float, target: float, cpu: float) -> Any:
+    """The conditioned body / tail bracket of eps(delta) (bounds/fewpart_cond.py: proven on its own, both
+    directions, docs/certified_fewpart.md C1-C14) on a grid for the relative width CERT_COND_WIDTH where it takes one,
+    centred on the target (any centre gives a valid bracket; the rungs sit within ~1e-3 of it), as a
+    certify.Certificate; None where it declines (its plan, its CPU budget ``cpu``) or fails."""
+    from .bounds import fewpart_cond
+    from .bounds.certify import Certificate
+    from .methods.budget import clock
+
+    t = clock()
+    kw = {"width": 0.8 * CERT_COND_WIDTH * target} if _takes_width() else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            br = fewpart_cond.epsilon_bracket([(PoissonSubsampledGaussian(sigma, q), steps)], delta, target,
+                                              time_budget=cpu, **kw)
+    except Exception:  # noqa: BLE001 - one source of the ladder: where it fails the others certify, as before
+        return None
+    if br is None or not (0.0 <= br[0] <= br[1]) or not math.isfinite(br[1]):
+        return None
+    return Certificate(float(br[0]), float(br[1]),
+                       f"{_cond_source()} (the certified calibration's rung"
+                       + (f", a grid for the relative width {CERT_COND_WIDTH:g})" if kw else ")"),
+                       None, clock() - t, {"conditioned": br[2]})
+
+
+def _cond_result(sigma: float, q: float, steps: int, delta: float, method: str, c: Any) -> EpsilonResult:
+    """The EpsilonResult at a rung the conditioned bracket certified: its bracket, and the engine's estimate (flagged,
+    valid=False, where that falls outside the bracket)."""
+    est = _eps(sigma, q, steps, delta, method, fallback=True)
+    e = float(est.estimate)
+    inside = c.lower <= e <= c.upper
+    diag = dict(est.diagnostics) if isinstance(est.diagnostics, dict) else {}
+    diag["certificate"] = c.analytic
+    if not inside:
+        diag["certificate_note"] = f"the estimate {e!r} lies outside the certified bracket [{c.lower!r}, {c.upper!r}]"
+    return EpsilonResult(value=c.upper, estimate=e, lower=c.lower, upper=c.upper, method=est.method,
+                         direction=est.direction, valid=bool(est.valid) and inside, certified_by=c.source,
+                         diagnostics=diag, delta=delta)
 
 
 def _elasticity(s0: float, q: float, steps: int, delta: float, target: float) -> float:
