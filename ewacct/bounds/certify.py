@@ -60,6 +60,9 @@ class Certificate:
 
 
 CONTOUR_SOURCE = "contour integral (rigorous enclosure)"
+#: the contour certifier's one-large-step path (methods/certified_onejump.py, docs/certified.md section 9)
+ONEJUMP_SOURCE = ("one-large-step conditioned bracket (closed-form large step, Taylor expansion over the other steps "
+                  "with proven remainder, Arb)")
 CLOSED_SOURCE = "exact closed form (Arb enclosure)"
 #: randomized response beyond closed_form.CERT_LATTICE_MAX runs: the closed form is not enclosed term by term there
 LATTICE_CHERNOFF_SOURCE = ("randomized response beyond 2e8 runs: Chernoff bound on the binomial tail (Arb), "
@@ -394,6 +397,8 @@ def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certifi
     lo, hi = cert.lower, cert.upper
     info: dict[str, Any] = {"contour": cert.info}
     source = CONTOUR_SOURCE
+    if isinstance(cert.info, dict) and "onejump" in cert.info:
+        source = ONEJUMP_SOURCE if not cert.info.get("intersected") else f"{ONEJUMP_SOURCE}, intersected with the {CONTOUR_SOURCE}"
     if hi > 0.0 and (hi - lo) > WIDE_CONTOUR * hi:
         from .proven import proven_delta_bracket, proven_epsilon_bracket
 
@@ -408,7 +413,7 @@ def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certifi
                                          f"[{plo!r}, {phi!r}] of the same {kind} are disjoint; please report")
             lo, hi = max(lo, plo), min(hi, phi)
             info["proven"] = pinfo
-            source = f"{CONTOUR_SOURCE}, intersected with the {PROVEN_SOURCE}"
+            source = f"{source}, intersected with the {PROVEN_SOURCE}"
     return Certificate(lo, hi, source, None, time.perf_counter() - t0, info)
 
 

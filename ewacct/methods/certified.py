@@ -1620,6 +1620,10 @@ class CertDirection:
 # ----------------------------------------------------------------------------- the truncated measure
 #: section 8 of docs/certified.md: tiny q, huge T.  The cut x_cut is the smallest (on a grid of CUT_DX)
 #: with n P(X > x_cut) <= CUT_TAIL delta (floats choose it; the bound added is the Arb one)
+#: the one-large-step enclosure of section 9 (certified_onejump), tried first for one tiny-q group, with at most
+#: ONEJUMP_SHARE of the budget
+ONEJUMP_PATH = True
+ONEJUMP_SHARE = 0.5
 CUT_PATH = True
 CUT_TAIL = 1e-5
 CUT_DX = 0.25
@@ -2488,11 +2492,24 @@ class ContourCertifier:
                                          f"[{b.lower!r}, {b.upper!r}] of the same eps are disjoint; please report")
             if (lo, hi) != (b.lower, b.upper):
                 b = Bracket(lo, hi, dict(b.info, intersected=True))
+                if "onejump" in k.info and "onejump" not in b.info:
+                    b.info["onejump"] = k.info["onejump"]  # (the one-large-step bracket is part of this one)
         self._kept = b
         return b
 
     def _epsilon_paths(self, delta: float, t0: float, deadline: float) -> Bracket:
         self._q_over = False
+        if ONEJUMP_PATH:
+            # one group, tiny q, huge T, delta carried by single large steps (docs/certified.md section 9): the
+            # composition conditioned on the number of steps beyond x_b, no contour; kept (and answering) where it
+            # is within SETTLE_RTOL, else the paths below run (their brackets intersected with it)
+            try:
+                odl = _now() + ONEJUMP_SHARE * getattr(self, "_budget", TIME_BUDGET)
+                ob = self._onejump_epsilon(delta, t0, min(deadline, odl))
+            except (CertError, ArithmeticError, ValueError, NotCertifiable):
+                ob = None
+            if ob is not None and ob.upper > 0.0 and ob.upper - ob.lower <= SETTLE_RTOL * ob.upper:
+                return ob
         if CUT_PATH and self._cut_candidate(delta):
             # tiny q, huge T (docs/certified.md section 8): the contour conditioned on no step beyond x_cut,
             # where the floats show it cancels CUT_GAIN nats less; kept (and answering) where it is within
@@ -2886,6 +2903,102 @@ class ContourCertifier:
                 return b
             hint = b.upper  # the other direction set the upper end: its eps is near there
         return None
+
+    def _onejump_epsilon(self, delta: float, t0: float, deadline: float) -> Bracket | None:
+        """eps(delta) from the one-large-step enclosure of docs/certified.md section 9 (REMOVE; ADD by its
+        Chernoff bound, or beyond its largest loss), None where the floats see no fit (certified_onejump.choose)
+        or ADD is not shown below delta.  Both ends verified: an upper end where REMOVE's upper bound is <= delta
+        and ADD's Chernoff bound is too, a lower end where REMOVE's lower bound is > delta."""
+        from . import certified_onejump as OJ
+
+        cdr = self.dirs["remove"]
+        if not OJ.candidate(cdr.sg, cdr.mu2):
+            return None
+        g = cdr.sg[0]
+        sig = [float(m.noise_multiplier) for m, _ in self.groups if float(getattr(m, "sampling_probability", 1.0)) < 1.0]
+        if len(sig) != 1:
+            return None
+        e0 = OJ.float_eps(g.q, g.mu, g.n, delta)
+        if e0 is None:
+            return None
+        got = OJ.choose(g.q, sig[0], g.n, delta, e0, deadline, _now)
+        if got is None:
+            return None
+        oj, lo0, hi0, info0 = got
+        lt = math.log(delta)
+
+        def lmid(e: float) -> float:
+            lo, hi, _ = oj.delta_bounds(e)
+            return math.log(0.5 * (lo + hi)) if lo + hi > 0.0 else -math.inf
+
+        # the point where the bracket's midpoint is delta: secant on log (a guide; both ends are verified)
+        ea, fa = e0, lmid(e0) - lt
+        eb = e0 * (1.0 + 1e-3)
+        fb = lmid(eb) - lt
+        for _ in range(8):
+            if not (math.isfinite(fa) and math.isfinite(fb)) or fb == fa:
+                return None
+            ec = eb - fb * (eb - ea) / (fb - fa)
+            if not ec > 0.0:
+                return None
+            ea, fa, eb = eb, fb, ec
+            fb = lmid(eb) - lt
+            if abs(fb) <= 1e-9 or abs(eb - ea) <= 1e-12 * eb:
+                break
+            if _now() > deadline:
+                raise CertError("one-jump path ran out of time")
+        es = eb
+        slope = abs((fb - fa) / (eb - ea)) if eb != ea else 0.0
+        lo_s, hi_s, info_s = oj.delta_bounds(es)
+        if not (slope > 0.0 and lo_s > 0.0):
+            return None
+        eta = max(0.5 * math.log(hi_s / lo_s) / slope, 1e-15 * es)
+        add_ok = [math.inf]
+        o_est = self._float_estimate("add", lt)
+        c_ref = o_est[1] if o_est is not None and o_est[1] > 0.0 and math.isfinite(o_est[1]) else 1.0
+
+        def upper_ok(e: float) -> bool:
+            _, hi, _ = oj.delta_bounds(e)
+            if hi > delta:
+                return False
+            if e >= add_ok[0]:
+                return True
+            if e >= self.exact.dirs["add"].K.loss_sup or self._chernoff_hi("add", e, c_ref, stop=lt) <= lt:
+                add_ok[0] = e
+                return True
+            raise CertError("one-jump path: ADD not shown below delta")
+
+        def lower_ok(e: float) -> bool:
+            return e <= 0.0 or oj.delta_bounds(e)[0] > delta
+
+        def end(ok, sign: float) -> float:
+            step, failed = 1.05 * eta, es
+            x = es + sign * step
+            for _ in range(40):
+                if ok(x):
+                    break
+                if _now() > deadline:
+                    raise CertError("one-jump path ran out of time")
+                failed, step = x, 2.0 * step
+                x = max(0.0, es + sign * step)
+            else:
+                raise CertError("one-jump path: no end found")
+            for _ in range(6):  # to ~1e-2 of the expected width
+                if abs(x - failed) <= 1e-2 * eta or _now() > deadline:
+                    break
+                mid = 0.5 * (x + failed)
+                if ok(mid):
+                    x = mid
+                else:
+                    failed = mid
+            return x
+
+        upper = end(upper_ok, 1.0)
+        lower = end(lower_ok, -1.0)
+        info = {"estimate": es, "direction": "remove", "other_direction": "skipped: its Chernoff bound is below the target",
+                "onejump": dict(info_s, x_b=oj.x_b, body_mean=oj.m, body_sd=oj.sd),
+                "seconds": time.perf_counter() - t0}
+        return self._keep(Bracket(lower, upper, info))
 
     def _cut_candidate(self, delta: float) -> bool:
         """The cheap filter before _cut_plan's floats: subsampled-Gaussian groups only (at most

@@ -1,0 +1,406 @@
+"""REMOVE's delta(eps) of one Poisson-subsampled Gaussian group where delta is carried by single large steps
+(tiny q, huge T): the composition conditioned on the number J of steps beyond a cut x_b, the J = 1 term as the
+one-step hockey stick in closed form averaged over the other steps' loss by a Taylor expansion with proven
+remainder (docs/certified.md section 9).  Everything is evaluated in Arb (python-flint) except the floats that
+choose x_b, the shells and the eps guess (any choice is valid; they decide the width only).
+
+Setting: P_1 = (1 - q) N(0, 1) + q N(mu, 1), Q = N(0, 1), l(x) = log(dP_1/dQ)(x) = log(1 - q + q e^{mu x - mu^2/2})
+(increasing), L = sum_{i <= n} l(X_i) with X_i iid P_1, delta(eps) = E[(1 - e^{eps - L})_+] (REMOVE).  With
+p = P_1(X > x_b), J = #{i: X_i > x_b}:
+
+    delta = D0 + D1 + D2,  D0 = E[.; J = 0] in [0, Chernoff],  D2 = E[.; J >= 2] in [0, C(n, 2) p^2],
+    D1 = E[.; J = 1] = int H(eps - y) dmu(y),  H(s) = n E_{P_1}[(1 - e^{s - l(X)})_+; X > x_b],
+
+mu the law of the other n - 1 steps' loss under nu^{(x) (n-1)}, nu = P_1 restricted to (-inf, x_b] (mass 1 - p).
+For s > l(x_b): H(s) = n [(1 - q - e^s) Phibar(x*) + q Phibar(x* - mu)], x* = l^{-1}(s) (e^{-l} dP_1 = dQ).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: the cut x_b is a multiple of this
+OJ_DX = 0.25
+#: Arb working precision (bits)
+OJ_PREC = 128
+#: lower end of the Arb integrals in x (the rest is bounded by its mass)
+OJ_XLO = -40.0
+#: Chernoff parameters tried for the body's tail mass and for D0 (any positive value is valid)
+OJ_THETAS = tuple(5.0 * 1.25 ** k for k in range(25))
+#: the largest q and mu where the path is tried (a filter: floats)
+OJ_Q_MAX = 1e-4
+OJ_MU_MAX = 4.0
+
+
+def _arb():
+    import flint
+
+    return flint
+
+
+class OneJump:
+    """The enclosure of docs/certified.md section 9 for one group (q, sigma, n) and one cut x_b."""
+
+    def __init__(self, q: float, sigma: float, n: int, x_b: float, prec: int = OJ_PREC) -> None:
+        fl = _arb()
+        self.fl = fl
+        self.prec = prec
+        arb = fl.arb
+        old = fl.ctx.prec
+        fl.ctx.prec = prec
+        try:
+            self.q = arb(q)
+            self.mu = 1 / arb(sigma)  # (the exact 1/sigma of the double sigma, as a ball)
+            self.n = int(n)
+            self.N = int(n) - 1
+            self.xb = arb(x_b)
+            self.x_b = float(x_b)
+            self.half = self.mu * self.mu / 2
+            self.s2p = (2 * arb.pi()).sqrt()
+            self.p = self._p1_tail(self.xb)
+            self.nu0 = 1 - self.p
+            self.lxb = self._l(self.xb)
+            self._moments()
+            self._gcut_memo: dict[float, Any] = {}
+        finally:
+            fl.ctx.prec = old
+
+    # ------------------------------------------------------------------ one step
+    def _phibar(self, x):
+        return (x / self.fl.arb(2).sqrt()).erfc() / 2
+
+    def _p1_tail(self, x):
+        """P_1(X > x) = (1 - q) Phibar(x) + q Phibar(x - mu)."""
+        return (1 - self.q) * self._phibar(x) + self.q * self._phibar(x - self.mu)
+
+    def _l(self, x):
+        return (1 - self.q + self.q * (self.mu * x - self.half).exp()).log()
+
+    def _integral(self, f, a: float, b: float):
+        """acb.integral of f over [a, b] (f returns acb; analytic flag honoured by its log)."""
+        fl = self.fl
+        v = fl.acb.integral(f, a, b, rel_tol=fl.arb(2) ** -64)
+        if not v.real.is_finite():
+            raise ArithmeticError("one-jump path: an Arb integral did not converge")
+        return v.real
+
+    def _moments(self) -> None:
+        """Per-step I_k = int_{-inf}^{x_b} (l - a)^k dP_1 (k = 1, 2, 4) about a float a, then the body's moments
+        about a float m (section 9: Minkowski for the central 4th moment, the iid identity for the sum's)."""
+        fl = self.fl
+        arb, acb = fl.arb, fl.acb
+        q, mu, half, s2p = acb(self.q), acb(self.mu), acb(self.half), acb(self.s2p)
+        # a float centre of one step's loss under nu (only a centre: every moment is taken about it exactly)
+        qf, muf = float(self.q.mid()), float(self.mu.mid())
+        xs = np.linspace(OJ_XLO, self.x_b, 8001)
+        v = muf * xs - 0.5 * muf * muf
+        lx = np.log1p(qf * np.expm1(v))
+        w = ((1 - qf) * np.exp(-0.5 * xs * xs) + qf * np.exp(-0.5 * (xs - muf) ** 2)) / math.sqrt(2 * math.pi)
+        af = float(np.sum(lx * w) / np.sum(w))
+        if not math.isfinite(af):
+            af = -qf
+        self.a = arb(af)
+        a = acb(af)
+
+        def integrand(k: int):
+            def F(x, analytic):
+                u = q * ((mu * x - half).exp() - 1)
+                lx_ = (1 + u).log(analytic=analytic)
+                dens = ((1 - q) * (-x * x / 2).exp() + q * (-(x - mu) * (x - mu) / 2).exp()) / s2p
+                return (lx_ - a) ** k * dens
+            return F
+
+        # x < OJ_XLO: l in (log(1 - q), l(OJ_XLO)], so |l - a| <= B there, and the mass is P_1(X < OJ_XLO)
+        xlo = arb(OJ_XLO)
+        B = max(abs(float((1 - self.q).log().lower()) - af), abs(float(self._l(xlo).upper()) - af)) * 1.01 + 1e-300
+        mass_lo = (1 - self.q) * self._phibar(-xlo) + self.q * self._phibar(-xlo + self.mu)  # P_1(X < OJ_XLO)
+        I = {}
+        for k in (1, 2, 4):
+            core = self._integral(integrand(k), OJ_XLO, self.x_b)
+            rad = arb(B) ** k * mass_lo
+            I[k] = core + arb(0, rad.upper())
+        nu0 = self.nu0
+        d1 = I[1] / nu0
+        m2 = I[2] / nu0
+        m4 = I[4] / nu0
+        c2 = m2 - d1 * d1
+        if c2.lower() < 0:  # (a variance: clipped below at 0)
+            c2 = arb(c2.upper() / 2, c2.upper() / 2)
+        c4 = (m4.root(4) + abs(d1)) ** 4  # Minkowski: upper bound on E(Y - EY)^4
+        N = arb(self.N)
+        ES = N * (self.a + d1)
+        VS = N * c2
+        E4 = N * c4 + 3 * N * (N - 1) * c2 * c2
+        self.m = float(ES.mid())
+        em = ES - arb(self.m)
+        self.mu0 = nu0 ** self.N
+        mu0 = self.mu0
+        self.mom1 = mu0 * em
+        self.mom2 = mu0 * (VS + em * em)
+        M4 = (E4.root(4) + abs(em)) ** 4
+        self.mom4 = mu0 * M4.upper()
+        self.mom3abs = mu0 * M4.upper() ** (arb(3) / 4)
+        self.sd = math.sqrt(max(float(VS.mid()), 0.0))
+
+    def log_gcut(self, a: float):
+        """log G_cut(a) = log int_{-inf}^{x_b} phi(x) (1 + u(x))^a dx (an Arb ball)."""
+        got = self._gcut_memo.get(a)
+        if got is not None:
+            return got
+        fl = self.fl
+        arb, acb = fl.arb, fl.acb
+        old = fl.ctx.prec
+        fl.ctx.prec = self.prec
+        try:
+            q, mu, half, s2p, aa = acb(self.q), acb(self.mu), acb(self.half), acb(self.s2p), acb(a)
+
+            def F(x, analytic):
+                u = q * ((mu * x - half).exp() - 1)
+                return (aa * (1 + u).log(analytic=analytic) - x * x / 2).exp() / s2p
+
+            core = self._integral(F, OJ_XLO, self.x_b)
+            # x < OJ_XLO: 1 - q <= 1 + u <= 1, so (1 + u)^a <= max(1, (1 - q)^a); mass Phi(OJ_XLO)
+            fac = arb(1) if a >= 0 else (1 - self.q) ** arb(a)
+            tail = fac * self._phibar(-arb(OJ_XLO))
+            g = core + arb(0, tail.upper())
+            if not (g.lower() > 0):
+                raise ArithmeticError("one-jump path: G_cut not enclosed")
+            v = g.log()
+        finally:
+            fl.ctx.prec = old
+        self._gcut_memo[a] = v
+        return v
+
+    # ------------------------------------------------------------------ the J = 1 term's H
+    def _H_series(self, s, length: int):
+        """Taylor coefficients of H at the ball s (arb_series; coefficient k encloses H^(k)(xi)/k! for every
+        xi in s).  Needs s > l(x_b) (then x* > x_b)."""
+        fl = self.fl
+        S = fl.arb_series([s, 1], prec=length)
+        q, mu = self.q, self.mu
+        es = S.exp()
+        xs = ((es - 1 + q) / q).log()
+        xs = (xs + self.half) / mu
+        sq2 = fl.arb(2).sqrt()
+        phib = (xs / sq2).erfc() / 2
+        phib2 = ((xs - mu) / sq2).erfc() / 2
+        H = ((1 - q) - es) * phib + q * phib2
+        return [H.coeffs()[k] * self.n if k < len(H.coeffs()) else fl.arb(0) for k in range(length)]
+
+    def _m3(self, lev: int, w: float, a: float, b: float):
+        """An upper bound on sup |H'''| over [a, b]: the largest over the cells [i w, (i + 1) w] (an absolute
+        lattice, so the cells are reused across eps) that cover it, one cell more each side (float rounding).
+        Each cell's bound is the third Taylor coefficient of H over the cell as a ball (times 3!)."""
+        fl = self.fl
+        arb = fl.arb
+        memo = self.__dict__.setdefault("_m3_memo", {})
+        i0, i1 = math.floor(a / w) - 1, math.floor(b / w) + 1
+        best = 0.0
+        for i in range(i0, i1 + 1):
+            key = (lev, i)
+            v = memo.get(key)
+            if v is None:
+                ball = arb((i + 0.5) * w, 0.5 * w * (1.0 + 1e-9))
+                if not ball.lower() > self.lxb.upper():
+                    raise ArithmeticError("one-jump path: a remainder cell reaches l(x_b)")
+                v = float((abs(self._H_series(ball, 4)[3]) * 6).upper())
+                if not math.isfinite(v):
+                    raise ArithmeticError("one-jump path: the third derivative of H not enclosed")
+                v = math.nextafter(v, math.inf)
+                memo[key] = v
+            best = max(best, v)
+        return arb(best)
+
+    def _pick(self, f) -> float:
+        """The t of OJ_THETAS with the least float value f(t, log G_cut) (a guide only)."""
+        from .certified import _log_g_cut_float
+
+        qf, muf = float(self.q.mid()), float(self.mu.mid())
+
+        def lg(a: float) -> float:
+            return _log_g_cut_float(qf, muf, a, self.x_b)
+
+        best, bt = math.inf, OJ_THETAS[0]
+        for t in OJ_THETAS:
+            try:
+                v = f(t, lg)
+            except (ValueError, OverflowError):
+                continue
+            if v < best:
+                best, bt = v, t
+        return bt
+
+    def delta_bounds(self, eps: float) -> tuple[float, float, dict]:
+        """(lower, upper) on REMOVE's delta(eps), rounded outward to doubles, and the error parts."""
+        fl = self.fl
+        arb = fl.arb
+        old = fl.ctx.prec
+        fl.ctx.prec = self.prec
+        try:
+            return self._delta_bounds(eps)
+        finally:
+            fl.ctx.prec = old
+
+    def _delta_bounds(self, eps: float):
+        fl = self.fl
+        arb = fl.arb
+        e = arb(eps)
+        s0 = e - arb(self.m)
+        # the Taylor radius: the ball [s0 - r, s0 + r] must stay above l(x_b) (where H is smooth)
+        gap = float((s0 - self.lxb).lower())
+        if not gap > 0.0:
+            raise ArithmeticError("one-jump path: eps too close to l(x_b)")
+        r = 0.75 * gap
+        c = self._H_series(s0, 3)
+        H0, H1, H2 = c[0], c[1], c[2] * 2  # H, H', H'' at s0
+        # g(y) = H(eps - y): g(m) = H0, g'(m) = -H1, g''(m) = H2
+        T2 = H0 * self.mu0 - H1 * self.mom1 + H2 * self.mom2 / 2
+        # remainder on |z| <= r in shells r_1 < r_2 < ... < r_J = r (doubling from 8 sd): on |z| <= r_1 by
+        # M3(r_1) int |z|^3 / 6, on r_{j-1} < |z| <= r_j by M3(r_j) mom4 / (6 r_{j-1}) (|z|^3 <= z^4 / r_{j-1})
+        r1 = min(r, max(8.0 * self.sd, 1e-12))
+        radii = []
+        j = 0
+        while r1 * 2.0 ** j < r:
+            radii.append((j, r1 * 2.0 ** j))
+            j += 1
+        radii.append((j, r))
+        rem = arb(0)
+        prev = None
+        s_lo, s_hi = float(s0.lower()), float(s0.upper())
+        for lev, rj in radii:
+            M3 = self._m3(lev, r1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
+            if prev is None:
+                rem += M3 * self.mom3abs / 6
+            else:
+                rem += M3 * self.mom4 / (6 * arb(prev))
+            prev = rj
+        # |z| > r: |g - T2| <= n p + |H0| + |H1| |z| + |H2| z^2 / 2; the constant part by Chernoff on the body
+        # (mu(z > r) <= e^{-t (m + r)} G_cut(1 + t)^N, mu(z < -r) <= e^{t (m - r)} G_cut(1 - t)^N), the rest by
+        # |z|^k <= z^4 / r^{4-k} there
+        rr = arb(r)
+        C0 = self.n * self.p + abs(H0)
+        # (t chosen by the float log G_cut; the bound is evaluated in Arb at the chosen t: any t > 0 is valid)
+        m_, N_ = self.m, self.N
+        t_up = self._pick(lambda t, lg: N_ * lg(1.0 + t) - t * (m_ + r))
+        t_dn = self._pick(lambda t, lg: N_ * lg(1.0 - t) + t * (m_ - r))
+        up = (self.N * self.log_gcut(1.0 + t_up) - arb(t_up) * (arb(self.m) + rr)).exp()
+        dn = (self.N * self.log_gcut(1.0 - t_dn) + arb(t_dn) * (arb(self.m) - rr)).exp()
+        tail_mass = arb(up.upper()) + arb(dn.upper())
+        tail = C0 * tail_mass + abs(H1) * self.mom4 / rr ** 3 + abs(H2) * self.mom4 / (2 * rr * rr)
+        err = rem + tail
+        # D0 (no step beyond x_b): Chernoff on the payoff, n log G_cut(s + 1) + s log s - (s + 1) log(s + 1) - s eps
+        n_ = self.n
+        sv = self._pick(lambda t, lg: n_ * lg(1.0 + t) + t * math.log(t) - (t + 1.0) * math.log1p(t) - t * eps)
+        s_ = arb(sv)
+        d0 = (self.n * self.log_gcut(1.0 + sv) + s_ * s_.log() - (s_ + 1) * (s_ + 1).log() - s_ * e).exp()
+        d0 = arb(d0.upper())
+        d2 = arb(self.n) * arb(self.n - 1) / 2 * self.p * self.p
+        lo = T2 - err
+        hi = T2 + err + d0 + d2
+        lo_f = _down(lo)
+        hi_f = _up(hi)
+        info = {"T2": float(T2.mid()), "rem": float(rem.upper()), "tail": float(tail.upper()),
+                "D0": float(d0.upper()), "D2": float(d2.upper()), "r": r}
+        return max(0.0, lo_f), min(1.0, hi_f), info
+
+
+def _down(x) -> float:
+    v = float(x.lower())
+    return math.nextafter(v, -math.inf) if math.isfinite(v) else 0.0
+
+
+def _up(x) -> float:
+    v = float(x.upper())
+    return math.nextafter(v, math.inf) if math.isfinite(v) else math.inf
+
+
+# ---------------------------------------------------------------------------------------------- the eps path
+def _float_l(q: float, mu: float, x: float) -> float:
+    return math.log1p(q * math.expm1(mu * x - 0.5 * mu * mu))
+
+
+def _float_H(q: float, mu: float, n: int, s: float) -> float:
+    """H(s) in floats (a guide only): n [(1 - q - e^s) Phibar(x*) + q Phibar(x* - mu)] for s > log(1 - q)."""
+    from scipy.special import ndtr
+
+    t = math.expm1(s) + q
+    if not t > 0.0:
+        return float(n)
+    xs = (math.log(t / q) + 0.5 * mu * mu) / mu
+    return n * float((1.0 - q - math.exp(s)) * ndtr(-xs) + q * ndtr(mu - xs))
+
+
+def float_eps(q: float, mu: float, n: int, delta: float) -> float | None:
+    """eps with H(eps) = delta (the J = 1 term with the other steps' loss at 0): a guide for x_b and the
+    search (bisection in floats on log H, which decreases)."""
+    lo, hi = 1e-9, 50.0
+    if not (_float_H(q, mu, n, lo) > delta > _float_H(q, mu, n, hi)):
+        return None
+    for _ in range(80):
+        mid = math.sqrt(lo * hi) if hi / lo > 4.0 else 0.5 * (lo + hi)
+        if _float_H(q, mu, n, mid) > delta:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def candidate(groups_sg: list, mu2: float) -> bool:
+    """The cheap filter: one Poisson-subsampled Gaussian group (no Gaussian steps), q <= OJ_Q_MAX,
+    mu <= OJ_MU_MAX, at least 2 steps."""
+    if mu2 != 0.0 or len(groups_sg) != 1:
+        return False
+    g = groups_sg[0]
+    return g.q <= OJ_Q_MAX and g.mu <= OJ_MU_MAX and g.n >= 2
+
+
+#: the J >= 2 term's share of delta the cut x_b is chosen for (C(n, 2) p^2 <= OJ_D2 delta, p at the cut)
+OJ_D2 = 1e-6
+#: the path is tried where the other steps' loss has a standard deviation below this fraction of eps
+OJ_SD_EPS = 0.05
+#: cuts tried (x_b, x_b + OJ_DX, ...) from the smallest that meets OJ_D2
+OJ_CUTS = 4
+
+
+def choose(q: float, sigma: float, n: int, delta: float, e: float, deadline: float, clock) -> tuple | None:
+    """(OneJump, its bounds at e) of the cut giving the narrowest delta bracket at the guess e, among OJ_CUTS cuts
+    from the smallest with C(n, 2) p^2 <= OJ_D2 delta and l(x_b) <= e / 2 (floats choose; every cut is valid)."""
+    from scipy.special import log_ndtr
+
+    mu = 1.0 / sigma
+    lt = math.log(delta)
+    x0 = None
+    for x in np.arange(2.0, 40.0, OJ_DX):
+        lp = float(np.logaddexp(math.log1p(-q) + float(log_ndtr(-x)), math.log(q) + float(log_ndtr(mu - x))))
+        if math.log(0.5 * n * (n - 1.0)) + 2.0 * lp <= lt + math.log(OJ_D2):
+            x0 = float(x)
+            break
+    if x0 is None or not _float_l(q, mu, x0) <= 0.5 * e:
+        return None
+    # the other steps' spread against eps (the Taylor remainder grows like (slope sd)^3): a filter
+    sd = math.sqrt(n * q * q * math.expm1(min(mu * mu, 700.0)))
+    if not sd <= OJ_SD_EPS * e:
+        return None
+    best = None
+    for k in range(OJ_CUTS):
+        xb = x0 + k * OJ_DX
+        if not _float_l(q, mu, xb) <= 0.5 * e:
+            break
+        if clock() > deadline:
+            break
+        try:
+            oj = OneJump(q, sigma, n, xb)
+            lo, hi, info = oj.delta_bounds(e)
+        except (ArithmeticError, ValueError, ZeroDivisionError):
+            continue
+        if not (hi > 0.0):
+            continue
+        w = (hi - lo) / hi
+        if best is None or w < best[0]:
+            best = (w, oj, lo, hi, info)
+        elif w > best[0]:
+            break
+    return None if best is None else best[1:]
