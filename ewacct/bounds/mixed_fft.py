@@ -58,16 +58,191 @@ GAUSS_MAX_STEP = 1 << 22
 MAX_STEPS = 4096
 
 
+#: sub-grid laws (docs/certified_mixed.md F9): survival enclosures at SUB points per cell (a power of two; 0: the
+#: rounded laws of F2, one point per cell).  The upper law is the connect-the-dots spread of each cell (second order; its
+#: survival a left Riemann sum on the sub-grid: ~h / (2 SUB) per step), the lower law contracts the cell
+#: (g_k - LOW_A h / SUB, g_k + (SUB - LOW_A) h / SUB] to g_k where the sub-grid proves its e^{-L}-mean at most e^{-g_k}
+#: (~(1/2 - LOW_A / SUB) h per step), else rounds it down
+SUB = 16
+LOW_A = 7
+#: eps width per step over h (grid selection only: n_eff): a continuous loss with the sub-grid laws, an atom off the grid
+W_SUB = 0.15
+W_ATOM_OFF = 0.6
+
+
+def _sub_weights(h: float, sub: int) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """(omega_hi, c_a, c_b, w_lo) of F9: omega_j >= e^{-j h/sub} (1 - e^{-h/sub}) / (1 - e^{-h}) (the connect-the-dots
+    weights of the sub-intervals of a cell, j = 0 .. sub-1); c_a >= e^alpha - 1, c_b >= 1 - e^{alpha - h} (alpha =
+    LOW_A h / sub); w_j <= e^{alpha - j h/sub} (1 - e^{-h/sub}).  exp / expm1 within RL, products within U each."""
+    d = h / sub  # exact (sub a power of two)
+    j = np.arange(sub, dtype=np.float64)
+    e_j = np.exp(-j * d)  # j d exact (j < 2^5, d has <= 21 + 1 significant bits)
+    em_d = -math.expm1(-d)
+    em_h = -math.expm1(-h)
+    omega = e_j * (em_d / em_h) * (1.0 + 4.0 * RL + 8.0 * U)
+    alpha = LOW_A * d
+    c_a = math.expm1(alpha) * (1.0 + RL + 2.0 * U)
+    c_b = -math.expm1(alpha - h) * (1.0 + RL + 2.0 * U)
+    w = np.exp(alpha - j * d) * em_d * (1.0 - 3.0 * RL - 8.0 * U)
+    return omega, c_a, c_b, w
+
+
+@njit(cache=True)
+def _monotone(hi, lo, ge):
+    """In place: hi clipped to [0, 1] and made non-increasing by running minima from the left (still an upper bound of a
+    non-increasing function); lo, and ge (first raised to lo: P(L >= t) >= P(L > t)), clipped and made non-increasing by
+    running maxima from the right (still lower bounds)."""
+    n = len(hi)
+    c = 1.0
+    for i in range(n):
+        v = min(max(hi[i], 0.0), 1.0)
+        c = min(c, v)
+        hi[i] = c
+    a = 0.0
+    b = 0.0
+    for i in range(n - 1, -1, -1):
+        v = min(max(lo[i], 0.0), 1.0)
+        a = max(a, v)
+        lo[i] = a
+        u = max(min(max(ge[i], 0.0), 1.0), a)
+        b = max(b, u)
+        ge[i] = b
+
+
+@njit(cache=True)
+def _sub_kernel(hi_s, lo_s, ge_s, omega, c_a, c_b, w, sub, m, low_a, su, sd):
+    """F9's survival vectors (in place): su[i] >= P(U >= g_{k_lo + i}), sd[i] <= P(D >= g_{k_lo + i}), i = 0 .. m-2,
+    from monotone enclosures on the sub-grid (hi_s non-increasing upper, lo_s / ge_s non-increasing lower)."""
+    rnd = 1.0 + (sub + 2) * U
+    for i in range(m - 1):
+        acc = 0.0
+        base = i * sub
+        for j in range(sub):
+            acc += omega[j] * hi_s[base + j]
+        su[i] = min(acc * rnd, 1.0)
+        sk = (i + 1) * sub
+        ia = sk - low_a
+        tp = c_a * hi_s[ia] + c_b * hi_s[ia + sub]
+        tn = 0.0
+        for j in range(sub):
+            tn += w[j] * ge_s[ia + j + 1]
+        v = ge_s[sk]
+        if tp - tn + (sub + 4) * U * (tp + tn) <= 0.0 and lo_s[ia] > v:
+            v = lo_s[ia]
+        sd[i] = v
+
+
+def _sub_laws(hi_s: np.ndarray, lo_s: np.ndarray, lo_ge_s: np.ndarray, h: float, sub: int, m: int):
+    """The step's (up, m_inf, dn) from survival enclosures on the sub-grid t_s = g_{k_lo - 1} + s h / sub,
+    s = 0 .. m sub (hi_s >= P(L > t_s), lo_s <= P(L > t_s), lo_ge_s <= P(L >= t_s)), cells k = k_lo .. k_hi
+    (m = k_hi - k_lo + 2), in the layout of _GenStep (docs/certified_mixed.md F9).
+
+    Upper law: P(U >= g_k) for k = k_lo + i, i = 1 .. m-2 (the cell (g_{k-1}, g_k] starts at s = i sub) is the
+    connect-the-dots survival, the e^{-l}-weighted mean of P(L > l) over the cell, at most sum_j omega_j hi(t_{i sub + j});
+    P(U >= g_{k_lo}) = 1 (the mass below moved up).  Lower law: the cell of g_k is (a, b] = (t_{s_k - A}, t_{s_k - A + sub}],
+    s_k = (i + 1) sub; where c_a hi(a) + c_b hi(b) - sum_j w_j P(L >= t_{ia + j + 1}) <= 0 (>= e^{g_k} E[e^{-L} - e^{-g_k};
+    cell]) it contracts to g_k and P(D >= g_k) >= P(L > a), else (rounded down) P(D >= g_k) >= P(L >= g_k)."""
+    # (made monotone in place: the callers' fresh arrays; lo_ge_s may be lo_s itself)
+    hi_s, lo_s, lo_ge_s = (np.ascontiguousarray(x, dtype=np.float64) for x in (hi_s, lo_s, lo_ge_s))
+    _monotone(hi_s, lo_s, lo_ge_s)
+    omega, c_a, c_b, w = _sub_weights(h, sub)
+    su = np.empty(m - 1)
+    sd = np.empty(m - 1)
+    _sub_kernel(hi_s, lo_s, lo_ge_s, omega, c_a, c_b, w, sub, m, LOW_A, su, sd)
+    return _finish(su, sd)
+
+
+def _finish(su: np.ndarray, sd: np.ndarray):
+    """(up, m_inf, dn) from F9's survival vectors (made monotone: running minimum of the upper, maximum of the lower)."""
+    su[0] = 1.0  # every mass below g_{k_lo} moved up to it
+    su = np.minimum.accumulate(su)
+    up = su[:-1] - su[1:]
+    m_inf = float(su[-1])
+    sd = np.maximum.accumulate(sd[::-1])[::-1]
+    dn = sd[:-1] - sd[1:]
+    dn[-1] = sd[-2]
+    return up, m_inf, dn
+
+
+@njit(cache=True)
+def _enc(kind, g, p0, p1, p2):
+    """(lo, hi, ge) at the point g: lo <= P(L > g) <= hi, ge <= P(L >= g), for kind 0: Laplace with theta in
+    [p0, p1] (F3; the formulas of _laplace_step's numpy version), kind 1: randomized response with e0 = p0 and
+    p in [p1, p2] (F3)."""
+    if kind == 1:
+        if g < -p0:
+            return 1.0, 1.0, 1.0
+        if g < p0:
+            return p1, p2, p1
+        return 0.0, 0.0, (p1 if g == p0 else 0.0)
+    tl, th = p0, p1
+    y = 0.5 * (th - g)
+    e = math.exp(-max(y, 0.0))
+    r = 2.0 * RL + 4.0 * U * (abs(y) + 1.0)
+    hi = 1.0 if g < -tl else ((1.0 - 0.5 * e * (1.0 - r) + 2.0 * U) if g < th else 0.0)
+    if tl == th:
+        e2, r2 = e, r
+    else:
+        y2 = 0.5 * (tl - g)
+        e2 = math.exp(-max(y2, 0.0))
+        r2 = 2.0 * RL + 4.0 * U * (abs(y2) + 1.0)
+    v = 1.0 - 0.5 * e2 * (1.0 + r2) - 2.0 * U
+    lo = 1.0 if g < -th else (v if g < tl else 0.0)
+    ge = 1.0 if g <= -th else (v if g <= tl else 0.0)
+    return min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0), min(max(ge, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _sub_kernel_fn(kind, p0, p1, p2, i0, d, omega, c_a, c_b, w, sub, m, low_a, su, sd):
+    """_sub_kernel with the enclosures evaluated at the sub-points t_s = (i0 + s) d on the fly (_enc; no sub-grid
+    arrays, no running extrema there: the Riemann sums use pointwise enclosures only, F9)."""
+    rnd = 1.0 + (sub + 2) * U
+    for i in range(m - 1):
+        acc = 0.0
+        base = i * sub
+        for j in range(sub):
+            acc += omega[j] * _enc(kind, (i0 + base + j) * d, p0, p1, p2)[1]
+        su[i] = min(acc * rnd, 1.0)
+        sk = (i + 1) * sub
+        ia = sk - low_a
+        la, ha, _ = _enc(kind, (i0 + ia) * d, p0, p1, p2)
+        tp = c_a * ha + c_b * _enc(kind, (i0 + ia + sub) * d, p0, p1, p2)[1]
+        tn = 0.0
+        for j in range(sub):
+            tn += w[j] * _enc(kind, (i0 + ia + j + 1) * d, p0, p1, p2)[2]
+        v = _enc(kind, (i0 + sk) * d, p0, p1, p2)[2]
+        if tp - tn + (sub + 4) * U * (tp + tn) <= 0.0 and la > v:
+            v = la
+        sd[i] = v
+
+
+def _sub_laws_fn(kind: int, p0: float, p1: float, p2: float, k_lo: int, h: float, sub: int, m: int):
+    """_sub_laws for a Laplace (kind 0) or randomized-response (kind 1) step, enclosures on the fly."""
+    omega, c_a, c_b, w = _sub_weights(h, sub)
+    su = np.empty(m - 1)
+    sd = np.empty(m - 1)
+    _sub_kernel_fn(kind, p0, p1, p2, float((k_lo - 1) * sub), h / sub, omega, c_a, c_b, w, sub, m, LOW_A, su, sd)
+    return _finish(su, sd)
+
+
 class _GenStep:
     """One group's per-step upper and lower laws on the grid [k_lo, k_hi] (the duck type of
     fewpart_cert._Step: up, dn, k_lo, k_hi, n, h, top, m_inf), from survival enclosures at
-    g = (k_lo - 1 + j) h, j = 0 .. k_hi - k_lo + 1."""
+    g = (k_lo - 1 + j) h, j = 0 .. k_hi - k_lo + 1 (sub = 0), or on the sub-grid of F9 (sub > 0)."""
 
-    def __init__(self, n: int, h: float, k_lo: int, k_hi: int, surv, surv_ge=None, max_len: int = fc.MAX_STEP):
+    def __init__(self, n: int, h: float, k_lo: int, k_hi: int, surv, surv_ge=None, max_len: int = fc.MAX_STEP,
+                 sub: int = 0, kind: tuple | None = None):
         self.n, self.h, self.k_lo, self.k_hi = n, h, k_lo, k_hi
         m = k_hi - k_lo + 2
         if m > max_len:
             raise fc._TooBig(m)
+        self.top = k_hi * h
+        if sub and (max(abs(k_lo), abs(k_hi)) + 2) * sub >= 2.0 ** (53 - _sig_bits(h)):
+            raise fc._TooBig(m)  # (the sub-points (integer) x h / sub must be exact doubles)
+        if sub and kind is not None:
+            # t_s = (s + (k_lo - 1) sub) (h / sub): integers times h / sub, exact (|s| sub-scaled < 2^(53 - 22 - 5))
+            self.up, self.m_inf, self.dn = _sub_laws_fn(kind[0], kind[1], kind[2], kind[3], k_lo, h, sub, m)
+            return
         g = (k_lo - 1 + np.arange(m, dtype=np.float64)) * h  # exact: integers times a power of two
         lo, hi = surv(g)
         if surv_ge is not None:
@@ -86,7 +261,23 @@ class _GenStep:
         dn = sd[:-1] - sd[1:]
         dn[-1] = sd[-2]
         self.dn = dn
-        self.top = k_hi * h
+
+
+class _PSGStep(fc._Step):
+    """fewpart_cert._Step (grid ends, ADD floor) with its laws rebuilt on F9's sub-grid (survival_bounds at h / sub)."""
+
+    def __init__(self, q, sigma, n, remove, h, tail, floor_loss=-math.inf, sub: int | None = None):
+        super().__init__(q, sigma, n, remove, h, tail, floor_loss)
+        sub = SUB if sub is None else sub
+        m = self.k_hi - self.k_lo + 2
+        ns = m * sub + 1
+        if ns > fc.MAX_STEP * sub or (max(abs(self.k_lo), abs(self.k_hi)) + 2) * sub >= 2.0 ** (53 - _sig_bits(h)):
+            raise fc._TooBig(ns)
+        lo = np.empty(ns)
+        hi = np.empty(ns)
+        fc.survival_bounds((self.k_lo - 1) * sub, ns, h / sub, q, self.mu, remove, lo, hi)
+        # (the loss is continuous: P(L >= t) >= P(L > t))
+        self.up, self.m_inf, self.dn = _sub_laws(hi, lo, lo, h, sub, m)
 
 
 def _theta_interval(sensitivity: float, scale: float) -> tuple[float, float]:
@@ -130,7 +321,7 @@ def _laplace_step(theta: tuple[float, float], n: int, h: float) -> _GenStep:
 
     k_lo = math.floor(-th / h) - 1
     k_hi = math.ceil(th / h) + 1
-    return _GenStep(n, h, k_lo, k_hi, surv, surv_ge)
+    return _GenStep(n, h, k_lo, k_hi, surv, surv_ge, sub=SUB, kind=(0, tl, th, 0.0))
 
 
 def _rr_step(e0: float, n: int, h: float) -> _GenStep:
@@ -146,7 +337,7 @@ def _rr_step(e0: float, n: int, h: float) -> _GenStep:
     def surv_ge(g):  # P(L >= g): 1 up to -e0, p on (-e0, e0], 0 above
         return np.where(g <= -e0, 1.0, np.where(g <= e0, pl, 0.0))
 
-    return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv, surv_ge)
+    return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv, surv_ge, sub=SUB, kind=(1, e0, pl, ph))
 
 
 @njit(cache=True)
@@ -206,13 +397,16 @@ class _Groups:
     def n_eff(self, h: float) -> float:
         """The eps width of the bracket over h, roughly: a step whose loss has atoms on grid points adds h only
         where its loss falls between them (Laplace: its continuous mass (1 - e^-theta) / 2; randomized response
-        with e0 / h an integer: nothing), every other step h (the Gaussians together once).  Sets the grid only."""
-        n = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
+        with e0 / h an integer: nothing), every other step h (the Gaussians together once); with F9's sub-grid laws
+        (SUB > 0) a continuous part W_SUB h, an atom off the grid W_ATOM_OFF h.  Sets the grid only."""
+        wc, wa = (W_SUB, W_ATOM_OFF) if SUB else (1.0, 1.0)
+        n = wc * float(sum(k for *_, k in self.psg)) + (1.0 if self.gauss else 0.0)
         for (tl, th), k in self.laplace:
             on = tl == th and (th / h).is_integer()
-            n += k * (-0.5 * math.expm1(-th) if on else 1.0)
+            c = -0.5 * math.expm1(-th)  # the continuous mass
+            n += k * (wc * c if on else wc * c + wa * (1.0 - c))
         for e0, k in self.rr:
-            n += 0.0 if (e0 / h).is_integer() else k
+            n += 0.0 if (e0 / h).is_integer() else wa * k
         return max(n, 1.0)
 
     def grid(self, width: float, ongrid: bool = True) -> float:
@@ -230,9 +424,12 @@ class _Groups:
         best = None
         for i, ((tl, th), n) in enumerate(self.laplace_true if ongrid else []):
             # n_eff with group i on the grid (its continuous mass only), the other Laplace / RR groups off it
-            rest = float(sum(k for *_, k in self.psg) + (1 if self.gauss else 0))
-            rest += sum(k for j, (_, k) in enumerate(self.laplace_true) if j != i) + sum(k for _, k in self.rr)
-            ne = max(rest + n * (-0.5 * math.expm1(-th)), 1.0)
+            wc, wa = (W_SUB, W_ATOM_OFF) if SUB else (1.0, 1.0)
+            rest = wc * float(sum(k for *_, k in self.psg)) + (1.0 if self.gauss else 0.0)
+            rest += sum(k * (wc * (-0.5 * math.expm1(-t[1])) + wa * (1.0 + 0.5 * math.expm1(-t[1])))
+                        for j, (t, k) in enumerate(self.laplace_true) if j != i)
+            rest += wa * sum(k for _, k in self.rr)
+            ne = max(rest + n * wc * (-0.5 * math.expm1(-th)), 1.0)
             h_t = NONDYADIC_FILL * width / ne
             if h_t < ONGRID_GAIN * h or h_t < 1e-12 or th > 1e6 * h_t:
                 continue
@@ -548,7 +745,8 @@ class _Direction(fc._Direction):
             m2 = math.fsum(n / (s * s) for s, n in gr.gauss)
             # each n / s^2: s*s and the division within U each; fsum within U
             steps.append(_gauss_step(m2, 8.0 * U, h, tail))
-        steps += [fc._Step(q, s, n, remove, h, tail, floor) for q, s, n in gr.psg]
+        steps += [(_PSGStep(q, s, n, remove, h, tail, floor) if SUB else fc._Step(q, s, n, remove, h, tail, floor))
+                  for q, s, n in gr.psg]
         # every grid value k h and every sum of them must be an exact double (F2; a non-dyadic h of grid() has up to
         # ONGRID_BITS significant bits): |k| <= sum over steps of n (max |k| + 2) < 2^(53 - significant bits of h)
         reach = sum(st.n * (max(abs(st.k_lo), abs(st.k_hi)) + 2) for st in steps)
