@@ -16,7 +16,7 @@ import pytest
 
 from ewacct import Accountant, Gaussian, Laplace, PoissonSubsampledGaussian, RandomizedResponse
 from ewacct.methods.dispatch import ExactDispatch
-from ewacct.methods.mixed_exact import LatticeContour
+from ewacct.methods.mixed_exact import LatticeContour, rr_log_mgf_complex, rr_log_mgf_real
 
 mp.mp.dps = 30
 
@@ -135,3 +135,17 @@ def test_many_lattice_points_with_a_subsampled_rest_are_exact():
     finally:
         logging.disable(logging.NOTSET)
     assert ends[0] * (1 - 1e-9) <= r.value <= ends[1] * (1 + 1e-9)
+
+
+def test_rr_log_mgf_against_mpmath():
+    # log(p e^{z e0} + (1 - p) e^{-z e0}), p = 1 / (1 + e^-e0), on both sides of Re z = -1/2 (the branch switch)
+    for e0 in (0.05, 1.0, 8.0):
+        p = 1 / (1 + mp.exp(-mp.mpf(e0)))
+        for c in (1.3, -0.7):
+            z = np.array([c + 0j, c + 2.1j, c + 40j])
+            got = rr_log_mgf_complex(e0, z)
+            for zi, gi in zip(z, got):
+                zz = mp.mpc(zi.real, zi.imag)
+                ref = p * mp.exp(zz * e0) + (1 - p) * mp.exp(-zz * e0)
+                assert abs(complex(ref) / complex(np.exp(gi)) - 1.0) <= 1e-13
+            assert abs(rr_log_mgf_real(e0, c) - float(mp.log(p * mp.exp(c * e0) + (1 - p) * mp.exp(-c * e0)))) <= 1e-14

@@ -43,8 +43,21 @@ more tail step, a 1-D quadrature), and 0 <= R3 <= P(J >= 3) <= C(T, 3) p^3 (phi 
 * J = 3: C(T, 3) (1-p)^{T-3} H3(e) with H3 a fixed-node double quadrature (5 % of it charged) where C(T, 3) p^3 is
   not already negligible; J >= 4 (or J >= 3): C(T, j) p^j charged in full (one-sided).
 
+**A wide body sum** (session 16, H-DF).  Where the summed small losses are not narrow against the Cauchy radius
+(sd >= r / 5: q T in the tens to hundreds at q ~1e-7, sigma ~0.6; benchmarks/trunc_d3_scan.py seed 14 point 53 and
+seed 15 point 36 were flagged Chernoff bounds 2.540 / 1.634 for 0.1634149643 / 0.3268256675), eps(delta) switches to
+the tilted-density mode (FFT_ENABLED): J = 1 is E G(eps - B) = e^{K(th)} int G(eps - b) e^{-th b} f_th(b) db with
+f_th the density of B tilted by e^{th b}, from one FFT of its characteristic function e^{K(th + it) - K(th)}
+(:class:`_TiltedSum`; K from the body nodes, the complex log1p without cancellation, _clog1p), th balancing the slope
+of log G, the trapezoidal rule on +-FFT_HALF_SD standard deviations; J = 0 (all steps in the body: no longer negligible
+there) is computed, the trapezoidal rule on the Bromwich line of the body's entire K_T with the same kind of samples.
+Charged (CondRemove._fft_j1 / _fft_j0): Chernoff bounds outside the window (levels on the right), the period's images,
+the characteristic function beyond t_max, rounding (the FFT's, K's per sample), the trapezoidal rule's error (every
+other point); J = 2 and J >= 3 as above.  Any tilt is exact, and the answers agree to 3e-10 over window / grid
+choices; the certified brackets contain both (tests/test_flag_s16_wide.py).
+
 x_c is chosen among candidates (g = r 2^-k, k = 1..9) as the one with the smallest of the charges that depend on
-it (_proxy).  eps(delta): the root of log delta(eps) = log(target) by the secant from the one-large-step root
+it (_proxy; in the tilted-density mode the union bound on the tail steps).  eps(delta): the root of log delta(eps) = log(target) by the secant from the one-large-step root
 T G_an(e) = target, x_c fixed during the search (re-chosen once where the root moved by > 5 %); the relative
 error of eps is that of delta over |d log delta / d log eps|.  It declines at once (CondError, in ~10 ms)
 where the summed small losses are not narrow against eps (sd >= r / 5: a CLT regime) or the charges at the start
@@ -90,9 +103,11 @@ MAX_SECANT = 12
 R_MAX = 2.0
 #: the largest Cauchy radius times |d log G_an / de|
 R_SLOPE = 8.0
-#: where q T or q exceeds these, the method is not offered (its expansion needs the summed small losses
-#: to be a narrow near-atom; larger q T is the contour's CLT regime)
-MAX_QT = 50.0
+#: where q T or q exceeds these, the method is not offered (the Taylor series needs the summed small losses to be a
+#: narrow near-atom, the tilted-density mode only that few steps are large: it declines in ~10-20 ms where the
+#: charges that depend on the split are not small against the target, else after its solve where its error estimate
+#: is above ACCEPT; 50 -> 500 in session 16 with that mode)
+MAX_QT = 500.0
 MAX_Q = 1e-4
 #: levels of the continuation charge (see CondRemove._continuation)
 CONT_LEVELS = 8
@@ -103,6 +118,24 @@ ACCEPT = 1e-7
 
 class CondError(ArithmeticError):
     """The conditioned expansion does not reach its tolerance here (the caller falls back)."""
+
+
+class _WideBody(CondError):
+    """The summed small losses are too wide for the Taylor series (the tilted-density J = 1 may answer)."""
+
+
+#: where the body sum is too wide for the Taylor series, J = 1 by its tilted density (CondRemove._fft_j1)
+FFT_ENABLED = True
+#: the tilted density's window half-width in its standard deviations, first and largest FFT sizes
+FFT_HALF_SD = 16.0
+FFT_N0 = 512
+#: Chebyshev nodes of J = 2's log H2 over the window at eps within 10 % (its error: against half as many)
+FFT_J2_NODES = 40
+FFT_N_MAX = 1 << 11
+#: CPU-time budget of the tilted-density mode within one eps(delta) (it is tried before the contour: a decline must
+#: leave the chain its time; q 1e-5, sigma 0.5, q T 450, delta 1e-12 spent 1.3 s doubling the FFT to 2^16 before)
+WIDE_BUDGET_S = 0.35
+_U = 2.220446049250313e-16
 
 
 def _phibar(x):
@@ -349,10 +382,160 @@ def _chernoff(log_m: np.ndarray, th: np.ndarray, n: float, level: float) -> floa
 _TH = np.geomspace(0.05, 5e4, 72)
 
 
+def _clog1p(w: np.ndarray) -> np.ndarray:
+    """log(1 + w) at complex w without cancellation: 0.5 log1p(2 Re w + |w|^2) + i atan2(Im w, 1 + Re w).  (numpy's
+    complex log1p forms 1 + w: at |w| ~ 1e-10 its real part was 1.5e-8 off, and times n = 3e9 steps that is a relative
+    error of 3e-7 on the characteristic function.)"""
+    x, y = w.real, w.imag
+    return 0.5 * np.log1p(x * (2.0 + x) + y * y) + 1j * np.arctan2(y, 1.0 + x)
+
+
+def _balance_tilt(c: "CondRemove", st: _Step, eps: float, n: int) -> float:
+    """The tilt th = |d log G / de| at eps - n mean(th) (bisection in log th): the integrand G(eps - b) f(b) then peaks
+    near the tilted mean (any th > 0 is exact)."""
+    q, mu = c.q, c.mu
+
+    def slope(e: float) -> float:
+        if e >= st.g:
+            return _log_slope(q, mu, e)[0]
+        gv = st.p - math.exp(e) * st.qg
+        return math.exp(e) * st.qg / gv if gv > 0.0 else math.inf
+
+    lo, hi = -12.0, 12.0
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        th = math.exp(mid)
+        if th > slope(eps - n * _tilted_moments(st, th)[0]):
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def _tilted_moments(st: _Step, th: float) -> tuple[float, float]:
+    """Mean and variance of one body step's loss under the tilt e^{th l} (the body nodes of st)."""
+    e = np.exp(th * st.bl)
+    m0 = (1.0 - st.p) + float(np.dot(st.bw, np.expm1(th * st.bl)))
+    m1 = float(np.dot(st.bw, st.bl * e)) / m0
+    return m1, float(np.dot(st.bw, st.bl * st.bl * e)) / m0 - m1 * m1
+
+
+class _TiltedSum:
+    """The sum B of n body steps (split st) tilted by e^{th b}: K(z) = n log E[e^{zL}; X <= x_c] from the body nodes
+    (the exact body mass 1 - p plus sum w (e^{zl} - 1): no cancellation), its characteristic function
+    phi(t) = e^{K(th + it) - K(th) - i t b0} sampled at t_j = 2 pi j / P (j = 0 .. N/2; N doubled from FFT_N0 until
+    the outer 5 % of the samples are below 1e-18, else CondError), and the tilted density on the grid b0 + k P / N,
+    |k P / N| <= H = FFT_HALF_SD sd, from one FFT (Poisson summation: the period-P images of the density), with the
+    Chernoff bounds the callers charge (B below / above the window, the images)."""
+
+    def __init__(self, st: _Step, n: int, th: float, deadline: float = math.inf,
+                 base: "_TiltedSum | None" = None) -> None:
+        self.th = th
+        mean, var = _tilted_moments(st, th)
+        self.b0 = n * mean
+        self.sd = math.sqrt(max(n * var, 0.0))
+        if not (self.sd > 0.0 and math.isfinite(self.b0)):
+            raise CondError("the tilted body sum has no spread")
+        bl, bw = st.bl, st.bw
+        body = 1.0 - st.p
+        lbody = math.log1p(-st.p)
+        if base is not None:
+            # the same split and tilt, another count (J = 2 from J = 1's samples): the per-step log-MGF samples and the
+            # grid are base's (its window, within a step's spread of this one's)
+            self._finish(st, n, body, lbody, base.P, base.H, base.N, base.t, base.sv_all, base.mag_all)
+            return
+
+        def s_sum(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            out = np.empty(z.shape, dtype=complex)
+            mag = np.empty(z.shape)
+            for i in range(0, z.size, 128):
+                if budget.expired() or budget.clock() > deadline:
+                    raise CondError(f"the tilted-density mode ran past its CPU-time budget ({WIDE_BUDGET_S} s)")
+                e = np.expm1(np.multiply.outer(z[i:i + 128], bl))
+                out[i:i + 128] = e @ bw
+                mag[i:i + 128] = np.abs(e) @ bw
+            return out, mag
+
+        s_th, _ = s_sum(np.array([complex(th, 0.0)]))
+        self.k_th = float(n * (lbody + np.log1p(s_th[0].real / body)))
+        self.H = FFT_HALF_SD * self.sd
+        self.P = P = 4.0 * self.H
+        N = FFT_N0
+        done = 0
+        t_all = np.zeros(0)
+        sv_all = np.zeros(0, dtype=complex)
+        mag_all = np.zeros(0)
+        while True:
+            if budget.expired():
+                raise CondError(budget.NOTE)
+            t = 2.0 * math.pi * np.arange(N // 2 + 1) / P
+            # the samples already computed (every other one of the doubled grid) are kept
+            new = np.arange(N // 2 + 1) if done == 0 else np.arange(1, N // 2 + 1, 2)
+            sv, mag = s_sum(th + 1j * t[new])
+            if done == 0:
+                sv_all, mag_all = sv, mag
+            else:
+                a = np.empty(N // 2 + 1, dtype=complex)
+                m = np.empty(N // 2 + 1)
+                a[0::2], m[0::2] = sv_all, mag_all
+                a[1::2], m[1::2] = sv, mag
+                sv_all, mag_all = a, m
+            done = N
+            kz = n * (lbody + _clog1p(sv_all / body))
+            phi = np.exp(kz - self.k_th - 1j * t * self.b0)
+            outer = float(np.max(np.abs(phi[int(0.95 * t.size):])))
+            if outer <= 1e-18 or N >= FFT_N_MAX:
+                break
+            N *= 2
+        if outer > 1e-18:
+            raise CondError(f"the tilted body sum's characteristic function has not decayed ({outer:.2g}) by {N} points")
+        self._finish(st, n, body, lbody, P, self.H, N, t, sv_all, mag_all)
+
+    def _finish(self, st: _Step, n: int, body: float, lbody: float, P: float, H: float, N: int, t: np.ndarray,
+                sv_all: np.ndarray, mag_all: np.ndarray) -> None:
+        th = self.th
+        self.P, self.H, self.sv_all, self.mag_all = P, H, sv_all, mag_all
+        if not hasattr(self, "k_th"):
+            self.k_th = float(n * (lbody + math.log1p(float(np.dot(st.bw, np.expm1(th * st.bl))) / body)))
+        kz = n * (lbody + _clog1p(sv_all / body))
+        phi = np.exp(kz - self.k_th - 1j * t * self.b0)
+        outer = float(np.max(np.abs(phi[int(0.95 * t.size):])))
+        self.N, self.t, self.phi, self.outer = N, t, phi, outer
+        self.h = h = P / N
+        full = np.concatenate([phi[:N // 2], np.conj(phi[N // 2:0:-1])])  # j = 0 .. N/2 - 1, then -N/2 .. -1
+        f = np.fft.fftshift(np.fft.fft(full)).real / P
+        y = (np.arange(N) - N // 2) * h
+        keep = np.abs(y) <= self.H
+        self.b, self.f = self.b0 + y[keep], f[keep]
+        self.even = (np.arange(N)[keep] - N // 2) % 2 == 0
+        # the density's absolute error at every point: the FFT's rounding (log2 N u) and K's error at each sample
+        # (n 64 u sum |w (e^{zl} - 1)| / (1 - p): the nodes' rounding and quadrature, measured ~1e-12 relative
+        # against a 4x finer rule at T = 3e9), each a relative error of that sample, (2 / P) sum_j |phi_j| (...)
+        self.k_errs = n * 64.0 * _U * mag_all / body
+        self.k_err = float(self.k_errs[0])
+        self.f_err = float(2.0 * np.sum(np.abs(phi) * ((math.log2(N) + 4.0) * _U + self.k_errs)) / P)
+        # the characteristic function beyond t_max (an estimate: the outer samples' largest modulus, times their count)
+        self.cf = 10.0 * N * outer / P
+        # Chernoff bounds: B below the window, above the levels b_hi + sd (2^k - 1), the images |B - b0| >= P - H
+        lm_neg = getattr(st, "log_mb_neg", None)
+        if lm_neg is None:
+            lm_neg = st.log_mb_neg = st.log_mb(-_TH)
+        b_lo = self.b0 - self.H
+        self.p_below = math.exp(min(0.0, float(np.min(n * lm_neg + _TH * b_lo))))
+        self.levels = self.b0 + self.H + self.sd * (2.0 ** np.arange(48) - 1.0)
+        self.p_above = np.exp(np.minimum(0.0, np.min(n * st.log_mb_grid[None, :] - _TH[None, :] * self.levels[:, None],
+                                                     axis=1)))
+        tsd = np.geomspace(1e-3, 1e3, 49) / self.sd
+        up, dn = st.log_mb(th + tsd), st.log_mb(th - tsd)
+        lim = P - self.H
+        self.p_images = (math.exp(min(0.0, float(np.min(n * up - self.k_th - tsd * (self.b0 + lim)))))
+                         + math.exp(min(0.0, float(np.min(n * dn - self.k_th + tsd * (self.b0 - lim))))))
+
+
 class CondRemove:
     """REMOVE delta(eps) of PSG(q, sigma) x T by the conditioned expansion; one x_c per instance."""
 
-    def __init__(self, q: float, sigma: float, steps: int) -> None:
+    def __init__(self, q: float, sigma: float, steps: int, fft: bool = False) -> None:
         if not (0.0 < q <= MAX_Q and steps >= 3 and q * steps <= MAX_QT and 0.05 <= sigma <= 50.0):
             raise CondError("outside the conditioned expansion's domain")
         self.q, self.sigma, self.T = float(q), float(sigma), int(steps)
@@ -360,6 +543,13 @@ class CondRemove:
         self.step: _Step | None = None
         self._cache: dict[float, _Step] = {}
         self._mr: tuple[float, float] | None = None
+        #: J = 1 by the tilted density of the body sum (_fft_j1) instead of the Taylor series, J = 0 computed (_fft_j0)
+        self.fft = bool(fft)
+        self._tilt_cache: dict[tuple[float, int], _TiltedSum] = {}
+        #: CPU deadline of the tilted-density mode (set where eps(delta) switches to it)
+        self._deadline = math.inf
+        #: J = 2's Chebyshev fits of log H2 per (x_c, count): (e_lo, e_hi, coefficients, half-size coefficients)
+        self._h2_fits: dict[tuple[float, int], tuple] = {}
 
     # ---------------------------------------------------------------- pieces
     def _step(self, x_c: float) -> _Step:
@@ -368,6 +558,143 @@ class CondRemove:
             s = self._cache[x_c] = _Step(self.q, self.sigma, x_c)
             s.log_mb_grid = s.log_mb(_TH)
         return s
+
+    # ---------------------------------------------------------------- a wide body sum: its tilted law
+    def _tilted(self, st: _Step, n: int, th: float) -> "_TiltedSum":
+        key = (st.x_c, n)
+        ts = self._tilt_cache.get(key)
+        if ts is None:
+            ts = self._tilt_cache[key] = _TiltedSum(st, n, th, self._deadline)
+        return ts
+
+    def _fft_j1(self, st: _Step, eps: float, n: int) -> tuple[float, float, dict]:
+        """E[G(eps - B); the n steps all in the body] (B their summed loss; the body mass (1 - p)^n included) by the
+        density of B tilted by e^{th b}, for a body sum too wide for the Taylor series (sd >= r / 5):
+
+            E[G(eps - B); body] = e^{K(th)} int G(eps - b) e^{-th b} f_th(b) db
+
+        (:class:`_TiltedSum`: f_th on a grid by one FFT of its characteristic function), by the trapezoidal rule on
+        |b - b0| <= H.  th (fixed at the first eps asked, reused along the eps(delta) search: any th > 0 is exact)
+        balances the slope of log G(eps - b) against the tilt, th = |d log G / de| at eps - b0(th), so that the
+        integrand peaks near b0.  Charged: outside the window, G(eps - b) <= G(eps - b_lo) times the Chernoff bound of
+        B < b_lo on the left, and on the right a sum over levels b_k of G(eps - b_{k+1}) P(B > b_k) (Chernoff; G <= p
+        beyond the last); the period-P images (the tilted Chernoff bound of |B - b0| >= P - H times the window's
+        largest weight); the characteristic function beyond t_max; rounding (the FFT's, and K's as a relative error
+        of every density value); the trapezoidal rule's error (against every other point).
+        (value, absolute error estimate, details)."""
+        ts = self._tilt_cache.get((st.x_c, n))
+        if ts is None:
+            ts = self._tilted(st, n, _balance_tilt(self, st, eps, n))
+        th, b0, sd, H, h = ts.th, ts.b0, ts.sd, ts.H, ts.h
+        b, fk = ts.b, ts.f
+        with np.errstate(divide="ignore", under="ignore"):
+            lw = np.log(st.g_tail(eps - b)) + ts.k_th - th * b
+        w = np.exp(lw)
+        terms = w * fk * h
+        val = float(np.sum(terms))
+        half = 2.0 * float(np.sum(terms[ts.even]))
+        trap = abs(val - half)
+        wsum = float(np.sum(w)) * h
+        fp = wsum * ts.f_err
+        cf = wsum * ts.cf
+        # outside the window: left, G(eps - b) <= G(eps - b_lo) and P(B < b_lo) <= min_s e^{K(-s) + s b_lo}
+        b_lo, b_hi = b0 - H, b0 + H
+        g_lo = float(st.g_tail(np.array([eps - b_lo]))[0])
+        left = g_lo * ts.p_below
+        # right: levels b_k = b_hi + sd (2^k - 1), G(eps - b_{k+1}) P(B > b_k); G <= p beyond the last
+        right = float(np.dot(st.g_tail(eps - ts.levels[1:]), ts.p_above[:-1])) + st.p * float(ts.p_above[-1])
+        alias = float(np.max(w)) * ts.p_images
+        err = trap + fp + cf + left + right + alias
+        return val, err, {"theta": th, "b0": b0, "sd": sd, "fft_points": ts.N, "trap": trap, "fp": fp, "cf": cf,
+                          "left": left, "right": right, "alias": alias}
+
+    def _fft_j2(self, st: _Step, eps: float, n: int) -> tuple[float, float, dict]:
+        """E[H2(eps - B); the n steps all in the body] (the body mass included) by the tilted density of B (the tilt
+        of J = 1's, this count), H2 = int_{x > x_c} G(e - l(x)) dP interpolated in log by Chebyshev polynomials in e
+        over the window (FFT_J2_NODES nodes, its error against the half-size interpolant charged times the
+        window's weights); outside the window H2 <= p^2 on the right, H2(eps - b_lo) on the left, as in _fft_j1."""
+        t1 = self._tilt_cache.get((st.x_c, n + 1))
+        ts = self._tilt_cache.get((st.x_c, n))
+        if ts is None:
+            if t1 is not None:
+                ts = self._tilt_cache[(st.x_c, n)] = _TiltedSum(st, n, t1.th, self._deadline, base=t1)
+            else:
+                ts = self._tilted(st, n, _balance_tilt(self, st, eps, n))
+        b, fk, h = ts.b, ts.f, ts.h
+        cheb = np.polynomial.chebyshev
+        # the fit covers the window at every eps within 10 % of the first one asked (the eps(delta) search): kept
+        fits = self._h2_fits.get((st.x_c, n))
+        if fits is None or not (fits[0] <= eps - (ts.b0 + ts.H) and eps - (ts.b0 - ts.H) <= fits[1]):
+            e_lo, e_hi = 0.9 * eps - (ts.b0 + ts.H), 1.1 * eps - (ts.b0 - ts.H)
+
+            def fit(m: int) -> np.ndarray:
+                xk = np.cos(math.pi * (np.arange(m) + 0.5) / m)
+                ek = 0.5 * (e_lo + e_hi) + 0.5 * (e_hi - e_lo) * xk
+                hk = np.array([st.h2(float(e)) for e in ek])
+                if not np.all(hk > 0.0):
+                    raise CondError("H2 is not positive over the window")
+                return cheb.chebfit(xk, np.log(hk), m - 1)
+
+            fits = self._h2_fits[(st.x_c, n)] = (e_lo, e_hi, fit(FFT_J2_NODES), fit(FFT_J2_NODES // 2))
+        e_lo, e_hi, c_full, c_half = fits
+        xb = (2.0 * (eps - b) - (e_lo + e_hi)) / (e_hi - e_lo)
+        lh = cheb.chebval(xb, c_full)
+        lh_half = cheb.chebval(xb, c_half)
+        w = np.exp(lh + ts.k_th - ts.th * b)
+        terms = w * fk * h
+        val = float(np.sum(terms))
+        interp = float(np.sum(np.abs(np.expm1(lh_half - lh)) * np.abs(terms)))
+        trap = abs(val - 2.0 * float(np.sum(terms[ts.even])))
+        wsum = float(np.sum(w)) * h
+        fp = wsum * ts.f_err + wsum * ts.cf
+        left = float(st.h2(float(eps - b[0]))) * ts.p_below
+        right = st.p * st.p * float(ts.p_above[0])
+        alias = float(np.max(w)) * ts.p_images
+        err = interp + trap + fp + left + right + alias
+        return val, err, {"interp": interp, "trap": trap, "fp": fp, "left": left, "right": right, "alias": alias}
+
+    def _fft_j0(self, st: _Step, eps: float) -> tuple[float, float, dict]:
+        """E[(1 - e^{eps - B_T})_+; all T steps in the body] by the trapezoidal rule on the Bromwich line Re z = th of
+        the body's K_T (an entire function: the body is bounded), with the samples of :class:`_TiltedSum` (t_j =
+        2 pi j / P): e^{K(th) - th eps} (dt / 2 pi) sum_j phi_j e^{i t_j (b0 - eps)} / (z_j (z_j + 1)).  th fixed at the
+        first eps asked (the tilted mean at eps).  Charged: the aliases (the body mass e^{-th P} / (1 - e^{-th P}) on
+        the left, a Chernoff bound at s > th on the right), the samples beyond t_max, rounding.  (value, absolute
+        error estimate, details)."""
+        T = self.T
+        ts = self._tilt_cache.get((st.x_c, T))
+        if ts is None:
+            lo, hi = -12.0, 12.0
+            for _ in range(48):
+                mid = 0.5 * (lo + hi)
+                if T * _tilted_moments(st, math.exp(mid))[0] > eps:
+                    hi = mid
+                else:
+                    lo = mid
+            ts = self._tilted(st, T, math.exp(0.5 * (lo + hi)))
+        th, P = ts.th, ts.P
+        z = th + 1j * ts.t
+        vals = ts.phi * np.exp(1j * ts.t * (ts.b0 - eps)) / (z * (z + 1.0))
+        wts = np.full(vals.size, 1.0)
+        wts[0] = 0.5
+        scale = math.exp(ts.k_th - th * eps) / P
+        val = scale * 2.0 * float(np.dot(wts, vals.real))
+        absum = scale * 2.0 * float(np.dot(wts, np.abs(vals)))
+        fp = scale * 2.0 * float(np.dot(wts, np.abs(vals) * (64.0 * _U + ts.k_errs)))
+        cf = scale * 2.0 * ts.outer * vals.size / (th * th)
+        # aliases: left (m < 0), at most the body mass times e^{-th m P}; right (m > 0), e^{th m P} delta_body(eps + m P)
+        # <= e^{K(s) - s (eps + m P) + th m P + log[s^s / (s+1)^(s+1)]} for s > th (the Chernoff grid's above th)
+        mass = math.exp(T * math.log1p(-st.p))
+        alias = mass * math.exp(-th * P) / -math.expm1(-th * P)
+        sel = _TH > 1.5 * th
+        if np.any(sel):
+            sv = _TH[sel]
+            kth = sv * np.log(sv) - (sv + 1.0) * np.log1p(sv)
+            ex = T * st.log_mb_grid[sel] - sv * (eps + P) + th * P + kth
+            rate = (sv - th) * P
+            alias += float(np.min(np.exp(np.minimum(ex, 700.0)) / -np.expm1(-rate)))
+        else:
+            alias += math.inf
+        return val, fp + cf + alias, {"theta": th, "points": ts.N, "fp": fp, "cf": cf, "alias": alias}
 
     def _terms(self, st: _Step, eps: float) -> tuple[float, float, dict]:
         """(delta estimate, its error estimate (absolute), details) at eps with the split st."""
@@ -383,33 +710,51 @@ class CondRemove:
             raise CondError("eps below the loss's infimum")
         a, g0 = _log_slope(q, mu, e0)
         r = _radius(dist, a, g0)
-        c, m_r, alias = _taylor(q, mu, e0, r)
-        mom = _central_moments(n1 * st.kappa)
-        terms = c[: N_MOM] * mom[: N_MOM] * (-1.0) ** np.arange(N_MOM)
-        d1 = float(np.sum(terms))
         w1 = math.exp(math.log(T) + n1 * l1p)
-        ser = self._series_error(st, m1, n1, r, m_r, mom, eps)
-        ser += T * float(np.dot(alias[: N_MOM], np.abs(mom[: N_MOM])))
-        cont = self._continuation(st, eps, n1)
-        # ---- J = 0
+        fft_info: dict = {}
+        if self.fft:
+            # a wide body sum: E G(eps - B) by its tilted density (_fft_j1), G itself (no continuation charge)
+            v1, e1, fft_info = self._fft_j1(st, eps, n1)
+            d1 = v1 / math.exp(n1 * l1p)
+            ser, cont, terms, r = T * e1, 0.0, None, math.nan
+        else:
+            c, m_r, alias = _taylor(q, mu, e0, r)
+            mom = _central_moments(n1 * st.kappa)
+            terms = c[: N_MOM] * mom[: N_MOM] * (-1.0) ** np.arange(N_MOM)
+            d1 = float(np.sum(terms))
+            ser = self._series_error(st, m1, n1, r, m_r, mom, eps)
+            ser += T * float(np.dot(alias[: N_MOM], np.abs(mom[: N_MOM])))
+            cont = self._continuation(st, eps, n1)
+        # ---- J = 0: bounded (Chernoff), or computed where the body sum is wide (_fft_j0)
         kth = _TH * np.log(_TH) - (_TH + 1.0) * np.log1p(_TH)
         j0 = math.exp(float(np.min(kth - _TH * eps + T * st.log_mb_grid)))
+        j0_val = 0.0
+        if self.fft and j0 > 0.1 * RTOL * T * max(d1, 0.0) * math.exp(n1 * l1p):
+            j0_val, j0, j0_info = self._fft_j0(st, eps)
+            fft_info = {**fft_info, "J0": j0_val, "J0_info": j0_info}
         # ---- J = 2
         n2 = T - 2
         m2 = n2 * st.kappa[1]
         e2 = eps - m2
         w2 = math.exp(math.log(0.5 * T * (T - 1)) + n2 * l1p)
-        h = min(0.05 * dist, 0.01, 0.1 / a)
-        hv = {k: st.h2(e2 + k * h) for k in (-4, -2, -1, 0, 1, 2, 4)}
-        k2, k3, k4 = n2 * st.kappa[2], n2 * st.kappa[3], n2 * st.kappa[4]
-        t2a, ta = _smooth(hv[-2], hv[-1], hv[0], hv[1], hv[2], h, k2, k3, k4)
-        t2b, _ = _smooth(hv[-4], hv[-2], hv[0], hv[2], hv[4], 2 * h, k2, k3, k4)
-        t2 = t2a
-        # the fourth-order term's tenth and the two step sizes' difference (the difference stencils' error)
-        err2 = 0.1 * abs(ta) + abs(t2a - t2b) + 1e-3 * abs(t2a - hv[0])
+        if self.fft:
+            # a wide body: E H2(eps - B) by the tilted density too (the smoothing below is a fourth-order expansion)
+            v2, e2abs, j2_info = self._fft_j2(st, eps, n2)
+            t2 = v2 / math.exp(n2 * l1p)
+            err2 = e2abs / math.exp(n2 * l1p)
+            fft_info = {**fft_info, "J2_info": j2_info}
+        else:
+            h = min(0.05 * dist, 0.01, 0.1 / a)
+            hv = {k: st.h2(e2 + k * h) for k in (-4, -2, -1, 0, 1, 2, 4)}
+            k2, k3, k4 = n2 * st.kappa[2], n2 * st.kappa[3], n2 * st.kappa[4]
+            t2a, ta = _smooth(hv[-2], hv[-1], hv[0], hv[1], hv[2], h, k2, k3, k4)
+            t2b, _ = _smooth(hv[-4], hv[-2], hv[0], hv[2], hv[4], 2 * h, k2, k3, k4)
+            t2 = t2a
+            # the fourth-order term's tenth and the two step sizes' difference (the difference stencils' error)
+            err2 = 0.1 * abs(ta) + abs(t2a - t2b) + 1e-3 * abs(t2a - hv[0])
         # ---- J >= 3: bounded by P(J >= 3), or the J = 3 term estimated and J >= 4 bounded
         r3 = _union(T, 3, p)
-        val = w1 * d1 + w2 * t2
+        val = w1 * d1 + w2 * t2 + j0_val
         t3 = 0.0
         if r3 > 0.1 * RTOL * val:
             w3 = math.exp(math.log(math.comb(T, 3)) + (T - 3) * l1p)
@@ -419,7 +764,7 @@ class CondRemove:
         err = ser + cont + j0 + w2 * err2 + r3
         info = {"x_c": st.x_c, "g": g, "p": p, "J1": w1 * d1, "J2": w2 * t2, "series": ser,
                 "continuation": cont, "J0_bound": j0, "J2_err": w2 * err2, "J3": t3, "J3_bound": r3,
-                "radius": r, "terms": terms}
+                "radius": r, "terms": terms, **({"fft": fft_info} if self.fft else {})}
         return val, err, info
 
     def _continuation(self, st: _Step, eps: float, n1: int) -> float:
@@ -463,6 +808,10 @@ class CondRemove:
         T, p = self.T, st.p
         r3, r4 = _union(T, 3, p), _union(T, 4, p)
         n1 = T - 1
+        if self.fft:
+            # the tilted-density J = 1 has no series or continuation charge and J = 0 is computed: the union bound on
+            # the tail steps is the x_c-dependent charge
+            return min(r3, r4 + 0.05 * r3 * 1e-3)
         m1 = n1 * st.kappa[1]
         r = _radius(eps - m1 - math.log1p(-self.q), *_log_slope(self.q, self.mu, eps - m1))
         if self._mr is None or self._mr[0] != eps:
@@ -531,7 +880,17 @@ class CondRemove:
         refined once more) where the root moved by more than 5 %."""
         e = self.start(log_target)
         x_c = self.choose(e)
-        self._check(e, x_c, log_target)
+        try:
+            self._check(e, x_c, log_target)
+        except _WideBody:
+            if not FFT_ENABLED or self.fft:
+                raise
+            # the summed small losses are too wide for the Taylor series: J = 1 by their tilted density
+            self.fft = True
+            self._mr = None
+            self._deadline = budget.clock() + WIDE_BUDGET_S
+            x_c = self.choose(e)
+            self._check(e, x_c, log_target)
         e1, rel, info = self._solve(log_target, e, x_c)
         if abs(e1 - e) > 0.05 * e:
             x2 = self.choose(e1)
@@ -546,8 +905,10 @@ class CondRemove:
         st = self._step(x_c)
         dist = eps - (self.T - 1) * st.kappa[1] - math.log1p(-self.q)
         sd = math.sqrt(max((self.T - 1) * st.kappa[2], 0.0))
-        if not (dist > 0.0 and sd < _radius(dist, *_log_slope(self.q, self.mu, eps)) / 5.0):
-            raise CondError(f"the summed small losses (sd {sd:.3g}) are not narrow against eps {eps:.4g}")
+        if not dist > 0.0:
+            raise CondError(f"eps {eps:.4g} below the summed small losses' mean")
+        if not self.fft and not sd < _radius(dist, *_log_slope(self.q, self.mu, eps)) / 5.0:
+            raise _WideBody(f"the summed small losses (sd {sd:.3g}) are not narrow against eps {eps:.4g}")
         pr = self._proxy(st, eps)
         if not pr <= 1e-3 * math.exp(log_target):
             raise CondError(f"the expansion's charges {pr:.3g} are not small against the target")
@@ -558,6 +919,8 @@ class CondRemove:
         def ev(x: float) -> tuple[float, float]:
             if budget.expired():
                 raise CondError(budget.NOTE)
+            if budget.clock() > self._deadline:
+                raise CondError(f"the tilted-density mode ran past its CPU-time budget ({WIDE_BUDGET_S} s)")
             v, err, info = self.delta(x, x_c)
             if not v > 0.0:
                 raise CondError("the expansion gave delta <= 0")
@@ -606,14 +969,15 @@ def applies(groups) -> bool:
     return 0.0 < q <= MAX_Q and int(n) >= 3 and q * n <= MAX_QT and 0.05 <= s <= 50.0
 
 
-def cond_delta(groups, eps: float) -> tuple[float, float, dict]:
+def cond_delta(groups, eps: float, fft: bool = False) -> tuple[float, float, dict]:
     """REMOVE delta(eps) of one subsampled-Gaussian group [(q, sigma, T)] by the conditioned expansion:
-    (delta, relative error estimate, details).  Raises :class:`CondError` outside its domain or where the
+    (delta, relative error estimate, details); ``fft``: J = 1 by the tilted density of the body sum (and J = 0
+    computed) instead of the Taylor series.  Raises :class:`CondError` outside its domain or where the
     estimate is above ``ACCEPT``."""
     if not applies(groups):
         raise CondError("outside the conditioned expansion's domain")
     (q, s, n), = groups
-    c = CondRemove(q, s, int(n))
+    c = CondRemove(q, s, int(n), fft=fft)
     eps = float(eps)
     if not eps > 0.0:
         raise CondError("eps <= 0")
@@ -645,23 +1009,43 @@ def cond_epsilon(groups, delta: float) -> tuple[float, float, dict]:
 #: the exact chain (methods/dispatch.py) puts the few-participation stage (which tries this expansion first)
 #: before the contour for eps(delta) where this applies with q <= FIRST_Q and q T <= FIRST_QT (see first())
 FIRST_Q = 1e-5
+#: 30 -> 500 (session 16, H-DF) with the tilted-density mode: benchmarks/flag_s16_trunc.py (off = MAX_QT 50, FIRST_QT
+#: 30, no tilted mode; on = this), alternated per point, CPU under load: trunc_d3_scan seed 14 (64 points) flagged 1 ->
+#: 0 (q T 300: Chernoff 2.540 -> 0.1634149643), median 0.042 -> 0.044 s, max 0.522 -> 0.392 s, total 5.42 -> 5.05 s;
+#: seed 15 (40) flagged 1 -> 0 (q T 66: 1.634 -> 0.3268256675), median 0.045 -> 0.043 s, total 3.96 -> 2.85 s; valid
+#: answers of both within 1.7e-8 of each other; where the contour answered in 10-20 ms at q T 80-500 the expansion
+#: first costs 20-70 ms
 FIRST_QT = 30.0
 #: ... and sigma <= FIRST_SIGMA: above it the contour (or the quadrature) settled every point of the lead's grid
 #: (sigma {0.5, 1, 2, 5} x q {1e-5, 1e-7} x q T {0.1 .. 30} x delta {1e-5, 1e-8, 1e-12}, 120 points, CPU under
 #: load ~4): at sigma >= 1 the expansion answered none of the 90 and its declines cost 8-13 ms a query (median
 #: 12 -> 19 ms); at sigma 0.5 it settled the 3 flagged points (0.64 s -> 27 ms) and cut the 30 points' total 4.5 -> 2.1 s
 FIRST_SIGMA = 0.75
+#: the dispatch asks the expansion first for FIRST_QT < q T <= WIDE_FIRST_QT only at delta <= WIDE_FIRST_DELTA (when it
+#: passes delta to first()): there the truncated contour met the wide summed small losses with a cancellation beyond
+#: its floating-point budget (trunc_d3_scan seed 14 point 53, q T 300, delta 1.5e-12, and seed 15 point 36, q T 66,
+#: delta 3.3e-13: flagged Chernoff bounds 2.540 / 1.634 for 0.1634149643 / 0.3268256675) and the tilted-density mode
+#: answers; at delta 1e-6 .. 1e-10 the contour settled every point of a sigma {0.5, 0.7} x q {1e-5, 1e-6} x q T
+#: {40, 150, 450} grid in 1-20 ms where the expansion first cost 0.1-0.35 s (benchmarks/flag_s16_trunc.py --grid)
+WIDE_FIRST_QT = 500.0
+WIDE_FIRST_DELTA = 1e-11
 
 
-def first(groups, kind: str) -> bool:
+def first(groups, kind: str, delta: float | None = None) -> bool:
     """Whether the dispatch should try the few-participation stage (this expansion first) before the contour:
     eps(delta) of one group in the domain with q <= FIRST_Q, q T <= FIRST_QT and sigma <= FIRST_SIGMA.  There the contour fails
     after spending most of the call's budget on the summed near-atoms' plateau (seed-14 scan of
-    benchmarks/trunc_d3_scan.py: 5 flagged Chernoff bounds at q T 0.6-3.6), and this answers in ~50 ms."""
+    benchmarks/trunc_d3_scan.py: 5 flagged Chernoff bounds at q T 0.6-3.6), and this answers in ~50 ms.  With the
+    target ``delta`` given, also up to q T = WIDE_FIRST_QT where delta <= WIDE_FIRST_DELTA (the tilted-density mode's
+    corner: see WIDE_FIRST_DELTA)."""
     if kind != "epsilon" or not applies(groups):
         return False
     (q, s, n), = groups
-    return q <= FIRST_Q and q * n <= FIRST_QT and s <= FIRST_SIGMA
+    if not (q <= FIRST_Q and s <= FIRST_SIGMA):
+        return False
+    if q * n <= FIRST_QT:
+        return True
+    return delta is not None and delta <= WIDE_FIRST_DELTA and q * n <= WIDE_FIRST_QT
 
 
 def dispatch_epsilon(groups, delta: float) -> tuple[float, float, str] | None:

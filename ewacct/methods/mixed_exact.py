@@ -702,8 +702,15 @@ def rr_log_mgf_complex(e0: float, z: np.ndarray) -> np.ndarray:
     -z e0 + log(1 - p) + log1p(e^{e0 (1 + 2 z)}) below."""
     z = np.asarray(z, dtype=complex)
     if z.size and z.real[0] > -0.5:
-        return z * e0 - _softplus(-e0) + np.log1p(np.exp(-e0 * (1.0 + 2.0 * z)))
-    return -z * e0 - _softplus(e0) + np.log1p(np.exp(e0 * (1.0 + 2.0 * z)))
+        return z * e0 - _softplus(-e0) + _clog1p(np.exp(-e0 * (1.0 + 2.0 * z)))
+    return -z * e0 - _softplus(e0) + _clog1p(np.exp(e0 * (1.0 + 2.0 * z)))
+
+
+def _clog1p(w: np.ndarray) -> np.ndarray:
+    """log(1 + w) at complex w without forming 1 + w (numpy's complex log1p does: its real part loses ~u / |w|
+    relative at small |w|)."""
+    x, y = w.real, w.imag
+    return 0.5 * np.log1p(x * (2.0 + x) + y * y) + 1j * np.arctan2(y, 1.0 + x)
 
 
 class LatticeContour(LaplaceWithOthers):
