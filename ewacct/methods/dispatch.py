@@ -588,7 +588,7 @@ class ExactDispatch:
         from . import fewpart_condexact as fc
 
         g = self._fewpart_groups()
-        if g is None or not fc.first(g, "epsilon"):
+        if g is None or not fc.first(g, "epsilon", x):
             return None
         res = fc.dispatch_epsilon(g, x)
         if res is None:
