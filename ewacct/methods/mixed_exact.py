@@ -32,6 +32,16 @@ held to DEADLINE_S of CPU per query.  Beyond either, :class:`LatticeMixError` (t
 answers with the flagged proven upper bound, ``"chernoff-bound"``).  Every answer carries its relative error bound: the weights', the rest's
 own relative errors (weighted) plus the stopping bound.  A delta whose terms' rigorous bounds sum below
 2^-1075 is 0.0 (the correctly rounded double), not an error.
+
+**One contour for the whole composition** (session 16, H-DF: :class:`LatticeContour`).  Where the rest has a
+Gaussian or subsampled-Gaussian factor (:func:`contour_applies`), randomized response's MGF (p e^{z e0} + (1 - p)
+e^{-z e0})^n is one more factor of the Laplace-with-others contour (:class:`.laplace_exact.LaplaceWithOthers`): it does
+not decay along the line (a lattice), the others' factors do.  It goes first where the conditioned sum would evaluate
+the rest exactly per lattice point and the rest has Laplace steps or there are more than CONTOUR_FIRST_ATOMS points,
+or where the lattice is beyond the sum's limit; the conditioned sum is the fallback (and first elsewhere).  Breaker
+H-R15 F1 (RR x 31 + Laplace x 7 + PSG x 204 + Gaussian x 20): flagged Chernoff 30.04 -> 28.4495012, inside
+dp_accounting's vdi-1e-5 pair [28.448066, 28.449528]; benchmarks/flag_s16_mixes.py seed 1 (30 random mixes): flagged
+13-14 -> 3, 0 valid answers outside the PLD pairs (tests/test_flag_s16_mixed.py).
 """
 
 from __future__ import annotations
