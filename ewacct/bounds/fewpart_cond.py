@@ -477,8 +477,10 @@ class _Laws:
     the composed body sums of T - j steps (j <= J), the coarse vectors of the terms j = 2 .. J, the closed-form tail."""
 
     def __init__(self, q: float, sigma: float, T: int, h: float, k_c: int, delta: float, K: Any = COARSE,
-                 e_guess: float | None = None, width: float | None = None, c11: bool = False):
+                 e_guess: float | None = None, width: float | None = None, c11: bool = False, icx: bool = False,
+                 wgrid: float | None = None):
         # K: the coarse grid of the j = 2 term (an int), or {j: K_j} for the terms j = 2 .. J computed (C9)
+        # icx: the body laws of C14 (convex order); wgrid: the eps width the grid is for (E_1's G grid, C8)
         Ks = {2: K} if isinstance(K, int) else dict(K)
         J = max(Ks)
         mu = 1.0 / sigma
@@ -499,13 +501,21 @@ class _Laws:
         dn = np.maximum(lo[:-1] - hi[1:], 0.0) * (1 - 2 * U)
         self.G = _G(q, mu, k_c * h)
         self.p_hi = self.G.pc[1]
-        bu = fc._Vec(up, k_lo + 1, 0.0, 0.0, 1)
-        bd = fc._Vec(dn, k_lo, 0.0, 0.0, 1)
+        self.icx = icx
+        self.icx_info = None
+        if icx:
+            # C14: both laws on the grid points g_{k_lo} .. g_c, bounds in the increasing convex order
+            iu, il, self.icx_info = _icx_laws(k_lo, m - 1, h, q, mu)
+            bu = fc._Vec(iu, k_lo, 0.0, 0.0, 1)
+            bd = fc._Vec(il, k_lo, 0.0, 0.0, 1)
+        else:
+            bu = fc._Vec(up, k_lo + 1, 0.0, 0.0, 1)
+            bd = fc._Vec(dn, k_lo, 0.0, 0.0, 1)
         # the body sums of T, T-1, T-2 steps: powers of one FFT, folded to a window of N cells (C7); the mass folded
         # (beyond the window) is charged per power with the largest weight of its term
         N = _window((bu, bd), T, h, delta)
         if N > MAX_BODY:
-            raise fc._TooBig(N)
+            raise _WindowTooBig(N)
         ks = tuple(T - j for j in range(J + 1))
         self.N, self.J = N, J
         self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
@@ -523,6 +533,9 @@ class _Laws:
         # last tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
         # E_1's G on the grid R1 h (C8): its eps shift R1 h within 5 % of the width T h / 0.8 (R1 a power of two)
         self.R1 = 1 << max(0, int(math.floor(math.log2(max(0.05 * T / 0.8, 1.0)))))
+        if icx:  # the body's grid is no longer tied to T h <= width: R1 h within 5 % of the grid's target width
+            self.R1 = 1 << max(0, int(math.floor(math.log2(max(0.05 * (wgrid or T * h / 0.8) / h, 1.0)))))
+        self.wgrid = wgrid
         self.x_top = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
         self.q, self.mu, self.k_c = q, mu, k_c
         self.terms: dict[str, dict[int, "fc._Vec"]] = {"up": {}, "dn": {}, "su": {}}
@@ -546,7 +559,7 @@ class _Laws:
         self.shifted = None
         # (not with C11's plans of more tail terms: at sigma 0.3055, q 1.42e-3, T 229 it was refused after its terms
         # were computed, 0.6 s of 4)
-        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N and not c11:
+        if e_guess is not None and SHIFTED_LOWER and N >= SHIFTED_MIN_N and not c11 and not icx:
             self.shifted = self._shifted_lower(up, dn, float(e_guess), delta)
         if self.shifted is None:
             self._compose_dn()
@@ -602,7 +615,8 @@ class _Laws:
             v = self.terms["up"][jj]
             shares[jj] = self.comb[jj] * self.G.ev_coarse(v, len(v.a), e, self.Ks[jj] * h, 1, True) / tot
         target = width / 0.8
-        room = max(0.05 * width, REFINE_ROOM * (0.96 * target - T * h)) / (J - 1)
+        body_w = T * h if not self.icx else 0.5 * target  # the body's share of the width (C2: T h; C14: a guide)
+        room = max(0.05 * width, REFINE_ROOM * (0.96 * target - body_w)) / (J - 1)
         l_top = math.log1p(self.q * math.expm1(self.mu * self.x_top - 0.5 * self.mu ** 2))
         changed = False
         for jj in range(2, J + 1):
@@ -896,19 +910,31 @@ JMAX = 7
 
 
 def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: float | None = None,
-         first: bool = True) -> tuple[float, int, float, int, int] | None:
+         first: bool = True, icx: bool | None = None,
+         icx_c: float | None = None) -> tuple[float, int, float, int, int] | None:
     """(h, k_c, p, body cells, J) of the bracket centred on ``estimate``, or None where it would decline for its
     grid (the terms j > JMAX not negligible within MAX_BODY_STEP cells per step); cheap (a few closed-form tail
     masses): the certifier uses it to decide whether to try this bracket first.  The body cells returned are those of
     the whole T-fold sum (the folded window of C7 may be smaller).  J: the fewest tail terms computed (2 .. JMAX)
-    for which g_c fits."""
+    for which g_c fits.  icx: the grid of C14's body laws (T h^2 ICX_C <= width, at most MAX_BODY_STEP_ICX cells per
+    step), else (False) C2's (T h <= width); None (default): C14's where ICX and it has at most JMAX_FIRST tail terms,
+    else C2's."""
     if width is None:
         width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
     h = fc._grid_h(T, width)
+    if icx is None:
+        # the default: what epsilon_bracket tries first -- C14's plan where it has at most JMAX_FIRST tail terms, else C2's
+        if ICX:
+            pl = plan(q, sigma, T, delta, estimate, width, first, True, icx_c)
+            if pl is not None and pl[4] <= JMAX_FIRST:
+                return pl
+        return plan(q, sigma, T, delta, estimate, width, first, False)
+    if icx:
+        h = max(h, 2.0 ** math.floor(0.5 * math.log2(width / ((ICX_C if icx_c is None else icx_c) * T))))
     k_lo = math.floor(math.log1p(-q) / h) - 1
     # g_c: the smallest multiple of the coarse grid (doubling) where the terms j > J, C(T, J + 1) p^{J+1}, are within
     # 1e-4 delta, if one step's body then fits MAX_BODY_STEP cells (the folded T-fold window is checked by _Laws)
-    k_max = (k_lo + MAX_BODY_STEP) // COARSE * COARSE
+    k_max = (k_lo + (MAX_BODY_STEP_ICX if icx else MAX_BODY_STEP)) // COARSE * COARSE
     ps: dict[int, float] = {}
 
     def p_at(k_c: int) -> float:
@@ -947,28 +973,31 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: f
     return None  # the terms j > JMAX would not be negligible within the body's cells
 
 
-def _make_laws(q, sigma, T, delta, estimate, width=None):
+def _make_laws(q, sigma, T, delta, estimate, width=None, icx=None, icx_c=None):
     """(laws, plan, width) centred on the eps ``estimate`` for a delta near ``delta``, or None where the plan or the
     coarse grids do not fit; width: the eps width the grid is for (default: issue 9's eps target at the estimate).
     Where the first plan (J <= JMAX_FIRST) declines for its size (its folded body window or its FFT floor), C11's
     plan of least cost over J = 2 .. JMAX (a smaller g_c: a shorter body) is tried once (FALLBACK)."""
-    pl = plan(q, sigma, T, delta, estimate, width)
+    if icx is None:  # as plan's default: C14 where ICX and its plan has at most JMAX_FIRST tail terms
+        p14 = plan(q, sigma, T, delta, estimate, width, icx=True, icx_c=icx_c) if ICX else None
+        icx = p14 is not None and p14[4] <= JMAX_FIRST
+    pl = plan(q, sigma, T, delta, estimate, width, icx=icx, icx_c=icx_c)
     if pl is None:
         return None
     try:
-        return _laws_for(q, sigma, T, delta, estimate, width, pl, pl[4] > JMAX_FIRST)
+        return _laws_for(q, sigma, T, delta, estimate, width, pl, pl[4] > JMAX_FIRST, icx)
     except fc._OutOfTime:
         raise
     except fc._TooBig:
         if not FALLBACK or pl[4] > JMAX_FIRST:
             raise
-        pl2 = plan(q, sigma, T, delta, estimate, width, first=False)
+        pl2 = plan(q, sigma, T, delta, estimate, width, first=False, icx=icx, icx_c=icx_c)
         if pl2 is None or pl2[:2] == pl[:2]:
             raise
-        return _laws_for(q, sigma, T, delta, estimate, width, pl2, True)
+        return _laws_for(q, sigma, T, delta, estimate, width, pl2, True, icx)
 
 
-def _laws_for(q, sigma, T, delta, estimate, width, pl, c11):
+def _laws_for(q, sigma, T, delta, estimate, width, pl, c11, icx=False):
     h, k_c, p, _, J = pl
     if width is None:
         width = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
@@ -992,12 +1021,72 @@ def _laws_for(q, sigma, T, delta, estimate, width, pl, c11):
         if K < k_min:
             raise fc._TooBig(k_min)
         Ks[j] = K
-    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if c11 or REFINE_ALL else None, c11)
+    laws = _Laws(q, sigma, T, h, k_c, delta, Ks, estimate, width if c11 or REFINE_ALL else None, c11, icx=icx,
+                 wgrid=width / 0.8)
     return laws, pl, width
 
 
+#: C14: the grid factors tried in turn (ICX_C times these) while the bracket is wider than issue 9's target; then C2's
+#: grid and laws (as before session 16)
+ICX_STEPS = (1.0, 16.0)
+
+
 def _bracket(groups, q, sigma, T, delta, estimate, t0):
-    made = _make_laws(q, sigma, T, delta, estimate)
+    """C1-C14's bracket: with C14's body laws (ICX) on grids refined in turn (ICX_STEPS) while it is wider than the
+    target, then with C2's laws on C2's grid; each bracket intersected with the ones before (all are proofs about the
+    same number).  C14 is not tried where its plan needs more than JMAX_FIRST tail terms (their coarse grids, rounded
+    monotonically, then dominate the width) or none fits MAX_BODY_STEP_ICX cells per step."""
+    if not ICX:
+        return _bracket_at(groups, q, sigma, T, delta, estimate, t0, False, ICX_C)
+    best = None
+
+    def ok(b):
+        return b is not None and b[1] - b[0] <= 0.96 * (1e-4 * b[1] if b[1] >= 1e-3 else 1e-7)
+
+    def meet(b, r):
+        if b is None:
+            return r
+        lo, hi = max(b[0], r[0]), min(b[1], r[1])
+        if lo > hi:
+            raise FloatingPointError("C14: disjoint brackets on two grids (please report)")
+        return (lo, hi, r[2])
+
+    h_prev = None
+    for f in ICX_STEPS:
+        pl = plan(q, sigma, T, delta, estimate, icx=True, icx_c=ICX_C * f)
+        if pl is None or pl[4] > JMAX_FIRST or (h_prev is not None and pl[0] >= h_prev):
+            break
+        h_prev = pl[0]
+        try:
+            r = _bracket_at(groups, q, sigma, T, delta, estimate, t0, True, ICX_C * f)
+        except fc._OutOfTime:
+            if best is None:
+                raise
+            return best
+        except _WindowTooBig:
+            break  # a finer grid only widens the folded window
+        except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+            r = None
+        if r is not None:
+            best = meet(best, r)
+            if ok(best):
+                break
+    if not ok(best):
+        try:
+            r = _bracket_at(groups, q, sigma, T, delta, estimate, t0, False, ICX_C)
+        except (fc._TooBig, FloatingPointError, OverflowError, ZeroDivisionError):
+            if best is None:
+                raise
+            r = None
+        if r is not None:
+            best = meet(best, r)
+    if best is not None:
+        best[2]["seconds"] = budget.clock() - t0
+    return best
+
+
+def _bracket_at(groups, q, sigma, T, delta, estimate, t0, icx, icx_c):
+    made = _make_laws(q, sigma, T, delta, estimate, icx=icx, icx_c=icx_c)
     if made is None:
         return None
     laws, (h, k_c, p, _, J), width = made
@@ -1039,7 +1128,8 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
     # <= log(1/(1-q)) per step: its vectors stay short); eps_ADD <= the first point where its upper bound <= delta
     add_ub = fc._add_chernoff(groups, delta)
     if add_ub > e_hi:
-        d = fc._Direction([(q, sigma, T)], False, h, delta, e_hi)
+        h_add = min(h, fc._grid_h(T, width))  # the rounded law's grid (its laws differ by T h: C14's h may be coarser)
+        d = fc._Direction([(q, sigma, T)], False, h_add, delta, e_hi)
         th = fc._theta(d.steps, e_hi)
         f = fc._Law(d.steps, True, th, delta, 0.0).bound  # ADD's upper law only
         if f(e_hi) <= delta:
@@ -1079,7 +1169,7 @@ def _delta_bracket(groups, q, sigma, T, eps, d_est, rel_width, t0):
     best = None
     for _ in range(2):
         try:
-            made = _make_laws(q, sigma, T, d_est, eps, width)
+            made = _make_laws(q, sigma, T, d_est, eps, width, icx=False)
             if made is None:
                 break
             laws, (h, k_c, p, _, J), width = made
@@ -1110,3 +1200,188 @@ def _delta_bracket(groups, q, sigma, T, eps, d_est, rel_width, t0):
         width = T * h2
     return best
 
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Section C14 (session 16): the body laws by convex order instead of rounding up / down
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: C14: the per-step body laws are the increasing-convex-order bounds of _icx_laws (the body's grid then needs only
+#: T h^2-type accuracy, not T h <= width); False: the rounded-up / rounded-down body laws of C2 as before session 16
+ICX = True
+#: C14's grid: the largest power of two h with T h^2 ICX_C <= width (a float guide calibrated on the corner points;
+#: any h gives a valid bracket), at least the C2 grid's h
+ICX_C = 65536.0
+#: C14: one step's body cells at most (the coarse grid reaches a large g_c within MAX_BODY_STEP: at PSG(0.3055, 1.42e-3) x
+#: 229 the plan J = 2, g_c = 8 over 2^18 cells cost 2.5 s and missed the target, where J = 7, g_c = 0.5 answers)
+MAX_BODY_STEP_ICX = 1 << 16
+
+
+class _WindowTooBig(fc._TooBig):
+    """The folded body window (C7) would exceed MAX_BODY."""
+
+
+#: C14's verification of the lower law is retried with the chord-gap allowances of the failing cells raised this often
+ICX_FIX_ROUNDS = 4
+
+
+@njit(cache=True)
+def _pq_grid(k0, n, h, q, mu, out):
+    """out[:, i] = _pq at g = (k0 + i) h: (P(L > g) lower, upper, Q(L > g) lower, upper) (REMOVE)."""
+    tmp = np.empty(4)
+    for i in range(n):
+        _pq((k0 + i) * h, q, mu, tmp)
+        out[0, i] = tmp[0]
+        out[1, i] = tmp[1]
+        out[2, i] = tmp[2]
+        out[3, i] = tmp[3]
+
+
+def _icx_laws(k_lo: int, n: int, h: float, q: float, mu: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(upper, lower, info): P-scale body vectors on the grid points g_i = (k_lo + i) h, i = 0 .. n (g_n = g_c), of the
+    REMOVE body {L <= g_c}, whose composed powers bound every term of C1 from above and below (section C14).
+
+    Under Q (X ~ N(0, 1)) the body law beta_Q = e^{-l} beta_P; a lattice law Y on the g_i (Q-masses y_i) stands for the
+    P-scale vector y_i e^{g_i}.  upper: each cell's Q-mass split between its two ends with the fraction at the top an upper
+    enclosure of u_j = E_Q[(L - g_j) / h; cell j] (the mean-preserving split, moved up): beta_Q <=_icx Y.  lower: the
+    lattice law whose potential Pi_Y(t) = E(Y - t)_+ is a convex minorant, with lattice kinks, of the body's potential
+    Pi(t) = E_Q[(L - t)_+; body] lowered by the chord gaps, verified cell by cell: Y <=_icx beta_Q."""
+    m = n + 1
+    e4 = np.empty((4, m))
+    _pq_grid(k_lo, m, h, q, mu, e4)
+    SP_lo, SP_hi, SQ_lo, SQ_hi = (np.array(e4[i]) for i in range(4))
+    SP_lo[0] = SP_hi[0] = SQ_lo[0] = SQ_hi[0] = 1.0  # g_0 < log(1 - q) <= L
+    SP_hi = np.minimum.accumulate(SP_hi)
+    SQ_hi = np.minimum.accumulate(SQ_hi)
+    SP_lo = np.maximum.accumulate(SP_lo[::-1])[::-1]
+    SQ_lo = np.maximum.accumulate(SQ_lo[::-1])[::-1]
+    # cell j = (g_j, g_{j+1}], j < n: Q- and P-masses enclosed (differences rounded outward)
+    MQ_lo = np.maximum(SQ_lo[:-1] - SQ_hi[1:], 0.0) * (1 - 2 * U)
+    MQ_hi = np.maximum(SQ_hi[:-1] - SQ_lo[1:], 0.0) * (1 + 2 * U)
+    MP_lo = np.maximum(SP_lo[:-1] - SP_hi[1:], 0.0) * (1 - 2 * U)
+    MP_hi = np.maximum(SP_hi[:-1] - SP_lo[1:], 0.0) * (1 + 2 * U)
+    g = (k_lo + np.arange(m)) * h
+    if float(np.max(np.abs(g))) > 700.0:
+        raise FloatingPointError("grid beyond exp's range")
+    eg = np.exp(-g[:-1])
+    # z_j = E_Q[e^{L - g_j} - 1; cell j] = e^{-g_j} P(cell j) - Q(cell j)  (dP = e^L dQ); 0 <= z_j <= (e^h - 1) Q(cell j)
+    zh = eg * (1 + RL) * MP_hi * (1 + 2 * U) - MQ_lo
+    zh = zh + 2 * U * np.abs(zh) + 1e-300
+    zl = eg * (1 - RL) * MP_lo * (1 - 2 * U) - MQ_hi
+    zl = zl - 2 * U * np.abs(zl)
+    em = math.expm1(h)
+    zh = np.minimum(zh, MQ_hi * em * (1 + RL) * (1 + 4 * U))
+    zl = np.maximum(zl, 0.0)
+    # u_j = E_Q[(L - g_j) / h; cell j]: x <= e^x - 1 (tangent) and x >= h (e^x - 1) / (e^h - 1) on [0, h] (chord)
+    u_hi = np.minimum(zh / h * (1 + 2 * U), MQ_hi)
+    u_lo = np.maximum(zl / em * (1 - RL) * (1 - 4 * U), 0.0)
+    u_lo = np.minimum(u_lo, u_hi)
+    # ---- upper: u_hi at g_{j+1}, the rest of Q(cell j)'s upper enclosure at g_j
+    a_up = np.maximum(MQ_hi - u_hi, 0.0) * (1 + 2 * U)
+    w = np.zeros(m)
+    w[:-1] += a_up
+    w[1:] += u_hi
+    w *= 1 + 2 * U
+    ex = np.exp(g)
+    upper = w * ex * ((1 + RL) * (1 + 4 * U))
+    # ---- lower: potentials in units of h.  pi_k = Pi(g_k) / h = sum_{j >= k} (A_{j+1} + u_j), A_i = Q(g_i < L <= g_c)
+    A_lo = np.maximum(SQ_lo - SQ_hi[-1], 0.0) * (1 - 2 * U)
+    A_lo[-1] = 0.0
+    terms = A_lo[1:] + u_lo
+    pi = np.zeros(m)
+    pi[:-1] = np.cumsum(terms[::-1])[::-1]
+    pi *= 1 - 2 * (m + 2) * U  # recursive sums of >= 0 terms: within gamma_m
+    mass = float(A_lo[0]) * (1 - 2 * U)  # <= Q(body)
+    c = MQ_hi * (1 + 2 * U)  # the chord gap of Pi / h on cell j at lambda is <= c_j lambda (1 - lambda)
+    cpad = np.concatenate(([0.0], c, [0.0]))
+    # d_k = max(c_{k-1}, c_k) / 4: sqrt(d_k) + sqrt(d_{k+1}) >= sqrt(c_k); a margin for the check's rounding
+    d = np.maximum(cpad[:-1], cpad[1:]) * (0.25 * (1 + 1e-6)) + 64 * (m + 2) * U * pi
+    fails = 0
+    for _ in range(ICX_FIX_ROUNDS + 1):
+        y = _icx_minorant(pi, d, mass)
+        bad = _icx_check(y, pi, c, mass)
+        if bad is None:
+            break
+        fails = len(bad)
+        d[bad] = np.maximum(d[bad], 1.0 * np.maximum(cpad[bad], cpad[bad + 1]))
+        d[bad + 1] = np.maximum(d[bad + 1], 1.0 * np.maximum(cpad[bad + 1], cpad[bad + 2]))
+    else:
+        raise fc._TooBig("icx lower law not verified")
+    lower = y * ex * ((1 - RL) * (1 - 4 * U))
+    info = {"fix_cells": fails, "mass_q": mass, "lower_mass_q": float(y.sum())}
+    return upper, lower, info
+
+
+def _icx_minorant(pi: np.ndarray, d: np.ndarray, mass: float) -> np.ndarray:
+    """Q-masses y on the lattice whose potential (units of h) is the greatest convex minorant, with lattice kinks and
+    slopes >= -mass, of max(pi_k - d_k, 0) (0 at the top point): a float construction only (_icx_check proves it)."""
+    m = len(pi)
+    P = np.maximum(pi - d, 0.0)
+    P[-1] = 0.0
+    # slopes >= -mass: P_k <= P_{k+1} + mass from the top down (the potential's slope is minus the mass above)
+    P = _slope_cap(P, mass)
+    hull = _lower_hull(P)
+    # masses at the hull's vertices: the slope after minus the slope before (-mass left of the grid, 0 right of it)
+    hv = hull.astype(np.float64)
+    sl = np.diff(P[hull]) / np.diff(hv)
+    y = np.zeros(m)
+    before = np.concatenate(([-mass], sl))
+    after = np.concatenate((sl, [0.0]))
+    y[hull] = after - before
+    y = np.maximum(y, 0.0) * (1 - 1e-12 - 8 * (m + 2) * U)  # room for _icx_check's rounding of the sums
+    return y
+
+
+@njit(cache=True)
+def _slope_cap(P, mass):
+    out = P.copy()
+    for k in range(len(out) - 2, -1, -1):
+        t = out[k + 1] + mass
+        if out[k] > t:
+            out[k] = t
+    return out
+
+
+@njit(cache=True)
+def _lower_hull(v):
+    """Indices of the vertices of the lower convex hull of the points (i, v_i) (Andrew's monotone chain)."""
+    n = len(v)
+    st = np.empty(n, dtype=np.int64)
+    t = 0
+    for i in range(n):
+        while t >= 2:
+            a = st[t - 2]
+            b = st[t - 1]
+            # cross product of (b - a, v_b - v_a) and (i - a, v_i - v_a) <= 0: b is not below the chord a-i
+            if (b - a) * (v[i] - v[a]) - (i - a) * (v[b] - v[a]) <= 0.0:
+                t -= 1
+            else:
+                break
+        st[t] = i
+        t += 1
+    return st[:t]
+
+
+def _icx_check(y: np.ndarray, pi: np.ndarray, c: np.ndarray, mass: float):
+    """None where the lattice law y (>= 0) satisfies Y <=_icx (the body under Q), else the failing cells: its mass is
+    <= mass, and on every cell j the potential Pi_Y (linear there) lies below Pi, i.e. with a = pi_j - piY_j,
+    b = pi_{j+1} - piY_{j+1} (lower bounds), a, b >= 0 and sqrt(a) + sqrt(b) >= sqrt(c_j) (Pi >= chord - c_j lambda
+    (1 - lambda) h), or Pi_Y = 0 on the cell (Pi >= 0)."""
+    m = len(y)
+    if np.any(y < 0.0):
+        return np.arange(m - 1)
+    g = 2 * (m + 2) * U
+    Ybar = np.cumsum(y[::-1])[::-1] * (1 + g)  # >= sum_{j >= i} y_j
+    if float(Ybar[0]) > mass:
+        return np.arange(m - 1)
+    piY = np.zeros(m)
+    piY[:-1] = np.cumsum(Ybar[:0:-1])[::-1] * (1 + g)  # >= Pi_Y(g_k) / h = sum_{i > k} Ybar_i
+    a = pi - piY
+    a = a - 2 * U * (pi + piY)
+    zero = piY == 0.0
+    aa, bb = a[:-1], a[1:]
+    ok_pos = (aa >= 0.0) & (bb >= 0.0)
+    lhs = (np.maximum(aa, 0.0) + np.maximum(bb, 0.0) + 2.0 * np.sqrt(np.maximum(aa, 0.0) * np.maximum(bb, 0.0))) * (1 - 8 * U)
+    ok = (zero[:-1] & zero[1:]) | (ok_pos & (lhs >= c * (1 + 4 * U)))
+    if ok.all():
+        return None
+    return np.nonzero(~ok)[0]
