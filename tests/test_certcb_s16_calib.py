@@ -122,3 +122,18 @@ def test_estimate_guarantee_unchanged_by_certify_options():
     a = _quiet(calibrate_noise, **_kw(point)).noise_multiplier
     b = _quiet(calibrate_noise, **_kw(point), certify_options={"time_budget": 10.0}).noise_multiplier
     assert a == b
+
+
+def test_certified_steps_by_the_conditioned_bracket_in_the_corner():
+    """calibrate_steps(guarantee="certified") with few participations: the conditioned bracket certifies the step
+    count (no API certificate); the count meets the target by dp_accounting's pessimistic PLD and is the exact
+    engine's count (the bracket is narrow here)."""
+    from ewacct import calibrate_steps
+
+    e, d, q, sigma = 1.75, 6.6e-10, 4.02e-5, 0.4876
+    _clear()
+    T_est = _quiet(calibrate_steps, target_epsilon=e, target_delta=d, sampling_probability=q, noise_multiplier=sigma)
+    T = _quiet(calibrate_steps, target_epsilon=e, target_delta=d, sampling_probability=q, noise_multiplier=sigma,
+               guarantee="certified")
+    assert 0 < T <= T_est and T >= T_est - 1
+    assert pld_pessimistic_eps(sigma, q, T, d) <= e
