@@ -1264,16 +1264,17 @@ def _icx_laws(k_lo: int, n: int, h: float, q: float, mu: float) -> tuple[np.ndar
         raise FloatingPointError("grid beyond exp's range")
     eg = np.exp(-g[:-1])
     # z_j = E_Q[e^{L - g_j} - 1; cell j] = e^{-g_j} P(cell j) - Q(cell j)  (dP = e^L dQ); 0 <= z_j <= (e^h - 1) Q(cell j)
-    zh = eg * (1 + RL) * MP_hi * (1 + 2 * U) - MQ_lo
+    # (exp within RL: e^{-g} <= eg (1 + 2 RL); three products' rounding within 4 U)
+    zh = eg * (1 + 2 * RL) * MP_hi * (1 + 4 * U) - MQ_lo
     zh = zh + 2 * U * np.abs(zh) + 1e-300
-    zl = eg * (1 - RL) * MP_lo * (1 - 2 * U) - MQ_hi
+    zl = eg * (1 - 2 * RL) * MP_lo * (1 - 4 * U) - MQ_hi
     zl = zl - 2 * U * np.abs(zl)
     em = math.expm1(h)
-    zh = np.minimum(zh, MQ_hi * em * (1 + RL) * (1 + 4 * U))
+    zh = np.minimum(zh, MQ_hi * em * (1 + 2 * RL) * (1 + 4 * U))
     zl = np.maximum(zl, 0.0)
     # u_j = E_Q[(L - g_j) / h; cell j]: x <= e^x - 1 (tangent) and x >= h (e^x - 1) / (e^h - 1) on [0, h] (chord)
     u_hi = np.minimum(zh / h * (1 + 2 * U), MQ_hi)
-    u_lo = np.maximum(zl / em * (1 - RL) * (1 - 4 * U), 0.0)
+    u_lo = np.maximum(zl / em * (1 - 2 * RL) * (1 - 4 * U), 0.0)
     u_lo = np.minimum(u_lo, u_hi)
     # ---- upper: u_hi at g_{j+1}, the rest of Q(cell j)'s upper enclosure at g_j
     a_up = np.maximum(MQ_hi - u_hi, 0.0) * (1 + 2 * U)
@@ -1282,7 +1283,7 @@ def _icx_laws(k_lo: int, n: int, h: float, q: float, mu: float) -> tuple[np.ndar
     w[1:] += u_hi
     w *= 1 + 2 * U
     ex = np.exp(g)
-    upper = w * ex * ((1 + RL) * (1 + 4 * U))
+    upper = w * ex * ((1 + 2 * RL) * (1 + 8 * U))
     # ---- lower: potentials in units of h.  pi_k = Pi(g_k) / h = sum_{j >= k} (A_{j+1} + u_j), A_i = Q(g_i < L <= g_c)
     A_lo = np.maximum(SQ_lo - SQ_hi[-1], 0.0) * (1 - 2 * U)
     A_lo[-1] = 0.0
@@ -1306,7 +1307,7 @@ def _icx_laws(k_lo: int, n: int, h: float, q: float, mu: float) -> tuple[np.ndar
         d[bad + 1] = np.maximum(d[bad + 1], 1.0 * np.maximum(cpad[bad + 1], cpad[bad + 2]))
     else:
         raise fc._TooBig("icx lower law not verified")
-    lower = y * ex * ((1 - RL) * (1 - 4 * U))
+    lower = y * ex * ((1 - 2 * RL) * (1 - 8 * U))
     info = {"fix_cells": fails, "mass_q": mass, "lower_mass_q": float(y.sum())}
     return upper, lower, info
 
