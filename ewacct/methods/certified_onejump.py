@@ -30,6 +30,8 @@ OJ_PREC = 128
 OJ_XLO = -40.0
 #: Chernoff parameters tried for the body's tail mass and for D0 (any positive value is valid)
 OJ_THETAS = tuple(5.0 * 1.25 ** k for k in range(25))
+#: Taylor radii tried, as fractions of s0 - l(x_b) (any below 1 is valid; the least bound is used)
+OJ_R_FRACS = (0.75, 0.5, 0.35, 0.25)
 #: the largest q and mu where the path is tried (a filter: floats)
 OJ_Q_MAX = 1e-4
 OJ_MU_MAX = 4.0
@@ -253,44 +255,51 @@ class OneJump:
         gap = float((s0 - self.lxb).lower())
         if not gap > 0.0:
             raise ArithmeticError("one-jump path: eps too close to l(x_b)")
-        r = 0.75 * gap
         c = self._H_series(s0, 3)
         H0, H1, H2 = c[0], c[1], c[2] * 2  # H, H', H'' at s0
         # g(y) = H(eps - y): g(m) = H0, g'(m) = -H1, g''(m) = H2
         T2 = H0 * self.mu0 - H1 * self.mom1 + H2 * self.mom2 / 2
-        # remainder on |z| <= r in shells r_1 < r_2 < ... < r_J = r (doubling from 8 sd): on |z| <= r_1 by
-        # M3(r_1) int |z|^3 / 6, on r_{j-1} < |z| <= r_j by M3(r_j) mom4 / (6 r_{j-1}) (|z|^3 <= z^4 / r_{j-1})
-        r1 = min(r, max(8.0 * self.sd, 1e-12))
-        radii = []
-        j = 0
-        while r1 * 2.0 ** j < r:
-            radii.append((j, r1 * 2.0 ** j))
-            j += 1
-        radii.append((j, r))
-        rem = arb(0)
-        prev = None
         s_lo, s_hi = float(s0.lower()), float(s0.upper())
-        for lev, rj in radii:
-            M3 = self._m3(lev, r1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
-            if prev is None:
-                rem += M3 * self.mom3abs / 6
-            else:
-                rem += M3 * self.mom4 / (6 * arb(prev))
-            prev = rj
-        # |z| > r: |g - T2| <= n p + |H0| + |H1| |z| + |H2| z^2 / 2; the constant part by Chernoff on the body
-        # (mu(z > r) <= e^{-t (m + r)} G_cut(1 + t)^N, mu(z < -r) <= e^{t (m - r)} G_cut(1 - t)^N), the rest by
-        # |z|^k <= z^4 / r^{4-k} there
-        rr = arb(r)
-        C0 = self.n * self.p + abs(H0)
-        # (t chosen by the float log G_cut; the bound is evaluated in Arb at the chosen t: any t > 0 is valid)
+        r1 = max(8.0 * self.sd, 1e-12)
         m_, N_ = self.m, self.N
-        t_up = self._pick(lambda t, lg: N_ * lg(1.0 + t) - t * (m_ + r))
-        t_dn = self._pick(lambda t, lg: N_ * lg(1.0 - t) + t * (m_ - r))
-        up = (self.N * self.log_gcut(1.0 + t_up) - arb(t_up) * (arb(self.m) + rr)).exp()
-        dn = (self.N * self.log_gcut(1.0 - t_dn) + arb(t_dn) * (arb(self.m) - rr)).exp()
-        tail_mass = arb(up.upper()) + arb(dn.upper())
-        tail = C0 * tail_mass + abs(H1) * self.mom4 / rr ** 3 + abs(H2) * self.mom4 / (2 * rr * rr)
-        err = rem + tail
+        # the Taylor radius r: any r < s0 - l(x_b) gives a bound (a larger r, a larger sup |H'''|, a smaller tail):
+        # the least of a few is used
+        best = None
+        for frac in OJ_R_FRACS:
+            r = frac * gap
+            # remainder on |z| <= r in shells r_1 < r_2 < ... < r_J = r (doubling from 8 sd): on |z| <= r_1 by
+            # M3(r_1) int |z|^3 / 6, on r_{j-1} < |z| <= r_j by M3(r_j) mom4 / (6 r_{j-1}) (|z|^3 <= z^4 / r_{j-1})
+            rr1 = min(r, r1)
+            radii = []
+            j = 0
+            while rr1 * 2.0 ** j < r:
+                radii.append((j, rr1 * 2.0 ** j))
+                j += 1
+            radii.append((j, r))
+            rem = arb(0)
+            prev = None
+            for lev, rj in radii:
+                M3 = self._m3((rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
+                if prev is None:
+                    rem += M3 * self.mom3abs / 6
+                else:
+                    rem += M3 * self.mom4 / (6 * arb(prev))
+                prev = rj
+            # |z| > r: |g - T2| <= |g| + |H0| + |H1| |z| + |H2| z^2 / 2 with |g| <= n p (z > r) and |g| <= H0
+            # (z < -r: H is non-increasing); the constant part by Chernoff on the body (mu(z > r) <=
+            # e^{-t (m + r)} G_cut(1 + t)^N, mu(z < -r) <= e^{t (m - r)} G_cut(1 - t)^N), the rest by
+            # |z|^k <= z^4 / r^{4-k} there (t chosen by the float log G_cut; any t > 0 is valid)
+            rr = arb(r)
+            t_up = self._pick(lambda t, lg: N_ * lg(1.0 + t) - t * (m_ + r))
+            t_dn = self._pick(lambda t, lg: N_ * lg(1.0 - t) + t * (m_ - r))
+            up = (self.N * self.log_gcut(1.0 + t_up) - arb(t_up) * (arb(self.m) + rr)).exp()
+            dn = (self.N * self.log_gcut(1.0 - t_dn) + arb(t_dn) * (arb(self.m) - rr)).exp()
+            tail = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
+                    + abs(H1) * self.mom4 / rr ** 3 + abs(H2) * self.mom4 / (2 * rr * rr))
+            err = rem + tail
+            if best is None or err.upper() < best[0].upper():
+                best = (err, rem, tail, r)
+        err, rem, tail, r = best
         # D0 (no step beyond x_b): Chernoff on the payoff, n log G_cut(s + 1) + s log s - (s + 1) log(s + 1) - s eps
         n_ = self.n
         sv = self._pick(lambda t, lg: n_ * lg(1.0 + t) + t * math.log(t) - (t + 1.0) * math.log1p(t) - t * eps)
