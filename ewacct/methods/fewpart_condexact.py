@@ -129,7 +129,8 @@ FFT_ENABLED = True
 #: the tilted density's window half-width in its standard deviations, first and largest FFT sizes
 FFT_HALF_SD = 16.0
 FFT_N0 = 512
-#: Chebyshev nodes of J = 2's log H2 over the window at eps within 10 % (its error: against half as many)
+#: Chebyshev nodes of J = 2's log H2 over the window above 2g at eps within 10 % (its error: against half as many;
+#: below 2g H2 is in closed form)
 FFT_J2_NODES = 40
 FFT_N_MAX = 1 << 11
 #: CPU-time budget of the tilted-density mode within one eps(delta) (it is tried before the contour: a decline must
@@ -624,22 +625,34 @@ class CondRemove:
         cheb = np.polynomial.chebyshev
         # the fit covers the window at every eps within 10 % of the first one asked (the eps(delta) search): kept
         fits = self._h2_fits.get((st.x_c, n))
+        g2 = 2.0 * st.g
         if fits is None or not (fits[0] <= eps - (ts.b0 + ts.H) and eps - (ts.b0 - ts.H) <= fits[1]):
+            # below 2g both tail steps' G are on their lower branch: H2(e) = p^2 - e^e Q(X > x_c)^2 exactly; above,
+            # log H2 is smooth (the branch point x with e - l(x) = g is inside the tail) and is interpolated
             e_lo, e_hi = 0.9 * eps - (ts.b0 + ts.H), 1.1 * eps - (ts.b0 - ts.H)
+            f_lo = max(e_lo, g2)
 
-            def fit(m: int) -> np.ndarray:
+            def fit(m: int) -> np.ndarray | None:
+                if not e_hi > f_lo:
+                    return None
                 xk = np.cos(math.pi * (np.arange(m) + 0.5) / m)
-                ek = 0.5 * (e_lo + e_hi) + 0.5 * (e_hi - e_lo) * xk
+                ek = 0.5 * (f_lo + e_hi) + 0.5 * (e_hi - f_lo) * xk
                 hk = np.array([st.h2(float(e)) for e in ek])
                 if not np.all(hk > 0.0):
                     raise CondError("H2 is not positive over the window")
                 return cheb.chebfit(xk, np.log(hk), m - 1)
 
-            fits = self._h2_fits[(st.x_c, n)] = (e_lo, e_hi, fit(FFT_J2_NODES), fit(FFT_J2_NODES // 2))
-        e_lo, e_hi, c_full, c_half = fits
-        xb = (2.0 * (eps - b) - (e_lo + e_hi)) / (e_hi - e_lo)
-        lh = cheb.chebval(xb, c_full)
-        lh_half = cheb.chebval(xb, c_half)
+            fits = self._h2_fits[(st.x_c, n)] = (e_lo, e_hi, f_lo, fit(FFT_J2_NODES), fit(FFT_J2_NODES // 2))
+        e_lo, e_hi, f_lo, c_full, c_half = fits
+        eb = eps - b
+        with np.errstate(divide="ignore"):
+            lh = np.log(np.maximum(st.p * st.p - np.exp(np.minimum(eb, g2)) * st.qg * st.qg, 0.0))
+        lh_half = lh.copy()
+        up = eb > g2
+        if np.any(up) and c_full is not None:
+            xb = (2.0 * eb[up] - (f_lo + e_hi)) / (e_hi - f_lo)
+            lh[up] = cheb.chebval(xb, c_full)
+            lh_half[up] = cheb.chebval(xb, c_half)
         w = np.exp(lh + ts.k_th - ts.th * b)
         terms = w * fk * h
         val = float(np.sum(terms))
