@@ -123,3 +123,31 @@ def test_icx_answers_where_c2_declined_many_steps():
     assert hi - lo <= 1e-4 * hi, (lo, hi)
     plo, phi, _ = proven_epsilon_bracket(list(acc.groups()), delta)
     assert plo <= hi and lo <= phi, (lo, hi, plo, phi)
+
+
+def test_window_from_the_bulk_charges_both_tails():
+    # C15: the rolled cyclic power against the direct T-fold convolution; the mass outside the window within the
+    # two-sided charge, and the folded vector equal to the windowed exact vector plus the mass folded in
+    from ewacct.bounds import fewpart_cert as fc
+
+    sigma, q, h, T = 1.0, 1e-3, 2.0 ** -12, 60
+    k_lo = math.floor(math.log1p(-q) / h) - 1
+    up, _, _ = fcd._icx_laws(k_lo, 16 - k_lo, h, q, 1.0 / sigma)
+    v = fc._Vec(up, k_lo, 0.0, 0.0, 1)
+    ks = (T - 1, T)
+    N, st, al = fcd._window2((v, v), T, h, 1.0, ks)
+    exact = np.array([1.0])
+    for _ in range(T):
+        exact = np.convolve(exact, up)
+    assert N < len(exact)  # the window is shorter than the whole sum: something may fold
+    a = st[0][T]
+    assert a > T * k_lo  # it starts above the lowest sum
+    pos = T * k_lo + np.arange(len(exact))
+    inside = (pos >= a) & (pos < a + N)
+    out_mass = float(exact[~inside].sum())
+    assert out_mass <= al[0][1] * (1 + 1e-9) + 1e-15, (out_mass, al[0][1])
+    pw = fcd._cyc_powers(v, N, ks, st[0])[T]
+    assert pw.off == a
+    folded = np.zeros(N)
+    np.add.at(folded, (pos - a) % N, exact)
+    assert np.max(np.abs(pw.a - folded)) <= pw.err + 1e-15

@@ -214,7 +214,7 @@ def _ev(v: "fc._Vec", w: np.ndarray, upper: bool) -> float:
     return s + r if upper else max(s - r, 0.0)
 
 
-def _tail_above(v: np.ndarray, off: int, h: float, k: int, t: float) -> float:
+def _tail_above(v: np.ndarray, off: int, h: float, k: int, t: float, B: int = 256) -> float:
     """An upper bound on the mass at sums >= t of the k-fold composition of the law v (entries >= 0 at grid points
     (off + i) h): Markov on e^{theta S}, P(S >= t) <= e^{-theta t} M(theta)^k for every theta >= 0, with
     M(theta) = sum_i v_i e^{theta s_i} bounded above by block sums at each block's top point, the best of a
@@ -222,7 +222,6 @@ def _tail_above(v: np.ndarray, off: int, h: float, k: int, t: float) -> float:
     n = len(v)
     if k == 0 or (off + n - 1) * k * h < t:
         return 0.0  # every sum is below t
-    B = 256
     nb = -(-n // B)
     pad = np.zeros(nb * B)
     pad[:n] = v
@@ -270,7 +269,7 @@ def _cyc_err(beta: float, N: int, k: int) -> float:
     return (ey + 1.01 * ef * yn) * (1 + 1e-9)  # plus the inverse transform's own rounding (ef relative)
 
 
-def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int]) -> dict[int, "fc._Vec"]:
+def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int], starts: dict | None = None) -> dict[int, "fc._Vec"]:
     """{k: the k-fold power of base folded to N cells (cyclic convolution: the entry i stands for the grid points
     k off + i + N Z), with its l2 error bound}: one forward transform, the smallest power by binary powering of the
     spectrum and each larger one as the one before times F^d (d the difference, binary powering; session 13: d = 1 for
@@ -304,7 +303,11 @@ def _cyc_powers(base: "fc._Vec", N: int, ks: Sequence[int]) -> dict[int, "fc._Ve
             continue
         res = power(k) if prev is None else prev[1] * power(k - prev[0])
         prev = (k, res)
-        out[k] = fc._Vec(np.fft.irfft(res, N), k * base.off, _cyc_err(beta, N, k), 0.0, k)
+        c = np.fft.irfft(res, N)
+        a0 = k * base.off if starts is None else starts[k]
+        if a0 != k * base.off:  # C15: entry i stands for k off + i (mod N); rolled, entry j for a0 + j (mod N)
+            c = np.roll(c, -((a0 - k * base.off) % N))
+        out[k] = fc._Vec(c, a0, _cyc_err(beta, N, k), 0.0, k)
     return out
 
 
@@ -322,11 +325,57 @@ def _window(vs: Sequence["fc._Vec"], T: int, h: float, delta: float) -> int:
     return n_top
 
 
-def _floor_gap(base: "fc._Vec", T: int, h: float, e: float, N: int) -> float:
+#: C15 (session 16): with C14's laws, where C7's window (from the lowest sum) exceeds MAX_BODY, each folded body power's
+#: window starts near its bulk instead (both tails charged)
+WINDOW_START = True
+
+
+def _window2(vs: Sequence["fc._Vec"], T: int, h: float, delta: float, ks: Sequence[int]):
+    """(N, starts, alias) for C15: per law (vs) and power k, the window [a_k, a_k + N) of cells with
+    a_k = max(k off, floor(k mu) - N / 4) (mu the law's mean cell, a float guide), and the mass outside it,
+    P(S_k < a_k h) + P(S_k >= (a_k + N) h), bounded by _tail_above (the lower tail on the reflected law); N the smallest
+    power of two >= twice a step's cells where that mass is <= ALIAS_REL delta at k = T for every law, or the length
+    of the whole T-fold sum (then a_k = k off: nothing outside)."""
+    n = len(vs[0].a)
+    n_full = T * (n - 1) + 1
+    n_top = 1 << max(1, (n_full - 1).bit_length())
+    N = 1 << max(1, (2 * n - 1).bit_length())
+    idx = np.arange(n, dtype=np.float64)
+    mus = []
+    for v in vs:
+        tot = float(v.a.sum())
+        mus.append(v.off + (float(np.dot(v.a, idx)) / tot if tot > 0.0 else 0.0))
+
+    # blocks of one cell: a block's mass at its top point shifts every step by up to B cells, T B in all (C7's 256 would
+    # swamp the bulk's spread here)
+    B = 1 if n <= (1 << 17) else 256
+
+    def outside(v, k, a, N):
+        hi = _tail_above(v.a, v.off, h, k, (a + N) * h, B)
+        lo = 0.0 if a <= k * v.off else _tail_above(v.a[::-1], -(v.off + n - 1), h, k, -(a - 1) * h, B)
+        return hi + lo
+
+    while True:
+        if N >= n_top:
+            N = n_top
+            st = [{k: k * v.off for k in ks} for v in vs]
+        else:
+            st = [{k: max(k * v.off, math.floor(k * mu) - N // 4) for k in ks} for v, mu in zip(vs, mus)]
+        if N >= n_top or N > MAX_BODY or all(outside(v, T, st[i][T], N) <= ALIAS_REL * delta
+                                              for i, v in enumerate(vs)):
+            break
+        N *= 2
+    if N > MAX_BODY:
+        return N, st, None
+    al = [[outside(v, k, st[i][k], N) for k in ks] for i, v in enumerate(vs)]
+    return N, st, al
+
+
+def _floor_gap(base: "fc._Vec", T: int, h: float, e: float, N: int, start: int | None = None) -> float:
     """The width 2 err ||w||_2 of E_0's enclosure at e (section C4) for the folded T-fold power of base (C7), from
     the error bound alone (before any FFT): untilted, the body sums cannot resolve a delta below it."""
     err = _cyc_err(float(np.abs(base.a).sum()) * (1 + len(base.a) * U), N, T)
-    off = T * base.off
+    off = T * base.off if start is None else start
     length = N
     i0 = max(0, math.floor(e / h) - off + 1)  # first index with (off + i) h > e
     m = length - i0
@@ -513,21 +562,33 @@ class _Laws:
             bd = fc._Vec(dn, k_lo, 0.0, 0.0, 1)
         # the body sums of T, T-1, T-2 steps: powers of one FFT, folded to a window of N cells (C7); the mass folded
         # (beyond the window) is charged per power with the largest weight of its term
-        N = _window((bu, bd), T, h, delta)
-        if N > MAX_BODY:
-            raise _WindowTooBig(N)
         ks = tuple(T - j for j in range(J + 1))
+        self._starts = {"up": None, "dn": None}
+        N = _window((bu, bd), T, h, delta)
+        if N > MAX_BODY and icx and WINDOW_START:
+            # C15: each power's window starts near its bulk, both tails charged, where the window from the lowest sum
+            # T k_lo h does not fit (its one-cell Chernoff blocks cost more than C7's: only then)
+            N, st, al = _window2((bu, bd), T, h, delta, ks)
+            if N > MAX_BODY:
+                raise _WindowTooBig(N)
+            self._starts = {"up": st[0], "dn": st[1]}
+            self.alias = {"up": al[0], "dn": al[1]}
+        else:
+            if N > MAX_BODY:
+                raise _WindowTooBig(N)
+            self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
+                          for name, b in (("up", bu), ("dn", bd))}
         self.N, self.J = N, J
-        self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
-                      for name, b in (("up", bu), ("dn", bd))}
-        if e_guess is not None and _floor_gap(bu, T, h, e_guess, N) > 0.2 * delta:
+        a_T = None if self._starts["up"] is None else self._starts["up"][T]
+        if e_guess is not None and (_floor_gap(bu, T, h, e_guess, N) if a_T is None
+                                    else _floor_gap(bu, T, h, e_guess, N, a_T)) > 0.2 * delta:
             # untilted, the FFT's absolute error floor limits how small a delta the body sums resolve: where E_0's
             # error terms at the estimate are not well below delta, decline before any FFT (sigma 0.4905, q 2.48e-5,
             # T 54, delta 5.5e-11: 15 s for an upper end 60 % wide in session 11)
             raise fc._TooBig(N)
         self.body = {}
         self._ks, self._bd = ks, bd
-        pw = _cyc_powers(bu, N, ks)
+        pw = _cyc_powers(bu, N, ks, self._starts["up"])
         self.body["up"] = tuple(pw[k] for k in ks)
         # the terms j = 2 .. J (C5, C9): the body sum of T - j steps and j - 1 tail steps on the coarse grid K_j h, the
         # last tail step in closed form.  Tail cells (c_{i-1}, c_i] from g_c up to c_top (mass above: charged)
@@ -707,7 +768,7 @@ class _Laws:
         return r
 
     def _compose_dn(self) -> None:
-        pw = _cyc_powers(self._bd, self.N, self._ks)
+        pw = _cyc_powers(self._bd, self.N, self._ks, self._starts["dn"])
         self.body["dn"] = tuple(pw[k] for k in self._ks)
         for jj in range(2, self.J + 1):
             self._terms("dn", jj)
