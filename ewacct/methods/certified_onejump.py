@@ -120,7 +120,7 @@ class OneJump:
         B = max(abs(float((1 - self.q).log().lower()) - af), abs(float(self._l(xlo).upper()) - af)) * 1.01 + 1e-300
         mass_lo = (1 - self.q) * self._phibar(-xlo) + self.q * self._phibar(-xlo + self.mu)  # P_1(X < OJ_XLO)
         I = {}
-        for k in (1, 2, 4):
+        for k in (1, 2, 4, 6):
             core = self._integral(integrand(k), OJ_XLO, self.x_b)
             rad = arb(B) ** k * mass_lo
             I[k] = core + arb(0, rad.upper())
@@ -145,6 +145,12 @@ class OneJump:
         M4 = (E4.root(4) + abs(em)) ** 4
         self.mom4 = mu0 * M4.upper()
         self.mom3abs = mu0 * M4.upper() ** (arb(3) / 4)
+        # sixth: E(sum Y)^6 = N c6 + 15 N(N-1) c4 c2 + 10 N(N-1) c3^2 + 15 N(N-1)(N-2) c2^3 (iid, centred), with
+        # c3^2 <= c2 c4 (Cauchy-Schwarz) and c6 <= ((I_6 / nu0)^{1/6} + |d1|)^6 (Minkowski)
+        c6 = ((I[6] / nu0).root(6) + abs(d1)) ** 6
+        E6 = N * c6 + 25 * N * (N - 1) * c4 * c2 + 15 * N * (N - 1) * (N - 2) * c2 ** 3
+        M6 = (E6.upper().root(6) + abs(em)) ** 6
+        self.mom6 = mu0 * M6.upper()
         self.sd = math.sqrt(max(float(VS.mid()), 0.0))
 
     def log_gcut(self, a: float):
@@ -216,6 +222,11 @@ class OneJump:
             best = max(best, v)
         return arb(best)
 
+    @staticmethod
+    def _least(a, b):
+        """The one of two upper bounds with the smaller upper end."""
+        return a if a.upper() <= b.upper() else b
+
     def _pick(self, f) -> float:
         """The t of OJ_THETAS with the least float value f(t, log G_cut) (a guide only)."""
         from .certified import _log_g_cut_float
@@ -282,8 +293,8 @@ class OneJump:
                 M3 = self._m3((rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
                 if prev is None:
                     rem += M3 * self.mom3abs / 6
-                else:
-                    rem += M3 * self.mom4 / (6 * arb(prev))
+                else:  # |z|^3 <= z^4 / r_{j-1} and <= z^6 / r_{j-1}^3 there: the smaller
+                    rem += M3 * self._least(self.mom4 / arb(prev), self.mom6 / arb(prev) ** 3) / 6
                 prev = rj
             # |z| > r: |g - T2| <= |g| + |H0| + |H1| |z| + |H2| z^2 / 2 with |g| <= n p (z > r) and |g| <= H0
             # (z < -r: H is non-increasing); the constant part by Chernoff on the body (mu(z > r) <=
@@ -295,7 +306,8 @@ class OneJump:
             up = (self.N * self.log_gcut(1.0 + t_up) - arb(t_up) * (arb(self.m) + rr)).exp()
             dn = (self.N * self.log_gcut(1.0 - t_dn) + arb(t_dn) * (arb(self.m) - rr)).exp()
             tail = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
-                    + abs(H1) * self.mom4 / rr ** 3 + abs(H2) * self.mom4 / (2 * rr * rr))
+                    + abs(H1) * self._least(self.mom4 / rr ** 3, self.mom6 / rr ** 5)
+                    + abs(H2) * self._least(self.mom4 / rr ** 2, self.mom6 / rr ** 4) / 2)
             err = rem + tail
             if best is None or err.upper() < best[0].upper():
                 best = (err, rem, tail, r)
