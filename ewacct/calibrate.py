@@ -1278,9 +1278,12 @@ CERT_COND_WIDTH = 3e-4
 CERT_COND_BUDGET = 3.0
 #: with q T at most this (and one group of T >= 3 steps) the rungs take the conditioned bracket first, each under
 #: CERT_COND_FIRST_BUDGET CPU seconds (where it declines, the API's certificate, as before); not where the caller set
-#: the API certificate's budget (certify_options: ewacct_torch, whose accountant reports that certificate)
+#: the API certificate's budget (certify_options: ewacct_torch, whose accountant reports that certificate).  The API's
+#: certificate there runs the contour (0.3-1 s) and then this same bracket: 1 s lets the bracket finish under load
+#: (0.15-0.45 s quiet at q 2.3e-5-2.9e-5, T 66-176; at 0.5 s it declined there under a load of 8 and the API's
+#: certificate followed: 1.2-1.4 s in all instead of 0.6-0.8)
 CERT_COND_FIRST_QT = 0.01
-CERT_COND_FIRST_BUDGET = 0.5
+CERT_COND_FIRST_BUDGET = 1.0
 #: marks a rung certified by :func:`_cond_certificate` (in place of a certificate budget)
 _COND_RUNG = object()
 
