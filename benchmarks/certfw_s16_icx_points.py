@@ -2,7 +2,7 @@
 (C14, fewpart_cond.ICX = True) or as before (C2's rounded laws, --off).  CPU seconds per certified query (a fresh
 accountant each, the process warm: one untimed query first), the bracket, its width against issue 9's target.
 
-    python benchmarks/certfw_s16_icx_points.py [--off] [names...]
+    python benchmarks/certfw_s16_icx_points.py [--off] [--cond-quick=N] [names...]
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ POINTS = {
 
 def main(argv):
     off = "--off" in argv
+    for a in argv:
+        if a.startswith("--cond-quick="):  # try a certify.COND_QUICK (H-CT's gate; patch FW-2)
+            from ewacct.bounds import certify
+
+            certify.COND_QUICK = int(a.split("=", 1)[1])
     names = [a for a in argv if not a.startswith("--")] or list(POINTS)
     fcd.ICX = not off
     certified_epsilon(Accountant().compose(PSG(1.0, 1e-3), 5), 1e-6)  # warm-up (imports, Numba caches)
