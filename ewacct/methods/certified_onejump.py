@@ -379,9 +379,11 @@ def candidate(groups_sg: list, mu2: float) -> bool:
 
 
 #: the J >= 2 term's share of delta the cut x_b is chosen for (C(n, 2) p^2 <= OJ_D2 delta, p at the cut)
-OJ_D2 = 1e-6
+OJ_D2 = 1e-5
 #: the path is tried where the other steps' loss has a standard deviation below this fraction of eps
 OJ_SD_EPS = 0.05
+#: ... and where l(x_b) at the first cut is at least this many of those standard deviations below eps
+OJ_GAP_SD = 10.0
 #: cuts tried (x_b, x_b + OJ_DX, ...) from the smallest that meets OJ_D2
 OJ_CUTS = 4
 
@@ -399,16 +401,15 @@ def choose(q: float, sigma: float, n: int, delta: float, e: float, deadline: flo
         if math.log(0.5 * n * (n - 1.0)) + 2.0 * lp <= lt + math.log(OJ_D2):
             x0 = float(x)
             break
-    if x0 is None or not _float_l(q, mu, x0) <= 0.5 * e:
-        return None
-    # the other steps' spread against eps (the Taylor remainder grows like (slope sd)^3): a filter
+    # the other steps' spread against eps (the Taylor remainder grows like (slope sd)^3) and the room between l(x_b)
+    # and eps (the Taylor radius): filters
     sd = math.sqrt(n * q * q * math.expm1(min(mu * mu, 700.0)))
-    if not sd <= OJ_SD_EPS * e:
+    if x0 is None or not sd <= OJ_SD_EPS * e or not _float_l(q, mu, x0) <= e - OJ_GAP_SD * sd:
         return None
     best = None
     for k in range(OJ_CUTS):
         xb = x0 + k * OJ_DX
-        if not _float_l(q, mu, xb) <= 0.5 * e:
+        if not _float_l(q, mu, xb) <= e - OJ_GAP_SD * sd:
             break
         if clock() > deadline:
             break
