@@ -579,6 +579,18 @@ class _Laws:
             self.alias = {name: [_tail_above(b.a, b.off, h, k, (k * b.off + N) * h) for k in ks]
                           for name, b in (("up", bu), ("dn", bd))}
         self.N, self.J = N, J
+        if icx:
+            # a decision only (before the body's FFTs): decline where a coarse term's tail cells or its convolution with
+            # the coarse body would pass the FFT limit (as _tail_term and fc._conv would, after the FFTs: at sigma 192.7,
+            # q 2.02e-6, T 5760 C14's fine grid declined there after 1.6 s)
+            x_t = fc._x_tail(q, mu, 1e-6 * delta / max(1.0, T * T * self.p_hi))
+            l_t = math.log1p(q * math.expm1(mu * x_t - 0.5 * mu * mu))
+            for jj in range(2, J + 1):
+                hc = Ks[jj] * h
+                n_t = max(k_c // Ks[jj] + 1, math.ceil((l_t + 2 * hc) / hc)) - k_c // Ks[jj] + 1
+                n_out = (N // Ks[jj] + 2) + (jj - 1) * (n_t - 1)
+                if (jj - 1) * n_t > fc.MAX_FFT or n_out > fc.MAX_FFT:
+                    raise fc._TooBig(n_out)
         a_T = None if self._starts["up"] is None else self._starts["up"][T]
         if e_guess is not None and (_floor_gap(bu, T, h, e_guess, N) if a_T is None
                                     else _floor_gap(bu, T, h, e_guess, N, a_T)) > 0.2 * delta:
@@ -1090,6 +1102,8 @@ def _laws_for(q, sigma, T, delta, estimate, width, pl, c11, icx=False):
 #: C14: the grid factors tried in turn (ICX_C times these) while the bracket is wider than issue 9's target; then C2's
 #: grid and laws (as before session 16)
 ICX_STEPS = (1.0, 16.0)
+#: ... not tried where ADD's rounded law (C6) would be needed over more than this many cells (a cost guide)
+ADD_CELLS = 1 << 20
 
 
 def _bracket(groups, q, sigma, T, delta, estimate, t0):
@@ -1113,7 +1127,13 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
         return (lo, hi, r[2])
 
     h_prev = None
-    for f in ICX_STEPS:
+    # where ADD's proven Chernoff end is not below the estimate, ADD's rounded law on C2's grid is composed after every
+    # C14 level; where its T-fold range, T log(1/(1-q)) / h, exceeds ADD_CELLS cells (sigma 192.7, q 2.02e-6, T 5760:
+    # 8e8, 1.9 s each, then out of time), C2 alone, as before
+    w0 = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    add_cells = -T * math.log1p(-q) / fc._grid_h(T, w0)
+    steps = () if add_cells > ADD_CELLS and fc._add_chernoff(groups, delta) > estimate else ICX_STEPS
+    for f in steps:
         pl = plan(q, sigma, T, delta, estimate, icx=True, icx_c=ICX_C * f)
         if pl is None or pl[4] > JMAX_FIRST or (h_prev is not None and pl[0] >= h_prev):
             break
