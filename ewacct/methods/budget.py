@@ -86,11 +86,46 @@ def jit_seconds() -> float:
     return j
 
 
+#: CPU seconds spent in one-time set-up blocks (:func:`setup`: a module's first import, its tables), less the
+#: Numba time inside them (counted by _JIT), and the state of the innermost open block (nesting depth, start)
+_SETUP = {"total": 0.0, "depth": 0, "t0": 0.0, "j0": 0.0}
+
+
+@contextmanager
+def setup() -> Iterator[None]:
+    """A block of one-time set-up (a lazy import of a module and its tables, once per process) whose CPU time
+    :func:`clock` does not count, as it does not count Numba's: a stage that imports what it needs on first use
+    (ewacct._kernels.fewpart_path: 0.1-0.3 s under load, its rule tables) must not spend its own short net,
+    or the call's budget, on it (a cold worker's first query then ended in the flagged bound)."""
+    if _SETUP["depth"] == 0:
+        _SETUP["t0"] = time.process_time()
+        _SETUP["j0"] = jit_seconds()
+    _SETUP["depth"] += 1
+    try:
+        yield
+    finally:
+        _SETUP["depth"] -= 1
+        if _SETUP["depth"] == 0:
+            _SETUP["total"] += max((time.process_time() - _SETUP["t0"]) - (jit_seconds() - _SETUP["j0"]), 0.0)
+
+
+def setup_seconds() -> float:
+    """CPU seconds spent so far in :func:`setup` blocks, Numba's time inside them excluded (including one
+    in progress)."""
+    s = _SETUP["total"]
+    if _SETUP["depth"] > 0:
+        s += max((time.process_time() - _SETUP["t0"]) - (jit_seconds() - _SETUP["j0"]), 0.0)
+    return s
+
+
 def clock() -> float:
     """The budgets' clock: this process's CPU time less what Numba spent compiling or loading kernels
-    (:func:`jit_seconds`), so whether a query settles depends neither on the machine's load nor on whether
-    its kernels were already loaded.  Every engine's deadline is on this clock."""
-    return time.process_time() - jit_seconds()
+    (:func:`jit_seconds`) and what one-time set-up took (:func:`setup`: first imports), so whether a query
+    settles depends neither on the machine's load nor on whether its kernels and modules were already
+    loaded.  Every engine's deadline is on this clock."""
+    if _JIT["depth"] or _SETUP["depth"]:
+        return time.process_time() - jit_seconds() - setup_seconds()
+    return time.process_time() - _JIT["total"] - _SETUP["total"]  # (the common case: no block open)
 
 
 def deadline() -> float:

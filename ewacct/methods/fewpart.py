@@ -149,11 +149,25 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
-from .._kernels.fewpart_path import CachedPath, panel_sums
 from . import budget
 from .fewpart_filon import WEIGHT_FP_UNITS, FilonGK
 from scipy.special import exp1 as _exp1
 from .._kernels.mgf import _GW, _GX, _cexpm1, _clog1p, _e2, _f_form, _log1p_minus, _loss
+
+_FP: list = []
+
+
+def _fp():
+    """ewacct._kernels.fewpart_path, imported on first use (its rule tables: 0.1-0.3 s of CPU): the dispatch imports
+    this module on every default query (``supports``), most of which never run this quadrature.  The import is
+    one-time set-up, outside the CPU budgets (:func:`ewacct.methods.budget.setup`)."""
+    if not _FP:
+        with budget.setup():
+            from .._kernels import fewpart_path
+
+        _FP.append(fewpart_path)
+    return _FP[0]
+
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 SQRT2 = math.sqrt(2.0)
@@ -556,7 +570,7 @@ class Composition:
                 x_hi = min(max(13.0, mu + 13.0, max(are_max, 0.0) * mu + 13.0), x0)
                 path = self._paths.get((gi, y, x_hi))
                 if path is None:
-                    path = CachedPath(q, mu, x0, y, are_max)
+                    path = _fp().CachedPath(q, mu, x0, y, are_max)
                     self._paths[(gi, y, x_hi)] = path
                 lg, eu = path.with_error(np.ascontiguousarray(w[mask]))
                 out[mask] += n * lg
@@ -986,6 +1000,7 @@ class Panels:
         column says whether the rule taken resolves its integrand (else its Gauss value is widened to at least
         the L1 norm)."""
         if NUMBA_SUMS:
+            panel_sums = _fp().panel_sums
             K = self.K
             edges = self._edges_arr
             if edges is None:
