@@ -28,7 +28,19 @@ import ewacct
 from ewacct import Accountant, PoissonSubsampledGaussian
 
 
-NOTES = """Interpolated far chunks (contour._interp_chunk): beyond its first chunk the contour takes K from a
+NOTES = """Session 16 (warm path, H-SP): the contour's first chunk is sized from the Gaussian model of the u-range
+where choose_abscissa trusts it (contour.first_chunk: 1.6 x the model's nodes + the tail test's 8, in [16, 64]):
+the tail test passed at 18-32 nodes where 40 were evaluated in two kernel calls (16 + 24, the last at the
+largest |Im z|), now 25-35 in one (q 0.001..0.1, sigma 1, T >= 1e5; q 0.1, T = 100: 40 -> 28).  build_contour's
+per-chunk bookkeeping runs in two compiled passes (contour._chunk_terms, _chunk_next) instead of ~15 numpy
+calls; the psi grid's 7-12 real log-MGF values come from one kernel call (mgf.sg_composition_real_many, the
+same values); ExactDirection._initial is memoised (truncation._full_c asked the same saddle-curve Newton
+first); ewacct._kernels.fewpart_path (0.1 s of rule tables per process) is imported only where the
+few-participation quadrature runs, and one-time set-up like it is outside the CPU budgets
+(methods/budget.setup).  Answers within 1.0e-12 of the engine before (375 random points, same methods).
+benchmarks/speed_s16_ab.py gives the same-session before/after of the grid.
+
+Interpolated far chunks (contour._interp_chunk): beyond its first chunk the contour takes K from a
 degree-16 Chebyshev interpolant of exp(K / N) (N the step count: K / N is the mean per-step log-MGF, smooth
 along the contour; exp(K) = p^N whatever branch of log p) on chunks of 48-512 nodes, 17 kernel values and
 2 check nodes each; the interpolant's error estimate (10x the last coefficients or the check nodes'

@@ -179,6 +179,8 @@ class Accountant:
 
     def groups(self) -> list[tuple[Mechanism, int]]:
         """Distinct mechanisms with their total counts (order does not matter for accounting)."""
+        if len(self._ledger) == 1:
+            return [self._ledger[0]]  # (asked several times per query: no dict, no sort key)
         acc: dict[Mechanism, int] = {}
         for m, n in self._ledger:
             acc[m] = acc.get(m, 0) + n

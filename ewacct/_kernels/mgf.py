@@ -773,3 +773,14 @@ def sg_composition_real(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, w: floa
             out[0] += ns[g] * f0
             out[1] += ns[g] * (fp - fm) / (2.0 * hd)
             out[2] += ns[g] * max((fp - 2.0 * f0 + fm) / (hd * hd), 1e-300)
+
+
+@njit(cache=True)
+def sg_composition_real_many(qs: np.ndarray, mus: np.ndarray, ns: np.ndarray, ws: np.ndarray, out: np.ndarray) -> None:
+    """out[i, 0..2] = sg_composition_real at ws[i] (one call for a grid of real abscissae: the contour's psi
+    grid asks 7-12 of them)."""
+    row = np.empty(3)
+    for i in range(ws.shape[0]):
+        sg_composition_real(qs, mus, ns, ws[i], row)
+        for k in range(3):
+            out[i, k] = row[k]

@@ -330,6 +330,12 @@ def psi_grid(K: LogMgf, c_ref: float, fine: bool = False) -> list[tuple[float, f
         s = f * c_ref
         out.append(s)
     out += [c_ref + 1.0]
+    pre = getattr(K, "prefetch", None)
+    if pre is not None:
+        try:
+            pre(out)  # one kernel call for the whole grid (the same values as one call each)
+        except (FloatingPointError, OverflowError, ValueError, ZeroDivisionError):
+            pass
     grid = []
     for s in sorted(out):
         try:
@@ -421,7 +427,8 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
     cancellation.  The choice only sets the cost: accuracy is the contour's own business.  ``info``
     (a dict, when given) receives "nodes": the node count expected of the choice where the probe ran
     (P U / 2 pi; where it saw no end, a lower bound: the least of P U, U the ladder's last u where
-    none was found, over 2 pi), else nothing.
+    none was found, over 2 pi), else nothing; and "u_model": the Gaussian model's u-range of the choice where
+    that model was trusted (no probe), which sizes build_contour's first chunk (:func:`first_chunk`).
     """
     if log_round is None:
         log_round = log_tol + 2.3
@@ -437,6 +444,8 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
         if f == 1.0 and not neg and cd[1] <= 1.5 * (LOG2 - target) / cd[0]:
             break  # the k < 0 aliases set P: a smaller c cannot help
     if len(cands) == 1:
+        if info is not None:
+            info["u_model"] = cands[0][3]
         return cands[0][0], cands[0][1], cands[0][2]
 
     def term(c: float, re_kc: float, u: float, k: complex) -> float:
@@ -447,7 +456,10 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
     if not K.slow_decay or (term(c_star, cands[0][4], GATE * u0, _probe_k(K, c_star, np.array([GATE * u0]))[0])
                             <= tail_target):
         # the Gaussian model holds
-        best = min(((P * u_g, i, c, P, used) for i, (c, P, used, u_g, _, _) in enumerate(cands)))
+        best = min(((P * u_g, i, c, P, used, u_g) for i, (c, P, used, u_g, _, _) in enumerate(cands)),
+                   key=lambda b: b[:2])
+        if info is not None:
+            info["u_model"] = best[5]
         return best[2], best[3], best[4]
     for f in (ABSCISSA_FRACTIONS_SLOW_NEG if neg else ABSCISSA_FRACTIONS_SLOW):
         cd = _candidate(K, eps, f * c_star, target, log_delta, grid)
@@ -716,11 +728,29 @@ def _interp_split(kfn, c: float, u: np.ndarray, trap_l: float, n_norm: float):
     return np.concatenate((a[0], b[0])), np.concatenate((a[1], b[1]))
 
 
+#: build_contour's first chunk where the Gaussian model of the u-range is trusted (choose_abscissa's
+#: "u_model"): FIRST_FACTOR times the model's node count plus the tail test's 8 nodes, in [16, FIRST_MAX].
+#: The tail test passed at 18-32 nodes where the model said 10.4-19.6 (q 0.001..0.1, sigma 1, T 100..1e9,
+#: delta 1e-5), and a first chunk of 16 then a second of 16-24 evaluated 40 in two kernel calls (the last
+#: ones at the largest |Im z|, the kernel's costliest); only the cost depends on it (the tail test decides)
+FIRST_FACTOR = 1.6
+FIRST_MAX = 64
+
+
+def first_chunk(u_model: float | None, P: float) -> int:
+    """Nodes of build_contour's first chunk from the model's u-range (16 without one)."""
+    if u_model is None or not math.isfinite(u_model) or not u_model > 0.0:
+        return 16
+    n = FIRST_FACTOR * u_model * P / (2.0 * math.pi) + 8.0
+    return int(min(FIRST_MAX, max(16.0, math.ceil(n))))
+
+
 def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log_delta_scale: float,
-                  alias_s: list[tuple[float, float]], deadline: float = math.inf) -> Contour:
+                  alias_s: list[tuple[float, float]], deadline: float = math.inf, first: int = 16) -> Contour:
     """Nodes on z = c + i n h, h = 2 pi / P, marched until the u-tail is below the budget.
 
-    ``log_tol + log_delta_scale`` is the log of the absolute error budget on delta near ``eps``.
+    ``log_tol + log_delta_scale`` is the log of the absolute error budget on delta near ``eps``; ``first``:
+    the first chunk's node count where K gives its own error estimate (:func:`first_chunk`).
     """
     import time
 
@@ -740,7 +770,7 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
     lkern = -math.inf
     trap_l = TRAP_L_FULL
     if kfn is not None:
-        return _build_err(K, kfn, eps, c, h, target, lchunk, lh, alias_s)
+        return _build_err(K, kfn, eps, c, h, target, lchunk, lh, alias_s, first)
     while True:
         z = c + 1j * h * np.arange(total, total + size)
         lz = np.log(np.abs(z * (z + 1.0)))
@@ -764,14 +794,14 @@ def build_contour(K: LogMgf, eps: float, c: float, P: float, log_tol: float, log
 
 
 def _build_err(K: LogMgf, kfn, eps: float, c: float, h: float, target: float, lchunk: float, lh: float,
-               alias_s: list[tuple[float, float]]) -> Contour:
+               alias_s: list[tuple[float, float]], first: int = 16) -> Contour:
     """build_contour's march where K gives its own error estimate (``K.complex_err_fn``): each chunk's kernel
     accuracy set from the previous chunk's terms (the first at the kernel's full accuracy), checked after the
     evaluation (re-evaluated when over its share), far chunks interpolated (:func:`_interp_split`); the
     per-chunk arithmetic in two compiled passes (:func:`_chunk_terms`, :func:`_chunk_next`)."""
     chunks: list[np.ndarray] = []
     total = 0
-    size = 16
+    size = max(int(first), 16)
     lkern = -math.inf
     trap_l = TRAP_L_FULL
     tail_target = target - 2.3
