@@ -4,8 +4,9 @@ independent references:
 * the J = 1 step's H(s) against an mpmath quadrature (30 digits) of its definition n E[(1 - e^{s - l(X)})_+; X > x_b];
 * G_cut(a) against an mpmath quadrature of its definition;
 * REMOVE's delta(eps) at two steps against the two-step Arb enclosure (bounds/two_step.py, another proof);
-* eps(delta) at issue 9's tiny-q family (sigma 0.4981, q 5.23e-8, T 18,982,141, delta 5.94e-13; sigma 0.47, q 1e-8,
-  T 1e8, delta 1e-12) against a float reference built another way: the other steps' delta by a Bromwich integral
+* eps(delta) at issue 9's tiny-q family (sigma 0.4981, q 5.23e-8, T 18,982,141, delta 5.94e-13) and at the issue 9
+  sweep's one wide point (sigma 0.4984, q 1.95e-6, T 57,483, delta 8.07e-11) against a float reference built another
+  way: the other steps' delta by a Bromwich integral
   at abscissa 1 (no cancellation there), integrated over the large step's x by Gauss-Legendre (the bracket's ends
   on either side of the reference's root), and within 1e-4.
 """
@@ -134,7 +135,11 @@ def test_two_steps_against_two_step_enclosure():
             assert hi - lo < 1e-2 * hi
 
 
-@pytest.mark.parametrize("sigma,q,T,delta", [(0.4981, 5.23e-8, 18982141, 5.94e-13), (0.47, 1e-8, 100_000_000, 1e-12)])
+@pytest.mark.parametrize("sigma,q,T,delta", [
+    (0.4981, 5.23e-8, 18982141, 5.94e-13),
+    # issue 9's sweep (benchmarks/certified_sweep.py --seed 9): its one wide point before, [1.004269, 1.0046696]
+    (0.4984107940253635, 1.9532495281947425e-06, 57483, 8.065208070309827e-11),
+])
 def test_family_bracket_against_reference(sigma, q, T, delta):
     from ewacct.bounds.certify import ONEJUMP_SOURCE, certified_epsilon, clear_memo
     from ewacct.methods.certified import clear_caches
