@@ -46,6 +46,8 @@ an estimate further off is a defect of the estimate and is left outside (the cal
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from fractions import Fraction
 from typing import Any
 
@@ -340,7 +342,11 @@ def closed_form_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | Non
         raise ValueError("eps is NaN")
     if eps == math.inf:
         return (0.0, 0.0)
-    if kc[0] == "lattice" and kc[1][1] > CERT_LATTICE_MAX:  # [0, the Chernoff bound on P(K >= k_min)]
+    if kc[0] == "lattice" and kc[1][1] > CERT_LATTICE_MAX:
+        got = _rr_delta_float(kc[1][0], kc[1][1], eps)
+        if got is not None:
+            return got
+        # [0, the Chernoff bound on P(K >= k_min)]
         eps0, n = kc[1]
         fe0, fe = Fraction(eps0), Fraction(eps)
         k = min(n + 1, max(0, int(math.floor((n + eps / eps0) / 2.0))))
@@ -406,6 +412,127 @@ def _log_chernoff_ball(eps0: float, n: int, k: int):
     return -(arb(k) * (x.log() - log_r) + (n - arb(k)) * ((1 - x).log() - log_1r))
 
 
+#: beyond CERT_LATTICE_MAX runs: the binomial window summed in doubles with a directed error budget (_rr_delta_float)
+#: holds at most this many counts per side (n ~ 1e11 at eps0 ~ 1)
+FLOAT_WINDOW_MAX = 4_000_000
+#: the window stops where the geometric tail bound of the terms left is below this fraction of the sum
+FLOAT_TAIL_REL = 1e-18
+#: each side of the window spans this many standard deviations of the count (the pmf falls below e^-800 of the
+#: start's; the geometric bound on the rest is checked)
+WINDOW_SD = 45.0
+#: its eps(delta) search stops at this relative width
+FLOAT_EPS_REL = 1e-8
+#: unit roundoff and the assumed accuracy of libm's exp / expm1 (as bounds/_two_step_kernel.py)
+U = 2.0 ** -53
+RL = 16.0 * U
+
+
+def _rr_delta_float(eps0: float, n: int, eps: float) -> tuple[float, float] | None:
+    """[lo, hi] on delta(eps) of randomized response (eps0) x n (docs/certified_laplace.md section 7): the
+    terms k >= k_min of sum_k Bin(k; n, r) (1 - e^{eps - eps0 (2k - n)}), relative to the pmf at
+    start = max(k_min, mode) (an Arb ball), in doubles with directed bounds: the pmf ratios c (n - j) / (j + 1)
+    (c = e^eps0 enclosed in Arb; the integer quotient within U, the product within U: 3 U each way), their running
+    products within (1 + U) per factor (1.01 k U after k of them), the payoff -expm1(-(d)) with d = eps0 (2k - n) - eps
+    within 2 U (|eps0 (2k - n)| + |eps|) and the expm1 within RL, the sum within (W + 2) U; the terms left beyond the
+    window by the geometric series of the last ratio (the ratios fall away from the mode), the payoff <= 1.  The lower
+    end omits them.  None where the window would exceed FLOAT_WINDOW_MAX counts on a side."""
+    arb, ctx = _arb()
+    fe0, fe = Fraction(eps0), Fraction(eps)
+
+    def above(k: int) -> bool:  # exact: eps0 (2k - n) > eps
+        return fe0 * (2 * k - n) > fe
+
+    k0 = min(n + 1, max(0, int(math.floor((n + eps / eps0) / 2.0))))
+    while k0 > 0 and above(k0 - 1):
+        k0 -= 1
+    while k0 <= n and not above(k0):
+        k0 += 1
+    kmin = k0
+    if kmin > n:
+        return 0.0, 0.0
+    r = 1.0 / (1.0 + math.exp(-eps0)) if eps0 < 700 else 1.0
+    mode = int(math.floor((n + 1) * r))
+    start = min(n, max(kmin, mode))
+    old = ctx.prec
+    ctx.prec = 192
+    try:
+        e0 = arb(eps0)
+        log_r = e0 - (e0.exp() + 1).log()
+        log_1r = -(e0.exp() + 1).log()
+        lp = (arb(n + 1).lgamma() - arb(start + 1).lgamma() - arb(n - start + 1).lgamma() + start * log_r
+              + (n - start) * log_1r)
+        p_lo, p_hi = _down(lp.exp()), _up(lp.exp())
+        c = e0.exp()
+        c_lo, c_hi = _down(c), _up(c)
+    finally:
+        ctx.prec = old
+    if not (p_hi < math.inf and c_lo > 0.0):
+        return None
+    sd = math.sqrt(n * r * (1.0 - r))
+    tot_lo = tot_hi = 0.0
+    tail_hi = 0.0
+    # upward: k = start .. start + W - 1 (terms relative to pmf(start))
+    w_up = min(n - start + 1, int(WINDOW_SD * sd) + 2000)
+    if w_up > FLOAT_WINDOW_MAX:
+        return None
+
+    def payoff(k: np.ndarray):
+        m = 2.0 * k - n  # exact integers
+        a = eps0 * m
+        d = a - eps
+        err = 2.0 * U * (np.abs(a) + abs(eps))
+        with np.errstate(over="ignore"):
+            f_lo = np.where(d - err > 0.0, -np.expm1(-(d - err)) * (1.0 - RL), 0.0)
+            f_hi = np.where(d + err > 0.0, np.minimum(-np.expm1(-(d + err)) * (1.0 + RL), 1.0), 0.0)
+        return np.maximum(f_lo, 0.0), f_hi
+
+    ks = start + np.arange(w_up, dtype=np.float64)  # exact (< 2^53)
+    q = (n - ks[:-1]) / (ks[:-1] + 1.0)  # pmf(k + 1) / pmf(k) / c
+    pr_hi = np.concatenate([[1.0], np.cumprod(q * c_hi * (1.0 + 3.0 * U))])
+    pr_lo = np.concatenate([[1.0], np.cumprod(q * c_lo * (1.0 - 3.0 * U))])
+    cnt = np.arange(w_up, dtype=np.float64)
+    pr_hi = pr_hi * (1.0 + 1.01 * cnt * U)
+    pr_lo = pr_lo * (1.0 - 1.01 * cnt * U)
+    f_lo, f_hi = payoff(ks)
+    s_lo = float(np.sum(pr_lo * f_lo)) * (1.0 - (w_up + 2) * U)
+    s_hi = float(np.sum(pr_hi * f_hi)) * (1.0 + (w_up + 2) * U)
+    k_end = start + w_up  # the first count not summed
+    if k_end <= n:
+        rho = (n - k_end) / (k_end + 1.0) * c_hi * (1.0 + 3.0 * U)  # >= every ratio beyond (they fall)
+        nxt = float(pr_hi[-1]) * (n - (k_end - 1)) / k_end * c_hi * (1.0 + 4.0 * U)  # >= pmf(k_end) / pmf(start)
+        if not rho < 1.0:
+            return None
+        tail_hi += nxt / (1.0 - rho) * (1.0 + 4.0 * U)
+    tot_lo += s_lo
+    tot_hi += s_hi
+    # downward: k = start - 1 .. kmin (where k_min is below the mode)
+    if kmin < start:
+        w_dn = min(start - kmin, int(WINDOW_SD * sd) + 2000)
+        if w_dn > FLOAT_WINDOW_MAX:
+            return None
+        kd = start - 1 - np.arange(w_dn, dtype=np.float64)  # k = start - 1, start - 2, ...
+        qd = (kd + 1.0) / (n - kd)  # pmf(k) / pmf(k + 1) * c
+        prd_hi = np.cumprod(qd / c_lo * (1.0 + 3.0 * U))
+        prd_lo = np.cumprod(qd / c_hi * (1.0 - 3.0 * U))
+        cnt = np.arange(1, w_dn + 1, dtype=np.float64)
+        prd_hi = prd_hi * (1.0 + 1.01 * cnt * U)
+        prd_lo = prd_lo * (1.0 - 1.01 * cnt * U)
+        fd_lo, fd_hi = payoff(kd)
+        tot_lo += float(np.sum(prd_lo * fd_lo)) * (1.0 - (w_dn + 2) * U)
+        tot_hi += float(np.sum(prd_hi * fd_hi)) * (1.0 + (w_dn + 2) * U)
+        k_last = start - w_dn  # the last count summed
+        if k_last > kmin:
+            rho = k_last / (n - k_last + 1.0) / c_lo * (1.0 + 3.0 * U)  # >= pmf(j - 1) / pmf(j), j <= k_last
+            if not rho < 1.0:
+                return None
+            tail_hi += float(prd_hi[-1]) * rho / (1.0 - rho) * (1.0 + 4.0 * U)
+    if tail_hi > FLOAT_TAIL_REL * tot_lo and tail_hi > 0.0:
+        return None
+    lo = tot_lo * p_lo * (1.0 - 2.0 * U)
+    hi = min(1.0, (tot_hi + tail_hi) * (1.0 + 2.0 * U) * p_hi * (1.0 + 2.0 * U))
+    return max(lo, 0.0), hi
+
+
 def _lattice_chernoff_bracket(params: Any, delta: float) -> tuple[float, float]:
     """[0, upper]: ``upper`` is a lattice eps whose Chernoff bound on delta is verified <= delta in Arb
     (delta(eps) <= P(K >= k_min(eps)) <= exp(-n D(k_min/n || r)); eps(delta) <= upper); the lower end is
@@ -437,6 +564,59 @@ def _lattice_chernoff_search(eps0: float, n: int, fe0: Fraction, r: float, log_d
     if Fraction(t) < top:
         t = math.nextafter(t, math.inf)
     return 0.0, max(0.0, t)
+
+
+class _NoWindow(Exception):
+    pass
+
+
+def _lattice_float_bracket(params: Any, delta: float) -> tuple[float, float] | None:
+    """eps(delta) of randomized response beyond CERT_LATTICE_MAX runs from _rr_delta_float (both directions alike):
+    an upper end whose upper delta bound is <= delta and a lower end whose lower bound is > delta, by the Illinois
+    search and the lower-end steps of closed_form_epsilon_bracket; None where a window declines."""
+    eps0, n = params
+
+    def bounds(e: float) -> tuple[float, float]:
+        got = _rr_delta_float(eps0, n, e)
+        if got is None:
+            raise _NoWindow
+        return got
+
+    try:
+        if bounds(0.0)[1] <= delta:
+            return (0.0, 0.0)
+
+        def g(e: float) -> float:
+            hi = bounds(e)[1]
+            v = math.log(max(hi, 5e-324)) - math.log(delta)
+            return min(v, 0.0) if hi <= delta else max(v, 1e-300)
+
+        # start: [the mean loss, the Chernoff upper end] (delta at the mean is far above any delta < 1/4; the
+        # Chernoff end is an upper end, its g <= 0 unless rounded the other way: then doubled)
+        r = 1.0 / (1.0 + math.exp(-eps0)) if eps0 < 700 else 1.0
+        a = max(0.0, n * eps0 * (2.0 * r - 1.0))
+        ga = g(a)
+        if ga <= 0.0:
+            a, ga = 0.0, g(0.0)
+        b = max(_lattice_chernoff_bracket(params, delta)[1], a * (1.0 + 1e-9) + 1e-9)
+        gb = g(b)
+        while gb > 0.0:
+            a, ga = b, gb
+            b *= 2.0
+            if not math.isfinite(b):
+                return None
+            gb = g(b)
+        a, b = illinois_upper_end(g, a, ga, b, gb, FLOAT_EPS_REL, EPS_ABS_TOL)
+        lower = 0.0
+        s_dn = max(b - a, FLOAT_EPS_REL * b, EPS_ABS_TOL)
+        while s_dn < b:
+            if bounds(b - s_dn)[0] > delta:
+                lower = b - s_dn
+                break
+            s_dn *= 4.0
+        return lower, b
+    except _NoWindow:
+        return None
 
 
 def _lattice_seeded(params: Any, delta: float, bounds) -> tuple[float, float] | None:
@@ -488,8 +668,10 @@ def closed_form_epsilon_bracket(acc: Any, delta: float) -> tuple[float, float] |
     if delta >= 1.0:
         return (0.0, 0.0)
     kind, params = kc
-    if kind == "lattice" and params[1] > CERT_LATTICE_MAX and delta > 0.0:
-        return _lattice_chernoff_bracket(params, delta)
+    big = kind == "lattice" and params[1] > CERT_LATTICE_MAX
+    if big and delta > 0.0:
+        got = _lattice_float_bracket(params, delta)
+        return got if got is not None else _lattice_chernoff_bracket(params, delta)
 
     def bounds(e: float) -> tuple[float, float]:
         br = _direction_brackets(kind, params, e)
