@@ -997,7 +997,7 @@ def plan(q: float, sigma: float, T: int, delta: float, estimate: float, width: f
     h = fc._grid_h(T, width)
     if icx is None:
         # the default: what epsilon_bracket tries first -- C14's plan where it has at most JMAX_FIRST tail terms, else C2's
-        if ICX:
+        if ICX and _c14_add_ok(q, sigma, T, delta, estimate):
             pl = plan(q, sigma, T, delta, estimate, width, first, True, icx_c)
             if pl is not None and pl[4] <= JMAX_FIRST:
                 return pl
@@ -1052,7 +1052,8 @@ def _make_laws(q, sigma, T, delta, estimate, width=None, icx=None, icx_c=None):
     Where the first plan (J <= JMAX_FIRST) declines for its size (its folded body window or its FFT floor), C11's
     plan of least cost over J = 2 .. JMAX (a smaller g_c: a shorter body) is tried once (FALLBACK)."""
     if icx is None:  # as plan's default: C14 where ICX and its plan has at most JMAX_FIRST tail terms
-        p14 = plan(q, sigma, T, delta, estimate, width, icx=True, icx_c=icx_c) if ICX else None
+        p14 = (plan(q, sigma, T, delta, estimate, width, icx=True, icx_c=icx_c)
+               if ICX and _c14_add_ok(q, sigma, T, delta, estimate) else None)
         icx = p14 is not None and p14[4] <= JMAX_FIRST
     pl = plan(q, sigma, T, delta, estimate, width, icx=icx, icx_c=icx_c)
     if pl is None:
@@ -1106,6 +1107,19 @@ ICX_STEPS = (1.0, 16.0)
 ADD_CELLS = 1 << 20
 
 
+def _c14_add_ok(q, sigma, T, delta, estimate, groups=None) -> bool:
+    """False where ADD's proven Chernoff end exceeds the estimate and ADD's rounded law (C6, C2's grid) would span more
+    than ADD_CELLS cells: C14 is then not tried (a cost guide)."""
+    w0 = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
+    if -T * math.log1p(-q) / fc._grid_h(T, w0) <= ADD_CELLS:
+        return True
+    if groups is None:
+        from ..mechanisms import PoissonSubsampledGaussian
+
+        groups = [(PoissonSubsampledGaussian(sigma, q), T)]
+    return not fc._add_chernoff(groups, delta) > estimate
+
+
 def _bracket(groups, q, sigma, T, delta, estimate, t0):
     """C1-C14's bracket: with C14's body laws (ICX) on grids refined in turn (ICX_STEPS) while it is wider than the
     target, then with C2's laws on C2's grid; each bracket intersected with the ones before (all are proofs about the
@@ -1130,9 +1144,7 @@ def _bracket(groups, q, sigma, T, delta, estimate, t0):
     # where ADD's proven Chernoff end is not below the estimate, ADD's rounded law on C2's grid is composed after every
     # C14 level; where its T-fold range, T log(1/(1-q)) / h, exceeds ADD_CELLS cells (sigma 192.7, q 2.02e-6, T 5760:
     # 8e8, 1.9 s each, then out of time), C2 alone, as before
-    w0 = 0.8 * (1e-4 * estimate if estimate >= 1e-3 else 1e-7)
-    add_cells = -T * math.log1p(-q) / fc._grid_h(T, w0)
-    steps = () if add_cells > ADD_CELLS and fc._add_chernoff(groups, delta) > estimate else ICX_STEPS
+    steps = ICX_STEPS if _c14_add_ok(q, sigma, T, delta, estimate, groups) else ()
     for f in steps:
         pl = plan(q, sigma, T, delta, estimate, icx=True, icx_c=ICX_C * f)
         if pl is None or pl[4] > JMAX_FIRST or (h_prev is not None and pl[0] >= h_prev):
