@@ -186,7 +186,10 @@ class ExactDispatch:
             if any(isinstance(m, Laplace) for m, _ in self.groups):
                 return _each(lambda x: self._composition_bound(kind, x, "no exact evaluation for this mix"), arr)
             return _each(lambda x: self._tilted(kind, x, LAPLACE_NOTE), arr)
-        from . import direct
+        with budget.setup():
+            # the stages' modules, imported on a process's first query outside the per-point CPU budgets (one-time
+            # set-up, as Numba's kernel loading: a cold worker's first query must not spend its budget importing)
+            from . import direct, fewpart, fewpart_condexact, truncation  # noqa: F401
 
         if direct.supports(self.groups) and sum(m.sampling_probability * n for m, n in self.groups) < 0.5:
             # few participations in 2-3 steps: the contour's u-range would be long; direct quadrature

@@ -398,7 +398,8 @@ def far_mode(eng, tr: TruncatedRemove, c: float) -> bool:
     from one step at w = c + 1 is at least E[q^w e^{w z}; X > x0] = q^w e^{w (w-1) mu^2/2} Phibar(x0 - w mu)
     (closed form: no evaluation of the full K, whose x-range grows like c mu).
     """
-    from .._kernels.fewpart_path import CachedPath
+    with budget.setup():  # a first import (rule tables, 0.1-0.3 s): outside the CPU budgets
+        from .._kernels.fewpart_path import CachedPath
 
     w = c + 1.0
     gap = 0.0
