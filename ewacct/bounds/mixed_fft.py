@@ -66,7 +66,7 @@ MAX_STEPS = 4096
 SUB = 16
 LOW_A = 7
 #: eps width per step over h (grid selection only: n_eff): a continuous loss with the sub-grid laws, an atom off the grid
-W_SUB = 0.11
+W_SUB = 0.13
 W_ATOM_OFF = 0.6
 
 
