@@ -67,6 +67,10 @@ CLOSED_SOURCE = "exact closed form (Arb enclosure)"
 #: randomized response beyond closed_form.CERT_LATTICE_MAX runs: the closed form is not enclosed term by term there
 LATTICE_CHERNOFF_SOURCE = ("randomized response beyond 2e8 runs: Chernoff bound on the binomial tail (Arb), "
                            "lower end not resolved (proven, wide)")
+#: the same where closed_form's window (_rr_delta_float: the binomial terms near the tail summed in doubles with a
+#: directed error budget, the pmf at the window's start in Arb) resolved both ends
+LATTICE_WINDOW_SOURCE = ("randomized response beyond 2e8 runs: binomial window summed with a directed error budget "
+                         "(Arb pmf; proven)")
 #: two subsampled-Gaussian steps: a one-dimensional integral of the one-step closed form, enclosed by
 #: monotone cells with directed rounding (bounds/two_step.py, bounds/_two_step_kernel.py; Arb below sigma 0.1)
 TWO_STEP_SOURCE = "two-step integral (cell enclosure, directed rounding)"
@@ -138,15 +142,16 @@ def certified_epsilon(acc: Any, delta: float, *, width: float | None = None,
     return _memo(_memo_key(acc, "epsilon", delta, time_budget), lambda: _epsilon(acc, delta, time_budget))
 
 
-def _closed_source(acc: Any) -> str:
+def _closed_source(acc: Any, lower: float = 0.0) -> str:
     """The closed forms' source label; randomized response beyond CERT_LATTICE_MAX runs gets the Chernoff
     half-bracket [0, upper] of closed_form, labelled as such (breaker H-R15 F4: RR(0.01) x 3e8 came back
-    [0, 15830.98] labelled an exact closed form)."""
+    [0, 15830.98] labelled an exact closed form), or -- where its lower end is resolved (lower > 0: closed_form's
+    float window, session 16) -- the window's label."""
     from .closed_form import CERT_LATTICE_MAX, closed_form_kind
 
     kc = closed_form_kind(acc)
     if kc is not None and kc[0] == "lattice" and kc[1][1] > CERT_LATTICE_MAX:
-        return LATTICE_CHERNOFF_SOURCE
+        return LATTICE_WINDOW_SOURCE if lower > 0.0 else LATTICE_CHERNOFF_SOURCE
     return CLOSED_SOURCE
 
 
@@ -154,7 +159,7 @@ def _epsilon(acc: Any, delta: float, time_budget: float | None) -> Certificate:
     t0 = time.perf_counter()
     br = closed_form_epsilon_bracket(acc, delta)
     if br is not None:
-        return Certificate(br[0], br[1], _closed_source(acc), None, time.perf_counter() - t0)
+        return Certificate(br[0], br[1], _closed_source(acc, br[0]), None, time.perf_counter() - t0)
     from .two_step import two_step_epsilon_bracket
 
     br = two_step_epsilon_bracket(acc, delta)
@@ -420,7 +425,7 @@ def _delta(acc: Any, eps: float) -> Certificate:
     t0 = time.perf_counter()
     br = closed_form_delta_bracket(acc, eps)
     if br is not None:
-        return Certificate(br[0], br[1], _closed_source(acc), None, time.perf_counter() - t0)
+        return Certificate(br[0], br[1], _closed_source(acc, br[0]), None, time.perf_counter() - t0)
     from .two_step import two_step_delta_bracket
 
     br = two_step_delta_bracket(acc, eps)
