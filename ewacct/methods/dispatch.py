@@ -47,9 +47,11 @@ decays (docs/math.md section 9): few Laplace steps settle with Gaussians, or wit
 of enough steps.  Elsewhere the answer is a rigorous upper bound by composition (the rest's answer plus
 the Laplace steps' pure epsilon; ``"composition-bound"``, flagged ``valid=False``; the exact
 evaluation's reason is kept).  Randomized response mixed with anything else (other mechanisms, several parameters) is
-answered exactly by conditioning on its lattice (:mod:`.mixed_exact`: up to 1e6 lattice points for
-randomized response alone, 5e4 with a closed-form rest, 2e4 otherwise, within a CPU budget); where that
-refuses, the answer is the upper end of the proven bracket (:mod:`ewacct.bounds.proven`), flagged
+answered exactly by :mod:`.mixed_exact`: by conditioning on its lattice (up to 1e6 lattice points for
+randomized response alone, 5e4 with a closed-form rest, 2e4 otherwise, within a CPU budget), or -- where a
+Gaussian-type factor gives the decay and the lattice is large or its rest costly per point (Laplace, or more than
+``mixed_exact.CONTOUR_FIRST_ATOMS`` points) -- first by one contour over the whole composition with each
+randomized-response group's MGF as one more factor (``mixed_exact.LatticeContour``); where both refuse, the answer is the upper end of the proven bracket (:mod:`ewacct.bounds.proven`), flagged
 ``valid=False`` (``"chernoff-bound"``, the reason kept); no expansion is trusted there.
 
 Nothing here imports :mod:`ewacct.accountant`; the certification helpers take the accountant as an
