@@ -193,9 +193,8 @@ def _single_step_edge(q: float, sigma: float, eps: float, direction: str):
     return arb(0).union(_phi(xu))
 
 
-def _rr_delta(eps0: float, n: int, eps: float, prec: int):
-    """n-fold randomized response: the exact sum, near-mode terms in Arb, tails enclosed geometrically."""
-    arb, _ = _arb()
+def _rr_kmin(eps0: float, n: int, eps: float) -> int:
+    """The least count k with eps0 (2k - n) > eps (n + 1 where there is none), decided in exact rational arithmetic."""
     fe0, fe = Fraction(eps0), Fraction(eps)
 
     def above(k: int) -> bool:  # exact: eps0 (2k - n) > eps
@@ -206,7 +205,13 @@ def _rr_delta(eps0: float, n: int, eps: float, prec: int):
         k0 -= 1
     while k0 <= n and not above(k0):
         k0 += 1
-    kmin = k0
+    return k0
+
+
+def _rr_delta(eps0: float, n: int, eps: float, prec: int):
+    """n-fold randomized response: the exact sum, near-mode terms in Arb, tails enclosed geometrically."""
+    arb, _ = _arb()
+    kmin = _rr_kmin(eps0, n, eps)
     if kmin > n:
         return arb(0)
     e0, e = arb(eps0), arb(eps)
@@ -348,12 +353,7 @@ def closed_form_delta_bracket(acc: Any, eps: float) -> tuple[float, float] | Non
             return got
         # [0, the Chernoff bound on P(K >= k_min)]
         eps0, n = kc[1]
-        fe0, fe = Fraction(eps0), Fraction(eps)
-        k = min(n + 1, max(0, int(math.floor((n + eps / eps0) / 2.0))))
-        while k > 0 and fe0 * (2 * (k - 1) - n) > fe:
-            k -= 1
-        while k <= n and not fe0 * (2 * k - n) > fe:
-            k += 1
+        k = _rr_kmin(eps0, n, eps)
         r = 1.0 / (1.0 + math.exp(-eps0)) if eps0 < 700 else 1.0
         if k > n:
             return (0.0, 0.0)
@@ -437,17 +437,7 @@ def _rr_delta_float(eps0: float, n: int, eps: float) -> tuple[float, float] | No
     window by the geometric series of the last ratio (the ratios fall away from the mode), the payoff <= 1.  The lower
     end omits them.  None where the window would exceed FLOAT_WINDOW_MAX counts on a side."""
     arb, ctx = _arb()
-    fe0, fe = Fraction(eps0), Fraction(eps)
-
-    def above(k: int) -> bool:  # exact: eps0 (2k - n) > eps
-        return fe0 * (2 * k - n) > fe
-
-    k0 = min(n + 1, max(0, int(math.floor((n + eps / eps0) / 2.0))))
-    while k0 > 0 and above(k0 - 1):
-        k0 -= 1
-    while k0 <= n and not above(k0):
-        k0 += 1
-    kmin = k0
+    kmin = _rr_kmin(eps0, n, eps)
     if kmin > n:
         return 0.0, 0.0
     r = 1.0 / (1.0 + math.exp(-eps0)) if eps0 < 700 else 1.0

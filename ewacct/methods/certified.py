@@ -1998,6 +1998,20 @@ def _newton_eps(cd: CertDirection, K: np.ndarray, E: np.ndarray, c: float, h: fl
 
 
 # ----------------------------------------------------------------------------- brackets
+def _bisect_end(ok, good: float, bad: float, tol: float, deadline: float, iters: int) -> float:
+    """A bracket's end by bisection: ``good`` (where the monotone test ``ok`` holds) moved towards ``bad`` (where it
+    fails) until they are within ``tol``, ``iters`` halvings are done or the CPU ``deadline`` passed."""
+    for _ in range(iters):
+        if abs(good - bad) <= tol or _now() > deadline:
+            break
+        mid = 0.5 * (good + bad)
+        if ok(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
 def _now() -> float:
     """The certificate's clock: this process's CPU time, so that the budget (hence which source
     answers, and the bracket's width) does not depend on what else the machine is running; Numba's
@@ -2987,15 +3001,7 @@ class ContourCertifier:
                 x = max(0.0, es + sign * step)
             else:
                 raise CertError("one-jump path: no end found")
-            for _ in range(6):  # to ~1e-2 of the expected width
-                if abs(x - failed) <= 1e-2 * eta or _now() > deadline:
-                    break
-                mid = 0.5 * (x + failed)
-                if ok(mid):
-                    x = mid
-                else:
-                    failed = mid
-            return x
+            return _bisect_end(ok, x, failed, 1e-2 * eta, deadline, 6)  # to ~1e-2 of the expected width
 
         upper = end(upper_ok, 1.0)
         lower = end(lower_ok, -1.0)
@@ -3272,14 +3278,7 @@ class ContourCertifier:
                 upper = e_ref + step
             else:
                 raise CertError("certified eps: no upper end found")
-            for _ in range(60):
-                if upper - failed <= want or _now() > deadline:
-                    break
-                mid = 0.5 * (failed + upper)
-                if upper_ok(mid):
-                    upper = mid
-                else:
-                    failed = mid
+            upper = _bisect_end(upper_ok, upper, failed, want, deadline, 60)
         step = eta
         failed = e_ref
         lower = max(0.0, e_ref - step)
@@ -3291,14 +3290,7 @@ class ContourCertifier:
             lower = max(0.0, e_ref - step)
         else:
             lower = 0.0
-        for _ in range(60):
-            if failed - lower <= want or _now() > deadline:
-                break
-            mid = 0.5 * (failed + lower)
-            if lower_ok(mid):
-                lower = mid
-            else:
-                failed = mid
+        lower = _bisect_end(lower_ok, lower, failed, want, deadline, 60)
         info = {"estimate": e_ref, "direction": d_est, "c": cc.c, "h": cc.h, "nodes": int(cc.logk.shape[0]),
                 "other_direction": (others.get(other) if isinstance(others.get(other), str) else
                                     ("certified" if other in others else "not needed")),
