@@ -18,27 +18,11 @@ pytest.importorskip("opacus")
 from ewacct import Accountant, PoissonSubsampledGaussian  # noqa: E402
 from ewacct.bounds import certify  # noqa: E402
 from ewacct.methods.certified import clear_caches  # noqa: E402
+from test_certcb_s16_calib import pld_pessimistic_eps  # noqa: E402  (dp_accounting, connect-the-dots)
 
 # (target eps, delta, q, steps): the Opacus mnist-like pattern (the few-participation corner, where the accountant's
 # certificate takes 1-3 s, is timed by benchmarks/certcb_s16_torch_corners.py instead: CI time)
 POINTS = [(3.0, 1e-5, 0.01, 300), (2.0, 1e-5, 0.125, 16)]
-
-
-def _pld_pessimistic(sigma, q, T, delta, vdi=1e-4):
-    import logging
-
-    from dp_accounting.pld import privacy_loss_distribution as P
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.disable(logging.WARNING)
-        try:
-            pld = P.from_gaussian_mechanism(standard_deviation=sigma, sensitivity=1.0, sampling_prob=q,
-                                            value_discretization_interval=vdi, pessimistic_estimate=True,
-                                            use_connect_dots=True)
-            return float(pld.self_compose(T).get_epsilon_for_delta(delta))
-        finally:
-            logging.disable(logging.NOTSET)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -68,4 +52,4 @@ def test_certified_calibration_meets_the_target_by_the_accountants_own_certifica
     rdp = RDPAccountant()
     rdp.history = [(s, q, T)]
     assert eps <= rdp.get_epsilon(delta=d)
-    assert _pld_pessimistic(s, q, T, d) <= e
+    assert pld_pessimistic_eps(s, q, T, d) <= e

@@ -69,6 +69,11 @@ def test_contour_rr_laplace_gaussian_against_bromwich():
 
 
 def _pld_eps_pair(segs, delta, vdi):
+    return _pld_ends(segs, vdi, lambda p: p.get_epsilon_for_delta(delta))
+
+
+def _pld_ends(segs, vdi, ask):
+    """ask(composed PLD) on dp_accounting's optimistic and pessimistic compositions of ``segs``."""
     pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
     logging.disable(logging.WARNING)
     try:
@@ -89,7 +94,7 @@ def _pld_eps_pair(segs, delta, vdi):
                                                     value_discretization_interval=vdi, use_connect_dots=pess)
                 p = p.self_compose(cnt)
                 acc = p if acc is None else acc.compose(p)
-            ends.append(acc.get_epsilon_for_delta(delta))
+            ends.append(ask(acc))
     finally:
         logging.disable(logging.NOTSET)
     return ends
@@ -116,24 +121,8 @@ def test_many_lattice_points_with_a_subsampled_rest_are_exact():
     g = [(RandomizedResponse(0.1), 150), (RandomizedResponse(0.07), 133), (PoissonSubsampledGaussian(1.0, 0.01), 20)]
     r = ExactDispatch(g, None).rows("delta", np.array([2.0]))[0]
     assert r.valid and r.method == "exact"
-    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
-    logging.disable(logging.WARNING)
-    try:
-        ends = []
-        for pess in (False, True):
-            acc = None
-            for m, n in g:
-                if isinstance(m, RandomizedResponse):
-                    b = pld.from_randomized_response(noise_parameter=2 / (1 + math.exp(m.epsilon0)), num_buckets=2,
-                                                     pessimistic_estimate=pess, value_discretization_interval=1e-4)
-                else:
-                    b = pld.from_gaussian_mechanism(1.0, sampling_prob=0.01, pessimistic_estimate=pess,
-                                                    value_discretization_interval=1e-4, use_connect_dots=pess)
-                b = b.self_compose(n)
-                acc = b if acc is None else acc.compose(b)
-            ends.append(acc.get_delta_for_epsilon(2.0))
-    finally:
-        logging.disable(logging.NOTSET)
+    segs = [("rr", 0.1, None, 150), ("rr", 0.07, None, 133), ("psg", 1.0, 0.01, 20)]
+    ends = _pld_ends(segs, 1e-4, lambda p: p.get_delta_for_epsilon(2.0))
     assert ends[0] * (1 - 1e-9) <= r.value <= ends[1] * (1 + 1e-9)
 
 
