@@ -1087,11 +1087,23 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
     if not certify._too_wide(kind, c.lower, c.upper):
         return c
     groups = list(acc.groups())
+    t0 = budget.clock()
+    tb = TIME_BUDGET if time_budget is None else max(time_budget, TIME_BUDGET)
+    # randomized response beyond rr_contour's lattice over a Gaussian rest (the binomial window, W) or pure groups
+    # of small total S over the rest's certificate (dominance by RR(S), D): bounds/rr_mix.py
+    from . import rr_mix
+
+    try:
+        got = rr_mix.narrow_first(groups, kind, x, tb, c.lower, c.upper)
+    except Exception:  # noqa: BLE001 - a narrowing step only
+        got = None
+    if got is not None and 0.0 <= got[0] <= got[1]:
+        c = _intersect(certify, c, got[:3], "rr_mix", got[3], None, t0)
+        if not certify._too_wide(kind, c.lower, c.upper):
+            return c
     gr = parse(groups)
     if gr is None:
         return c
-    t0 = budget.clock()
-    tb = TIME_BUDGET if time_budget is None else max(time_budget, TIME_BUDGET)
     name = "mixed_rounded_loss"
     br = None
     est = None
@@ -1120,6 +1132,15 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
             return _intersect(certify, c, br, name, src, est, t0)
         if br is not None:
             c = _intersect(certify, c, br, name, src, est, t0)
+        if rr_contour._split(groups) is not None:  # (D where narrow_first left it to R first)
+            try:
+                got = rr_mix.narrow_shift(groups, kind, x, tb)
+            except Exception:  # noqa: BLE001 - a narrowing step only
+                got = None
+            if got is not None and 0.0 <= got[0] <= got[1]:
+                c = _intersect(certify, c, got[:3], "rr_mix", got[3], est, t0)
+                if not certify._too_wide(kind, c.lower, c.upper):
+                    return c
     if kind == "epsilon" and math.isfinite(c.upper) and c.upper > 0.0 and not feasible(gr, c.lower, c.upper, x):
         return c
     if est is None and (kind != "epsilon" or ENGINE_ESTIMATE):
