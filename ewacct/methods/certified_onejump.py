@@ -32,6 +32,13 @@ OJ_XLO = -40.0
 OJ_THETAS = tuple(5.0 * 1.25 ** k for k in range(25))
 #: Taylor radii tried, as fractions of s0 - l(x_b) (any below 1 is valid; the least bound is used)
 OJ_R_FRACS = (0.75, 0.5, 0.35, 0.25)
+#: session 17: the order-4 Taylor term and the J = 2 term's bound (J6), with cuts chosen by C(n, 3) p^3; False: the
+#: session-16 bracket (order 3, J >= 2 by C(n, 2) p^2, cuts by C(n, 2) p^2) -- for before/after benchmarks
+OJ_TWOJUMP = True
+#: the J = 2 term's panels in x (width, count from x_b) and the body's spreads tried for its y_max (section 9, J6)
+OJ_D2_DX = 0.05
+OJ_D2_PANELS = 100
+OJ_D2_KS = (6.0, 10.0, 16.0)
 #: the largest q and mu where the path is tried (a filter: floats)
 OJ_Q_MAX = 1e-4
 OJ_MU_MAX = 4.0
@@ -123,7 +130,7 @@ class OneJump:
         B = max(abs(float((1 - self.q).log().lower()) - af), abs(float(self._l(xlo).upper()) - af)) * 1.01 + 1e-300
         mass_lo = (1 - self.q) * self._phibar(-xlo) + self.q * self._phibar(-xlo + self.mu)  # P_1(X < OJ_XLO)
         I = {}
-        for k in (1, 2, 4, 6):
+        for k in (1, 2, 3, 4, 6):
             core = self._integral(integrand(k), OJ_XLO, self.x_b)
             rad = arb(B) ** k * mass_lo
             I[k] = core + arb(0, rad.upper())
@@ -135,6 +142,8 @@ class OneJump:
         if c2.lower() < 0:  # (a variance: clipped below at 0)
             c2 = arb(c2.upper() / 2, c2.upper() / 2)
         c4 = (m4.root(4) + abs(d1)) ** 4  # Minkowski: upper bound on E(Y - EY)^4
+        # the exact central third moment E(Y - EY)^3 = m3 - 3 d1 m2 + 2 d1^3 (raw moments about a)
+        c3 = I[3] / nu0 - 3 * d1 * m2 + 2 * d1 ** 3
         N = arb(self.N)
         ES = N * (self.a + d1)
         VS = N * c2
@@ -148,6 +157,8 @@ class OneJump:
         M4 = (E4.root(4) + abs(em)) ** 4
         self.mom4 = mu0 * M4.upper()
         self.mom3abs = mu0 * M4.upper() ** (arb(3) / 4)
+        # E(S - m)^3 = N c3 + 3 em N c2 + em^3 (iid: the sum's third cumulant is N c3), exactly
+        self.mom3 = mu0 * (N * c3 + 3 * em * VS + em ** 3)
         # sixth: E(sum Y)^6 = N c6 + 15 N(N-1) c4 c2 + 10 N(N-1) c3^2 + 15 N(N-1)(N-2) c2^3 (iid, centred), with
         # c3^2 <= c2 c4 (Cauchy-Schwarz) and c6 <= ((I_6 / nu0)^{1/6} + |d1|)^6 (Minkowski)
         c6 = ((I[6] / nu0).root(6) + abs(d1)) ** 6
@@ -201,28 +212,32 @@ class OneJump:
         H = ((1 - q) - es) * phib + q * phib2
         return [H.coeffs()[k] * self.n if k < len(H.coeffs()) else fl.arb(0) for k in range(length)]
 
-    def _m3(self, lev: int, w: float, a: float, b: float):
-        """An upper bound on sup |H'''| over [a, b]: the largest over the cells [i w, (i + 1) w] (an absolute
-        lattice, so the cells are reused across eps) that cover it, one cell more each side (float rounding).
-        Each cell's bound is the third Taylor coefficient of H over the cell as a ball (times 3!)."""
+    def _mk(self, k: int, lev, w: float, a: float, b: float):
+        """An upper bound on sup |H^(k)| over [a, b] (k = 3, 4): the largest over the cells [i w, (i + 1) w] (an
+        absolute lattice, so the cells are reused across eps) that cover it, one cell more each side (float
+        rounding).  Each cell's bound is the k-th Taylor coefficient of H over the cell as a ball (times k!)."""
         fl = self.fl
         arb = fl.arb
-        memo = self.__dict__.setdefault("_m3_memo", {})
+        memo = self.__dict__.setdefault("_mk_memo", {})
         i0, i1 = math.floor(a / w) - 1, math.floor(b / w) + 1
         best = 0.0
         for i in range(i0, i1 + 1):
             key = (lev, i)
             v = memo.get(key)
             if v is None:
+                # (k = 3 and 4 from one series)
                 ball = arb((i + 0.5) * w, 0.5 * w * (1.0 + 1e-9))
                 if not ball.lower() > self.lxb.upper():
                     raise ArithmeticError("one-jump path: a remainder cell reaches l(x_b)")
-                v = float((abs(self._H_series(ball, 4)[3]) * 6).upper())
-                if not math.isfinite(v):
-                    raise ArithmeticError("one-jump path: the third derivative of H not enclosed")
-                v = math.nextafter(v, math.inf)
+                ser = self._H_series(ball, 5)
+                v = []
+                for kk in (3, 4):
+                    b_ = float((abs(ser[kk]) * math.factorial(kk)).upper())
+                    if not math.isfinite(b_):
+                        raise ArithmeticError("one-jump path: a derivative of H not enclosed")
+                    v.append(math.nextafter(b_, math.inf))
                 memo[key] = v
-            best = max(best, v)
+            best = max(best, v[k - 3])
         return arb(best)
 
     @staticmethod
@@ -249,6 +264,84 @@ class OneJump:
                 best, bt = v, t
         return bt
 
+    def _h1(self, t):
+        """h1(t) = E_{P_1}[(1 - e^{t - l(X)})_+; X > x_b] (= H(t) / n) at a ball t, as a ball containing it: the closed
+        form above l(x_b), p - e^t Phibar(x_b) below it (the payoff is positive on all of X > x_b there), and
+        [0, p] where t straddles l(x_b)."""
+        if t.lower() > self.lxb.upper():
+            return self._H_series(t, 1)[0] / self.n
+        if t.upper() < self.lxb.lower():
+            pb = self.__dict__.get("_phibar_xb")
+            if pb is None:
+                pb = self._phibar_xb = self._phibar(self.xb)
+            return self.p - t.exp() * pb
+        return self.p * self.fl.arb(0.5, 0.5)
+
+    def _d2_panels(self):
+        """x_b = x_0 < x_1 < ... < x_K (OJ_D2_DX apart), l(x_i), the panel masses P_1(x_{i-1} < X <= x_i) and the
+        rest P_1(X > x_K) (Arb balls)."""
+        got = self.__dict__.get("_panels")
+        if got is not None:
+            return got
+        arb = self.fl.arb
+        xs = [self.xb + arb(OJ_D2_DX) * i for i in range(OJ_D2_PANELS + 1)]
+        tails = [self._p1_tail(x) for x in xs]
+        ls = [self._l(x) for x in xs]
+        masses = [tails[i - 1] - tails[i] for i in range(1, len(xs))]
+        self._panels = (ls, masses, tails[-1])
+        return self._panels
+
+    def _h2_upper(self, s: float):
+        """An upper bound on H2(s) = C(n, 2) E[(1 - e^{s - l(X_1) - l(X_2)})_+; X_1, X_2 > x_b] (J6): by Fubini
+        H2(s) = C(n, 2) int_{x > x_b} h1(s - l(x)) dP_1(x), the integrand non-decreasing in x (h1 is non-increasing,
+        l increasing), so each panel is at most its right end's value times its mass, and the rest beyond x_K at
+        most p P_1(X > x_K) (h1 <= p).  Memoised on the float s (the caller rounds s down to a lattice); h1 at the
+        lattice point below its argument (memoised too)."""
+        memo = self.__dict__.setdefault("_h2_memo", {})
+        v = memo.get(s)
+        if v is not None:
+            return v
+        arb = self.fl.arb
+        ls, masses, rest = self._d2_panels()
+        sb = arb(s)
+        tot = self.p * rest
+        hm = self.__dict__.setdefault("_h1_memo", {})
+        w = max(self.sd, 1e-9) / 8.0
+        for i, mass in enumerate(masses):
+            # h1 at a lattice point t_k <= t (k w, one step below the float floor: h1 non-increasing, so
+            # h1(t) <= h1(t_k)); memoised across s
+            t = sb - ls[i + 1]
+            k = math.floor(float(t.lower()) / w) - 1
+            h = hm.get(k)
+            if h is None:
+                h = hm[k] = max(0.0, float(self._h1(arb(k * w)).upper()))
+            tot += arb(h) * mass
+        v = arb(self.n) * arb(self.n - 1) / 2 * arb(tot.upper())
+        memo[s] = v
+        return v
+
+    def _d2_upper(self, eps: float):
+        """An upper bound on D2 = E[phi; J = 2] (J6): D2 = int H2(eps - y) dmu_2(y), mu_2 the law of the other n - 2
+        steps' loss under nu^{(x)(n-2)} (mass <= 1); H2 is non-increasing, so with any y_max,
+        D2 <= H2(eps - y_max) + C(n, 2) p^2 mu_2(y > y_max), and mu_2(y > y_max) <= e^{-t y_max} G_b(1 + t)^{n-2}
+        (Chernoff, any t > 0).  y_max = the body's float mean plus k sd (k from OJ_D2_KS, the least bound used);
+        eps - y_max rounded down to a lattice of sd / 8 (H2 non-increasing: the bound only grows)."""
+        arb = self.fl.arb
+        N2 = self.n - 2
+        m2 = self.m * N2 / max(self.N, 1)
+        w = max(self.sd, 1e-9) / 8.0
+        best = None
+        for k in OJ_D2_KS:
+            ym = m2 + k * self.sd
+            s = math.floor((eps - ym) / w) * w
+            ymb = arb(eps) - arb(s)  # the y_max the lattice point stands for (>= m2 + k sd)
+            t = self._pick(lambda t, lg: N2 * lg(1.0 + t) - t * float(ymb.mid()))
+            ch = (N2 * self.log_gcut(1.0 + t) - arb(t) * ymb).exp()
+            v = self._h2_upper(s) + arb(self.n) * arb(self.n - 1) / 2 * self.p * self.p * arb(ch.upper())
+            if best is None or v.upper() < best.upper():
+                best = v
+        return None if best is None else arb(best.upper())
+
     def delta_bounds(self, eps: float) -> tuple[float, float, dict]:
         """(lower, upper) on REMOVE's delta(eps), rounded outward to doubles, and the error parts."""
         fl = self.fl
@@ -273,16 +366,21 @@ class OneJump:
         H0, H1, H2 = c[0], c[1], c[2] * 2  # H, H', H'' at s0
         # g(y) = H(eps - y): g(m) = H0, g'(m) = -H1, g''(m) = H2
         T2 = H0 * self.mu0 - H1 * self.mom1 + H2 * self.mom2 / 2
+        c = self._H_series(s0, 4)
+        H3 = c[3] * 6
+        # order 4 (section 9, J4'): the exact third moment's term, remainder by sup |H^(4)| z^4 / 24
+        T3 = T2 - H3 * self.mom3 / 6
         s_lo, s_hi = float(s0.lower()), float(s0.upper())
         r1 = max(8.0 * self.sd, 1e-12)
         m_, N_ = self.m, self.N
         # the Taylor radius r: any r < s0 - l(x_b) gives a bound (a larger r, a larger sup |H'''|, a smaller tail):
-        # the least of a few is used
+        # the least of a few (and of the two orders) is used
         best = None
         for frac in OJ_R_FRACS:
             r = frac * gap
             # remainder on |z| <= r in shells r_1 < r_2 < ... < r_J = r (doubling from 8 sd): on |z| <= r_1 by
-            # M3(r_1) int |z|^3 / 6, on r_{j-1} < |z| <= r_j by M3(r_j) mom4 / (6 r_{j-1}) (|z|^3 <= z^4 / r_{j-1})
+            # M3(r_1) int |z|^3 / 6, on r_{j-1} < |z| <= r_j by M3(r_j) mom4 / (6 r_{j-1}) (|z|^3 <= z^4 / r_{j-1});
+            # order 4: M4(r_1) mom4 / 24, then M4(r_j) min(mom4, mom6 / r_{j-1}^2) / 24
             rr1 = min(r, r1)
             radii = []
             j = 0
@@ -291,18 +389,23 @@ class OneJump:
                 j += 1
             radii.append((j, r))
             rem = arb(0)
+            rem4 = arb(0)
             prev = None
             for lev, rj in radii:
-                M3 = self._m3((rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
+                M3 = self._mk(3, (rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
+                M4 = self._mk(4, (rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
                 if prev is None:
                     rem += M3 * self.mom3abs / 6
+                    rem4 += M4 * self.mom4 / 24
                 else:  # |z|^3 <= z^4 / r_{j-1} and <= z^6 / r_{j-1}^3 there: the smaller
                     rem += M3 * self._least(self.mom4 / arb(prev), self.mom6 / arb(prev) ** 3) / 6
+                    rem4 += M4 * self._least(self.mom4, self.mom6 / arb(prev) ** 2) / 24
                 prev = rj
             # |z| > r: |g - T2| <= |g| + |H0| + |H1| |z| + |H2| z^2 / 2 with |g| <= n p (z > r) and |g| <= H0
             # (z < -r: H is non-increasing); the constant part by Chernoff on the body (mu(z > r) <=
             # e^{-t (m + r)} G_cut(1 + t)^N, mu(z < -r) <= e^{t (m - r)} G_cut(1 - t)^N), the rest by
-            # |z|^k <= z^4 / r^{4-k} there (t chosen by the float log G_cut; any t > 0 is valid)
+            # |z|^k <= z^4 / r^{4-k} there (t chosen by the float log G_cut; any t > 0 is valid); order 4 adds
+            # |H3| |z|^3 / 6
             rr = arb(r)
             t_up = self._pick(lambda t, lg: N_ * lg(1.0 + t) - t * (m_ + r))
             t_dn = self._pick(lambda t, lg: N_ * lg(1.0 - t) + t * (m_ - r))
@@ -311,23 +414,31 @@ class OneJump:
             tail = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
                     + abs(H1) * self._least(self.mom4 / rr ** 3, self.mom6 / rr ** 5)
                     + abs(H2) * self._least(self.mom4 / rr ** 2, self.mom6 / rr ** 4) / 2)
-            err = rem + tail
-            if best is None or err.upper() < best[0].upper():
-                best = (err, rem, tail, r)
-        err, rem, tail, r = best
+            tail4 = tail + abs(H3) * self._least(self.mom4 / rr, self.mom6 / rr ** 3) / 6
+            for T_, rm_, tl_, od in ((T2, rem, tail, 3), (T3, rem4, tail4, 4))[:2 if OJ_TWOJUMP else 1]:
+                err = rm_ + tl_
+                if best is None or err.upper() < best[0].upper():
+                    best = (err, rm_, tl_, r, T_, od)
+        err, rem, tail, r, T2, order = best
         # D0 (no step beyond x_b): Chernoff on the payoff, n log G_cut(s + 1) + s log s - (s + 1) log(s + 1) - s eps
         n_ = self.n
         sv = self._pick(lambda t, lg: n_ * lg(1.0 + t) + t * math.log(t) - (t + 1.0) * math.log1p(t) - t * eps)
         s_ = arb(sv)
         d0 = (self.n * self.log_gcut(1.0 + sv) + s_ * s_.log() - (s_ + 1) * (s_ + 1).log() - s_ * e).exp()
         d0 = arb(d0.upper())
+        # J >= 2: either C(n, 2) p^2 (J1), or the J = 2 term's upper bound plus C(n, 3) p^3 (J6)
         d2 = arb(self.n) * arb(self.n - 1) / 2 * self.p * self.p
+        d3 = arb(self.n) * arb(self.n - 1) * arb(self.n - 2) / 6 * self.p ** 3
+        d2j = self._d2_upper(eps) if OJ_TWOJUMP else None
+        if d2j is not None and (d2j + d3).upper() < d2.upper():
+            d2 = d2j + d3
         lo = T2 - err
         hi = T2 + err + d0 + d2
         lo_f = _down(lo)
         hi_f = _up(hi)
         info = {"T2": float(T2.mid()), "rem": float(rem.upper()), "tail": float(tail.upper()),
-                "D0": float(d0.upper()), "D2": float(d2.upper()), "r": r}
+                "D0": float(d0.upper()), "D2": float(d2.upper()), "r": r,
+                "order": order}
         return max(0.0, lo_f), min(1.0, hi_f), info
 
 
@@ -381,7 +492,8 @@ def candidate(groups_sg: list, mu2: float) -> bool:
     return g.q <= OJ_Q_MAX and g.mu <= OJ_MU_MAX and g.n >= OJ_N_MIN
 
 
-#: the J >= 2 term's share of delta the cut x_b is chosen for (C(n, 2) p^2 <= OJ_D2 delta, p at the cut)
+#: the J >= 3 term's share of delta the cut x_b is chosen for (C(n, 3) p^3 <= OJ_D2 delta, p at the cut; the J = 2
+#: term is bounded by _d2_upper, or by C(n, 2) p^2 where that is less)
 OJ_D2 = 1e-5
 #: the path is tried where the other steps' loss has a standard deviation below this fraction of eps
 OJ_SD_EPS = 0.05
@@ -393,7 +505,8 @@ OJ_CUTS = 4
 
 def choose(q: float, sigma: float, n: int, delta: float, e: float, deadline: float, clock) -> tuple | None:
     """(OneJump, its bounds at e) of the cut giving the narrowest delta bracket at the guess e, among OJ_CUTS cuts
-    from the smallest with C(n, 2) p^2 <= OJ_D2 delta and l(x_b) <= e / 2 (floats choose; every cut is valid)."""
+    from the smallest with C(n, 3) p^3 <= OJ_D2 delta and l(x_b) <= e - OJ_GAP_SD sd (floats choose; every cut is
+    valid)."""
     from scipy.special import log_ndtr
 
     mu = 1.0 / sigma
@@ -401,7 +514,9 @@ def choose(q: float, sigma: float, n: int, delta: float, e: float, deadline: flo
     x0 = None
     for x in np.arange(2.0, 40.0, OJ_DX):
         lp = float(np.logaddexp(math.log1p(-q) + float(log_ndtr(-x)), math.log(q) + float(log_ndtr(mu - x))))
-        if math.log(0.5 * n * (n - 1.0)) + 2.0 * lp <= lt + math.log(OJ_D2):
+        lc = (math.log(n * (n - 1.0) * (n - 2.0) / 6.0) + 3.0 * lp if OJ_TWOJUMP
+              else math.log(0.5 * n * (n - 1.0)) + 2.0 * lp)
+        if lc <= lt + math.log(OJ_D2):
             x0 = float(x)
             break
     # the other steps' spread against eps (the Taylor remainder grows like (slope sd)^3) and the room between l(x_b)
