@@ -1103,7 +1103,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
             return c
     gr = parse(groups)
     if gr is None:
-        return c
+        return _shift_after(certify, groups, kind, x, c, tb, t0)
     name = "mixed_rounded_loss"
     br = None
     est = None
@@ -1133,16 +1133,11 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         if br is not None:
             c = _intersect(certify, c, br, name, src, est, t0)
         if rr_contour._split(groups) is not None:  # (D where narrow_first left it to R first)
-            try:
-                got = rr_mix.narrow_shift(groups, kind, x, tb)
-            except Exception:  # noqa: BLE001 - a narrowing step only
-                got = None
-            if got is not None and 0.0 <= got[0] <= got[1]:
-                c = _intersect(certify, c, got[:3], "rr_mix", got[3], est, t0)
-                if not certify._too_wide(kind, c.lower, c.upper):
-                    return c
+            c = _shift_after(certify, groups, kind, x, c, tb, t0)
+            if not certify._too_wide(kind, c.lower, c.upper):
+                return c
     if kind == "epsilon" and math.isfinite(c.upper) and c.upper > 0.0 and not feasible(gr, c.lower, c.upper, x):
-        return c
+        return _shift_after(certify, groups, kind, x, c, tb, t0)
     if est is None and (kind != "epsilon" or ENGINE_ESTIMATE):
         est = certify._fewpart_estimate(groups, None, kind, x)
     coarse_first = False
@@ -1150,7 +1145,7 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
         est = certify._centre(c.lower, c.upper) if kind == "epsilon" else (c.upper if 0.0 < c.upper < 1.0 else None)
         coarse_first = est is not None and kind == "epsilon"
     if est is None:
-        return c
+        return _shift_after(certify, groups, kind, x, c, tb, t0)
     try:
         if kind == "epsilon" and coarse_first:
             # no engine estimate: a coarse round (grid 8x: ~1/8 of the work) locates eps, then the fine one is
@@ -1171,17 +1166,33 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
                     if pred > tb:
                         info = dict(c.analytic) if isinstance(c.analytic, dict) else {"before": c.analytic}
                         info["mixed_rounded_loss_fine"] = f"skipped: predicted {pred:.2f} s CPU > budget {tb:.2f} s"
-                        return dataclasses.replace(c, analytic=info)
+                        return _shift_after(certify, groups, kind, x, dataclasses.replace(c, analytic=info), tb, t0)
             # (the fine round keeps the whole budget: the coarse one costs ~1/8 of it)
         if kind == "epsilon":
             br = epsilon_bracket(groups, x, est, time_budget=tb, e_floor=max(c.lower, 0.0))
         else:
             br = delta_bracket(groups, x, est, time_budget=tb)
     except Exception:  # noqa: BLE001 - a narrowing step only: where it fails, the certificate stands
+        return _shift_after(certify, groups, kind, x, c, tb, t0)
+    if br is not None and 0.0 <= br[0] <= br[1]:
+        c = _intersect(certify, c, br, "mixed_rounded_loss", SOURCE, est, t0)
+    return _shift_after(certify, groups, kind, x, c, tb, t0)
+
+
+def _shift_after(certify, groups, kind: str, x: float, c: Any, tb: float, t0: float) -> Any:
+    """rr_mix's D with its chord (docs/certified_mixed.md D4) where F / R left ``c`` too wide (narrow_first tried its
+    eps-level bracket only)."""
+    if not certify._too_wide(kind, c.lower, c.upper):
         return c
-    if br is None or not (0.0 <= br[0] <= br[1]):
-        return c
-    return _intersect(certify, c, br, "mixed_rounded_loss", SOURCE, est, t0)
+    from . import rr_mix
+
+    try:
+        got = rr_mix.narrow_shift(groups, kind, x, tb)
+    except Exception:  # noqa: BLE001 - a narrowing step only
+        got = None
+    if got is not None and 0.0 <= got[0] <= got[1]:
+        c = _intersect(certify, c, got[:3], "rr_mix", got[3], None, t0)
+    return c
 
 
 def _intersect(certify, c, br, name: str, src: str, est, t0: float):

@@ -113,9 +113,10 @@ class _Dom:
         return min(1.0, (self.p_hi * a + self.q_hi * b) * (1.0 + 4.0 * U))
 
 
-def shift_bracket(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_budget: float = 3.0):
+def shift_bracket(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_budget: float = 3.0,
+                  chord: bool = True):
     """(lower, upper, info) by D, or None (no pure group, nothing else, S > SHIFT_MAX, the rest's certificate
-    unavailable)."""
+    unavailable).  chord=False: eps(delta) by the eps-level bracket only (one certificate of the rest)."""
     from . import certify
 
     rr, lap, rest, _ = _split(groups)
@@ -144,7 +145,7 @@ def shift_bracket(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_b
     # delta_{R+G}(e) <= delta_R(e - S) (the chord's ends, the larger one): eps <= eps_R + S
     hi = (r_hi + s) * (1.0 + 4.0 * U)
     info["rest"] = (cr.lower, cr.upper)
-    if not certify._too_wide("epsilon", lo, hi):
+    if not chord or not certify._too_wide("epsilon", lo, hi):
         info["seconds"] = budget.clock() - t0
         return lo, hi, info
     # the chord: the least verified e in [eps_R's upper end, hi] with p delta_R(e - S) + (1 - p) delta_R(e + S) <= delta
@@ -381,8 +382,9 @@ def _lattice_size(rr) -> int:
 def narrow_first(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_budget: float = 3.0,
                  lo: float = 0.0, hi: float = math.inf):
     """The first of W (randomized response beyond rr_contour's lattice with a Gaussian rest) and D (pure groups of
-    total S <= SHIFT_MAX; where rr_contour applies -- randomized response only, at most 64 points, a Gaussian-type
-    rest -- only where S <= SHIFT_FIRST_REL eps) that applies: (lower, upper, info, source) or None."""
+    total S <= SHIFT_MAX, eps(delta) at the eps level only; where rr_contour applies -- randomized response only, at
+    most 64 points, a Gaussian-type rest -- only where S <= SHIFT_FIRST_REL eps) that applies: (lower, upper, info,
+    source) or None."""
     from .rr_contour import MAX_POINTS as R_POINTS, _split as r_split
 
     rr, lap, rest, gauss = _split(groups)
@@ -394,11 +396,13 @@ def narrow_first(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_bu
         return None
     if r_split(groups) is not None and not _shift(rr, lap) <= SHIFT_FIRST_REL * (hi if kind == "epsilon" else x):
         return None  # (R first; mixed_fft.narrow asks D after it where still too wide)
-    return narrow_shift(groups, kind, x, time_budget)
+    # eps(delta): the eps-level bracket only (the rest's certificate); the chord after R / F (mixed_fft.narrow)
+    return narrow_shift(groups, kind, x, time_budget, chord=False)
 
 
-def narrow_shift(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_budget: float = 3.0):
-    br = shift_bracket(groups, kind, x, time_budget)
+def narrow_shift(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_budget: float = 3.0,
+                 chord: bool = True):
+    br = shift_bracket(groups, kind, x, time_budget, chord)
     if br is not None:
         return br[0], br[1], br[2], SHIFT_SOURCE
     return None
