@@ -4,7 +4,7 @@ docs/certified_twojump.md) against independent references:
 * the J = 2 term's upper bound _h2_upper(s) against a 30-digit mpmath quadrature of
   H2(s) = C(n, 2) int_{x > x_b} h1(s - l(x)) dP_1(x), h1 itself checked against the 30-digit quadrature of its
   definition E[(1 - e^{t - l(X)})_+; X > x_b] (both branches, t above and below l(x_b));
-* the body's third moment (exact) and fourth / sixth moment bounds against a float Gauss-Legendre quadrature of their
+* the body's exact moments about m (k <= 8, J8), the third (J7) and the fourth / sixth moment bounds against a float Gauss-Legendre quadrature of their
   definitions E[(Y_1 + Y_2 - m)^k; X_1, X_2 <= x_b] (n = 3: two body steps);
 * eps(delta) at issue 9's family point sigma 0.5387, q 5.52e-8, T 14,196,427, delta 2.11e-12 (session 16: [0.07054,
   0.07194], 1.9e-2 wide, from the contour) within 1e-4, its ends on either side of delta by the float Bromwich
@@ -91,8 +91,15 @@ def test_body_moments_against_quadrature():
     px = ((1 - q) * np.exp(-0.5 * xs * xs) + q * np.exp(-0.5 * (xs - mu) ** 2)) / math.sqrt(2 * math.pi) * ws
     z = lx[:, None] + lx[None, :] - oj.m
     W = px[:, None] * px[None, :]
-    ref = {k: float(np.sum(z ** k * W)) for k in (3, 4, 6)}
+    ref = {k: float(np.sum(z ** k * W)) for k in range(9)}
     scale3 = float(np.sum(np.abs(z) ** 3 * W))
+    # J8: the exact moments about m (cumulant recursions) against the quadrature, k = 0..8
+    for k in range(9):
+        sk = float(np.sum(np.abs(z) ** k * W))
+        v = oj.mom_ex[k]
+        assert abs(float(v.mid()) - ref[k]) <= 1e-9 * sk + float(v.rad()), (k, float(v.mid()), ref[k])
+        assert float(v.rad()) <= 1e-6 * sk
+    assert ref[8] <= float(oj.mom8.upper()) * (1 + 1e-9)
     m3 = oj.mom3
     assert abs(float(m3.mid()) - ref[3]) <= 1e-9 * scale3 + float(m3.rad())
     assert float(m3.rad()) <= 1e-6 * scale3

@@ -166,6 +166,38 @@ class OneJump:
         M6 = (E6.upper().root(6) + abs(em)) ** 6
         self.mom6 = mu0 * M6.upper()
         self.sd = math.sqrt(max(float(VS.mid()), 0.0))
+        # session 17 (docs/certified_twojump.md, J8): the exact moments of the body about m up to the 8th, from the
+        # per-step raw moments about a (m_k = I_k / nu0, k <= 8) through cumulants: kappa_n = m_n - sum_{k=1}^{n-1}
+        # C(n-1, k-1) kappa_k m_{n-k} (shift-invariant for n >= 2), the sum's cumulants N kappa_n, its central moments
+        # mu_n = sum_{k=2}^{n} C(n-1, k-1) K_k mu_{n-k} (mu_0 = 1, mu_1 = 0), then E(S - m)^n = sum_i C(n, i) mu_i em^(n-i)
+        if OJ_TWOJUMP:
+            for k in (5, 7, 8):
+                core = self._integral(integrand(k), OJ_XLO, self.x_b)
+                I[k] = core + arb(0, (arb(B) ** k * mass_lo).upper())
+            mr = [arb(1)] + [I[k] / nu0 for k in range(1, 9)]
+            kap = [arb(0)] * 9
+            for nn in range(1, 9):
+                v = mr[nn]
+                for k in range(1, nn):
+                    v -= math.comb(nn - 1, k - 1) * kap[k] * mr[nn - k]
+                kap[nn] = v
+            K = [arb(0), arb(0)] + [N * kap[k] for k in range(2, 9)]
+            mc = [arb(1), arb(0)] + [arb(0)] * 7
+            for nn in range(2, 9):
+                v = arb(0)
+                for k in range(2, nn + 1):
+                    v += math.comb(nn - 1, k - 1) * K[k] * mc[nn - k]
+                mc[nn] = v
+            ex = [mu0 * sum((math.comb(nn, i) * mc[i] * em ** (nn - i) for i in range(nn + 1)), arb(0))
+                  for nn in range(9)]
+            self.mom_ex = ex
+            # the even ones are >= 0: their upper ends are the bounds used (and the smaller of the two sixths)
+            self.mom8 = arb(ex[8].upper())
+            if ex[6].upper() < self.mom6.upper():
+                self.mom6 = arb(ex[6].upper())
+            if ex[4].upper() < self.mom4.upper():
+                self.mom4 = arb(ex[4].upper())
+                self.mom3abs = mu0 * (self.mom4 / mu0).upper() ** (arb(3) / 4)
 
     def log_gcut(self, a: float):
         """log G_cut(a) = log int_{-inf}^{x_b} phi(x) (1 + u(x))^a dx (an Arb ball)."""
@@ -229,9 +261,9 @@ class OneJump:
                 ball = arb((i + 0.5) * w, 0.5 * w * (1.0 + 1e-9))
                 if not ball.lower() > self.lxb.upper():
                     raise ArithmeticError("one-jump path: a remainder cell reaches l(x_b)")
-                ser = self._H_series(ball, 5)
+                ser = self._H_series(ball, 7)
                 v = []
-                for kk in (3, 4):
+                for kk in (3, 4, 5, 6):
                     b_ = float((abs(ser[kk]) * math.factorial(kk)).upper())
                     if not math.isfinite(b_):
                         raise ArithmeticError("one-jump path: a derivative of H not enclosed")
@@ -366,8 +398,12 @@ class OneJump:
         H0, H1, H2 = c[0], c[1], c[2] * 2  # H, H', H'' at s0
         # g(y) = H(eps - y): g(m) = H0, g'(m) = -H1, g''(m) = H2
         T2 = H0 * self.mu0 - H1 * self.mom1 + H2 * self.mom2 / 2
-        c = self._H_series(s0, 4)
+        c = self._H_series(s0, 6)
         H3 = c[3] * 6
+        Hk = [c[k] * math.factorial(k) for k in range(6)]
+        ex = getattr(self, "mom_ex", None)
+        # order 6 (J8): the exact moments mu_1..mu_5, remainder by sup |H^(6)| z^6 / 720
+        T5 = None if ex is None else sum(((-1) ** k * Hk[k] * ex[k] / math.factorial(k) for k in range(6)), arb(0))
         # order 4 (section 9, J4'): the exact third moment's term, remainder by sup |H^(4)| z^4 / 24
         T3 = T2 - H3 * self.mom3 / 6
         s_lo, s_hi = float(s0.lower()), float(s0.upper())
@@ -390,6 +426,7 @@ class OneJump:
             radii.append((j, r))
             rem = arb(0)
             rem4 = arb(0)
+            rem6 = arb(0)
             prev = None
             for lev, rj in radii:
                 M3 = self._mk(3, (rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
@@ -397,9 +434,14 @@ class OneJump:
                 if prev is None:
                     rem += M3 * self.mom3abs / 6
                     rem4 += M4 * self.mom4 / 24
+                    if T5 is not None:
+                        rem6 += self._mk(6, (rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj) * self.mom6 / 720
                 else:  # |z|^3 <= z^4 / r_{j-1} and <= z^6 / r_{j-1}^3 there: the smaller
                     rem += M3 * self._least(self.mom4 / arb(prev), self.mom6 / arb(prev) ** 3) / 6
                     rem4 += M4 * self._least(self.mom4, self.mom6 / arb(prev) ** 2) / 24
+                    if T5 is not None:  # z^6 <= z^8 / r_{j-1}^2 on the shell
+                        rem6 += (self._mk(6, (rr1, lev), rr1 * 2.0 ** lev / 16.0, s_lo - rj, s_hi + rj)
+                                 * self._least(self.mom6, self.mom8 / arb(prev) ** 2) / 720)
                 prev = rj
             # |z| > r: |g - T2| <= |g| + |H0| + |H1| |z| + |H2| z^2 / 2 with |g| <= n p (z > r) and |g| <= H0
             # (z < -r: H is non-increasing); the constant part by Chernoff on the body (mu(z > r) <=
@@ -415,7 +457,14 @@ class OneJump:
                     + abs(H1) * self._least(self.mom4 / rr ** 3, self.mom6 / rr ** 5)
                     + abs(H2) * self._least(self.mom4 / rr ** 2, self.mom6 / rr ** 4) / 2)
             tail4 = tail + abs(H3) * self._least(self.mom4 / rr, self.mom6 / rr ** 3) / 6
-            for T_, rm_, tl_, od in ((T2, rem, tail, 3), (T3, rem4, tail4, 4))[:2 if OJ_TWOJUMP else 1]:
+            cands = [(T2, rem, tail, 3), (T3, rem4, tail4, 4)][:2 if OJ_TWOJUMP else 1]
+            if T5 is not None:
+                # beyond r: |H_k| |z|^k / k! for k = 1..5 by z^6 / r^(6-k) or z^8 / r^(8-k)
+                tail6 = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
+                         + sum((abs(Hk[k]) * self._least(self.mom6 / rr ** (6 - k), self.mom8 / rr ** (8 - k))
+                                / math.factorial(k) for k in range(1, 6)), arb(0)))
+                cands.append((T5, rem6, tail6, 6))
+            for T_, rm_, tl_, od in cands:
                 err = rm_ + tl_
                 if best is None or err.upper() < best[0].upper():
                     best = (err, rm_, tl_, r, T_, od)
@@ -499,48 +548,87 @@ OJ_D2 = 1e-5
 OJ_SD_EPS = 0.05
 #: ... and where l(x_b) at the first cut is at least this many of those standard deviations below eps
 OJ_GAP_SD = 10.0
-#: cuts tried (x_b, x_b + OJ_DX, ...) from the smallest that meets OJ_D2
+#: cuts tried at most (choose)
 OJ_CUTS = 4
+#: choose's first cut answers where its delta bracket's relative width is below this fraction of
+#: ONEJUMP_SETTLE_GUIDE |d log H / d eps| (the delta width a ONEJUMP_SETTLE-wide eps bracket allows)
+OJ_FIRST_OK = 0.3
+#: methods/certified.py's ONEJUMP_SETTLE (a guide here)
+ONEJUMP_SETTLE_GUIDE = 9e-5
 
 
 def choose(q: float, sigma: float, n: int, delta: float, e: float, deadline: float, clock) -> tuple | None:
-    """(OneJump, its bounds at e) of the cut giving the narrowest delta bracket at the guess e, among OJ_CUTS cuts
-    from the smallest with C(n, 3) p^3 <= OJ_D2 delta and l(x_b) <= e - OJ_GAP_SD sd (floats choose; every cut is
-    valid)."""
+    """(OneJump, its bounds at e) of the cut giving the narrowest delta bracket at the guess e among at most OJ_CUTS
+    cuts (floats choose; every cut is valid).  Session 17 (OJ_TWOJUMP): first x2, the smallest multiple of OJ_DX with
+    C(n, 2) p^2 <= OJ_D2 delta (session 16's first cut), kept at once where its delta bracket is within OJ_FIRST_OK
+    of what a ONEJUMP_SETTLE-wide eps bracket allows (|d log H / d eps| from the floats); else the cuts below it down
+    to x3 (C(n, 3) p^3 <= OJ_D2 delta: the J = 2 term bounded, J6) while they narrow, then the ones above x2.
+    Session 16: x2, x2 + OJ_DX, ... while they narrow.  Every cut needs l(x_b) <= e - OJ_GAP_SD sd."""
     from scipy.special import log_ndtr
 
     mu = 1.0 / sigma
     lt = math.log(delta)
-    x0 = None
+    x2 = x3 = None
     for x in np.arange(2.0, 40.0, OJ_DX):
         lp = float(np.logaddexp(math.log1p(-q) + float(log_ndtr(-x)), math.log(q) + float(log_ndtr(mu - x))))
-        lc = (math.log(n * (n - 1.0) * (n - 2.0) / 6.0) + 3.0 * lp if OJ_TWOJUMP
-              else math.log(0.5 * n * (n - 1.0)) + 2.0 * lp)
-        if lc <= lt + math.log(OJ_D2):
-            x0 = float(x)
+        if x3 is None and math.log(n * (n - 1.0) * (n - 2.0) / 6.0) + 3.0 * lp <= lt + math.log(OJ_D2):
+            x3 = float(x)
+        if math.log(0.5 * n * (n - 1.0)) + 2.0 * lp <= lt + math.log(OJ_D2):
+            x2 = float(x)
             break
+    if not OJ_TWOJUMP:
+        x3 = x2
     # the other steps' spread against eps (the Taylor remainder grows like (slope sd)^3) and the room between l(x_b)
     # and eps (the Taylor radius): filters
     sd = math.sqrt(n * q * q * math.expm1(min(mu * mu, 700.0)))
-    if x0 is None or not sd <= OJ_SD_EPS * e or not _float_l(q, mu, x0) <= e - OJ_GAP_SD * sd:
+    if x3 is None or not sd <= OJ_SD_EPS * e or not _float_l(q, mu, x3) <= e - OJ_GAP_SD * sd:
         return None
+    if x2 is None:
+        x2 = x3 + OJ_CUTS * OJ_DX
+    try:
+        h0, h1 = _float_H(q, mu, n, e * (1 - 1e-3)), _float_H(q, mu, n, e * (1 + 1e-3))
+        target = OJ_FIRST_OK * ONEJUMP_SETTLE_GUIDE * math.log(h0 / h1) / 2e-3
+    except (ValueError, ZeroDivisionError, OverflowError):
+        target = 0.0
     best = None
-    for k in range(OJ_CUTS):
-        xb = x0 + k * OJ_DX
-        if not _float_l(q, mu, xb) <= e - OJ_GAP_SD * sd:
-            break
-        if clock() > deadline:
-            break
+    tried = 0
+
+    def one(xb: float):
+        nonlocal best, tried
+        tried += 1
         try:
             oj = OneJump(q, sigma, n, xb)
             lo, hi, info = oj.delta_bounds(e)
         except (ArithmeticError, ValueError, ZeroDivisionError):
-            continue
+            return None
         if not (hi > 0.0):
-            continue
+            return None
         w = (hi - lo) / hi
         if best is None or w < best[0]:
             best = (w, oj, lo, hi, info)
-        elif w > best[0]:
-            break
+        return w
+
+    def usable(xb: float) -> bool:
+        return _float_l(q, mu, xb) <= e - OJ_GAP_SD * sd and clock() <= deadline and tried < OJ_CUTS
+
+    first = x2 if usable(x2) else x3
+    w0 = one(first)
+    if not (w0 is not None and w0 <= target):
+        down = []
+        x = first - OJ_DX
+        while x >= x3 - 1e-9 and usable(x):
+            w = one(x)
+            down.append(w)
+            if w is None or (len(down) > 1 and down[-2] is not None and w > down[-2]) or w > (w0 or math.inf):
+                break
+            if w <= target:
+                break
+            x -= OJ_DX
+        if best is None or best[0] > target:
+            x, wp = first + OJ_DX, w0
+            while usable(x) and not (best is not None and best[0] <= target):
+                w = one(x)
+                if w is None or (wp is not None and w > wp):
+                    break
+                wp, x = w, x + OJ_DX
     return None if best is None else best[1:]
