@@ -113,3 +113,21 @@ def test_dominance_rr_tiny_e0():
     acc = _acc([(RR(1e-5), 10), (Gaussian(1.2), 1)])
     c = _check_eps(acc, 1e-7, lambda e: _rr_gauss_ref([(1e-5, 10)], 1 / 1.2, e, sd_span=100))
     assert rr_mix.SHIFT_SOURCE in c.source
+
+
+def test_fft_binomial_group_steps():
+    """F10: randomized-response groups enter the rounded FFT bracket as ONE binomial step each (mixed_fft._BinomStep);
+    the bracket contains the 34-digit lattice-over-Gaussian reference, within 1e-4."""
+    from ewacct.bounds import mixed_fft
+
+    groups = [(0.5, 40), (0.3, 20)]
+    acc = _acc([(RR(e0), n) for e0, n in groups] + [(Gaussian(2.0), 3)])
+    g = list(acc.groups())
+    gr = mixed_fft.parse(g)
+    assert gr.n_steps == 3  # (two binomial steps and the Gaussian group)
+    delta = 1e-6
+    lo, hi, info = mixed_fft.epsilon_bracket(g, delta, 14.0, time_budget=20.0)
+    mu = math.sqrt(3.0) / 2.0
+    assert _rr_gauss_ref(groups, mu, hi) <= delta
+    assert _rr_gauss_ref(groups, mu, lo) > delta
+    assert hi - lo <= 1e-4 * hi, (lo, hi, info)

@@ -340,6 +340,76 @@ def _rr_step(e0: float, n: int, h: float) -> _GenStep:
     return _GenStep(n, h, math.floor(-e0 / h) - 1, math.ceil(e0 / h) + 1, surv, surv_ge, sub=SUB, kind=(1, e0, pl, ph))
 
 
+#: F10 (docs/certified_mixed.md): a randomized-response group of at least BINOM_MIN steps is ONE step whose law is its
+#: binomial lattice (rr_mix._window: Arb pmf on +- BINOM_SD sd, the mass outside charged to the upper law), on F9's
+#: sub-grid: its atoms cost ~h / 2 once (the lower law) instead of per step
+BINOM_MIN = 2
+BINOM_SD = 14.0
+#: most sub-grid points of one binomial step (memory: ~6 arrays of doubles)
+BINOM_MAX_SUB = 1 << 22
+
+
+def _binom_window_half(e0: float, n: int) -> float:
+    """About half the loss span of the binomial step's window (feasible() only)."""
+    p = 1.0 / (1.0 + math.exp(-e0)) if e0 < 700 else 1.0
+    return e0 * min(float(n), BINOM_SD * math.sqrt(n * p * (1.0 - p)) + 10.0) * 2.0
+
+
+class _BinomStep(_GenStep):
+    """A randomized-response group (e0, n) as one step (n = 1 in the composition) with its binomial law: survival
+    enclosures at the sub-grid points t from the window's outward atoms (hi: the weights' upper ends of the atoms with
+    a_hi > t, summed (suffix sums, (m + 2) U doubled) plus the mass outside the window; lo: the lower ends of those
+    with a_lo > t; ge: with a_lo >= t), then F9's laws (_sub_laws)."""
+
+    def __init__(self, e0: float, n: int, h: float, tail_budget: float, max_len: int = fc.MAX_STEP):
+        from .rr_mix import _Decline, _window
+
+        try:
+            a_lo, a_hi, w_lo, w_hi, tail = _window(e0, n, BINOM_SD)
+        except _Decline as exc:
+            raise fc._TooBig(0) from exc
+        self.n, self.h = 1, h
+        k_lo = math.floor(float(a_lo[0]) / h) - 1
+        k_hi = math.ceil(float(a_hi[-1]) / h) + 1
+        self.k_lo, self.k_hi = k_lo, k_hi
+        sub = SUB if SUB else 1
+        # a window longer than BINOM_MAX_SUB sub-points keeps its top: the mass below the grid's bottom is moved up to
+        # it in the upper law and dropped in the lower law (F2's rules: both stay bounds); only where that mass is at
+        # most tail_budget (the direction's truncation share: the upper delta moves by at most that), else declined
+        # (_rr_group_step then composes the group step by step)
+        k_cut = k_hi + 2 - (BINOM_MAX_SUB - 1) // sub
+        if k_cut > k_lo:
+            i = int(np.searchsorted(a_hi, (k_cut - 1) * h, side="right"))  # atoms with a_hi <= the new bottom
+            if float(np.sum(w_hi[:i])) * (1.0 + 2.0 * (i + 2) * U) > tail_budget:
+                raise fc._TooBig(k_hi - k_lo + 2)
+            k_lo = k_cut
+        self.k_lo = k_lo
+        m = k_hi - k_lo + 2
+        if m > max_len:
+            raise fc._TooBig(m)
+        if (max(abs(k_lo), abs(k_hi)) + 2) * sub >= 2.0 ** (53 - _sig_bits(h)):
+            raise fc._TooBig(m)  # (the sub-points must be exact doubles)
+        self.top = k_hi * h
+        ns = m * sub + 1
+        t = ((k_lo - 1) * sub + np.arange(ns, dtype=np.float64)) * (h / sub)  # integers times h / sub: exact
+        r = 2.0 * (len(w_lo) + 2) * U
+        cs_hi = np.concatenate([np.cumsum(w_hi[::-1])[::-1], [0.0]]) * (1.0 + r)
+        cs_lo = np.concatenate([np.cumsum(w_lo[::-1])[::-1], [0.0]]) * (1.0 - r)
+        hi = (cs_hi[np.searchsorted(a_hi, t, side="right")] + tail) * (1.0 + 2.0 * U)
+        lo = cs_lo[np.searchsorted(a_lo, t, side="right")]
+        ge = cs_lo[np.searchsorted(a_lo, t, side="left")]
+        self.up, self.m_inf, self.dn = _sub_laws(hi, lo, ge, h, sub, m)
+
+
+def _rr_group_step(e0: float, n: int, h: float, tail: float):
+    if n >= BINOM_MIN:
+        try:
+            return _BinomStep(e0, n, h, tail)
+        except fc._TooBig:
+            pass  # (step by step: F2 / F9's per-step laws)
+    return _rr_step(e0, n, h)
+
+
 @njit(cache=True)
 def _gauss_surv(g, mu, r, lo, hi):
     """lo[i] <= Phibar(g_i / m - m / 2) <= hi[i] for every m in [mu (1 - r), mu (1 + r)]."""
@@ -391,7 +461,7 @@ class _Groups:
 
     @property
     def n_steps(self) -> int:
-        return (sum(n for _, n in self.laplace) + sum(n for _, n in self.rr) + sum(n for *_, n in self.psg)
+        return (sum(n for _, n in self.laplace) + sum(_rr_count(n) for _, n in self.rr) + sum(n for *_, n in self.psg)
                 + (1 if self.gauss else 0))
 
     def n_eff(self, h: float) -> float:
@@ -406,7 +476,7 @@ class _Groups:
             c = -0.5 * math.expm1(-th)  # the continuous mass
             n += k * (wc * c if on else wc * c + wa * (1.0 - c))
         for e0, k in self.rr:
-            n += 0.0 if (e0 / h).is_integer() else wa * k
+            n += 0.0 if (e0 / h).is_integer() else wa * _rr_count(k)
         return max(n, 1.0)
 
     def grid(self, width: float, ongrid: bool = True) -> float:
@@ -428,7 +498,7 @@ class _Groups:
             rest = wc * float(sum(k for *_, k in self.psg)) + (1.0 if self.gauss else 0.0)
             rest += sum(k * (wc * (-0.5 * math.expm1(-t[1])) + wa * (1.0 + 0.5 * math.expm1(-t[1])))
                         for j, (t, k) in enumerate(self.laplace_true) if j != i)
-            rest += wa * sum(k for _, k in self.rr)
+            rest += wa * sum(_rr_count(k) for _, k in self.rr)
             ne = max(rest + n * wc * (-0.5 * math.expm1(-th)), 1.0)
             h_t = NONDYADIC_FILL * width / ne
             if h_t < ONGRID_GAIN * h or h_t < 1e-12 or th > 1e6 * h_t:
@@ -452,6 +522,11 @@ class _Groups:
         s = sum(t[1] * n for t, n in self.laplace_true) + self.shift + sum(e * n for e, n in self.rr)
         s += sum(-n * math.log1p(-q) for q, _, n in self.psg)
         return s * (1 + 1e-12)
+
+
+def _rr_count(n: int) -> int:
+    """The steps a randomized-response group of n runs is composed as (F10: one binomial step)."""
+    return 1 if BINOM_MIN and n >= BINOM_MIN else n
 
 
 def parse(groups: Sequence[tuple[Any, int]]) -> _Groups | None:
@@ -740,7 +815,7 @@ class _Direction(fc._Direction):
         # ADD: a subsampled step's loss below -(every other step's loss bound) leaves every sum <= 0
         floor = -gr.sup(False) if not remove else -math.inf
         steps: list[Any] = [_laplace_step(t, n, h) for t, n in gr.laplace]
-        steps += [_rr_step(e, n, h) for e, n in gr.rr]
+        steps += [_rr_group_step(e, n, h, tail) if BINOM_MIN else _rr_step(e, n, h) for e, n in gr.rr]
         if gr.gauss:
             m2 = math.fsum(n / (s * s) for s, n in gr.gauss)
             # each n / s^2: s*s and the division within U each; fsum within U
@@ -870,7 +945,8 @@ def feasible(gr: _Groups, eps_lo: float, eps_hi: float, delta: float) -> bool:
     randomized-response step beyond fewpart_cert.MAX_STEP, or a REMOVE composition the spread rule declines
     (tilted for the bracket's geometric mean): checked before the estimate is asked for."""
     h = gr.grid(GRID_REL * max(eps_hi, 1e-3))
-    widest = max([t[1] for t, _ in gr.laplace] + [e for e, _ in gr.rr])
+    widest = max([t[1] for t, _ in gr.laplace] + [min(_binom_window_half(e, n), 0.25 * BINOM_MAX_SUB * h / max(SUB, 1))
+                                                  if BINOM_MIN and n >= BINOM_MIN else e for e, n in gr.rr])
     if 2.0 * widest / h + 4 > fc.MAX_STEP:
         return False
     try:

@@ -219,8 +219,25 @@ def _window(e0: float, n: int, wsd: float):
     finally:
         ctx.prec = old
     m = 2.0 * np.arange(k0, k1 + 1, dtype=np.float64) - n  # exact integers
-    a = e0 * m  # one rounding: one ulp out is outward
-    return np.nextafter(a, -np.inf), np.nextafter(a, np.inf), w_lo, w_hi, max(tail_hi, 0.0)
+    a, err = _two_prod(e0, m)  # a + err = e0 m exactly (Dekker): the rounded product moved one ulp only where inexact
+    a_lo = np.where(err < 0.0, np.nextafter(a, -np.inf), a)
+    a_hi = np.where(err > 0.0, np.nextafter(a, np.inf), a)
+    return a_lo, a_hi, w_lo, w_hi, max(tail_hi, 0.0)
+
+
+def _two_prod(x: float, y: np.ndarray):
+    """(p, e) with p = fl(x y) and p + e = x y exactly (Dekker's TwoProduct with Veltkamp's split; round to nearest, no
+    overflow or underflow: |x| < 2^995, |y| < 2^53 and x y normal or 0 -- e0 <= 700, counts < 2^53)."""
+    p = x * y
+    c = 134217729.0  # 2^27 + 1
+    t = c * x
+    xh = t - (t - x)
+    xl = x - xh
+    t2 = c * y
+    yh = t2 - (t2 - y)
+    yl = y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    return p, e
 
 
 @njit(cache=True)
