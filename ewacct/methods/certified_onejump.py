@@ -453,6 +453,10 @@ class OneJump:
             t_dn = self._pick(lambda t, lg: N_ * lg(1.0 - t) + t * (m_ - r))
             up = (self.N * self.log_gcut(1.0 + t_up) - arb(t_up) * (arb(self.m) + rr)).exp()
             dn = (self.N * self.log_gcut(1.0 - t_dn) + arb(t_dn) * (arb(self.m) - rr)).exp()
+            if getattr(self, "mom_ex", None) is not None:
+                # J8: also Markov on z^8 and z^6 (mu(|z| > r) <= mu_8 / r^8, mu_6 / r^6): the least bound
+                mk = self._least(self.mom8 / rr ** 8, self.mom6 / rr ** 6)
+                up, dn = self._least(up, mk), self._least(dn, mk)
             tail = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
                     + abs(H1) * self._least(self.mom4 / rr ** 3, self.mom6 / rr ** 5)
                     + abs(H2) * self._least(self.mom4 / rr ** 2, self.mom6 / rr ** 4) / 2)
