@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     # ... and the few-participation corner's (the rounded and conditioned brackets' Numba kernels)
     run_point(0.97, 1.5e-6, 39, 2.7e-6)
     run_point(0.5, 1e-3, 10, 1e-10)
+    # ... and the closed forms' (T = 1: the first one imported scipy.optimize inside the clock, 0.18-0.25 s)
+    run_point(2.0, 0.01, 1, 1e-6)
     rows = []
     for s, q, T, d in grid(a.n, a.seed, a.wide_grid):
         r = run_point(s, q, T, d)

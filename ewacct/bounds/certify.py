@@ -452,6 +452,9 @@ def _delta(acc: Any, eps: float) -> Certificate:
 
 #: a contour bracket wider than this (relative) is intersected with the proven bracket (10-30 ms)
 WIDE_CONTOUR = 1e-4
+#: ... of max(upper, this) for eps: below eps 1e-3 issue 9's target is absolute (1e-7), as in _too_wide (session 17:
+#: a contour bracket 4.3e-8 wide at eps 8.88e-5 paid ~50-80 ms for the proven bracket, which narrowed nothing)
+WIDE_EPS_ABS = 1e-3
 
 
 def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certificate:
@@ -465,7 +468,7 @@ def _with_proven(acc: Any, kind: str, x: float, cert: Any, t0: float) -> Certifi
     source = CONTOUR_SOURCE
     if isinstance(cert.info, dict) and "onejump" in cert.info:
         source = ONEJUMP_SOURCE if not cert.info.get("intersected") else f"{ONEJUMP_SOURCE}, intersected with the {CONTOUR_SOURCE}"
-    if hi > 0.0 and (hi - lo) > WIDE_CONTOUR * hi:
+    if hi > 0.0 and (hi - lo) > WIDE_CONTOUR * (max(hi, WIDE_EPS_ABS) if kind == "epsilon" else hi):
         from .proven import proven_delta_bracket, proven_epsilon_bracket
 
         groups = list(acc.groups())

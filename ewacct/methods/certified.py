@@ -2039,6 +2039,15 @@ SETTLE_IN_LOOP = 0.03
 #: (session 15: sigma 9.631, q 2.755e-4, T 4, delta 1.2e-10 -- kept 1.05e-5 wide after ~0.1 s, the retry's
 #: contour of 15,290 nodes 9.2e-6 after 0.67 s)
 SETTLE_NEAR = 2.0 * QUANT_RTOL
+
+
+def _ewidth(b: "Bracket") -> float:
+    """The bracket's width relative to max(upper, certified_quant.EPS_ABS): below eps 1e-3 issue 9's target is
+    absolute (1e-7), so QUANT_RTOL / SETTLE_RTOL / SETTLE_NEAR read as 1e-8 / 5e-8 / 2e-8 absolute there (session 17:
+    eps 8.88e-5 was pushed from 4.3e-8 to 1.8e-9 wide by ~0.3 s of node tightening)."""
+    from .certified_quant import EPS_ABS
+
+    return (b.upper - b.lower) / max(b.upper, EPS_ABS)
 #: after the quantised path found that its contour needs more than its node budget (ContourCertifier._q_over),
 #: the engine-guided contour is tried only where this is True (False: CertError at once, the proven fallback answers)
 ENGINE_AFTER_OVER = False
@@ -2537,7 +2546,7 @@ class ContourCertifier:
                 cb = self._cut_epsilon(delta, None, t0, min(deadline, cdl))
             except (CertError, ArithmeticError, ValueError, NotCertifiable):
                 cb = None
-            if cb is not None and cb.upper > 0.0 and cb.upper - cb.lower <= SETTLE_RTOL * cb.upper:
+            if cb is not None and cb.upper > 0.0 and _ewidth(cb) <= SETTLE_RTOL:
                 return cb
         if QUANTISED:
             try:
@@ -2552,8 +2561,8 @@ class ContourCertifier:
                 k = self._kept
                 spent = _now() - (deadline - getattr(self, "_budget", TIME_BUDGET))
                 if (qb is None and k is not None and k.upper > 0.0
-                        and (k.upper - k.lower <= SETTLE_RTOL * k.upper and spent >= SETTLE_AFTER
-                             or k.upper - k.lower <= SETTLE_NEAR * k.upper)):
+                        and (_ewidth(k) <= SETTLE_RTOL and spent >= SETTLE_AFTER
+                             or _ewidth(k) <= SETTLE_NEAR)):
                     # a proven bracket within issue 9's width is in hand: the retry and the engine-guided
                     # contour aim only at QUANT_RTOL, and seldom reach it where the quantised path did not
                     # (sigma 1.004, q 3.45e-5, T 45756, delta 1.48e-10: 2.26e-5 wide after ~0.3 s, the same
@@ -2720,7 +2729,7 @@ class ContourCertifier:
         _, _, dls = _sums(cc.logk, cc.loge, cc.c, cc.h, e)
         if not (dls < 0.0 and math.isfinite(dls)):
             return cc, e
-        rt = min(Q.TRUNC_RTOL, max(Q.TRUNC_RTOL_MIN, Q.TRUNC_EPS_RTOL * e * -dls))
+        rt = min(Q.TRUNC_RTOL, max(Q.TRUNC_RTOL_MIN, Q.TRUNC_EPS_RTOL * max(e, Q.EPS_ABS) * -dls))
         target = lt + math.log(rt) + cc.c * e + math.log(math.pi)
         if cc.log_trunc_base <= target:
             return cc, e
@@ -2765,7 +2774,9 @@ class ContourCertifier:
         _, le, dls = _sums(cc.logk, cc.loge, cc.c, cc.h, e)
         if not (dls < 0.0 and math.isfinite(le)):
             return None
-        r_node = 2.0 * math.exp(min(le - lt, 50.0)) / (-dls * e)
+        from .certified_quant import EPS_ABS
+
+        r_node = 2.0 * math.exp(min(le - lt, 50.0)) / (-dls * max(e, EPS_ABS))
         if not (r_node > 0.25 * QUANT_RTOL):
             return None
         f = min(r_node / (0.125 * QUANT_RTOL), TIGHT_MAX)
@@ -2894,24 +2905,24 @@ class ContourCertifier:
             b = self._bracket(cc, s_alias, d, e, delta, t0, deadline)
             b.info["quantised_contour"] = True
             b = self._keep(b)
-            if b.upper > 0.0 and b.upper - b.lower <= QUANT_RTOL * b.upper:
+            if b.upper > 0.0 and _ewidth(b) <= QUANT_RTOL:
                 return b
             # where the node errors dominate the width: the nodes again, tighter (the bracket above is
             # kept, should this run out of time)
             n_cc = int(cc.logk.shape[0])
             tight = self._qtight(d, cc, e, lt, deadline,
-                                 cheap_only=n_cc > TIGHT_CHEAP_N and b.upper - b.lower <= TIGHT_WIDE * b.upper)
+                                 cheap_only=n_cc > TIGHT_CHEAP_N and _ewidth(b) <= TIGHT_WIDE)
             if tight is not None and tight[1] > 0.0:
                 cc, e = tight
                 b = self._bracket(cc, s_alias, d, e, delta, t0, deadline)
                 b.info["quantised_contour"] = True
                 b.info["tightened_nodes"] = True
                 b = self._keep(b)
-                if b.upper > 0.0 and b.upper - b.lower <= QUANT_RTOL * b.upper:
+                if b.upper > 0.0 and _ewidth(b) <= QUANT_RTOL:
                     return b
             if b.info.get("other_direction") != "certified":
                 return None
-            if (b.upper > 0.0 and b.upper - b.lower <= SETTLE_RTOL * b.upper
+            if (b.upper > 0.0 and _ewidth(b) <= SETTLE_RTOL
                     and _now() - q0 >= SETTLE_IN_LOOP):
                 # within issue 9's width (SETTLE_RTOL, half of its 1e-4) already, its nodes tightened where that
                 # paid, and the other direction had to be certified: the next step, that direction as the
