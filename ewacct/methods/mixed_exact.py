@@ -78,6 +78,13 @@ CONTOUR_FIRST_ATOMS = 32
 #: a rest term (the few-participation quadrature) that missed its own tolerance enters the sum with its estimate and
 #: estimated error up to this relative error (the sum's own error, these included, is what is tested)
 REST_ESTIMATE_REL = 0.1
+#: a subsampled-Gaussian rest with sum q n at most TAIL_FIRST_QN: a term whose proven tail bound (methods/tail_bound.py,
+#: 2-7 ms) is below e^TAIL_FIRST_LOG = 1e-30 is that bound's midpoint, error half the bound, without an engine
+TAIL_FIRST_QN = 1.0
+#: ... and the conditioned sum takes a term as half its weight times that bound, +- the same, while these errors
+#: sum to at most SKIP_REL of delta's scale (the partial sum, or the target of an eps(delta) search)
+SKIP_REL = 1e-9
+TAIL_FIRST_LOG = math.log(1e-30)
 #: ... counting only the points whose weight is at least this fraction of the heaviest's (LatticeMix.heavy_points)
 HEAVY_REL = 1e-17
 _EPS = 2.220446049250313e-16
@@ -217,7 +224,31 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
         if not fewpart.supports(fg):
             fg = None
 
+    tail_memo: dict[float, float | None] = {}
+    tail_first = fg is not None and sum(q * n for q, _, n in fg) <= TAIL_FIRST_QN
+
+    def tail_log(x: float) -> float | None:
+        """log of the proven tail bound on delta_rest(x), both directions (methods/tail_bound.py), memoised."""
+        if x not in tail_memo:
+            from . import tail_bound
+
+            try:
+                tb = tail_bound.log_delta_bound(rest, x)
+            except (ArithmeticError, ValueError):
+                tb = None
+            if len(tail_memo) > 4096:
+                tail_memo.clear()
+            tail_memo[x] = None if tb is None or math.isnan(tb[0]) else min(float(tb[0]), 0.0)
+        return tail_memo[x]
+
     def f_contour(x: float, d: str) -> tuple[float, float]:
+        if tail_first:
+            # few participations: where the proven tail bound B is below TAIL_FIRST_LOG the term is B/2 +- B/2
+            # without an engine (each fails there after ~0.1 s: delta_rest ~ 1e-40, the quadrature's floor)
+            lt = tail_log(x)
+            if lt is not None and lt < TAIL_FIRST_LOG:
+                b = math.exp(lt)
+                return 0.5 * b, (1.0 if b > 0.0 else 0.0)
         try:
             r = eng._remove_log_delta(x) if d == "remove" else eng._add_log_delta(x)
             return float(r.value), float(r.rel_err)
@@ -233,14 +264,27 @@ def rest_evaluator(rest: Sequence[tuple[Any, int]]) -> tuple[str, Callable[[floa
             # a rest term that carries 1e-4 of delta needs only 1e-2 of its own (seed 1 #8 of
             # benchmarks/flag_s16_mixes.py: refused at 1.4e-4 on a term below 1e-6 of the sum)
             est = exc.estimate
-            if est is None or not (math.isfinite(est[0]) and est[0] >= 0.0 and est[1] <= REST_ESTIMATE_REL):
+            cands = []
+            if est is not None and math.isfinite(est[0]) and est[0] >= 0.0 and est[1] <= REST_ESTIMATE_REL:
+                cands.append((float(est[1]) * float(est[0]), float(est[0]), float(est[1])))
+            # ... or the proven tail bound B (methods/tail_bound.py: union bound plus a Chernoff bound on the
+            # truncated product measure, both directions): delta in [0, B], the term B/2 +- B/2.  Where the rest
+            # carries nearly nothing (RR(0.5) x 33 + PSG(1, 1e-6) x 100: delta_rest(0.5) < 1e-40, the quadrature's
+            # estimate 1e304 off) its weight times B is far below the sum's tolerance
+            lt = tail_log(x)
+            if lt is not None:
+                b = math.exp(lt)
+                cands.append((0.5 * b, 0.5 * b, 1.0 if b > 0.0 else 0.0))
+            if not cands:
                 raise
-            v, rel = est[0], est[1]
+            _, v, rel = min(cands)
         return float(v), float(rel)
 
     from .exact import chernoff_log_delta
 
     f_contour.log_bound = lambda x, d: chernoff_log_delta(eng.dirs[d].K, x)
+    if tail_first:
+        f_contour.tail_log = tail_log
     return "contour (few-participation quadrature where it does not settle)", f_contour
 
 
@@ -432,6 +476,11 @@ class LatticeMix:
                         lb2 = min(0.0, float(fb(-x, _OTHER[d])))
                     except (ArithmeticError, ValueError):
                         lb2 = None
+                tl = getattr(self._f, "tail_log", None)
+                if tl is not None and not (lb2 is not None and x + lb2 < math.log(1e-14 * base)):
+                    lt = tl(-x)  # the proven tail bound (both directions), where Chernoff does not settle it
+                    if lt is not None:
+                        lb2 = lt if lb2 is None else min(lb2, lt)
                 if lb2 is not None and x + lb2 < math.log(1e-14 * base):
                     half = 0.5 * math.exp(x + lb2)
                     out = (base + half, 4 * _EPS * base + half)
@@ -616,18 +665,35 @@ class LatticeMix:
         order = np.argsort(-lb, kind="stable")
         b = np.exp(lb[order])
         rem = np.cumsum(b[::-1])[::-1]
-        total, err, used = 0.0, 0.0, 0
+        total, err, used, skipped, skip_err = 0.0, 0.0, 0, 0, 0.0
+        tail_log = getattr(self._f, "tail_log", None)
         for i, j in enumerate(order):
             if i > 0 and rem[i] <= self.rtol * total:
                 err += rem[i]
                 break
-            v, e = self.rest_delta(eps - float(self.vals[j]), d)
             w = float(self.wts[j])
+            x = eps - float(self.vals[j])
+            if tail_log is not None and x >= 0.0:
+                # a few-participation rest: a term with a proven tail bound B (methods/tail_bound.py, both directions)
+                # is w B / 2 +- w B / 2 without an engine (0.1 s each where the rest's delta is ~1e-16) while the
+                # skipped terms' errors stay within SKIP_REL of the larger of the partial sum and the search's target
+                scale = max(total, self._scale)
+                lt = tail_log(x) if scale > 0.0 else None
+                if lt is not None and skip_err + 0.5 * w * math.exp(lt) <= SKIP_REL * scale:
+                    half = 0.5 * w * math.exp(lt)
+                    skip_err += half
+                    total += half
+                    err += half
+                    skipped += 1
+                    continue
+            v, e = self.rest_delta(x, d)
             total += w * v
             err += w * e
             used += 1
         err += (8 * _EPS + self.wrel) * total
         diag = {"lattice_points": int(self.vals.size), "evaluated": used, "rest": self.kind}
+        if skipped:
+            diag["tail_bounded"] = skipped
         if total <= 0.0:
             lsum = float(np.logaddexp.reduce(lb))
             if lsum < _LOG_BELOW_DOUBLE:
@@ -656,6 +722,18 @@ class LatticeMix:
         if not 0.0 < delta < 1.0:
             raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
         ld = math.log(delta)
+        self._scale = delta  # the terms' skipping scale (_delta_bounded) within this search
+        try:
+            return self._epsilon_search(delta, d, ld)
+        finally:
+            self._scale = 0.0
+
+    #: the delta scale below which a term's proven tail bound lets _delta_bounded skip it (the target, in eps(delta))
+    _scale = 0.0
+
+    def _epsilon_search(self, delta: float, d: str, ld: float) -> tuple[float, float, dict]:
+        from scipy.optimize import brentq
+
         d0, r0, g0 = self._lattice_delta(0.0, d)
         if d0 <= delta:
             return 0.0, r0, {**g0, "note": "delta(0) <= target"}
