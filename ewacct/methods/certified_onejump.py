@@ -35,6 +35,8 @@ OJ_R_FRACS = (0.75, 0.5, 0.35, 0.25)
 #: session 17: the order-4 Taylor term and the J = 2 term's bound (J6), with cuts chosen by C(n, 3) p^3; False: the
 #: session-16 bracket (order 3, J >= 2 by C(n, 2) p^2, cuts by C(n, 2) p^2) -- for before/after benchmarks
 OJ_TWOJUMP = True
+#: the slabs r 2^i of J9 (the body's mass beyond the Taylor radius weighted by H at the slab's far end)
+OJ_SLABS = 6
 #: the J = 2 term's panels in x (width, count from x_b) and the body's spreads tried for its y_max (section 9, J6)
 OJ_D2_DX = 0.05
 OJ_D2_PANELS = 100
@@ -374,6 +376,39 @@ class OneJump:
                 best = v
         return None if best is None else arb(best.upper())
 
+    def _mass_above(self, R: float):
+        """An upper bound on mu(z > R) (z = y - m, mu the body's law): the least of Chernoff
+        e^{-t (m + R)} G_b(1 + t)^N (t by the float log G_b) and, where the exact moments are there (J8), Markov on
+        z^8 and z^6.  Memoised on R."""
+        memo = self.__dict__.setdefault("_mass_memo", {})
+        v = memo.get(R)
+        if v is not None:
+            return v
+        arb = self.fl.arb
+        m_, N_ = self.m, self.N
+        t = self._pick(lambda t, lg: N_ * lg(1.0 + t) - t * (m_ + R))
+        v = (self.N * self.log_gcut(1.0 + t) - arb(t) * (arb(self.m) + arb(R))).exp()
+        if getattr(self, "mom_ex", None) is not None:
+            v = self._least(v, self._least(self.mom8 / arb(R) ** 8, self.mom6 / arb(R) ** 6))
+        v = arb(v.upper())
+        memo[R] = v
+        return v
+
+    def _g_above(self, s0, r: float):
+        """An upper bound on int_{z > r} H(s0 - z) dmu(z) (J9): H is non-increasing, so on the slab
+        R_i < z <= R_{i+1} (R_i = r 2^i) H(s0 - z) <= H(s0 - R_{i+1}) = n h1(s0 - R_{i+1}), and beyond R_L H <= n p:
+        sum_i n h1(s0 - R_{i+1}) mu(z > R_i) + n p mu(z > R_L).  Where that is not below n p mu(z > r), the latter."""
+        arb = self.fl.arb
+        crude = self.n * self.p * self._mass_above(r)
+        tot = arb(0)
+        R = r
+        for _ in range(OJ_SLABS):
+            h = self._h1(s0 - arb(2.0 * R))
+            tot += self.n * arb(max(0.0, float(h.upper()))) * self._mass_above(R)
+            R *= 2.0
+        tot += self.n * self.p * self._mass_above(R)
+        return tot if tot.upper() < crude.upper() else crude
+
     def delta_bounds(self, eps: float) -> tuple[float, float, dict]:
         """(lower, upper) on REMOVE's delta(eps), rounded outward to doubles, and the error parts."""
         fl = self.fl
@@ -457,14 +492,19 @@ class OneJump:
                 # J8: also Markov on z^8 and z^6 (mu(|z| > r) <= mu_8 / r^8, mu_6 / r^6): the least bound
                 mk = self._least(self.mom8 / rr ** 8, self.mom6 / rr ** 6)
                 up, dn = self._least(up, mk), self._least(dn, mk)
-            tail = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
+            # int_{z > r} |g| <= n p mu(z > r), or the slabs of J9 (session 17) where smaller
+            gab = self._g_above(s0, r) if OJ_TWOJUMP else self.n * self.p * arb(up.upper())
+            if OJ_TWOJUMP:
+                up = self._least(up, self._mass_above(r))
+            const = gab + abs(H0) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
+            tail = (const
                     + abs(H1) * self._least(self.mom4 / rr ** 3, self.mom6 / rr ** 5)
                     + abs(H2) * self._least(self.mom4 / rr ** 2, self.mom6 / rr ** 4) / 2)
             tail4 = tail + abs(H3) * self._least(self.mom4 / rr, self.mom6 / rr ** 3) / 6
             cands = [(T2, rem, tail, 3), (T3, rem4, tail4, 4)][:2 if OJ_TWOJUMP else 1]
             if T5 is not None:
                 # beyond r: |H_k| |z|^k / k! for k = 1..5 by z^6 / r^(6-k) or z^8 / r^(8-k)
-                tail6 = ((self.n * self.p + abs(H0)) * arb(up.upper()) + 2 * abs(H0) * arb(dn.upper())
+                tail6 = (const
                          + sum((abs(Hk[k]) * self._least(self.mom6 / rr ** (6 - k), self.mom8 / rr ** (8 - k))
                                 / math.factorial(k) for k in range(1, 6)), arb(0)))
                 cands.append((T5, rem6, tail6, 6))
