@@ -372,22 +372,66 @@ def _probe_k(K: LogMgf, c: float, u: np.ndarray) -> list[complex]:
     return [complex(x) for x in kv]
 
 
-def _u_probe(K: LogMgf, c: float, u0: float, done) -> tuple[list[float], list[complex]]:
+def _u_probe(K: LogMgf, c: float, u0: float, done) -> tuple[np.ndarray, np.ndarray]:
     """(u, K(c + iu)) on the doubling ladder u0 2^j, in batches of PROBE_BATCH (one kernel call each: a
-    call's fixed cost is several nodes' worth) until ``done(u, k)`` (the nodes so far) says the terms
-    have fallen far enough, or 2^(PROBE_MAX_DOUBLINGS - 1) u0 (the caller's ``done`` also stops where
+    call's fixed cost is several nodes' worth) until ``done(u, k)`` (the nodes so far, as arrays) says the
+    terms have fallen far enough, or 2^(PROBE_MAX_DOUBLINGS - 1) u0 (the caller's ``done`` also stops where
     no contour could reach: the kernel's cost grows with u)."""
-    us: list[float] = []
-    kz: list[complex] = []
+    us = np.empty(0)
+    kz = np.empty(0, dtype=np.complex128)
     u = u0
-    while len(us) < PROBE_MAX_DOUBLINGS:
+    while us.shape[0] < PROBE_MAX_DOUBLINGS:
         batch = u * 2.0 ** np.arange(PROBE_BATCH)
-        us += [float(x) for x in batch]
-        kz += _probe_k(K, c, batch)
-        u = 2.0 * us[-1]
+        us = np.concatenate((us, batch))
+        kz = np.concatenate((kz, _probe_k_arr(K, c, batch)))
+        u = 2.0 * float(us[-1])
         if done(us, kz):
             break
     return us, kz
+
+
+def _probe_k_arr(K: LogMgf, c: float, u: np.ndarray) -> np.ndarray:
+    """:func:`_probe_k` as a complex array."""
+    z = c + 1j * u
+    kv = K.complex_fn(z) if K.complex_err_fn is None else K.complex_err_fn(z, TRAP_L_FLOOR)[0]
+    return np.asarray(kv, dtype=np.complex128)
+
+
+@njit(cache=True)
+def _probe_need(cc: np.ndarray, cre: np.ndarray, cug: np.ndarray, us: np.ndarray, kre: np.ndarray, eps: float,
+                tail_target: float) -> np.ndarray:
+    """choose_abscissa's u-range per candidate (compiled; the same arithmetic as its plain-Python ``term`` and
+    ``u_need`` before): the larger of the Gaussian model's u_g and the u where the modelled terms
+    min(Re K(c_star + iu), Re K(c)) - c eps - log|z (z + 1)| + log(u / pi) on the ladder fall below
+    tail_target (log-linear between ladder points; inf when not on the ladder)."""
+    nc = cc.shape[0]
+    m = us.shape[0]
+    need = np.empty(nc)
+    for i in range(nc):
+        c = cc[i]
+        re_kc = cre[i]
+        un = np.inf
+        prev_u = 0.0
+        prev_t = 0.0
+        for j in range(m):
+            u = us[j]
+            kr = kre[j]
+            lz = 0.5 * (math.log(c * c + u * u) + math.log((c + 1.0) ** 2 + u * u))
+            t = (re_kc if re_kc < kr else kr) - c * eps - lz + math.log(u / math.pi)
+            if t <= tail_target:
+                if j == 0:
+                    un = u
+                else:
+                    d = prev_t - t
+                    if 1e-300 > d:
+                        d = 1e-300
+                    a = (prev_t - tail_target) / d
+                    un = prev_u * (u / prev_u) ** a
+                break
+            prev_u = u
+            prev_t = t
+        need[i] = un if un > cug[i] else cug[i]
+    return need
 
 
 def _candidate(K: LogMgf, eps: float, c: float, target: float, log_delta: float,
@@ -467,42 +511,31 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
             cands.append(cd)
     cands.sort(key=lambda cd: -cd[0])
 
-    terms: dict[tuple[float, float], list[float]] = {}
+    cc = np.array([cd[0] for cd in cands])
+    cre = np.array([cd[4] for cd in cands])
+    cug = np.array([cd[3] for cd in cands])
+    cP = [cd[1] for cd in cands]
 
-    def u_need(c: float, re_kc: float, us: list[float], kz: list[complex]) -> float:
-        """The u where the modelled terms fall below the tail budget (log-linear between ladder points;
-        inf when not on the ladder).  Plain Python: the ladder has at most 16 points.  The ladder only
-        grows between calls (_u_probe): each candidate's terms are computed once, then looked up."""
-        tl = terms.setdefault((c, re_kc), [])
-        for i in range(len(tl), len(us)):
-            tl.append(term(c, re_kc, us[i], kz[i]))
-        prev_u = prev_t = None
-        for u, t in zip(us, tl):
-            if t <= tail_target:
-                if prev_u is None:
-                    return u
-                a = (prev_t - tail_target) / max(prev_t - t, 1e-300)
-                return prev_u * (u / prev_u) ** a
-            prev_u, prev_t = u, t
-        return math.inf
-
-    def settled(us: list[float], kz: list[complex]) -> bool:
-        """Whether the probe has gone far enough: every candidate's u-range is found on it, or one not
-        found would cost more (P times the probe's last u) than the cheapest found."""
-        need[:] = [max(u_g, u_need(c, re_kc, us, kz)) for c, _, _, u_g, re_kc, _ in cands]
-        found = [cd[1] * U for cd, U in zip(cands, need)]
+    def settled(us: np.ndarray, kz: np.ndarray) -> bool:
+        """Whether the probe has gone far enough: every candidate's u-range (:func:`_probe_need`) is found on
+        it, or one not found would cost more (P times the probe's last u) than the cheapest found."""
+        need[:] = _probe_need(cc, cre, cug, us, np.ascontiguousarray(kz.real), eps, tail_target).tolist()
+        found = [P * U for P, U in zip(cP, need)]
         best_found = min(found)
-        if all(cd[1] * us[-1] > 2.0 * math.pi * K.max_nodes for cd in cands):
+        u_last = float(us[-1])
+        if all(P * u_last > 2.0 * math.pi * K.max_nodes for P in cP):
             return True  # beyond any contour's node budget
-        return all(math.isfinite(f) or cd[1] * us[-1] >= best_found for f, cd in zip(found, cands))
+        return all(math.isfinite(f) or P * u_last >= best_found for f, P in zip(found, cP))
 
     need: list[float] = []
     us, kz = _u_probe(K, c_star, u0, settled)
+    us_l = us.tolist()
+    ka_l = np.abs(kz).tolist()
     best = None
     for (c, P, used, u_g, re_kc, pen), U in zip(cands, need):
         if c < c_star and math.isfinite(U):
             n_est = P * U / (2.0 * math.pi)
-            kmax = max([abs(re_kc)] + [abs(k) for u, k in zip(us, kz) if u <= 2.0 * U])
+            kmax = max([abs(re_kc)] + [k for u, k in zip(us_l, ka_l) if u <= 2.0 * U])
             if max(pen, 0.0) + 0.5 + math.log(EPS_MACH * (32.0 * math.sqrt(n_est) + 8.0 * kmax)) > log_round:
                 continue
         cost = P * U
@@ -510,7 +543,7 @@ def choose_abscissa(K: LogMgf, eps: float, c_star: float, log_tol: float, log_de
             best = (cost, c, P, used)
     if info is not None:
         # where no u-range was found on the ladder, P times its last u bounds a candidate's from below
-        low = min(cd[1] * (U if math.isfinite(U) else us[-1]) for cd, U in zip(cands, need))
+        low = min(cd[1] * (U if math.isfinite(U) else us_l[-1]) for cd, U in zip(cands, need))
         info["nodes"] = (best[0] if math.isfinite(best[0]) else low) / (2.0 * math.pi)
     if not math.isfinite(best[0]):  # the probe saw no end: the Gaussian model alone
         best = min(((P * u_g, c, P, used) for c, P, used, u_g, _, _ in cands), key=lambda b: b[0])
@@ -845,6 +878,68 @@ def _build_err(K: LogMgf, kfn, eps: float, c: float, h: float, target: float, lc
         size = nxt
     return Contour(c=c, h=h, logk=np.concatenate(chunks) if len(chunks) > 1 else chunks[0], alias_s=list(alias_s),
                    lkern0=lkern + ce, loss_inf=K.loss_inf, mgf_minus1=K.mgf_minus1)
+
+
+@njit(cache=True)
+def _log_delta_pre(w1: np.ndarray, r0: float, c: float, h: float, P: float, loss_inf: float, mgf_minus1: float,
+                   eps: float):
+    """(log delta_h(eps), d log delta / d eps) of :func:`log_delta_on` (compiled: the same operations, the k < 0
+    aliases of :meth:`Contour.log_neg_alias` subtracted where :meth:`Contour.neg_exact`)."""
+    ld, dld, labs, ltail = _node_sums_pre(w1, r0, c, h, eps)
+    if not (eps - P <= loss_inf) or not math.isfinite(ld):
+        return ld, dld
+    la = -c * P - math.log(-math.expm1(-c * P))
+    lb = math.log(mgf_minus1) + eps - (c + 1.0) * P - math.log(-math.expm1(-(c + 1.0) * P))
+    r0a = math.exp(lb - la)
+    la, dla = la + math.log1p(-r0a), -r0a / (1.0 - r0a)
+    r = math.exp(la - ld)
+    if not r < 1.0:
+        return -np.inf, 0.0
+    return ld + math.log1p(-r), (dld - r * dla) / (1.0 - r)
+
+
+@njit(cache=True)
+def _newton_pre(w1: np.ndarray, r0: float, c: float, h: float, P: float, loss_inf: float, mgf_minus1: float,
+                eps: float, log_target: float):
+    """exact._newton_eps on a contour's weights (compiled; the same iteration: safeguarded Newton on the
+    decreasing log delta_h, |f| <= 1e-13 or a bracket of 1e-15 relative): (eps, log delta, its derivative)."""
+    lo = 0.0
+    hi = np.inf
+    ld, dld = _log_delta_pre(w1, r0, c, h, P, loss_inf, mgf_minus1, eps)
+    for _ in range(100):
+        if not math.isfinite(ld):
+            hi = eps
+            eps = 0.5 * (lo + eps)
+            ld, dld = _log_delta_pre(w1, r0, c, h, P, loss_inf, mgf_minus1, eps)
+            continue
+        f = ld - log_target
+        if f > 0.0:
+            lo = eps
+        else:
+            hi = eps
+        if abs(f) <= 1e-13:
+            return eps, ld, dld
+        step = -f / dld if dld < 0.0 else np.inf
+        en = eps + step
+        if not (lo < en < hi):
+            en = 0.5 * (lo + hi) if math.isfinite(hi) else max(2.0 * eps, eps + 1.0)
+        if hi - lo <= 1e-15 * max(hi, 1e-300):
+            ld, dld = _log_delta_pre(w1, r0, c, h, P, loss_inf, mgf_minus1, en)
+            return en, ld, dld
+        eps = en
+        ld, dld = _log_delta_pre(w1, r0, c, h, P, loss_inf, mgf_minus1, eps)
+        if eps <= 1e-300 and ld > log_target:
+            return 0.0, ld, dld
+    return eps, ld, dld
+
+
+def newton_eps(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
+    """Solve log delta_h(eps) = log_target on the contour's fixed nodes (:func:`_newton_pre`, one compiled call)."""
+    if ct.w1 is None:
+        ct.w1 = _node_weights(ct.logk, ct.c, ct.h)
+    e, ld, dld = _newton_pre(ct.w1, float(ct.logk[0].real), ct.c, ct.h, ct.period, float(ct.loss_inf),
+                             float(ct.mgf_minus1), float(eps), float(log_target))
+    return float(e), float(ld), float(dld)
 
 
 def log_delta_on(ct: Contour, eps: float) -> tuple[float, float, float, float]:

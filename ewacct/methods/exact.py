@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .contour import (MAX_NODES, Contour, ContourError, LogMgf, build_contour, choose_abscissa, first_chunk,
-                      log_delta_on, psi_grid, saddle, saddle_estimate)
+                      log_delta_on, newton_eps, psi_grid, saddle, saddle_estimate)
 from .._kernels.mgf import TRAP_L, sg_composition_complex_err, sg_composition_real, sg_composition_real_many
 from ..mechanisms import PoissonSubsampledGaussian
 from . import budget
@@ -594,7 +594,13 @@ def saddle_estimate_at(K: LogMgf, c: float, eps: float) -> tuple[float, float]:
 
 
 def _newton_eps(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
-    """Solve log delta_h(eps) = log_target on fixed nodes (safeguarded Newton on a decreasing function)."""
+    """Solve log delta_h(eps) = log_target on fixed nodes (safeguarded Newton on a decreasing function):
+    one compiled call (contour.newton_eps, the iteration of :func:`_newton_eps_py`)."""
+    return newton_eps(ct, eps, log_target)
+
+
+def _newton_eps_py(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
+    """:func:`_newton_eps` in Python (the reference of tests/test_speed_s17_newton.py)."""
     lo, hi = 0.0, math.inf
     ld, dld, _, _ = log_delta_on(ct, eps)
     for _ in range(100):
@@ -651,8 +657,18 @@ class ExactMethod:
     def _add_bound_logdelta(self, eps: float) -> float:
         return chernoff_log_delta(self.dirs["add"].K, eps)
 
-    def _add_bound_quick(self, log_target: float, c_ref: float) -> float:
-        """A rigorous (not minimised) upper bound on eps_add: (psi(s) - log delta)/s at a few s near c_ref."""
+    def _add_loss_sup(self) -> float:
+        """The essential supremum of the ADD direction's privacy loss over the composition (inf where unbounded),
+        rounded up: ADD's delta(eps) = E[(1 - e^{eps - L})_+] is 0 for every eps at or beyond it, so it bounds
+        eps_add(delta) above for every delta > 0.  Poisson-subsampled Gaussians: dP1/dP0 = 1 - q + q e^{...} >=
+        1 - q, L_add = -log(dP1/dP0) <= -log(1 - q) per step (the mechanism's ``loss_sup("add")``); the
+        composition's sum carries a relative margin 1e-12 for its rounding."""
+        sup = self.dirs["add"].K.loss_sup
+        return sup * (1.0 + 1e-12) if math.isfinite(sup) and sup >= 0.0 else math.inf
+
+    def _add_bound_quick(self, log_target: float, c_ref: float, stop: float = -math.inf) -> float:
+        """A rigorous (not minimised) upper bound on eps_add: (psi(s) - log delta)/s at a few s near c_ref
+        (the first at or below ``stop`` ends the search: the caller only compares with it)."""
         K = self.dirs["add"].K
         best = math.inf
         for f in (0.5, 1.0, 2.0):
@@ -661,6 +677,8 @@ class ExactMethod:
                 best = min(best, (K.psi(s) - log_target) / s)
             except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError):
                 continue
+            if best <= stop:
+                break
         return best
 
     def delta_at_zero_bound(self) -> float:
@@ -720,8 +738,11 @@ class ExactMethod:
         if r.value == 0.0 and r.log_delta <= lt:
             # delta(0) is the total variation distance, the same in both directions: eps_add = 0 too
             return 0.0, "remove", 0.0, {**r.diag, "add": "delta_add(0) = delta_remove(0) <= target"}
+        if r.value > 0.0 and self._add_loss_sup() <= r.value:
+            # eps_add(delta) <= ess sup of ADD's loss (delta_add = 0 beyond it): the REMOVE value is the larger
+            return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (ADD's largest privacy loss)"}
         c_ref = float(r.diag.get("c", 1.0))
-        if r.value > 0.0 and self._add_bound_quick(lt, c_ref) <= r.value:
+        if r.value > 0.0 and self._add_bound_quick(lt, c_ref, r.value) <= r.value:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
         if self._add_bound_eps(lt) <= r.value:
             return r.value, "remove", r.rel_err, {**r.diag, "add": "below the REMOVE value (Chernoff bound)"}
