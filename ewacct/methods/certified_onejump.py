@@ -30,6 +30,8 @@ OJ_PREC = 128
 OJ_XLO = -40.0
 #: Chernoff parameters tried for the body's tail mass and for D0 (any positive value is valid)
 OJ_THETAS = tuple(5.0 * 1.25 ** k for k in range(25))
+#: ... for D0 (session 17: up to ~2.6e6; where eps is ~20 body sd the best s is ~eps / Var, 1e4-1e5)
+OJ_THETAS_D0 = tuple(5.0 * 1.25 ** k for k in range(60))
 #: Taylor radii tried, as fractions of s0 - l(x_b) (any below 1 is valid; the least bound is used)
 OJ_R_FRACS = (0.75, 0.5, 0.35, 0.25)
 #: session 17: the order-4 Taylor term and the J = 2 term's bound (J6), with cuts chosen by C(n, 3) p^3; False: the
@@ -279,8 +281,8 @@ class OneJump:
         """The one of two upper bounds with the smaller upper end."""
         return a if a.upper() <= b.upper() else b
 
-    def _pick(self, f) -> float:
-        """The t of OJ_THETAS with the least float value f(t, log G_cut) (a guide only)."""
+    def _pick(self, f, thetas=None) -> float:
+        """The t of thetas (OJ_THETAS) with the least float value f(t, log G_cut) (a guide only)."""
         from .certified import _log_g_cut_float
 
         qf, muf = float(self.q.mid()), float(self.mu.mid())
@@ -288,8 +290,9 @@ class OneJump:
         def lg(a: float) -> float:
             return _log_g_cut_float(qf, muf, a, self.x_b)
 
-        best, bt = math.inf, OJ_THETAS[0]
-        for t in OJ_THETAS:
+        thetas = OJ_THETAS if thetas is None else thetas
+        best, bt = math.inf, thetas[0]
+        for t in thetas:
             try:
                 v = f(t, lg)
             except (ValueError, OverflowError):
@@ -515,10 +518,21 @@ class OneJump:
         err, rem, tail, r, T2, order = best
         # D0 (no step beyond x_b): Chernoff on the payoff, n log G_cut(s + 1) + s log s - (s + 1) log(s + 1) - s eps
         n_ = self.n
-        sv = self._pick(lambda t, lg: n_ * lg(1.0 + t) + t * math.log(t) - (t + 1.0) * math.log1p(t) - t * eps)
-        s_ = arb(sv)
-        d0 = (self.n * self.log_gcut(1.0 + sv) + s_ * s_.log() - (s_ + 1) * (s_ + 1).log() - s_ * e).exp()
-        d0 = arb(d0.upper())
+        def d0_at(thetas):
+            sv = self._pick(lambda t, lg: n_ * lg(1.0 + t) + t * math.log(t) - (t + 1.0) * math.log1p(t) - t * eps,
+                            thetas)
+            s_ = arb(sv)
+            v = (self.n * self.log_gcut(1.0 + sv) + s_ * s_.log() - (s_ + 1) * (s_ + 1).log() - s_ * e).exp()
+            return arb(v.upper())
+
+        d0 = None
+        if OJ_TWOJUMP:
+            try:  # (the Arb integral of G_b at a very large power may not converge: then the usual range)
+                d0 = d0_at(OJ_THETAS_D0)
+            except ArithmeticError:
+                d0 = None
+        if d0 is None:
+            d0 = d0_at(None)
         # J >= 2: either C(n, 2) p^2 (J1), or the J = 2 term's upper bound plus C(n, 3) p^3 (J6)
         d2 = arb(self.n) * arb(self.n - 1) / 2 * self.p * self.p
         d3 = arb(self.n) * arb(self.n - 1) * arb(self.n - 2) / 6 * self.p ** 3
