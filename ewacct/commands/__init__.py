@@ -1,8 +1,8 @@
-"""Subcommands contributed to the ``ewacct`` command line: ``compare``, ``calibrate``, ``report``.
+"""Subcommands contributed to the ``ewacct`` command line: ``compare``, ``calibrate``, ``report``, ``warmup``.
 
 Each module exposes ``register(subparsers)``, which adds its subparser with a
 ``func`` default (``func(args) -> int`` exit code); ``ewacct.cli`` imports them.
-:func:`main` builds a parser holding only these three, for use before or
+:func:`main` builds a parser holding only these four, for use before or
 without the core CLI (``python -m ewacct.commands compare ...``).
 """
 
@@ -15,7 +15,7 @@ from typing import Sequence
 __all__ = ["COMMAND_MODULES", "register_all", "build_parser", "main"]
 
 #: Module names (relative to ``ewacct.commands``) of the subcommands defined here.
-COMMAND_MODULES: tuple[str, ...] = ("compare", "calibrate", "report")
+COMMAND_MODULES: tuple[str, ...] = ("compare", "calibrate", "report", "warmup")
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,7 +25,7 @@ def register_all(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """A parser with only ``compare``, ``calibrate`` and ``report``."""
+    """A parser with only ``compare``, ``calibrate``, ``report`` and ``warmup``."""
     from ewacct.commands._common import one_line_errors
 
     parser = argparse.ArgumentParser(prog="ewacct", allow_abbrev=False)

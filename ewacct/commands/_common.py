@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "one_line_errors",
+    "lazy_setup",
     "fail",
     "is_input_error",
     "run_guarded",
@@ -61,6 +62,35 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     parser.error = error  # type: ignore[method-assign]
     parser.allow_abbrev = False
+    return parser
+
+
+def lazy_setup(parser: argparse.ArgumentParser, setup: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+    """Run ``setup(parser)`` once, just before the parser first parses or formats its help.
+
+    A subcommand whose help or defaults need a heavy import (``ewacct.baselines`` brings scipy.optimize, ~0.2 s)
+    fills them in here, so that ``ewacct epsilon ...`` does not pay for the imports of ``compare`` and
+    ``calibrate`` (their parsers are built on every command line).  argparse calls a subparser's
+    ``parse_known_args`` and ``format_help`` on the instance, where these wrappers sit.
+    """
+    done = [False]
+    parse0, help0 = parser.parse_known_args, parser.format_help
+
+    def ready() -> None:
+        if not done[0]:
+            done[0] = True
+            setup(parser)
+
+    def parse_known_args(*a: Any, **k: Any) -> Any:
+        ready()
+        return parse0(*a, **k)
+
+    def format_help() -> str:
+        ready()
+        return help0()
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    parser.format_help = format_help  # type: ignore[method-assign]
     return parser
 
 

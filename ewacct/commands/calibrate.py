@@ -30,6 +30,7 @@ from ewacct.commands._common import (
     STEPS_HELP,
     fail,
     fmt,
+    lazy_setup,
     methods_arg,
     one_line_errors,
     positive_int_arg,
@@ -49,13 +50,7 @@ DEFAULT_CALIBRATE_METHODS: tuple[str, ...] = (
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``calibrate`` subcommand to an argparse subparsers object."""
-    from ewacct.baselines import BASELINE_NAMES, PLD_DISCRETIZATION
-
-    p = subparsers.add_parser(
-        "calibrate", help=HELP, description=HELP + ".",
-        epilog="methods: " + ", ".join(BASELINE_NAMES) + " (or 'all'); default: " + ",".join(DEFAULT_CALIBRATE_METHODS),
-        allow_abbrev=False,
-    )
+    p = subparsers.add_parser("calibrate", help=HELP, description=HELP + ".", allow_abbrev=False)
     p.add_argument("--target-eps", type=epsilon_arg, required=True, help="target epsilon > 0")
     p.add_argument("--delta", type=delta_arg, default=1e-5, help="target delta in (0, 1) (default 1e-5)")
     p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, default=None, help=Q_HELP)
@@ -64,8 +59,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int_arg("batch_size"), default=None, help="expected batch size B")
     p.add_argument("--epochs", type=positive_int_arg("epochs"), default=None, help="number of epochs E")
     p.add_argument("--methods", type=methods_arg, default=None, help="comma-separated methods")
-    p.add_argument("--pld-discretization", type=discretization_arg, default=PLD_DISCRETIZATION,
-                   help=f"PLD discretisation for the certified truth (default {PLD_DISCRETIZATION:g})")
+    pld = p.add_argument("--pld-discretization", type=discretization_arg, default=None,
+                         help="PLD discretisation for the certified truth")
     p.add_argument("--search-pld-discretization", type=discretization_arg, default=1e-3,
                    help="PLD discretisation while calibrating with PLD itself (default 1e-3; still an upper bound)")
     p.add_argument("--certify-with", choices=("ewacct", "pld"), default="ewacct",
@@ -73,7 +68,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
     one_line_errors(p)
-    return p
+
+    def setup(parser: argparse.ArgumentParser) -> None:
+        # ewacct.baselines imports scipy.optimize: only when this subcommand parses or shows its help
+        from ewacct.baselines import BASELINE_NAMES, PLD_DISCRETIZATION
+
+        parser.epilog = ("methods: " + ", ".join(BASELINE_NAMES) + " (or 'all'); default: "
+                         + ",".join(DEFAULT_CALIBRATE_METHODS))
+        pld.default = PLD_DISCRETIZATION
+        pld.help = f"PLD discretisation for the certified truth (default {PLD_DISCRETIZATION:g})"
+
+    return lazy_setup(p, setup)
 
 
 def resolve_q_T(args: argparse.Namespace, prog: str) -> tuple[float, int, str]:

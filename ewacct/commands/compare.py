@@ -26,6 +26,7 @@ from ewacct.commands._common import (
     SIGMA_HELP,
     STEPS_HELP,
     fmt,
+    lazy_setup,
     methods_arg,
     noise_multiplier_arg,
     one_line_errors,
@@ -40,24 +41,30 @@ HELP = "compare ewacct with RDP, GDP, exact PLD and PRV on one configuration"
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to an argparse subparsers object."""
-    from ewacct.baselines import BASELINE_NAMES, PLD_DISCRETIZATION
-
     p = subparsers.add_parser(
         "compare", help=HELP, description=HELP + ".",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="methods: " + ", ".join(BASELINE_NAMES) + " (or 'all')", allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
     )
     p.add_argument("-q", "--sampling-rate", type=sampling_rate_arg, required=True, help=Q_HELP)
     p.add_argument("-s", "--noise-multiplier", type=noise_multiplier_arg, required=True, help=SIGMA_HELP)
     p.add_argument("-T", "--steps", type=steps_arg, required=True, help=STEPS_HELP)
     p.add_argument("--delta", type=delta_arg, default=1e-5, help="target delta in (0, 1) (default 1e-5)")
     p.add_argument("--methods", type=methods_arg, default=None, help="comma-separated methods (default: all standard rows)")
-    p.add_argument("--pld-discretization", type=discretization_arg, default=PLD_DISCRETIZATION,
-                   help=f"PLD value discretisation interval (default {PLD_DISCRETIZATION:g})")
+    pld = p.add_argument("--pld-discretization", type=discretization_arg, default=None,
+                         help="PLD value discretisation interval")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
     one_line_errors(p)
-    return p
+
+    def setup(parser: argparse.ArgumentParser) -> None:
+        # ewacct.baselines imports scipy.optimize: only when this subcommand parses or shows its help
+        from ewacct.baselines import BASELINE_NAMES, PLD_DISCRETIZATION
+
+        parser.epilog = "methods: " + ", ".join(BASELINE_NAMES) + " (or 'all')"
+        pld.default = PLD_DISCRETIZATION
+        pld.help = f"PLD value discretisation interval (default {PLD_DISCRETIZATION:g})"
+
+    return lazy_setup(p, setup)
 
 
 def _table(cmp: Any) -> str:
