@@ -1,7 +1,7 @@
 """Certified eps(delta) of randomized-response-heavy and small-pure-group mixes (session 17, H-MX; bounds/rr_mix.py,
 docs/certified_mixed.md W and D): width, source, CPU; optional overlap with dp_accounting's PLD pair.
 
-    .venv/bin/python benchmarks/certmx_s17_rr.py [--seed 17] [--n 20] [--before REV] [--pld VDI] [--breaker]
+    .venv/bin/python benchmarks/certmx_s17_rr.py [--seed 17] [--n 20] [--before REV] [--pld VDI] [--breaker] [--f]
 
 Random points (seeded): half "W" (RR(e0 in 0.005..0.5) x 100..1e5, sometimes a second RR group, with Gaussian(1..10) x
 1..200), half "D" (RR(e0 in 1e-7..1e-4) x 1..100 or Laplace(scale 1e3..1e6) x 1..10 with Gaussian(1..10) x 1..200 or
@@ -56,6 +56,21 @@ def points(seed: int, n: int):
     return out
 
 
+def points_f(seed: int, n: int):
+    """RR(e0 in 0.01..1) x 65..3000 (sometimes a second group) with PSG(0.7..5, q 1e-3..0.2) x 1..200: beyond R's 64
+    lattice points with a subsampled rest (the rounded FFT with F10's binomial steps)."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        mechs = [("rr", round(10 ** rnd.uniform(-2, 0), 4), rnd.choice([65, 100, 300, 1000, 3000]))]
+        if rnd.random() < 0.3:
+            mechs.append(("rr", round(rnd.uniform(0.1, 1.0), 3), rnd.choice([5, 10, 20])))
+        mechs.append(("psg", (round(rnd.uniform(0.7, 5.0), 3), round(10 ** rnd.uniform(-3, -0.7), 5)),
+                      rnd.choice([1, 5, 10, 50, 100, 200])))
+        out.append((mechs, 10 ** rnd.uniform(-10, -3)))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=17)
@@ -64,13 +79,14 @@ def main(argv=None) -> int:
     ap.add_argument("--pld", type=float, default=None)
     ap.add_argument("--breaker", action="store_true")
     ap.add_argument("--only", type=int, default=None)
+    ap.add_argument("--f", action="store_true", help="the RR x 65..3000 + PSG sample (points_f) instead")
     args = ap.parse_args(argv)
     if args.before:
         m2._load_old(args.before)
     from ewacct.bounds import certify
 
     warnings.simplefilter("ignore")
-    pts = BREAKER if args.breaker else points(args.seed, args.n)
+    pts = BREAKER if args.breaker else points_f(args.seed, args.n) if args.f else points(args.seed, args.n)
     cpu, wide, bad, fb = [], 0, 0, 0
     for i, (mechs, delta) in enumerate(pts):
         if args.only is not None and i != args.only:

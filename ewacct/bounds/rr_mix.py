@@ -39,7 +39,7 @@ TAIL_REL = 1e-9
 MAX_POINTS = 2_000_000
 #: W: relative half-widths tried around the float estimate (eps brackets)
 HALF_WIDTHS = (1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 3e-5)
-#: D: CPU seconds of the chord search (certified delta of the rest at two points per step)
+#: D: most bisection steps of the chord search (each asks the rest's certified delta at two points)
 CHORD_STEPS = 12
 
 
