@@ -9,7 +9,7 @@ a valid answer must lie inside the bracket (up to 1e-6 relative slack on the bra
 tolerance).  Reported: exact / flagged counts, CPU median / max per default query, valid answers outside
 their bracket.  ``--mono``: eps along q 1e-7, sigma 0.5, delta 1e-12, T 1e7..1e9 (must increase with T).  ``--ab``: the truncated
 composition's acceptance on eps (truncation.TruncatedRemove.EPS_ACCEPT) off / on, alternated per point;
-``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5).  ``--route``: emulate the dispatch patch
+``--ab-skip``: the same for truncation.FULL_SKIP_Q (0 / 1e-5); ``--ab-add``: for fewpart_condexact.ADD_TAIL_BOUND.  ``--route``: emulate the dispatch patch
 /tmp/h15/patches/D4-1.patch (eps(delta) by the conditioned expansion first where fewpart_condexact.first says
 so) if dispatch.py does not have it yet.  ``--ab-cond``: the conditioned expansion (methods/fewpart_condexact.py, with
 that routing) off / on, alternated per point in one process (off = the chain before it).
@@ -65,12 +65,13 @@ def mono() -> None:
     print(f"monotone violations: {bad} of {len(ts) - 1}")
 
 
-def ab(seed: int, n: int, attr: str = "TruncatedRemove.EPS_ACCEPT", off=False, on=True) -> None:
+def ab(seed: int, n: int, attr: str = "TruncatedRemove.EPS_ACCEPT", off=False, on=True, mod=None) -> None:
     """The truncated composition's acceptance on eps (TruncatedRemove.EPS_ACCEPT) off / on, alternated per
     point in one process (the order flips every point): exact / flagged counts and CPU of each."""
     from ewacct.methods import truncation
 
-    owner, name = (getattr(truncation, attr.split(".")[0]), attr.split(".")[1]) if "." in attr else (truncation, attr)
+    mod = truncation if mod is None else mod
+    owner, name = (getattr(mod, attr.split(".")[0]), attr.split(".")[1]) if "." in attr else (mod, attr)
     keep = getattr(owner, name)
     res = {False: [], True: []}
     for i, (sigma, q, steps, delta) in enumerate(points(seed, n)):
@@ -164,6 +165,8 @@ def main() -> None:
     ap.add_argument("--ab-skip", action="store_true")
     ap.add_argument("--route", action="store_true")
     ap.add_argument("--ab-cond", action="store_true")
+    ap.add_argument("--ab-add", action="store_true",
+                    help="fewpart_condexact.ADD_TAIL_BOUND off / on (ADD settled by methods/tail_bound.py's bound)")
     a = ap.parse_args()
     if a.route:
         route()
@@ -177,6 +180,11 @@ def main() -> None:
         return
     if a.ab_cond:
         ab_cond(a.seed, a.n, not a.no_cert)
+        return
+    if a.ab_add:
+        from ewacct.methods import fewpart_condexact
+
+        ab(a.seed, a.n, "ADD_TAIL_BOUND", False, True, mod=fewpart_condexact)
         return
     if a.ab_skip:
         ab(a.seed, a.n, "FULL_SKIP_Q", 0.0, 1e-5)

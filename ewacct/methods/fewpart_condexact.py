@@ -1103,9 +1103,23 @@ def dispatch_epsilon(groups, delta: float) -> tuple[float, float, str] | None:
         if e >= -n * math.log1p(-q):
             return True
         try:
-            return _Direction([(q, s, int(n))], "add", 1e-8).chernoff_log_delta(e) <= lt
+            if _Direction([(q, s, int(n))], "add", 1e-8).chernoff_log_delta(e) <= lt:
+                return True
+        except (ArithmeticError, ValueError):
+            pass
+        # ... or the proven ADD bound of methods/tail_bound.py (lam up to e^46, 2-4 ms), where the Chernoff search
+        # (s <= 1e3) stops short: PSG(0.5, 1e-9) x 1e9 at delta 1e-15, ADD's Chernoff bound e^-22.4 at eps 0.0383,
+        # that bound e^-8826 (the flagged tail bound 0.4033 was the answer; REMOVE's eps 0.0382767 in 50 ms)
+        if not ADD_TAIL_BOUND:
+            return False
+        from ..mechanisms import PoissonSubsampledGaussian
+        from .tail_bound import add_log_delta_bound
+
+        try:
+            b = add_log_delta_bound([(PoissonSubsampledGaussian(s, q), int(n))], e)
         except (ArithmeticError, ValueError):
             return False
+        return b is not None and b <= lt
 
     try:
         # the tilted-density fallback (where the series' answer is short) only where ADD would be settled there
@@ -1120,6 +1134,9 @@ def dispatch_epsilon(groups, delta: float) -> tuple[float, float, str] | None:
     return e, rel, "remove"
 
 
+#: whether dispatch_epsilon settles ADD by the proven bound of methods/tail_bound.py where its Chernoff search does
+#: not (benchmarks compare it off)
+ADD_TAIL_BOUND = True
 #: the dispatch takes the expansion's eps where its estimated relative error is at most this (the chain's
 #: validity threshold is 1e-6)
 DISPATCH_ACCEPT = 1e-7
