@@ -1194,10 +1194,10 @@ def narrow(acc: Any, kind: str, x: float, c: Any, time_budget: float | None = No
                 # its own estimate (the lattice over the engine's estimates of the rest): the default engine
                 # answers most such mixes with a flagged Chernoff bound, after ~1.4 s (RR(0.5) x 10 + PSG(2, 0.01) x 50)
                 got: dict[str, Any] = {}
-                br = rr_contour.epsilon_bracket(groups, x, None, lo=c.lower, hi=c.upper, out=got)
+                br = rr_contour.epsilon_bracket(groups, x, None, time_budget=tb, lo=c.lower, hi=c.upper, out=got)
                 est = br[2]["estimate"] if br is not None else got.get("estimate")
             else:
-                br = rr_contour.delta_bracket(groups, x)
+                br = rr_contour.delta_bracket(groups, x, time_budget=tb)
         except Exception:  # noqa: BLE001 - a narrowing step only
             br = None
         if br is not None and (br[0] > c.upper or br[1] < c.lower):

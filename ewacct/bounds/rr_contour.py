@@ -216,7 +216,7 @@ class _Mix:
         for d in ("remove", "add"):
             w = 0.5 * (self.w_lo + self.w_hi)
             x = eps - 0.5 * (self.a_lo + self.a_hi)
-            cap = np.array([1.0 if xx < 0.0 else self.rest.chernoff_hi(d, float(xx)) for xx in x]) * w
+            cap = self._caps(d, eps, x, w)
             top = float(cap.max())
             tot = 0.0
             for j in range(len(x)):
@@ -224,6 +224,20 @@ class _Mix:
                     tot += float(w[j]) * self.rest.estimate(d, float(x[j]))
             best = max(best, tot)
         return best
+
+    #: the screening caps of delta_estimate are reused while eps moves by at most this (relative to max(eps, 1)): they
+    #: only choose the terms an estimate sums (the bisection's ~35 evaluations asked ~4000 Chernoff bounds: ~30 % of R's
+    #: CPU on RR(0.1861) x 57 + PSG x 55)
+    CAP_REUSE = 0.02
+
+    def _caps(self, d: str, eps: float, x, w):
+        memo = self.__dict__.setdefault("_cap_memo", {})
+        got = memo.get(d)
+        if got is not None and abs(eps - got[0]) <= self.CAP_REUSE * max(abs(eps), 1.0):
+            return got[1]
+        cap = np.array([1.0 if xx < 0.0 else self.rest.chernoff_hi(d, float(xx)) for xx in x]) * w
+        memo[d] = (eps, cap)
+        return cap
 
     def epsilon_estimate(self, delta: float, lo: float, hi: float) -> float | None:
         """A float estimate of eps(delta) by bisection of delta_estimate on [lo, hi] (widened where it does not
