@@ -137,7 +137,8 @@ def main(argv=None) -> int:
         c = certify.certified_epsilon(a, delta)
         dt = time.process_time() - t
         w = (c.upper - c.lower) / c.upper if c.upper > 0 else 0.0
-        src = ("R" if "lattice summed" in c.source else "F" if "rounded mixed" in c.source else "P" if "Chernoff" in
+        src = ("W" if "binomial window" in c.source else "D" if "dominated by randomized" in c.source else
+               "R" if "lattice summed" in c.source else "F" if "rounded mixed" in c.source else "P" if "Chernoff" in
                c.source else c.source[:12])
         line = f"{i:2d} {mechs} delta={delta:.2e} [{c.lower:.9g}, {c.upper:.9g}] w={w:.2e} {dt:.2f}s {src}"
         if not args.no_pld:

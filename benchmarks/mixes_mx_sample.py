@@ -29,7 +29,8 @@ import mixes_m2_sample as m2  # noqa: E402
 
 
 def _src(c) -> str:
-    return ("R" if "lattice summed" in c.source else "F" if "rounded mixed" in c.source else "P" if "Chernoff" in
+    return ("W" if "binomial window" in c.source else "D" if "dominated by randomized" in c.source else
+               "R" if "lattice summed" in c.source else "F" if "rounded mixed" in c.source else "P" if "Chernoff" in
             c.source else c.source[:12])
 
 

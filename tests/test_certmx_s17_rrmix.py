@@ -107,12 +107,25 @@ def test_dominance_laplace_tiny_theta():
 
 
 def test_dominance_rr_tiny_e0():
-    """RR(1e-5) x 10 + Gaussian(1.2): D answers before R (S = 1e-4 <= 5e-5 eps); the exact lattice in mpmath."""
+    """D directly (through certify W answers this RR + Gaussian mix first): RR(1e-5) x 10 + Gaussian(1.2), eps(delta)
+    at the eps level and with the chord, and delta(eps) by the chord; the exact lattice in mpmath."""
     from ewacct.bounds import rr_mix
 
     acc = _acc([(RR(1e-5), 10), (Gaussian(1.2), 1)])
-    c = _check_eps(acc, 1e-7, lambda e: _rr_gauss_ref([(1e-5, 10)], 1 / 1.2, e, sd_span=100))
-    assert rr_mix.SHIFT_SOURCE in c.source
+    g = list(acc.groups())
+
+    def ref(e):
+        return _rr_gauss_ref([(1e-5, 10)], 1 / 1.2, e, sd_span=100)
+
+    for chord in (False, True):
+        lo, hi, info = rr_mix.shift_bracket(g, "epsilon", 1e-7, chord=chord)
+        assert ref(hi) <= 1e-7 < ref(lo), (lo, hi, info)
+        assert hi - lo <= 1e-4 * hi
+    eps = float(f"{hi:.6g}")
+    lo, hi, _ = rr_mix.shift_bracket(g, "delta", eps)
+    r = ref(eps)
+    assert lo <= r <= hi, (lo, hi, float(r))
+    assert hi - lo <= 1e-5 * hi
 
 
 def test_fft_binomial_group_steps():
