@@ -411,8 +411,11 @@ def narrow_first(groups: Sequence[tuple[Any, int]], kind: str, x: float, time_bu
             return br[0], br[1], br[2], GAUSS_SOURCE
     if not (rr or lap) or not rest:
         return None
-    if r_split(groups) is not None and not _shift(rr, lap) <= SHIFT_FIRST_REL * (hi if kind == "epsilon" else x):
+    s = _shift(rr, lap)
+    if r_split(groups) is not None and not s <= SHIFT_FIRST_REL * (hi if kind == "epsilon" else x):
         return None  # (R first; mixed_fft.narrow asks D after it where still too wide)
+    if kind == "epsilon" and not s <= 1e-4 * hi:
+        return None  # (the eps-level width S > 1e-4 eps: too wide for sure; the chord after F)
     # eps(delta): the eps-level bracket only (the rest's certificate); the chord after R / F (mixed_fft.narrow)
     return narrow_shift(groups, kind, x, time_budget, chord=False)
 
