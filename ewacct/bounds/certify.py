@@ -511,6 +511,13 @@ COND_BUDGET = 4.0
 #: the conditioned bracket is tried before the engine's estimate and the rounded bracket where its body, planned
 #: on the bracket so far, has at most this many cells (a few ms per round)
 COND_QUICK = 1 << 16
+#: ... and in _with_fewpart (the narrowing sources, after the contour or before the proven fallback), where the estimate
+#: is in hand already: at most this many cells (session 17: sigma 0.4726, q 0.00598, T 8, delta 4.22e-4 -- a plan of
+#: 134,232 cells answered [1.6931305, 1.6931770] in ~0.14 s where the rounded bracket, tried first at 2^16, took
+#: 1.1-1.6 s for [1.6930907, 1.6932130]; the cost of a plan that does not settle is about its cells x 1 us).
+#: _corner_first keeps COND_QUICK: there a larger gate would fetch the engine's estimate before the contour for
+#: T up to 511 (T (COARSE + 1) cells)
+COND_QUICK_NARROW = 1 << 18
 #: rounds of the rounded bracket: a later round re-centres its grid and tilt on the bracket of the round before
 #: where that bracket is still too wide and does not contain the estimate used (a refused or poor estimate)
 FEWPART_ROUNDS = 3
@@ -608,7 +615,7 @@ def _with_fewpart(acc: Any, kind: str, x: float, c: Certificate, t0: float,
 
         def run(lo, hi, e_c):
             pl = fewpart_cond.plan(g[0][0], g[0][1], g[0][2], x, e_c)
-            if pl is None or pl[0] in cond_grids or (quick and pl[3] > COND_QUICK):
+            if pl is None or pl[0] in cond_grids or (quick and pl[3] > max(COND_QUICK, COND_QUICK_NARROW)):
                 return None
             cond_grids.append(pl[0])
             return fewpart_cond.epsilon_bracket(groups, x, e_c, time_budget=cb - budget.clock())

@@ -36,8 +36,31 @@ from numba import njit
 from scipy.special import gammaln, log_ndtr, ndtr
 
 from .._kernels.mgf import sg_log_g
-from .._kernels.mgf_cert import sg_g_enclose_cut, sg_g_enclose_many
-from .._kernels.mgf_cert_multi import sg_g_enclose_multi
+from .._kernels.mgf_cert import sg_g_enclose_cut as _enc_cut, sg_g_enclose_many as _enc_many
+from .._kernels.mgf_cert_multi import sg_g_enclose_multi as _enc_multi
+
+#: work done by this process's certificates: the number of (group, point) enclosures of G (the kernels below count
+#: them).  The quantised path's settle decisions read it instead of CPU time (SETTLE_AFTER_WORK, SETTLE_IN_LOOP_WORK),
+#: so that the same query settles the same way on any machine and under any load
+_WORK = [0]
+
+
+def sg_g_enclose_many(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool):
+    """:func:`ewacct._kernels.mgf_cert.sg_g_enclose_many`, counted in _WORK."""
+    _WORK[0] += int(w.shape[0])
+    return _enc_many(q, mu, w, log_tol, fform)
+
+
+def sg_g_enclose_cut(q: float, mu: float, w: np.ndarray, log_tol: float, fform: bool, cutv: np.ndarray):
+    """:func:`ewacct._kernels.mgf_cert.sg_g_enclose_cut`, counted in _WORK."""
+    _WORK[0] += int(w.shape[0])
+    return _enc_cut(q, mu, w, log_tol, fform, cutv)
+
+
+def sg_g_enclose_multi(q: float, mus: np.ndarray, w: np.ndarray, log_tols: np.ndarray, fform: bool):
+    """:func:`ewacct._kernels.mgf_cert_multi.sg_g_enclose_multi`, counted in _WORK (segments x points)."""
+    _WORK[0] += int(mus.shape[0]) * int(w.shape[0])
+    return _enc_multi(q, mus, w, log_tols, fform)
 
 U_MACH = 2.0 ** -53
 #: relative error the node enclosures aim at (on delta)
@@ -2035,6 +2058,15 @@ SETTLE_AFTER = 0.1
 #: inside the quantised path: its first direction's bracket within SETTLE_RTOL is the answer once the path has
 #: spent this much CPU time (the next step is a second quantised contour, the other direction dominating)
 SETTLE_IN_LOOP = 0.03
+#: the two settle decisions above by work instead of CPU time (WORK_SETTLE, session 17): the query has done at
+#: least SETTLE_AFTER_WORK enclosures of G (_WORK: one per group and point), the quantised path SETTLE_IN_LOOP_WORK
+#: (~0.1 s and ~0.03 s at ~40,000 enclosures per CPU second: 16,000-65,000 measured, the rest of a query being the
+#: engine's estimate, saddles and real enclosures); False: CPU time as before.  The
+#: same query then takes the same path whatever the load (the bracket never depended on it beyond which proof
+#: answered, but that was enough to change its width between runs)
+WORK_SETTLE = True
+SETTLE_AFTER_WORK = 4096
+SETTLE_IN_LOOP_WORK = 1024
 #: ... and a kept bracket within SETTLE_NEAR at any time: the retry aims at QUANT_RTOL, at most 2x narrower
 #: (session 15: sigma 9.631, q 2.755e-4, T 4, delta 1.2e-10 -- kept 1.05e-5 wide after ~0.1 s, the retry's
 #: contour of 15,290 nodes 9.2e-6 after 0.67 s)
@@ -2076,6 +2108,8 @@ FRESH_N = 1.0
 #: ... and, where there is no estimate, at the first of these counts whose analytic truncation bound meets
 #: the level (else at 64)
 FRESH_SHORT = (16, 24, 32, 48)
+#: the short count's bound is the contour's truncation bound (False: computed again by log_trunc, as before session 17)
+SHORT_REUSE = True
 #: relative node tolerance (NODE_RTOL's role) on the quantised path, accepted at QUANT_RTOL: the node
 #: errors add ~this times the cancellation ratio sum|v_k| / delta to the relative width on delta
 QUANT_NODE_RTOL = 1e-8
@@ -2474,6 +2508,7 @@ class ContourCertifier:
             return Bracket(0.0, 0.0, {"note": "delta(0) <= target by the joint-convexity bound", "seconds": 0.0,
                                       "estimate": 0.0, "direction": "remove"})
         self._qmode = False
+        self._work0 = _WORK[0]
         self._kept = None  # the narrowest proven bracket seen so far (any width; _keep)
         try:
             return self._epsilon_paths(delta, t0, deadline)
@@ -2560,8 +2595,9 @@ class ContourCertifier:
                     qb, q_raised = None, True
                 k = self._kept
                 spent = _now() - (deadline - getattr(self, "_budget", TIME_BUDGET))
+                late = (_WORK[0] - self._work0 >= SETTLE_AFTER_WORK) if WORK_SETTLE else spent >= SETTLE_AFTER
                 if (qb is None and k is not None and k.upper > 0.0
-                        and (_ewidth(k) <= SETTLE_RTOL and spent >= SETTLE_AFTER
+                        and (_ewidth(k) <= SETTLE_RTOL and late
                              or _ewidth(k) <= SETTLE_NEAR)):
                     # a proven bracket within issue 9's width is in hand: the retry and the engine-guided
                     # contour aim only at QUANT_RTOL, and seldom reach it where the quantised path did not
@@ -2689,6 +2725,7 @@ class ContourCertifier:
                 self._q_over = True
                 raise CertError(f"quantised contour would need ~{n_est} nodes (float estimate), beyond {Q_MAX_NODES}")
             n = 64 if n_est is None else max(64, min(int(FRESH_N * n_est), Q_MAX_NODES // 2))
+            lt_short = None
             if n_est is None:
                 # no float estimate (more than N_EST_GROUPS groups, or none found): the fewest of a few
                 # short counts whose analytic truncation bound (no probes, no density floor: ~10 ms at
@@ -2696,10 +2733,15 @@ class ContourCertifier:
                 # (200 heterogeneous segments, 55,000 steps: 24 nodes where 64 were enclosed, each node
                 # one enclosure per segment); else 64 as before (the rigorous search decides)
                 for n_try in FRESH_SHORT:
-                    if cd._log_trunc(c, h, n_try, target, deadline, probe=False, floor=False) <= target:
-                        n = n_try
+                    v = cd._log_trunc(c, h, n_try, target, deadline, probe=False, floor=False)
+                    if v <= target:
+                        n, lt_short = n_try, v
                         break
-        lt = cd.log_trunc(c, h, n, target, deadline)
+        else:
+            lt_short = None
+        # (where a short count met the level, its bound is log_trunc's own first step: not computed again, ~12 ms at
+        # 200 segments)
+        lt = lt_short if lt_short is not None and SHORT_REUSE else cd.log_trunc(c, h, n, target, deadline)
         try:
             n, lt = _grow_n(cd, c, h, n, lt, target, deadline)
         except CertError as exc:
@@ -2875,6 +2917,7 @@ class ContourCertifier:
         # dominating one (its contour is cached by then)
         second = "add" if first == "remove" else "remove"
         q0 = _now()
+        w0 = _WORK[0]
         no_eps = 0
         zero_ok: dict[str, bool] = {}
         for d in (first, second, first):
@@ -2923,7 +2966,7 @@ class ContourCertifier:
             if b.info.get("other_direction") != "certified":
                 return None
             if (b.upper > 0.0 and _ewidth(b) <= SETTLE_RTOL
-                    and _now() - q0 >= SETTLE_IN_LOOP):
+                    and ((_WORK[0] - w0 >= SETTLE_IN_LOOP_WORK) if WORK_SETTLE else _now() - q0 >= SETTLE_IN_LOOP)):
                 # within issue 9's width (SETTLE_RTOL, half of its 1e-4) already, its nodes tightened where that
                 # paid, and the other direction had to be certified: the next step, that direction as the
                 # dominating one, is a second quantised contour of thousands of nodes (session 15: sigma 9.631,
