@@ -729,6 +729,39 @@ class LatticeMix:
                     err += half
                     skipped += 1
                     continue
+            elif tail_log is not None:
+                # below 0 the term is w (1 - e^x + e^x delta_rest,d'(-x)) (rest_delta's flip): the same skip on its
+                # second part, e^x B/2 +- e^x B/2 (B bounds both directions), where the flip's own test (1e-14 of
+                # 1 - e^x) would evaluate it (seed-1 #8 ADD: 0.1-0.5 s per REMOVE evaluation of ~1e-13)
+                scale = max(total, self._scale)
+                base = -math.expm1(x)
+                lb2 = None
+                if scale > 0.0:
+                    try:
+                        lb2 = min(0.0, float(self._f.log_bound(-x, _OTHER[d])))
+                    except (ArithmeticError, ValueError, AttributeError):
+                        lb2 = None
+                # (where Chernoff alone settles the flip, rest_delta does it without the tail bound's milliseconds)
+                if scale > 0.0 and not (lb2 is not None and x + lb2 < math.log(1e-14 * base)):
+                    for k in range(2):
+                        if k == 1:
+                            lt = tail_log(-x)
+                            if lt is None:
+                                break
+                            lb2 = lt if lb2 is None else min(lb2, lt)
+                        if lb2 is None:
+                            continue
+                        half = 0.5 * w * math.exp(x + lb2)
+                        if skip_err + half <= SKIP_REL * scale:
+                            break
+                    else:
+                        half = math.inf
+                    if lb2 is not None and skip_err + half <= SKIP_REL * scale:
+                        skip_err += half
+                        total += w * base + half
+                        err += w * 4 * _EPS * base + half
+                        skipped += 1
+                        continue
             v, e = self.rest_delta(x, d)
             total += w * v
             err += w * e
