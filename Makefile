@@ -7,7 +7,8 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.ewacct-installed
 # Numba kernels are compiled once and cached (@njit(cache=True)); this stamp marks that the install
 # step has compiled them, so a user's first `ewacct` call does not pay for compilation.
-# The commands are those of WARMUP in benchmarks/startup.py (which measures the effect).
+# `ewacct warmup` runs one small query per route of the default and the certified path (ewacct/_warmup.py);
+# benchmarks/startup.py measures the effect.
 WARM := $(VENV)/.ewacct-kernels-warm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -30,12 +31,7 @@ $(STAMP): pyproject.toml Makefile
 # Not fatal: when it fails the kernels simply compile on first use (a few seconds).
 $(WARM): $(STAMP) $(wildcard ewacct/_kernels/*.py ewacct/expansions/*.py ewacct/methods/*.py ewacct/bounds/*.py)
 	@echo "compiling and caching the Numba kernels (warm-up) ..."
-	@( $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 \
-	  && $(PY) -m ewacct epsilon -q 0.029696 -s 0.7865 -T 660 --delta 1e-5 \
-	  && $(PY) -m ewacct delta -q 0.01 -s 1 -T 1000 --eps 1 \
-	  && $(PY) -m ewacct epsilon -q 0.01 -s 1 -T 1000 --delta 1e-5 --certify \
-	  && $(PY) -m ewacct epsilon -q 1e-4 -s 1 -T 30 --delta 1e-6 --certify \
-	  && $(PY) -m ewacct epsilon -q 2.14e-8 -s 3.46 -T 9 --delta 3.08e-11 --certify ) >/dev/null \
+	@$(PY) -m ewacct warmup --quiet \
 	  && touch $(WARM) || echo "warm-up failed; kernels will compile on first use"
 
 demo: $(STAMP) $(WARM)
