@@ -5,7 +5,8 @@ with ``--steps`` ``calibrate_steps(guarantee="certified")`` at the exact engine'
 (as benchmarks/calib_m3_steps.py; its "torch" path is the core's, no certify_options there).
 
 The "before" / "after" pair is the API certificate's corner-first conditioned bracket with at most 2^16 plan cells
-(HEAD 77ac2e1) or 2^23 (patch /tmp/h17/patches/CB-1.patch, ``certify.CORNER_COND_CELLS``); where the working tree's
+(HEAD 77ac2e1) or 2^23 where the estimate is >= 0.05 (patch /tmp/h17/patches/CB-1.patch, ``certify.CORNER_COND_CELLS``,
+``CORNER_BIG_EPS``); where the working tree's
 certify.py lacks that constant the patched ``_corner_first`` is read from ``--cb1-file`` (the patched certify.py) and
 installed in the loaded module.  Alternated per point (the order swaps every point), every certified cache cleared
 before each call, CPU seconds by ``time.process_time``.  For each answer: sigma / the exact sigma, and the API's
@@ -48,6 +49,7 @@ def _install(cb1_file: str) -> None:
     else:
         raise SystemExit(f"no _corner_first in {cb1_file}")
     certify.CORNER_COND_CELLS = CELLS["after"]
+    certify.CORNER_BIG_EPS = 0.05
     exec(compile(code, certify.__file__, "exec"), certify.__dict__)  # noqa: S102 - the patch under test
 
 
