@@ -50,7 +50,11 @@ def test_outside_the_corner_the_contour_comes_first(monkeypatch):
     c = certify.certified_epsilon(Accountant().compose(PSG(1.0, 0.01), 100), 1e-5)
     assert c.source.startswith(certify.CONTOUR_SOURCE)
     assert not certify._too_wide("epsilon", c.lower, c.upper)
-    # T above 127: the quick plan cannot fit (T (COARSE + 1) > COND_QUICK cells), nothing is tried first
+    # T above CORNER_COND_CELLS / (COARSE + 1) (16352): the plan cannot fit (T (COARSE + 1) > CORNER_COND_CELLS
+    # cells), nothing is tried first
+    from ewacct.bounds import fewpart_cond
+
+    T = certify.CORNER_COND_CELLS // (fewpart_cond.COARSE + 1) + 1
     pre = certify._Pre()
-    acc = Accountant().compose(PSG(0.584, 3.61e-7), 200)
+    acc = Accountant().compose(PSG(0.584, 3.61e-7), T)
     assert certify._corner_first(acc, 3.81e-9, 0.0, None, pre) is None and pre.est is None

@@ -265,8 +265,17 @@ def _narrow_before_proven(acc: Any, delta: float, note: str, t0: float,
 #: usually 10-16 ms) was refused once in three warm runs after a 0.36 s stall, and the point then cost 1.4-2.1 s
 #: instead of ~0.06 s; the estimate is asked for by _with_fewpart (and the accountant) wherever the contour fails
 CORNER_EST_BUDGET = 0.6
-#: CPU seconds of that conditioned bracket (its plan has at most COND_QUICK body cells: 10-200 ms measured)
+#: CPU seconds of that conditioned bracket (its plan has at most CORNER_COND_CELLS body cells: 10-300 ms measured)
 CORNER_COND_BUDGET = 0.5
+#: most body cells of that conditioned bracket's plan where the estimate is at least CORNER_BIG_EPS (else COND_QUICK,
+#: 2^16, as before): the plans of the certified calibration's corner targets have 0.7-6.5 M cells and take 0.09-0.17 s,
+#: where the contour first cost 1.2 s and failed or came back wide, and the rounded bracket after it 2.6 s: sigma
+#: 0.4810, q 3.42e-4, T 21, delta 6.4e-10: 1.4-1.6 -> 0.15 s; sigma 0.5564, q 1.71e-5, T 198, delta 2.6e-9: 0.75-1.1 ->
+#: 0.26 s, same or narrower brackets.  On 48 random corner points (sigma 0.3-3, q 1e-6-1e-3, T 3-1e4) every plan of
+#: 2^16-2^23 cells at eps >= 0.067 answered within the target in 0.05-0.30 s; below eps 0.02 most came back wide or
+#: ran 0.8-2.5 s (sigma 1.2-1.7, q 1e-4-8e-4: the contour answers there in 0.07-0.25 s).  H-CB, session 17
+CORNER_COND_CELLS = 1 << 23
+CORNER_BIG_EPS = 0.05
 #: ... tried where q T <= CORNER_QT (its wins measured at q T 2e-7 .. 1e-4; at q T 0.01 .. 1 with T <= 127 the
 #: contour answered in 10-60 ms on the session-13 sample, where asking for the estimate first would add 2-30 ms)
 CORNER_QT = 0.01
@@ -294,9 +303,10 @@ class _Pre:
 
 
 def _corner_first(acc: Any, delta: float, t0: float, time_budget: float | None, pre: _Pre) -> Certificate | None:
-    """eps of ONE Poisson-subsampled Gaussian group of 3 <= T <= 127 steps with q T <= CORNER_QT (the few-participation
-    corner), before the contour: the conditioned body / tail bracket of bounds/fewpart_cond.py centred on the
-    default engine's estimate (under CORNER_EST_BUDGET), where its plan there has at most COND_QUICK body cells.
+    """eps of ONE Poisson-subsampled Gaussian group of 3 <= T <= 16352 steps with q T <= CORNER_QT (the few-
+    participation corner), before the contour: the conditioned body / tail bracket of bounds/fewpart_cond.py centred on
+    the default engine's estimate (under CORNER_EST_BUDGET), where its plan there has at most CORNER_COND_CELLS body
+    cells (COND_QUICK where the estimate is below CORNER_BIG_EPS).
     Where that bracket is within issue 9's target it is the certificate (a proof on its own: docs/certified_fewpart.md
     C1-C9) and the contour is not tried -- in the corner the contour's attempt, often a failure, cost 0.2-1.1 s
     (sigma 0.3961, q 2.1e-5, T 4; sigma 136.8, q 4.45e-6, T 18; sigma 12.49, q 4.98e-8, T 7).  Otherwise (None)
@@ -315,9 +325,9 @@ def _corner_first(acc: Any, delta: float, t0: float, time_budget: float | None, 
         return None
     from . import fewpart_cond
 
-    if g[0][2] * (fewpart_cond.COARSE + 1) > COND_QUICK:
-        # the plan's body has T (k_c - k_lo) >= T (COARSE + 1) cells (k_c >= COARSE, k_lo <= -1): never quick here,
-        # so the estimate is not asked for before the contour (sigma 0.584, q 3.61e-7, T 95792: 0.1 s)
+    if g[0][2] * (fewpart_cond.COARSE + 1) > CORNER_COND_CELLS:
+        # the plan's body has T (k_c - k_lo) >= T (COARSE + 1) cells (k_c >= COARSE, k_lo <= -1): never small enough
+        # here, so the estimate is not asked for before the contour (sigma 0.584, q 3.61e-7, T 95792: 0.1 s)
         return None
     from ..methods import budget
 
@@ -328,7 +338,7 @@ def _corner_first(acc: Any, delta: float, t0: float, time_budget: float | None, 
     if est is None:
         return None
     pl = fewpart_cond.plan(q, sigma, T, delta, est)
-    if pl is None or pl[3] > COND_QUICK:
+    if pl is None or pl[3] > (CORNER_COND_CELLS if est >= CORNER_BIG_EPS else COND_QUICK):
         return None
     pre.grids.append(pl[0])
     try:
