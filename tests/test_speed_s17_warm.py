@@ -65,7 +65,8 @@ def test_add_skipped_below_its_largest_loss(q, T):
 
 def test_cli_epsilon_does_not_import_baselines():
     code = ("import sys; from ewacct.cli import main; main(['epsilon', '-q', '0.01', '-s', '1', '-T', '1000', "
-            "'--delta', '1e-5']); print('BASELINES', 'ewacct.baselines' in sys.modules, 'scipy.optimize' in sys.modules)")
+            "'--delta', '1e-5']); "
+            "print('BASELINES', 'ewacct.baselines' in sys.modules, 'scipy.optimize' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "BASELINES False False" in out.stdout

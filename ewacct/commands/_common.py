@@ -65,7 +65,8 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def lazy_setup(parser: argparse.ArgumentParser, setup: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+def lazy_setup(parser: argparse.ArgumentParser,
+               setup: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
     """Run ``setup(parser)`` once, just before the parser first parses or formats its help.
 
     A subcommand whose help or defaults need a heavy import (``ewacct.baselines`` brings scipy.optimize, ~0.2 s)
