@@ -935,6 +935,104 @@ def _search(f, delta: float, lo: float, hi: float, tol: float) -> tuple[float, f
     return lo, hi
 
 
+#: the eps search of each end by secant steps on log delta from the estimate (session 17; False: the 4x outward steps and
+#: bisection of session 14).  A decision only: each end is still a point where its bound was evaluated on its side
+SECANT = True
+#: the secant's aim: 0.45 tol on each side of the predicted crossing (both ends then lie within 0.9 tol)
+SECANT_AIM = 0.45
+#: ... and its stopping pair's width, a fraction of the bisection's 0.02 x width (the model's points cost few evaluations
+#: more and the ends lie closer to the crossings: the bracket is no wider than the bisection's)
+SECANT_TOL = 0.5
+#: ... the model steps that did not halve the pair after which it bisects (a staircase coarser than the tolerance)
+SLOW_MAX = 2
+
+
+def _ends(f, delta: float, x0: float, step: float, tol: float, b0: float | None = None, slope: float | None = None,
+          x_max: float = math.inf):
+    """(a, b, hist): f(a) > delta >= f(b), 0 <= a < b, b - a <= tol, for f non-increasing on [0, inf); a = None where
+    f(0) <= delta (then b = 0); None where no b <= x_max was found.  The points are chosen by secant steps on log f
+    (the two latest points with 0 < f < 1, or one and ``slope``), aimed SECANT_AIM tol beside the predicted crossing
+    on the side still missing; outward steps growing 4x from ``step`` while a side is unknown and no model holds;
+    bisection of the pair once two model steps did not halve it (at most two evaluations more than bisection).  b0: a point known to satisfy f(b0) <= delta (not
+    evaluated).  hist: the (x, log f(x)) evaluated.  Which points are tried is a float guide only: each returned end
+    is a point where f was evaluated (or b0) on its side of delta."""
+    a = None
+    b = b0
+    hist: list[tuple[float, float]] = []
+    ld = math.log(delta)
+    x = max(float(x0), 0.0)
+    slow = 0
+    one = 0
+    step0 = step
+    for _ in range(200):
+        if b is not None and x >= b:
+            x = 0.5 * ((a if a is not None else max(b - step, 0.0)) + b)
+        if a is not None and x <= a:
+            x = 0.5 * (a + (b if b is not None else a + 2 * step))
+        if x > x_max:
+            return None
+        width0 = None if a is None or b is None else b - a
+        v = f(x)
+        if v <= delta:
+            b = x
+            if x == 0.0:
+                return None, 0.0, hist
+        else:
+            a = x
+        if 0.0 < v < 1.0 and math.isfinite(v):
+            hist.append((x, math.log(v)))
+        if a is not None and b is not None:
+            if b - a <= tol:
+                return a, b, hist
+            if width0 is not None and b - a > 0.5 * width0:
+                slow += 1
+        # the model: log f linear, fitted (least squares) through the points evaluated where they spread over at
+        # least step / 4 (the bounds are staircases on their coarse grids: two close points give no slope), else
+        # through them with the slope given (or the two of them)
+        r = None
+        near = [(xv, lv) for xv, lv in hist if abs(xv - x) <= 2 * step0]  # x: the latest point
+        s = _fit_slope(near) if slope is None or _spread(near) >= 0.25 * step0 else slope
+        if s is not None and math.isfinite(s) and s < 0.0 and near:
+            c = sum(lv - s * xv for xv, lv in near) / len(near)
+            r = (ld - c) / s
+            if not math.isfinite(r):
+                r = None
+        if a is not None and b is not None:
+            if r is None or slow >= SLOW_MAX:  # a staircase coarser than tol: bisection from here
+                x = 0.5 * (a + b)
+                continue
+            x = r + SECANT_AIM * tol if b - r > r - a else r - SECANT_AIM * tol
+            m = 0.02 * (b - a)
+            x = min(max(x, a + m), b - m)
+        else:
+            # one side known: the model's point while it has not missed twice, else (a staircase) outward steps
+            if r is not None and one < 2:
+                one += 1
+            else:
+                r = None
+            if b is None:  # only a (f > delta): the crossing is above
+                x = a + step if r is None else min(max(r + SECANT_AIM * tol, a + 0.5 * tol), a + step)
+            else:  # only b (f <= delta): the crossing is below
+                x = max(b - step if r is None else max(min(r - SECANT_AIM * tol, b - 0.5 * tol), b - step), 0.0)
+            step *= 4
+    raise fc._TooBig(0)  # not reached: the bisection steps halve the pair
+
+
+def _spread(hist) -> float:
+    return max(x for x, _ in hist) - min(x for x, _ in hist) if hist else 0.0
+
+
+def _fit_slope(hist) -> float | None:
+    """The least-squares slope of log f over the points (x, log f); None with fewer than two distinct points (a float
+    guide for _ends)."""
+    if len(hist) < 2 or _spread(hist) <= 0.0:
+        return None
+    mx = sum(x for x, _ in hist) / len(hist)
+    ml = sum(lv for _, lv in hist) / len(hist)
+    sxx = sum((x - mx) ** 2 for x, _ in hist)
+    return sum((x - mx) * (lv - ml) for x, lv in hist) / sxx if sxx > 0.0 else None
+
+
 def epsilon_bracket(groups: Sequence[tuple[Any, int]], delta: float, estimate: float,
                     time_budget: float | None = None, width: float | None = None
                     ) -> tuple[float, float, dict[str, Any]] | None:
@@ -1224,6 +1322,53 @@ def _bracket_at(groups, q, sigma, T, delta, estimate, t0, icx, icx_c, width=None
     up = lambda e: laws.delta(e, True)  # noqa: E731
     lo = lambda e: laws.delta(e, False)  # noqa: E731
     tol = 0.02 * width
+    if SECANT:
+        e_lo, e_hi = _secant_ends(up, lo, delta, estimate, width, SECANT_TOL * tol)
+        if e_hi is None:
+            return None
+    else:
+        e_lo, e_hi = _bisect_ends(up, lo, delta, estimate, width, tol)
+        if e_hi is None:
+            return None
+    # ADD: its Chernoff end, or the rounded loss-distribution bracket's ADD law on the same grid (ADD's loss is
+    # <= log(1/(1-q)) per step: its vectors stay short); eps_ADD <= the first point where its upper bound <= delta
+    add_ub = fc._add_chernoff(groups, delta)
+    if add_ub > e_hi:
+        h_add = min(h, fc._grid_h(T, width))  # the rounded law's grid (its laws differ by T h: C14's h may be coarser)
+        d = fc._Direction([(q, sigma, T)], False, h_add, delta, e_hi)
+        th = fc._theta(d.steps, e_hi)
+        f = fc._Law(d.steps, True, th, delta, 0.0).bound  # ADD's upper law only
+        if f(e_hi) <= delta:
+            add_ub = e_hi
+        elif math.isfinite(add_ub):
+            add_ub = _search(f, delta, e_hi, add_ub, tol)[1]
+    hi_e = max(e_hi, add_ub)
+    info = {"h": h, "g_c": k_c * h, "tail_mass": p, "remove": (e_lo, e_hi), "add_upper": add_ub,
+            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": dict(laws.Ks),
+            "seconds": budget.clock() - t0}
+    return e_lo, hi_e, info
+
+
+def _secant_ends(up, lo, delta, estimate, width, tol):
+    """(e_lo, e_hi) by _ends: the upper end from the estimate (+ width / 2, as the bisection's start), the lower end
+    below e_hi (lo(e_hi) <= up(e_hi) <= delta: e_hi is its b, not evaluated) with the upper search's last slope as
+    its first model (the two bounds' log slopes nearly agree); (None, None) where no upper end <= 1e3 is found."""
+    r = _ends(up, delta, max(estimate, 0.0) + 0.5 * width, width, tol, x_max=1e3)
+    if r is None:
+        return None, None
+    _, e_hi, hist = r
+    if e_hi == 0.0:
+        return 0.0, 0.0
+    slope = _fit_slope([(xv, lv) for xv, lv in hist if abs(xv - e_hi) <= 2 * width])
+    slope = slope if slope is not None and math.isfinite(slope) and slope < 0.0 else None
+    r = _ends(lo, delta, max(e_hi - 0.5 * width, 0.0), width, tol, b0=e_hi, slope=slope)
+    e_lo = 0.0 if r is None or r[0] is None else r[0]
+    return e_lo, e_hi
+
+
+def _bisect_ends(up, lo, delta, estimate, width, tol):
+    """(e_lo, e_hi) as session 14 (SECANT False): 4x outward steps from the estimate, then bisection; (None, None)
+    where no upper end <= 1e3 is found."""
     # upper end: a point where the upper bound is <= delta.  The bisection's starting pair is found from the estimate
     # outward by steps growing 4x from the width (session 14: ~8 evaluations of each bound instead of ~20 from
     # [0, estimate]); a decision only: each end is a point where its bound was evaluated on the right side of delta
@@ -1244,7 +1389,7 @@ def _bracket_at(groups, q, sigma, T, delta, estimate, t0, icx, icx_c, width=None
                 a, step = b, 4 * step
                 b = a + step
                 if b > 1e3:
-                    return None
+                    return None, None
         e_hi = _search(up, delta, a, b, tol)[1]
     # lower end: a point where the lower bound is > delta (0 where none), searched down from e_hi (lo(e_hi) <=
     # up(e_hi) <= delta: both bound the same delta)
@@ -1255,23 +1400,7 @@ def _bracket_at(groups, q, sigma, T, delta, estimate, t0, icx, icx_c, width=None
         a = b - step
     if a > 0.0 or lo(0.0) > delta:
         e_lo = _search(lo, delta, max(a, 0.0), b, tol)[0]
-    # ADD: its Chernoff end, or the rounded loss-distribution bracket's ADD law on the same grid (ADD's loss is
-    # <= log(1/(1-q)) per step: its vectors stay short); eps_ADD <= the first point where its upper bound <= delta
-    add_ub = fc._add_chernoff(groups, delta)
-    if add_ub > e_hi:
-        h_add = min(h, fc._grid_h(T, width))  # the rounded law's grid (its laws differ by T h: C14's h may be coarser)
-        d = fc._Direction([(q, sigma, T)], False, h_add, delta, e_hi)
-        th = fc._theta(d.steps, e_hi)
-        f = fc._Law(d.steps, True, th, delta, 0.0).bound  # ADD's upper law only
-        if f(e_hi) <= delta:
-            add_ub = e_hi
-        elif math.isfinite(add_ub):
-            add_ub = _search(f, delta, e_hi, add_ub, tol)[1]
-    hi_e = max(e_hi, add_ub)
-    info = {"h": h, "g_c": k_c * h, "tail_mass": p, "remove": (e_lo, e_hi), "add_upper": add_ub,
-            "body_len": len(laws.body["up"][0].a), "extra_upper": laws.extra, "tail_terms": J, "coarse": dict(laws.Ks),
-            "seconds": budget.clock() - t0}
-    return e_lo, hi_e, info
+    return e_lo, e_hi
 
 
 def delta_bracket(groups: Sequence[tuple[Any, int]], eps: float, estimate: float, rel_width: float = 1e-4,
