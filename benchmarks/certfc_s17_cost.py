@@ -5,6 +5,7 @@ at the points where it answers certified queries (issue 9), with its delta evalu
 
 Each point: the default engine's estimate (as bounds/certify._fewpart_estimate), then epsilon_bracket(groups, delta,
 estimate) timed by time.process_time() (caches cleared), the number of _Laws.delta calls, the bracket and its width.
+--certify times the whole certified query instead (Accountant.get_epsilon(delta, certify=True), caches cleared).
 --ab MODULE_FLAG=OLD,NEW alternates a module flag of fewpart_cond (e.g. SECANT=0,1) per point and repetition.
 """
 
@@ -43,8 +44,23 @@ def estimate(s, q, T, d):
         return float(Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_epsilon(d).value)
 
 
+CERTIFY = [False]
+
+
 def once(s, q, T, d, est):
     CALLS["delta"] = 0
+    if CERTIFY[0]:  # the whole certified query (certify.py's sources in order), caches cleared
+        from ewacct.bounds.certify import clear_memo
+        from ewacct.methods.certified import clear_caches
+
+        clear_caches()
+        clear_memo()
+        acc = Accountant().compose(PoissonSubsampledGaussian(s, q), T)
+        t0 = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = acc.get_epsilon(d, certify=True)
+        return time.process_time() - t0, (c.lower, c.upper), CALLS["delta"]
     t0 = time.process_time()
     r = fewpart_cond.epsilon_bracket([(PoissonSubsampledGaussian(s, q), T)], d, est, time_budget=60.0)
     return time.process_time() - t0, r, CALLS["delta"]
@@ -55,7 +71,9 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ab", default=None, help="FLAG=OLD,NEW: a fewpart_cond flag alternated")
     ap.add_argument("--points", default=None, help="indices, e.g. 0,2")
+    ap.add_argument("--certify", action="store_true", help="time get_epsilon(delta, certify=True) instead")
     a = ap.parse_args(argv)
+    CERTIFY[0] = a.certify
     pts = POINTS if a.points is None else [POINTS[int(i)] for i in a.points.split(",")]
     variants = [(None, None)]
     if a.ab:
