@@ -945,6 +945,8 @@ SECANT_AIM = 0.45
 SECANT_TOL = 0.5
 #: ... the model steps that did not halve the pair after which it bisects (a staircase coarser than the tolerance)
 SLOW_MAX = 2
+#: ... with one side known, the model's point at most this many outward steps away (1: session 17's first version)
+JUMP_MAX = 256
 
 
 def _ends(f, delta: float, x0: float, step: float, tol: float, b0: float | None = None, slope: float | None = None,
@@ -1010,10 +1012,12 @@ def _ends(f, delta: float, x0: float, step: float, tol: float, b0: float | None 
                 one += 1
             else:
                 r = None
+            # (the model's jump capped at JUMP_MAX steps: a far estimate is then reached in one or two evaluations)
             if b is None:  # only a (f > delta): the crossing is above
-                x = a + step if r is None else min(max(r + SECANT_AIM * tol, a + 0.5 * tol), a + step)
+                x = a + step if r is None else min(max(r + SECANT_AIM * tol, a + 0.5 * tol), a + JUMP_MAX * step)
             else:  # only b (f <= delta): the crossing is below
-                x = max(b - step if r is None else max(min(r - SECANT_AIM * tol, b - 0.5 * tol), b - step), 0.0)
+                x = max(b - step if r is None else max(min(r - SECANT_AIM * tol, b - 0.5 * tol), b - JUMP_MAX * step),
+                        0.0)
             step *= 4
     raise fc._TooBig(0)  # not reached: the bisection steps halve the pair
 
