@@ -1668,7 +1668,14 @@ CUT_LAM_MIN = 15.0
 CUT_LAM_MAX = 16.0
 #: _cut_candidate's filter: the regime where single large steps carry delta and the wall holds c down
 CUT_Q_MAX = 1e-4
-CUT_QT_MIN = 1.0
+#: ... at least this many expected participations (sum q n).  Session 17 (H-SL): 0 (was 1.0).  With q T << 1 the
+#: wall holds c down just the same where delta is carried by the near-Gaussian sum of the T small losses rather than
+#: by a participation (eps ~ 25 q: sigma 2.143, q 2.08e-6, T 212, delta 1.7e-9 -- REMOVE's saddle c ~ 2.2e5 lies far
+#: beyond its wall ~ 120, the quantised contour failed its truncation and the proven fallback plus the rounded /
+#: conditioned brackets gave [5.4e-6, 0.12] after 7.8 s; the conditioned contour answers [5.3178761e-5, 5.3178852e-5]
+#: in ~0.05 s, checked against an independent mpmath evaluation).  The floats of _cut_plan still decide (CUT_GAIN,
+#: CUT_LAM_MIN, CUT_LAM_MAX); the bound (delta_cut <= delta <= delta_cut + tail_hi) holds at any q T
+CUT_QT_MIN = 0.0
 #: the step: the longest whose float positive-alias bound is below this fraction of delta (it moves the lower
 #: end by about that over |d log delta / d eps|)
 CUT_ALIAS = 1e-7

@@ -1,0 +1,67 @@
+"""Session 17 (H-SL): certified eps(delta) of PoissonSubsampledGaussian(sigma, q) x T near the tiny-loss point
+(sigma 2.143, q 2.08e-6, T 212, delta 1.7e-9: q T = 4.4e-4, eps ~ 25 q), with the conditioned contour of
+docs/certified.md section 8 gated at q T >= CUT_QT_MIN = OLD (before) and NEW (after), alternated per point.
+CPU seconds (time.process_time), width, source.  Warm process, caches cleared before every call.
+
+    python benchmarks/certsl_s17_scan.py [SEED] [N] [OLD] [NEW]
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+import warnings
+
+from ewacct import Accountant, PoissonSubsampledGaussian
+from ewacct.bounds.certify import clear_memo
+from ewacct.methods import certified as C
+from ewacct.methods.certified import clear_caches
+
+
+def one(s: float, q: float, T: int, d: float, qt_min: float):
+    C.CUT_QT_MIN = qt_min
+    clear_caches()
+    clear_memo()
+    acc = Accountant().compose(PoissonSubsampledGaussian(s, q), T)
+    t0 = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = acc.get_epsilon(d, certify=True)
+    return time.process_time() - t0, r
+
+
+def points(seed: int, n: int):
+    rng = random.Random(seed)
+    out = [(2.143, 2.08e-6, 212, 1.7e-9)]
+    for _ in range(n - 1):
+        out.append((round(rng.uniform(1.5, 3.0), 3), float(f"{10 ** rng.uniform(-6, -5):.3g}"),
+                    int(10 ** rng.uniform(math.log10(50), math.log10(500))), float(f"{10 ** rng.uniform(-10, -8):.3g}")))
+    return out
+
+
+if __name__ == "__main__":
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    old = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+    new = float(sys.argv[4]) if len(sys.argv) > 4 else C.CUT_QT_MIN
+    one(1.0, 1e-4, 10, 1e-5, new)  # warm-up (numba, Arb)
+    one(2.0, 3e-6, 100, 1e-9, new)
+    rows = []
+    for i, (s, q, T, d) in enumerate(points(seed, n)):
+        res = {}
+        for tag, v in ((("before", old), ("after", new)) if i % 2 == 0 else (("after", new), ("before", old))):
+            res[tag] = one(s, q, T, d, v)
+        (tb, rb), (ta, ra) = res["before"], res["after"]
+        ok = max(rb.lower, ra.lower) <= min(rb.upper, ra.upper)
+        print(f"sigma {s} q {q:.3g} T {T} delta {d:.3g}: before {tb:.3f} s [{rb.lower:.9g}, {rb.upper:.9g}] "
+              f"w {rb.upper - rb.lower:.2e} | after {ta:.3f} s [{ra.lower:.9g}, {ra.upper:.9g}] "
+              f"w {ra.upper - ra.lower:.2e} overlap {ok} | {ra.certified_by[:60]}", flush=True)
+        rows.append((tb, ta, rb.upper - rb.lower, ra.upper - ra.lower, ok, rb, ra))
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    wide = lambda r: r.upper - r.lower > (1e-4 * r.upper if r.upper >= 1e-3 else 1e-7)  # noqa: E731
+    print(f"median CPU before {med([r[0] for r in rows]):.3f} s after {med([r[1] for r in rows]):.3f} s; "
+          f"max before {max(r[0] for r in rows):.3f} after {max(r[1] for r in rows):.3f}; "
+          f"over target before {sum(wide(r[5]) for r in rows)} after {sum(wide(r[6]) for r in rows)}; "
+          f"all overlap {all(r[4] for r in rows)}")
