@@ -119,6 +119,16 @@ def _validity_words(valid: bool, method: str, near: bool = False) -> str:
     return "UNRELIABLE"
 
 
+def _estimate_cell(r: dict[str, Any]) -> str:
+    """The estimate column: a bound rounded up; a flagged estimate the certified path moved into its bracket shows
+    the method's own value, starred (EW-Tune's 0.613862 at q 0.01, sigma 1, T 100, not the bracket's end 0.718035)."""
+    if r["method"] in BOUND_METHODS:
+        return fmt_up(r["estimate"])
+    if r["unclamped"] is not None:
+        return _fmt(r["unclamped"]) + "*"
+    return _fmt(r["estimate"])
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
@@ -149,6 +159,8 @@ def _rows(res: Any, key: str, n: int) -> list[dict[str, Any]]:
             "valid": bool(at(res.valid, i)),
             # a quadrature estimate that missed its tolerance: the rigorous bound the dispatch kept beside it
             "upper_bound": d.get("upper_bound"),
+            # a flagged value the certified path moved into its bracket (dispatch._clamp_flagged): the method's own
+            "unclamped": d.get("unclamped"),
         })
     return rows
 
@@ -170,7 +182,7 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     exact = all(str(r["method"]).startswith("exact") and r["valid"] for r in rows)
     label = f"{kind} (exact)" if exact else f"{kind} (estimate)"
     print(_table([key, label, "cert. lower", "cert. upper", "method", "direction", "validity"],
-                 [[_fmt(r[key]), (fmt_up if r["method"] in BOUND_METHODS else _fmt)(r["estimate"]),
+                 [[_fmt(r[key]), _estimate_cell(r),
                    fmt_down(r["lower"]), fmt_up(r["upper"]), r["method"],
                    str(r["direction"]), _validity_words(r["valid"], r["method"], r["upper_bound"] is not None)]
                   for r in rows]))
@@ -181,6 +193,10 @@ def _query(args: argparse.Namespace, *, kind: str) -> int:
     if asked not in (None, "exact") and fb:
         print(f"NOTE: --method {asked} was asked for; {fb} (its own value and its measured error against "
               "the exact one are in the Python result's diagnostics).")
+    moved = [r for r in rows if r["unclamped"] is not None and r["method"] not in BOUND_METHODS]
+    if moved:
+        print(f"*: {moved[0]['method']}'s own value, outside its certified bracket (shown as the method computed it;\n"
+              "the Python result's value is the bracket's nearer end, the own value is in diagnostics['unclamped']).")
     if any(r["method"] in BOUND_METHODS for r in rows):
         print("UPPER BOUND only: the exact value could not be settled here; the number is a rigorous\n"
               "upper bound (Chernoff, or by composition), not the exact value.")
