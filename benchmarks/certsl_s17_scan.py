@@ -1,9 +1,12 @@
 """Session 17 (H-SL): certified eps(delta) of PoissonSubsampledGaussian(sigma, q) x T near the tiny-loss point
-(sigma 2.143, q 2.08e-6, T 212, delta 1.7e-9: q T = 4.4e-4, eps ~ 25 q), with the conditioned contour of
-docs/certified.md section 8 gated at q T >= CUT_QT_MIN = OLD (before) and NEW (after), alternated per point.
+(sigma 2.143, q 2.08e-6, T 212, delta 1.7e-9: q T = 4.4e-4, eps ~ 25 q), before (BEFORE: the settings at the
+session's start) and after (AFTER: the module's) the H-SL commits, alternated per point: the conditioned contour of
+docs/certified.md section 8 at any q T (CUT_QT_MIN 1 -> 0) and its abscissae up to 2^20 (CUT_C_J 60 -> 80).
 CPU seconds (time.process_time), width, source.  Warm process, caches cleared before every call.
 
-    python benchmarks/certsl_s17_scan.py [SEED] [N] [OLD] [NEW]
+    python benchmarks/certsl_s17_scan.py [SEED] [N] [--wide]
+
+--wide: random few-participation corner points (sigma 0.3-5, q 1e-7..1e-4, T 3..1e4, q T < 1, delta 1e-12..1e-5).
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from ewacct.methods import certified as C
 from ewacct.methods.certified import clear_caches
 
 
-def one(s: float, q: float, T: int, d: float, qt_min: float):
-    C.CUT_QT_MIN = qt_min
+#: the settings before session 17's H-SL commits: (CUT_QT_MIN, CUT_C_J)
+BEFORE = (1.0, 60)
+AFTER = (C.CUT_QT_MIN, C.CUT_C_J)
+
+
+def one(s: float, q: float, T: int, d: float, setting):
+    C.CUT_QT_MIN, C.CUT_C_J = setting
     clear_caches()
     clear_memo()
     acc = Accountant().compose(PoissonSubsampledGaussian(s, q), T)
@@ -34,6 +42,15 @@ def one(s: float, q: float, T: int, d: float, qt_min: float):
 
 def points(seed: int, n: int):
     rng = random.Random(seed)
+    if WIDE:
+        # the few-participation corner at large (q <= 1e-4, q T < 1): where the gate change can newly route
+        out = []
+        while len(out) < n:
+            s, q = round(rng.uniform(0.3, 5.0), 3), float(f"{10 ** rng.uniform(-7, -4):.3g}")
+            T = int(10 ** rng.uniform(math.log10(3), 4))
+            if q * T < 1.0:
+                out.append((s, q, T, float(f"{10 ** rng.uniform(-12, -5):.3g}")))
+        return out
     out = [(2.143, 2.08e-6, 212, 1.7e-9)]
     for _ in range(n - 1):
         out.append((round(rng.uniform(1.5, 3.0), 3), float(f"{10 ** rng.uniform(-6, -5):.3g}"),
@@ -41,11 +58,14 @@ def points(seed: int, n: int):
     return out
 
 
+WIDE = "--wide" in sys.argv
+if WIDE:
+    sys.argv.remove("--wide")
+
 if __name__ == "__main__":
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    old = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
-    new = float(sys.argv[4]) if len(sys.argv) > 4 else C.CUT_QT_MIN
+    old, new = BEFORE, AFTER
     one(1.0, 1e-4, 10, 1e-5, new)  # warm-up (numba, Arb)
     one(2.0, 3e-6, 100, 1e-9, new)
     rows = []

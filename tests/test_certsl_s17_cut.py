@@ -1,6 +1,6 @@
 """Session 17 (H-SL): certified eps(delta) where q T << 1 but delta is carried by the near-Gaussian sum of the T small
 losses (eps ~ 25 q), not by a participation: the conditioned contour of docs/certified.md section 8 (REMOVE restricted
-to every step's t <= x_cut) now runs there too (ContourCertifier CUT_QT_MIN 1 -> 0).  Before: sigma 2.143,
+to every step's t <= x_cut) now runs there too (ContourCertifier CUT_QT_MIN 1 -> 0), with abscissae up to 2^20 (CUT_C_J 60 -> 80).  Before: sigma 2.143,
 q 2.08e-6, T 212, delta 1.7e-9 came back [5.4e-6, 0.12] after ~8 s (REMOVE's MGF wall at c ~ 120 is far below its
 saddle c ~ 2.2e5: the quantised contour failed its truncation, the proven bracket was vacuous, the rounded and
 conditioned loss brackets declined).
@@ -28,8 +28,10 @@ from ewacct import Accountant, PoissonSubsampledGaussian
 from ewacct.bounds.certify import clear_memo
 from ewacct.methods import certified as C
 
-# (sigma, q, T, delta): the point of the brief, and two of benchmarks/certsl_s17_scan.py seed 1 that were wide before
-POINTS = [(2.143, 2.08e-6, 212, 1.7e-9), (1.641, 1.07e-6, 342, 7.34e-10), (1.828, 2.88e-6, 97, 1.1e-10)]
+# (sigma, q, T, delta): the point of the brief, two of benchmarks/certsl_s17_scan.py seed 1 that were wide before, and
+# one of seed 3 where the conditioned contour needed abscissae beyond 2^15 (CUT_C_J: 3.5e-7 wide, then 5.8 s)
+POINTS = [(2.143, 2.08e-6, 212, 1.7e-9), (1.641, 1.07e-6, 342, 7.34e-10), (1.828, 2.88e-6, 97, 1.1e-10),
+          (2.507, 1.16e-6, 286, 1.52e-9)]
 
 
 def _tnodes(lo, hi, panels=240, m=24):

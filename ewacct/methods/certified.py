@@ -1676,6 +1676,12 @@ CUT_Q_MAX = 1e-4
 #: in ~0.05 s, checked against an independent mpmath evaluation).  The floats of _cut_plan still decide (CUT_GAIN,
 #: CUT_LAM_MIN, CUT_LAM_MAX); the bound (delta_cut <= delta <= delta_cut + tail_hi) holds at any q T
 CUT_QT_MIN = 0.0
+#: _cut_plan's abscissae: 2^(j/4), j = 0 .. CUT_C_J.  Session 17 (H-SL): 80 (was 60, i.e. c <= 32768).  Where delta is
+#: carried by the sum of the small losses the saddle of the conditioned sum lies at c ~ 1e5-6e5 (eps ~ 1e-5, the sum's
+#: standard deviation ~ 5e-6); at the grid's old top the sum cancelled beyond its node errors: sigma 2.507, q 1.16e-6,
+#: T 286, delta 1.52e-9 -- 3.5e-7 wide, then 5.8 s in the rounded / conditioned loss brackets (declined); now 1.3e-11
+#: wide in 0.03 s (sigma 2.643, q 1e-6, T 139, delta 2.77e-9: [0, 3.7e-3] -> 1.1e-11 wide)
+CUT_C_J = 80
 #: the step: the longest whose float positive-alias bound is below this fraction of delta (it moves the lower
 #: end by about that over |d log delta / d eps|)
 CUT_ALIAS = 1e-7
@@ -3119,7 +3125,7 @@ class ContourCertifier:
         if not math.isfinite(xc):
             return None
 
-        cs = [2.0 ** (j / 4.0) for j in range(0, 61)]
+        cs = [2.0 ** (j / 4.0) for j in range(0, CUT_C_J + 1)]
         ca = np.array(cs)
         kcs = _k_cut_many(sg, ca + 1.0, xc)
         if e is None:
