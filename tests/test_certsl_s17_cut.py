@@ -143,3 +143,21 @@ def test_overlaps_the_pld_pair():
         finally:
             logging.disable(logging.NOTSET)
     assert ends[0] <= float(r.lower) <= float(r.upper) <= ends[1]
+
+
+def test_delta_query_contains_the_reference():
+    # certified delta(eps) at the first point (REMOVE's _delta_direction takes the conditioned contour too): before,
+    # [7e-19, 7.5e-6] from the proven fallback after ~3 s
+    s, q, T, _ = POINTS[0]
+    eps = 5.31788e-5
+    C.clear_caches()
+    clear_memo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = Accountant().compose(PoissonSubsampledGaussian(s, q), T).get_delta(eps, certify=True)
+    lo, hi = float(r.lower), float(r.upper)
+    assert hi - lo <= 1e-4 * hi
+    i_r, cut = _delta_ref(s, q, T, eps, "remove")
+    i_a = _delta_ref(s, q, T, eps, "add")[0]
+    assert lo <= max(i_r + cut, i_a) * (1.0 + 1e-9)
+    assert max(i_r, i_a) * (1.0 - 1e-9) <= hi
