@@ -596,39 +596,8 @@ def saddle_estimate_at(K: LogMgf, c: float, eps: float) -> tuple[float, float]:
 
 def _newton_eps(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
     """Solve log delta_h(eps) = log_target on fixed nodes (safeguarded Newton on a decreasing function):
-    one compiled call (contour.newton_eps, the iteration of :func:`_newton_eps_py`)."""
+    one compiled call (contour.newton_eps)."""
     return newton_eps(ct, eps, log_target)
-
-
-def _newton_eps_py(ct: Contour, eps: float, log_target: float) -> tuple[float, float, float]:
-    """:func:`_newton_eps` in Python (the reference of tests/test_speed_s17_newton.py)."""
-    lo, hi = 0.0, math.inf
-    ld, dld, _, _ = log_delta_on(ct, eps)
-    for _ in range(100):
-        if not math.isfinite(ld):
-            hi = eps
-            eps = 0.5 * (lo + eps)
-            ld, dld, _, _ = log_delta_on(ct, eps)
-            continue
-        f = ld - log_target
-        if f > 0.0:
-            lo = eps
-        else:
-            hi = eps
-        if abs(f) <= 1e-13:
-            return eps, ld, dld
-        step = -f / dld if dld < 0.0 else math.inf
-        en = eps + step
-        if not (lo < en < hi):
-            en = 0.5 * (lo + hi) if math.isfinite(hi) else max(2.0 * eps, eps + 1.0)
-        if hi - lo <= 1e-15 * max(hi, 1e-300):
-            ld, dld, _, _ = log_delta_on(ct, en)
-            return en, ld, dld
-        eps = en
-        ld, dld, _, _ = log_delta_on(ct, eps)
-        if eps <= 1e-300 and ld > log_target:
-            return 0.0, ld, dld
-    return eps, ld, dld
 
 
 class ExactMethod:
